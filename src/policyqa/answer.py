@@ -1,0 +1,154 @@
+"""Answer stage: an extractive answer whose every sentence carries its citation.
+
+The sentences of the retrieved passages are scored against the question (their
+embeddings were computed at index time), the best few are kept in reading
+order, and each is followed by the marker [n] of the passage it quotes. When the
+best passage scores below the abstention threshold, the answer says the corpus
+does not cover the question instead of quoting weak evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import LoadedIndex
+from .retrieve import Passage, Query
+from .settings import Settings
+
+NOT_COVERED_EN = "Not covered by the corpus: no passage answers this question closely enough."
+NOT_COVERED_ZH = "语料未涵盖此问题：没有足够相关的段落可以回答。"
+MAX_ANSWER_CHARS = 600
+# A sentence repeated by overlapping passages, or a near paraphrase, adds nothing.
+_DUPLICATE_COSINE = 0.97
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source of an answer: the passage and the sentences quoted from it."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    char_start: int
+    char_end: int
+    score: float
+    quotes: tuple[str, ...]
+    highlights: tuple[tuple[int, int], ...]  # offsets of the quoted sentences within ``text``
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "n": self.n,
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "text": self.text,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "score": round(self.score, 4),
+            "quotes": list(self.quotes),
+            "highlights": [list(h) for h in self.highlights],
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of ``Assistant.ask``."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+        }
+
+
+def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) -> list[tuple[float, int, int]]:
+    """(score, passage rank, sentence row) for every sentence of the passages, best first."""
+    seen: set[int] = set()
+    rows: list[int] = []
+    ranks: list[int] = []
+    for rank, passage in enumerate(passages):
+        for row in passage.sentence_rows:
+            if row not in seen:
+                seen.add(row)
+                rows.append(row)
+                ranks.append(rank)
+    if not rows:
+        return []
+    cosine = index.sentence_vectors[rows] @ query.vector
+    terms = [t for t in query.tokens if len(t) > 1 or "\u4e00" <= t <= "\u9fff"]
+    scored = []
+    for row, rank, cos in zip(rows, ranks, cosine.tolist()):
+        text = index.sentences[row].text.lower()
+        overlap = sum(1 for t in terms if t in text) / len(terms) if terms else 0.0
+        passage_score = passages[rank].score
+        scored.append((0.5 * cos + 0.3 * passage_score + 0.2 * overlap, rank, row))
+    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return scored
+
+
+def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, settings: Settings) -> Answer:
+    """Pick the answering sentences, order them, number their passages."""
+    if not passages or passages[0].score < settings.abstain_threshold:
+        message = NOT_COVERED_ZH if query.chinese else NOT_COVERED_EN
+        return Answer(query.text, message, True, (), tuple(passages))
+    chosen: list[tuple[int, int]] = []
+    chosen_vectors: list[np.ndarray] = []
+    length = 0
+    for _score, rank, row in _sentence_scores(query, passages, index):
+        vector = index.sentence_vectors[row]
+        if any(float(vector @ v) > _DUPLICATE_COSINE for v in chosen_vectors):
+            continue
+        text = index.sentences[row].text
+        if chosen and length + len(text) > MAX_ANSWER_CHARS:
+            continue
+        chosen.append((rank, row))
+        chosen_vectors.append(vector)
+        length += len(text)
+        if len(chosen) == settings.answer_sentences:
+            break
+    chosen.sort()  # reading order: by passage rank, then by position in the passage
+    numbers: dict[int, int] = {}
+    quoted: dict[int, list[int]] = {}
+    parts = []
+    for rank, row in chosen:
+        n = numbers.setdefault(rank, len(numbers) + 1)
+        quoted.setdefault(rank, []).append(row)
+        parts.append(f"{index.sentences[row].text}[{n}]")
+    citations = tuple(_citation(numbers[rank], passages[rank], quoted[rank], index) for rank in numbers)
+    return Answer(query.text, " ".join(parts), False, citations, tuple(passages))
+
+
+def _citation(n: int, passage: Passage, rows: list[int], index: LoadedIndex) -> Citation:
+    quotes = tuple(index.sentences[r].text for r in rows)
+    highlights = []
+    for quote in quotes:
+        start = passage.text.find(quote)
+        if start >= 0:
+            highlights.append((start, start + len(quote)))
+    return Citation(
+        n=n,
+        chunk_id=passage.chunk_id,
+        doc_id=passage.doc_id,
+        title=passage.title,
+        section=passage.section,
+        text=passage.text,
+        char_start=passage.char_start,
+        char_end=passage.char_end,
+        score=passage.score,
+        quotes=quotes,
+        highlights=tuple(highlights),
+    )

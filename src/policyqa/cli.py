@@ -1,0 +1,184 @@
+"""Command line: ``policyqa index | ask | search | eval | compare``.
+
+Errors that policyqa raises on purpose print one line on stderr and exit with
+status 2; the JSON written by ``--json`` is the same as the HTTP API's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .assistant import Assistant
+from .errors import PolicyQAError
+from .settings import Settings
+
+EXIT_USAGE = 2
+
+
+def _progress_bar():  # type: ignore[no-untyped-def]
+    """A progress callback drawing one tqdm bar per stage on stderr."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if args.corpus:
+        overrides["corpus_dirs"] = tuple(Path(p) for p in args.corpus)
+    if args.index_dir:
+        overrides["index_dir"] = Path(args.index_dir)
+    if args.encoder:
+        overrides["encoder"] = args.encoder
+    return Settings.from_env(**overrides)
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    assistant = Assistant(_settings(args))
+    report = assistant.build(progress=None if args.quiet else _progress_bar())
+    for skipped in report.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    print(f"Indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s -> {report.folder}")
+    return 0
+
+
+def _print_passage(label: str, title: str, section: str, start: int, end: int, score: float, text: str) -> None:
+    print(f"{label} {title} — {section}  (characters {start}–{end}, score {score:.3f})")
+    for line in text.splitlines():
+        print(f"    {line}")
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    answer = Assistant(_settings(args)).ask(args.question, k=args.k, doc_ids=args.doc or None)
+    if args.json:
+        _print_json(answer.to_dict())
+        return 0
+    print(answer.answer)
+    if answer.citations:
+        print()
+    for c in answer.citations:
+        _print_passage(f"[{c.n}]", c.title, c.section, c.char_start, c.char_end, c.score, c.text)
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    result = Assistant(_settings(args)).search(args.question, k=args.k, doc_ids=args.doc or None)
+    if args.json:
+        _print_json(result.to_dict())
+        return 0
+    for rank, p in enumerate(result.passages, 1):
+        _print_passage(f"{rank}.", p.title, p.section, p.char_start, p.char_end, p.score, p.text)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import load_gold, markdown_table, run_eval, write_artefacts
+
+    gold = load_gold([Path(p) for p in args.gold])
+    report = run_eval(Assistant(_settings(args)), gold, k=args.k)
+    if args.out:
+        for path in write_artefacts(report, Path(args.out)):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        _print_json({k: v for k, v in report.items() if k != "per_question"})
+    else:
+        print(markdown_table(report))
+        print(f"\n{len(gold)} questions in {report['seconds']} s")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_configurations, comparison_table
+    from .evaluate import load_gold
+
+    gold = load_gold([Path(p) for p in args.gold])
+    rows = compare_configurations(_settings(args), gold, quick=args.quick, progress=lambda m: print(m, file=sys.stderr))
+    if args.json:
+        _print_json(rows)
+    else:
+        print(comparison_table(rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="policyqa", description="Cited answers from Chinese policy texts.")
+    parser.add_argument("--version", action="version", version=f"policyqa {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus", action="append", metavar="DIR", help="corpus folder (repeat for several)")
+    common.add_argument("--index-dir", metavar="DIR", help="where indexes live (default: index/)")
+    common.add_argument("--encoder", help="use-multilingual-v3 (default), e5-small-q4, use+e5 or st:MODEL_FOLDER")
+    common.add_argument("-v", "--verbose", action="store_true", help="log progress and warnings")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", parents=[common], help="build or update the index")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_index)
+
+    for name, func, help_text in (
+        ("ask", _cmd_ask, "answer a question with citations"),
+        ("search", _cmd_search, "list the best passages for a question"),
+    ):
+        p = sub.add_parser(name, parents=[common], help=help_text)
+        p.add_argument("question")
+        p.add_argument("--k", type=int, default=None, help="number of passages (1-50, default 5)")
+        p.add_argument("--doc", action="append", metavar="DOC_ID", help="search only this document (repeatable)")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("eval", parents=[common], help="evaluate on a gold question set")
+    p.add_argument("gold", nargs="+", help="gold JSONL file(s) or folder(s)")
+    p.add_argument("--k", type=int, default=None, help="passages given to the answer (default 5)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--out", metavar="DIR", help="write report.json, report.md, per_question.jsonl and a chart")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("compare", parents=[common], help="compare retrieval configurations on a gold set")
+    p.add_argument("gold", nargs="+", help="gold JSONL file(s) or folder(s)")
+    p.add_argument("--quick", action="store_true", help="only the default encoder's variants")
+    p.add_argument("--json", action="store_true", help="print rows as JSON")
+    p.set_defaults(func=_cmd_compare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    # Third-party debug chatter (bm25s, jieba) is not ours to show.
+    for name in ("bm25s", "jieba"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except PolicyQAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

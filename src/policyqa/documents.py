@@ -1,0 +1,169 @@
+"""Load stage: find the corpus files, decode them, attach their metadata.
+
+A corpus folder holds ``.txt`` and ``.md`` files. ``NAME.meta.json`` beside a
+file gives its title, authors, journal, year, DOI and language; without one the
+title comes from the first Markdown heading or the first line. One bad file is
+skipped with a warning that names it; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CorpusError
+
+log = logging.getLogger("policyqa")
+
+SUFFIXES = (".txt", ".md")
+MAX_FILE_BYTES = 20 * 1024 * 1024
+# Characters that hide text from a reader (zero-width, bidi overrides): legal in
+# Unicode but a known way to smuggle instructions into a retrieval corpus.
+_HIDDEN_CHARS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file, decoded, with its metadata."""
+
+    doc_id: str
+    title: str
+    path: str
+    text: str
+    sha256: str
+    encoding: str = "utf-8"
+    metadata: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def kind(self) -> str:
+        """``paper``, ``law`` or ``text``: selects the cleaning and chunking rules."""
+        declared = self.metadata.get("kind")
+        if isinstance(declared, str):
+            return declared
+        if self.path.endswith(".md"):
+            return "markdown"
+        return "text"
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A corpus file that could not be indexed, and why."""
+
+    path: str
+    reason: str
+
+
+def list_corpus_files(corpus_dirs: Iterable[Path]) -> list[Path]:
+    """All candidate files of the corpus folders, in a stable order."""
+    files: list[Path] = []
+    for folder in corpus_dirs:
+        if not folder.is_dir():
+            raise CorpusError(f"Corpus folder {str(folder)!r} does not exist or is not a folder.")
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix.lower() in SUFFIXES and not path.name.startswith("."):
+                if path.name.upper() in {"README.MD", "SOURCES.MD"}:
+                    continue  # folder documentation, not corpus content
+                files.append(path)
+    return files
+
+
+def decode_bytes(raw: bytes) -> tuple[str, str]:
+    """Decode a corpus file: UTF-8 first, then GB18030 (common in Chinese government files).
+
+    Raises ValueError when the bytes are binary or neither encoding fits.
+    """
+    if b"\x00" in raw[:65536]:
+        raise ValueError("binary content (NUL bytes)")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\n\r\t\f")
+        if controls > max(8, len(text[:65536]) // 100):
+            raise ValueError("binary content (control characters)")
+        return text.replace("\r\n", "\n").replace("\r", "\n"), "utf-8" if encoding == "utf-8-sig" else encoding
+    raise ValueError("neither UTF-8 nor GB18030 text")
+
+
+def _title_from_text(text: str, fallback: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("# "):
+            return line[2:].strip()
+        if line:
+            return line[:80]
+    return fallback
+
+
+def doc_id_for(path: Path) -> str:
+    """A document's id is its file name without the suffix: stable and readable in citations."""
+    return path.stem
+
+
+def load_document(path: Path) -> Document:
+    """Read and decode one file; raises ValueError with the reason when it cannot be used."""
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError("empty file")
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"file of {size:,} bytes exceeds the {MAX_FILE_BYTES:,}-byte limit")
+    raw = path.read_bytes()
+    text, encoding = decode_bytes(raw)
+    if not text.strip():
+        raise ValueError("no text (only whitespace)")
+    if hidden := len(_HIDDEN_CHARS.findall(text)):
+        log.warning("%s: %d hidden (zero-width or direction) characters; they are indexed as they are.", path, hidden)
+    metadata: dict[str, object] = {}
+    sidecar = path.with_name(path.stem + ".meta.json")
+    if sidecar.is_file():
+        try:
+            loaded = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            log.warning("%s: metadata sidecar ignored (%s).", sidecar, exc)
+        else:
+            if isinstance(loaded, dict):
+                metadata = loaded
+    title = metadata.get("title")
+    if not isinstance(title, str) or not title.strip():
+        title = _title_from_text(text, path.stem)
+    return Document(
+        doc_id=doc_id_for(path),
+        title=title,
+        path=str(path),
+        text=text,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        encoding=encoding,
+        metadata=metadata,
+    )
+
+
+def load_corpus(corpus_dirs: Iterable[Path]) -> tuple[list[Document], list[SkippedFile]]:
+    """Load every usable file; report the others. Raises CorpusError if nothing is usable."""
+    folders = list(corpus_dirs)
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    seen: dict[str, str] = {}
+    for path in list_corpus_files(folders):
+        try:
+            doc = load_document(path)
+        except (OSError, ValueError) as exc:
+            log.warning("%s: skipped (%s).", path, exc)
+            skipped.append(SkippedFile(str(path), str(exc)))
+            continue
+        if doc.doc_id in seen:
+            reason = f"same document id as {seen[doc.doc_id]}"
+            log.warning("%s: skipped (%s).", path, reason)
+            skipped.append(SkippedFile(str(path), reason))
+            continue
+        seen[doc.doc_id] = str(path)
+        documents.append(doc)
+    if not documents:
+        names = ", ".join(str(f) for f in folders)
+        raise CorpusError(f"No readable .txt or .md document in {names}.")
+    return documents, skipped

@@ -1,0 +1,53 @@
+"""Exceptions raised by policyqa.
+
+Every error the package raises on purpose derives from :class:`PolicyQAError`,
+so callers (the CLI, the HTTP API) can turn them into clean messages::
+
+    PolicyQAError
+    ├── ConfigError          bad settings or arguments (a value out of range, a missing folder)
+    ├── QuestionError        a question that cannot be asked (empty, too long)
+    ├── CorpusError          no readable document in the configured corpus
+    └── IndexError_          base for index problems
+        ├── IndexMissingError   no index has been built yet
+        ├── IndexMismatchError  the index was built by another encoder, chunker or version
+        └── IndexCorruptError   a file of the index is truncated, tampered or unreadable
+"""
+
+from __future__ import annotations
+
+
+class PolicyQAError(Exception):
+    """Base class of every error policyqa raises on purpose."""
+
+
+class ConfigError(PolicyQAError, ValueError):
+    """A setting or argument has a value that cannot work."""
+
+
+class QuestionError(PolicyQAError, ValueError):
+    """A question is empty, too long or otherwise unusable."""
+
+
+class CorpusError(PolicyQAError):
+    """The corpus holds no document that can be indexed."""
+
+
+class IndexError_(PolicyQAError):  # noqa: N801 - the builtin IndexError means something else
+    """Base class of problems with a persisted index."""
+
+    rebuild_hint = "Run `policyqa index` to rebuild it."
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} {self.rebuild_hint}"
+
+
+class IndexMissingError(IndexError_):
+    """No index exists at the configured location."""
+
+
+class IndexMismatchError(IndexError_):
+    """The index was built with other settings or by another version."""
+
+
+class IndexCorruptError(IndexError_):
+    """A file of the index fails its checksum or cannot be parsed."""

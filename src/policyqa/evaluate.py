@@ -1,0 +1,374 @@
+"""Evaluation: run a gold question set and measure retrieval, answers and abstention.
+
+Gold set: JSON Lines, one question per line, with ``id``, ``lang``, ``question``,
+``evidence`` (exact substrings of the source; a passage containing any of them,
+whitespace ignored, is relevant), ``key_points``, ``answer``, ``type``,
+``section`` and optionally ``doc``. Unanswerable questions have no evidence.
+
+Ranking metrics come from ``ir-measures`` (trec_eval underneath). Each evidence
+string is one relevant unit, and a retrieved passage stands for every evidence
+string it contains, so recall@5 is the share of a question's evidence found in
+the first five passages. The run is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .answer import Answer, compose_answer
+from .assistant import Assistant, clean_question
+from .errors import ConfigError
+from .retrieve import Passage
+
+RANK_DEPTH = 10
+CHAR_BUDGET = 1500
+RECALL_CUTOFFS = (1, 2, 3, 5, 10)
+_WS = re.compile(r"\s+")
+_REQUIRED = ("id", "lang", "question", "evidence", "key_points", "answer", "type")
+
+
+@dataclass(frozen=True)
+class GoldQuestion:
+    id: str
+    lang: str
+    question: str
+    evidence: tuple[str, ...]
+    key_points: tuple[str, ...]
+    answer: str
+    type: str
+    section: str = ""
+    doc: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.evidence)
+
+
+def _squash(text: str) -> str:
+    return _WS.sub("", text)
+
+
+def load_gold(paths: Iterable[Path]) -> list[GoldQuestion]:
+    """Read gold questions from JSONL files or folders of them; errors name the file and line."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.jsonl")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ConfigError(f"Gold set {str(path)!r} does not exist.")
+    questions: list[GoldQuestion] = []
+    seen: set[str] = set()
+    for file in files:
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{file}:{number}: not valid JSON ({exc.msg}).") from exc
+            missing = [k for k in _REQUIRED if k not in record]
+            if missing:
+                raise ConfigError(f"{file}:{number}: missing field(s) {', '.join(missing)}.")
+            if record["id"] in seen:
+                raise ConfigError(f"{file}:{number}: duplicate id {record['id']!r}.")
+            seen.add(record["id"])
+            questions.append(
+                GoldQuestion(
+                    id=str(record["id"]),
+                    lang=str(record["lang"]),
+                    question=str(record["question"]),
+                    evidence=tuple(record["evidence"]),
+                    key_points=tuple(record["key_points"]),
+                    answer=str(record["answer"]),
+                    type=str(record["type"]),
+                    section=str(record.get("section", "")),
+                    doc=record.get("doc"),
+                )
+            )
+    if not questions:
+        raise ConfigError("The gold set holds no question.")
+    return questions
+
+
+@dataclass
+class QuestionResult:
+    """One gold question's outcome."""
+
+    id: str
+    lang: str
+    type: str
+    question: str
+    answerable: bool
+    ranked: list[dict[str, object]]
+    evidence_ranks: list[int | None]  # first rank (1-based) of a passage holding each evidence string
+    recall_1500: float | None
+    answer: str
+    abstained: bool
+    citations: list[dict[str, object]]
+    key_point_coverage: float | None
+    citation_precision: float | None
+    latency_ms: float
+    top_score: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _evidence_in(passage_text: str, evidence: Sequence[str]) -> list[int]:
+    squashed = _squash(passage_text)
+    return [i for i, e in enumerate(evidence) if _squash(e) in squashed]
+
+
+def _recall_within(passages: Sequence[Passage], evidence: Sequence[str], budget: int) -> float:
+    text, used = [], 0
+    for p in passages:
+        if used >= budget:
+            break
+        part = p.text[: budget - used]
+        text.append(part)
+        used += len(part)
+    found = 0
+    for e in evidence:
+        if any(_squash(e) in _squash(t) for t in text):
+            found += 1
+    return found / len(evidence)
+
+
+def evaluate_question(assistant: Assistant, gold: GoldQuestion, k: int) -> QuestionResult:
+    started = time.perf_counter()
+    text = clean_question(gold.question, assistant.settings.max_question_chars)
+    retriever = assistant.retriever
+    query = retriever.prepare(text)
+    ranked = retriever.search(query, max(k, RANK_DEPTH))
+    answer: Answer = compose_answer(query, ranked[:k], assistant.index, assistant.settings)
+    latency = (time.perf_counter() - started) * 1000
+
+    evidence_ranks: list[int | None] = [None] * len(gold.evidence)
+    ranked_out = []
+    for rank, passage in enumerate(ranked, 1):
+        hits = _evidence_in(passage.text, gold.evidence)
+        for i in hits:
+            if evidence_ranks[i] is None:
+                evidence_ranks[i] = rank
+        ranked_out.append({"rank": rank, **passage.to_dict(), "evidence": hits})
+
+    coverage = precision = recall_1500 = None
+    if gold.answerable:
+        recall_1500 = _recall_within(ranked, gold.evidence, CHAR_BUDGET)
+        squashed_answer = _squash(answer.answer)
+        coverage = (
+            sum(1 for kp in gold.key_points if _squash(kp) in squashed_answer) / len(gold.key_points)
+            if gold.key_points
+            else None
+        )
+        if answer.abstained:
+            coverage = 0.0 if coverage is not None else None
+        elif answer.citations:
+            precision = sum(1 for c in answer.citations if _evidence_in(c.text, gold.evidence)) / len(answer.citations)
+    return QuestionResult(
+        id=gold.id,
+        lang=gold.lang,
+        type=gold.type,
+        question=gold.question,
+        answerable=gold.answerable,
+        ranked=ranked_out,
+        evidence_ranks=evidence_ranks,
+        recall_1500=recall_1500,
+        answer=answer.answer,
+        abstained=answer.abstained,
+        citations=[c.to_dict() for c in answer.citations],
+        key_point_coverage=coverage,
+        citation_precision=precision,
+        latency_ms=latency,
+        top_score=ranked[0].score if ranked else 0.0,
+    )
+
+
+def _ranking_metrics(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]:
+    """Per-question hit@1/3/5, recall@k, MRR@10 and nDCG@10 from ir-measures."""
+    import ir_measures
+    from ir_measures import RR, Success, nDCG
+    from ir_measures import R as Recall
+
+    qrels, run = [], []
+    for r in results:
+        if not r.answerable:
+            continue
+        for i in range(len(r.evidence_ranks)):
+            qrels.append(ir_measures.Qrel(r.id, f"evidence-{i}", 1))
+        for entry in r.ranked:
+            rank = int(entry["rank"])  # type: ignore[call-overload]
+            hits = entry["evidence"] or []
+            # A passage stands for each evidence string it holds; tiny offsets keep ties ordered.
+            ids = [f"evidence-{i}" for i in hits] or [f"passage-{rank}"]  # type: ignore[union-attr]
+            for j, doc_id in enumerate(ids):
+                run.append(ir_measures.ScoredDoc(r.id, doc_id, float(RANK_DEPTH + 1 - rank) - j * 1e-3))
+    measures = {
+        "hit@1": Success @ 1,
+        "hit@3": Success @ 3,
+        "hit@5": Success @ 5,
+        "mrr@10": RR @ 10,
+        "ndcg@10": nDCG @ 10,
+        **{f"recall@{c}": Recall @ c for c in RECALL_CUTOFFS},
+    }
+    by_measure = {v: k for k, v in measures.items()}
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for metric in ir_measures.iter_calc(list(measures.values()), qrels, run):
+        out[metric.query_id][by_measure[metric.measure]] = float(metric.value)
+    return out
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.fmean(present), 4) if present else None
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    position = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return round(ordered[position], 2)
+
+
+def summarise(results: Sequence[QuestionResult]) -> dict[str, object]:
+    """Aggregate metrics of a group of questions."""
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    summary: dict[str, object] = {"questions": len(results), "answerable": len(answerable)}
+    for name in ("hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", *(f"recall@{c}" for c in RECALL_CUTOFFS)):
+        summary[name] = _mean(r.metrics.get(name) for r in answerable)
+    summary["recall@1500chars"] = _mean(r.recall_1500 for r in answerable)
+    summary["key_point_coverage"] = _mean(r.key_point_coverage for r in answerable)
+    summary["citation_precision"] = _mean(r.citation_precision for r in answerable)
+    abstained = [r for r in results if r.abstained]
+    true_abstentions = sum(1 for r in unanswerable if r.abstained)
+    summary["abstention_precision"] = round(true_abstentions / len(abstained), 4) if abstained else None
+    summary["abstention_recall"] = round(true_abstentions / len(unanswerable), 4) if unanswerable else None
+    summary["false_abstention_rate"] = (
+        round(sum(1 for r in answerable if r.abstained) / len(answerable), 4) if answerable else None
+    )
+    latencies = [r.latency_ms for r in results]
+    summary["latency_p50_ms"] = _percentile(latencies, 0.5)
+    summary["latency_p95_ms"] = _percentile(latencies, 0.95)
+    return summary
+
+
+def run_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | None = None) -> dict[str, object]:
+    """Evaluate every question; return the report (overall, by language, by type, per question)."""
+    top_k = k or assistant.settings.top_k
+    _ = assistant.index  # build or load before timing questions
+    assistant.retriever.prepare("warm up")  # first-call costs (jieba's dictionary) are not question latency
+    started = time.perf_counter()
+    results = [evaluate_question(assistant, g, top_k) for g in gold]
+    per_question = _ranking_metrics(results)
+    for r in results:
+        r.metrics = per_question.get(r.id, {})
+    by_lang = defaultdict(list)
+    by_type = defaultdict(list)
+    for r in results:
+        by_lang[r.lang].append(r)
+        by_type[r.type].append(r)
+    return {
+        "settings": assistant.settings.to_dict() | {"top_k": top_k},
+        "index": {k: assistant.index.manifest[k] for k in ("encoder", "chunker", "counts", "created_at")},
+        "seconds": round(time.perf_counter() - started, 2),
+        "overall": summarise(results),
+        "by_language": {lang: summarise(rs) for lang, rs in sorted(by_lang.items())},
+        "by_type": {t: summarise(rs) for t, rs in sorted(by_type.items())},
+        "per_question": [asdict(r) for r in results],
+    }
+
+
+TABLE_COLUMNS = (
+    "questions",
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "recall@5",
+    "mrr@10",
+    "ndcg@10",
+    "recall@1500chars",
+    "key_point_coverage",
+    "citation_precision",
+    "abstention_precision",
+    "abstention_recall",
+    "false_abstention_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}" if value <= 1.0 else f"{value:.1f}"
+    return str(value)
+
+
+def markdown_table(report: dict[str, object]) -> str:
+    """The report as a Markdown table: overall, by language, by type."""
+    rows = [("overall", report["overall"])]
+    rows += [(f"lang={k}", v) for k, v in report["by_language"].items()]  # type: ignore[union-attr]
+    rows += [(f"type={k}", v) for k, v in report["by_type"].items()]  # type: ignore[union-attr]
+    header = "| group | " + " | ".join(TABLE_COLUMNS) + " |"
+    rule = "|---" * (len(TABLE_COLUMNS) + 1) + "|"
+    lines = [header, rule]
+    for name, summary in rows:
+        lines.append(f"| {name} | " + " | ".join(_cell(summary.get(c)) for c in TABLE_COLUMNS) + " |")  # type: ignore[union-attr]
+    return "\n".join(lines)
+
+
+def write_artefacts(report: dict[str, object], out_dir: Path) -> list[Path]:
+    """Write report.json, report.md, per_question.jsonl and recall_by_language.png."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    summary = {k: v for k, v in report.items() if k != "per_question"}
+    path = out_dir / "report.json"
+    path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    written.append(path)
+    path = out_dir / "report.md"
+    path.write_text(
+        f"# policyqa evaluation\n\nSettings: `{json.dumps(report['settings'], ensure_ascii=False)}`\n\n"
+        f"{markdown_table(report)}\n",
+        encoding="utf-8",
+    )
+    written.append(path)
+    path = out_dir / "per_question.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for item in report["per_question"]:  # type: ignore[attr-defined]
+            handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+    written.append(path)
+    written.append(_plot_recall(report, out_dir / "recall_by_language.png"))
+    return written
+
+
+def _plot_recall(report: dict[str, object], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for lang, summary in report["by_language"].items():  # type: ignore[union-attr]
+        values = [summary[f"recall@{c}"] or 0.0 for c in RECALL_CUTOFFS]
+        ax.plot(RECALL_CUTOFFS, values, marker="o", label=f"{lang} (n={summary['answerable']})")
+    ax.set_xlabel("k (passages)")
+    ax.set_ylabel("recall@k")
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(RECALL_CUTOFFS)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("Evidence recall by question language")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

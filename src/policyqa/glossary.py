@@ -1,0 +1,47 @@
+"""A bilingual glossary that lets English questions reach Chinese text lexically.
+
+BM25 over Chinese tokens cannot match an English question; naming the Chinese
+term of an English phrase ("trough of disillusionment" -> 泡沫破裂低谷期) gives the
+lexical index something to match. The terms live in ``data/glossary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    english: tuple[str, ...]
+    chinese: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def load_glossary() -> tuple[GlossaryEntry, ...]:
+    raw = json.loads(resources.files("policyqa").joinpath("data/glossary.json").read_text(encoding="utf-8"))
+    return tuple(
+        GlossaryEntry(tuple(e.strip().lower() for e in item["en"]), tuple(item["zh"])) for item in raw["entries"]
+    )
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    out = []
+    for entry in load_glossary():
+        alternatives = "|".join(re.escape(e) for e in sorted(entry.english, key=len, reverse=True))
+        out.append((re.compile(rf"(?<![a-z]){alternatives}(?![a-z])"), entry.chinese))
+    return tuple(out)
+
+
+def chinese_terms(question: str) -> list[str]:
+    """The Chinese terms of every glossary phrase the question contains, in glossary order."""
+    lowered = f" {question.lower()} "
+    terms: list[str] = []
+    for pattern, chinese in _patterns():
+        if pattern.search(lowered):
+            terms.extend(t for t in chinese if t not in terms)
+    return terms

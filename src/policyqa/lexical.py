@@ -1,0 +1,76 @@
+"""Lexical stage: BM25 over jieba tokens (``bm25s``), built once and persisted.
+
+The index is saved as JSON and ``.npy`` arrays (never pickle) and loaded
+memory-mapped, so a query only tokenises the question and reads scores.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+_TOKEN_RE = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+(?:[.%][a-z0-9]+)*", re.I)
+# Function words that would otherwise dominate short Chinese queries.
+_STOPWORDS = frozenset(
+    "的 了 和 与 及 或 是 在 为 对 等 中 将 以 其 并 而 也 都 由 从 向 于 之 被 把 这 那 该 有 个 "
+    "什么 哪些 如何 怎样 怎么 多少 哪个 吗 呢 吧 哪 谁 为什么 是否 应当 可以 "
+    "the a an of and or to in on for is are what which how who does do did with by as at from that this "
+    "be it its into about".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _jieba():  # type: ignore[no-untyped-def]
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Words for BM25: jieba's segmentation, lower-cased, without punctuation and function words."""
+    tokens: list[str] = []
+    for word in _jieba().lcut(text.lower()):
+        word = word.strip()
+        if not word or word in _STOPWORDS or not _TOKEN_RE.search(word):
+            continue
+        tokens.append(word)
+    return tokens
+
+
+class LexicalIndex:
+    """BM25 scores for every passage of the index."""
+
+    def __init__(self, model: object) -> None:
+        self._model = model
+        self._vocab: dict[str, int] = model.vocab_dict  # type: ignore[attr-defined]
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        import bm25s
+
+        model = bm25s.BM25()
+        corpus_tokens = [tokenize(t) or [""] for t in texts]
+        model.index(corpus_tokens, show_progress=False)
+        return cls(model)
+
+    def save(self, folder: Path) -> None:
+        self._model.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), mmap=True, allow_pickle=False))
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every passage for the query tokens (zeros if none is known)."""
+        ids = [self._vocab[t] for t in query_tokens if t in self._vocab]
+        num_docs = int(self._model.scores["num_docs"])  # type: ignore[attr-defined]
+        if not ids:
+            return np.zeros(num_docs, dtype=np.float32)
+        return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)  # type: ignore[attr-defined]

@@ -1,0 +1,182 @@
+"""Retrieval stage: dense (FAISS) and lexical (BM25) search, fused, de-duplicated.
+
+Fusion adds the BM25 score, scaled into [0, 1] by the best score of the query,
+to the cosine similarity with a small weight. An English question has no
+Chinese tokens for BM25 beyond its glossary terms, so the lexical part can only
+lift passages, never push a strong dense hit out of the top k. Overlapping
+passages of one document (the chunker overlaps them by a sentence) are merged
+into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .chunk import Chunk, join_sentences
+from .embed import Encoder
+from .glossary import chinese_terms
+from .index import LoadedIndex
+from .lexical import tokenize
+from .settings import Settings
+
+_CJK_MIN = 2
+
+
+def is_chinese(text: str) -> bool:
+    return sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff") >= _CJK_MIN
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage with its scores and exact place in the source."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    char_start: int
+    char_end: int
+    score: float
+    dense_score: float
+    lexical_score: float
+    sentence_rows: tuple[int, ...] = field(repr=False)
+    spans: tuple[tuple[int, int], ...] = field(repr=False)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "text": self.text,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared for retrieval: its vector and its lexical tokens."""
+
+    text: str
+    vector: np.ndarray
+    tokens: tuple[str, ...]
+    glossary_terms: tuple[str, ...]
+    chinese: bool
+
+
+class Retriever:
+    """Hybrid search over a loaded index."""
+
+    def __init__(self, index: LoadedIndex, encoder: Encoder, settings: Settings) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.settings = settings
+        self._doc_rows: dict[str, np.ndarray] = {}
+        for row, chunk in enumerate(index.chunks):
+            self._doc_rows.setdefault(chunk.doc_id, [])  # type: ignore[arg-type]
+            self._doc_rows[chunk.doc_id].append(row)  # type: ignore[attr-defined]
+        self._doc_rows = {d: np.asarray(rows, dtype=np.int64) for d, rows in self._doc_rows.items()}
+
+    def prepare(self, question: str) -> Query:
+        terms = tuple(chinese_terms(question)) if self.settings.use_glossary else ()
+        tokens = tokenize(question)
+        for term in terms:
+            tokens.extend(tokenize(term))
+        return Query(question, self.encoder.encode_query(question), tuple(tokens), terms, is_chinese(question))
+
+    def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
+        rows, dense = self._dense(query.vector, doc_ids)
+        lexical_all = self.index.lexical.scores(list(query.tokens))
+        allowed = self._allowed_rows(doc_ids)
+        if allowed is not None:
+            mask = np.zeros(len(lexical_all), dtype=bool)
+            mask[allowed] = True
+            lexical_all = np.where(mask, lexical_all, 0.0)
+        best_lexical = float(lexical_all.max(initial=0.0))
+        candidates = dict(zip(rows.tolist(), dense.tolist()))
+        if best_lexical > 0:
+            top_lexical = np.argsort(-lexical_all)[: self.settings.candidates]
+            extra = [int(r) for r in top_lexical if lexical_all[r] > 0 and int(r) not in candidates]
+            if extra:
+                vectors = self.index.vectors.reconstruct_batch(np.asarray(extra, dtype=np.int64))  # type: ignore[attr-defined]
+                for r, v in zip(extra, vectors @ query.vector):
+                    candidates[r] = float(v)
+        weight = self.settings.lexical_weight
+        scored = []
+        for row, dense_score in candidates.items():
+            lexical = float(lexical_all[row]) / best_lexical if best_lexical > 0 else 0.0
+            scored.append((dense_score + weight * lexical, dense_score, lexical, row))
+        scored.sort(key=lambda item: (-item[0], item[3]))
+        return self._merge(scored, k)
+
+    def _allowed_rows(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
+        if doc_ids is None:
+            return None
+        parts = [self._doc_rows[d] for d in doc_ids if d in self._doc_rows]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def _dense(self, vector: np.ndarray, doc_ids: Collection[str] | None) -> tuple[np.ndarray, np.ndarray]:
+        index = self.index.vectors
+        k = min(self.settings.candidates, index.ntotal)  # type: ignore[attr-defined]
+        allowed = self._allowed_rows(doc_ids)
+        if allowed is not None:
+            if len(allowed) == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            import faiss
+
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            scores, rows = index.search(vector[None, :], min(k, len(allowed)), params=params)  # type: ignore[attr-defined]
+        else:
+            scores, rows = index.search(vector[None, :], k)  # type: ignore[attr-defined]
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def _merge(self, scored: list[tuple[float, float, float, int]], k: int) -> list[Passage]:
+        """Take the best passages; fold a passage that overlaps a better one of its document into it."""
+        kept: list[tuple[float, float, float, Chunk, set[int]]] = []
+        for fused, dense, lexical, row in scored:
+            chunk = self.index.chunks[row]
+            sentences = set(self.index.sentence_index(chunk))
+            for i, (k_fused, k_dense, k_lex, k_chunk, k_sentences) in enumerate(kept):
+                if k_chunk.doc_id == chunk.doc_id and k_chunk.section == chunk.section and k_sentences & sentences:
+                    if len(k_sentences | sentences) <= 2 * len(k_sentences) + 1:
+                        kept[i] = (k_fused, k_dense, k_lex, k_chunk, k_sentences | sentences)
+                    break
+            else:
+                if len(kept) == k:
+                    continue
+                kept.append((fused, dense, lexical, chunk, sentences))
+        return [self._passage(*item) for item in kept]
+
+    def _passage(self, fused: float, dense: float, lexical: float, chunk: Chunk, rows: set[int]) -> Passage:
+        ordered = sorted(rows)
+        own = list(self.index.sentence_index(chunk))
+        if ordered == own:
+            text, spans = chunk.text, chunk.spans
+        else:
+            # Rows of merged passages are contiguous only if the chunks touch; a gap is
+            # filled so that the passage remains one verbatim stretch of the section.
+            ordered = list(range(ordered[0], ordered[-1] + 1))
+            sentences = [self.index.sentences[r] for r in ordered]
+            text = join_sentences(sentences)
+            spans = tuple(span for s in sentences for span in s.spans)
+        return Passage(
+            chunk_id=chunk.chunk_id,
+            doc_id=chunk.doc_id,
+            title=chunk.title,
+            section=chunk.section,
+            text=text,
+            char_start=spans[0][0],
+            char_end=spans[-1][1],
+            score=fused,
+            dense_score=dense,
+            lexical_score=lexical,
+            sentence_rows=tuple(ordered),
+            spans=spans,
+        )

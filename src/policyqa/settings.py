@@ -1,0 +1,151 @@
+"""Settings: one frozen object, read from the environment in one place.
+
+Every knob has a named default here. ``Settings.from_env()`` is the only
+function in the package that reads ``os.environ``; everything else receives a
+``Settings`` explicitly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_CORPUS_DIR = Path("corpus")
+DEFAULT_INDEX_DIR = Path("index")
+DEFAULT_ENCODER = "use-multilingual-v3"
+DEFAULT_CHUNK_CHARS = 320
+DEFAULT_CHUNK_OVERLAP_SENTENCES = 1
+DEFAULT_TOP_K = 5
+DEFAULT_CANDIDATES = 40
+DEFAULT_LEXICAL_WEIGHT = 0.15
+DEFAULT_USE_GLOSSARY = True
+DEFAULT_ABSTAIN_THRESHOLD = 0.3
+DEFAULT_ANSWER_SENTENCES = 3
+MAX_QUESTION_CHARS = 2000
+MAX_TOP_K = 50
+
+ENV_PREFIX = "POLICYQA_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes an index and an answer.
+
+    Example:
+        >>> s = Settings(corpus_dirs=(Path("corpus"), Path("../shared/policy-texts")))
+        >>> Assistant(s).ask("What policy fits a technology in the trough of disillusionment?")
+    """
+
+    corpus_dirs: tuple[Path, ...] = (DEFAULT_CORPUS_DIR,)
+    index_dir: Path = DEFAULT_INDEX_DIR
+    encoder: str = DEFAULT_ENCODER
+    chunk_chars: int = DEFAULT_CHUNK_CHARS
+    chunk_overlap_sentences: int = DEFAULT_CHUNK_OVERLAP_SENTENCES
+    top_k: int = DEFAULT_TOP_K
+    candidates: int = DEFAULT_CANDIDATES
+    lexical_weight: float = DEFAULT_LEXICAL_WEIGHT
+    use_glossary: bool = DEFAULT_USE_GLOSSARY
+    abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD
+    answer_sentences: int = DEFAULT_ANSWER_SENTENCES
+    max_question_chars: int = MAX_QUESTION_CHARS
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "corpus_dirs", tuple(Path(p) for p in self.corpus_dirs))
+        object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if not self.corpus_dirs:
+            raise ConfigError("corpus_dirs must name at least one folder. Currently, it is empty.")
+        if self.chunk_chars < 50:
+            raise ConfigError(f"chunk_chars must be at least 50. Currently, it is {self.chunk_chars}.")
+        if not 0 <= self.chunk_overlap_sentences <= 3:
+            raise ConfigError(
+                "chunk_overlap_sentences must be between 0 and 3. "
+                f"Currently, it is {self.chunk_overlap_sentences}."
+            )
+        check_top_k(self.top_k)
+        if self.candidates < self.top_k:
+            raise ConfigError(
+                f"candidates must be at least top_k ({self.top_k}). Currently, it is {self.candidates}."
+            )
+        if not 0.0 <= self.lexical_weight <= 1.0:
+            raise ConfigError(f"lexical_weight must be between 0 and 1. Currently, it is {self.lexical_weight}.")
+        if not 1 <= self.answer_sentences <= 10:
+            raise ConfigError(f"answer_sentences must be between 1 and 10. Currently, it is {self.answer_sentences}.")
+
+    def replace(self, **changes: object) -> Settings:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def index_fingerprint(self) -> str:
+        """Identify what an index depends on: encoder, chunker and corpus folders.
+
+        Indexes for different configurations live side by side under ``index_dir``
+        so that switching between them (as the evaluation does) rebuilds nothing.
+        """
+        key = {
+            "encoder": self.encoder,
+            "chunk_chars": self.chunk_chars,
+            "chunk_overlap_sentences": self.chunk_overlap_sentences,
+            "corpus_dirs": sorted(str(p.resolve()) for p in self.corpus_dirs),
+        }
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+        return f"{self.encoder.replace('/', '_').replace(':', '_')}-{self.chunk_chars}-{digest}"
+
+    def to_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["corpus_dirs"] = [str(p) for p in self.corpus_dirs]
+        out["index_dir"] = str(self.index_dir)
+        return out
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ``POLICYQA_*`` variables; keyword overrides win over the environment.
+
+        ``POLICYQA_CORPUS_DIRS`` is a list of folders separated by ``os.pathsep``
+        (``:`` on Linux); ``POLICYQA_EXTRA_CORPUS_DIRS`` adds folders to the default.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if dirs := env.get(ENV_PREFIX + "CORPUS_DIRS"):
+            values["corpus_dirs"] = tuple(Path(p) for p in dirs.split(os.pathsep) if p)
+        if extra := env.get(ENV_PREFIX + "EXTRA_CORPUS_DIRS"):
+            base = values.get("corpus_dirs", (DEFAULT_CORPUS_DIR,))
+            values["corpus_dirs"] = tuple(base) + tuple(Path(p) for p in extra.split(os.pathsep) if p)  # type: ignore[arg-type]
+        converters: dict[str, type] = {
+            "index_dir": Path,
+            "encoder": str,
+            "chunk_chars": int,
+            "chunk_overlap_sentences": int,
+            "top_k": int,
+            "candidates": int,
+            "lexical_weight": float,
+            "abstain_threshold": float,
+            "answer_sentences": int,
+            "max_question_chars": int,
+        }
+        for name, convert in converters.items():
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is None or raw == "":
+                continue
+            try:
+                values[name] = convert(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {convert.__name__}.") from exc
+        if (glossary := env.get(ENV_PREFIX + "USE_GLOSSARY")) is not None:
+            values["use_glossary"] = glossary.strip().lower() not in {"0", "false", "no", "off"}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def check_top_k(top_k: int) -> int:
+    """Validate a requested number of passages; return it unchanged."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise ConfigError(f"top_k must be a whole number. Currently, it is {top_k!r}.")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}. Currently, it is {top_k}.")
+    return top_k
