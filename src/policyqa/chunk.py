@@ -48,15 +48,18 @@ class Chunk:
     sentence_start: int  # index into the document's sentence list
     sentence_end: int  # exclusive
 
-    @property
-    def retrieval_text(self) -> str:
-        """What the encoders and BM25 see: the passage under its title and nearest headings.
+    def retrieval_text(self, context: str = "section") -> str:
+        """What the encoders and BM25 see: the passage, optionally under its headings and title.
 
         Headings carry the topic ("合肥模式", "第四十五条") that a passage's own
         sentences often leave implicit; the cited text stays the verbatim passage.
         """
-        context = self.section.split(SECTION_SEPARATOR)[-2:]
-        return "\n".join([self.title, *context, self.text])
+        if context == "none":
+            return self.text
+        parts = self.section.split(SECTION_SEPARATOR)[-2:]
+        if context == "title+section":
+            parts.insert(0, self.title)
+        return "\n".join([*parts, self.text])
 
 
 @dataclass(frozen=True)

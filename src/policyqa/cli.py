@@ -158,7 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="only the default encoder's variants")
     p.add_argument("--json", action="store_true", help="print rows as JSON")
     p.set_defaults(func=_cmd_compare)
+    _add_plugin_commands(sub, common)
     return parser
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """Commands that installed packages register (``policyqa serve`` comes from the app).
+
+    Discovery by entry point keeps imports one-way: the core never names the app.
+    """
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="policyqa.commands"):
+        try:
+            register = entry.load()
+        except ImportError as exc:  # the command's optional dependencies are missing
+            logging.getLogger("policyqa").debug("command %s unavailable: %s", entry.name, exc)
+            continue
+        register(sub, common)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,7 +65,9 @@ def list_corpus_files(corpus_dirs: Iterable[Path]) -> list[Path]:
         if not folder.is_dir():
             raise CorpusError(f"Corpus folder {str(folder)!r} does not exist or is not a folder.")
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix.lower() in SUFFIXES and not path.name.startswith("."):
+            # Hidden files and anything under a hidden folder (.git, .github, .ipynb_checkpoints).
+            hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+            if path.is_file() and path.suffix.lower() in SUFFIXES and not hidden:
                 if path.name.upper() in {"README.MD", "SOURCES.MD"}:
                     continue  # folder documentation, not corpus content
                 files.append(path)

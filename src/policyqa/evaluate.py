@@ -141,15 +141,8 @@ def _recall_within(passages: Sequence[Passage], evidence: Sequence[str], budget:
     return found / len(evidence)
 
 
-def evaluate_question(assistant: Assistant, gold: GoldQuestion, k: int) -> QuestionResult:
-    started = time.perf_counter()
-    text = clean_question(gold.question, assistant.settings.max_question_chars)
-    retriever = assistant.retriever
-    query = retriever.prepare(text)
-    ranked = retriever.search(query, max(k, RANK_DEPTH))
-    answer: Answer = compose_answer(query, ranked[:k], assistant.index, assistant.settings)
-    latency = (time.perf_counter() - started) * 1000
-
+def ranking_result(gold: GoldQuestion, ranked: Sequence[Passage], latency_ms: float) -> QuestionResult:
+    """The retrieval part of a question's outcome; the answer fields are left empty."""
     evidence_ranks: list[int | None] = [None] * len(gold.evidence)
     ranked_out = []
     for rank, passage in enumerate(ranked, 1):
@@ -158,20 +151,6 @@ def evaluate_question(assistant: Assistant, gold: GoldQuestion, k: int) -> Quest
             if evidence_ranks[i] is None:
                 evidence_ranks[i] = rank
         ranked_out.append({"rank": rank, **passage.to_dict(), "evidence": hits})
-
-    coverage = precision = recall_1500 = None
-    if gold.answerable:
-        recall_1500 = _recall_within(ranked, gold.evidence, CHAR_BUDGET)
-        squashed_answer = _squash(answer.answer)
-        coverage = (
-            sum(1 for kp in gold.key_points if _squash(kp) in squashed_answer) / len(gold.key_points)
-            if gold.key_points
-            else None
-        )
-        if answer.abstained:
-            coverage = 0.0 if coverage is not None else None
-        elif answer.citations:
-            precision = sum(1 for c in answer.citations if _evidence_in(c.text, gold.evidence)) / len(answer.citations)
     return QuestionResult(
         id=gold.id,
         lang=gold.lang,
@@ -180,15 +159,38 @@ def evaluate_question(assistant: Assistant, gold: GoldQuestion, k: int) -> Quest
         answerable=gold.answerable,
         ranked=ranked_out,
         evidence_ranks=evidence_ranks,
-        recall_1500=recall_1500,
-        answer=answer.answer,
-        abstained=answer.abstained,
-        citations=[c.to_dict() for c in answer.citations],
-        key_point_coverage=coverage,
-        citation_precision=precision,
-        latency_ms=latency,
+        recall_1500=_recall_within(ranked, gold.evidence, CHAR_BUDGET) if gold.answerable else None,
+        answer="",
+        abstained=False,
+        citations=[],
+        key_point_coverage=None,
+        citation_precision=None,
+        latency_ms=latency_ms,
         top_score=ranked[0].score if ranked else 0.0,
     )
+
+
+def evaluate_question(assistant: Assistant, gold: GoldQuestion, k: int) -> QuestionResult:
+    """Ask one gold question the way ``Assistant.ask`` does, keeping the ranking to depth 10."""
+    started = time.perf_counter()
+    text = clean_question(gold.question, assistant.settings.max_question_chars)
+    retriever = assistant.retriever
+    query = retriever.prepare(text)
+    ranked = retriever.search(query, max(k, RANK_DEPTH))
+    answer: Answer = compose_answer(query, ranked[:k], assistant.index, assistant.settings)
+    result = ranking_result(gold, ranked, (time.perf_counter() - started) * 1000)
+    result.answer = answer.answer
+    result.abstained = answer.abstained
+    result.citations = [c.to_dict() for c in answer.citations]
+    if gold.answerable:
+        squashed_answer = _squash(answer.answer)
+        if gold.key_points:
+            found = sum(1 for kp in gold.key_points if _squash(kp) in squashed_answer)
+            result.key_point_coverage = 0.0 if answer.abstained else found / len(gold.key_points)
+        if answer.citations:
+            relevant = sum(1 for c in answer.citations if _evidence_in(c.text, gold.evidence))
+            result.citation_precision = relevant / len(answer.citations)
+    return result
 
 
 def _ranking_metrics(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]:
@@ -268,6 +270,17 @@ def run_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | None =
     assistant.retriever.prepare("warm up")  # first-call costs (jieba's dictionary) are not question latency
     started = time.perf_counter()
     results = [evaluate_question(assistant, g, top_k) for g in gold]
+    report = report_of(results)
+    return {
+        "settings": assistant.settings.to_dict() | {"top_k": top_k},
+        "index": {k: assistant.index.manifest[k] for k in ("encoder", "chunker", "counts", "created_at")},
+        "seconds": round(time.perf_counter() - started, 2),
+        **report,
+    }
+
+
+def report_of(results: Sequence[QuestionResult]) -> dict[str, object]:
+    """Overall, by-language and by-type summaries of scored questions."""
     per_question = _ranking_metrics(results)
     for r in results:
         r.metrics = per_question.get(r.id, {})
@@ -277,9 +290,6 @@ def run_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | None =
         by_lang[r.lang].append(r)
         by_type[r.type].append(r)
     return {
-        "settings": assistant.settings.to_dict() | {"top_k": top_k},
-        "index": {k: assistant.index.manifest[k] for k in ("encoder", "chunker", "counts", "created_at")},
-        "seconds": round(time.perf_counter() - started, 2),
         "overall": summarise(results),
         "by_language": {lang: summarise(rs) for lang, rs in sorted(by_lang.items())},
         "by_type": {t: summarise(rs) for t, rs in sorted(by_type.items())},

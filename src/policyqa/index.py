@@ -6,7 +6,8 @@ Layout under ``<index_dir>/<fingerprint>/``::
     build-<time>-<pid>/     one complete build
         manifest.json       encoder, dimension, chunker, corpus hashes, versions, file checksums
         vectors.faiss       FAISS index of the passages (FAISS's own format)
-        sentence_vectors.npy  sentence embeddings, for answer extraction
+        sentence_vectors.npy  sentence embeddings, for scoring and answer extraction
+        terms.json, term_vectors.npy  the Chinese words of the corpus, embedded (query expansion)
         passages.jsonl      passages, sentences and documents as JSON
         bm25/               bm25s arrays (.npy, JSON)
 
@@ -35,18 +36,19 @@ from . import __version__
 from .chunk import Chunk, ChunkedDocument, Sentence, chunk_document
 from .documents import Document, SkippedFile, list_corpus_files, load_corpus
 from .embed import Encoder
-from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from .expand import vocabulary_terms
+from .errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex
 from .settings import Settings
 
 log = logging.getLogger("policyqa")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Exact search is fast and exact below this many passages; above it HNSW.
 EXACT_SEARCH_LIMIT = 20_000
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 _CURRENT = "CURRENT"
-_FILES = ("vectors.faiss", "sentence_vectors.npy", "passages.jsonl")
+_FILES = ("vectors.faiss", "sentence_vectors.npy", "passages.jsonl", "terms.json", "term_vectors.npy")
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -78,6 +80,8 @@ class LoadedIndex:
     sentence_vectors: np.ndarray
     lexical: LexicalIndex
     sentence_doc_offsets: dict[str, int]
+    terms: list[str]
+    term_vectors: np.ndarray
 
     def sentence_index(self, chunk: Chunk) -> range:
         """Global sentence rows of a passage."""
@@ -175,11 +179,15 @@ def index_home(settings: Settings) -> Path:
 
 
 def _corpus_state(settings: Settings) -> list[dict[str, object]]:
-    """Path, size and hash of every corpus file: what decides whether an index is stale."""
+    """Path, size and hash of every corpus file: what decides whether an index is stale.
+
+    Paths are resolved and sorted, as in ``Settings.index_fingerprint``: ``corpus`` and
+    ``/abs/corpus`` (or folders in another order) share one index and must not make it stale.
+    """
     state = []
     for path in list_corpus_files(settings.corpus_dirs):
-        state.append({"path": str(path), "bytes": path.stat().st_size, "sha256": _sha256_file(path)})
-    return state
+        state.append({"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": _sha256_file(path)})
+    return sorted(state, key=lambda entry: str(entry["path"]))
 
 
 def _manifest_base(settings: Settings, encoder: Encoder) -> dict[str, object]:
@@ -187,7 +195,11 @@ def _manifest_base(settings: Settings, encoder: Encoder) -> dict[str, object]:
         "format_version": FORMAT_VERSION,
         "policyqa_version": __version__,
         "encoder": {"id": encoder.encoder_id, "version": encoder.version, "dimension": encoder.dimension},
-        "chunker": {"chunk_chars": settings.chunk_chars, "overlap_sentences": settings.chunk_overlap_sentences},
+        "chunker": {
+            "chunk_chars": settings.chunk_chars,
+            "overlap_sentences": settings.chunk_overlap_sentences,
+            "passage_context": settings.passage_context,
+        },
     }
 
 
@@ -204,14 +216,19 @@ def build_index(
             progress("chunk", i + 1, len(documents))
     chunks = [c for _, cd in chunked for c in cd.chunks]
     sentences = [s for _, cd in chunked for s in cd.sentences]
+    if not chunks:  # bm25s cannot index an empty corpus; say why instead of a ValueError from it
+        names = ", ".join(str(f) for f in settings.corpus_dirs)
+        raise CorpusError(f"No passage to index in {names}: the documents hold only headings or markers.")
 
     cache = EmbeddingCache(
         settings.index_dir / "cache" / f"{encoder.encoder_id.replace('/', '_').replace(':', '_')}-{encoder.version}",
         encoder.dimension,
     )
-    passage_vectors = cache.embed(encoder, [c.retrieval_text for c in chunks], progress, "embed passages")
+    passage_vectors = cache.embed(encoder, [c.retrieval_text(settings.passage_context) for c in chunks], progress, "embed passages")
     sentence_vectors = cache.embed(encoder, [s.text for s in sentences], progress, "embed sentences")
-    lexical = LexicalIndex.build([c.retrieval_text for c in chunks])
+    lexical = LexicalIndex.build([c.retrieval_text(settings.passage_context) for c in chunks])
+    terms = vocabulary_terms(lexical.vocabulary())
+    term_vectors = cache.embed(encoder, terms, progress, "embed vocabulary")
 
     home = index_home(settings)
     home.mkdir(parents=True, exist_ok=True)
@@ -222,6 +239,8 @@ def build_index(
     faiss = _faiss()
     faiss.write_index(make_faiss_index(passage_vectors), str(tmp / "vectors.faiss"))
     np.save(tmp / "sentence_vectors.npy", sentence_vectors.astype(np.float32), allow_pickle=False)
+    np.save(tmp / "term_vectors.npy", term_vectors.astype(np.float32), allow_pickle=False)
+    (tmp / "terms.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
     with (tmp / "passages.jsonl").open("w", encoding="utf-8") as out:
         for doc, cd in chunked:
             info = DocumentInfo(
@@ -374,9 +393,13 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
     try:
         vectors = faiss.read_index(str(folder / "vectors.faiss"))
         sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
+        term_vectors = np.load(folder / "term_vectors.npy", allow_pickle=False)
+        terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
         lexical = LexicalIndex.load(folder / "bm25")
     except (RuntimeError, ValueError, OSError) as exc:
         raise IndexCorruptError(f"{folder} cannot be read ({exc}).") from exc
+    if not isinstance(terms, list) or len(terms) != len(term_vectors):
+        raise IndexCorruptError(f"{folder}: terms.json does not match term_vectors.npy.")
     chunks: list[Chunk] = []
     sentences: list[Sentence] = []
     documents: dict[str, DocumentInfo] = {}
@@ -400,4 +423,6 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
         raise IndexCorruptError(f"{folder}/passages.jsonl cannot be parsed ({exc}).") from exc
     if vectors.ntotal != len(chunks) or vectors.d != encoder.dimension or len(sentence_vectors) != len(sentences):
         raise IndexCorruptError(f"{folder}: vector counts do not match the passage store.")
-    return LoadedIndex(folder, manifest, chunks, sentences, documents, vectors, sentence_vectors, lexical, offsets)
+    return LoadedIndex(
+        folder, manifest, chunks, sentences, documents, vectors, sentence_vectors, lexical, offsets, terms, term_vectors
+    )

@@ -15,7 +15,7 @@ import numpy as np
 
 _TOKEN_RE = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+(?:[.%][a-z0-9]+)*", re.I)
 # Function words that would otherwise dominate short Chinese queries.
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     "的 了 和 与 及 或 是 在 为 对 等 中 将 以 其 并 而 也 都 由 从 向 于 之 被 把 这 那 该 有 个 "
     "什么 哪些 如何 怎样 怎么 多少 哪个 吗 呢 吧 哪 谁 为什么 是否 应当 可以 "
     "the a an of and or to in on for is are what which how who does do did with by as at from that this "
@@ -31,12 +31,22 @@ def _jieba():  # type: ignore[no-untyped-def]
     return jieba
 
 
+@lru_cache(maxsize=1)
+def _bm25s():  # type: ignore[no-untyped-def]
+    import bm25s
+
+    # bm25s sets its logger to DEBUG when imported, overriding the level the CLI chose,
+    # so every build printed "DEBUG: Building index from tokens".
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 def tokenize(text: str) -> list[str]:
     """Words for BM25: jieba's segmentation, lower-cased, without punctuation and function words."""
     tokens: list[str] = []
     for word in _jieba().lcut(text.lower()):
         word = word.strip()
-        if not word or word in _STOPWORDS or not _TOKEN_RE.search(word):
+        if not word or word in STOPWORDS or not _TOKEN_RE.search(word):
             continue
         tokens.append(word)
     return tokens
@@ -51,9 +61,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        import bm25s
-
-        model = bm25s.BM25()
+        model = _bm25s().BM25()
         corpus_tokens = [tokenize(t) or [""] for t in texts]
         model.index(corpus_tokens, show_progress=False)
         return cls(model)
@@ -63,9 +71,10 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
+        return cls(_bm25s().BM25.load(str(folder), mmap=True, allow_pickle=False))
 
-        return cls(bm25s.BM25.load(str(folder), mmap=True, allow_pickle=False))
+    def vocabulary(self) -> list[str]:
+        return list(self._vocab)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (zeros if none is known)."""

@@ -10,6 +10,7 @@ into one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -17,16 +18,29 @@ import numpy as np
 
 from .chunk import Chunk, join_sentences
 from .embed import Encoder
+from .expand import TermMatcher
 from .glossary import chinese_terms
 from .index import LoadedIndex
 from .lexical import tokenize
 from .settings import Settings
 
 _CJK_MIN = 2
+# Words by which a question points at a kind of document ("the paper says …", "本法").
+_KIND_CUES = {
+    "paper": re.compile(r"\b(paper|study|article|authors?|journal)\b|本文|文中|论文|文章|作者|该文", re.I),
+    "law": re.compile(r"\b(law|laws|regulations?|statute|legal|article \d+)\b|法律|条例|第.{1,4}条|本法", re.I),
+}
 
 
 def is_chinese(text: str) -> bool:
     return sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff") >= _CJK_MIN
+
+
+def _document_kind(metadata: dict[str, object], path: str) -> str:
+    declared = metadata.get("kind")
+    if isinstance(declared, str):
+        return declared
+    return "law" if path.endswith(".md") else "text"
 
 
 @dataclass(frozen=True)
@@ -82,38 +96,95 @@ class Retriever:
             self._doc_rows.setdefault(chunk.doc_id, [])  # type: ignore[arg-type]
             self._doc_rows[chunk.doc_id].append(row)  # type: ignore[attr-defined]
         self._doc_rows = {d: np.asarray(rows, dtype=np.int64) for d, rows in self._doc_rows.items()}
+        self._terms = TermMatcher(
+            encoder, index.terms, index.term_vectors, settings.term_matches, settings.term_floor
+        )
+        self._doc_ids = sorted(index.documents)
+        self._doc_of_row = np.asarray([self._doc_ids.index(c.doc_id) for c in index.chunks], dtype=np.int64)
+        self._title_vectors = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
+        self._doc_kinds = [_document_kind(index.documents[d].metadata, index.documents[d].path) for d in self._doc_ids]
+        self._sentence_rows = [np.asarray(index.sentence_index(c), dtype=np.int64) for c in index.chunks]
 
     def prepare(self, question: str) -> Query:
-        terms = tuple(chinese_terms(question)) if self.settings.use_glossary else ()
+        """Embed the question; for BM25, tokenise it and add Chinese terms to an English question."""
+        chinese = is_chinese(question)
+        terms = chinese_terms(question) if self.settings.use_glossary else []
+        if not chinese:
+            terms += [t for t in self._terms.chinese_terms(question) if t not in terms]
         tokens = tokenize(question)
         for term in terms:
             tokens.extend(tokenize(term))
-        return Query(question, self.encoder.encode_query(question), tuple(tokens), terms, is_chinese(question))
+        return Query(question, self.encoder.encode_query(question), tuple(tokens), tuple(terms), chinese)
 
     def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
-        rows, dense = self._dense(query.vector, doc_ids)
-        lexical_all = self.index.lexical.scores(list(query.tokens))
+        """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
         allowed = self._allowed_rows(doc_ids)
+        rows, _ = self._dense(query.vector, allowed)
+        lexical_all = self.index.lexical.scores(list(query.tokens))
         if allowed is not None:
             mask = np.zeros(len(lexical_all), dtype=bool)
             mask[allowed] = True
             lexical_all = np.where(mask, lexical_all, 0.0)
         best_lexical = float(lexical_all.max(initial=0.0))
-        candidates = dict(zip(rows.tolist(), dense.tolist()))
+        candidates = list(dict.fromkeys(rows.tolist()))
         if best_lexical > 0:
             top_lexical = np.argsort(-lexical_all)[: self.settings.candidates]
-            extra = [int(r) for r in top_lexical if lexical_all[r] > 0 and int(r) not in candidates]
-            if extra:
-                vectors = self.index.vectors.reconstruct_batch(np.asarray(extra, dtype=np.int64))  # type: ignore[attr-defined]
-                for r, v in zip(extra, vectors @ query.vector):
-                    candidates[r] = float(v)
+            seen = set(candidates)
+            candidates.extend(int(r) for r in top_lexical if lexical_all[r] > 0 and int(r) not in seen)
+        if not candidates:
+            return []
+        dense = self._dense_scores(query.vector, candidates)
+        document_bonus = self._document_bonus(query)
+        mode = self.settings.retrieval
         weight = self.settings.lexical_weight
+        penalty = self.settings.non_body_penalty
         scored = []
-        for row, dense_score in candidates.items():
+        for row, dense_score in zip(candidates, dense.tolist()):
             lexical = float(lexical_all[row]) / best_lexical if best_lexical > 0 else 0.0
-            scored.append((dense_score + weight * lexical, dense_score, lexical, row))
+            if mode == "dense":
+                fused = dense_score
+            elif mode == "lexical":
+                fused = lexical
+            else:
+                fused = dense_score + weight * lexical
+            fused += float(document_bonus[self._doc_of_row[row]])
+            if self.index.chunks[row].kind != "body":
+                # Front matter, references and the English summary stay findable but
+                # yield to body text that says the same thing.
+                fused -= penalty
+            scored.append((fused, dense_score, lexical, row))
         scored.sort(key=lambda item: (-item[0], item[3]))
         return self._merge(scored, k)
+
+    def _document_bonus(self, query: Query) -> np.ndarray:
+        """Lift the documents a question names: by title similarity, and by kind ("the paper", "本法").
+
+        With a corpus of a paper and several laws, "when did the patent law take
+        effect" must look inside the patent law, whose articles never say its name.
+        """
+        similarity = self._title_vectors @ query.vector
+        bonus = self.settings.title_weight * np.maximum(0.0, similarity - self.settings.title_floor)
+        for kind, cue in _KIND_CUES.items():
+            if cue.search(query.text):
+                bonus += self.settings.kind_bonus * np.asarray([k == kind for k in self._doc_kinds], dtype=np.float32)
+        return bonus
+
+    def _dense_scores(self, vector: np.ndarray, rows: list[int]) -> np.ndarray:
+        """Cosine of each passage, blended with its best sentence's cosine.
+
+        A passage often answers with one sentence among several on other points;
+        the best sentence's similarity finds it where the passage average blurs it.
+        """
+        vectors = self.index.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))  # type: ignore[attr-defined]
+        passage = vectors @ vector
+        alpha = self.settings.sentence_weight
+        if alpha == 0:
+            return passage
+        best_sentence = np.empty(len(rows), dtype=np.float32)
+        for i, row in enumerate(rows):
+            sentence_rows = self._sentence_rows[row]
+            best_sentence[i] = float((self.index.sentence_vectors[sentence_rows] @ vector).max())
+        return (1 - alpha) * passage + alpha * best_sentence
 
     def _allowed_rows(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
         if doc_ids is None:
@@ -121,10 +192,9 @@ class Retriever:
         parts = [self._doc_rows[d] for d in doc_ids if d in self._doc_rows]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
-    def _dense(self, vector: np.ndarray, doc_ids: Collection[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    def _dense(self, vector: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         index = self.index.vectors
         k = min(self.settings.candidates, index.ntotal)  # type: ignore[attr-defined]
-        allowed = self._allowed_rows(doc_ids)
         if allowed is not None:
             if len(allowed) == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

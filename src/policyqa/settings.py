@@ -22,10 +22,21 @@ DEFAULT_CHUNK_CHARS = 320
 DEFAULT_CHUNK_OVERLAP_SENTENCES = 1
 DEFAULT_TOP_K = 5
 DEFAULT_CANDIDATES = 40
-DEFAULT_LEXICAL_WEIGHT = 0.15
+DEFAULT_LEXICAL_WEIGHT = 0.2
 DEFAULT_USE_GLOSSARY = True
 DEFAULT_ABSTAIN_THRESHOLD = 0.3
 DEFAULT_ANSWER_SENTENCES = 3
+DEFAULT_RETRIEVAL = "hybrid"
+RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
+DEFAULT_PASSAGE_CONTEXT = "section"
+PASSAGE_CONTEXTS = ("none", "section", "title+section")
+DEFAULT_NON_BODY_PENALTY = 0.05
+DEFAULT_SENTENCE_WEIGHT = 0.5
+DEFAULT_TERM_MATCHES = 3
+DEFAULT_TERM_FLOOR = 0.5
+DEFAULT_TITLE_WEIGHT = 0.2
+DEFAULT_TITLE_FLOOR = 0.4
+DEFAULT_KIND_BONUS = 0.08
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 
@@ -52,6 +63,15 @@ class Settings:
     use_glossary: bool = DEFAULT_USE_GLOSSARY
     abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD
     answer_sentences: int = DEFAULT_ANSWER_SENTENCES
+    retrieval: str = DEFAULT_RETRIEVAL
+    passage_context: str = DEFAULT_PASSAGE_CONTEXT
+    non_body_penalty: float = DEFAULT_NON_BODY_PENALTY
+    sentence_weight: float = DEFAULT_SENTENCE_WEIGHT
+    term_matches: int = DEFAULT_TERM_MATCHES
+    term_floor: float = DEFAULT_TERM_FLOOR
+    title_weight: float = DEFAULT_TITLE_WEIGHT
+    title_floor: float = DEFAULT_TITLE_FLOOR
+    kind_bonus: float = DEFAULT_KIND_BONUS
     max_question_chars: int = MAX_QUESTION_CHARS
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
@@ -74,6 +94,16 @@ class Settings:
             )
         if not 0.0 <= self.lexical_weight <= 1.0:
             raise ConfigError(f"lexical_weight must be between 0 and 1. Currently, it is {self.lexical_weight}.")
+        if not 0.0 <= self.sentence_weight <= 1.0:
+            raise ConfigError(f"sentence_weight must be between 0 and 1. Currently, it is {self.sentence_weight}.")
+        if not 0 <= self.term_matches <= 10:
+            raise ConfigError(f"term_matches must be between 0 and 10. Currently, it is {self.term_matches}.")
+        if self.retrieval not in RETRIEVAL_MODES:
+            raise ConfigError(f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}. Currently, it is {self.retrieval!r}.")
+        if self.passage_context not in PASSAGE_CONTEXTS:
+            raise ConfigError(
+                f"passage_context must be one of {', '.join(PASSAGE_CONTEXTS)}. Currently, it is {self.passage_context!r}."
+            )
         if not 1 <= self.answer_sentences <= 10:
             raise ConfigError(f"answer_sentences must be between 1 and 10. Currently, it is {self.answer_sentences}.")
 
@@ -91,6 +121,7 @@ class Settings:
             "encoder": self.encoder,
             "chunk_chars": self.chunk_chars,
             "chunk_overlap_sentences": self.chunk_overlap_sentences,
+            "passage_context": self.passage_context,
             "corpus_dirs": sorted(str(p.resolve()) for p in self.corpus_dirs),
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
@@ -126,6 +157,15 @@ class Settings:
             "lexical_weight": float,
             "abstain_threshold": float,
             "answer_sentences": int,
+            "retrieval": str,
+            "passage_context": str,
+            "non_body_penalty": float,
+            "sentence_weight": float,
+            "term_matches": int,
+            "term_floor": float,
+            "title_weight": float,
+            "title_floor": float,
+            "kind_bonus": float,
             "max_question_chars": int,
         }
         for name, convert in converters.items():

@@ -1,0 +1,111 @@
+"""Compare retrieval configurations on a gold set, with a plain LangChain baseline.
+
+Every configuration is evaluated by the same code as ``policyqa eval``; indexes
+of all configurations share one embedding cache, so only new texts are embedded.
+The baseline is the textbook LangChain pipeline: RecursiveCharacterTextSplitter
+(1,000 characters, 200 overlap) over the raw files, the same encoder, exact
+FAISS search, no lexical part, no cleaning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from .assistant import Assistant
+from .documents import load_corpus
+from .embed import get_encoder
+from .evaluate import GoldQuestion, ranking_result, report_of, run_eval
+from .retrieve import Passage
+from .settings import Settings
+
+COLUMNS = ("recall@5", "recall@5 en", "recall@5 zh", "mrr@10", "ndcg@10", "recall@1500chars",
+           "key_point_coverage", "abstention_recall", "false_abstention_rate", "latency_p50_ms")
+
+
+def configurations(base: Settings, quick: bool) -> list[tuple[str, Settings]]:
+    """The variants that matter: encoders alone, BM25 alone, fusion weights, glossary, context, chunk sizes."""
+    encoders = ["use-multilingual-v3"] if quick else ["use-multilingual-v3", "e5-small-q4", "use+e5"]
+    rows: list[tuple[str, Settings]] = []
+    for encoder in encoders:
+        rows.append((f"dense {encoder}", base.replace(encoder=encoder, retrieval="dense")))
+    rows.append(("BM25 (jieba) only", base.replace(retrieval="lexical")))
+    for encoder in encoders:
+        for weight in (0.1, 0.2, 0.3, 0.5):
+            rows.append((f"hybrid {encoder} w={weight}", base.replace(encoder=encoder, lexical_weight=weight)))
+        rows.append((f"hybrid {encoder} w={base.lexical_weight}, no glossary", base.replace(encoder=encoder, use_glossary=False)))
+    for context in ("none", "title+section"):
+        rows.append((f"default, passage context {context}", base.replace(passage_context=context)))
+    for size in (200, 500, 800):
+        rows.append((f"default, chunks of {size} chars", base.replace(chunk_chars=size)))
+    rows.append(("default, no sentence overlap", base.replace(chunk_overlap_sentences=0)))
+    return rows
+
+
+def _row(name: str, report: dict[str, object]) -> dict[str, object]:
+    overall = report["overall"]
+    by_lang = report["by_language"]
+    row: dict[str, object] = {"configuration": name}
+    for column in COLUMNS:
+        if column.endswith((" en", " zh")):
+            metric, lang = column.rsplit(" ", 1)
+            row[column] = by_lang.get(lang, {}).get(metric)  # type: ignore[union-attr]
+        else:
+            row[column] = overall.get(column)  # type: ignore[union-attr]
+    return row
+
+
+def langchain_baseline(settings: Settings, gold: Sequence[GoldQuestion], k: int) -> dict[str, object]:
+    """RecursiveCharacterTextSplitter(1000, 200) + the same encoder + FAISS, evaluated like ours."""
+    import faiss
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    encoder = get_encoder(settings.encoder)
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
+    documents, _ = load_corpus(settings.corpus_dirs)
+    passages: list[Passage] = []
+    for doc in documents:
+        for piece in splitter.create_documents([doc.text], metadatas=[{"doc_id": doc.doc_id}]):
+            start = int(piece.metadata["start_index"])
+            text = piece.page_content
+            passages.append(
+                Passage(f"{doc.doc_id}@{start}", doc.doc_id, doc.title, "", text, start, start + len(text),
+                        0.0, 0.0, 0.0, (), ((start, start + len(text)),))
+            )
+    vectors = encoder.encode_documents([p.text for p in passages])
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    results = []
+    for g in gold:
+        started = time.perf_counter()
+        scores, rows = index.search(encoder.encode_query(g.question)[None, :], max(k, 10))
+        ranked = [passages[r] for r in rows[0] if r >= 0]
+        results.append(ranking_result(g, ranked, (time.perf_counter() - started) * 1000))
+    return report_of(results)
+
+
+def compare_configurations(
+    base: Settings, gold: Sequence[GoldQuestion], quick: bool = False, progress: Callable[[str], None] | None = None
+) -> list[dict[str, object]]:
+    rows = []
+    for name, settings in configurations(base, quick):
+        if progress:
+            progress(f"evaluating: {name}")
+        rows.append(_row(name, run_eval(Assistant(settings), gold)))
+    for encoder in ["use-multilingual-v3"] if quick else ["use-multilingual-v3", "e5-small-q4"]:
+        if progress:
+            progress(f"evaluating: LangChain baseline with {encoder}")
+        rows.append(_row(f"LangChain baseline (1000/200, {encoder})", langchain_baseline(base.replace(encoder=encoder), gold, base.top_k)))
+    return rows
+
+
+def comparison_table(rows: Sequence[dict[str, object]]) -> str:
+    header = "| configuration | " + " | ".join(COLUMNS) + " |"
+    lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
+    for row in rows:
+        cells = []
+        for column in COLUMNS:
+            value = row.get(column)
+            cells.append("–" if value is None else (f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value)))
+        lines.append(f"| {row['configuration']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

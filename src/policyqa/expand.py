@@ -1,0 +1,71 @@
+"""Query expansion: give an English question Chinese words for the lexical index.
+
+Two sources, both offline:
+
+- the bilingual glossary of the field (``glossary.py``), exact and curated;
+- cross-lingual term matching: each English content word and word pair of the
+  question is embedded and matched against the Chinese words of the corpus
+  vocabulary (embedded at index time by the same multilingual encoder); the
+  closest few above a similarity floor join the BM25 query. This is
+  dictionary-free query translation, limited to words that occur in the corpus.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .embed import Encoder
+from .lexical import STOPWORDS
+
+_ENGLISH_WORD = re.compile(r"[a-z][a-z\-']+")
+_CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
+# Words that ask rather than say what is asked about.
+_QUESTION_WORDS = frozenset(
+    "paper article text policy policies according say says said mean means meant should can could would will "
+    "were been these those their they there here also any each other some such only own same very just not nor "
+    "but we our you your me my his her he she them describe explain give list name main kind kinds type types "
+    "way ways role play plays example examples".split()
+)
+MIN_WORD_CHARS = 3
+
+
+def vocabulary_terms(vocabulary: list[str]) -> list[str]:
+    """The Chinese words of a BM25 vocabulary worth matching (two characters or more)."""
+    return sorted(t for t in vocabulary if _CHINESE_TERM.fullmatch(t))
+
+
+def english_phrases(question: str) -> list[str]:
+    """Content words of an English question and their adjacent pairs."""
+    words = [
+        w
+        for w in _ENGLISH_WORD.findall(question.lower())
+        if len(w) >= MIN_WORD_CHARS and w not in STOPWORDS and w not in _QUESTION_WORDS
+    ]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+class TermMatcher:
+    """Finds corpus words close to English phrases in the encoder's space."""
+
+    def __init__(self, encoder: Encoder, terms: list[str], vectors: np.ndarray, per_phrase: int, floor: float):
+        self.encoder = encoder
+        self.terms = terms
+        self.vectors = vectors
+        self.per_phrase = per_phrase
+        self.floor = floor
+
+    def chinese_terms(self, question: str) -> list[str]:
+        phrases = english_phrases(question)
+        if not phrases or not self.terms or self.per_phrase == 0:
+            return []
+        similarities = self.encoder.encode_documents(phrases) @ self.vectors.T
+        found: list[str] = []
+        k = min(self.per_phrase, len(self.terms))
+        for row in similarities:
+            best = np.argpartition(-row, k - 1)[:k]
+            for j in best[np.argsort(-row[best])]:
+                if row[j] >= self.floor and self.terms[j] not in found:
+                    found.append(self.terms[j])
+        return found

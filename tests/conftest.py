@@ -1,0 +1,124 @@
+"""Shared fixtures: the mini corpus, the real default encoder, real indexes and a fake encoder.
+
+The real encoder and the real index of the mini corpus are built once per session;
+tests that change an index or a corpus work on copies under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from policyqa.embed import Encoder, get_encoder
+from policyqa.index import build_index
+from policyqa.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(__file__).resolve().parent / "data"
+MINI_DIR = DATA_DIR / "mini"
+MINI_PAPER = MINI_DIR / "tech-maturity-policy.txt"
+MINI_LAW = MINI_DIR / "model-transfer-regulation.md"
+PAPER = REPO_ROOT / "corpus" / "bai2026-sci-tech-industry-integration.txt"
+# The law texts stay in the shared folder beside the repository; they are never copied into it.
+POLICY_TEXTS = REPO_ROOT.parent / "shared" / "policy-texts"
+
+
+def squash(text: str) -> str:
+    """The text without any whitespace: how passages are compared with their source."""
+    return "".join(ch for ch in text if not ch.isspace())
+
+
+class FakeEncoder(Encoder):
+    """A deterministic fake encoder for plumbing tests only: it knows no meaning.
+
+    Character bigrams are hashed (CRC-32, stable across processes) into 64 signed
+    dimensions, so equal texts get equal vectors and texts sharing bigrams are
+    similar. Use it where a test checks caching, manifests or atomic builds, never
+    where retrieval quality matters (use the session's ``use_encoder`` there).
+    """
+
+    encoder_id = "fake-bigrams-64"
+    dimension = 64
+
+    def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            grams = [text[i : i + 2] for i in range(len(text) - 1)] or [text]
+            for gram in grams:
+                h = zlib.crc32(gram.encode("utf-8"))
+                out[row, h % self.dimension] += 1.0 if (h >> 16) & 1 else -1.0
+        return out
+
+
+class CountingEncoder(Encoder):
+    """Wraps an encoder and records every batch it is asked to embed."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.encoder_id = inner.encoder_id
+        self.dimension = inner.dimension
+        self.batches: list[list[str]] = []
+
+    @property
+    def version(self) -> str:
+        return self.inner.version
+
+    @property
+    def texts_encoded(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+    def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        self.batches.append(list(texts))
+        return self.inner._encode(texts, is_query=is_query)
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    """An index built for a test: its settings, the encoder that built it and the build folder."""
+
+    settings: Settings
+    encoder: Encoder
+    folder: Path
+
+
+@pytest.fixture(scope="session")
+def use_encoder() -> Encoder:
+    """The real default encoder (multilingual USE v3), loaded once per session."""
+    return get_encoder("use-multilingual-v3")
+
+
+@pytest.fixture()
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture(scope="session")
+def mini_index(tmp_path_factory: pytest.TempPathFactory, use_encoder: Encoder) -> BuiltIndex:
+    """A real index (real encoder, real FAISS, real BM25) of the mini corpus, built once.
+
+    Read-only for the tests: copy ``settings.index_dir`` before changing anything.
+    """
+    index_dir = tmp_path_factory.mktemp("mini-index")
+    settings = Settings(corpus_dirs=(MINI_DIR,), index_dir=index_dir)
+    folder, skipped = build_index(settings, use_encoder)
+    assert skipped == []
+    return BuiltIndex(settings, use_encoder, folder)
+
+
+@pytest.fixture()
+def corpus_copy(tmp_path: Path) -> Path:
+    """A writable copy of the mini corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(MINI_DIR, target)
+    return target
+
+
+@pytest.fixture()
+def fake_settings(tmp_path: Path, corpus_copy: Path) -> Settings:
+    """Settings over a writable copy of the mini corpus with an empty index folder."""
+    return Settings(corpus_dirs=(corpus_copy,), index_dir=tmp_path / "index", encoder=FakeEncoder.encoder_id)

@@ -1,0 +1,176 @@
+"""Command line: the real ``policyqa`` console script on the mini corpus, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import MINI_DIR, squash
+
+from policyqa import __version__
+from policyqa.documents import load_document
+
+CITATION_KEYS = {"n", "doc_id", "title", "section", "text", "char_start", "char_end", "score"}
+PASSAGE_KEYS = {"chunk_id", "doc_id", "title", "section", "text", "char_start", "char_end", "score"}
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("policyqa")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "policyqa.cli"]
+
+
+def _environment() -> dict[str, str]:
+    """The caller's environment without POLICYQA_* settings, so only the arguments count."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("POLICYQA_")}
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_command(), *args],
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        cwd=cwd,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli-index")
+
+
+@pytest.fixture(scope="module")
+def indexed(index_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``policyqa index`` run once for the module; the other commands reuse its index."""
+    return run_cli("index", "--corpus", str(MINI_DIR), "--index-dir", str(index_dir), "-q")
+
+
+def _corpus_args(index_dir: Path) -> list[str]:
+    return ["--corpus", str(MINI_DIR), "--index-dir", str(index_dir)]
+
+
+def _assert_quotes_source(item: dict[str, object]) -> None:
+    """The passage text is the source at [char_start, char_end) up to whitespace (and dropped footers)."""
+    [path] = [p for p in MINI_DIR.iterdir() if p.stem == item["doc_id"] and p.suffix in (".txt", ".md")]
+    source = load_document(path)
+    start, end = int(item["char_start"]), int(item["char_end"])  # type: ignore[call-overload]
+    assert 0 <= start < end <= len(source.text)
+    quoted, stretch = squash(str(item["text"])), squash(source.text[start:end])
+    assert quoted, "a cited passage is never empty"
+    assert stretch.startswith(quoted[:10]) and stretch.endswith(quoted[-10:])
+    remaining = iter(stretch)
+    assert all(ch in remaining for ch in quoted), "the passage quotes the source in order"
+
+
+def test_index_prints_counts(indexed: subprocess.CompletedProcess[str], index_dir: Path) -> None:
+    assert indexed.returncode == 0, indexed.stderr
+    match = re.search(r"Indexed (\d+) documents, (\d+) passages", indexed.stdout)
+    assert match, indexed.stdout
+    assert int(match.group(1)) == 2 and int(match.group(2)) > 5
+    assert str(index_dir) in indexed.stdout
+    assert indexed.stderr == "", "a quiet build prints nothing on stderr"
+
+
+def test_ask_json_cites_the_article_with_exact_offsets(
+    indexed: subprocess.CompletedProcess[str], index_dir: Path
+) -> None:
+    result = run_cli("ask", "高校转化科技成果的收入中，奖励科研人员的比例是多少？", "--json", *_corpus_args(index_dir))
+
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert {"answer", "abstained", "citations"} <= set(answer)
+    assert answer["abstained"] is False
+    assert answer["citations"], answer
+    for citation in answer["citations"]:
+        assert CITATION_KEYS <= set(citation)
+        _assert_quotes_source(citation)
+    assert [c["n"] for c in answer["citations"]] == list(range(1, len(answer["citations"]) + 1))
+    assert "[1]" in answer["answer"]
+    [article] = [c for c in answer["citations"] if c["section"] == "第二章 技术权益 > 第四条"]
+    assert "百分之五十" in article["text"]
+    law = load_document(MINI_DIR / "model-transfer-regulation.md").text
+    assert squash(law[article["char_start"] : article["char_end"]]) == squash(article["text"])
+
+
+def test_ask_prints_answer_and_numbered_sources(indexed: subprocess.CompletedProcess[str], index_dir: Path) -> None:
+    result = run_cli("ask", "泡沫破裂低谷期政府应该做什么？", *_corpus_args(index_dir))
+
+    assert result.returncode == 0, result.stderr
+    assert "[1]" in result.stdout
+    assert "characters" in result.stdout
+
+
+def test_search_json_lists_passages_with_offsets(indexed: subprocess.CompletedProcess[str], index_dir: Path) -> None:
+    result = run_cli(
+        "search",
+        "What should governments do in the trough of disillusionment?",
+        "--json",
+        "--k",
+        "3",
+        *_corpus_args(index_dir),
+    )
+
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    passages = data["passages"]
+    assert 1 <= len(passages) <= 3
+    for passage in passages:
+        assert PASSAGE_KEYS <= set(passage)
+        _assert_quotes_source(passage)
+    assert passages[0]["section"].endswith("1. 托底与重启")
+    assert [p["score"] for p in passages] == sorted((p["score"] for p in passages), reverse=True)
+
+
+def test_search_can_be_limited_to_one_document(indexed: subprocess.CompletedProcess[str], index_dir: Path) -> None:
+    result = run_cli("search", "科技成果转化", "--json", "--doc", "model-transfer-regulation", *_corpus_args(index_dir))
+
+    assert result.returncode == 0, result.stderr
+    passages = json.loads(result.stdout)["passages"]
+    assert passages and {p["doc_id"] for p in passages} == {"model-transfer-regulation"}
+
+
+def _assert_clean_error(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t "])
+def test_empty_question_is_a_one_line_error(index_dir: Path, question: str) -> None:
+    result = run_cli("ask", question, *_corpus_args(index_dir))
+
+    _assert_clean_error(result)
+    assert "empty" in result.stderr
+
+
+@pytest.mark.parametrize("k", ["0", "51", "-3"])
+def test_out_of_range_k_is_a_one_line_error(index_dir: Path, k: str) -> None:
+    result = run_cli("search", "科技成果转化", "--k", k, *_corpus_args(index_dir))
+
+    _assert_clean_error(result)
+    assert k in result.stderr
+
+
+def test_missing_corpus_folder_is_an_error_without_traceback(tmp_path: Path) -> None:
+    result = run_cli("index", "-q", "--corpus", str(tmp_path / "nowhere"), "--index-dir", str(tmp_path / "idx"))
+
+    _assert_clean_error(result)
+    assert "nowhere" in result.stderr
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"policyqa {__version__}"

