@@ -16,6 +16,7 @@ import numpy as np
 from .index import LoadedIndex
 from .retrieve import Passage, Query
 from .settings import Settings
+from .verify import unsupported_reason
 
 NOT_COVERED_EN = "Not covered by the corpus: no passage answers this question closely enough."
 NOT_COVERED_ZH = "语料未涵盖此问题：没有足够相关的段落可以回答。"
@@ -65,12 +66,14 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...]
     passages: tuple[Passage, ...]
+    abstain_reason: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
             "citations": [c.to_dict() for c in self.citations],
         }
 
@@ -102,9 +105,14 @@ def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) 
 
 def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, settings: Settings) -> Answer:
     """Pick the answering sentences, order them, number their passages."""
+    reason = None
     if not passages or passages[0].score < settings.abstain_threshold:
+        reason = "no passage is close enough to the question"
+    else:
+        reason = unsupported_reason(query, passages, index)
+    if reason is not None:
         message = NOT_COVERED_ZH if query.chinese else NOT_COVERED_EN
-        return Answer(query.text, message, True, (), tuple(passages))
+        return Answer(query.text, message, True, (), tuple(passages), reason)
     chosen: list[tuple[int, int]] = []
     chosen_vectors: list[np.ndarray] = []
     length = 0

@@ -56,16 +56,17 @@ class TermMatcher:
         self.per_phrase = per_phrase
         self.floor = floor
 
-    def chinese_terms(self, question: str) -> list[str]:
+    def matches(self, question: str) -> list[tuple[str, float]]:
+        """Corpus words close to the question's phrases, with their similarity, best per phrase first."""
         phrases = english_phrases(question)
         if not phrases or not self.terms or self.per_phrase == 0:
             return []
         similarities = self.encoder.encode_documents(phrases) @ self.vectors.T
-        found: list[str] = []
+        found: dict[str, float] = {}
         k = min(self.per_phrase, len(self.terms))
         for row in similarities:
             best = np.argpartition(-row, k - 1)[:k]
             for j in best[np.argsort(-row[best])]:
-                if row[j] >= self.floor and self.terms[j] not in found:
-                    found.append(self.terms[j])
-        return found
+                if row[j] >= self.floor:
+                    found[self.terms[j]] = max(found.get(self.terms[j], 0.0), float(row[j]))
+        return list(found.items())

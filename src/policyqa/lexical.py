@@ -73,6 +73,17 @@ class LexicalIndex:
     def load(cls, folder: Path) -> LexicalIndex:
         return cls(_bm25s().BM25.load(str(folder), mmap=True, allow_pickle=False))
 
+    def idf(self, tokens: list[str]) -> np.ndarray:
+        """Inverse document frequency of each token (0 for a token the corpus lacks)."""
+        num_docs = int(self._model.scores["num_docs"])  # type: ignore[attr-defined]
+        indptr = self._model.scores["indptr"]  # type: ignore[attr-defined]
+        out = np.zeros(len(tokens), dtype=np.float32)
+        for i, token in enumerate(tokens):
+            if (j := self._vocab.get(token)) is not None:
+                df = int(indptr[j + 1] - indptr[j])
+                out[i] = np.log(1 + (num_docs - df + 0.5) / (df + 0.5))
+        return out
+
     def vocabulary(self) -> list[str]:
         return list(self._vocab)
 

@@ -80,7 +80,8 @@ class Query:
     text: str
     vector: np.ndarray
     tokens: tuple[str, ...]
-    glossary_terms: tuple[str, ...]
+    glossary_terms: tuple[str, ...]  # Chinese terms of the glossary phrases the question names
+    expansion: tuple[str, ...]  # all Chinese terms added for BM25 (glossary and cross-lingual matches)
     chinese: bool
 
 
@@ -109,12 +110,14 @@ class Retriever:
         """Embed the question; for BM25, tokenise it and add Chinese terms to an English question."""
         chinese = is_chinese(question)
         terms = chinese_terms(question) if self.settings.use_glossary else []
+        glossary_terms = tuple(terms)
         if not chinese:
-            terms += [t for t in self._terms.chinese_terms(question) if t not in terms]
+            terms += [t for t, _ in self._terms.matches(question) if t not in terms]
         tokens = tokenize(question)
         for term in terms:
             tokens.extend(tokenize(term))
-        return Query(question, self.encoder.encode_query(question), tuple(tokens), tuple(terms), chinese)
+        vector = self.encoder.encode_query(question)
+        return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese)
 
     def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
