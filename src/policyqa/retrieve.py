@@ -211,20 +211,26 @@ class Retriever:
         return rows[0][keep], scores[0][keep]
 
     def _merge(self, scored: list[tuple[float, float, float, int]], k: int) -> list[Passage]:
-        """Take the best passages; fold a passage that overlaps a better one of its document into it."""
+        """Take the best passages; fold a passage that overlaps a better one of its section into it.
+
+        Chunks overlap by a sentence, so neighbours often both rank well; folding
+        them gives one longer passage instead of two near-duplicates, up to twice
+        the chunk size, beyond which the lower one stays out.
+        """
         kept: list[tuple[float, float, float, Chunk, set[int]]] = []
+        limit = 2 * self.settings.chunk_chars
         for fused, dense, lexical, row in scored:
             chunk = self.index.chunks[row]
             sentences = set(self.index.sentence_index(chunk))
             for i, (k_fused, k_dense, k_lex, k_chunk, k_sentences) in enumerate(kept):
                 if k_chunk.doc_id == chunk.doc_id and k_chunk.section == chunk.section and k_sentences & sentences:
-                    if len(k_sentences | sentences) <= 2 * len(k_sentences) + 1:
-                        kept[i] = (k_fused, k_dense, k_lex, k_chunk, k_sentences | sentences)
+                    union = k_sentences | sentences
+                    if sum(len(self.index.sentences[r].text) for r in union) <= limit:
+                        kept[i] = (k_fused, k_dense, k_lex, k_chunk, union)
                     break
             else:
-                if len(kept) == k:
-                    continue
-                kept.append((fused, dense, lexical, chunk, sentences))
+                if len(kept) < k:
+                    kept.append((fused, dense, lexical, chunk, sentences))
         return [self._passage(*item) for item in kept]
 
     def _passage(self, fused: float, dense: float, lexical: float, chunk: Chunk, rows: set[int]) -> Passage:

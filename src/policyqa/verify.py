@@ -91,6 +91,12 @@ def _context_text(passages: Sequence[Passage], index: LoadedIndex, front_matter:
     return "\n".join(parts)
 
 
+def asked_figure(question: str) -> re.Pattern[str] | None:
+    """The pattern of the figure a question asks for ("how many", "比例"), if any."""
+    asked = _figure_pattern(question)
+    return asked[0] if asked else None
+
+
 def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> str | None:
     """Why the passages cannot answer the question, or None when they may."""
     text = _context_text(passages, index, front_matter=False)
