@@ -1,0 +1,44 @@
+# One task runner for people and CI. `make setup` creates .venv; the rest use it.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+POLICY_TEXTS ?= ../shared/policy-texts
+
+.PHONY: setup setup-dev test test-fast lint eval compare bench serve clean
+
+$(BIN)/policyqa:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+
+setup: $(BIN)/policyqa
+
+setup-dev: setup
+	$(BIN)/pip install --quiet -e '.[serve,dev]'
+
+test: setup-dev
+	$(BIN)/python -m pytest
+
+test-fast: setup-dev
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+lint: setup-dev
+	$(BIN)/ruff check src app tests
+	$(BIN)/ruff format --check src app tests
+	$(BIN)/mypy src
+
+# The gold set covers the paper and the laws, so both are indexed.
+eval: setup-dev
+	$(BIN)/policyqa eval eval/ --corpus corpus --corpus $(POLICY_TEXTS) --out eval-out
+
+compare: setup-dev
+	$(BIN)/policyqa compare eval/ --corpus corpus --corpus $(POLICY_TEXTS)
+
+bench: setup-dev
+	$(BIN)/policyqa bench --out bench-out
+
+serve: setup-dev
+	$(BIN)/policyqa serve
+
+clean:
+	rm -rf $(VENV) eval-out bench-out
