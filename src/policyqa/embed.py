@@ -18,6 +18,7 @@ All return L2-normalised float32 vectors, so inner product is cosine similarity.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from abc import abstractmethod
 from importlib import metadata
@@ -174,8 +175,16 @@ class SentenceTransformerEncoder(Encoder):
             self._model = SentenceTransformer(target, device="cpu", local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"Cannot load sentence-transformers model {name_or_path!r} offline: {exc}") from exc
-        self.encoder_id = f"st:{Path(name_or_path).name if local.exists() else name_or_path}"
-        dimension = self._model.get_sentence_embedding_dimension()
+        if local.exists():
+            # Folder names repeat ("model"); the resolved path tells two models apart.
+            digest = hashlib.sha1(str(local.resolve()).encode()).hexdigest()[:8]
+            self.encoder_id = f"st:{local.name}-{digest}"
+        else:
+            self.encoder_id = f"st:{name_or_path}"
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dimension = get_dimension()
         self.dimension = int(dimension) if dimension else 0
         self._name = name_or_path
 

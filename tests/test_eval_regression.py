@@ -1,0 +1,68 @@
+"""The default configuration must not fall clearly below its recorded numbers on the gold set.
+
+The recorded figures (eval/recorded.json) come from `make eval`; a change that costs
+more than the tolerance on any of them fails here. Real encoder, real FAISS, the
+real paper and laws.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from policyqa import Assistant, Settings
+from policyqa.evaluate import load_gold, run_eval
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICY_TEXTS = ROOT.parent / "shared" / "policy-texts"
+# A rate may drop by this much before it counts as a regression (about 2-3 questions).
+TOLERANCE = 0.03
+HIGHER_IS_BETTER = (
+    "hit@1",
+    "hit@5",
+    "recall@5",
+    "mrr@10",
+    "ndcg@10",
+    "recall@1500chars",
+    "key_point_coverage",
+    "citation_precision",
+    "abstention_recall",
+)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    if not POLICY_TEXTS.is_dir():
+        pytest.skip(f"the law texts are not beside the repository ({POLICY_TEXTS})")
+    settings = Settings(
+        corpus_dirs=(ROOT / "corpus", POLICY_TEXTS), index_dir=tmp_path_factory.mktemp("regression-index")
+    )
+    return run_eval(Assistant(settings), load_gold([ROOT / "eval"]))
+
+
+def _recorded() -> dict[str, dict[str, float]]:
+    return json.loads((ROOT / "eval" / "recorded.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("group", ["overall", "en", "zh"])
+def test_default_configuration_holds_its_recorded_quality(report: dict[str, object], group: str) -> None:
+    recorded = _recorded()[group]
+    measured = report["overall"] if group == "overall" else report["by_language"][group]  # type: ignore[index]
+    for metric in HIGHER_IS_BETTER:
+        if recorded.get(metric) is None:
+            continue
+        assert measured[metric] >= recorded[metric] - TOLERANCE, (  # type: ignore[index]
+            f"{group} {metric}: {measured[metric]} < recorded {recorded[metric]}"  # type: ignore[index]
+        )
+    if recorded.get("false_abstention_rate") is not None:
+        assert measured["false_abstention_rate"] <= recorded["false_abstention_rate"] + TOLERANCE  # type: ignore[index]
+
+
+def test_flagship_questions_cite_the_trough_passage(report: dict[str, object]) -> None:
+    by_id = {q["id"]: q for q in report["per_question"]}  # type: ignore[union-attr]
+    for qid in ("paper-en-016", "paper-zh-015"):
+        answer = by_id[qid]
+        assert not answer["abstained"]
+        assert any("技术复苏基金" in c["text"] for c in answer["citations"]), qid
