@@ -23,6 +23,8 @@ NOT_COVERED_ZH = "语料未涵盖此问题：没有足够相关的段落可以�
 MAX_ANSWER_CHARS = 700
 # A sentence repeated by overlapping passages, or a near paraphrase, adds nothing.
 _DUPLICATE_COSINE = 0.97
+# A sentence scoring this far below the best one pads the answer with a weaker source.
+_MAX_SCORE_GAP = 0.2
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,11 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
     chosen: list[tuple[int, int]] = []
     chosen_vectors: list[np.ndarray] = []
     length = 0
-    for _score, rank, row in _sentence_scores(query, passages, index):
+    scored = _sentence_scores(query, passages, index)
+    floor = scored[0][0] - _MAX_SCORE_GAP if scored else 0.0
+    for score, rank, row in scored:
+        if score < floor:
+            break
         vector = index.sentence_vectors[row]
         if any(float(vector @ v) > _DUPLICATE_COSINE for v in chosen_vectors):
             continue
