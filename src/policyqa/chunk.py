@@ -19,6 +19,9 @@ from .clean import Block, clean
 from .documents import Document
 
 SECTION_SEPARATOR = " > "
+# Bumped whenever cleaning or chunking rules change, so that indexes cut by the
+# old rules are rebuilt instead of silently reused.
+CHUNKER_VERSION = 1
 _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\]]*")
 
 
