@@ -16,6 +16,7 @@ import pytest
 
 from policyqa.embed import Encoder, get_encoder
 from policyqa.index import build_index
+from policyqa.assistant import Assistant
 from policyqa.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -122,3 +123,9 @@ def corpus_copy(tmp_path: Path) -> Path:
 def fake_settings(tmp_path: Path, corpus_copy: Path) -> Settings:
     """Settings over a writable copy of the mini corpus with an empty index folder."""
     return Settings(corpus_dirs=(corpus_copy,), index_dir=tmp_path / "index", encoder=FakeEncoder.encoder_id)
+
+
+@pytest.fixture(scope="session")
+def mini_assistant(mini_index: BuiltIndex) -> Assistant:
+    """An Assistant over the mini corpus's real index (never rebuilds it)."""
+    return Assistant(mini_index.settings, encoder=mini_index.encoder, auto_build=False)

@@ -20,6 +20,7 @@ from .errors import (  # noqa: E402
     PolicyQAError,
     QuestionError,
 )
+from .langchain_retriever import PolicyQARetriever  # noqa: E402
 from .retrieve import Passage  # noqa: E402
 from .settings import Settings  # noqa: E402
 
@@ -34,6 +35,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexMissingError",
     "Passage",
+    "PolicyQARetriever",
     "PolicyQAError",
     "QuestionError",
     "SearchResult",

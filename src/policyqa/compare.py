@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from .assistant import Assistant
-from .documents import load_corpus
-from .embed import get_encoder
+from .documents import Document, load_corpus
+from .embed import Encoder, get_encoder
 from .evaluate import GoldQuestion, ranking_result, report_of, run_eval
 from .retrieve import Passage
 from .settings import Settings
@@ -34,6 +34,7 @@ def configurations(base: Settings, quick: bool) -> list[tuple[str, Settings]]:
         rows.append((f"default, BM25 weight {weight}", base.replace(lexical_weight=weight)))
     rows += [
         ("default without glossary", base.replace(use_glossary=False)),
+        ("default without glossary-term bonus", base.replace(glossary_bonus=0.0)),
         ("default without cross-lingual term matching", base.replace(term_matches=0)),
         ("default without sentence-level scores", base.replace(sentence_weight=0.0)),
         ("default without document cues", base.replace(title_weight=0.0, kind_bonus=0.0)),
@@ -62,14 +63,11 @@ def _row(name: str, report: dict[str, object]) -> dict[str, object]:
     return row
 
 
-def langchain_baseline(settings: Settings, gold: Sequence[GoldQuestion], k: int) -> dict[str, object]:
-    """RecursiveCharacterTextSplitter(1000, 200) + the same encoder + FAISS, evaluated like ours."""
-    import faiss
+def langchain_passages(documents: Sequence[Document]) -> list[Passage]:
+    """The baseline's chunks: RecursiveCharacterTextSplitter(1000, 200) over each raw text."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    encoder = get_encoder(settings.encoder)
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
-    documents, _ = load_corpus(settings.corpus_dirs)
     passages: list[Passage] = []
     for doc in documents:
         for piece in splitter.create_documents([doc.text], metadatas=[{"doc_id": doc.doc_id}]):
@@ -79,14 +77,47 @@ def langchain_baseline(settings: Settings, gold: Sequence[GoldQuestion], k: int)
                 Passage(f"{doc.doc_id}@{start}", doc.doc_id, doc.title, "", text, start, start + len(text),
                         0.0, 0.0, 0.0, (), ((start, start + len(text)),))
             )
-    vectors = encoder.encode_documents([p.text for p in passages])
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
+    return passages
+
+
+class LangChainBaseline:
+    """The textbook pipeline over a corpus: its chunks, the same encoder, exact FAISS search.
+
+    Example:
+        >>> baseline = LangChainBaseline.build(Settings())
+        >>> baseline.search("What is the trough of disillusionment?", 5)[0].text
+    """
+
+    def __init__(self, passages: list[Passage], index: object, encoder: Encoder) -> None:
+        self.passages = passages
+        self.index = index
+        self.encoder = encoder
+
+    @classmethod
+    def build(cls, settings: Settings) -> LangChainBaseline:
+        import faiss
+
+        encoder = get_encoder(settings.encoder)
+        documents, _ = load_corpus(settings.corpus_dirs)
+        passages = langchain_passages(documents)
+        vectors = encoder.encode_documents([p.text for p in passages])
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(vectors)
+        return cls(passages, index, encoder)
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        """The ``k`` nearest chunks by cosine, best first."""
+        _, rows = self.index.search(self.encoder.encode_query(question)[None, :], k)  # type: ignore[attr-defined]
+        return [self.passages[r] for r in rows[0] if r >= 0]
+
+
+def langchain_baseline(settings: Settings, gold: Sequence[GoldQuestion], k: int) -> dict[str, object]:
+    """RecursiveCharacterTextSplitter(1000, 200) + the same encoder + FAISS, evaluated like ours."""
+    baseline = LangChainBaseline.build(settings)
     results = []
     for g in gold:
         started = time.perf_counter()
-        scores, rows = index.search(encoder.encode_query(g.question)[None, :], max(k, 10))
-        ranked = [passages[r] for r in rows[0] if r >= 0]
+        ranked = baseline.search(g.question, max(k, 10))
         results.append(ranking_result(g, ranked, (time.perf_counter() - started) * 1000))
     return report_of(results)
 

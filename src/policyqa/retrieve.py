@@ -151,6 +151,12 @@ class Retriever:
             else:
                 fused = dense_score + weight * lexical
             fused += float(document_bonus[self._doc_of_row[row]])
+            if query.glossary_terms and self.settings.glossary_bonus:
+                # A term of the field named in the question ("trough of disillusionment"
+                # -> 泡沫破裂低谷期) found verbatim is stronger evidence than BM25's mix.
+                text = self.index.chunks[row].text
+                found = sum(1 for t in query.glossary_terms if t in text)
+                fused += self.settings.glossary_bonus * found / len(query.glossary_terms)
             if self.index.chunks[row].kind != "body":
                 # Front matter, references and the English summary stay findable but
                 # yield to body text that says the same thing.

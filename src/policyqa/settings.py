@@ -37,6 +37,7 @@ DEFAULT_TERM_FLOOR = 0.5
 DEFAULT_TITLE_WEIGHT = 0.2
 DEFAULT_TITLE_FLOOR = 0.4
 DEFAULT_KIND_BONUS = 0.08
+DEFAULT_GLOSSARY_BONUS = 0.2
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 
@@ -72,6 +73,7 @@ class Settings:
     title_weight: float = DEFAULT_TITLE_WEIGHT
     title_floor: float = DEFAULT_TITLE_FLOOR
     kind_bonus: float = DEFAULT_KIND_BONUS
+    glossary_bonus: float = DEFAULT_GLOSSARY_BONUS
     max_question_chars: int = MAX_QUESTION_CHARS
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
@@ -166,6 +168,7 @@ class Settings:
             "title_weight": float,
             "title_floor": float,
             "kind_bonus": float,
+            "glossary_bonus": float,
             "max_question_chars": int,
         }
         for name, convert in converters.items():

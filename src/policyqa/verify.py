@@ -41,7 +41,7 @@ _ASKS_MONEY = re.compile(
     re.I,
 )
 _ASKS_RATE = re.compile(
-    r"\b(?:rate|percentage|percent|proportion|ratio)\b|比例|比率|占比|百分之几|[^利]率是多少|率为多少|率有多高", re.I
+    r"\b(?:rate|percentage|percent|proportion|ratio)\b|\bwhat share\b|\bshare of\b|比例|比率|占比|百分之几|[^利]率是多少|率为多少|率有多高", re.I
 )
 _ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
 
@@ -123,8 +123,10 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
             sentence = index.sentences[row].text
             if not figure.search(sentence):
                 continue
-            # The sentence before often names what a list item's figure is about.
-            window = sentence if i == 0 else index.sentences[rows[i - 1]].text + sentence
+            # The sentence before often names what a list item's figure is about, and
+            # the title and section name the document and article it belongs to.
+            before = index.sentences[rows[i - 1]].text if i else ""
+            window = f"{passage.title} {passage.section} {before}{sentence}"
             covered = sum(w for t, w in zip(terms, weights) if t in window)
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None

@@ -1,0 +1,65 @@
+"""Extractive answers: every sentence cited, citations exact, weak evidence abstains."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import squash
+
+from policyqa import Assistant, Settings
+from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def test_every_answer_sentence_carries_a_citation_that_holds_it(mini_assistant: Assistant) -> None:
+    answer = mini_assistant.ask("What can the government do in the trough of disillusionment?")
+    assert not answer.abstained
+    parts = [p for p in re.split(r"(?<=\])\s*", answer.answer) if p]
+    by_number = {c.n: c for c in answer.citations}
+    for part in parts:
+        numbers = MARKER.findall(part)
+        assert len(numbers) == 1, part
+        sentence = MARKER.sub("", part)
+        assert squash(sentence) in squash(by_number[int(numbers[0])].text)
+    assert sorted(by_number) == list(range(1, len(by_number) + 1))
+
+
+def test_answer_quotes_the_recovery_fund_for_the_trough(mini_assistant: Assistant) -> None:
+    for question in ("What policy fits a technology in the trough of disillusionment?", "技术处于泡沫破裂低谷期时需要什么政策？"):
+        answer = mini_assistant.ask(question)
+        assert "技术复苏基金" in answer.answer, question
+
+
+def test_citation_highlights_point_at_the_quoted_sentences(mini_assistant: Assistant) -> None:
+    answer = mini_assistant.ask("技术复苏基金的作用是什么？")
+    for citation in answer.citations:
+        assert len(citation.highlights) == len(citation.quotes)
+        for (start, end), quote in zip(citation.highlights, citation.quotes):
+            assert citation.text[start:end] == quote
+
+
+def test_citation_spans_locate_the_passage_in_the_source(mini_assistant: Assistant) -> None:
+    answer = mini_assistant.ask("单位应当从转化收入中提取多少奖励科研人员？")
+    assert answer.citations
+    for citation in answer.citations:
+        source = open(mini_assistant.index.documents[citation.doc_id].path, encoding="utf-8").read()
+        assert squash(citation.text) in squash(source[citation.char_start : citation.char_end])
+
+
+def test_weak_evidence_abstains_in_the_questions_language(mini_index) -> None:  # type: ignore[no-untyped-def]
+    strict = Settings(corpus_dirs=mini_index.settings.corpus_dirs, index_dir=mini_index.settings.index_dir, abstain_threshold=5.0)
+    assistant = Assistant(strict, encoder=mini_index.encoder, auto_build=False)
+    english = assistant.ask("What is the recovery fund?")
+    chinese = assistant.ask("技术复苏基金是什么？")
+    assert english.abstained and english.answer == NOT_COVERED_EN and english.citations == ()
+    assert chinese.abstained and chinese.answer == NOT_COVERED_ZH
+    assert english.abstain_reason
+
+
+def test_to_dict_has_the_documented_fields(mini_assistant: Assistant) -> None:
+    data = mini_assistant.ask("技术复苏基金是什么？").to_dict()
+    assert {"question", "answer", "abstained", "abstain_reason", "citations"} == set(data)
+    citation = data["citations"][0]
+    for key in ("n", "doc_id", "title", "section", "text", "char_start", "char_end", "score"):
+        assert key in citation

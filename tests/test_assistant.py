@@ -1,0 +1,70 @@
+"""The public API: validation, building on first use, stale and mismatched indexes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from policyqa import Assistant, ConfigError, IndexMismatchError, QuestionError, Settings
+from policyqa.assistant import clean_question
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01"])
+def test_empty_questions_are_refused(mini_assistant: Assistant, question: str) -> None:
+    with pytest.raises(QuestionError):
+        mini_assistant.ask(question)
+
+
+def test_oversized_question_is_refused_with_its_length(mini_assistant: Assistant) -> None:
+    with pytest.raises(QuestionError, match="100,000 characters"):
+        mini_assistant.ask("政" * 100_000)
+
+
+@pytest.mark.parametrize("k", [0, -1, 10**6])
+def test_top_k_out_of_range_is_refused(mini_assistant: Assistant, k: int) -> None:
+    with pytest.raises(ConfigError, match="top_k"):
+        mini_assistant.search("科技成果转化", k=k)
+
+
+def test_control_characters_and_lone_surrogates_are_cleaned() -> None:
+    assert clean_question("技术\x07复苏\ud800基金", 100) == "技术 复苏\ufffd基金"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=1, max_size=300))
+def test_ask_never_raises_on_arbitrary_unicode(mini_assistant: Assistant, question: str) -> None:
+    try:
+        answer = mini_assistant.ask(question)
+    except QuestionError:
+        assert not clean_question.__wrapped__ if hasattr(clean_question, "__wrapped__") else True
+        assert not question.strip() or not question.strip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f \t\n\r")
+        return
+    assert isinstance(answer.answer, str) and answer.answer
+
+
+def test_index_is_built_on_first_use_and_reused(tmp_path: Path, mini_index) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(corpus_dirs=mini_index.settings.corpus_dirs, index_dir=tmp_path / "index")
+    first = Assistant(settings, encoder=mini_index.encoder)
+    assert first.ask("技术复苏基金是什么？").citations
+    folder = first.index.folder
+    second = Assistant(settings, encoder=mini_index.encoder)
+    assert second.index.folder == folder
+
+
+def test_changed_corpus_is_detected(tmp_path: Path, corpus_copy: Path, mini_index) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(corpus_dirs=(corpus_copy,), index_dir=tmp_path / "index")
+    Assistant(settings, encoder=mini_index.encoder).build()
+    (corpus_copy / "extra.md").write_text("# 新文件\n\n第一条 新增的规定。", encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="corpus changed"):
+        _ = Assistant(settings, encoder=mini_index.encoder, auto_build=False).index
+    rebuilt = Assistant(settings, encoder=mini_index.encoder)
+    assert "extra" in rebuilt.index.documents
+
+
+def test_documents_lists_titles_and_sections(mini_assistant: Assistant) -> None:
+    docs = {d.doc_id: d for d in mini_assistant.documents()}
+    assert docs["model-transfer-regulation"].title == "示范市科技成果转化促进条例"
+    assert any("第四条" in s for s in docs["model-transfer-regulation"].sections)

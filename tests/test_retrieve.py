@@ -1,0 +1,68 @@
+"""Hybrid retrieval on the mini corpus: real encoder, real FAISS, real BM25."""
+
+from __future__ import annotations
+
+from conftest import squash
+
+from policyqa import Assistant
+from policyqa.retrieve import is_chinese
+
+
+def _sections(assistant: Assistant, question: str, k: int = 3) -> list[str]:
+    return [p.section for p in assistant.search(question, k=k).passages]
+
+
+def test_english_question_retrieves_chinese_passage(mini_assistant: Assistant) -> None:
+    sections = _sections(mini_assistant, "What should the government do when a technology falls into the trough of disillusionment?")
+    assert "泡沫破裂低谷阶段" in sections[0]
+
+
+def test_chinese_question_retrieves_the_passage_with_its_words(mini_assistant: Assistant) -> None:
+    sections = _sections(mini_assistant, "技术萌芽阶段政府应当如何支持基础研究？")
+    assert "技术萌芽阶段" in sections[0]
+
+
+def test_law_question_lands_on_the_article(mini_assistant: Assistant) -> None:
+    passages = mini_assistant.search("转化收入中奖励科研人员的比例不低于多少？", k=3).passages
+    assert passages[0].section.endswith("第四条")
+    assert "百分之五十" in passages[0].text
+
+
+def test_passages_are_ranked_by_score_and_quote_the_source(mini_assistant: Assistant) -> None:
+    passages = mini_assistant.search("科技成果转化服务", k=5).passages
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    for p in passages:
+        source = open(mini_assistant.index.documents[p.doc_id].path, encoding="utf-8").read()
+        assert squash(p.text) == squash("".join(source[a:b] for a, b in p.spans))
+        assert p.char_start == p.spans[0][0] and p.char_end == p.spans[-1][1]
+
+
+def test_overlapping_passages_are_merged_not_repeated(mini_assistant: Assistant) -> None:
+    passages = mini_assistant.search("泡沫破裂低谷期 技术复苏基金 失败案例库", k=5).passages
+    seen: set[int] = set()
+    for p in passages:
+        assert not seen & set(p.sentence_rows), "a sentence appears in two passages"
+        seen |= set(p.sentence_rows)
+
+
+def test_search_can_be_limited_to_one_document(mini_assistant: Assistant) -> None:
+    passages = mini_assistant.search("科技成果转化", k=5, doc_ids=["model-transfer-regulation"]).passages
+    assert passages and {p.doc_id for p in passages} == {"model-transfer-regulation"}
+    assert mini_assistant.search("科技成果转化", k=5, doc_ids=["no-such-doc"]).passages == ()
+
+
+def test_front_matter_yields_to_body_text(mini_assistant: Assistant) -> None:
+    passages = mini_assistant.search("政府可以设立技术复苏基金", k=5).passages
+    assert passages[0].section != "前置信息 (front matter)"
+
+
+def test_english_question_gets_chinese_terms_for_bm25(mini_assistant: Assistant) -> None:
+    query = mini_assistant.retriever.prepare("What is the technology recovery fund?")
+    assert "技术复苏基金" in query.glossary_terms
+    assert "技术复苏基金" in "".join(query.tokens) or "复苏" in query.tokens
+    assert not query.chinese
+
+
+def test_language_detection() -> None:
+    assert is_chinese("技术复苏基金是什么？")
+    assert not is_chinese("What is the recovery fund?")

@@ -1,0 +1,58 @@
+"""The verification stage abstains when the passages lack the place, year or figure asked for."""
+
+from __future__ import annotations
+
+import pytest
+
+from policyqa import Assistant
+from policyqa.verify import asked_figure, places_named, unsupported_reason
+
+
+def _reason(assistant: Assistant, question: str) -> str | None:
+    query = assistant.retriever.prepare(question)
+    passages = assistant.retriever.search(query, 5)
+    return unsupported_reason(query, passages, assistant.index)
+
+
+def test_places_are_recognised_in_both_languages() -> None:
+    assert ("上海",) in places_named("What does Shanghai do?")
+    assert ("上海",) in places_named("上海的做法是什么？")
+    assert ("德国",) in places_named("How does Germany's Fraunhofer model work?")
+    assert places_named("What does the paper recommend?") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("奖励比例不低于多少？", "rate"),
+        ("What share of the income goes to researchers?", "rate"),
+        ("该基金的经费有多少？", "money"),
+        ("How much money does the fund hold?", "money"),
+        ("How many companies were founded?", "count"),
+        ("政府应当如何支持基础研究？", None),
+    ],
+)
+def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
+    pattern = asked_figure(question)
+    samples = {"rate": "不低于百分之五十", "money": "五万元", "count": "3061家"}
+    if kind is None:
+        assert pattern is None
+    else:
+        assert pattern is not None and pattern.search(samples[kind])
+
+
+def test_a_place_the_corpus_does_not_cover_means_abstain(mini_assistant: Assistant) -> None:
+    assert _reason(mini_assistant, "深圳在泡沫破裂低谷期设立了什么基金？") is not None
+
+
+def test_a_year_the_passages_never_give_means_abstain(mini_assistant: Assistant) -> None:
+    assert _reason(mini_assistant, "2019年技术复苏基金投入了多少？") is not None
+
+
+def test_a_missing_figure_means_abstain_and_a_present_one_does_not(mini_assistant: Assistant) -> None:
+    assert _reason(mini_assistant, "技术复苏基金的规模有多少资金？") == "no passage gives the figure asked for"
+    assert _reason(mini_assistant, "单位从转化收入中提取奖励的比例不低于多少？") is None
+
+
+def test_a_year_in_the_legislative_history_counts(mini_assistant: Assistant) -> None:
+    assert _reason(mini_assistant, "示范市科技成果转化促进条例2023年修正后，奖励比例是多少？") is None
