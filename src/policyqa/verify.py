@@ -8,7 +8,7 @@ asks for with what the passages contain:
 - a place the question names (a Chinese province, city or a country) must appear
   in the passages;
 - a year the question names must appear in the passages;
-- a question for an amount of money, a rate or a count needs a sentence that
+- a question for an amount of money, a rate, a duration or a count needs a sentence that
   holds a figure of that kind and shares a term with the question.
 
 A failed check means the corpus does not say; the answer abstains with the reason.
@@ -33,6 +33,7 @@ _NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三�
 _MONEY = re.compile(rf"{_NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民币)?")
 _RATE = re.compile(rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成")
 _COUNT = re.compile(rf"{_NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
+_DURATION = re.compile(rf"{_NUMBER}\s*(?:个)?(?:年|月|日|天|周|小时)")
 _YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
 
 _ASKS_MONEY = re.compile(
@@ -43,6 +44,7 @@ _ASKS_MONEY = re.compile(
 _ASKS_RATE = re.compile(
     r"\b(?:rate|percentage|percent|proportion|ratio)\b|\bwhat share\b|\bshare of\b|比例|比率|占比|百分之几|[^利]率是多少|率为多少|率有多高", re.I
 )
+_ASKS_DURATION = re.compile(r"how long|how many (?:years|months|days)|多长时间|多久|多长|几年|期限是多|期限为多", re.I)
 _ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
 
 
@@ -66,7 +68,7 @@ def places_named(question: str) -> list[tuple[str, ...]]:
 
 def _figure_pattern(question: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
     """What kind of figure the question asks for, and the words that ask for it."""
-    for asks, figure in ((_ASKS_RATE, _RATE), (_ASKS_MONEY, _MONEY), (_ASKS_COUNT, _COUNT)):
+    for asks, figure in ((_ASKS_RATE, _RATE), (_ASKS_MONEY, _MONEY), (_ASKS_DURATION, _DURATION), (_ASKS_COUNT, _COUNT)):
         if asks.search(question):
             return figure, asks
     return None
