@@ -25,7 +25,7 @@ setup-st: setup
 # The browser test drives Debian's Chromium (Playwright never downloads a browser here).
 setup-browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 		else echo "Chromium is missing: sudo apt-get install chromium (the browser test is skipped without it)"; fi; }
 
 test: setup-dev setup-st setup-browser

@@ -75,11 +75,23 @@ def serve(
     *,
     with_ui: bool = True,
     ready_headers: dict[str, str] | None = None,
+    wait_for_index: bool = True,
 ) -> Iterator[RunningServer]:
-    """Run ``create_app`` under a real uvicorn server in a thread until the block ends."""
+    """Run ``create_app`` under a real uvicorn server in a thread until the block ends.
+
+    ``ready_headers`` authenticate the readiness poll (default: the test key when keys are on).
+    """
     app = create_app(security=security, assistant=assistant, with_ui=with_ui)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        lifespan="on",
+        timeout_graceful_shutdown=3,  # a browser may hold Gradio's event stream open
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -90,9 +102,10 @@ def serve(
         time.sleep(0.05)
     running = RunningServer(f"http://127.0.0.1:{port}", app, security)
     try:
-        if ready_headers is None:
-            ready_headers = {"X-API-Key": KEY} if security.keys_configured else {}
-        wait_ready(running, ready_headers)
+        if wait_for_index:
+            if ready_headers is None:
+                ready_headers = {"X-API-Key": KEY} if security.keys_configured else {}
+            wait_ready(running, ready_headers)
         yield running
     finally:
         server.should_exit = True
@@ -106,6 +119,8 @@ def wait_ready(server: RunningServer, headers: dict[str, str]) -> None:
             response = client.get("/readyz")
             if response.status_code == 200:
                 return
+            if response.status_code != 503:
+                raise RuntimeError(f"/readyz answered {response.status_code}: {response.text}")
             if response.json().get("status") == "error" or time.monotonic() > deadline:
                 raise RuntimeError(f"the index did not load: {response.text}")
             time.sleep(0.2)

@@ -8,14 +8,16 @@ import threading
 
 import httpx
 import pytest
-
 from app_fixtures import CHINESE_TROUGH, ENGLISH_TROUGH, OFF_TOPIC, RunningServer
+
 from policyqa import Assistant
 from policyqa_app.feedback import FeedbackRecord, FeedbackStore
 from policyqa_app.present import answer_sentences
 
 pytest_plugins = ["app_fixtures"]
 
+# The fields the CLI's --json, the portal and evaluation scripts rely on; the core may add more.
+ANSWER_FIELDS = {"question", "answer", "abstained", "citations"}
 CITATION_FIELDS = {
     "n",
     "chunk_id",
@@ -57,11 +59,11 @@ def test_ask_returns_the_cores_json_with_the_same_citations(
         response = client.post("/api/v1/ask", json={"question": question})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answer", "abstained", "citations"}
+    assert ANSWER_FIELDS <= set(body)
     assert body == assistant.ask(question).to_dict()
     assert not body["abstained"] and body["citations"]
     for citation in body["citations"]:
-        assert set(citation) == CITATION_FIELDS
+        assert CITATION_FIELDS <= set(citation)
         assert f"[{citation['n']}]" in body["answer"]
 
 
@@ -72,7 +74,7 @@ def test_search_returns_the_cores_passages(open_server: RunningServer, assistant
     body = response.json()
     assert set(body) == {"question", "passages"}
     assert len(body["passages"]) == 3
-    assert all(set(p) == PASSAGE_FIELDS for p in body["passages"])
+    assert all(PASSAGE_FIELDS <= set(p) for p in body["passages"])
     assert body == assistant.search(CHINESE_TROUGH, k=3).to_dict()
 
 
@@ -261,3 +263,46 @@ def test_concurrent_questions_are_all_answered(open_server: RunningServer) -> No
     for thread in threads:
         thread.join()
     assert results == [200] * 12
+
+
+HOSTILE = '<script>alert(1)</script><img src=http://198.51.100.7/x.png onerror="alert(2)">'
+
+
+def test_everything_put_into_html_is_escaped() -> None:
+    from policyqa_app.present import (
+        answer_html,
+        citation_card_html,
+        context_html,
+        documents_html,
+        highlighted,
+    )
+
+    citation = {
+        "n": 1,
+        "doc_id": HOSTILE,
+        "title": HOSTILE,
+        "section": HOSTILE,
+        "text": f"前文。{HOSTILE}后文。",
+        "char_start": 0,
+        "char_end": 10,
+        "score": 0.5,
+        "highlights": [[3, 3 + len(HOSTILE)]],
+    }
+    pieces = [
+        answer_html(f"{HOSTILE}[1]", abstained=False),
+        answer_html(HOSTILE, abstained=True),
+        citation_card_html(citation, context_html(f"a{HOSTILE}b", 1, 5)),
+        documents_html(
+            [{"doc_id": HOSTILE, "title": HOSTILE, "sections": [HOSTILE], "metadata": {"journal": HOSTILE}}]
+        ),
+    ]
+    for html in pieces:
+        assert "<script" not in html and "<img" not in html
+        assert "&lt;script&gt;" in html or "&lt;img" in html
+    assert highlighted(f"ab{HOSTILE}", [(2, 10)]).startswith("ab<mark>&lt;script")
+
+
+def test_answers_split_after_each_citation_marker() -> None:
+    answer = "第一句^[2]。[1] Second sentence [x]. [2] 第三句。[1]"
+    assert answer_sentences(answer) == ["第一句^[2]。[1]", "Second sentence [x]. [2]", "第三句。[1]"]
+    assert answer_sentences("Not covered by the corpus.") == ["Not covered by the corpus."]

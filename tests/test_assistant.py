@@ -36,13 +36,15 @@ def test_control_characters_and_lone_surrogates_are_cleaned() -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=1, max_size=300))
 def test_ask_never_raises_on_arbitrary_unicode(mini_assistant: Assistant, question: str) -> None:
-    try:
-        answer = mini_assistant.ask(question)
-    except QuestionError:
-        assert not clean_question.__wrapped__ if hasattr(clean_question, "__wrapped__") else True
-        assert not question.strip() or not question.strip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f \t\n\r")
+    """Any text gets an answer or an abstention; only a question with nothing in it is refused."""
+    cleaned = question.translate({c: " " for c in range(32)} | {0x7F: " "}).strip()
+    if not cleaned:
+        with pytest.raises(QuestionError):
+            mini_assistant.ask(question)
         return
+    answer = mini_assistant.ask(question)
     assert isinstance(answer.answer, str) and answer.answer
+    assert answer.abstained or answer.citations
 
 
 def test_index_is_built_on_first_use_and_reused(tmp_path: Path, mini_index) -> None:  # type: ignore[no-untyped-def]

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from app_fixtures import KEY, PORTAL, SECOND_KEY, RunningServer, serve
 from starlette.routing import Mount
 
-from app_fixtures import KEY, PORTAL, SECOND_KEY, RunningServer, serve
 from policyqa import Assistant, ConfigError
 from policyqa_app import AppSettings
 from policyqa_app.config import key_digest
@@ -87,7 +87,7 @@ def test_api_accepts_keys_in_headers(keyed_server: RunningServer, headers: dict[
     with keyed_server.client(headers=headers) as client:
         response = client.post("/api/v1/ask", json={"question": "技术复苏基金"})
     assert response.status_code == 200
-    assert set(response.json()) == {"question", "answer", "abstained", "citations"}
+    assert {"question", "answer", "abstained", "citations"} <= set(response.json())
 
 
 def test_refusal_is_a_json_401_with_a_bearer_challenge(keyed_server: RunningServer) -> None:
@@ -239,7 +239,7 @@ def test_identity_header_is_honoured_only_from_trusted_proxies(assistant: Assist
         assert admitted.status_code == 200
         export = client.get("/api/v1/feedback/export", headers={"X-Forwarded-User": "wang.li"})
         assert '"user": "user:wang.li"' in export.text
-    with serve(assistant, untrusted, with_ui=False, ready_headers={}) as server, server.client() as client:
+    with serve(assistant, untrusted, with_ui=False, wait_for_index=False) as server, server.client() as client:
         assert client.get("/api/v1/documents", headers={"X-Forwarded-User": "wang.li"}).status_code == 401
 
 

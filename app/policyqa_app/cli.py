@@ -1,0 +1,83 @@
+"""``policyqa serve [--host] [--port]``: the UI and the API in one process.
+
+The core's CLI calls :func:`register` through the ``policyqa.commands`` entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from policyqa import Settings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _core_settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "corpus", None):
+        overrides["corpus_dirs"] = tuple(Path(p) for p in args.corpus)
+    if getattr(args, "index_dir", None):
+        overrides["index_dir"] = Path(args.index_dir)
+    if getattr(args, "encoder", None):
+        overrides["encoder"] = args.encoder
+    return Settings.from_env(**overrides)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start uvicorn with the app; the index is loaded (or built) in the background at startup."""
+    try:
+        import uvicorn
+    except ImportError:
+        print("error: the server needs the 'serve' extra: pip install 'policyqa[serve]'", file=sys.stderr)
+        return 2
+    from .config import AppSettings
+    from .server import create_app
+
+    app = create_app(_core_settings(args), security=AppSettings.from_env())
+    print(f"PolicyQA: http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
+    # proxy_headers off: the client address must be the real peer, or the trusted-proxy
+    # check of the identity header could be fooled by an X-Forwarded-For header.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        proxy_headers=False,
+        server_header=False,
+        log_level="info" if getattr(args, "verbose", False) else "warning",
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction, common_parent: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """Add ``serve`` to the core's subcommands."""
+    parser = subparsers.add_parser(
+        "serve", parents=[common_parent], help="start the chat UI and the HTTP API (index built on first use)"
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.set_defaults(func=serve)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m policyqa_app``: the same command without the core CLI."""
+    from policyqa import PolicyQAError
+
+    parser = argparse.ArgumentParser(prog="python -m policyqa_app", description="PolicyQA chat UI and HTTP API.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus", action="append", metavar="DIR", help="corpus folder (repeat for several)")
+    common.add_argument("--index-dir", metavar="DIR", help="where indexes live (default: index/)")
+    common.add_argument("--encoder", help="encoder id (default: the core's)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log requests and progress")
+    sub = parser.add_subparsers(dest="command")
+    register(sub, common)
+    args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except PolicyQAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

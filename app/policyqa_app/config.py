@@ -1,0 +1,175 @@
+"""App settings: access control, embedding and feedback storage, read from the environment in one place.
+
+``AppSettings.from_env()`` is the only function of the app that reads ``os.environ``
+(the core's ``Settings.from_env()`` reads the core's own variables). Everything else
+receives an ``AppSettings`` explicitly.
+
+Variables::
+
+    POLICYQA_API_KEYS                 comma-separated API keys (raw keys or sha256 hex digests)
+    POLICYQA_API_KEYS_FILE            file with one key or sha256 hex digest per line (# comments)
+    POLICYQA_TRUSTED_IDENTITY_HEADER  header carrying the user name set by the portal's reverse proxy
+    POLICYQA_TRUSTED_PROXIES          comma-separated addresses or CIDR ranges that may set that header
+    POLICYQA_CORS_ORIGINS             comma-separated origins allowed to call the API from a browser
+    POLICYQA_FRAME_ANCESTORS          comma-separated CSP frame-ancestors sources (default 'self')
+    POLICYQA_FEEDBACK_DB              SQLite file for feedback (default var/feedback.sqlite3)
+    POLICYQA_SESSION_TTL              lifetime of a browser login session in seconds (default 28800)
+    POLICYQA_COOKIE_SECURE            1/0: force the Secure cookie flag (default: set when served over https)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from policyqa import ConfigError
+
+ENV_PREFIX = "POLICYQA_"
+DEFAULT_FEEDBACK_DB = Path("var/feedback.sqlite3")
+DEFAULT_FRAME_ANCESTORS = ("'self'",)
+DEFAULT_SESSION_TTL_SECONDS = 8 * 3600
+MIN_KEY_CHARS = 16
+_DIGEST = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+# CSP source expressions we accept for frame-ancestors: keywords, schemes and host sources.
+_FRAME_SOURCE = re.compile(r"^(?:'self'|'none'|https?:|https?://[A-Za-z0-9.*\-\[\]:]+)$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def key_digest(key: str) -> str:
+    """The SHA-256 hex digest under which an API key is stored and compared."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def parse_key_entry(entry: str, source: str) -> str:
+    """Turn one configured key (raw, hex digest or ``sha256:``-prefixed digest) into its digest."""
+    entry = entry.strip()
+    if match := _DIGEST.match(entry):
+        return match.group(1).lower()
+    if len(entry) < MIN_KEY_CHARS:
+        raise ConfigError(
+            f"{source}: an API key must have at least {MIN_KEY_CHARS} characters "
+            f"(or be a 64-digit sha256 hex digest). Currently, one has {len(entry)}."
+        )
+    return key_digest(entry)
+
+
+def _split(raw: str | None) -> list[str]:
+    return [part.strip() for part in (raw or "").split(",") if part.strip()]
+
+
+def _read_key_file(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{ENV_PREFIX}API_KEYS_FILE={str(path)!r} cannot be read: {exc.strerror}.") from exc
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """How the server admits requests, who may frame it, where feedback goes.
+
+    Example:
+        >>> AppSettings(api_key_digests=frozenset({key_digest("a-long-random-key-123")}))
+    """
+
+    api_key_digests: frozenset[str] = frozenset()
+    trusted_identity_header: str | None = None
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS
+    feedback_db: Path = DEFAULT_FEEDBACK_DB
+    session_ttl_seconds: int = DEFAULT_SESSION_TTL_SECONDS
+    cookie_secure: bool | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feedback_db", Path(self.feedback_db))
+        object.__setattr__(self, "api_key_digests", frozenset(d.lower() for d in self.api_key_digests))
+        for digest in self.api_key_digests:
+            if not _DIGEST.match(digest):
+                raise ConfigError(f"api_key_digests must hold sha256 hex digests. Currently, one is {digest[:8]!r}...")
+        header = self.trusted_identity_header
+        if header is not None and not _HEADER_NAME.match(header):
+            raise ConfigError(f"trusted_identity_header must be an HTTP header name. Currently, it is {header!r}.")
+        if header and not self.trusted_proxies:
+            raise ConfigError(
+                f"{ENV_PREFIX}TRUSTED_IDENTITY_HEADER is set but {ENV_PREFIX}TRUSTED_PROXIES is empty: "
+                "name the reverse proxy's address, or the header would be honoured from no one."
+            )
+        for origin in self.cors_origins:
+            if not _ORIGIN.match(origin):
+                raise ConfigError(
+                    f"cors_origins must list origins like https://portal.example.org (no '*', no path). "
+                    f"Currently, one is {origin!r}."
+                )
+        if not self.frame_ancestors:
+            raise ConfigError("frame_ancestors must name at least one source; use 'none' to forbid framing.")
+        for source in self.frame_ancestors:
+            if not _FRAME_SOURCE.match(source):
+                raise ConfigError(
+                    "frame_ancestors must hold CSP sources like 'self', 'none' or https://portal.example.org. "
+                    f"Currently, one is {source!r}."
+                )
+        if self.session_ttl_seconds < 60:
+            raise ConfigError(f"session_ttl_seconds must be at least 60. Currently, it is {self.session_ttl_seconds}.")
+
+    @property
+    def keys_configured(self) -> bool:
+        return bool(self.api_key_digests)
+
+    @property
+    def auth_required(self) -> bool:
+        """True when requests must show a key, a session or a trusted identity."""
+        return bool(self.api_key_digests) or bool(self.trusted_identity_header)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> AppSettings:
+        """Read the ``POLICYQA_*`` variables listed in the module docstring; keyword overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        digests = {parse_key_entry(k, f"{ENV_PREFIX}API_KEYS") for k in _split(env.get(ENV_PREFIX + "API_KEYS"))}
+        if key_file := env.get(ENV_PREFIX + "API_KEYS_FILE"):
+            source = f"{ENV_PREFIX}API_KEYS_FILE"
+            digests |= {parse_key_entry(k, source) for k in _read_key_file(Path(key_file))}
+        values["api_key_digests"] = frozenset(digests)
+        if header := (env.get(ENV_PREFIX + "TRUSTED_IDENTITY_HEADER") or "").strip():
+            values["trusted_identity_header"] = header
+        values["trusted_proxies"] = parse_networks(_split(env.get(ENV_PREFIX + "TRUSTED_PROXIES")))
+        values["cors_origins"] = tuple(o.rstrip("/") for o in _split(env.get(ENV_PREFIX + "CORS_ORIGINS")))
+        if ancestors := _split(env.get(ENV_PREFIX + "FRAME_ANCESTORS")):
+            values["frame_ancestors"] = tuple(a.rstrip("/") for a in ancestors)
+        if db := env.get(ENV_PREFIX + "FEEDBACK_DB"):
+            values["feedback_db"] = Path(db)
+        if ttl := env.get(ENV_PREFIX + "SESSION_TTL"):
+            try:
+                values["session_ttl_seconds"] = int(ttl)
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_PREFIX}SESSION_TTL={ttl!r} is not a whole number of seconds.") from exc
+        if (secure := env.get(ENV_PREFIX + "COOKIE_SECURE")) is not None and secure.strip():
+            flag = secure.strip().lower()
+            if flag not in _TRUE | _FALSE:
+                raise ConfigError(f"{ENV_PREFIX}COOKIE_SECURE={secure!r} must be 1 or 0.")
+            values["cookie_secure"] = flag in _TRUE
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def parse_networks(entries: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """Addresses or CIDR ranges, e.g. ``10.0.0.5`` or ``10.0.0.0/24``."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_PREFIX}TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR range.") from exc
+    return tuple(networks)

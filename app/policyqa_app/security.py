@@ -1,0 +1,348 @@
+"""Access control and browser hardening for every route the server exposes.
+
+A request is admitted when one of these holds (checked in this order):
+
+1. it comes from an address in ``trusted_proxies`` and carries the trusted identity
+   header (the portal's reverse proxy has authenticated the user);
+2. it carries an API key in ``Authorization: Bearer KEY`` or ``X-API-Key: KEY`` (never
+   in the URL) whose SHA-256 digest matches a configured digest, compared in constant time;
+3. it carries the ``policyqa_session`` cookie of a browser login (``/auth/login``): an
+   HttpOnly, SameSite=Strict cookie holding a random session token, never the key.
+
+When no key and no identity header are configured, everything is open. ``/healthz`` and
+the login routes are always open: a liveness probe needs no key and says nothing.
+
+:class:`AccessControlMiddleware` enforces this on the whole ASGI app (JSON API, docs,
+OpenAPI, the Gradio page and Gradio's own API, queue and file routes), and
+:class:`SecurityHeadersMiddleware` adds the Content-Security-Policy ``frame-ancestors``
+allow-list and ``X-Content-Type-Options: nosniff`` to every response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import html
+import ipaddress
+import json
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .config import AppSettings, key_digest
+
+SESSION_COOKIE = "policyqa_session"
+LOGIN_PATH = "/auth/login"
+LOGOUT_PATH = "/auth/logout"
+OPEN_PATHS = frozenset({"/healthz", LOGIN_PATH, LOGOUT_PATH})
+MAX_SESSIONS = 10_000
+MAX_IDENTITY_CHARS = 200
+_FAILED_LOGIN_DELAY_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request acts for: ``method`` is key, session, proxy or open."""
+
+    name: str
+    method: str
+
+
+ANONYMOUS = Identity("anonymous", "open")
+
+
+class SessionStore:
+    """Browser sessions in memory: the SHA-256 of each token maps to an identity and expiry.
+
+    Sessions end when the server restarts; users then log in again.
+    """
+
+    def __init__(self, ttl_seconds: int, max_sessions: int = MAX_SESSIONS) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_sessions = max_sessions
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+
+    def create(self, identity: Identity) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._sessions[_token_digest(token)] = (identity, time.monotonic() + self.ttl_seconds)
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+        return token
+
+    def lookup(self, token: str) -> Identity | None:
+        digest = _token_digest(token)
+        with self._lock:
+            entry = self._sessions.get(digest)
+            if entry is None:
+                return None
+            identity, expires = entry
+            if time.monotonic() >= expires:
+                del self._sessions[digest]
+                return None
+            return Identity(identity.name, "session")
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._sessions.pop(_token_digest(token), None)
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def presented_key(headers: Headers) -> str | None:
+    """The API key a request presents in its headers (``Authorization: Bearer`` or ``X-API-Key``)."""
+    authorization = headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if key := headers.get("x-api-key", "").strip():
+        return key
+    return None
+
+
+class Authenticator:
+    """Decides who a request is, or that it is nobody (``None``)."""
+
+    def __init__(self, settings: AppSettings, sessions: SessionStore | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions or SessionStore(settings.session_ttl_seconds)
+        self._digests = tuple(sorted(settings.api_key_digests))
+
+    @property
+    def required(self) -> bool:
+        return self.settings.auth_required
+
+    def check_key(self, key: str) -> Identity | None:
+        """The identity of a valid key; every digest is compared, in constant time."""
+        digest = key_digest(key)
+        match: str | None = None
+        for candidate in self._digests:
+            if hmac.compare_digest(candidate, digest):
+                match = candidate
+        return Identity(f"key:{match[:8]}", "key") if match else None
+
+    def _from_proxy(self, headers: Headers, client_host: str | None) -> Identity | None:
+        header = self.settings.trusted_identity_header
+        if not header or client_host is None:
+            return None
+        value = headers.get(header, "").strip()
+        if not value or len(value) > MAX_IDENTITY_CHARS or not value.isprintable():
+            return None
+        try:
+            address = ipaddress.ip_address(client_host)
+        except ValueError:
+            return None
+        if any(address in network for network in self.settings.trusted_proxies):
+            return Identity(f"user:{value}", "proxy")
+        return None
+
+    def identify(self, headers: Headers, client_host: str | None, cookies: dict[str, str]) -> Identity | None:
+        if not self.required:
+            return ANONYMOUS
+        if identity := self._from_proxy(headers, client_host):
+            return identity
+        key = presented_key(headers)
+        if key is not None:
+            # A presented key alone decides: a wrong key is refused even with a valid cookie.
+            return self.check_key(key) if self.settings.keys_configured else None
+        token = cookies.get(SESSION_COOKIE)
+        if token and self.settings.keys_configured:
+            return self.sessions.lookup(token)
+        return None
+
+    def identify_connection(self, connection: HTTPConnection) -> Identity | None:
+        client = connection.client.host if connection.client else None
+        return self.identify(connection.headers, client, connection.cookies)
+
+    def gradio_user(self, request: Request) -> str | None:
+        """Gradio's ``auth_dependency``: the user name, or ``None`` to refuse with 401."""
+        identity = self.identify_connection(request)
+        return identity.name if identity else None
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
+
+
+class AccessControlMiddleware:
+    """Refuses every request without a valid credential, except the open paths."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+        self.app = app
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not self.authenticator.required:
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        connection = HTTPConnection(scope)
+        identity = self.authenticator.identify_connection(connection)
+        if identity is not None:
+            scope.setdefault("state", {})["policyqa_identity"] = identity
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = connection.headers
+        wants_page = (
+            scope["method"] in ("GET", "HEAD")
+            and "text/html" in headers.get("accept", "")
+            and not scope["path"].startswith("/api/")
+            and self.authenticator.settings.keys_configured
+        )
+        response: Response
+        if wants_page:
+            response = RedirectResponse(LOGIN_PATH, status_code=303)
+        else:
+            response = Response(
+                error_body("unauthorized", "A valid API key is required (Authorization: Bearer KEY or X-API-Key)."),
+                status_code=401,
+                media_type="application/json",
+                headers={"WWW-Authenticate": 'Bearer realm="policyqa"'},
+            )
+        await response(scope, receive, send)
+
+
+def content_security_policy(settings: AppSettings) -> str:
+    ancestors = " ".join(settings.frame_ancestors)
+    # Only directives that cannot break Gradio's page: who may frame us, no remote images,
+    # no plugins, no <base> or form hijacking.
+    return (
+        f"frame-ancestors {ancestors}; img-src 'self' data: blob:; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'"
+    )
+
+
+class SecurityHeadersMiddleware:
+    """Adds CSP frame-ancestors, nosniff and a referrer policy to every HTTP response."""
+
+    def __init__(self, app: ASGIApp, settings: AppSettings) -> None:
+        self.app = app
+        self.headers = {
+            "Content-Security-Policy": content_security_policy(settings),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers[name] = value
+                if "x-frame-options" in headers:
+                    # CSP frame-ancestors is the allow-list; a stray DENY/SAMEORIGIN would contradict it.
+                    del headers["x-frame-options"]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_LOGIN_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>登录 Sign in · PolicyQA</title>
+<style>
+body {{ font-family: system-ui, sans-serif; background: #f5f6f8; margin: 0; }}
+main {{ max-width: 380px; margin: 12vh auto; background: #fff; padding: 2rem; border-radius: 10px;
+        box-shadow: 0 1px 4px rgba(0,0,0,.12); }}
+h1 {{ font-size: 1.3rem; margin-top: 0; }}
+label {{ display: block; margin: 1rem 0 .4rem; }}
+input {{ width: 100%; box-sizing: border-box; padding: .6rem; font-size: 1rem; }}
+button {{ margin-top: 1.2rem; width: 100%; padding: .6rem; font-size: 1rem; cursor: pointer; }}
+.error {{ color: #b00020; }}
+</style></head>
+<body><main>
+<h1>政策问答 PolicyQA</h1>
+<p>请输入 API 密钥登录。<br>Enter your API key to sign in.</p>
+{error}
+<form method="post" action="{action}">
+<label for="api_key">API 密钥 API key</label>
+<input id="api_key" name="api_key" type="password" autocomplete="current-password" required autofocus>
+<button type="submit">登录 Sign in</button>
+</form>
+</main></body></html>
+"""
+
+
+def _login_page(error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    block = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+    return HTMLResponse(_LOGIN_PAGE.format(error=block, action=html.escape(LOGIN_PATH)), status_code=status_code)
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
+def login_routes(authenticator: Authenticator) -> list[Route]:
+    """``GET/POST /auth/login`` and ``GET/POST /auth/logout`` for browser sessions."""
+
+    def secure_cookie(request: Request) -> bool:
+        configured = authenticator.settings.cookie_secure
+        return configured if configured is not None else request.url.scheme == "https"
+
+    async def login(request: Request) -> Response:
+        if not authenticator.settings.keys_configured:
+            return RedirectResponse("/", status_code=303)
+        if request.method == "GET":
+            return _login_page()
+        if not _same_origin(request):
+            return _login_page("请求来源不被允许。This sign-in request came from another site.", 403)
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+            return _login_page("表单格式错误。The sign-in form was not sent as a form.", 415)
+        form = await request.form(max_files=0, max_fields=4)
+        key = form.get("api_key")
+        identity = authenticator.check_key(key) if isinstance(key, str) and key else None
+        if identity is None:
+            await asyncio.sleep(_FAILED_LOGIN_DELAY_SECONDS)
+            return _login_page("密钥无效。The key is not valid.", 401)
+        token = authenticator.sessions.create(identity)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=authenticator.settings.session_ttl_seconds,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie(request),
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        if token := request.cookies.get(SESSION_COOKIE):
+            authenticator.sessions.revoke(token)
+        response = RedirectResponse(LOGIN_PATH if authenticator.settings.keys_configured else "/", status_code=303)
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookie(request)
+        )
+        return response
+
+    return [
+        Route(LOGIN_PATH, login, methods=["GET", "POST"], include_in_schema=False),
+        Route(LOGOUT_PATH, logout, methods=["GET", "POST"], include_in_schema=False),
+    ]
