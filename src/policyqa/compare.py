@@ -30,7 +30,7 @@ def configurations(base: Settings, quick: bool) -> list[tuple[str, Settings]]:
     for encoder in encoders:
         rows.append((f"dense only, {encoder}", base.replace(encoder=encoder, retrieval="dense")))
     rows.append(("BM25 (jieba) only, with query expansion", base.replace(retrieval="lexical")))
-    for weight in (0.1, 0.3, 0.5):
+    for weight in (0.1, 0.2, 0.5):
         rows.append((f"default, BM25 weight {weight}", base.replace(lexical_weight=weight)))
     rows += [
         ("default without glossary", base.replace(use_glossary=False)),
