@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .index import LoadedIndex
-from .retrieve import Passage, Query
+from .retrieve import Passage, Query, location_fields
 from .settings import Settings
 from .verify import asked_figure, unsupported_reason
 
@@ -46,14 +46,7 @@ class Citation:
     def to_dict(self) -> dict[str, object]:
         return {
             "n": self.n,
-            "chunk_id": self.chunk_id,
-            "doc_id": self.doc_id,
-            "title": self.title,
-            "section": self.section,
-            "text": self.text,
-            "char_start": self.char_start,
-            "char_end": self.char_end,
-            "score": round(self.score, 4),
+            **location_fields(self),
             "quotes": list(self.quotes),
             "highlights": [list(h) for h in self.highlights],
         }

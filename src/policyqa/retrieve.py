@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from .glossary import chinese_terms
 from .index import LoadedIndex
 from .lexical import tokenize
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .answer import Citation
 
 _CJK_MIN = 2
 # Words by which a question points at a kind of document ("the paper says …", "本法").
@@ -61,16 +65,21 @@ class Passage:
     spans: tuple[tuple[int, int], ...] = field(repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "chunk_id": self.chunk_id,
-            "doc_id": self.doc_id,
-            "title": self.title,
-            "section": self.section,
-            "text": self.text,
-            "char_start": self.char_start,
-            "char_end": self.char_end,
-            "score": round(self.score, 4),
-        }
+        return location_fields(self)
+
+
+def location_fields(item: Passage | Citation) -> dict[str, object]:
+    """The JSON fields that locate a passage or a citation in its source (CLI, API, evaluation)."""
+    return {
+        "chunk_id": item.chunk_id,
+        "doc_id": item.doc_id,
+        "title": item.title,
+        "section": item.section,
+        "text": item.text,
+        "char_start": item.char_start,
+        "char_end": item.char_end,
+        "score": round(item.score, 4),
+    }
 
 
 @dataclass(frozen=True)
