@@ -32,14 +32,35 @@ HIGHER_IS_BETTER = (
 )
 
 
+# Questions from outside the field: the abstention floor was set between these and the
+# answerable gold questions (docs/evaluation.md).
+OFF_TOPIC = (
+    "How do I bake sourdough bread at home?",
+    "What is the capital of France?",
+    "How do I reset my email password?",
+    "What's the weather like tomorrow?",
+    "Explain quantum entanglement.",
+    "What is the best recipe for dumplings?",
+    "如何在家烤面包？",
+    "今天天气怎么样？",
+    "谁是世界杯冠军？",
+    "怎么学习弹钢琴？",
+)
+
+
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     if not POLICY_TEXTS.is_dir():
         pytest.skip(f"the law texts are not beside the repository ({POLICY_TEXTS})")
     settings = Settings(
         corpus_dirs=(ROOT / "corpus", POLICY_TEXTS), index_dir=tmp_path_factory.mktemp("regression-index")
     )
-    return run_eval(Assistant(settings), load_gold([ROOT / "eval"]))
+    return Assistant(settings)
+
+
+@pytest.fixture(scope="module")
+def report(assistant: Assistant) -> dict[str, object]:
+    return run_eval(assistant, load_gold([ROOT / "eval"]))
 
 
 def _recorded() -> dict[str, dict[str, float]]:
@@ -66,3 +87,8 @@ def test_flagship_questions_cite_the_trough_passage(report: dict[str, object]) -
         answer = by_id[qid]
         assert not answer["abstained"]
         assert any("技术复苏基金" in c["text"] for c in answer["citations"]), qid
+
+
+def test_off_topic_questions_abstain(assistant: Assistant) -> None:
+    answered = [q for q in OFF_TOPIC if not assistant.ask(q).abstained]
+    assert len(answered) <= 1, answered

@@ -130,10 +130,16 @@ def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) 
     return scored
 
 
-def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, settings: Settings) -> Answer:
-    """Pick the answering sentences, order them, number their passages."""
+def compose_answer(
+    query: Query, passages: list[Passage], index: LoadedIndex, settings: Settings, relevance: float
+) -> Answer:
+    """Pick the answering sentences, order them, number their passages.
+
+    ``relevance`` is ``Retriever.relevance`` of the passages: below the abstention
+    threshold, nothing in the corpus is close to the question.
+    """
     reason = None
-    if not passages or passages[0].score < settings.abstain_threshold:
+    if not passages or relevance < settings.abstain_threshold:
         reason = "no passage is close enough to the question"
     else:
         reason = unsupported_reason(query, passages, index)

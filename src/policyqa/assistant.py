@@ -151,7 +151,8 @@ class Assistant:
     def ask(self, question: str, k: int | None = None, doc_ids: Collection[str] | None = None) -> Answer:
         """An extractive answer with numbered citations, or an abstention."""
         query, passages = self._passages(question, k, doc_ids)
-        return compose_answer(query, passages, self.index, self.settings)
+        relevance = self.retriever.relevance(query, passages)
+        return compose_answer(query, passages, self.index, self.settings, relevance)
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents with their sections."""

@@ -177,7 +177,9 @@ def evaluate_question(assistant: Assistant, gold: GoldQuestion, k: int) -> Quest
     retriever = assistant.retriever
     query = retriever.prepare(text)
     ranked = retriever.search(query, max(k, RANK_DEPTH))
-    answer: Answer = compose_answer(query, ranked[:k], assistant.index, assistant.settings)
+    answer: Answer = compose_answer(
+        query, ranked[:k], assistant.index, assistant.settings, retriever.relevance(query, ranked[:k])
+    )
     result = ranking_result(gold, ranked, (time.perf_counter() - started) * 1000)
     result.answer = answer.answer
     result.abstained = answer.abstained

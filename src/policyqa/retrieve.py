@@ -113,6 +113,7 @@ class Retriever:
         self._doc_of_row = np.asarray([self._doc_ids.index(c.doc_id) for c in index.chunks], dtype=np.int64)
         self._title_vectors = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
         self._doc_kinds = [_document_kind(index.documents[d].metadata, index.documents[d].path) for d in self._doc_ids]
+        self._row_of = {c.chunk_id: row for row, c in enumerate(index.chunks)}
         self._sentence_rows = [np.asarray(index.sentence_index(c), dtype=np.int64) for c in index.chunks]
 
     def prepare(self, question: str) -> Query:
@@ -173,6 +174,28 @@ class Retriever:
             scored.append((fused, dense_score, lexical, row))
         scored.sort(key=lambda item: (-item[0], item[3]))
         return self._merge(scored, k)
+
+    def relevance(self, query: Query, passages: list[Passage]) -> float:
+        """How close the best passage is to the question itself, for the abstention floor.
+
+        The ranking score lets BM25 use cross-lingual term matches, which also match
+        something for a question about baking bread; this measure counts only the
+        question's own words and its glossary terms, with BM25 scaled by their idf
+        sum so that it does not depend on which passages came back.
+        """
+        if not passages:
+            return 0.0
+        strict = tokenize(query.text)
+        for term in query.glossary_terms:
+            strict.extend(tokenize(term))
+        scale = float(self.index.lexical.idf(strict).sum())
+        lexical = self.index.lexical.scores(strict) / scale if scale > 0 else None
+        best = 0.0
+        for passage in passages:
+            row = self._row_of[passage.chunk_id]
+            strict_lexical = float(lexical[row]) if lexical is not None else 0.0
+            best = max(best, passage.dense_score + self.settings.lexical_weight * strict_lexical)
+        return best
 
     def _document_bonus(self, query: Query) -> np.ndarray:
         """Lift the documents a question names: by title similarity, and by kind ("the paper", "本法").
