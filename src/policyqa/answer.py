@@ -104,11 +104,13 @@ def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) 
     def overlap(row: int) -> float:
         if row not in overlaps:
             text = index.sentences[row].text.lower()
-            overlaps[row] = sum(w for t, w in zip(terms, weights) if t in text) / total if total > 0 else 0.0
+            overlaps[row] = (
+                sum(w for t, w in zip(terms, weights, strict=True) if t in text) / total if total > 0 else 0.0
+            )
         return overlaps[row]
 
     scored = []
-    for row, rank, cos in zip(rows, ranks, cosine.tolist()):
+    for row, rank, cos in zip(rows, ranks, cosine.tolist(), strict=True):
         sentence = index.sentences[row]
         lead, earlier = 0.0, row - 1
         while earlier >= 0 and (index.sentences[earlier].doc_id, index.sentences[earlier].block) == (

@@ -59,7 +59,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
     report = assistant.build(progress=None if args.quiet else _progress_bar())
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
-    print(f"Indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s -> {report.folder}")
+    print(
+        f"Indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s -> {report.folder}"
+    )
     return 0
 
 

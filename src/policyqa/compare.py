@@ -19,8 +19,18 @@ from .evaluate import GoldQuestion, ranking_result, report_of, run_eval
 from .retrieve import Passage
 from .settings import Settings
 
-COLUMNS = ("recall@5", "recall@5 en", "recall@5 zh", "mrr@10", "ndcg@10", "recall@1500chars",
-           "key_point_coverage", "abstention_recall", "false_abstention_rate", "latency_p50_ms")
+COLUMNS = (
+    "recall@5",
+    "recall@5 en",
+    "recall@5 zh",
+    "mrr@10",
+    "ndcg@10",
+    "recall@1500chars",
+    "key_point_coverage",
+    "abstention_recall",
+    "false_abstention_rate",
+    "latency_p50_ms",
+)
 
 
 def configurations(base: Settings, quick: bool) -> list[tuple[str, Settings]]:
@@ -74,8 +84,20 @@ def langchain_passages(documents: Sequence[Document]) -> list[Passage]:
             start = int(piece.metadata["start_index"])
             text = piece.page_content
             passages.append(
-                Passage(f"{doc.doc_id}@{start}", doc.doc_id, doc.title, "", text, start, start + len(text),
-                        0.0, 0.0, 0.0, (), ((start, start + len(text)),))
+                Passage(
+                    f"{doc.doc_id}@{start}",
+                    doc.doc_id,
+                    doc.title,
+                    "",
+                    text,
+                    start,
+                    start + len(text),
+                    0.0,
+                    0.0,
+                    0.0,
+                    (),
+                    ((start, start + len(text)),),
+                )
             )
     return passages
 
@@ -133,7 +155,12 @@ def compare_configurations(
     for encoder in ["use-multilingual-v3"] if quick else ["use-multilingual-v3", "e5-small-q4"]:
         if progress:
             progress(f"evaluating: LangChain baseline with {encoder}")
-        rows.append(_row(f"LangChain baseline (1000/200, {encoder})", langchain_baseline(base.replace(encoder=encoder), gold, base.top_k)))
+        rows.append(
+            _row(
+                f"LangChain baseline (1000/200, {encoder})",
+                langchain_baseline(base.replace(encoder=encoder), gold, base.top_k),
+            )
+        )
     return rows
 
 
@@ -144,6 +171,8 @@ def comparison_table(rows: Sequence[dict[str, object]]) -> str:
         cells = []
         for column in COLUMNS:
             value = row.get(column)
-            cells.append("–" if value is None else (f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value)))
+            cells.append(
+                "–" if value is None else (f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value))
+            )
         lines.append(f"| {row['configuration']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

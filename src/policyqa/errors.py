@@ -7,7 +7,7 @@ so callers (the CLI, the HTTP API) can turn them into clean messages::
     ├── ConfigError          bad settings or arguments (a value out of range, a missing folder)
     ├── QuestionError        a question that cannot be asked (empty, too long)
     ├── CorpusError          no readable document in the configured corpus
-    └── IndexError_          base for index problems
+    └── IndexUnusableError          base for index problems
         ├── IndexMissingError   no index has been built yet
         ├── IndexMismatchError  the index was built by another encoder, chunker or version
         └── IndexCorruptError   a file of the index is truncated, tampered or unreadable
@@ -32,7 +32,7 @@ class CorpusError(PolicyQAError):
     """The corpus holds no document that can be indexed."""
 
 
-class IndexError_(PolicyQAError):  # noqa: N801 - the builtin IndexError means something else
+class IndexUnusableError(PolicyQAError):
     """Base class of problems with a persisted index."""
 
     rebuild_hint = "Run `policyqa index` to rebuild it."
@@ -41,13 +41,13 @@ class IndexError_(PolicyQAError):  # noqa: N801 - the builtin IndexError means s
         return f"{super().__str__()} {self.rebuild_hint}"
 
 
-class IndexMissingError(IndexError_):
+class IndexMissingError(IndexUnusableError):
     """No index exists at the configured location."""
 
 
-class IndexMismatchError(IndexError_):
+class IndexMismatchError(IndexUnusableError):
     """The index was built with other settings or by another version."""
 
 
-class IndexCorruptError(IndexError_):
+class IndexCorruptError(IndexUnusableError):
     """A file of the index fails its checksum or cannot be parsed."""

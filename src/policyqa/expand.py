@@ -43,7 +43,7 @@ def english_phrases(question: str) -> list[str]:
         for w in _ENGLISH_WORD.findall(question.lower())
         if len(w) >= MIN_WORD_CHARS and w not in STOPWORDS and w not in _QUESTION_WORDS
     ]
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
 
 
 class TermMatcher:

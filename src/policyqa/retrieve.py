@@ -106,9 +106,7 @@ class Retriever:
             self._doc_rows.setdefault(chunk.doc_id, [])  # type: ignore[arg-type]
             self._doc_rows[chunk.doc_id].append(row)  # type: ignore[attr-defined]
         self._doc_rows = {d: np.asarray(rows, dtype=np.int64) for d, rows in self._doc_rows.items()}
-        self._terms = TermMatcher(
-            encoder, index.terms, index.term_vectors, settings.term_matches, settings.term_floor
-        )
+        self._terms = TermMatcher(encoder, index.terms, index.term_vectors, settings.term_matches, settings.term_floor)
         self._doc_ids = sorted(index.documents)
         self._doc_of_row = np.asarray([self._doc_ids.index(c.doc_id) for c in index.chunks], dtype=np.int64)
         self._title_vectors = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
@@ -152,7 +150,7 @@ class Retriever:
         weight = self.settings.lexical_weight
         penalty = self.settings.non_body_penalty
         scored = []
-        for row, dense_score in zip(candidates, dense.tolist()):
+        for row, dense_score in zip(candidates, dense.tolist(), strict=True):
             lexical = float(lexical_all[row]) / best_lexical if best_lexical > 0 else 0.0
             if mode == "dense":
                 fused = dense_score

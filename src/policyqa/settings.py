@@ -86,14 +86,11 @@ class Settings:
             raise ConfigError(f"chunk_chars must be at least 50. Currently, it is {self.chunk_chars}.")
         if not 0 <= self.chunk_overlap_sentences <= 3:
             raise ConfigError(
-                "chunk_overlap_sentences must be between 0 and 3. "
-                f"Currently, it is {self.chunk_overlap_sentences}."
+                f"chunk_overlap_sentences must be between 0 and 3. Currently, it is {self.chunk_overlap_sentences}."
             )
         check_top_k(self.top_k)
         if self.candidates < self.top_k:
-            raise ConfigError(
-                f"candidates must be at least top_k ({self.top_k}). Currently, it is {self.candidates}."
-            )
+            raise ConfigError(f"candidates must be at least top_k ({self.top_k}). Currently, it is {self.candidates}.")
         if not 0.0 <= self.lexical_weight <= 1.0:
             raise ConfigError(f"lexical_weight must be between 0 and 1. Currently, it is {self.lexical_weight}.")
         if not 0.0 <= self.sentence_weight <= 1.0:
@@ -101,11 +98,12 @@ class Settings:
         if not 0 <= self.term_matches <= 10:
             raise ConfigError(f"term_matches must be between 0 and 10. Currently, it is {self.term_matches}.")
         if self.retrieval not in RETRIEVAL_MODES:
-            raise ConfigError(f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}. Currently, it is {self.retrieval!r}.")
-        if self.passage_context not in PASSAGE_CONTEXTS:
             raise ConfigError(
-                f"passage_context must be one of {', '.join(PASSAGE_CONTEXTS)}. Currently, it is {self.passage_context!r}."
+                f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}. Currently, it is {self.retrieval!r}."
             )
+        if self.passage_context not in PASSAGE_CONTEXTS:
+            choices = ", ".join(PASSAGE_CONTEXTS)
+            raise ConfigError(f"passage_context must be one of {choices}. Currently, it is {self.passage_context!r}.")
         if not 1 <= self.answer_sentences <= 10:
             raise ConfigError(f"answer_sentences must be between 1 and 10. Currently, it is {self.answer_sentences}.")
 

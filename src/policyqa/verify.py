@@ -31,7 +31,9 @@ _CN_NUMERAL = "零〇一二三四五六七八九十百千万亿两"
 # A Chinese numeral needs a digit character: "亿元以上" alone is not an amount.
 _NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四五六七八九十两][{_CN_NUMERAL}]*)"
 _MONEY = re.compile(rf"{_NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民币)?")
-_RATE = re.compile(rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成")
+_RATE = re.compile(
+    rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
+)
 _COUNT = re.compile(rf"{_NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
 _DURATION = re.compile(rf"{_NUMBER}\s*(?:个)?(?:年|月|日|天|周|小时)")
 _YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
@@ -42,7 +44,9 @@ _ASKS_MONEY = re.compile(
     re.I,
 )
 _ASKS_RATE = re.compile(
-    r"\b(?:rate|percentage|percent|proportion|ratio)\b|\bwhat share\b|\bshare of\b|比例|比率|占比|百分之几|[^利]率是多少|率为多少|率有多高", re.I
+    r"\b(?:rate|percentage|percent|proportion|ratio)\b|\bwhat share\b|\bshare of\b"
+    r"|比例|比率|占比|百分之几|[^利]率是多少|率为多少|率有多高",
+    re.I,
 )
 _ASKS_DURATION = re.compile(r"how long|how many (?:years|months|days)|多长时间|多久|多长|几年|期限是多|期限为多", re.I)
 _ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
@@ -68,7 +72,12 @@ def places_named(question: str) -> list[tuple[str, ...]]:
 
 def _figure_pattern(question: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
     """What kind of figure the question asks for, and the words that ask for it."""
-    for asks, figure in ((_ASKS_RATE, _RATE), (_ASKS_MONEY, _MONEY), (_ASKS_DURATION, _DURATION), (_ASKS_COUNT, _COUNT)):
+    for asks, figure in (
+        (_ASKS_RATE, _RATE),
+        (_ASKS_MONEY, _MONEY),
+        (_ASKS_DURATION, _DURATION),
+        (_ASKS_COUNT, _COUNT),
+    ):
         if asks.search(question):
             return figure, asks
     return None
@@ -129,7 +138,7 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
             # the title and section name the document and article it belongs to.
             before = index.sentences[rows[i - 1]].text if i else ""
             window = f"{passage.title} {passage.section} {before}{sentence}"
-            covered = sum(w for t, w in zip(terms, weights) if t in window)
+            covered = sum(w for t, w in zip(terms, weights, strict=True) if t in window)
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return "no passage gives the figure asked for"
