@@ -47,7 +47,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["index_dir"] = Path(args.index_dir)
     if args.encoder:
         overrides["encoder"] = args.encoder
-    return Settings.from_env(**overrides)
+    return Settings.from_env(None, **overrides)
 
 
 def _print_json(data: object) -> None:

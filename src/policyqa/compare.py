@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from .assistant import Assistant
 from .documents import Document, load_corpus
 from .embed import Encoder, get_encoder
-from .evaluate import GoldQuestion, ranking_result, report_of, run_eval
+from .evaluate import GoldQuestion, Report, ranking_result, report_of, run_eval
 from .retrieve import Passage
 from .settings import Settings
 
@@ -60,16 +60,16 @@ def configurations(base: Settings, quick: bool) -> list[tuple[str, Settings]]:
     return rows
 
 
-def _row(name: str, report: dict[str, object]) -> dict[str, object]:
+def _row(name: str, report: Report) -> Report:
     overall = report["overall"]
     by_lang = report["by_language"]
-    row: dict[str, object] = {"configuration": name}
+    row: Report = {"configuration": name}
     for column in COLUMNS:
         if column.endswith((" en", " zh")):
             metric, lang = column.rsplit(" ", 1)
-            row[column] = by_lang.get(lang, {}).get(metric)  # type: ignore[union-attr]
+            row[column] = by_lang.get(lang, {}).get(metric)
         else:
-            row[column] = overall.get(column)  # type: ignore[union-attr]
+            row[column] = overall.get(column)
     return row
 
 
@@ -133,7 +133,7 @@ class LangChainBaseline:
         return [self.passages[r] for r in rows[0] if r >= 0]
 
 
-def langchain_baseline(settings: Settings, gold: Sequence[GoldQuestion], k: int) -> dict[str, object]:
+def langchain_baseline(settings: Settings, gold: Sequence[GoldQuestion], k: int) -> Report:
     """RecursiveCharacterTextSplitter(1000, 200) + the same encoder + FAISS, evaluated like ours."""
     baseline = LangChainBaseline.build(settings)
     results = []
@@ -146,7 +146,7 @@ def langchain_baseline(settings: Settings, gold: Sequence[GoldQuestion], k: int)
 
 def compare_configurations(
     base: Settings, gold: Sequence[GoldQuestion], quick: bool = False, progress: Callable[[str], None] | None = None
-) -> list[dict[str, object]]:
+) -> list[Report]:
     rows = []
     for name, settings in configurations(base, quick):
         if progress:
@@ -164,7 +164,7 @@ def compare_configurations(
     return rows
 
 
-def comparison_table(rows: Sequence[dict[str, object]]) -> str:
+def comparison_table(rows: Sequence[Report]) -> str:
     header = "| configuration | " + " | ".join(COLUMNS) + " |"
     lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
     for row in rows:

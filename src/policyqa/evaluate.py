@@ -21,11 +21,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .answer import Answer, compose_answer
 from .assistant import Assistant, clean_question
 from .errors import ConfigError
 from .retrieve import Passage
+
+# A report is JSON: nested dicts of metrics, settings and per-question records.
+Report = dict[str, Any]
 
 RANK_DEPTH = 10
 CHAR_BUDGET = 1500
@@ -108,12 +112,12 @@ class QuestionResult:
     type: str
     question: str
     answerable: bool
-    ranked: list[dict[str, object]]
+    ranked: list[Report]
     evidence_ranks: list[int | None]  # first rank (1-based) of a passage holding each evidence string
     recall_1500: float | None
     answer: str
     abstained: bool
-    citations: list[dict[str, object]]
+    citations: list[Report]
     key_point_coverage: float | None
     citation_precision: float | None
     latency_ms: float
@@ -208,10 +212,10 @@ def _ranking_metrics(results: Sequence[QuestionResult]) -> dict[str, dict[str, f
         for i in range(len(r.evidence_ranks)):
             qrels.append(ir_measures.Qrel(r.id, f"evidence-{i}", 1))
         for entry in r.ranked:
-            rank = int(entry["rank"])  # type: ignore[call-overload]
+            rank = int(entry["rank"])
             hits = entry["evidence"] or []
             # A passage stands for each evidence string it holds; tiny offsets keep ties ordered.
-            ids = [f"evidence-{i}" for i in hits] or [f"passage-{rank}"]  # type: ignore[union-attr]
+            ids = [f"evidence-{i}" for i in hits] or [f"passage-{rank}"]
             for j, doc_id in enumerate(ids):
                 run.append(ir_measures.ScoredDoc(r.id, doc_id, float(RANK_DEPTH + 1 - rank) - j * 1e-3))
     measures = {
@@ -242,11 +246,11 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return round(ordered[position], 2)
 
 
-def summarise(results: Sequence[QuestionResult]) -> dict[str, object]:
+def summarise(results: Sequence[QuestionResult]) -> Report:
     """Aggregate metrics of a group of questions."""
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
-    summary: dict[str, object] = {"questions": len(results), "answerable": len(answerable)}
+    summary: Report = {"questions": len(results), "answerable": len(answerable)}
     for name in ("hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", *(f"recall@{c}" for c in RECALL_CUTOFFS)):
         summary[name] = _mean(r.metrics.get(name) for r in answerable)
     summary["recall@1500chars"] = _mean(r.recall_1500 for r in answerable)
@@ -265,7 +269,7 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, object]:
     return summary
 
 
-def run_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | None = None) -> dict[str, object]:
+def run_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | None = None) -> Report:
     """Evaluate every question; return the report (overall, by language, by type, per question)."""
     top_k = k or assistant.settings.top_k
     _ = assistant.index  # build or load before timing questions
@@ -281,7 +285,7 @@ def run_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | None =
     }
 
 
-def report_of(results: Sequence[QuestionResult]) -> dict[str, object]:
+def report_of(results: Sequence[QuestionResult]) -> Report:
     """Overall, by-language and by-type summaries of scored questions."""
     per_question = _ranking_metrics(results)
     for r in results:
@@ -326,20 +330,20 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def markdown_table(report: dict[str, object]) -> str:
+def markdown_table(report: Report) -> str:
     """The report as a Markdown table: overall, by language, by type."""
     rows = [("overall", report["overall"])]
-    rows += [(f"lang={k}", v) for k, v in report["by_language"].items()]  # type: ignore[union-attr]
-    rows += [(f"type={k}", v) for k, v in report["by_type"].items()]  # type: ignore[union-attr]
+    rows += [(f"lang={k}", v) for k, v in report["by_language"].items()]
+    rows += [(f"type={k}", v) for k, v in report["by_type"].items()]
     header = "| group | " + " | ".join(TABLE_COLUMNS) + " |"
     rule = "|---" * (len(TABLE_COLUMNS) + 1) + "|"
     lines = [header, rule]
     for name, summary in rows:
-        lines.append(f"| {name} | " + " | ".join(_cell(summary.get(c)) for c in TABLE_COLUMNS) + " |")  # type: ignore[union-attr]
+        lines.append(f"| {name} | " + " | ".join(_cell(summary.get(c)) for c in TABLE_COLUMNS) + " |")
     return "\n".join(lines)
 
 
-def write_artefacts(report: dict[str, object], out_dir: Path) -> list[Path]:
+def write_artefacts(report: Report, out_dir: Path) -> list[Path]:
     """Write report.json, report.md, per_question.jsonl and recall_by_language.png."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -356,21 +360,21 @@ def write_artefacts(report: dict[str, object], out_dir: Path) -> list[Path]:
     written.append(path)
     path = out_dir / "per_question.jsonl"
     with path.open("w", encoding="utf-8") as handle:
-        for item in report["per_question"]:  # type: ignore[attr-defined]
+        for item in report["per_question"]:
             handle.write(json.dumps(item, ensure_ascii=False) + "\n")
     written.append(path)
     written.append(_plot_recall(report, out_dir / "recall_by_language.png"))
     return written
 
 
-def _plot_recall(report: dict[str, object], path: Path) -> Path:
+def _plot_recall(report: Report, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for lang, summary in report["by_language"].items():  # type: ignore[union-attr]
+    for lang, summary in report["by_language"].items():
         values = [summary[f"recall@{c}"] or 0.0 for c in RECALL_CUTOFFS]
         ax.plot(RECALL_CUTOFFS, values, marker="o", label=f"{lang} (n={summary['answerable']})")
     ax.set_xlabel("k (passages)")

@@ -239,7 +239,7 @@ class Retriever:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             import faiss
 
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
             scores, rows = index.search(vector[None, :], min(k, len(allowed)), params=params)  # type: ignore[attr-defined]
         else:
             scores, rows = index.search(vector[None, :], k)  # type: ignore[attr-defined]
