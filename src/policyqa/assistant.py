@@ -118,7 +118,10 @@ class Assistant:
         except (IndexMissingError, IndexMismatchError) as exc:
             if not self.auto_build:
                 raise
-            log.warning("%s Building the index now.", exc.args[0])
+            if isinstance(exc, IndexMissingError):
+                log.warning("Building the index (first use; later runs load it).")
+            else:
+                log.warning("%s Rebuilding the index.", exc.args[0])
             build_index(self.settings, self.encoder)
             self._load()
             return
