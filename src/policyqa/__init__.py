@@ -20,7 +20,6 @@ from .errors import (  # noqa: E402
     PolicyQAError,
     QuestionError,
 )
-from .langchain_retriever import PolicyQARetriever  # noqa: E402
 from .retrieve import Passage  # noqa: E402
 from .settings import Settings  # noqa: E402
 
@@ -42,3 +41,13 @@ __all__ = [
     "Settings",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The LangChain retriever pulls in langchain-core's retriever machinery (about
+    # half a second); only code that uses it pays for the import.
+    if name == "PolicyQARetriever":
+        from .langchain_retriever import PolicyQARetriever
+
+        return PolicyQARetriever
+    raise AttributeError(f"module 'policyqa' has no attribute {name!r}")

@@ -1,7 +1,10 @@
 """Command line: ``policyqa index | ask | search | eval | compare``.
 
-Errors that policyqa raises on purpose print one line on stderr and exit with
-status 2; the JSON written by ``--json`` is the same as the HTTP API's.
+Errors that policyqa raises on purpose, and bad arguments, print one line
+``error: …`` on stderr and exit with status 2; a failing file system (``OSError``)
+or an unexpected error prints one line and exits with 1 (``-v`` shows the
+traceback of an unexpected one). The JSON written by ``--json`` is the same as
+the HTTP API's.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .assistant import Assistant
@@ -19,6 +23,14 @@ from .errors import PolicyQAError
 from .settings import Settings
 
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line, like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
 
 
 def _progress_bar():  # type: ignore[no-untyped-def]
@@ -57,8 +69,8 @@ def _print_json(data: object) -> None:
 def _cmd_index(args: argparse.Namespace) -> int:
     assistant = Assistant(_settings(args))
     report = assistant.build(progress=None if args.quiet else _progress_bar())
-    for skipped in report.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if report.skipped:  # each was named in a warning as it was skipped
+        print(f"Skipped {len(report.skipped)} file(s) that cannot be indexed (named above).", file=sys.stderr)
     print(
         f"Indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s -> {report.folder}"
     )
@@ -123,10 +135,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="policyqa", description="Cited answers from Chinese policy texts.")
+CORE_COMMANDS = ("index", "ask", "search", "eval", "compare")
+
+
+def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
+    parser = _Parser(prog="policyqa", description="Cited answers from Chinese policy texts.")
     parser.add_argument("--version", action="version", version=f"policyqa {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--corpus", action="append", metavar="DIR", help="corpus folder (repeat for several)")
     common.add_argument("--index-dir", metavar="DIR", help="where indexes live (default: index/)")
     common.add_argument("--encoder", help="use-multilingual-v3 (default), e5-small-q4, use+e5 or st:MODEL_FOLDER")
@@ -160,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="only the default encoder's variants")
     p.add_argument("--json", action="store_true", help="print rows as JSON")
     p.set_defaults(func=_cmd_compare)
-    _add_plugin_commands(sub, common)
+    if load_plugins:
+        _add_plugin_commands(sub, common)
     return parser
 
 
@@ -181,8 +197,10 @@ def _add_plugin_commands(sub: argparse._SubParsersAction, common: argparse.Argum
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # A core command needs no plugin: importing the web app would only slow it down.
+    parser = build_parser(load_plugins=not (arguments and arguments[0] in CORE_COMMANDS))
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s: %(message)s",
@@ -197,6 +215,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a full disk, a folder without write permission
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:
+        if getattr(args, "verbose", False):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run again with -v to see where)", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -49,24 +49,34 @@ def english_phrases(question: str) -> list[str]:
 class TermMatcher:
     """Finds corpus words close to English phrases in the encoder's space."""
 
+    # Phrases recur across questions ("technology", "patent law"); their matches are
+    # kept so that a question embeds only phrases not seen before. Bounded by count.
+    CACHE_SIZE = 20_000
+
     def __init__(self, encoder: Encoder, terms: list[str], vectors: np.ndarray, per_phrase: int, floor: float):
         self.encoder = encoder
         self.terms = terms
         self.vectors = vectors
         self.per_phrase = per_phrase
         self.floor = floor
+        self._cache: dict[str, list[tuple[str, float]]] = {}
 
     def matches(self, question: str) -> list[tuple[str, float]]:
         """Corpus words close to the question's phrases, with their similarity, best per phrase first."""
         phrases = english_phrases(question)
         if not phrases or not self.terms or self.per_phrase == 0:
             return []
-        similarities = self.encoder.encode_documents(phrases) @ self.vectors.T
+        missing = list(dict.fromkeys(p for p in phrases if p not in self._cache))
+        if missing:
+            if len(self._cache) + len(missing) > self.CACHE_SIZE:
+                self._cache.clear()
+            k = min(self.per_phrase, len(self.terms))
+            for phrase, row in zip(missing, self.encoder.encode_documents(missing) @ self.vectors.T, strict=True):
+                best = np.argpartition(-row, k - 1)[:k]
+                self._cache[phrase] = [(self.terms[j], float(row[j])) for j in best[np.argsort(-row[best])]]
         found: dict[str, float] = {}
-        k = min(self.per_phrase, len(self.terms))
-        for row in similarities:
-            best = np.argpartition(-row, k - 1)[:k]
-            for j in best[np.argsort(-row[best])]:
-                if row[j] >= self.floor:
-                    found[self.terms[j]] = max(found.get(self.terms[j], 0.0), float(row[j]))
+        for phrase in phrases:
+            for term, similarity in self._cache.get(phrase, ()):
+                if similarity >= self.floor:
+                    found[term] = max(found.get(term, 0.0), similarity)
         return list(found.items())

@@ -108,7 +108,8 @@ class Retriever:
         self._doc_rows = {d: np.asarray(rows, dtype=np.int64) for d, rows in self._doc_rows.items()}
         self._terms = TermMatcher(encoder, index.terms, index.term_vectors, settings.term_matches, settings.term_floor)
         self._doc_ids = sorted(index.documents)
-        self._doc_of_row = np.asarray([self._doc_ids.index(c.doc_id) for c in index.chunks], dtype=np.int64)
+        position = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
+        self._doc_of_row = np.asarray([position[c.doc_id] for c in index.chunks], dtype=np.int64)
         self._title_vectors = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
         self._doc_kinds = [_document_kind(index.documents[d].metadata, index.documents[d].path) for d in self._doc_ids]
         self._row_of = {c.chunk_id: row for row, c in enumerate(index.chunks)}
