@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO_ROOT, FakeEncoder
 from langchain_core.embeddings import Embeddings
 
-from policyqa.embed import Encoder, get_encoder
+from policyqa.embed import ComposableEncoder, Encoder, get_encoder
 from policyqa.errors import ConfigError
 
 
@@ -150,3 +150,51 @@ def test_sentence_transformers_missing_model_is_a_config_error(tmp_path: Path) -
     else:
         with pytest.raises(ConfigError, match="offline"):
             get_encoder(f"st:{tmp_path / 'no-model'}")
+
+
+# --- composing passages from sentence states (large corpora) ------------------------------------
+
+
+def test_states_give_each_texts_own_vector(use_encoder: Encoder) -> None:
+    assert isinstance(use_encoder, ComposableEncoder) and use_encoder.can_compose
+    texts = [
+        "第四条 高等院校可以自主决定转让其持有的科技成果。",
+        "What policy fits the trough of disillusionment?",
+        "短",
+    ]
+
+    states = use_encoder.encode_states(texts)
+
+    assert states.shape == (3, use_encoder.state_dimension)
+    np.testing.assert_allclose(use_encoder.vectors_from_states(states), use_encoder.encode_documents(texts), atol=1e-6)
+
+
+def test_composed_vector_is_close_to_encoding_the_joined_text(use_encoder: Encoder) -> None:
+    assert isinstance(use_encoder, ComposableEncoder)
+    parts = [
+        "第二章 技术权益",
+        "当技术进入泡沫破裂低谷期，投资大幅减少。",
+        "地方政府可以建设技术转移机构，为成果转化提供融资服务。",
+        "市人民政府应当建立跨部门的协调机制。",
+    ]
+    states = use_encoder.encode_states(parts)
+
+    composed = use_encoder.compose(states, np.array([0, 1, 2, 3, 2]), np.array([0, 4]))
+    joined = use_encoder.encode_documents(["\n".join([parts[0], "".join(parts[1:])]), parts[2]])
+
+    assert composed.shape == (2, 512)
+    np.testing.assert_allclose(np.linalg.norm(composed, axis=1), 1.0, atol=1e-5)
+    assert _cosine(composed[0], joined[0]) > 0.95
+    assert _cosine(composed[1], joined[1]) > 0.9999  # one part: its own vector
+
+
+def test_default_encoder_runs_numpy_blas_on_one_thread(use_encoder: Encoder) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    numpy_blas = [
+        info
+        for info in threadpoolctl.threadpool_info()
+        if info["user_api"] == "blas" and "numpy" in str(info.get("filepath", ""))
+    ]
+
+    assert numpy_blas and all(info["num_threads"] == 1 for info in numpy_blas)

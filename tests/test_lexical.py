@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from policyqa.lexical import LexicalIndex, tokenize
+from policyqa.lexical import LexicalIndex, tokenize, tokenize_joined
 
 PASSAGES = [
     "第四条 高等院校可以自主决定转让其持有的科技成果。",
@@ -98,3 +100,52 @@ def test_building_and_loading_log_no_debug_chatter(tmp_path: Path, caplog: pytes
         LexicalIndex.load(tmp_path / "bm25")
 
     assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
+
+
+def test_loaded_index_scores_exactly_as_bm25s(lexical: LexicalIndex, tmp_path: Path) -> None:
+    import bm25s
+
+    folder = tmp_path / "bm25"
+    lexical.save(folder)
+    ours = LexicalIndex.load(folder)
+    theirs = bm25s.BM25.load(str(folder), mmap=True, allow_pickle=False)
+
+    for query in ("科技成果转化", "协调机制 协调机制", "投资 企业 退出 成果", "blockchain"):
+        tokens = tokenize(query)
+        ids = [theirs.vocab_dict[t] for t in tokens if t in theirs.vocab_dict]
+        expected = theirs.get_scores_from_ids(ids) if ids else np.zeros(len(PASSAGES), dtype=np.float32)
+        np.testing.assert_array_equal(ours.scores(tokens), expected)
+
+
+def test_querying_a_loaded_index_does_not_import_bm25s(lexical: LexicalIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "bm25"
+    lexical.save(folder)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from policyqa.lexical import LexicalIndex, tokenize\n"
+        f"index = LexicalIndex.load(Path({str(folder)!r}))\n"
+        "assert index.scores(tokenize('科技成果转化')).max() > 0\n"
+        "print('bm25s' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("parts", "separators"),
+    [
+        (["第四条 高等院校可以自主决定转让。", "其持有的科技成果（试行）。"], [""]),
+        (["科技成果转化", "第四条", "高校可以转让成果；", "投资大幅减少。"], ["\n", "\n", ""]),
+        (["a run of text cut for leng", "th inside a word"], [""]),  # meets inside a word: cut whole
+        (["泡沫破裂低", "谷期的政策"], [""]),
+    ],
+)
+def test_tokenize_joined_equals_tokenizing_the_joined_text(parts: list[str], separators: list[str]) -> None:
+    joined = "".join(p + s for p, s in zip(parts, [*separators, ""], strict=True))
+    cache: dict[str, list[str]] = {}
+
+    assert tokenize_joined(parts, separators, cache) == tokenize(joined)
+    assert tokenize_joined(parts, separators, cache) == tokenize(joined)  # from the cache

@@ -101,7 +101,12 @@ CONTEXT = (
     ("warm_combined.search.p50_ms", "warm search p50, with the law texts", "ms", "warm_combined.baseline.p50_ms"),
     ("warm_combined.search.p95_ms", "warm search p95, with the law texts", "ms", "warm_combined.baseline.p95_ms"),
     ("index_shipped.build_s", "shipped corpus build, in process", "s", "index_shipped.baseline.build_s"),
-    ("index_shipped.chunks_per_s", "shipped corpus indexing throughput", "chunks/s", "index_shipped.baseline.chunks_per_s"),
+    (
+        "index_shipped.chunks_per_s",
+        "shipped corpus indexing throughput",
+        "chunks/s",
+        "index_shipped.baseline.chunks_per_s",
+    ),
     ("synthetic.build_s", "synthetic corpus build", "s", "synthetic.baseline.build_s"),
     ("synthetic.load_s", "synthetic index load (new Assistant)", "s", None),
     ("synthetic.search.p50_ms", "search p50 at {n} passages", "ms", "synthetic.baseline.search.p50_ms"),
@@ -203,7 +208,9 @@ def _real_sentences(corpus_dirs: Sequence[Path]) -> list[str]:
     return sorted(t for t in texts if len(t) >= 8 and not t.startswith("#"))
 
 
-def synthetic_corpus(corpus_dirs: Sequence[Path], folder: Path, chunks: int, seed: int = SYNTHETIC_SEED) -> dict[str, int]:
+def synthetic_corpus(
+    corpus_dirs: Sequence[Path], folder: Path, chunks: int, seed: int = SYNTHETIC_SEED
+) -> dict[str, int]:
     """Write Markdown files of real sentences, resampled with a fixed seed, until they hold ``chunks`` passages.
 
     Each file is a title, sections of twenty paragraphs, paragraphs of two to six
@@ -344,7 +351,9 @@ def warm_latency(settings: Settings, questions: Sequence[str], passes: int) -> d
     }
 
 
-def synthetic(settings: Settings, sources: Sequence[Path], questions: Sequence[str], scratch: Path, plan: Plan) -> dict[str, object]:
+def synthetic(
+    settings: Settings, sources: Sequence[Path], questions: Sequence[str], scratch: Path, plan: Plan
+) -> dict[str, object]:
     """Build a resampled corpus of ``plan.synthetic_chunks`` passages; its search, recall and the baseline's costs."""
     import faiss
 
@@ -382,18 +391,30 @@ def synthetic(settings: Settings, sources: Sequence[Path], questions: Sequence[s
     for k in (10, candidates):
         _, truth = exact.search(queries, k)
         _, found = index.search(queries, k)  # type: ignore[attr-defined]
-        recall[k] = float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found)]))
+        recall[k] = float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found, strict=True)]))
+    # One loop per index (interleaved, FAISS's OpenMP threads of one search still spin in the
+    # next), on one thread: on a busy 2-core machine a second OpenMP thread made an exact
+    # search of 100,000 vectors take 32 ms instead of 8, which would flatter us against the baseline.
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
     ann_ms, exact_ms, baseline_ms = [], [], []
-    for question, query in zip(questions, queries):
-        for target, out in ((index, ann_ms), (exact, exact_ms)):
+    for target, out in ((index, ann_ms), (exact, exact_ms)):
+        for query in queries:
             t0 = time.perf_counter()
             target.search(query[None, :], candidates)  # type: ignore[attr-defined]
             out.append((time.perf_counter() - t0) * 1000)
-        t0 = time.perf_counter()  # the baseline: encode the question, exact search of the same size
+    for question in questions:  # the baseline: encode the question, exact search over as many vectors
+        t0 = time.perf_counter()
         exact.search(encoder.encode_query(question)[None, :], syn.top_k)
         baseline_ms.append((time.perf_counter() - t0) * 1000)
-    hnsw = getattr(index, "hnsw", None)
-    del assistant, index, exact, vectors
+    faiss.omp_set_num_threads(threads)
+    graph = getattr(index, "hnsw", None)  # read before the index is freed: it owns the graph
+    hnsw = (
+        None
+        if graph is None
+        else {"M": graph.nb_neighbors(1), "efConstruction": graph.efConstruction, "efSearch": graph.efSearch}
+    )
+    del assistant, index, exact, vectors, graph
 
     # The baseline's build, extrapolated: encoding its 1,000-character chunks is all its
     # cost, and all of them would take longer than the whole benchmark.
@@ -417,7 +438,7 @@ def synthetic(settings: Settings, sources: Sequence[Path], questions: Sequence[s
         "stages_s": clock.stages(),
         "faiss": manifest.get("faiss"),
         "passage_vectors": manifest.get("passage_vectors", "encoded"),
-        "hnsw": None if hnsw is None else {"M": hnsw.nb_neighbors(1) // 2, "efConstruction": hnsw.efConstruction, "efSearch": hnsw.efSearch},
+        "hnsw": hnsw,
         "load_s": round(load_s, 2),
         "search": _summary(search),
         "recall_at_10": round(recall[10], 4),
@@ -431,7 +452,8 @@ def synthetic(settings: Settings, sources: Sequence[Path], questions: Sequence[s
             "build_s": round(base_build_s, 1),
             "chunks_per_s": round(len(base_chunks) / base_build_s, 1),
             "search": _summary(baseline_ms),
-            "note": "build extrapolated from encoding a random sample of its chunks; search: exact FAISS at the same size",
+            "note": "build extrapolated from encoding a random sample of its chunks; "
+            "search: exact FAISS at the same size",
         },
     }
 
@@ -491,6 +513,12 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> dict[str, float]:
@@ -563,7 +591,10 @@ def serving(settings: Settings, questions: Sequence[str], seconds: float, scratc
     }
     log = (scratch / "server.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, json.dumps(config)], stdout=log, stderr=subprocess.STDOUT, env=_child_env(scratch)
+        [sys.executable, "-c", _SERVER, json.dumps(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=_child_env(scratch),
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -583,7 +614,14 @@ def serving(settings: Settings, questions: Sequence[str], seconds: float, scratc
         ready = _rss_mb(server.pid)
         results: dict[str, object] = {"ready_s": round(ready_s, 2), "rss_ready_mb": ready.get("VmRSS")}
         for name in ("search", "ask"):
-            results[name] = asyncio.run(_load(base_url, f"/api/v1/{name}", questions, seconds, HTTP_CLIENTS))
+            cpu = _cpu_seconds(server.pid)
+            load = asyncio.run(_load(base_url, f"/api/v1/{name}", questions, seconds, HTTP_CLIENTS))
+            # Includes the short unrecorded warm-up: an upper bound per request, and the cores the server used.
+            used = _cpu_seconds(server.pid) - cpu
+            total = load["requests"] + 1
+            load["server_cpu_ms_per_request"] = round(1000 * used / total, 2)
+            load["server_cores_used"] = round(used / (load["seconds"] + min(3.0, seconds / 5)), 2)  # type: ignore[operator]
+            results[name] = load
         memory = _rss_mb(server.pid)
         results["rss_end_mb"] = memory.get("VmRSS")
         results["rss_peak_mb"] = memory.get("VmHWM")
@@ -729,13 +767,21 @@ def run(settings: Settings, gold: Path, extra_corpus: Path | None, plan: Plan, q
         _log(f"[3/6] warm ask and search, {len(questions)} gold questions x {plan.warm_passes}")
         results["warm_shipped"] = warm_latency(shipped, questions, plan.warm_passes)
         if extra_corpus is not None and extra_corpus.is_dir():
-            combined = settings.replace(corpus_dirs=(*settings.corpus_dirs, extra_corpus), index_dir=scratch / "index-combined")
+            combined = settings.replace(
+                corpus_dirs=(*settings.corpus_dirs, extra_corpus), index_dir=scratch / "index-combined"
+            )
             _log(f"[4/6] warm ask and search with {extra_corpus} added")
             build_s, _ = _build(combined)
-            results["warm_combined"] = {"build_s": round(build_s, 2), **warm_latency(combined, questions, plan.warm_passes)}
+            results["warm_combined"] = {
+                "build_s": round(build_s, 2),
+                **warm_latency(combined, questions, plan.warm_passes),
+            }
         else:
             results["warm_combined"] = {"skipped": f"no folder {extra_corpus}"}
-        sources = [*settings.corpus_dirs, *([extra_corpus] if extra_corpus is not None and extra_corpus.is_dir() else [])]
+        sources = [
+            *settings.corpus_dirs,
+            *([extra_corpus] if extra_corpus is not None and extra_corpus.is_dir() else []),
+        ]
         _log(f"[5/6] synthetic corpus of {plan.synthetic_chunks:,} passages: build, search, recall")
         results["synthetic"] = synthetic(settings, sources, questions, scratch, plan)
         _log(f"[6/6] HTTP server, {HTTP_CLIENTS} clients, {plan.load_seconds:.0f} s per endpoint")

