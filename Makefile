@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 POLICY_TEXTS ?= ../shared/policy-texts
 
-.PHONY: setup setup-dev setup-st setup-browser test test-fast lint eval compare bench serve clean
+.PHONY: setup setup-dev setup-st setup-browser test test-fast lint eval compare bench soak serve clean
 
 $(BIN)/policyqa:
 	$(PY) -m venv $(VENV)
@@ -49,8 +49,12 @@ compare: setup-dev
 bench: setup-dev
 	$(BIN)/policyqa bench --out bench-out
 
+# Ten minutes of mixed ask/search load from 16 clients on a real server (docs/reliability.md).
+soak: setup-dev
+	$(BIN)/policyqa soak --minutes 10 --clients 16 --out soak-out
+
 serve: setup-dev
 	$(BIN)/policyqa serve
 
 clean:
-	rm -rf $(VENV) eval-out bench-out
+	rm -rf $(VENV) eval-out bench-out soak-out

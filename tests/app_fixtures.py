@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,7 @@ from policyqa_app.config import key_digest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
+HOSTILE_CORPUS = REPO / "tests" / "data" / "hostile"
 ENGLISH_TROUGH = "What policy fits a technology in the trough of disillusionment?"
 CHINESE_TROUGH = "技术处于泡沫破裂低谷期时需要什么政策？"
 OFF_TOPIC = "How do I bake sourdough bread at home?"
@@ -76,12 +77,16 @@ def serve(
     with_ui: bool = True,
     ready_headers: dict[str, str] | None = None,
     wait_for_index: bool = True,
+    prepare: Callable[[object], None] | None = None,
 ) -> Iterator[RunningServer]:
     """Run ``create_app`` under a real uvicorn server in a thread until the block ends.
 
-    ``ready_headers`` authenticate the readiness poll (default: the test key when keys are on).
+    ``ready_headers`` authenticate the readiness poll (default: the test key when keys are on);
+    ``prepare`` may change the app (e.g. add a test route) before the server starts.
     """
     app = create_app(security=security, assistant=assistant, with_ui=with_ui)
+    if prepare is not None:
+        prepare(app)
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -182,4 +187,15 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     settings = Settings.from_env(environ={}, corpus_dirs=(corpus,), index_dir=tmp_path_factory.mktemp("hostile-index"))
     security = AppSettings.from_env(environ={}, feedback_db=tmp_path_factory.mktemp("hostile") / "feedback.sqlite3")
     with serve(Assistant(settings), security) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def hostile_corpus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The hostile corpus file of tests/data/hostile: injected instructions, hidden text, markup, remote images."""
+    settings = Settings.from_env(
+        environ={}, corpus_dirs=(HOSTILE_CORPUS,), index_dir=tmp_path_factory.mktemp("hostile-corpus-index")
+    )
+    feedback = tmp_path_factory.mktemp("hostile-corpus") / "feedback.sqlite3"
+    with serve(Assistant(settings), AppSettings.from_env(environ={}, feedback_db=feedback)) as running:
         yield running

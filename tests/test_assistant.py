@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,45 @@ def test_ask_never_raises_on_arbitrary_unicode(mini_assistant: Assistant, questi
     answer = mini_assistant.ask(question)
     assert isinstance(answer.answer, str) and answer.answer
     assert answer.abstained or answer.citations
+
+
+# Any code point, lone surrogates included (st.text() leaves them out), and the characters
+# that hostile input favours: NUL, other controls, direction overrides, zero-width, emoji.
+_ANY_CHARACTER = st.one_of(
+    st.characters(),
+    st.characters(categories=["Cs"]),
+    st.sampled_from(["\x00", "\x1b", "\x7f", "\u202e", "\u200b", "\ufeff", "\U000e0041", "🚀", "政"]),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.one_of(
+        st.lists(_ANY_CHARACTER, min_size=1, max_size=300).map("".join),
+        st.lists(_ANY_CHARACTER, min_size=1990, max_size=2010).map("".join),  # around the length limit
+        st.integers(min_value=2001, max_value=120_000).map(lambda n: "政" * n),  # far over it, no punctuation
+    )
+)
+def test_ask_never_raises_on_any_code_point_or_length(mini_assistant: Assistant, question: str) -> None:
+    """Surrogates, controls and huge questions get an answer or a QuestionError, and the answer serialises."""
+    try:
+        answer = mini_assistant.ask(question)
+    except QuestionError as exc:
+        assert "empty" in str(exc) or "the limit is 2,000" in str(exc)
+        return
+    assert answer.answer and (answer.abstained or answer.citations)
+    json.dumps(answer.to_dict(), ensure_ascii=False).encode("utf-8")  # no lone surrogate reaches the JSON
+
+
+def test_a_question_of_10000_characters_without_punctuation(mini_assistant: Assistant) -> None:
+    with pytest.raises(QuestionError, match="10,000 characters; the limit is 2,000"):
+        mini_assistant.ask("科技成果转化奖励" * 1250)
+    # An operator may raise the limit; the long question is then answered, not an error.
+    roomy = Assistant(
+        mini_assistant.settings.replace(max_question_chars=20_000), encoder=mini_assistant.encoder, auto_build=False
+    )
+    answer = roomy.ask("科技成果转化奖励" * 1250)
+    assert answer.citations and "奖励" in answer.answer
 
 
 def test_index_is_built_on_first_use_and_reused(tmp_path: Path, mini_index) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import MINI_DIR, MINI_LAW, MINI_PAPER
 
-from policyqa.documents import decode_bytes, list_corpus_files, load_corpus, load_document
+from policyqa.documents import MAX_FILE_BYTES, decode_bytes, list_corpus_files, load_corpus, load_document
 from policyqa.errors import CorpusError
 
 GOOD_TEXT = "一、总则\n\n科技成果转化应当遵循市场规律。\n"
@@ -137,6 +137,52 @@ def test_unusable_file_is_skipped_with_warning_while_others_load(
     assert [s.path for s in skipped] == [str(bad)]
     assert reason in skipped[0].reason
     assert name in caplog.text
+
+
+def _folder_named_like_a_file(path: Path) -> None:
+    path.mkdir()
+
+
+def _broken_link(path: Path) -> None:
+    path.symlink_to(path.with_name("gone.md"))
+
+
+def _link_to_a_device(path: Path) -> None:
+    path.symlink_to("/dev/null")
+
+
+def _huge_file(path: Path) -> None:
+    with path.open("wb") as handle:  # sparse: over the limit without writing it
+        handle.truncate(MAX_FILE_BYTES + 1)
+
+
+# Tests run as root, which reads a chmod 000 file anyway: these are the unreadable entries root meets.
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("notes.md", _folder_named_like_a_file, "a folder, not a file"),
+        ("moved.md", _broken_link, "a broken symbolic link"),
+        ("device.txt", _link_to_a_device, "not a regular file"),
+        ("huge.txt", _huge_file, f"exceeds the {MAX_FILE_BYTES:,}-byte limit"),
+    ],
+)
+def test_unreadable_or_oversized_entry_is_skipped_by_name_while_others_load(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    make,
+    reason: str,  # type: ignore[no-untyped-def]
+) -> None:
+    _write(tmp_path, "good.txt", GOOD_TEXT)
+    make(tmp_path / name)
+
+    with caplog.at_level(logging.WARNING, logger="policyqa"):
+        documents, skipped = load_corpus([tmp_path])
+
+    assert [d.doc_id for d in documents] == ["good"]
+    [entry] = skipped
+    assert entry.path == str(tmp_path / name) and reason in entry.reason
+    assert any(f"{name}: skipped (" in line and reason in line for line in caplog.text.splitlines())
 
 
 def test_decode_bytes_rejects_nul_bytes() -> None:

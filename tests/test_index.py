@@ -373,3 +373,37 @@ def test_no_file_of_the_index_is_a_pickle(fake_settings: Settings) -> None:
             assert faiss.read_index(str(path)).ntotal > 0
         else:
             assert path.name == "CURRENT" and path.read_text(encoding="utf-8").startswith("build-")
+
+
+# --- large-corpus paths: composed passage vectors, BM25 tokens from sentences ----------------------
+
+
+def test_large_corpus_composes_passage_vectors_from_sentences(
+    mini_index: BuiltIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "COMPOSED_PASSAGES_ABOVE", 0)
+    settings = mini_index.settings.replace(index_dir=tmp_path / "composed")
+
+    build_index(settings, mini_index.encoder)
+    composed = load_index(settings, mini_index.encoder)
+    encoded = load_index(mini_index.settings, mini_index.encoder)
+
+    assert composed.manifest["passage_vectors"] == "composed"
+    assert encoded.manifest["passage_vectors"] == "encoded"
+    assert [c.chunk_id for c in composed.chunks] == [c.chunk_id for c in encoded.chunks]
+    np.testing.assert_allclose(composed.sentence_vectors, encoded.sentence_vectors, atol=1e-6)
+    n = encoded.vectors.ntotal
+    cosine = np.sum(composed.vectors.reconstruct_n(0, n) * encoded.vectors.reconstruct_n(0, n), axis=1)
+    assert float(np.median(cosine)) > 0.97 and float(cosine.min()) > 0.8
+
+
+def test_bm25_from_sentence_tokens_equals_bm25_of_the_passage_texts(mini_index: BuiltIndex) -> None:
+    from policyqa.lexical import LexicalIndex, tokenize
+
+    loaded = load_index(mini_index.settings, mini_index.encoder)
+    context = mini_index.settings.passage_context
+    direct = LexicalIndex.build([c.retrieval_text(context) for c in loaded.chunks])
+
+    for query in QUERIES:
+        tokens = tokenize(query)
+        np.testing.assert_array_equal(loaded.lexical.scores(tokens), direct.scores(tokens))

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from app_fixtures import KEY, PORTAL, SECOND_KEY, RunningServer, serve
+from app_fixtures import CORPUS, KEY, PORTAL, SECOND_KEY, RunningServer, serve
 from starlette.routing import Mount
 
 from policyqa import Assistant, ConfigError
 from policyqa_app import AppSettings
 from policyqa_app.config import key_digest
-from policyqa_app.security import OPEN_PATHS, SESSION_COOKIE, Authenticator
+from policyqa_app.security import OPEN_PATHS, SESSION_COOKIE, Authenticator, same_origin
 
 pytest_plugins = ["app_fixtures"]
 
 _PARAM = re.compile(r"\{[^}]+\}")
+CORPUS_FILE = next(CORPUS.glob("*.txt")).resolve()
 
 
 def every_route(routes: list, prefix: str = "") -> Iterator[tuple[str, str]]:  # type: ignore[type-arg]
@@ -285,3 +288,143 @@ def test_feedback_export_without_keys_is_for_loopback_only(assistant: Assistant,
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
     assert local.get("/api/v1/feedback/export").status_code == 200
+
+
+# --- Origin, Host and paths on file routes -----------------------------------------------------------
+
+
+def raw_request(
+    server: RunningServer, method: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """Send ``path`` exactly as written (httpx would normalise ``..`` and percent-escapes)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in {"Host": f"{host}:{port}", **(headers or {})}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("server_name", ["keyed_server", "open_server"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/v1/documents"), ("POST", "/api/v1/ask"), ("GET", "/config"), ("POST", "/gradio_api/queue/join")],
+)
+def test_origin_null_is_refused_everywhere(
+    request: pytest.FixtureRequest, server_name: str, method: str, path: str
+) -> None:
+    server: RunningServer = request.getfixturevalue(server_name)
+    status, body = raw_request(server, method, path, {"Origin": "null", "X-API-Key": KEY, "Content-Length": "0"})
+    assert status == 403
+    assert json.loads(body)["error"]["code"] == "forbidden_origin"
+
+
+def test_cross_site_writes_are_refused_but_same_origin_and_the_portal_pass(keyed_server: RunningServer) -> None:
+    question = {"question": "技术复苏基金", "k": 1}
+    with keyed_server.client(headers={"X-API-Key": KEY}) as client:
+        evil = client.post("/api/v1/search", json=question, headers={"Origin": "https://evil.example"})
+        lookalike = client.post("/api/v1/search", json=question, headers={"Origin": f"{PORTAL}.evil.example"})
+        same = client.post("/api/v1/search", json=question, headers={"Origin": keyed_server.url})
+        portal = client.post("/api/v1/search", json=question, headers={"Origin": PORTAL})
+        read = client.get("/api/v1/documents", headers={"Origin": "https://evil.example"})
+    assert evil.status_code == lookalike.status_code == 403
+    assert evil.json()["error"]["code"] == "forbidden_origin"
+    assert same.status_code == portal.status_code == 200
+    assert read.status_code == 200 and "access-control-allow-origin" not in read.headers  # CORS hides it
+
+
+def test_a_spoofed_host_localhost_earns_no_trust(keyed_server: RunningServer, assistant: Assistant, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    localhost = {"Host": "localhost"}
+    # Gradio's own CORS check trusts a request whose Host is a localhost alias; ours ignores Host.
+    assert raw_request(keyed_server, "GET", "/api/v1/documents", localhost)[0] == 401
+    assert raw_request(keyed_server, "GET", "/config", {**localhost, "Origin": "http://localhost"})[0] == 401
+    assert raw_request(keyed_server, "POST", "/gradio_api/queue/join", {**localhost, "Origin": "null"})[0] == 403
+    preflight = {**localhost, "Origin": "null", "Access-Control-Request-Method": "POST"}
+    assert raw_request(keyed_server, "OPTIONS", "/gradio_api/queue/join", preflight)[0] == 400
+    # The feedback export trusts the peer's address, never the Host header.
+    from starlette.testclient import TestClient
+
+    from policyqa_app import create_app
+
+    app = create_app(security=AppSettings(feedback_db=tmp_path / "f.sqlite3"), assistant=assistant, with_ui=False)
+    remote = TestClient(app, base_url="http://localhost", client=("192.0.2.10", 50000))
+    assert remote.get("/api/v1/feedback/export", headers=localhost).status_code == 403
+
+
+def test_allowed_hosts_refuse_every_other_host_name(assistant: Assistant, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    security = AppSettings(
+        api_key_digests=frozenset({key_digest(KEY)}),
+        allowed_hosts=("127.0.0.1",),
+        feedback_db=tmp_path / "f.sqlite3",
+    )
+    with serve(assistant, security, with_ui=False) as server:
+        key = {"X-API-Key": KEY}
+        assert raw_request(server, "GET", "/api/v1/documents", key)[0] == 200
+        status, body = raw_request(server, "GET", "/api/v1/documents", {**key, "Host": "localhost"})
+        assert status == 400 and json.loads(body)["error"]["code"] == "invalid_host"
+        assert raw_request(server, "GET", "/api/v1/documents", {**key, "Host": "rebind.evil.example"})[0] == 400
+        assert raw_request(server, "GET", "/healthz", {"Host": "10.0.0.7:8000"})[0] == 200  # probes use addresses
+
+
+TRAVERSALS = [
+    "/gradio_api/file=../../../../etc/passwd",
+    "/gradio_api/file=..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/gradio_api/file=%2e%2e%2f%2e%2e%2f%2e%2e%2fetc/passwd",
+    "/gradio_api/file=..%252f..%252f..%252fetc%252fpasswd",
+    "/gradio_api/file=..\\..\\..\\etc\\passwd",
+    "/gradio_api/file=/etc/passwd",
+    "/gradio_api/file=%2Fetc%2Fpasswd",
+    "/gradio_api/file=//etc/passwd",
+    "/gradio_api/file=/proc/self/environ",
+    "/GRADIO_API/FILE=/etc/passwd",
+    "/gradio_api/File=/etc/passwd",
+    "/gradio_api/file/etc/passwd",
+    f"/gradio_api/file={CORPUS_FILE}",
+    "/gradio_api/file=corpus/bai2026-sci-tech-industry-integration.txt",
+    "/assets/../../../../etc/passwd",
+    "/assets/..%2f..%2f..%2f..%2fetc/passwd",
+    "/static/..%2f..%2f..%2fetc/passwd",
+    "/file=/etc/passwd",
+]
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["no key", "valid key"])
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_path_traversal_on_file_routes_gets_4xx(keyed_server: RunningServer, path: str, with_key: bool) -> None:
+    status, body = raw_request(keyed_server, "GET", path, {"X-API-Key": KEY} if with_key else {})
+    assert 400 <= status < 500, (status, body[:200])
+    assert status == 401 or with_key
+    for secret in (b"root:x:0:0", b"PATH=", "科技创新和产业创新".encode()):
+        assert secret not in body
+
+
+@pytest.mark.parametrize("path", TRAVERSALS[:9])
+def test_path_traversal_without_keys_configured_gets_4xx_too(open_server: RunningServer, path: str) -> None:
+    status, body = raw_request(open_server, "GET", path)
+    assert 400 <= status < 500 and b"root:x:0:0" not in body and b"PATH=" not in body
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "same"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
+        ("https://policyqa.example.org", "policyqa.example.org", True),  # TLS ended by a proxy
+        ("https://policyqa.example.org", "policyqa.example.org:443", True),
+        ("http://policyqa.example.org", "policyqa.example.org", True),
+        ("HTTP://PolicyQA.example.org:80", "policyqa.example.org", True),
+        ("http://[::1]:8000", "[::1]:8000", True),
+        ("http://127.0.0.1:8001", "127.0.0.1:8000", False),
+        ("https://policyqa.example.org:8443", "policyqa.example.org", False),
+        ("https://policyqa.example.org.evil.example", "policyqa.example.org", False),
+        ("null", "policyqa.example.org", False),
+        ("file://", "policyqa.example.org", False),
+        ("https://policyqa.example.org/path", "policyqa.example.org", False),
+    ],
+)
+def test_same_origin_compares_names_and_ports(origin: str, host: str, same: bool) -> None:
+    assert same_origin(origin, host) is same

@@ -15,6 +15,11 @@ Variables::
     POLICYQA_FEEDBACK_DB              SQLite file for feedback (default var/feedback.sqlite3)
     POLICYQA_SESSION_TTL              lifetime of a browser login session in seconds (default 28800)
     POLICYQA_COOKIE_SECURE            1/0: force the Secure cookie flag (default: set when served over https)
+    POLICYQA_ALLOWED_HOSTS            comma-separated host names the server answers to (default: any)
+    POLICYQA_RATE_LIMIT               requests per client and period, e.g. 60/minute (default: none)
+    POLICYQA_MAX_CONCURRENCY          API and UI requests processed at once (default 8)
+    POLICYQA_MAX_QUEUE                requests waiting for a turn before 503 (default 64)
+    POLICYQA_QUEUE_TIMEOUT            seconds a request may wait for a turn before 503 (default 30)
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from pathlib import Path
 
 from policyqa import ConfigError
 
+from .limits import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE, DEFAULT_QUEUE_TIMEOUT_SECONDS, Rate
+
 ENV_PREFIX = "POLICYQA_"
 DEFAULT_FEEDBACK_DB = Path("var/feedback.sqlite3")
 DEFAULT_FRAME_ANCESTORS = ("'self'",)
@@ -37,6 +44,7 @@ MIN_KEY_CHARS = 16
 _DIGEST = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+_HOST = re.compile(r"^(?:[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*|\[[0-9A-Fa-f:.]+\])$")
 # CSP source expressions we accept for frame-ancestors: keywords, schemes and host sources.
 _FRAME_SOURCE = re.compile(r"^(?:'self'|'none'|https?:|https?://[A-Za-z0-9.*\-\[\]:]+)$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -91,9 +99,27 @@ class AppSettings:
     feedback_db: Path = DEFAULT_FEEDBACK_DB
     session_ttl_seconds: int = DEFAULT_SESSION_TTL_SECONDS
     cookie_secure: bool | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    rate_limit: Rate | None = None
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    max_queue: int = DEFAULT_MAX_QUEUE
+    queue_timeout_seconds: float = DEFAULT_QUEUE_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feedback_db", Path(self.feedback_db))
+        object.__setattr__(self, "allowed_hosts", tuple(h.lower() for h in self.allowed_hosts))
+        for host in self.allowed_hosts:
+            if not _HOST.match(host):
+                raise ConfigError(
+                    f"allowed_hosts must list host names like policyqa.example.org (no port, no scheme). "
+                    f"Currently, one is {host!r}."
+                )
+        if self.max_concurrency < 1:
+            raise ConfigError(f"max_concurrency must be at least 1. Currently, it is {self.max_concurrency}.")
+        if self.max_queue < 0:
+            raise ConfigError(f"max_queue must be 0 or more. Currently, it is {self.max_queue}.")
+        if not self.queue_timeout_seconds > 0:
+            raise ConfigError(f"queue_timeout_seconds must be positive. Currently, it is {self.queue_timeout_seconds}.")
         object.__setattr__(self, "api_key_digests", frozenset(d.lower() for d in self.api_key_digests))
         for digest in self.api_key_digests:
             if not _DIGEST.match(digest):
@@ -160,6 +186,20 @@ class AppSettings:
             if flag not in _TRUE | _FALSE:
                 raise ConfigError(f"{ENV_PREFIX}COOKIE_SECURE={secure!r} must be 1 or 0.")
             values["cookie_secure"] = flag in _TRUE
+        values["allowed_hosts"] = tuple(_split(env.get(ENV_PREFIX + "ALLOWED_HOSTS")))
+        if rate := (env.get(ENV_PREFIX + "RATE_LIMIT") or "").strip():
+            values["rate_limit"] = Rate.parse(rate)
+        for name, field_name, convert in (
+            ("MAX_CONCURRENCY", "max_concurrency", int),
+            ("MAX_QUEUE", "max_queue", int),
+            ("QUEUE_TIMEOUT", "queue_timeout_seconds", float),
+        ):
+            if raw := (env.get(ENV_PREFIX + name) or "").strip():
+                try:
+                    values[field_name] = convert(raw)
+                except ValueError as exc:
+                    kind = "whole number" if convert is int else "number of seconds"
+                    raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} is not a {kind}.") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

@@ -2,6 +2,8 @@
 
 Everything that goes into HTML here is escaped first: answers and passages come from
 documents the server does not control, so they must show as text, never as markup.
+Characters that hide text (zero-width, direction overrides, Unicode tags) are shown as
+visible markers, so a passage cannot display something other than what it holds.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from policyqa.documents import HIDDEN_CHARACTERS
+
 # An answer is "sentence[1] sentence[2] ...": each sentence ends with its citation marker.
 _ANSWER_SENTENCE = re.compile(r".+?\[\d+\](?:\s+|$)|.+$", re.S)
 _MARKER = re.compile(r"\[(\d+)\]")
 CONTEXT_RADIUS_CHARS = 600
 NOT_COVERED_LABEL = "语料未涵盖 · Not covered by the corpus"
+_HIDDEN_RUN = re.compile(f"(?:{HIDDEN_CHARACTERS.pattern})+")
+_MAX_LISTED_CODES = 8
 
 
 def answer_sentences(answer: str) -> list[str]:
@@ -22,9 +28,18 @@ def answer_sentences(answer: str) -> list[str]:
     return [m.group(0).strip() for m in _ANSWER_SENTENCE.finditer(answer) if m.group(0).strip()]
 
 
+def _hidden_marker(match: re.Match[str]) -> str:
+    run = match.group(0)
+    codes = [f"U+{ord(ch):04X}" for ch in dict.fromkeys(run)]
+    listed = ", ".join(codes[:_MAX_LISTED_CODES]) + (", …" if len(codes) > _MAX_LISTED_CODES else "")
+    label = codes[0] if len(run) == 1 else f"{len(run)} hidden characters"
+    return f'<span class="pq-hidden" title="hidden characters: {listed}">⟦{label}⟧</span>'
+
+
 def escape_text(text: str) -> str:
-    """Escape text for HTML and keep its line breaks."""
-    return html.escape(text, quote=True).replace("\r\n", "\n").replace("\n", "<br>")
+    """Escape text for HTML, keep its line breaks and show hidden characters as markers."""
+    escaped = html.escape(text, quote=True).replace("\r\n", "\n").replace("\n", "<br>")
+    return _HIDDEN_RUN.sub(_hidden_marker, escaped)
 
 
 def answer_html(answer: str, abstained: bool) -> str:

@@ -16,6 +16,9 @@ the login routes are always open: a liveness probe needs no key and says nothing
 OpenAPI, the Gradio page and Gradio's own API, queue and file routes), and
 :class:`SecurityHeadersMiddleware` adds the Content-Security-Policy ``frame-ancestors``
 allow-list and ``X-Content-Type-Options: nosniff`` to every response.
+:class:`RequestOriginMiddleware`, in front of access control, refuses a ``Host`` outside
+``allowed_hosts`` (DNS rebinding), any request with ``Origin: null`` and state-changing
+requests from origins that are neither this server nor an allowed CORS origin (CSRF).
 """
 
 from __future__ import annotations
@@ -216,6 +219,81 @@ class AccessControlMiddleware:
                 media_type="application/json",
                 headers={"WWW-Authenticate": 'Bearer realm="policyqa"'},
             )
+        await response(scope, receive, send)
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _split_host(host: str) -> tuple[str, str]:
+    """``(name, port)`` of a Host header or an origin's authority; the port is "" when none is written."""
+    host = host.strip().lower()
+    if host.startswith("["):  # an IPv6 literal: [::1]:8000
+        name, _, rest = host.partition("]")
+        return name + "]", rest.removeprefix(":")
+    name, _, port = host.partition(":")
+    return name, port
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """True when ``origin`` (``scheme://host[:port]``) names the server the ``Host`` header names.
+
+    A Host without a port matches the origin's default port, whatever this server's own
+    scheme: behind a proxy that ends TLS, the page is https while the server speaks http.
+    """
+    origin_scheme, sep, authority = origin.strip().lower().partition("://")
+    if not sep or "/" in authority or origin_scheme not in _DEFAULT_PORTS:
+        return False
+    origin_name, origin_port = _split_host(authority)
+    host_name, host_port = _split_host(host)
+    if origin_name != host_name:
+        return False
+    return (origin_port or _DEFAULT_PORTS[origin_scheme]) == (host_port or _DEFAULT_PORTS[origin_scheme])
+
+
+class RequestOriginMiddleware:
+    """Refuses requests for host names the server does not answer to, and from origins it does not trust.
+
+    * ``Host`` outside ``allowed_hosts`` (when set): 400 ``invalid_host``; a page on an
+      attacker's domain that resolves to this server (DNS rebinding) sends its own name.
+    * ``Origin: null`` (sandboxed frames, local files, some redirects): 403 ``forbidden_origin``.
+    * ``POST`` and other state-changing methods from an origin that is neither this server's
+      nor an allowed CORS origin: 403 ``forbidden_origin`` (browsers send ``Origin`` on them).
+    """
+
+    def __init__(self, app: ASGIApp, settings: AppSettings) -> None:
+        self.app = app
+        self.allowed_hosts = frozenset(settings.allowed_hosts)
+        self.cors_origins = frozenset(o.lower() for o in settings.cors_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if self.allowed_hosts and _split_host(host)[0] not in self.allowed_hosts:
+            await self._refuse(
+                scope, receive, send, 400, "invalid_host", "This server does not answer to that host name."
+            )
+            return
+        origin = headers.get("origin")
+        if origin is not None:
+            unsafe = scope["type"] == "websocket" or scope["method"] not in ("GET", "HEAD", "OPTIONS")
+            trusted = origin.rstrip("/").lower() in self.cors_origins or same_origin(origin, host)
+            if origin.strip().lower() == "null" or (unsafe and not trusted):
+                await self._refuse(
+                    scope, receive, send, 403, "forbidden_origin", "Requests from this origin are refused."
+                )
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = Response(error_body(code, message), status_code=status, media_type="application/json")
         await response(scope, receive, send)
 
 

@@ -44,12 +44,14 @@ from policyqa import (
 
 from .config import AppSettings
 from .feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackRecord, FeedbackStore
+from .limits import LimitsMiddleware
 from .present import answer_sentences
 from .security import (
     ANONYMOUS,
     AccessControlMiddleware,
     Authenticator,
     Identity,
+    RequestOriginMiddleware,
     SecurityHeadersMiddleware,
     login_routes,
 )
@@ -273,6 +275,8 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": nested too deep, or not UTF-8
+            return _error(400, "malformed_json", "The request body is not valid JSON in UTF-8.")
         codes = {404: "not_found", 405: "method_not_allowed"}
         message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
         return _error(exc.status_code, codes.get(exc.status_code, f"http_{exc.status_code}"), message, exc.headers)
@@ -417,10 +421,20 @@ def create_app(
     )
 
     # Middleware: the last added runs first. Security headers wrap everything (401s and
-    # CORS preflights included); CORS answers preflights before access control, which
-    # sees every other request before the body limit and the routes.
+    # CORS preflights included); CORS answers preflights before the host and origin checks
+    # and access control, which see every other request before the body limit and then the
+    # limits (rate, then load), so that 429 and 503 count against the identity access control
+    # found, and a client that sends its body slowly holds no turn while it does.
+    app.add_middleware(
+        LimitsMiddleware,
+        rate=security.rate_limit,
+        max_concurrency=security.max_concurrency,
+        max_queue=security.max_queue,
+        queue_timeout=security.queue_timeout_seconds,
+    )
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(AccessControlMiddleware, authenticator=service.authenticator)
+    app.add_middleware(RequestOriginMiddleware, settings=security)
     # Always installed, even with no allowed origin, so that Gradio does not add its own
     # permissive CORS handling to the mounted UI.
     app.add_middleware(

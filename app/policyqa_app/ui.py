@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse  # noqa: E402
 from starlette.datastructures import Headers  # noqa: E402
 
 from policyqa import ConfigError, PolicyQAError, QuestionError  # noqa: E402
+from policyqa.documents import decode_bytes  # noqa: E402
 
 from .config import AppSettings  # noqa: E402
 from .feedback import MAX_COMMENT_CHARS, FeedbackRecord  # noqa: E402
@@ -55,6 +56,7 @@ CSS = """
 #pq-header p { margin: 0; color: var(--body-text-color-subdued); }
 #pq-header .pq-logout { float: right; }
 .pq-not-covered { color: #9a3412; }
+.pq-hidden { color: #b45309; font-size: .8em; }
 .pq-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .8rem 1rem;
            line-height: 1.6; background: var(--background-fill-primary); }
 .pq-card-empty { color: var(--body-text-color-subdued); }
@@ -98,9 +100,9 @@ class _SourceTexts:
         with self._lock:
             if key in self._texts:
                 return self._texts[key]
-        try:
-            text: str | None = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        try:  # decoded as the index decoded it (GB18030 too), so the passage's offsets hold
+            text: str | None = decode_bytes(Path(path).read_bytes())[0]
+        except (OSError, ValueError):
             text = None
         with self._lock:
             self._texts[key] = text
@@ -392,7 +394,8 @@ def build_ui(service: Service, security: AppSettings) -> gr.Blocks:
         )
         copy_button.click(None, [copy_box], None, js=COPY_JS)
         demo.load(on_load, None, [doc_filter, documents_view], api_visibility="private")
-    demo.queue(default_concurrency_limit=8, max_size=64)
+    # The UI's events wait in Gradio's own queue, bounded like the API's (POLICYQA_MAX_*).
+    demo.queue(default_concurrency_limit=security.max_concurrency, max_size=max(1, security.max_queue))
     return demo
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +22,13 @@ log = logging.getLogger("policyqa")
 
 SUFFIXES = (".txt", ".md")
 MAX_FILE_BYTES = 20 * 1024 * 1024
-# Characters that hide text from a reader (zero-width, bidi overrides): legal in
-# Unicode but a known way to smuggle instructions into a retrieval corpus.
-_HIDDEN_CHARS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_FOLDER_DOCS = frozenset({"README.MD", "SOURCES.MD"})  # folder documentation, not corpus content
+# Characters that hide text from a reader (zero-width, bidi overrides, soft hyphens, and the
+# Unicode tag block that "ASCII smuggling" spells invisible instructions in): legal in Unicode
+# but a known way to smuggle instructions into a retrieval corpus.
+HIDDEN_CHARACTERS = re.compile(
+    "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+)
 
 
 @dataclass(frozen=True)
@@ -58,20 +62,38 @@ class SkippedFile:
     reason: str
 
 
+def _text_entries(folder: Path) -> Iterator[Path]:
+    """Every path under ``folder`` named like a corpus file, whether it is a file or not, in a stable order."""
+    if not folder.is_dir():
+        raise CorpusError(f"Corpus folder {str(folder)!r} does not exist or is not a folder.")
+    for path in sorted(folder.rglob("*")):
+        # Hidden files and anything under a hidden folder (.git, .github, .ipynb_checkpoints).
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if path.suffix.lower() in SUFFIXES and path.name.upper() not in _FOLDER_DOCS:
+            yield path
+
+
 def list_corpus_files(corpus_dirs: Iterable[Path]) -> list[Path]:
     """All candidate files of the corpus folders, in a stable order."""
-    files: list[Path] = []
+    return [path for folder in corpus_dirs for path in _text_entries(folder) if path.is_file()]
+
+
+def _not_files(corpus_dirs: Iterable[Path]) -> list[SkippedFile]:
+    """Entries named like corpus files that cannot be read as files: folders, broken links, devices."""
+    skipped = []
     for folder in corpus_dirs:
-        if not folder.is_dir():
-            raise CorpusError(f"Corpus folder {str(folder)!r} does not exist or is not a folder.")
-        for path in sorted(folder.rglob("*")):
-            # Hidden files and anything under a hidden folder (.git, .github, .ipynb_checkpoints).
-            hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-            if path.is_file() and path.suffix.lower() in SUFFIXES and not hidden:
-                if path.name.upper() in {"README.MD", "SOURCES.MD"}:
-                    continue  # folder documentation, not corpus content
-                files.append(path)
-    return files
+        for path in _text_entries(folder):
+            if path.is_file():
+                continue
+            if path.is_symlink() and not path.exists():
+                reason = "a broken symbolic link"
+            elif path.is_dir():
+                reason = "a folder, not a file"
+            else:
+                reason = "not a regular file"
+            skipped.append(SkippedFile(str(path), reason))
+    return skipped
 
 
 def decode_bytes(raw: bytes) -> tuple[str, str]:
@@ -119,8 +141,12 @@ def load_document(path: Path) -> Document:
     text, encoding = decode_bytes(raw)
     if not text.strip():
         raise ValueError("no text (only whitespace)")
-    if hidden := len(_HIDDEN_CHARS.findall(text)):
-        log.warning("%s: %d hidden (zero-width or direction) characters; they are indexed as they are.", path, hidden)
+    if hidden := len(HIDDEN_CHARACTERS.findall(text)):
+        log.warning(
+            "%s: %d hidden characters (zero-width, direction, soft hyphen or tag); they are indexed as they are.",
+            path,
+            hidden,
+        )
     metadata: dict[str, object] = {}
     sidecar = path.with_name(path.stem + ".meta.json")
     if sidecar.is_file():
@@ -150,6 +176,9 @@ def load_corpus(corpus_dirs: Iterable[Path]) -> tuple[list[Document], list[Skipp
     folders = list(corpus_dirs)
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
+    for entry in _not_files(folders):
+        log.warning("%s: skipped (%s).", entry.path, entry.reason)
+        skipped.append(entry)
     seen: dict[str, str] = {}
     for path in list_corpus_files(folders):
         try:

@@ -1,0 +1,228 @@
+"""Request limits: a rate per client (429) and a bounded number of requests in progress (503).
+
+Both apply to the work a client can ask for: every ``/api/`` request and every ``POST``
+under ``/gradio_api/`` (the UI's questions); pages, scripts, styles, ``/healthz`` and
+``/readyz`` are never limited.
+
+* **Rate.** ``POLICYQA_RATE_LIMIT`` (e.g. ``60/minute``) gives each client a token bucket
+  holding that many requests, refilled evenly over the period; an empty bucket answers
+  429 with ``Retry-After``. A client is its API key (by digest), its single-sign-on user
+  or its browser session's key; without keys it is the client's address. Buckets live in
+  memory, so a restart refills them.
+* **Load.** At most ``POLICYQA_MAX_CONCURRENCY`` limited requests run at once and at most
+  ``POLICYQA_MAX_QUEUE`` wait for a turn, each at most ``POLICYQA_QUEUE_TIMEOUT`` seconds;
+  a request that finds the queue full, or waits too long, gets 503 with ``Retry-After``
+  at once instead of timing out at the client.
+
+Example:
+    >>> app.add_middleware(LimitsMiddleware, rate=Rate.parse("60/minute"), max_concurrency=4, max_queue=16)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from policyqa import ConfigError
+
+DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MAX_QUEUE = 64
+DEFAULT_QUEUE_TIMEOUT_SECONDS = 30.0
+MAX_TRACKED_CLIENTS = 10_000
+_PERIODS = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+?)s?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``count`` requests per ``seconds``: the size of a client's bucket and how fast it refills."""
+
+    count: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or self.seconds <= 0:
+            raise ConfigError(f"A rate limit needs at least 1 request per period. Currently, it is {self}.")
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """``"60/minute"``, ``"10/s"``, ``"1000/hour"``, ``"5000/day"``."""
+        match = _RATE.match(text)
+        period = _PERIODS.get(match.group(2).lower()) if match else None
+        if match is None or period is None or int(match.group(1)) < 1:
+            raise ConfigError(
+                f"POLICYQA_RATE_LIMIT={text!r} is not a rate like 60/minute "
+                "(at least 1 request per second, minute, hour or day)."
+            )
+        return cls(int(match.group(1)), period)
+
+    def __str__(self) -> str:
+        names = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}
+        return f"{self.count}/{names.get(self.seconds, f'{self.seconds:g}s')}"
+
+
+class RateLimiter:
+    """Token buckets by client, in memory; the least recently seen clients are forgotten first.
+
+    A forgotten client starts again with a full bucket, so ``max_clients`` only bounds memory.
+    """
+
+    def __init__(
+        self, rate: Rate, max_clients: int = MAX_TRACKED_CLIENTS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.max_clients = max_clients
+        self._clock = clock
+        self._refill = rate.count / rate.seconds  # tokens per second
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> float:
+        """Spend one token of ``client``: 0.0 when admitted, else the seconds until a token is back."""
+        now = self._clock()
+        with self._lock:
+            tokens, updated = self._buckets.pop(client, (float(self.rate.count), now))
+            tokens = min(float(self.rate.count), tokens + (now - updated) * self._refill)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / self._refill
+            self._buckets[client] = (tokens, now)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        return wait
+
+
+class ConcurrencyLimiter:
+    """At most ``max_active`` holders; at most ``max_waiting`` others wait, each at most ``timeout`` seconds."""
+
+    def __init__(self, max_active: int, max_waiting: int, timeout: float) -> None:
+        self.max_active = max_active
+        self.max_waiting = max_waiting
+        self.timeout = timeout
+        self.active = 0
+        self.waiting = 0
+        self.refused = 0
+        self._semaphore: asyncio.Semaphore | None = None  # made in the server's event loop
+
+    async def acquire(self) -> bool:
+        """True when a turn was given (call ``release`` after), False when the queue is full or too slow."""
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.max_active)
+        if self._semaphore.locked() and self.waiting >= self.max_waiting:
+            self.refused += 1
+            return False
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(self._semaphore.acquire(), self.timeout)
+        except TimeoutError:
+            self.refused += 1
+            return False
+        finally:
+            self.waiting -= 1
+        self.active += 1
+        return True
+
+    def release(self) -> None:
+        assert self._semaphore is not None
+        self.active -= 1
+        self._semaphore.release()
+
+
+def is_limited(scope: Scope) -> bool:
+    """The requests that cost work: the JSON API, and the UI's events (POSTs to Gradio's API)."""
+    path: str = scope["path"]
+    return path.startswith("/api/") or (scope.get("method") == "POST" and path.startswith("/gradio_api/"))
+
+
+def client_key(scope: Scope) -> str:
+    """Whose bucket a request spends: the authenticated identity, else the client's address."""
+    identity = (scope.get("state") or {}).get("policyqa_identity")
+    if identity is not None and identity.method != "open":
+        return str(identity.name)
+    client = scope.get("client")
+    return f"address:{client[0] if client else 'unknown'}"
+
+
+async def _refuse(send: Send, status: int, code: str, message: str, retry_after: float) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(max(1, math.ceil(retry_after))).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class LimitsMiddleware:
+    """Applies the rate limit (429) and then the concurrency limit (503) to limited requests.
+
+    It sits behind access control, so a request is counted against the identity it proved.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        rate: Rate | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        queue_timeout: float = DEFAULT_QUEUE_TIMEOUT_SECONDS,
+    ) -> None:
+        self.app = app
+        self.rates = RateLimiter(rate) if rate else None
+        self.load = ConcurrencyLimiter(max_concurrency, max_queue, queue_timeout)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_limited(scope):
+            await self.app(scope, receive, send)
+            return
+        if self.rates is not None and (wait := self.rates.take(client_key(scope))) > 0:
+            await _refuse(
+                send,
+                429,
+                "rate_limited",
+                f"Too many requests: the limit is {self.rates.rate}. Retry in {max(1, math.ceil(wait))} s.",
+                wait,
+            )
+            return
+        if not await self.load.acquire():
+            load = self.load
+            await _refuse(
+                send,
+                503,
+                "overloaded",
+                f"The server is busy ({load.active} requests in progress, {load.waiting} waiting). Retry shortly.",
+                1,
+            )
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.load.release()

@@ -1,0 +1,235 @@
+"""Request limits against real servers on loopback: 429 per client with Retry-After, 503 at once when overloaded."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from app_fixtures import CHINESE_TROUGH, ENGLISH_TROUGH, KEY, OFF_TOPIC, SECOND_KEY, RunningServer, serve
+from fastapi.routing import APIRoute
+
+from policyqa import Assistant, ConfigError
+from policyqa_app import AppSettings
+from policyqa_app.limits import Rate, RateLimiter
+
+pytest_plugins = ["app_fixtures"]
+
+THIRD_KEY = "third-key-Qm7tR2vX9kLp4Wz8"
+SLOW_SECONDS = 1.0
+
+
+# --- the rate and the bucket ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "seconds"),
+    [("60/minute", 60, 60), ("10/s", 10, 1), ("1000/hour", 1000, 3600), ("5 / days", 5, 86400), ("3/min", 3, 60)],
+)
+def test_rates_are_read_in_plain_words(text: str, count: int, seconds: float) -> None:
+    assert Rate.parse(text) == Rate(count, seconds)
+
+
+@pytest.mark.parametrize("text", ["60", "0/minute", "ten/minute", "60/fortnight", "-1/s", "60/"])
+def test_a_bad_rate_names_the_variable(text: str) -> None:
+    with pytest.raises(ConfigError, match="POLICYQA_RATE_LIMIT"):
+        AppSettings.from_env(environ={"POLICYQA_RATE_LIMIT": text})
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"POLICYQA_MAX_CONCURRENCY": "0"}, "max_concurrency must be at least 1"),
+        ({"POLICYQA_MAX_CONCURRENCY": "many"}, "POLICYQA_MAX_CONCURRENCY='many' is not a whole number"),
+        ({"POLICYQA_MAX_QUEUE": "-1"}, "max_queue must be 0 or more"),
+        ({"POLICYQA_QUEUE_TIMEOUT": "0"}, "queue_timeout_seconds must be positive"),
+        ({"POLICYQA_QUEUE_TIMEOUT": "soon"}, "is not a number of seconds"),
+        ({"POLICYQA_ALLOWED_HOSTS": "https://policyqa.example.org"}, "allowed_hosts"),
+    ],
+)
+def test_bad_limits_fail_at_startup_with_a_clear_message(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        AppSettings.from_env(environ=environ)
+
+
+def test_limits_are_read_from_the_environment() -> None:
+    settings = AppSettings.from_env(
+        environ={
+            "POLICYQA_RATE_LIMIT": "60/minute",
+            "POLICYQA_MAX_CONCURRENCY": "2",
+            "POLICYQA_MAX_QUEUE": "0",
+            "POLICYQA_QUEUE_TIMEOUT": "2.5",
+            "POLICYQA_ALLOWED_HOSTS": "policyqa.example.org, 127.0.0.1",
+        }
+    )
+    assert settings.rate_limit == Rate(60, 60.0)
+    assert (settings.max_concurrency, settings.max_queue, settings.queue_timeout_seconds) == (2, 0, 2.5)
+    assert settings.allowed_hosts == ("policyqa.example.org", "127.0.0.1")
+
+
+def test_token_bucket_refills_evenly_and_forgets_the_least_recent_client() -> None:
+    now = [1000.0]
+    limiter = RateLimiter(Rate(3, 60), max_clients=2, clock=lambda: now[0])
+
+    assert [limiter.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.take("a") == pytest.approx(20.0)  # one token every 20 s
+    assert limiter.take("b") == 0.0  # every client has its own bucket
+    now[0] += 20.0
+    assert limiter.take("a") == 0.0
+    assert limiter.take("a") == pytest.approx(20.0)
+    assert limiter.take("c") == 0.0  # a third client: "b", the least recent, is forgotten
+    assert [limiter.take("b") for _ in range(3)] == [0.0, 0.0, 0.0]
+
+
+# --- 429 from a real server ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited_server(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Three keys, five requests a minute each, UI included."""
+    security = AppSettings.from_env(
+        environ={
+            "POLICYQA_API_KEYS": f"{KEY},{SECOND_KEY},{THIRD_KEY}",
+            "POLICYQA_RATE_LIMIT": "5/minute",
+            "POLICYQA_FEEDBACK_DB": str(tmp_path_factory.mktemp("limited") / "feedback.sqlite3"),
+        }
+    )
+    with serve(assistant, security) as running:
+        yield running
+
+
+def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(limited_server: RunningServer) -> None:
+    question = {"question": CHINESE_TROUGH, "k": 1}
+    with limited_server.client(headers={"X-API-Key": KEY}) as client:
+        admitted = [client.post("/api/v1/search", json=question).status_code for _ in range(5)]
+        refused = client.post("/api/v1/search", json=question)
+        also_refused = client.get("/api/v1/documents")
+        # Pages and probes cost nothing and are never limited.
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/").status_code == 200
+    with limited_server.client(headers={"Authorization": f"Bearer {SECOND_KEY}"}) as other:
+        assert other.post("/api/v1/search", json=question).status_code == 200
+
+    assert admitted == [200] * 5
+    for response in (refused, also_refused):
+        assert response.status_code == 429
+        assert response.json()["error"]["code"] == "rate_limited"
+        assert "5/minute" in response.json()["error"]["message"]
+        assert 1 <= int(response.headers["retry-after"]) <= 12  # a token comes back every 12 s
+
+
+def test_a_browser_session_spends_the_bucket_of_its_key(limited_server: RunningServer) -> None:
+    with limited_server.client() as browser:
+        assert browser.post("/auth/login", data={"api_key": KEY}).status_code == 303
+        response = browser.get("/api/v1/documents")
+    assert response.status_code == 429  # KEY spent its five requests in the test above
+
+
+def test_the_uis_events_are_limited_too(limited_server: RunningServer) -> None:
+    with limited_server.client(headers={"X-API-Key": THIRD_KEY}) as client:
+        statuses = [client.post("/gradio_api/queue/join", json={}).status_code for _ in range(6)]
+    assert all(status != 429 for status in statuses[:5]), statuses
+    assert statuses[5] == 429
+
+
+def test_without_keys_the_rate_is_per_client_address(assistant: Assistant, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    security = AppSettings(rate_limit=Rate(2, 60), feedback_db=tmp_path / "feedback.sqlite3")
+    with serve(assistant, security, with_ui=False) as server, server.client() as client:
+        statuses = [client.get("/api/v1/documents").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+# --- 503 from a bounded queue ----------------------------------------------------------------------
+
+
+def _add_slow_route(app: object) -> None:
+    """A route that holds its turn for a second: a stand-in for a slow question, so timing is certain."""
+
+    async def slow() -> dict[str, bool]:
+        await asyncio.sleep(SLOW_SECONDS)
+        return {"ok": True}
+
+    app.router.routes.insert(0, APIRoute("/api/v1/test-slow", slow, methods=["GET"]))  # type: ignore[attr-defined]
+
+
+def _concurrently(count: int, request) -> list[tuple[int, float, httpx.Response]]:  # type: ignore[no-untyped-def]
+    """Send ``count`` requests at the same moment; (status, seconds, response) of each."""
+    barrier = threading.Barrier(count)
+    results: list[tuple[int, float, httpx.Response]] = []
+
+    def run() -> None:
+        barrier.wait()
+        started = time.monotonic()
+        response = request()
+        results.append((response.status_code, time.monotonic() - started, response))
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_overload_gets_503_at_once_from_a_bounded_queue(assistant: Assistant, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    security = AppSettings(max_concurrency=1, max_queue=1, queue_timeout_seconds=10, feedback_db=tmp_path / "f.sqlite3")
+    with serve(assistant, security, with_ui=False, prepare=_add_slow_route) as server:
+        with server.client() as warm:  # connections and threads ready before the burst
+            assert warm.get("/healthz").status_code == 200
+        results = _concurrently(4, lambda: httpx.get(f"{server.url}/api/v1/test-slow", timeout=30))
+        with server.client() as client:
+            assert client.post("/api/v1/search", json={"question": CHINESE_TROUGH}).status_code == 200
+
+    refused = [(seconds, r) for status, seconds, r in results if status == 503]
+    served = sorted(seconds for status, seconds, _ in results if status == 200)
+    assert len(refused) == 2 and len(served) == 2, [(s, t) for s, t, _ in results]
+    for seconds, response in refused:
+        assert seconds < 0.5 * SLOW_SECONDS  # at once, not after a timeout
+        assert response.json()["error"]["code"] == "overloaded"
+        assert response.headers["retry-after"] == "1"
+    # One ran at once, the other waited its turn in the queue and then ran.
+    assert served[0] >= SLOW_SECONDS and served[1] >= 2 * SLOW_SECONDS * 0.95
+
+
+def test_a_request_that_waits_longer_than_the_queue_timeout_gets_503(assistant: Assistant, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    security = AppSettings(
+        max_concurrency=1, max_queue=4, queue_timeout_seconds=0.3, feedback_db=tmp_path / "f.sqlite3"
+    )
+    with serve(assistant, security, with_ui=False, prepare=_add_slow_route) as server:
+        with server.client() as client:
+            assert client.get("/healthz").status_code == 200
+        results = _concurrently(2, lambda: httpx.get(f"{server.url}/api/v1/test-slow", timeout=30))
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses == [200, 503]
+    [waited] = [seconds for status, seconds, _ in results if status == 503]
+    assert 0.25 <= waited < 0.9 * SLOW_SECONDS
+
+
+def test_real_questions_beyond_capacity_get_200_or_a_quick_503_and_the_server_recovers(
+    assistant: Assistant, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    security = AppSettings(max_concurrency=1, max_queue=0, feedback_db=tmp_path / "f.sqlite3")
+    questions = [ENGLISH_TROUGH, CHINESE_TROUGH, OFF_TOPIC, "科技成果转化的收益如何分配？"] * 4
+    with serve(assistant, security, with_ui=False) as server:
+        counter = iter(range(len(questions)))
+        results = _concurrently(
+            len(questions),
+            lambda: httpx.post(
+                f"{server.url}/api/v1/ask", json={"question": questions[next(counter)], "k": 50}, timeout=60
+            ),
+        )
+        with server.client() as client:
+            after = [client.post("/api/v1/ask", json={"question": q}).status_code for q in questions[:4]]
+            healthy = client.get("/healthz").status_code
+
+    assert {status for status, _, _ in results} <= {200, 503}
+    for status, seconds, response in results:
+        if status == 503:
+            assert response.json()["error"]["code"] == "overloaded" and response.headers["retry-after"]
+            assert seconds < 1.0
+    assert any(status == 200 for status, _, _ in results)
+    assert after == [200] * 4 and healthy == 200
