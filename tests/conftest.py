@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from policyqa.assistant import Assistant
 from policyqa.embed import Encoder, get_encoder
 from policyqa.index import build_index
-from policyqa.assistant import Assistant
 from policyqa.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,10 @@ def test_every_answer_sentence_carries_a_citation_that_holds_it(mini_assistant: 
 
 
 def test_answer_quotes_the_recovery_fund_for_the_trough(mini_assistant: Assistant) -> None:
-    for question in ("What policy fits a technology in the trough of disillusionment?", "技术处于泡沫破裂低谷期时需要什么政策？"):
+    for question in (
+        "What policy fits a technology in the trough of disillusionment?",
+        "技术处于泡沫破裂低谷期时需要什么政策？",
+    ):
         answer = mini_assistant.ask(question)
         assert "技术复苏基金" in answer.answer, question
 
@@ -35,7 +38,7 @@ def test_citation_highlights_point_at_the_quoted_sentences(mini_assistant: Assis
     answer = mini_assistant.ask("技术复苏基金的作用是什么？")
     for citation in answer.citations:
         assert len(citation.highlights) == len(citation.quotes)
-        for (start, end), quote in zip(citation.highlights, citation.quotes):
+        for (start, end), quote in zip(citation.highlights, citation.quotes, strict=True):
             assert citation.text[start:end] == quote
 
 
@@ -48,7 +51,9 @@ def test_citation_spans_locate_the_passage_in_the_source(mini_assistant: Assista
 
 
 def test_weak_evidence_abstains_in_the_questions_language(mini_index) -> None:  # type: ignore[no-untyped-def]
-    strict = Settings(corpus_dirs=mini_index.settings.corpus_dirs, index_dir=mini_index.settings.index_dir, abstain_threshold=5.0)
+    strict = Settings(
+        corpus_dirs=mini_index.settings.corpus_dirs, index_dir=mini_index.settings.index_dir, abstain_threshold=5.0
+    )
     assistant = Assistant(strict, encoder=mini_index.encoder, auto_build=False)
     english = assistant.ask("What is the recovery fund?")
     chinese = assistant.ask("技术复苏基金是什么？")

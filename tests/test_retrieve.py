@@ -13,7 +13,9 @@ def _sections(assistant: Assistant, question: str, k: int = 3) -> list[str]:
 
 
 def test_english_question_retrieves_chinese_passage(mini_assistant: Assistant) -> None:
-    sections = _sections(mini_assistant, "What should the government do when a technology falls into the trough of disillusionment?")
+    sections = _sections(
+        mini_assistant, "What should the government do when a technology falls into the trough of disillusionment?"
+    )
     assert "泡沫破裂低谷阶段" in sections[0]
 
 
