@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from policyqa import Assistant, Settings, __version__
+from policyqa.cli import settings_from_args
 
 DEFAULT_GOLD = Path("eval")
 DEFAULT_EXTRA_CORPUS = Path("../shared/policy-texts")
@@ -793,15 +794,6 @@ def run(settings: Settings, gold: Path, extra_corpus: Path | None, plan: Plan, q
     return report
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
-    if args.corpus:
-        overrides["corpus_dirs"] = tuple(Path(p) for p in args.corpus)
-    if args.encoder:
-        overrides["encoder"] = args.encoder
-    return Settings.from_env(**overrides)
-
-
 def bench(args: argparse.Namespace) -> int:
     try:
         import httpx  # noqa: F401
@@ -809,7 +801,7 @@ def bench(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"error: the benchmark needs {exc.name}: pip install 'policyqa[serve,dev]'", file=sys.stderr)
         return 2
-    settings = _settings(args)
+    settings = settings_from_args(args)
     extra = None if args.no_extra_corpus else Path(args.extra_corpus)
     plan = QUICK if args.quick else FULL
     report = run(settings, Path(args.gold), extra, plan, args.quick)

@@ -8,23 +8,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-from policyqa import Settings
+from policyqa.cli import settings_from_args
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-
-
-def _core_settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
-    if getattr(args, "corpus", None):
-        overrides["corpus_dirs"] = tuple(Path(p) for p in args.corpus)
-    if getattr(args, "index_dir", None):
-        overrides["index_dir"] = Path(args.index_dir)
-    if getattr(args, "encoder", None):
-        overrides["encoder"] = args.encoder
-    return Settings.from_env(**overrides)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -37,7 +25,7 @@ def serve(args: argparse.Namespace) -> int:
     from .config import AppSettings
     from .server import create_app
 
-    app = create_app(_core_settings(args), security=AppSettings.from_env())
+    app = create_app(settings_from_args(args), security=AppSettings.from_env())
     print(f"PolicyQA: http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
     # proxy_headers off: the client address must be the real peer, or the trusted-proxy
     # check of the identity header could be fooled by an X-Forwarded-For header.

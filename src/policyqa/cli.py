@@ -51,13 +51,14 @@ def _progress_bar():  # type: ignore[no-untyped-def]
     return update
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, overridden by the common options (also for plugin commands)."""
     overrides: dict[str, object] = {}
-    if args.corpus:
+    if getattr(args, "corpus", None):
         overrides["corpus_dirs"] = tuple(Path(p) for p in args.corpus)
-    if args.index_dir:
+    if getattr(args, "index_dir", None):
         overrides["index_dir"] = Path(args.index_dir)
-    if args.encoder:
+    if getattr(args, "encoder", None):
         overrides["encoder"] = args.encoder
     return Settings.from_env(None, **overrides)
 
@@ -67,7 +68,7 @@ def _print_json(data: object) -> None:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    assistant = Assistant(_settings(args))
+    assistant = Assistant(settings_from_args(args))
     report = assistant.build(progress=None if args.quiet else _progress_bar())
     if report.skipped:  # each was named in a warning as it was skipped
         print(f"Skipped {len(report.skipped)} file(s) that cannot be indexed (named above).", file=sys.stderr)
@@ -84,7 +85,7 @@ def _print_passage(label: str, title: str, section: str, start: int, end: int, s
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    answer = Assistant(_settings(args)).ask(args.question, k=args.k, doc_ids=args.doc or None)
+    answer = Assistant(settings_from_args(args)).ask(args.question, k=args.k, doc_ids=args.doc or None)
     if args.json:
         _print_json(answer.to_dict())
         return 0
@@ -97,7 +98,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    result = Assistant(_settings(args)).search(args.question, k=args.k, doc_ids=args.doc or None)
+    result = Assistant(settings_from_args(args)).search(args.question, k=args.k, doc_ids=args.doc or None)
     if args.json:
         _print_json(result.to_dict())
         return 0
@@ -110,7 +111,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import load_gold, markdown_table, run_eval, write_artefacts
 
     gold = load_gold([Path(p) for p in args.gold])
-    report = run_eval(Assistant(_settings(args)), gold, k=args.k)
+    report = run_eval(Assistant(settings_from_args(args)), gold, k=args.k)
     if args.out:
         for path in write_artefacts(report, Path(args.out)):
             print(f"wrote {path}", file=sys.stderr)
@@ -127,7 +128,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .evaluate import load_gold
 
     gold = load_gold([Path(p) for p in args.gold])
-    rows = compare_configurations(_settings(args), gold, quick=args.quick, progress=lambda m: print(m, file=sys.stderr))
+    rows = compare_configurations(
+        settings_from_args(args), gold, quick=args.quick, progress=lambda m: print(m, file=sys.stderr)
+    )
     if args.json:
         _print_json(rows)
     else:
