@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -33,6 +34,17 @@ def _jieba():  # type: ignore[no-untyped-def]
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
+    # jieba caches its parsed dictionary with marshal in the shared temp folder, where
+    # another local user could plant one; a folder only this user can write is used instead.
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    private = cache_home / "policyqa" / "jieba"
+    private.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if private.is_dir() and private.stat().st_uid == os.getuid() and not private.stat().st_mode & 0o022:
+        jieba.dt.tmp_dir = str(private)
+    else:
+        jieba.dt.cache_file = None
+        jieba.dt.tmp_dir = None
+        raise RuntimeError(f"{private} is not a private folder; refusing to load jieba's cache from it.")
     return jieba
 
 
