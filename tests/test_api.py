@@ -198,6 +198,16 @@ def test_openapi_documents_every_endpoint_with_the_limits(open_server: RunningSe
     assert (k["minimum"], k["maximum"]) == (1, 50)
 
 
+def test_docs_page_loads_swagger_from_this_server_not_a_cdn(open_server: RunningServer) -> None:
+    with open_server.client() as client:
+        page = client.get("/docs").text
+        script = client.get("/docs-static/swagger-ui-bundle.js")
+        style = client.get("/docs-static/swagger-ui.css")
+    assert "/docs-static/swagger-ui-bundle.js" in page and "cdn." not in page
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert style.status_code == 200
+
+
 def test_responses_carry_nosniff_and_default_frame_ancestors(open_server: RunningServer) -> None:
     with open_server.client() as client:
         for response in (client.get("/healthz"), client.get("/"), client.post("/api/v1/ask", json={})):
