@@ -114,8 +114,11 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     for names in places_named(query.text):
         if not any(n in text for n in names):
             return f"the passages do not mention {names[0]}"
-    with_history = _context_text(passages, index, front_matter=True)
-    for year in _YEAR.findall(query.text):
+    years = _YEAR.findall(query.text)
+    # The front matter is gathered only for a question that names a year: it means a
+    # pass over every passage of the index.
+    with_history = _context_text(passages, index, front_matter=True) if years else ""
+    for year in years:
         if year not in with_history:
             return f"the passages give nothing for {year}"
     asked = _figure_pattern(query.text)
