@@ -9,6 +9,7 @@ does not cover the question instead of quoting weak evidence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,10 @@ MAX_ANSWER_CHARS = 700
 _DUPLICATE_COSINE = 0.97
 # A sentence scoring this far below the best one pads the answer with a weaker source.
 _MAX_SCORE_GAP = 0.2
+# A quoted sentence that opens with one of these leans on the sentence before it.
+_CONNECTIVE = re.compile(
+    r"^(?:但是|但|因此|所以|同时|此外|而且|其一|其二|其三|一方面|另一方面|首先|其次|最后|例如|这|该)"
+)
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,7 @@ def compose_answer(
         length += len(text)
         if len(chosen) == settings.answer_sentences:
             break
+    chosen = _with_leading_context(chosen, passages, index)
     chosen.sort()  # reading order: by passage rank, then by position in the passage
     numbers: dict[int, int] = {}
     quoted: dict[int, list[int]] = {}
@@ -177,6 +183,31 @@ def compose_answer(
         parts.append(f"{index.sentences[row].text}[{n}]")
     citations = tuple(_citation(numbers[rank], passages[rank], quoted[rank], index) for rank in numbers)
     return Answer(query.text, " ".join(parts), False, citations, tuple(passages))
+
+
+def _with_leading_context(
+    chosen: list[tuple[int, int]], passages: list[Passage], index: LoadedIndex
+) -> list[tuple[int, int]]:
+    """Add the sentence before a passage's first quote when that quote opens with a connective.
+
+    "但是, 如果技术应用失败…" needs "当技术处于泡沫破裂低谷期…" before it to be read alone; the
+    added sentence is from the same paragraph and passage, and cited the same way.
+    """
+    out = list(chosen)
+    taken = {row for _, row in chosen}
+    for rank in sorted({rank for rank, _ in chosen}):
+        first = min(row for r, row in chosen if r == rank)
+        previous = first - 1
+        sentence = index.sentences[first]
+        if (
+            _CONNECTIVE.match(sentence.text)
+            and previous in passages[rank].sentence_rows
+            and previous not in taken
+            and index.sentences[previous].block == sentence.block
+        ):
+            out.append((rank, previous))
+            taken.add(previous)
+    return out
 
 
 def _citation(n: int, passage: Passage, rows: list[int], index: LoadedIndex) -> Citation:
