@@ -92,6 +92,7 @@ class Query:
     glossary_terms: tuple[str, ...]  # Chinese terms of the glossary phrases the question names
     expansion: tuple[str, ...]  # all Chinese terms added for BM25 (glossary and cross-lingual matches)
     chinese: bool
+    own_tokens: tuple[str, ...] = ()  # the question's words and its glossary terms, without cross-lingual matches
 
 
 class Retriever:
@@ -122,11 +123,14 @@ class Retriever:
         glossary_terms = tuple(terms)
         if not chinese:
             terms += [t for t, _ in self._terms.matches(question) if t not in terms]
-        tokens = tokenize(question)
-        for term in terms:
+        own_tokens = tokenize(question)
+        for term in glossary_terms:
+            own_tokens.extend(tokenize(term))
+        tokens = list(own_tokens)
+        for term in terms[len(glossary_terms) :]:
             tokens.extend(tokenize(term))
         vector = self.encoder.encode_query(question)
-        return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese)
+        return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese, tuple(own_tokens))
 
     def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
@@ -184,9 +188,7 @@ class Retriever:
         """
         if not passages:
             return 0.0
-        strict = tokenize(query.text)
-        for term in query.glossary_terms:
-            strict.extend(tokenize(term))
+        strict = list(query.own_tokens)
         scale = float(self.index.lexical.idf(strict).sum())
         lexical = self.index.lexical.scores(strict) / scale if scale > 0 else None
         best = 0.0

@@ -23,7 +23,6 @@ from functools import lru_cache
 from importlib import resources
 
 from .index import LoadedIndex
-from .lexical import tokenize
 from .retrieve import Passage, Query
 
 _DIGITS = r"[0-9０-９]"
@@ -125,10 +124,11 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     if asked is None:
         return None
     figure, asks = asked
-    # An English question's terms are its glossary terms: cross-lingual matches are
-    # hints for ranking, too loose to judge what a sentence is about.
-    source = query.tokens if query.chinese else tuple(t for term in query.glossary_terms for t in tokenize(term))
-    terms = sorted({t for t in source if len(t) > 1 and "\u4e00" <= t[0] <= "\u9fff" and not asks.fullmatch(t)})
+    # The question's own words and glossary terms: cross-lingual matches are hints for
+    # ranking, too loose to judge what a sentence is about.
+    terms = sorted(
+        {t for t in query.own_tokens if len(t) > 1 and "\u4e00" <= t[0] <= "\u9fff" and not asks.fullmatch(t)}
+    )
     weights = index.lexical.idf(terms)
     total = float(weights.sum())
     for passage in passages:
