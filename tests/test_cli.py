@@ -72,7 +72,7 @@ def _assert_quotes_source(item: dict[str, object]) -> None:
 
 def test_index_prints_counts(indexed: subprocess.CompletedProcess[str], index_dir: Path) -> None:
     assert indexed.returncode == 0, indexed.stderr
-    match = re.search(r"Indexed (\d+) documents, (\d+) passages", indexed.stdout)
+    match = re.search(r"Indexed (\d+) documents, (\d+) chunks", indexed.stdout)
     assert match, indexed.stdout
     assert int(match.group(1)) == 2 and int(match.group(2)) > 5
     assert str(index_dir) in indexed.stdout

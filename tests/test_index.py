@@ -13,10 +13,14 @@ import pytest
 from conftest import MINI_DIR, BuiltIndex, CountingEncoder, FakeEncoder
 
 import policyqa.index as index_module
+import policyqa.index.build as index_build
+import policyqa.index.store as index_store
+import policyqa.index.vectors as index_vectors
 from policyqa.chunk import chunk_document, join_sentences
 from policyqa.documents import load_corpus
 from policyqa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from policyqa.index import build_index, current_build, index_home, is_stale, load_index, read_manifest
+from policyqa.lexical import LexicalIndex
 from policyqa.settings import Settings
 
 QUERIES = [
@@ -52,7 +56,7 @@ def test_build_then_load_mini_corpus(mini_index: BuiltIndex) -> None:
     assert loaded.folder == mini_index.folder == current_build(mini_index.settings)
     assert [c.chunk_id for c in loaded.chunks] == expected
     assert set(loaded.documents) == {"tech-maturity-policy", "model-transfer-regulation"}
-    assert loaded.vectors.ntotal == len(loaded.chunks) and loaded.vectors.d == 512
+    assert loaded.chunk_vectors.size == len(loaded.chunks) and loaded.chunk_vectors.dimension == 512
     assert loaded.sentence_vectors.shape == (len(loaded.sentences), 512)
     law = loaded.documents["model-transfer-regulation"]
     assert law.title == "示范市科技成果转化促进条例"
@@ -78,9 +82,9 @@ def test_faiss_top1_equals_brute_force_cosine(mini_index: BuiltIndex) -> None:
     for question in QUERIES:
         query = np.asarray(encoder.embed_query(question))
         cosine = passages @ (query / np.linalg.norm(query))
-        scores, rows = loaded.vectors.search(encoder.encode_query(question)[None, :], 3)
-        assert rows[0][0] == int(np.argmax(cosine)), question
-        np.testing.assert_allclose(scores[0], np.sort(cosine)[::-1][:3], atol=1e-4)
+        rows, scores = loaded.chunk_vectors.search(encoder.encode_query(question), 3)
+        assert rows[0] == int(np.argmax(cosine)), question
+        np.testing.assert_allclose(scores, np.sort(cosine)[::-1][:3], atol=1e-4)
 
 
 def test_manifest_describes_the_build(mini_index: BuiltIndex) -> None:
@@ -102,7 +106,7 @@ def test_manifest_describes_the_build(mini_index: BuiltIndex) -> None:
     for name, checksum in files.items():
         assert hashlib.sha256((mini_index.folder / name).read_bytes()).hexdigest() == checksum
     counts = manifest["counts"]
-    assert counts["documents"] == 2 and counts["passages"] > 5 and counts["sentences"] >= counts["passages"]
+    assert counts["documents"] == 2 and counts["chunks"] > 5 and counts["sentences"] >= counts["chunks"]
     assert manifest["created_at"] and manifest["skipped"] == []
 
 
@@ -283,8 +287,8 @@ def test_rebuilt_index_matches_a_fresh_build(fake_settings: Settings, tmp_path: 
 
     assert [c.chunk_id for c in cached.chunks] == [c.chunk_id for c in fresh.chunks]
     np.testing.assert_array_equal(cached.sentence_vectors, fresh.sentence_vectors)
-    ids = np.arange(cached.vectors.ntotal)
-    np.testing.assert_array_equal(cached.vectors.reconstruct_batch(ids), fresh.vectors.reconstruct_batch(ids))
+    ids = np.arange(cached.chunk_vectors.size)
+    np.testing.assert_array_equal(cached.chunk_vectors.reconstruct(ids), fresh.chunk_vectors.reconstruct(ids))
 
 
 def test_unreadable_embedding_cache_is_rebuilt(fake_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
@@ -317,9 +321,9 @@ def test_build_failing_midway_leaves_previous_build_loadable(
 
     with monkeypatch.context() as patch:
         if step == "LexicalIndex.save":
-            patch.setattr(index_module.LexicalIndex, "save", fail)
+            patch.setattr(LexicalIndex, "save", fail)
         else:
-            patch.setattr(index_module, step, fail)
+            patch.setattr(index_store, step, fail)
         with pytest.raises(OSError, match="No space left"):
             build_index(fake_settings, encoder)
 
@@ -354,7 +358,7 @@ def test_progress_is_reported_per_stage(fake_settings: Settings) -> None:
 
 def test_no_file_of_the_index_is_a_pickle(fake_settings: Settings) -> None:
     build_index(fake_settings, FakeEncoder())
-    faiss = index_module._faiss()
+    faiss = index_vectors._faiss()
 
     files = sorted(p for p in fake_settings.index_dir.rglob("*") if p.is_file())
     suffixes = {p.suffix for p in files}
@@ -381,7 +385,7 @@ def test_no_file_of_the_index_is_a_pickle(fake_settings: Settings) -> None:
 def test_large_corpus_composes_passage_vectors_from_sentences(
     mini_index: BuiltIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index_module, "COMPOSED_PASSAGES_ABOVE", 0)
+    monkeypatch.setattr(index_build, "COMPOSED_PASSAGES_ABOVE", 0)
     settings = mini_index.settings.replace(index_dir=tmp_path / "composed")
 
     build_index(settings, mini_index.encoder)
@@ -392,8 +396,10 @@ def test_large_corpus_composes_passage_vectors_from_sentences(
     assert encoded.manifest["passage_vectors"] == "encoded"
     assert [c.chunk_id for c in composed.chunks] == [c.chunk_id for c in encoded.chunks]
     np.testing.assert_allclose(composed.sentence_vectors, encoded.sentence_vectors, atol=1e-6)
-    n = encoded.vectors.ntotal
-    cosine = np.sum(composed.vectors.reconstruct_n(0, n) * encoded.vectors.reconstruct_n(0, n), axis=1)
+    n = encoded.chunk_vectors.size
+    cosine = np.sum(
+        composed.chunk_vectors.reconstruct(np.arange(n)) * encoded.chunk_vectors.reconstruct(np.arange(n)), axis=1
+    )
     assert float(np.median(cosine)) > 0.97 and float(cosine.min()) > 0.8
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from conftest import MINI_DIR, FakeEncoder
 
-import policyqa.index as index_module
+import policyqa.index.vectors as index_vectors
 from policyqa import Assistant
 from policyqa.embed import Encoder
 from policyqa.errors import IndexCorruptError, IndexMismatchError
@@ -77,7 +77,7 @@ def _set_counts(folder: Path, **counts: int) -> None:
 
 
 def _forge_manifest_counts(folder: Path) -> None:
-    _set_counts(folder, passages=BILLIONS, sentences=BILLIONS)
+    _set_counts(folder, chunks=BILLIONS, sentences=BILLIONS)
 
 
 def _forge_sentence_header(folder: Path) -> None:
@@ -103,7 +103,7 @@ def _forge_faiss_rows(folder: Path) -> None:
 
 def _forge_faiss_rows_and_counts(folder: Path) -> None:
     _forge_faiss_rows(folder)
-    _set_counts(folder, passages=BILLIONS)
+    _set_counts(folder, chunks=BILLIONS)
 
 
 def _forge_faiss_3m_rows_and_counts(folder: Path) -> None:
@@ -111,7 +111,7 @@ def _forge_faiss_3m_rows_and_counts(folder: Path) -> None:
     # The passage store is padded to the size that many records need, so only the FAISS check is left.
     rows = 3_000_000
     _faiss_flat_rows(folder / "vectors.faiss", rows, FakeEncoder.dimension)
-    _set_counts(folder, passages=rows)
+    _set_counts(folder, chunks=rows)
     with (folder / "passages.jsonl").open("a", encoding="utf-8") as out:
         out.write(" " * (rows * 16) + "\n")
 
@@ -239,10 +239,10 @@ def test_forged_sizes_are_refused_without_allocating(fake_build: Settings, tmp_p
 def test_hnsw_index_passes_the_checks_and_a_forged_graph_is_refused(
     fake_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index_module, "EXACT_SEARCH_LIMIT", 0)  # HNSW from the first passage
+    monkeypatch.setattr(index_vectors, "EXACT_SEARCH_LIMIT", 0)  # HNSW from the first passage
     folder, _ = build_index(fake_settings, FakeEncoder())
     loaded = load_index(fake_settings, FakeEncoder())
-    assert type(loaded.vectors).__name__ == "IndexHNSWFlat"
+    assert type(loaded.chunk_vectors.index).__name__ == "IndexHNSWFlat"
 
     # The graph's first vector (assign_probas) claims 2^40 entries, checksum rewritten.
     path = folder / "vectors.faiss"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import squash
 
 from policyqa import Assistant
-from policyqa.retrieve import is_chinese
+from policyqa.text import is_chinese
 
 
 def _sections(assistant: Assistant, question: str, k: int = 3) -> list[str]:
@@ -59,7 +59,7 @@ def test_front_matter_yields_to_body_text(mini_assistant: Assistant) -> None:
 
 
 def test_english_question_gets_chinese_terms_for_bm25(mini_assistant: Assistant) -> None:
-    query = mini_assistant.retriever.prepare("What is the technology recovery fund?")
+    query = mini_assistant.prepare("What is the technology recovery fund?")
     assert "技术复苏基金" in query.glossary_terms
     assert "技术复苏基金" in "".join(query.tokens) or "复苏" in query.tokens
     assert not query.chinese

@@ -9,7 +9,7 @@ from policyqa.verify import asked_figure, places_named, unsupported_reason
 
 
 def _reason(assistant: Assistant, question: str) -> str | None:
-    query = assistant.retriever.prepare(question)
+    query = assistant.prepare(question)
     passages = assistant.retriever.search(query, 5)
     return unsupported_reason(query, passages, assistant.index)
 

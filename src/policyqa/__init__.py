@@ -7,11 +7,8 @@ Example:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .answer import Answer, Citation  # noqa: E402
-from .assistant import Assistant, BuildReport, SearchResult  # noqa: E402
-from .errors import (  # noqa: E402
+from .assistant import Assistant
+from .errors import (
     ConfigError,
     CorpusError,
     IndexCorruptError,
@@ -20,14 +17,16 @@ from .errors import (  # noqa: E402
     PolicyQAError,
     QuestionError,
 )
-from .retrieve import Passage  # noqa: E402
-from .settings import Settings  # noqa: E402
+from .settings import Settings
+from .types import Answer, BuildReport, Citation, DocumentInfo, Passage, SearchResult, Trace
+from .version import __version__
 
 __all__ = [
     "Answer",
     "Assistant",
     "BuildReport",
     "Citation",
+    "DocumentInfo",
     "ConfigError",
     "CorpusError",
     "IndexCorruptError",
@@ -39,6 +38,7 @@ __all__ = [
     "QuestionError",
     "SearchResult",
     "Settings",
+    "Trace",
     "__version__",
 ]
 

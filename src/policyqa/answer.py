@@ -2,22 +2,22 @@
 
 The sentences of the retrieved passages are scored against the question (their
 embeddings were computed at index time), the best few are kept in reading
-order, and each is followed by the marker [n] of the passage it quotes. When the
-best passage scores below the abstention threshold, the answer says the corpus
-does not cover the question instead of quoting weak evidence.
+order, and each is followed by the marker [n] of the passage it quotes. Whether
+to answer at all is decided before (``Assistant``: the relevance floor, then
+verification); ``not_covered`` words an abstention.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
+from .figures import asked_figure
 from .index import LoadedIndex
-from .retrieve import Passage, Query, location_fields
 from .settings import Settings
-from .verify import asked_figure, unsupported_reason
+from .text import is_cjk
+from .types import Answer, Citation, Passage, Query
 
 NOT_COVERED_EN = "Not covered by the corpus: no passage answers this question closely enough."
 NOT_COVERED_ZH = "语料未涵盖此问题：没有足够相关的段落可以回答。"
@@ -30,52 +30,6 @@ _MAX_SCORE_GAP = 0.2
 _CONNECTIVE = re.compile(
     r"^(?:但是|但|因此|所以|同时|此外|而且|其一|其二|其三|一方面|另一方面|首先|其次|最后|例如|这|该)"
 )
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A numbered source of an answer: the passage and the sentences quoted from it."""
-
-    n: int
-    chunk_id: str
-    doc_id: str
-    title: str
-    section: str
-    text: str
-    char_start: int
-    char_end: int
-    score: float
-    quotes: tuple[str, ...]
-    highlights: tuple[tuple[int, int], ...]  # offsets of the quoted sentences within ``text``
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "n": self.n,
-            **location_fields(self),
-            "quotes": list(self.quotes),
-            "highlights": [list(h) for h in self.highlights],
-        }
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The result of ``Assistant.ask``."""
-
-    question: str
-    answer: str
-    abstained: bool
-    citations: tuple[Citation, ...]
-    passages: tuple[Passage, ...]
-    abstain_reason: str | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "abstained": self.abstained,
-            "abstain_reason": self.abstain_reason,
-            "citations": [c.to_dict() for c in self.citations],
-        }
 
 
 # Weights of a sentence's score, chosen on the gold set (docs/evaluation.md): similarity
@@ -100,7 +54,7 @@ def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) 
     if not rows:
         return []
     cosine = index.sentence_vectors[rows] @ query.vector
-    terms = sorted({t for t in query.tokens if len(t) > 1 or "\u4e00" <= t <= "\u9fff"})
+    terms = sorted({t for t in query.tokens if len(t) > 1 or is_cjk(t)})
     weights = index.lexical.idf(terms)
     total = float(weights.sum())
     figure = asked_figure(query.text)
@@ -137,22 +91,14 @@ def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) 
     return scored
 
 
-def compose_answer(
-    query: Query, passages: list[Passage], index: LoadedIndex, settings: Settings, relevance: float
-) -> Answer:
-    """Pick the answering sentences, order them, number their passages.
+def not_covered(query: Query, passages: list[Passage], reason: str) -> Answer:
+    """The abstention, in the question's language, with the reason."""
+    message = NOT_COVERED_ZH if query.chinese else NOT_COVERED_EN
+    return Answer(query.text, message, True, (), tuple(passages), reason)
 
-    ``relevance`` is ``Retriever.relevance`` of the passages: below the abstention
-    threshold, nothing in the corpus is close to the question.
-    """
-    reason = None
-    if not passages or relevance < settings.abstain_threshold:
-        reason = "no passage is close enough to the question"
-    else:
-        reason = unsupported_reason(query, passages, index)
-    if reason is not None:
-        message = NOT_COVERED_ZH if query.chinese else NOT_COVERED_EN
-        return Answer(query.text, message, True, (), tuple(passages), reason)
+
+def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, settings: Settings) -> Answer:
+    """Pick the answering sentences, order them, number their passages."""
     chosen: list[tuple[int, int]] = []
     chosen_vectors: list[np.ndarray] = []
     length = 0

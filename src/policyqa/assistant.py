@@ -1,4 +1,8 @@
-"""The public entry point: ``Assistant.ask`` and ``Assistant.search``.
+"""The public entry point and the one place the pipeline runs: ``Assistant``.
+
+retrieve → relevance floor → verify → answer. ``ask`` and ``search`` serve the CLI,
+the HTTP API and the UI; ``trace`` is the same run with every step kept, and is what
+the evaluation and the comparison measure, so what is measured is what is served.
 
 Example:
     >>> assistant = Assistant(Settings.from_env())
@@ -11,42 +15,22 @@ import logging
 import re
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
 
-from .answer import Answer, compose_answer
-from .documents import SkippedFile
+from .answer import compose_answer, not_covered
 from .embed import Encoder, get_encoder
 from .errors import IndexMismatchError, IndexMissingError, QuestionError
-from .index import DocumentInfo, LoadedIndex, ProgressFn, build_index, is_stale, load_index
-from .retrieve import Passage, Retriever
+from .expand import QueryPreparer
+from .index import LoadedIndex, ProgressFn, build_index, is_stale, load_index
+from .retrieve import Retriever
 from .settings import Settings, check_top_k
+from .types import Answer, BuildReport, DocumentInfo, Passage, Query, SearchResult, Trace
+from .verify import unsupported_reason
 
 log = logging.getLogger("policyqa")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """The result of ``Assistant.search``."""
-
-    question: str
-    passages: tuple[Passage, ...]
-
-    def to_dict(self) -> dict[str, object]:
-        return {"question": self.question, "passages": [p.to_dict() for p in self.passages]}
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    """What ``Assistant.build`` did."""
-
-    folder: str
-    documents: int
-    passages: int
-    seconds: float
-    skipped: tuple[SkippedFile, ...]
+BELOW_FLOOR = "no passage is close enough to the question"
 
 
 def clean_question(question: object, max_chars: int) -> str:
@@ -59,6 +43,15 @@ def clean_question(question: object, max_chars: int) -> str:
     if len(text) > max_chars:
         raise QuestionError(f"The question has {len(text):,} characters; the limit is {max_chars:,}.")
     return text
+
+
+class _Loaded:
+    """An index with the query-time objects built on it; replaced as a whole when a new build loads."""
+
+    def __init__(self, index: LoadedIndex, encoder: Encoder, settings: Settings) -> None:
+        self.index = index
+        self.preparer = QueryPreparer(encoder, index.terms, index.term_vectors, settings)
+        self.retriever = Retriever(index, encoder, settings)
 
 
 class Assistant:
@@ -74,8 +67,7 @@ class Assistant:
         self._encoder = encoder
         self.auto_build = auto_build
         self._lock = threading.Lock()
-        self._index: LoadedIndex | None = None
-        self._retriever: Retriever | None = None
+        self._loaded: _Loaded | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -87,34 +79,39 @@ class Assistant:
         """(Re)build the index from the corpus and load it."""
         with self._lock:
             folder, skipped = build_index(self.settings, self.encoder, progress)
-            self._load()
-            assert self._index is not None
-            counts = self._index.manifest["counts"]
+            index = self._load()
+            counts = index.manifest["counts"]
             return BuildReport(
                 folder=str(folder),
                 documents=int(counts["documents"]),  # type: ignore[index]
-                passages=int(counts["passages"]),  # type: ignore[index]
-                seconds=float(self._index.manifest["build_seconds"]),  # type: ignore[arg-type]
+                chunks=int(counts["chunks"]),  # type: ignore[index]
+                seconds=float(index.manifest["build_seconds"]),  # type: ignore[arg-type]
                 skipped=tuple(skipped),
             )
 
-    def _load(self) -> None:
-        self._index = load_index(self.settings, self.encoder)
-        self._retriever = Retriever(self._index, self.encoder, self.settings)
+    def _load(self) -> LoadedIndex:
+        index = load_index(self.settings, self.encoder)
+        self._loaded = _Loaded(index, self.encoder, self.settings)
+        return index
 
     @property
     def index(self) -> LoadedIndex:
         """The loaded index (built first when missing or stale and ``auto_build`` is on)."""
-        if self._index is None:
+        return self._current().index
+
+    def _current(self) -> _Loaded:
+        loaded = self._loaded
+        if loaded is None:
             with self._lock:
-                if self._index is None:
+                if self._loaded is None:
                     self._ensure_loaded()
-        assert self._index is not None
-        return self._index
+                loaded = self._loaded
+        assert loaded is not None
+        return loaded
 
     def _ensure_loaded(self) -> None:
         try:
-            self._load()
+            index = self._load()
         except (IndexMissingError, IndexMismatchError) as exc:
             if not self.auto_build:
                 raise
@@ -125,8 +122,7 @@ class Assistant:
             build_index(self.settings, self.encoder)
             self._load()
             return
-        assert self._index is not None
-        if is_stale(self._index.manifest, self.settings):
+        if is_stale(index.manifest, self.settings):
             if not self.auto_build:
                 raise IndexMismatchError("The corpus changed since the index was built.")
             log.warning("The corpus changed since the index was built. Rebuilding the changed parts.")
@@ -135,27 +131,50 @@ class Assistant:
 
     @property
     def retriever(self) -> Retriever:
-        _ = self.index
-        assert self._retriever is not None
-        return self._retriever
+        return self._current().retriever
 
-    def _passages(self, question: str, k: int | None, doc_ids: Collection[str] | None):  # type: ignore[no-untyped-def]
-        text = clean_question(question, self.settings.max_question_chars)
-        top_k = check_top_k(self.settings.top_k if k is None else k)
-        retriever = self.retriever
-        query = retriever.prepare(text)
-        return query, retriever.search(query, top_k, doc_ids)
+    def prepare(self, question: str) -> Query:
+        """The question checked and prepared for retrieval (vector, tokens, expansion)."""
+        return self._prepare(self._current(), question)
+
+    def _prepare(self, loaded: _Loaded, question: str) -> Query:
+        return loaded.preparer.prepare(clean_question(question, self.settings.max_question_chars))
 
     def search(self, question: str, k: int | None = None, doc_ids: Collection[str] | None = None) -> SearchResult:
         """The ``k`` best passages for the question, best first."""
-        query, passages = self._passages(question, k, doc_ids)
-        return SearchResult(query.text, tuple(passages))
+        top_k = check_top_k(self.settings.top_k if k is None else k)
+        loaded = self._current()
+        query = self._prepare(loaded, question)
+        return SearchResult(query.text, tuple(loaded.retriever.search(query, top_k, doc_ids)))
 
     def ask(self, question: str, k: int | None = None, doc_ids: Collection[str] | None = None) -> Answer:
         """An extractive answer with numbered citations, or an abstention."""
-        query, passages = self._passages(question, k, doc_ids)
-        relevance = self.retriever.relevance(query, passages)
-        return compose_answer(query, passages, self.index, self.settings, relevance)
+        return self.trace(question, k, doc_ids).answer
+
+    def trace(
+        self, question: str, k: int | None = None, doc_ids: Collection[str] | None = None, depth: int | None = None
+    ) -> Trace:
+        """``ask`` with every step kept: the ranking to ``depth`` (at least ``k``), relevance, the answer.
+
+        The answer uses the first ``k`` passages of the ranking, exactly as ``ask`` does:
+        ranking deeper only adds passages after them.
+        """
+        top_k = check_top_k(self.settings.top_k if k is None else k)
+        loaded = self._current()
+        query = self._prepare(loaded, question)
+        ranked = loaded.retriever.search(query, max(top_k, depth or 0), doc_ids)
+        passages = ranked[:top_k]
+        relevance = loaded.retriever.relevance(query, passages)
+        answer = self._answer(query, passages, relevance, loaded.index)
+        return Trace(query, tuple(ranked), top_k, relevance, answer)
+
+    def _answer(self, query: Query, passages: list[Passage], relevance: float, index: LoadedIndex) -> Answer:
+        if not passages or relevance < self.settings.abstain_threshold:
+            return not_covered(query, passages, BELOW_FLOOR)
+        reason = unsupported_reason(query, passages, index)
+        if reason is not None:
+            return not_covered(query, passages, reason)
+        return compose_answer(query, passages, index, self.settings)
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents with their sections."""

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .documents import Document
+from .text import cjk_count
+from .types import KIND_LAW, KIND_PAPER
 
 FRONT_MATTER = "前置信息 (front matter)"
 REFERENCES = "参考文献 (references)"
@@ -91,7 +93,7 @@ def _is_page_artefact(line: str) -> bool:
 
 def _mostly_latin(line: str) -> bool:
     letters = sum(1 for ch in line if ch.isascii() and ch.isalpha())
-    cjk = sum(1 for ch in line if "\u4e00" <= ch <= "\u9fff")
+    cjk = cjk_count(line)
     return letters > 20 and cjk * 4 < letters
 
 
@@ -206,7 +208,7 @@ def clean_markdown(doc: Document) -> list[Block]:
 
 def clean_text(doc: Document) -> list[Block]:
     """Blocks of a plain text file: Chinese numbered headings, otherwise paragraphs."""
-    return clean_paper(doc) if doc.kind == "paper" else _clean_plain(doc)
+    return clean_paper(doc) if doc.kind == KIND_PAPER else _clean_plain(doc)
 
 
 def _clean_plain(doc: Document) -> list[Block]:
@@ -226,6 +228,6 @@ def _clean_plain(doc: Document) -> list[Block]:
 
 def clean(doc: Document) -> list[Block]:
     """Dispatch on the document's kind."""
-    if doc.kind in ("markdown", "law") or doc.path.endswith(".md"):
+    if doc.is_markdown or doc.kind == KIND_LAW:
         return clean_markdown(doc)
     return clean_text(doc)

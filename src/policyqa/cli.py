@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
 from .assistant import Assistant
 from .errors import PolicyQAError
 from .settings import Settings
+from .version import __version__
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -72,9 +72,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     report = assistant.build(progress=None if args.quiet else _progress_bar())
     if report.skipped:  # each was named in a warning as it was skipped
         print(f"Skipped {len(report.skipped)} file(s) that cannot be indexed (named above).", file=sys.stderr)
-    print(
-        f"Indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s -> {report.folder}"
-    )
+    print(f"Indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s -> {report.folder}")
     return 0
 
 

@@ -16,8 +16,9 @@ from .assistant import Assistant
 from .documents import Document, load_corpus
 from .embed import Encoder, get_encoder
 from .evaluate import GoldQuestion, Report, ranking_result, report_of, run_eval
-from .retrieve import Passage
+from .index import VectorSearch
 from .settings import Settings
+from .types import Passage
 
 COLUMNS = (
     "recall@5",
@@ -85,18 +86,18 @@ def langchain_passages(documents: Sequence[Document]) -> list[Passage]:
             text = piece.page_content
             passages.append(
                 Passage(
-                    f"{doc.doc_id}@{start}",
-                    doc.doc_id,
-                    doc.title,
-                    "",
-                    text,
-                    start,
-                    start + len(text),
-                    0.0,
-                    0.0,
-                    0.0,
-                    (),
-                    ((start, start + len(text)),),
+                    chunk_id=f"{doc.doc_id}@{start}",
+                    doc_id=doc.doc_id,
+                    title=doc.title,
+                    section="",
+                    text=text,
+                    char_start=start,
+                    char_end=start + len(text),
+                    score=0.0,
+                    dense_score=0.0,
+                    lexical_score=0.0,
+                    sentence_rows=(),
+                    spans=((start, start + len(text)),),
                 )
             )
     return passages
@@ -110,27 +111,23 @@ class LangChainBaseline:
         >>> baseline.search("What is the trough of disillusionment?", 5)[0].text
     """
 
-    def __init__(self, passages: list[Passage], index: object, encoder: Encoder) -> None:
+    def __init__(self, passages: list[Passage], index: VectorSearch, encoder: Encoder) -> None:
         self.passages = passages
         self.index = index
         self.encoder = encoder
 
     @classmethod
     def build(cls, settings: Settings) -> LangChainBaseline:
-        import faiss
-
         encoder = get_encoder(settings.encoder)
         documents, _ = load_corpus(settings.corpus_dirs)
         passages = langchain_passages(documents)
         vectors = encoder.encode_documents([p.text for p in passages])
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(vectors)
-        return cls(passages, index, encoder)
+        return cls(passages, VectorSearch.exact(vectors), encoder)
 
     def search(self, question: str, k: int) -> list[Passage]:
         """The ``k`` nearest chunks by cosine, best first."""
-        _, rows = self.index.search(self.encoder.encode_query(question)[None, :], k)  # type: ignore[attr-defined]
-        return [self.passages[r] for r in rows[0] if r >= 0]
+        rows, _ = self.index.search(self.encoder.encode_query(question), k)
+        return [self.passages[r] for r in rows.tolist()]
 
 
 def langchain_baseline(settings: Settings, gold: Sequence[GoldQuestion], k: int) -> Report:

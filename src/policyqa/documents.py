@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
+from .types import SkippedFile, document_kind
 
 log = logging.getLogger("policyqa")
 
@@ -45,21 +46,13 @@ class Document:
 
     @property
     def kind(self) -> str:
-        """``paper``, ``law`` or ``text``: selects the cleaning and chunking rules."""
-        declared = self.metadata.get("kind")
-        if isinstance(declared, str):
-            return declared
-        if self.path.endswith(".md"):
-            return "markdown"
-        return "text"
+        """``paper``, ``law``, ``text`` or a kind its metadata declares (``types.document_kind``)."""
+        return document_kind(self.metadata, self.path)
 
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A corpus file that could not be indexed, and why."""
-
-    path: str
-    reason: str
+    @property
+    def is_markdown(self) -> bool:
+        """Markdown source: headings are ``#`` lines."""
+        return self.path.lower().endswith(".md")
 
 
 def _text_entries(folder: Path) -> Iterator[Path]:

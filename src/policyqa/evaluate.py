@@ -23,10 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answer import Answer, compose_answer
-from .assistant import Assistant, clean_question
+from .assistant import Assistant
 from .errors import ConfigError
-from .retrieve import Passage
+from .types import Passage
 
 # A report is JSON: nested dicts of metrics, settings and per-question records.
 Report = dict[str, Any]
@@ -175,15 +174,11 @@ def ranking_result(gold: GoldQuestion, ranked: Sequence[Passage], latency_ms: fl
 
 
 def evaluate_question(assistant: Assistant, gold: GoldQuestion, k: int) -> QuestionResult:
-    """Ask one gold question the way ``Assistant.ask`` does, keeping the ranking to depth 10."""
+    """Ask one gold question through ``Assistant.trace`` (what ``ask`` runs), keeping the ranking to depth 10."""
     started = time.perf_counter()
-    text = clean_question(gold.question, assistant.settings.max_question_chars)
-    retriever = assistant.retriever
-    query = retriever.prepare(text)
-    ranked = retriever.search(query, max(k, RANK_DEPTH))
-    answer: Answer = compose_answer(
-        query, ranked[:k], assistant.index, assistant.settings, retriever.relevance(query, ranked[:k])
-    )
+    trace = assistant.trace(gold.question, k, depth=RANK_DEPTH)
+    answer = trace.answer
+    ranked = list(trace.ranked)
     result = ranking_result(gold, ranked, (time.perf_counter() - started) * 1000)
     result.answer = answer.answer
     result.abstained = answer.abstained
@@ -273,7 +268,7 @@ def run_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | None =
     """Evaluate every question; return the report (overall, by language, by type, per question)."""
     top_k = k or assistant.settings.top_k
     _ = assistant.index  # build or load before timing questions
-    assistant.retriever.prepare("warm up")  # first-call costs (jieba's dictionary) are not question latency
+    assistant.prepare("warm up")  # first-call costs (jieba's dictionary) are not question latency
     started = time.perf_counter()
     results = [evaluate_question(assistant, g, top_k) for g in gold]
     report = report_of(results)

@@ -13,14 +13,18 @@ Two sources, both offline:
 from __future__ import annotations
 
 import re
+import threading
 
 import numpy as np
 
 from .embed import Encoder
-from .lexical import STOPWORDS
+from .glossary import chinese_terms
+from .lexical import STOPWORDS, tokenize
+from .settings import Settings
+from .text import is_chinese
+from .types import Query
 
 _ENGLISH_WORD = re.compile(r"[a-z][a-z\-']+")
-_CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
 # Words that ask rather than say what is asked about.
 _QUESTION_WORDS = frozenset(
     "paper article text policy policies according say says said mean means meant should can could would will "
@@ -29,11 +33,6 @@ _QUESTION_WORDS = frozenset(
     "way ways role play plays example examples".split()
 )
 MIN_WORD_CHARS = 3
-
-
-def vocabulary_terms(vocabulary: list[str]) -> list[str]:
-    """The Chinese words of a BM25 vocabulary worth matching (two characters or more)."""
-    return sorted(t for t in vocabulary if _CHINESE_TERM.fullmatch(t))
 
 
 def english_phrases(question: str) -> list[str]:
@@ -60,23 +59,53 @@ class TermMatcher:
         self.per_phrase = per_phrase
         self.floor = floor
         self._cache: dict[str, list[tuple[str, float]]] = {}
+        # Server threads share one matcher: the cache is read and filled under the lock.
+        self._lock = threading.Lock()
 
     def matches(self, question: str) -> list[tuple[str, float]]:
         """Corpus words close to the question's phrases, with their similarity, best per phrase first."""
         phrases = english_phrases(question)
         if not phrases or not self.terms or self.per_phrase == 0:
             return []
-        missing = list(dict.fromkeys(p for p in phrases if p not in self._cache))
+        with self._lock:
+            known = {p: self._cache[p] for p in phrases if p in self._cache}
+        missing = list(dict.fromkeys(p for p in phrases if p not in known))
         if missing:
-            if len(self._cache) + len(missing) > self.CACHE_SIZE:
-                self._cache.clear()
             k = min(self.per_phrase, len(self.terms))
             for phrase, row in zip(missing, self.encoder.encode_documents(missing) @ self.vectors.T, strict=True):
                 best = np.argpartition(-row, k - 1)[:k]
-                self._cache[phrase] = [(self.terms[j], float(row[j])) for j in best[np.argsort(-row[best])]]
+                known[phrase] = [(self.terms[j], float(row[j])) for j in best[np.argsort(-row[best])]]
+            with self._lock:
+                if len(self._cache) + len(missing) > self.CACHE_SIZE:
+                    self._cache.clear()
+                self._cache.update((p, known[p]) for p in missing)
         found: dict[str, float] = {}
         for phrase in phrases:
-            for term, similarity in self._cache.get(phrase, ()):
+            for term, similarity in known.get(phrase, ()):
                 if similarity >= self.floor:
                     found[term] = max(found.get(term, 0.0), similarity)
         return list(found.items())
+
+
+class QueryPreparer:
+    """Turns a question into a ``Query``: its vector, and BM25 tokens with Chinese terms for an English question."""
+
+    def __init__(self, encoder: Encoder, terms: list[str], term_vectors: np.ndarray, settings: Settings) -> None:
+        self.encoder = encoder
+        self.settings = settings
+        self._matcher = TermMatcher(encoder, terms, term_vectors, settings.term_matches, settings.term_floor)
+
+    def prepare(self, question: str) -> Query:
+        chinese = is_chinese(question)
+        terms = chinese_terms(question) if self.settings.use_glossary else []
+        glossary_terms = tuple(terms)
+        if not chinese:
+            terms += [t for t, _ in self._matcher.matches(question) if t not in terms]
+        own_tokens = tokenize(question)
+        for term in glossary_terms:
+            own_tokens.extend(tokenize(term))
+        tokens = list(own_tokens)
+        for term in terms[len(glossary_terms) :]:
+            tokens.extend(tokenize(term))
+        vector = self.encoder.encode_query(question)
+        return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese, tuple(own_tokens))

@@ -19,7 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-_TOKEN_RE = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+(?:[.%][a-z0-9]+)*", re.I)
+from .text import CJK_RANGE
+
+_TOKEN_RE = re.compile(rf"[{CJK_RANGE}]|[a-z0-9]+(?:[.%][a-z0-9]+)*", re.I)
+_CHINESE_WORD = re.compile(rf"[{CJK_RANGE}]{{2,}}")
 # Function words that would otherwise dominate short Chinese queries.
 STOPWORDS = frozenset(
     "的 了 和 与 及 或 是 在 为 对 等 中 将 以 其 并 而 也 都 由 从 向 于 之 被 把 这 那 该 有 个 "
@@ -213,3 +216,8 @@ class _Bm25sIndex(LexicalIndex):
         if not ids:
             return np.zeros(self._num_docs, dtype=np.float32)
         return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)  # type: ignore[attr-defined]
+
+
+def vocabulary_terms(vocabulary: list[str]) -> list[str]:
+    """The Chinese words of a BM25 vocabulary worth matching across languages (two characters or more)."""
+    return sorted(t for t in vocabulary if _CHINESE_WORD.fullmatch(t))

@@ -12,87 +12,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .chunk import Chunk, join_sentences
+from .chunk import Chunk
 from .embed import Encoder
-from .expand import TermMatcher
-from .glossary import chinese_terms
 from .index import LoadedIndex
-from .lexical import tokenize
 from .settings import Settings
+from .types import KIND_LAW, KIND_PAPER, Passage, Query
 
-if TYPE_CHECKING:
-    from .answer import Citation
-
-_CJK_MIN = 2
 # Words by which a question points at a kind of document ("the paper says …", "本法").
 _KIND_CUES = {
-    "paper": re.compile(r"\b(paper|study|article|authors?|journal)\b|本文|文中|论文|文章|作者|该文", re.I),
-    "law": re.compile(r"\b(law|laws|regulations?|statute|legal|article \d+)\b|法律|条例|第.{1,4}条|本法", re.I),
+    KIND_PAPER: re.compile(r"\b(paper|study|article|authors?|journal)\b|本文|文中|论文|文章|作者|该文", re.I),
+    KIND_LAW: re.compile(r"\b(law|laws|regulations?|statute|legal|article \d+)\b|法律|条例|第.{1,4}条|本法", re.I),
 }
-
-
-def is_chinese(text: str) -> bool:
-    return sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff") >= _CJK_MIN
-
-
-def _document_kind(metadata: dict[str, object], path: str) -> str:
-    declared = metadata.get("kind")
-    if isinstance(declared, str):
-        return declared
-    return "law" if path.endswith(".md") else "text"
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved passage with its scores and exact place in the source."""
-
-    chunk_id: str
-    doc_id: str
-    title: str
-    section: str
-    text: str
-    char_start: int
-    char_end: int
-    score: float
-    dense_score: float
-    lexical_score: float
-    sentence_rows: tuple[int, ...] = field(repr=False)
-    spans: tuple[tuple[int, int], ...] = field(repr=False)
-
-    def to_dict(self) -> dict[str, object]:
-        return location_fields(self)
-
-
-def location_fields(item: Passage | Citation) -> dict[str, object]:
-    """The JSON fields that locate a passage or a citation in its source (CLI, API, evaluation)."""
-    return {
-        "chunk_id": item.chunk_id,
-        "doc_id": item.doc_id,
-        "title": item.title,
-        "section": item.section,
-        "text": item.text,
-        "char_start": item.char_start,
-        "char_end": item.char_end,
-        "score": round(item.score, 4),
-    }
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question prepared for retrieval: its vector and its lexical tokens."""
-
-    text: str
-    vector: np.ndarray
-    tokens: tuple[str, ...]
-    glossary_terms: tuple[str, ...]  # Chinese terms of the glossary phrases the question names
-    expansion: tuple[str, ...]  # all Chinese terms added for BM25 (glossary and cross-lingual matches)
-    chinese: bool
-    own_tokens: tuple[str, ...] = ()  # the question's words and its glossary terms, without cross-lingual matches
 
 
 class Retriever:
@@ -107,30 +40,13 @@ class Retriever:
             self._doc_rows.setdefault(chunk.doc_id, [])  # type: ignore[arg-type]
             self._doc_rows[chunk.doc_id].append(row)  # type: ignore[attr-defined]
         self._doc_rows = {d: np.asarray(rows, dtype=np.int64) for d, rows in self._doc_rows.items()}
-        self._terms = TermMatcher(encoder, index.terms, index.term_vectors, settings.term_matches, settings.term_floor)
         self._doc_ids = sorted(index.documents)
         position = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
         self._doc_of_row = np.asarray([position[c.doc_id] for c in index.chunks], dtype=np.int64)
         self._title_vectors = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
-        self._doc_kinds = [_document_kind(index.documents[d].metadata, index.documents[d].path) for d in self._doc_ids]
+        self._doc_kinds = [index.documents[d].kind for d in self._doc_ids]
         self._row_of = {c.chunk_id: row for row, c in enumerate(index.chunks)}
         self._sentence_rows = [np.asarray(index.sentence_index(c), dtype=np.int64) for c in index.chunks]
-
-    def prepare(self, question: str) -> Query:
-        """Embed the question; for BM25, tokenise it and add Chinese terms to an English question."""
-        chinese = is_chinese(question)
-        terms = chinese_terms(question) if self.settings.use_glossary else []
-        glossary_terms = tuple(terms)
-        if not chinese:
-            terms += [t for t, _ in self._terms.matches(question) if t not in terms]
-        own_tokens = tokenize(question)
-        for term in glossary_terms:
-            own_tokens.extend(tokenize(term))
-        tokens = list(own_tokens)
-        for term in terms[len(glossary_terms) :]:
-            tokens.extend(tokenize(term))
-        vector = self.encoder.encode_query(question)
-        return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese, tuple(own_tokens))
 
     def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
@@ -217,7 +133,7 @@ class Retriever:
         A passage often answers with one sentence among several on other points;
         the best sentence's similarity finds it where the passage average blurs it.
         """
-        vectors = self.index.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))  # type: ignore[attr-defined]
+        vectors = self.index.chunk_vectors.reconstruct(np.asarray(rows, dtype=np.int64))
         passage = vectors @ vector
         alpha = self.settings.sentence_weight
         if alpha == 0:
@@ -235,19 +151,7 @@ class Retriever:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def _dense(self, vector: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        index = self.index.vectors
-        k = min(self.settings.candidates, index.ntotal)  # type: ignore[attr-defined]
-        if allowed is not None:
-            if len(allowed) == 0:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            import faiss
-
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
-            scores, rows = index.search(vector[None, :], min(k, len(allowed)), params=params)  # type: ignore[attr-defined]
-        else:
-            scores, rows = index.search(vector[None, :], k)  # type: ignore[attr-defined]
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+        return self.index.chunk_vectors.search(vector, self.settings.candidates, allowed)
 
     def _merge(self, scored: list[tuple[float, float, float, int]], k: int) -> list[Passage]:
         """Take the best passages; fold a passage that overlaps a better one of its section into it.
@@ -256,23 +160,25 @@ class Retriever:
         them gives one longer passage instead of two near-duplicates, up to twice
         the chunk size, beyond which the lower one stays out.
         """
-        kept: list[tuple[float, float, float, Chunk, set[int]]] = []
+        kept: list[tuple[float, float, float, Chunk, set[int], list[Chunk]]] = []
         limit = 2 * self.settings.chunk_chars
         for fused, dense, lexical, row in scored:
             chunk = self.index.chunks[row]
             sentences = set(self.index.sentence_index(chunk))
-            for i, (k_fused, k_dense, k_lex, k_chunk, k_sentences) in enumerate(kept):
+            for i, (k_fused, k_dense, k_lex, k_chunk, k_sentences, k_merged) in enumerate(kept):
                 if k_chunk.doc_id == chunk.doc_id and k_chunk.section == chunk.section and k_sentences & sentences:
                     union = k_sentences | sentences
                     if sum(len(self.index.sentences[r].text) for r in union) <= limit:
-                        kept[i] = (k_fused, k_dense, k_lex, k_chunk, union)
+                        kept[i] = (k_fused, k_dense, k_lex, k_chunk, union, [*k_merged, chunk])
                     break
             else:
                 if len(kept) < k:
-                    kept.append((fused, dense, lexical, chunk, sentences))
+                    kept.append((fused, dense, lexical, chunk, sentences, [chunk]))
         return [self._passage(*item) for item in kept]
 
-    def _passage(self, fused: float, dense: float, lexical: float, chunk: Chunk, rows: set[int]) -> Passage:
+    def _passage(
+        self, fused: float, dense: float, lexical: float, chunk: Chunk, rows: set[int], merged: list[Chunk]
+    ) -> Passage:
         ordered = sorted(rows)
         own = list(self.index.sentence_index(chunk))
         if ordered == own:
@@ -280,10 +186,9 @@ class Retriever:
         else:
             # Rows of merged passages are contiguous only if the chunks touch; a gap is
             # filled so that the passage remains one verbatim stretch of the section.
-            ordered = list(range(ordered[0], ordered[-1] + 1))
-            sentences = [self.index.sentences[r] for r in ordered]
-            text = join_sentences(sentences)
-            spans = tuple(span for s in sentences for span in s.spans)
+            rows_range = range(ordered[0], ordered[-1] + 1)
+            ordered = list(rows_range)
+            text, spans = self.index.joined_sentences(rows_range)
         return Passage(
             chunk_id=chunk.chunk_id,
             doc_id=chunk.doc_id,
@@ -297,4 +202,5 @@ class Retriever:
             lexical_score=lexical,
             sentence_rows=tuple(ordered),
             spans=spans,
+            chunk_ids=tuple(c.chunk_id for c in sorted(merged, key=lambda c: c.sentence_start)),
         )

@@ -1,8 +1,10 @@
 """Settings: one frozen object, read from the environment in one place.
 
 Every knob has a named default here. ``Settings.from_env()`` is the only
-function in the package that reads ``os.environ``; everything else receives a
-``Settings`` explicitly.
+function in the package that reads ``POLICYQA_*`` variables; everything else
+receives a ``Settings`` explicitly. Two standard variables are honoured where
+they apply: ``XDG_CACHE_HOME`` (jieba's dictionary cache, ``lexical``) and
+``HF_HUB_OFFLINE`` (set, never read, before sentence-transformers loads a model).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .errors import ConfigError
@@ -75,7 +77,6 @@ class Settings:
     kind_bonus: float = DEFAULT_KIND_BONUS
     glossary_bonus: float = DEFAULT_GLOSSARY_BONUS
     max_question_chars: int = MAX_QUESTION_CHARS
-    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dirs", tuple(Path(p) for p in self.corpus_dirs))

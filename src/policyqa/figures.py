@@ -1,0 +1,48 @@
+"""Figures in text and the questions that ask for them: amounts, rates, durations, counts, years.
+
+Shared by verification (does the evidence give the kind of figure asked for?) and the
+answer stage (prefer the sentence that gives it).
+"""
+
+from __future__ import annotations
+
+import re
+
+_DIGITS = r"[0-9０-９]"
+_CN_NUMERAL = "零〇一二三四五六七八九十百千万亿两"
+# A Chinese numeral needs a digit character: "亿元以上" alone is not an amount.
+_NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四五六七八九十两][{_CN_NUMERAL}]*)"
+MONEY = re.compile(rf"{_NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民币)?")
+RATE = re.compile(
+    rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
+)
+COUNT = re.compile(rf"{_NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
+DURATION = re.compile(rf"{_NUMBER}\s*(?:个)?(?:年|月|日|天|周|小时)")
+YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
+
+ASKS_MONEY = re.compile(
+    r"how much money|\bfees?\b|\bcost\b|\bbudget|\bfunding amount|\bin yuan\b|\bamount of (?:money|funding|subsid)|"
+    r"(?:经费|资金|费用|年费|补贴|奖金).{0,6}(?:多少|几何|标准是)|多少.{0,4}(?:经费|资金|钱)|金额|预算",
+    re.I,
+)
+ASKS_RATE = re.compile(
+    r"\b(?:rate|percentage|percent|proportion|ratio)\b|\bwhat share\b|\bshare of\b"
+    r"|比例|比率|占比|百分之几|[^利]率是多少|率为多少|率有多高",
+    re.I,
+)
+ASKS_DURATION = re.compile(r"how long|how many (?:years|months|days)|多长时间|多久|多长|几年|期限是多|期限为多", re.I)
+ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
+
+
+def figure_asked(question: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """The pattern of the figure a question asks for and the pattern of the words that ask, if any."""
+    for asks, figure in ((ASKS_RATE, RATE), (ASKS_MONEY, MONEY), (ASKS_DURATION, DURATION), (ASKS_COUNT, COUNT)):
+        if asks.search(question):
+            return figure, asks
+    return None
+
+
+def asked_figure(question: str) -> re.Pattern[str] | None:
+    """The pattern of the figure a question asks for ("how many", "比例"), if any."""
+    asked = figure_asked(question)
+    return asked[0] if asked else None

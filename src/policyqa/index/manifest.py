@@ -1,0 +1,95 @@
+"""The manifest: what a build was made from and of, and whether it fits this configuration.
+
+It records the encoder, the chunker, the format, the corpus files' hashes, the
+policyqa version, counts and a SHA-256 of every index file (txtai's
+``config.json`` plays the same part).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..chunk import CHUNKER_VERSION
+from ..documents import list_corpus_files
+from ..embed import Encoder
+from ..errors import IndexCorruptError, IndexMismatchError
+from ..settings import Settings
+from ..version import __version__
+
+# 3: counts name "chunks" (was "passages"); documents record "chunks".
+FORMAT_VERSION = 3
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+# The files every build holds besides bm25/ (whose files the manifest lists too).
+INDEX_FILES = ("vectors.faiss", "sentence_vectors.npy", "passages.jsonl", "terms.json", "term_vectors.npy")
+COUNT_NAMES = ("documents", "chunks", "sentences")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def corpus_state(settings: Settings) -> list[dict[str, object]]:
+    """Path, size and hash of every corpus file: what decides whether an index is stale.
+
+    Paths are resolved and sorted, as in ``Settings.index_fingerprint``: ``corpus`` and
+    ``/abs/corpus`` (or folders in another order) share one index and must not make it stale.
+    """
+    state: list[dict[str, object]] = []
+    for path in list_corpus_files(settings.corpus_dirs):
+        try:
+            size, digest = path.stat().st_size, sha256_file(path)
+        except OSError:  # unreadable: load_corpus skips it with a warning; it changes if it becomes readable
+            size, digest = None, None
+        state.append({"path": str(path.resolve()), "bytes": size, "sha256": digest})
+    return sorted(state, key=lambda entry: str(entry["path"]))
+
+
+def manifest_base(settings: Settings, encoder: Encoder) -> dict[str, object]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "policyqa_version": __version__,
+        "encoder": {"id": encoder.encoder_id, "version": encoder.version, "dimension": encoder.dimension},
+        "chunker": {
+            "version": CHUNKER_VERSION,
+            "chunk_chars": settings.chunk_chars,
+            "overlap_sentences": settings.chunk_overlap_sentences,
+            "passage_context": settings.passage_context,
+        },
+    }
+
+
+def read_manifest(folder: Path) -> dict[str, object]:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise IndexCorruptError(f"{path} is missing.")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise IndexCorruptError(f"{path} is larger than {MAX_MANIFEST_BYTES:,} bytes.")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"{path} is not valid JSON ({exc}).") from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"{path} is not a JSON object.")
+    return manifest
+
+
+def check_compatible(manifest: dict[str, object], settings: Settings, encoder: Encoder) -> None:
+    """Raise IndexMismatchError if the build was made by another encoder, chunker or format."""
+    expected = manifest_base(settings, encoder)
+    for key in ("format_version", "encoder", "chunker"):
+        if manifest.get(key) != expected[key]:
+            raise IndexMismatchError(
+                f"The index was built with {key} = {json.dumps(manifest.get(key), ensure_ascii=False)}, "
+                f"but this configuration needs {json.dumps(expected[key], ensure_ascii=False)}."
+            )
+
+
+def is_stale(manifest: dict[str, object], settings: Settings) -> bool:
+    """True when corpus files were added, removed or changed since the build."""
+    return manifest.get("corpus") != corpus_state(settings)

@@ -1,0 +1,223 @@
+"""The records that flow between the stages, frozen and JSON-ready.
+
+Stages import these types, never each other's modules. A *chunk* (``chunk.Chunk``)
+is a unit cut and indexed at build time; a *passage* is what a search returns:
+one chunk, or several overlapping chunks of a section merged into one verbatim
+stretch (``Passage.chunk_ids``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Document kinds that the retrieval cues know ("the paper says", "本法").
+KIND_PAPER = "paper"
+KIND_LAW = "law"
+KIND_TEXT = "text"
+
+
+def document_kind(metadata: dict[str, object], path: str) -> str:
+    """A document's kind: declared by its metadata, else ``law`` for Markdown files, else ``text``.
+
+    The corpus's Markdown files are law texts (第X章/第X条 under Markdown headings);
+    a sidecar's ``kind`` overrides that for any file.
+    """
+    declared = metadata.get("kind")
+    if isinstance(declared, str) and declared:
+        return declared
+    return KIND_LAW if path.lower().endswith(".md") else KIND_TEXT
+
+
+@dataclass(frozen=True)
+class Located:
+    """Something quoted from a source: the document, its section path and the exact character span."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    char_start: int
+    char_end: int
+    score: float
+
+    def location_fields(self) -> dict[str, object]:
+        """The JSON fields that locate it in its source (CLI, API, evaluation)."""
+        return {
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "text": self.text,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "score": round(self.score, 4),
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        return self.location_fields()
+
+
+@dataclass(frozen=True)
+class Passage(Located):
+    """A retrieved passage with its scores.
+
+    ``chunk_id`` is the best-ranked chunk the passage grew from; ``chunk_ids`` lists
+    every chunk merged into it, in reading order.
+    """
+
+    dense_score: float
+    lexical_score: float
+    sentence_rows: tuple[int, ...] = field(repr=False)
+    spans: tuple[tuple[int, int], ...] = field(repr=False)
+    chunk_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation(Located):
+    """A numbered source of an answer: the passage and the sentences quoted from it."""
+
+    n: int
+    quotes: tuple[str, ...]
+    highlights: tuple[tuple[int, int], ...]  # offsets of the quoted sentences within ``text``
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "n": self.n,
+            **self.location_fields(),
+            "quotes": list(self.quotes),
+            "highlights": [list(h) for h in self.highlights],
+        }
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared for retrieval: its vector and its lexical tokens."""
+
+    text: str
+    vector: np.ndarray
+    tokens: tuple[str, ...]
+    glossary_terms: tuple[str, ...]  # Chinese terms of the glossary phrases the question names
+    expansion: tuple[str, ...]  # all Chinese terms added for BM25 (glossary and cross-lingual matches)
+    chinese: bool
+    own_tokens: tuple[str, ...] = ()  # the question's words and its glossary terms, without cross-lingual matches
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of ``Assistant.ask``."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    abstain_reason: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "citations": [c.to_dict() for c in self.citations],
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The result of ``Assistant.search``."""
+
+    question: str
+    passages: tuple[Passage, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"question": self.question, "passages": [p.to_dict() for p in self.passages]}
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One run of the pipeline, step by step: what ``Assistant.trace`` returns.
+
+    ``ranked`` goes to the depth asked for (evaluation ranks to 10); the answer uses
+    its first ``k`` passages. ``relevance`` is the measure the abstention floor compares.
+    """
+
+    query: Query
+    ranked: tuple[Passage, ...]
+    k: int
+    relevance: float
+    answer: Answer
+
+    @property
+    def passages(self) -> tuple[Passage, ...]:
+        """The passages the answer was composed from."""
+        return self.ranked[: self.k]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.query.text,
+            "expansion": list(self.query.expansion),
+            "relevance": round(self.relevance, 4),
+            "abstain_reason": self.answer.abstain_reason,
+            "candidates": [
+                {
+                    **p.to_dict(),
+                    "dense_score": round(p.dense_score, 4),
+                    "lexical_score": round(p.lexical_score, 4),
+                    "chunk_ids": list(p.chunk_ids),
+                }
+                for p in self.ranked
+            ],
+            "answer": self.answer.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A corpus file that could not be indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What ``Assistant.build`` did."""
+
+    folder: str
+    documents: int
+    chunks: int
+    seconds: float
+    skipped: tuple[SkippedFile, ...]
+
+    @property
+    def passages(self) -> int:
+        """The chunks indexed (the name of earlier releases)."""
+        return self.chunks
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What the index remembers of a source document."""
+
+    doc_id: str
+    title: str
+    path: str
+    sha256: str
+    chars: int
+    chunks: int
+    metadata: dict[str, object]
+    sections: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        return document_kind(self.metadata, self.path)
+
+    @property
+    def passages(self) -> int:
+        """The chunks cut from it (the name of earlier releases)."""
+        return self.chunks
