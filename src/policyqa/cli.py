@@ -109,6 +109,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import load_gold, markdown_table, run_eval, write_artefacts
 
     gold = load_gold([Path(p) for p in args.gold])
+    if args.split:
+        # Tuning runs on dev only: the test half's failures stay unseen.
+        gold = [g for g in gold if g.split == args.split]
     report = run_eval(Assistant(settings_from_args(args)), gold, k=args.k)
     if args.out:
         for path in write_artefacts(report, Path(args.out)):
@@ -169,6 +172,7 @@ def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=None, help="passages given to the answer (default 5)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out", metavar="DIR", help="write report.json, report.md, per_question.jsonl and a chart")
+    p.add_argument("--split", choices=("dev", "test"), help="only one half of the gold set (tune on dev)")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("compare", parents=[common], help="compare retrieval configurations on a gold set")

@@ -20,14 +20,17 @@ COUNT = re.compile(rf"{_NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条
 DURATION = re.compile(rf"{_NUMBER}\s*(?:个)?(?:年|月|日|天|周|小时)")
 YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
 
+# Words that ask for a figure. General question forms only: "how much", a money noun
+# followed by 多少, "rate"/比例; a pattern that fits only one question is not a rule.
+_MONEY_NOUNS = "经费|资金|费用|补贴|补助|奖金|奖励|罚款|税款|工资|价格"
 ASKS_MONEY = re.compile(
-    r"how much money|\bfees?\b|\bcost\b|\bbudget|\bfunding amount|\bin yuan\b|\bamount of (?:money|funding|subsid)|"
-    r"(?:经费|资金|费用|年费|补贴|奖金).{0,6}(?:多少|几何|标准是)|多少.{0,4}(?:经费|资金|钱)|金额|预算",
+    rf"\bhow much\b(?!\s+(?:time|longer))|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
+    rf"|(?:{_MONEY_NOUNS}).{{0,6}}(?:多少|几何)|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元)|金额|预算",
     re.I,
 )
 ASKS_RATE = re.compile(
     r"\b(?:rate|percentage|percent|proportion|ratio)\b|\bwhat share\b|\bshare of\b"
-    r"|比例|比率|占比|百分之几|[^利]率是多少|率为多少|率有多高",
+    r"|比例|比率|占比|百分之几|率(?:是|为)?多少|率有多高",
     re.I,
 )
 ASKS_DURATION = re.compile(r"how long|how many (?:years|months|days)|多长时间|多久|多长|几年|期限是多|期限为多", re.I)
