@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 from collections.abc import Collection
+from dataclasses import replace
 
 from .answer import compose_answer, not_covered
 from .embed import Encoder, get_encoder
@@ -23,7 +24,7 @@ from .expand import QueryPreparer
 from .index import LoadedIndex, ProgressFn, build_index, is_stale, load_index
 from .retrieve import Retriever
 from .settings import Settings, check_top_k
-from .types import Answer, BuildReport, DocumentInfo, Passage, Query, SearchResult, Trace
+from .types import Answer, BuildReport, DocumentInfo, Passage, Query, SearchFilter, SearchResult, Trace
 from .verify import unsupported_reason
 
 log = logging.getLogger("policyqa")
@@ -140,19 +141,36 @@ class Assistant:
     def _prepare(self, loaded: _Loaded, question: str) -> Query:
         return loaded.preparer.prepare(clean_question(question, self.settings.max_question_chars))
 
-    def search(self, question: str, k: int | None = None, doc_ids: Collection[str] | None = None) -> SearchResult:
-        """The ``k`` best passages for the question, best first."""
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        doc_ids: Collection[str] | None = None,
+        where: SearchFilter | None = None,
+    ) -> SearchResult:
+        """The ``k`` best passages for the question, best first (``doc_ids``, ``where``: only those documents)."""
         top_k = check_top_k(self.settings.top_k if k is None else k)
         loaded = self._current()
         query = self._prepare(loaded, question)
-        return SearchResult(query.text, tuple(loaded.retriever.search(query, top_k, doc_ids)))
+        return SearchResult(query.text, tuple(loaded.retriever.search(query, top_k, _combined(where, doc_ids))))
 
-    def ask(self, question: str, k: int | None = None, doc_ids: Collection[str] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        doc_ids: Collection[str] | None = None,
+        where: SearchFilter | None = None,
+    ) -> Answer:
         """An extractive answer with numbered citations, or an abstention."""
-        return self.trace(question, k, doc_ids).answer
+        return self.trace(question, k, doc_ids, where=where).answer
 
     def trace(
-        self, question: str, k: int | None = None, doc_ids: Collection[str] | None = None, depth: int | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        doc_ids: Collection[str] | None = None,
+        depth: int | None = None,
+        where: SearchFilter | None = None,
     ) -> Trace:
         """``ask`` with every step kept: the ranking to ``depth`` (at least ``k``), relevance, the answer.
 
@@ -162,7 +180,7 @@ class Assistant:
         top_k = check_top_k(self.settings.top_k if k is None else k)
         loaded = self._current()
         query = self._prepare(loaded, question)
-        ranked = loaded.retriever.search(query, max(top_k, depth or 0), doc_ids)
+        ranked = loaded.retriever.search(query, max(top_k, depth or 0), _combined(where, doc_ids))
         passages = ranked[:top_k]
         relevance = loaded.retriever.relevance(query, passages)
         answer = self._answer(query, passages, relevance, loaded.index)
@@ -179,3 +197,13 @@ class Assistant:
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents with their sections."""
         return list(self.index.documents.values())
+
+
+def _combined(where: SearchFilter | None, doc_ids: Collection[str] | None) -> SearchFilter | None:
+    """One filter from a filter and a list of document ids (the older argument)."""
+    if doc_ids is None:
+        return where
+    base = where or SearchFilter()
+    ids = tuple(doc_ids) if not base.doc_ids else tuple(d for d in base.doc_ids if d in set(doc_ids))
+    # An empty list of ids admits nothing, as before (no document chosen).
+    return replace(base, doc_ids=ids or ("",))

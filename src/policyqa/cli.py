@@ -19,7 +19,9 @@ from typing import NoReturn
 
 from .assistant import Assistant
 from .errors import PolicyQAError
+from .filters import make_filter
 from .settings import Settings
+from .types import SearchFilter
 from .version import __version__
 
 EXIT_USAGE = 2
@@ -82,8 +84,14 @@ def _print_passage(label: str, title: str, section: str, start: int, end: int, s
         print(f"    {line}")
 
 
+def _filter(args: argparse.Namespace) -> SearchFilter | None:
+    if not (args.doc or args.kind or args.region or args.year):
+        return None
+    return make_filter(kinds=args.kind or (), regions=args.region or (), years=args.year, doc_ids=args.doc or ())
+
+
 def _cmd_ask(args: argparse.Namespace) -> int:
-    answer = Assistant(settings_from_args(args)).ask(args.question, k=args.k, doc_ids=args.doc or None)
+    answer = Assistant(settings_from_args(args)).ask(args.question, k=args.k, where=_filter(args))
     if args.json:
         _print_json(answer.to_dict())
         return 0
@@ -96,7 +104,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    result = Assistant(settings_from_args(args)).search(args.question, k=args.k, doc_ids=args.doc or None)
+    result = Assistant(settings_from_args(args)).search(args.question, k=args.k, where=_filter(args))
     if args.json:
         _print_json(result.to_dict())
         return 0
@@ -164,6 +172,9 @@ def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
         p.add_argument("question")
         p.add_argument("--k", type=int, default=None, help="number of passages (1-50, default 5)")
         p.add_argument("--doc", action="append", metavar="DOC_ID", help="search only this document (repeatable)")
+        p.add_argument("--kind", action="append", help="only this kind: law, local_regulation, paper… (repeatable)")
+        p.add_argument("--region", action="append", help="only documents of this region: Beijing, 浙江… (repeatable)")
+        p.add_argument("--year", help="only documents of this year or range: 2019, 2015-2021, 2015-")
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(func=func)
 

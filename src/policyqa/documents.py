@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
+from .metadata import infer_metadata
 from .types import SkippedFile, document_kind
 
 log = logging.getLogger("policyqa")
@@ -153,6 +154,8 @@ def load_document(path: Path) -> Document:
     title = metadata.get("title")
     if not isinstance(title, str) or not title.strip():
         title = _title_from_text(text, path.stem)
+    # What the text states about itself; the sidecar wins where both speak.
+    metadata = {**infer_metadata(title, text, str(path)), **metadata}
     return Document(
         doc_id=doc_id_for(path),
         title=title,

@@ -22,7 +22,8 @@ YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
 
 # Words that ask for a figure. General question forms only: "how much", a money noun
 # followed by 多少, "rate"/比例; a pattern that fits only one question is not a rule.
-_MONEY_NOUNS = "经费|资金|费用|补贴|补助|奖金|奖励|罚款|税款|工资|价格"
+# 奖励 is left out: "提取多少奖励" asks for a share as often as for an amount.
+_MONEY_NOUNS = "经费|资金|费用|补贴|补助|奖金|罚款|税款|工资|价格"
 ASKS_MONEY = re.compile(
     rf"\bhow much\b(?!\s+(?:time|longer))|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
     rf"|(?:{_MONEY_NOUNS}).{{0,6}}(?:多少|几何)|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元)|金额|预算",

@@ -11,20 +11,21 @@ into one.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 
 import numpy as np
 
 from .chunk import Chunk
 from .embed import Encoder
 from .index import LoadedIndex
+from .metadata import LEGAL_KINDS
 from .settings import Settings
-from .types import KIND_LAW, KIND_PAPER, Passage, Query
+from .types import KIND_PAPER, Passage, Query, SearchFilter
 
-# Words by which a question points at a kind of document ("the paper says …", "本法").
+# Words by which a question points at a kind of document ("the paper says …", "本法"); "law"
+# stands for every legal kind.
 _KIND_CUES = {
     KIND_PAPER: re.compile(r"\b(paper|study|article|authors?|journal)\b|本文|文中|论文|文章|作者|该文", re.I),
-    KIND_LAW: re.compile(r"\b(law|laws|regulations?|statute|legal|article \d+)\b|法律|条例|第.{1,4}条|本法", re.I),
+    "legal": re.compile(r"\b(law|laws|regulations?|statute|legal|article \d+)\b|法律|条例|第.{1,4}条|本法", re.I),
 }
 
 
@@ -44,13 +45,15 @@ class Retriever:
         position = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
         self._doc_of_row = np.asarray([position[c.doc_id] for c in index.chunks], dtype=np.int64)
         self._title_vectors = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
-        self._doc_kinds = [index.documents[d].kind for d in self._doc_ids]
+        self._doc_kinds = [
+            "legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids
+        ]
         self._row_of = {c.chunk_id: row for row, c in enumerate(index.chunks)}
         self._sentence_rows = [np.asarray(index.sentence_index(c), dtype=np.int64) for c in index.chunks]
 
-    def search(self, query: Query, k: int, doc_ids: Collection[str] | None = None) -> list[Passage]:
+    def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
-        allowed = self._allowed_rows(doc_ids)
+        allowed = self._allowed_rows(where)
         rows, _ = self._dense(query.vector, allowed)
         lexical_all = self.index.lexical.scores(list(query.tokens))
         if allowed is not None:
@@ -144,10 +147,11 @@ class Retriever:
             best_sentence[i] = float((self.index.sentence_vectors[sentence_rows] @ vector).max())
         return (1 - alpha) * passage + alpha * best_sentence
 
-    def _allowed_rows(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
-        if doc_ids is None:
+    def _allowed_rows(self, where: SearchFilter | None) -> np.ndarray | None:
+        if where is None or where.is_empty:
             return None
-        parts = [self._doc_rows[d] for d in doc_ids if d in self._doc_rows]
+        documents = self.index.documents
+        parts = [self._doc_rows[d] for d in self._doc_ids if d in self._doc_rows and where.admits(documents[d])]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def _dense(self, vector: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

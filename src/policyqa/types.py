@@ -177,6 +177,50 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class SearchFilter:
+    """Which documents a search may return: by id, kind, region (Chinese name, 北京) and year range.
+
+    Empty fields admit everything; a document must pass every field that is set.
+    """
+
+    doc_ids: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.doc_ids or self.kinds or self.regions) and self.year_from is None and self.year_to is None
+
+    def admits(self, document: DocumentInfo) -> bool:
+        if self.doc_ids and document.doc_id not in self.doc_ids:
+            return False
+        if self.kinds and document.kind not in self.kinds:
+            return False
+        if self.regions and document.metadata.get("region") not in self.regions:
+            return False
+        if self.year_from is not None or self.year_to is not None:
+            year = document.metadata.get("year")
+            if not isinstance(year, int):
+                return False
+            if (self.year_from is not None and year < self.year_from) or (
+                self.year_to is not None and year > self.year_to
+            ):
+                return False
+        return True
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "doc_ids": list(self.doc_ids),
+            "kinds": list(self.kinds),
+            "regions": list(self.regions),
+            "year_from": self.year_from,
+            "year_to": self.year_to,
+        }
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     """A corpus file that could not be indexed, and why."""
 

@@ -16,36 +16,15 @@ A failed check means the corpus does not say; the answer abstains with the reaso
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
-from functools import lru_cache
-from importlib import resources
 
 from .figures import YEAR, asked_figure, figure_asked
 from .index import LoadedIndex
+from .places import places_named
 from .text import is_cjk
 from .types import Passage, Query
 
 __all__ = ["asked_figure", "places_named", "unsupported_reason"]
-
-
-@lru_cache(maxsize=1)
-def _places() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
-    raw = json.loads(resources.files("policyqa").joinpath("data/places.json").read_text(encoding="utf-8"))
-    return tuple((tuple(p["en"]), tuple(p["zh"])) for p in raw["places"])
-
-
-def places_named(question: str) -> list[tuple[str, ...]]:
-    """The Chinese names of every place the question mentions (in English or Chinese)."""
-    lowered = f" {question.lower()} "
-    found = []
-    for english, chinese in _places():
-        if any(re.search(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered) for e in english) or any(
-            c in question for c in chinese
-        ):
-            found.append(chinese)
-    return found
 
 
 # Share of the question's terms, weighted by their rarity in the corpus (BM25's
