@@ -249,3 +249,17 @@ def test_sidecar_kind_overrides_suffix(tmp_path: Path) -> None:
 
     assert doc.kind == "law"
     assert doc.title == "某条例"
+
+
+def test_the_same_content_in_two_folders_is_indexed_once(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "patent-law.md").write_bytes(MINI_LAW.read_bytes())
+    (second / "专利法(2020-10-17).md").write_bytes(MINI_LAW.read_bytes())
+
+    documents, skipped = load_corpus([first, second])
+
+    assert [d.doc_id for d in documents] == ["patent-law"]
+    assert [s.path for s in skipped] == [str(second / "专利法(2020-10-17).md")]
+    assert "same content as" in skipped[0].reason and "patent-law.md" in skipped[0].reason

@@ -176,6 +176,7 @@ def load_corpus(corpus_dirs: Iterable[Path]) -> tuple[list[Document], list[Skipp
         log.warning("%s: skipped (%s).", entry.path, entry.reason)
         skipped.append(entry)
     seen: dict[str, str] = {}
+    seen_content: dict[str, str] = {}
     for path in list_corpus_files(folders):
         try:
             doc = load_document(path)
@@ -185,11 +186,15 @@ def load_corpus(corpus_dirs: Iterable[Path]) -> tuple[list[Document], list[Skipp
             continue
         if doc.doc_id in seen:
             reason = f"same document id as {seen[doc.doc_id]}"
-            log.warning("%s: skipped (%s).", path, reason)
-            skipped.append(SkippedFile(str(path), reason))
+        elif doc.sha256 in seen_content:
+            # A collection often repeats a text another folder already holds: index it once.
+            reason = f"same content as {seen_content[doc.sha256]}"
+        else:
+            seen[doc.doc_id] = seen_content[doc.sha256] = str(path)
+            documents.append(doc)
             continue
-        seen[doc.doc_id] = str(path)
-        documents.append(doc)
+        log.warning("%s: skipped (%s).", path, reason)
+        skipped.append(SkippedFile(str(path), reason))
     if not documents:
         names = ", ".join(str(f) for f in folders)
         raise CorpusError(f"No readable .txt or .md document in {names}.")
