@@ -31,8 +31,10 @@ setup-browser:
 test: setup-dev setup-st setup-browser
 	$(BIN)/python -m pytest
 
+# The edit-test loop: everything but the slow (full corpus, gold set, load, kill-and-rebuild) and
+# browser tests, with the ten slowest shown so the loop stays fast. CI runs `make test`.
 test-fast: setup-dev
-	$(BIN)/python -m pytest -m "not slow and not browser"
+	$(BIN)/python -m pytest -m "not slow and not browser" --durations=10
 
 lint: setup-dev
 	$(BIN)/ruff check src app tests

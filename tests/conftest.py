@@ -6,6 +6,7 @@ tests that change an index or a corpus work on copies under ``tmp_path``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import zlib
 from dataclasses import dataclass
@@ -27,6 +28,37 @@ MINI_LAW = MINI_DIR / "model-transfer-regulation.md"
 PAPER = REPO_ROOT / "corpus" / "bai2026-sci-tech-industry-integration.txt"
 # The law texts stay in the shared folder beside the repository; they are never copied into it.
 POLICY_TEXTS = REPO_ROOT.parent / "shared" / "policy-texts"
+# CI sets CI=true (GitHub Actions, GitLab, most others); there a quality gate must never skip.
+CI_VALUES = {"true", "1", "yes"}
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in CI_VALUES
+
+
+def require_policy_texts() -> Path:
+    """The shared law texts folder for a quality gate; without it, fail under CI and skip locally.
+
+    Call it at the start of a test or fixture, or mark a test ``@needs_policy_texts``.
+    """
+    if POLICY_TEXTS.is_dir():
+        return POLICY_TEXTS
+    missing = (
+        f"the shared law texts are not at {POLICY_TEXTS} "
+        "(../shared/policy-texts beside the repository, which the quality gates need)"
+    )
+    if running_in_ci():
+        pytest.fail(f"CI=true and {missing}: the gate must run in CI, not skip", pytrace=False)
+    pytest.skip(missing)
+
+
+@pytest.fixture()
+def policy_texts() -> Path:
+    """The shared law texts folder (see ``require_policy_texts``)."""
+    return require_policy_texts()
+
+
+needs_policy_texts = pytest.mark.usefixtures("policy_texts")
 
 
 def squash(text: str) -> str:

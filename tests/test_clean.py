@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import MINI_LAW, MINI_PAPER, PAPER, POLICY_TEXTS
+from conftest import MINI_LAW, MINI_PAPER, PAPER, POLICY_TEXTS, needs_policy_texts
 
 from policyqa.clean import ENGLISH_SUMMARY, FRONT_MATTER, REFERENCES, Block, clean, heading_level
 from policyqa.documents import Document, load_document
@@ -19,13 +19,8 @@ TROUGH_SECTION = (
 
 def _law_files() -> list[Path]:
     if not POLICY_TEXTS.is_dir():
-        return []
+        return [POLICY_TEXTS / "missing"]  # one case, which needs_policy_texts fails under CI and skips locally
     return sorted(p for p in POLICY_TEXTS.glob("*.md") if p.name not in {"README.md", "SOURCES.md"})
-
-
-needs_policy_texts = pytest.mark.skipif(
-    not POLICY_TEXTS.is_dir(), reason=f"the shared law texts are not at {POLICY_TEXTS}"
-)
 
 
 @pytest.fixture(scope="module")

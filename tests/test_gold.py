@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
+from conftest import require_policy_texts
 
 from policyqa.evaluate import load_gold
 
@@ -56,8 +56,7 @@ def test_unanswerable_questions_have_no_evidence_and_answerable_ones_do():
 
 
 def test_every_evidence_string_and_key_point_is_verbatim_in_a_source():
-    if not POLICY_TEXTS.is_dir():
-        pytest.skip(f"the law texts are not beside the repository ({POLICY_TEXTS})")
+    require_policy_texts()
     sources = _sources()
     for g in load_gold([GOLD_DIR]):
         if not g.evidence:

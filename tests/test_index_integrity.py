@@ -320,6 +320,9 @@ def test_the_server_reports_a_corrupt_index_and_keeps_serving(mini_index, tmp_pa
 
 KILLS = 10
 SEED = 20261127
+# Where each run is killed, in turn. "start-up" kills at once, before the build can have written
+# anything, so those kills are certain; the other points land wherever the machine's speed puts them.
+KILL_POINTS = ("anywhere", "start-up", "while writing")
 
 
 def _policyqa() -> list[str]:
@@ -346,6 +349,7 @@ def _answers_the_trough_question(settings: Settings, encoder: Encoder) -> str:
     return assistant.index.folder.name
 
 
+@pytest.mark.slow  # a dozen index builds in fresh processes, each loading the real encoder
 def test_builds_killed_at_random_points_leave_the_previous_index_loadable(tmp_path: Path, use_encoder: Encoder) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(MINI_DIR, corpus)
@@ -354,25 +358,28 @@ def test_builds_killed_at_random_points_leave_the_previous_index_loadable(tmp_pa
     command, environ = _index_command(settings), _environment()
     started = time.monotonic()
     subprocess.run(command, env=environ, check=True, capture_output=True, timeout=120)
+    # Only scales the "anywhere" kill points: a slow or noisy measurement changes which outcomes
+    # occur, never whether the test passes.
     full_seconds = time.monotonic() - started
     live = _answers_the_trough_question(settings, use_encoder)
 
     rng = random.Random(SEED)
+    points = [KILL_POINTS[run % len(KILL_POINTS)] for run in range(KILLS)]
     outcomes: list[str] = []
     seen = {live}
-    for run in range(KILLS):
+    for run, point in enumerate(points):
         if run % 2 == 0:
             shutil.rmtree(settings.index_dir / "cache", ignore_errors=True)  # a cold build: the encoder runs
         left_over = set(home.glob(".build-*.tmp"))  # by earlier kills; the next build removes them
         process = subprocess.Popen(command, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if run % 3 == 2:  # while the build folder is being written
-            deadline = time.monotonic() + 60
+        if point == "while writing":  # as soon as the build folder appears
+            deadline = time.monotonic() + 60  # stops the polling only
             while (
                 set(home.glob(".build-*.tmp")) <= left_over and process.poll() is None and time.monotonic() < deadline
             ):
                 time.sleep(0.002)
             time.sleep(rng.uniform(0, 0.05))
-        else:  # anywhere from the end of start-up (imports, about half a cold run) to a little after the end
+        elif point == "anywhere":  # from the end of start-up (imports, about half a cold run) to a little after the end
             time.sleep(rng.uniform(0.5 * full_seconds, 1.05 * full_seconds))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
@@ -396,5 +403,6 @@ def test_builds_killed_at_random_points_leave_the_previous_index_loadable(tmp_pa
     _answers_the_trough_question(settings, use_encoder)
     assert not list(home.glob(".*.tmp"))
     assert [p.name for p in home.glob("build-*")] == [current_build(settings).name]
-    assert sum(o.startswith("killed") for o in outcomes) >= KILLS // 2, outcomes
+    # Kills at start-up are certain; the mix of the other outcomes depends on the machine's speed.
+    assert all(o == "killed before writing" for p, o in zip(points, outcomes, strict=True) if p == "start-up"), outcomes
     assert read_manifest(current_build(settings))["counts"]["documents"] == 2

@@ -19,7 +19,14 @@ from policyqa_app.limits import Rate, RateLimiter
 pytest_plugins = ["app_fixtures"]
 
 THIRD_KEY = "third-key-Qm7tR2vX9kLp4Wz8"
-SLOW_SECONDS = 1.0
+# Polling deadlines and the held route's limit: they stop a broken run from hanging, they time nothing.
+WAIT_SECONDS = 60.0
+QUEUE_TIMEOUT_SECONDS = 0.3
+# Real questions cannot be held like the test route, so "at once" needs a bound there: a refusal takes
+# milliseconds (over 1 s on a busy 2-core machine), and 10 s is still a third of the queue timeout, so
+# only a refusal that waited in a queue can exceed it.
+QUICK_503_SECONDS = 10.0
+BURST_QUEUE_TIMEOUT_SECONDS = 30.0
 
 
 # --- the rate and the bucket ---------------------------------------------------------------------
@@ -146,14 +153,46 @@ def test_without_keys_the_rate_is_per_client_address(assistant: Assistant, tmp_p
 # --- 503 from a bounded queue ----------------------------------------------------------------------
 
 
-def _add_slow_route(app: object) -> None:
-    """A route that holds its turn for a second: a stand-in for a slow question, so timing is certain."""
+class HeldRoute:
+    """A route that holds its turn until the test lets it go, recording when each request enters and leaves.
 
-    async def slow() -> dict[str, bool]:
-        await asyncio.sleep(SLOW_SECONDS)
-        return {"ok": True}
+    It stands in for a slow question, so the order of events is certain on any machine: no request
+    can finish while ``release`` has not been called.
+    """
 
-    app.router.routes.insert(0, APIRoute("/api/v1/test-slow", slow, methods=["GET"]))  # type: ignore[attr-defined]
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self._released = threading.Event()
+
+    def install(self, app: object) -> None:
+        async def held() -> dict[str, bool]:
+            self.events.append("enter")
+            deadline = time.monotonic() + WAIT_SECONDS  # only so a failing test cannot hang the server
+            while not self._released.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            self.events.append("leave")
+            return {"ok": True}
+
+        app.router.routes.insert(0, APIRoute("/api/v1/test-held", held, methods=["GET"]))  # type: ignore[attr-defined]
+
+    def release(self) -> None:
+        self._released.set()
+
+
+def _wait_until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it holds; the deadline only stops a broken run from hanging."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting {WAIT_SECONDS} s for {what}")
+        time.sleep(0.01)
+
+
+def _in_background(request, results: list[httpx.Response]) -> threading.Thread:  # type: ignore[no-untyped-def]
+    """Send one request from a thread; its response is appended to ``results``."""
+    thread = threading.Thread(target=lambda: results.append(request()), daemon=True)
+    thread.start()
+    return thread
 
 
 def _concurrently(count: int, request) -> list[tuple[int, float, httpx.Response]]:  # type: ignore[no-untyped-def]
@@ -176,43 +215,70 @@ def _concurrently(count: int, request) -> list[tuple[int, float, httpx.Response]
 
 
 def test_overload_gets_503_at_once_from_a_bounded_queue(assistant: Assistant, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    security = AppSettings(max_concurrency=1, max_queue=1, queue_timeout_seconds=10, feedback_db=tmp_path / "f.sqlite3")
-    with serve(assistant, security, with_ui=False, prepare=_add_slow_route) as server:
-        with server.client() as warm:  # connections and threads ready before the burst
-            assert warm.get("/healthz").status_code == 200
-        results = _concurrently(4, lambda: httpx.get(f"{server.url}/api/v1/test-slow", timeout=30))
+    security = AppSettings(
+        max_concurrency=1, max_queue=1, queue_timeout_seconds=WAIT_SECONDS, feedback_db=tmp_path / "f.sqlite3"
+    )
+    route = HeldRoute()
+    results: list[httpx.Response] = []
+    with serve(assistant, security, with_ui=False, prepare=route.install) as server:
+        get = lambda: httpx.get(f"{server.url}/api/v1/test-held", timeout=2 * WAIT_SECONDS)  # noqa: E731
+        threads = [_in_background(get, results)]
+        _wait_until(lambda: route.events == ["enter"], "the first request to take the only turn")
+        # The turn is taken: of three more, one waits in the queue of one and two are refused.
+        threads += [_in_background(get, results) for _ in range(3)]
+        _wait_until(lambda: len(results) >= 2, "two refusals")
+        refused_while_held = list(results)
+        events_while_held = list(route.events)
+        route.release()
+        for thread in threads:
+            thread.join()
         with server.client() as client:
             assert client.post("/api/v1/search", json={"question": CHINESE_TROUGH}).status_code == 200
 
-    refused = [(seconds, r) for status, seconds, r in results if status == 503]
-    served = sorted(seconds for status, seconds, _ in results if status == 200)
-    assert len(refused) == 2 and len(served) == 2, [(s, t) for s, t, _ in results]
-    for seconds, response in refused:
-        assert seconds < 0.5 * SLOW_SECONDS  # at once, not after a timeout
+    # The 503s came while the first request still held its turn: at once, not after a wait.
+    assert [r.status_code for r in refused_while_held] == [503, 503], [r.text for r in refused_while_held]
+    assert events_while_held == ["enter"]
+    for response in refused_while_held:
         assert response.json()["error"]["code"] == "overloaded"
         assert response.headers["retry-after"] == "1"
-    # One ran at once, the other waited its turn in the queue and then ran.
-    assert served[0] >= SLOW_SECONDS and served[1] >= 2 * SLOW_SECONDS * 0.95
+    # One ran at once, the other waited its turn in the queue and ran after it, never beside it.
+    assert sorted(r.status_code for r in results) == [200, 200, 503, 503]
+    assert route.events == ["enter", "leave", "enter", "leave"]
 
 
 def test_a_request_that_waits_longer_than_the_queue_timeout_gets_503(assistant: Assistant, tmp_path) -> None:  # type: ignore[no-untyped-def]
     security = AppSettings(
-        max_concurrency=1, max_queue=4, queue_timeout_seconds=0.3, feedback_db=tmp_path / "f.sqlite3"
+        max_concurrency=1, max_queue=4, queue_timeout_seconds=QUEUE_TIMEOUT_SECONDS, feedback_db=tmp_path / "f.sqlite3"
     )
-    with serve(assistant, security, with_ui=False, prepare=_add_slow_route) as server:
-        with server.client() as client:
-            assert client.get("/healthz").status_code == 200
-        results = _concurrently(2, lambda: httpx.get(f"{server.url}/api/v1/test-slow", timeout=30))
-    statuses = sorted(status for status, _, _ in results)
-    assert statuses == [200, 503]
-    [waited] = [seconds for status, seconds, _ in results if status == 503]
-    assert 0.25 <= waited < 0.9 * SLOW_SECONDS
+    route = HeldRoute()
+    first: list[httpx.Response] = []
+    with serve(assistant, security, with_ui=False, prepare=route.install) as server:
+        get = lambda: httpx.get(f"{server.url}/api/v1/test-held", timeout=2 * WAIT_SECONDS)  # noqa: E731
+        holder = _in_background(get, first)
+        _wait_until(lambda: route.events == ["enter"], "the first request to take the only turn")
+        started = time.monotonic()
+        waited = get()  # room in the queue, but the turn is held for longer than the queue timeout
+        seconds = time.monotonic() - started
+        events_when_refused = list(route.events)
+        route.release()
+        holder.join()
+
+    assert waited.status_code == 503 and waited.json()["error"]["code"] == "overloaded"
+    assert events_when_refused == ["enter"]  # refused while the turn was still held: it gave up waiting
+    # A lower bound only (a busy machine makes it longer): it waited in the queue, it was not refused at once.
+    assert seconds >= QUEUE_TIMEOUT_SECONDS * 0.9
+    assert [r.status_code for r in first] == [200] and route.events == ["enter", "leave"]
 
 
 def test_real_questions_beyond_capacity_get_200_or_a_quick_503_and_the_server_recovers(
     assistant: Assistant, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    security = AppSettings(max_concurrency=1, max_queue=0, feedback_db=tmp_path / "f.sqlite3")
+    security = AppSettings(
+        max_concurrency=1,
+        max_queue=0,
+        queue_timeout_seconds=BURST_QUEUE_TIMEOUT_SECONDS,
+        feedback_db=tmp_path / "f.sqlite3",
+    )
     questions = [ENGLISH_TROUGH, CHINESE_TROUGH, OFF_TOPIC, "科技成果转化的收益如何分配？"] * 4
     with serve(assistant, security, with_ui=False) as server:
         counter = iter(range(len(questions)))
@@ -230,6 +296,6 @@ def test_real_questions_beyond_capacity_get_200_or_a_quick_503_and_the_server_re
     for status, seconds, response in results:
         if status == 503:
             assert response.json()["error"]["code"] == "overloaded" and response.headers["retry-after"]
-            assert seconds < 1.0
+            assert seconds < QUICK_503_SECONDS, f"a 503 took {seconds:.1f} s: it waited instead of refusing at once"
     assert any(status == 200 for status, _, _ in results)
     assert after == [200] * 4 and healthy == 200

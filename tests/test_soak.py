@@ -29,6 +29,7 @@ def test_percentiles_are_by_nearest_rank() -> None:
     assert percentile([], 95) == 0.0 and percentile([7.0], 50) == 7.0
 
 
+@pytest.mark.slow  # 20 s of load from 16 clients on a real server
 def test_a_short_soak_holds_16_clients_without_an_error_or_a_lost_write(tmp_path: Path) -> None:
     out = tmp_path / "soak"
     result = run_cli(
