@@ -11,9 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import require_policy_texts
 
 from policyqa import Assistant, Settings
 from policyqa.evaluate import load_gold, run_eval
+
+pytestmark = pytest.mark.slow  # the paper and the laws indexed, then the whole gold set asked
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY_TEXTS = ROOT.parent / "shared" / "policy-texts"
@@ -50,8 +53,7 @@ OFF_TOPIC = (
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    if not POLICY_TEXTS.is_dir():
-        pytest.skip(f"the law texts are not beside the repository ({POLICY_TEXTS})")
+    require_policy_texts()
     settings = Settings(
         corpus_dirs=(ROOT / "corpus", POLICY_TEXTS), index_dir=tmp_path_factory.mktemp("regression-index")
     )
