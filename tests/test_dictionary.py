@@ -1,0 +1,284 @@
+"""Dictionary: CC-CEDICT looked up from English to Chinese and back, on the real data file."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from policyqa import dictionary
+from policyqa.dictionary import (
+    GENERIC_WORDS,
+    STOPWORDS,
+    CedictDictionary,
+    chinese_for,
+    english_glosses,
+    expand_english,
+    load_dictionary,
+    normalize_english,
+)
+from policyqa.errors import ConfigError
+
+EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
+# Real CC-CEDICT lines, for the tests of loading and caching that need not index the whole file.
+FEW_LINES = [
+    "# CC-CEDICT",
+    "專利 专利 [zhuan1 li4] /patent/sth uniquely enjoyed (or possessed etc) by a certain group of people/monopoly/",
+    "知識產權 知识产权 [zhi1 shi5 chan3 quan2] /intellectual property rights (law)/",
+    "補貼 补贴 [bu3 tie1] /to subsidize/subsidy/allowance/to supplement (one's salary etc)/benefit/",
+    "大學 大学 [da4 xue2] /university/college/CL:所[suo3]/",
+]
+
+
+@pytest.fixture(scope="session")
+def cedict() -> CedictDictionary:
+    return load_dictionary()
+
+
+@pytest.fixture()
+def few_lines_data(monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """The process's dictionary replaced by one of a few real lines, restored after the test."""
+    data = gzip.compress("\n".join(FEW_LINES).encode("utf-8"))
+    monkeypatch.setattr(dictionary, "_data", lambda: data)
+    monkeypatch.setattr(dictionary, "_shared", None)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("patent", "专利"),
+        ("Patents", "专利"),
+        ("subsidy", "补贴"),
+        ("subsidies", "补贴"),
+        ("trough", "低谷"),
+        ("university", "大学"),
+        ("science and technology", "科技"),
+        ("Shenzhen", "深圳"),
+    ],
+)
+def test_common_word_is_the_best_translation(cedict: CedictDictionary, english: str, chinese: str) -> None:
+    assert cedict.chinese_for(english)[0] == chinese
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        # CC-CEDICT glosses 知识产权 as "intellectual property rights": one word more than asked.
+        ("intellectual property", "知识产权"),
+        # 风险投资 is "venture capital investment"; 创业投资 is "venture capital" itself.
+        ("venture capital", "风险投资"),
+        ("venture capital", "创业投资"),
+        ("research institute", "研究所"),
+        ("innovation", "创新"),
+        ("transfer", "转移"),
+        ("incubator", "孵化器"),
+    ],
+)
+def test_phrase_finds_its_chinese_term_among_the_first(cedict: CedictDictionary, english: str, chinese: str) -> None:
+    assert chinese in cedict.chinese_for(english)[:3]
+
+
+def test_whole_gloss_ranks_before_a_gloss_with_one_word_more(cedict: CedictDictionary) -> None:
+    words = cedict.chinese_for("venture capital")
+
+    assert words.index("创业投资") < words.index("风险投资")
+
+
+def test_single_word_does_not_match_longer_glosses(cedict: CedictDictionary) -> None:
+    # "patent law" (专利法) is a law, not a translation of "patent".
+    assert "专利法" not in cedict.chinese_for("patent")
+
+
+def test_multi_character_words_rank_before_single_characters(cedict: CedictDictionary) -> None:
+    words = cedict.chinese_for("right")
+
+    assert words[0] == "权利"
+    assert words.index("权利") < words.index("是")
+
+
+def test_phrases_cc_cedict_lacks_find_nothing(cedict: CedictDictionary) -> None:
+    # Neither "valley of death" nor "technology transfer" is a CC-CEDICT gloss; their words are.
+    assert cedict.chinese_for("valley of death") == []
+    assert cedict.chinese_for("technology transfer") == []
+    pairs = cedict.expand_english("How does technology transfer cross the valley of death?", 10)
+    assert ("technology", "技术") in pairs
+    assert ("transfer", "转移") in pairs
+    assert "valley of death" not in {english for english, _ in pairs}
+
+
+def test_spelling_and_inflection_are_folded(cedict: CedictDictionary) -> None:
+    assert normalize_english("Patent Licences") == normalize_english("patent licenses")
+    assert normalize_english("organisations recognised") == normalize_english("organization recognized")
+    assert cedict.chinese_for("licences") == cedict.chinese_for("license")
+    assert cedict.chinese_for("S&T") == cedict.chinese_for("science and technology")
+    assert "研发" in cedict.chinese_for("R&D")
+
+
+def test_participle_alone_falls_back_to_its_verb(cedict: CedictDictionary) -> None:
+    assert "转移" in cedict.chinese_for("transferred")
+    assert "补贴" in cedict.chinese_for("subsidised")
+
+
+def test_participle_in_a_phrase_keeps_its_meaning(cedict: CedictDictionary) -> None:
+    assert "发展中国家" in cedict.chinese_for("developing countries")
+    assert "发展中国家" not in cedict.chinese_for("developed countries")
+
+
+def test_noun_in_ion_falls_back_to_its_verb(cedict: CedictDictionary) -> None:
+    assert cedict.chinese_for("commercialisation")[0] == "商业化"
+
+
+def test_unknown_and_empty_phrases_find_nothing(cedict: CedictDictionary) -> None:
+    assert cedict.chinese_for("") == []
+    assert cedict.chinese_for("xqzzy") == []
+    assert cedict.chinese_for("patent", limit=1) == ["专利"]
+
+
+def test_english_glosses_explain_a_chinese_word(cedict: CedictDictionary) -> None:
+    assert "patent" in cedict.english_glosses("专利")
+    assert cedict.english_glosses("知识产权") == ["intellectual property rights (law)"]
+    assert "trough (as opposed to peaks)" in cedict.english_glosses("低谷")
+
+
+def test_english_glosses_leave_out_measure_words_and_cross_references(cedict: CedictDictionary) -> None:
+    glosses = cedict.english_glosses("大学")
+
+    assert "university" in glosses
+    assert not any(g.startswith("CL:") for g in glosses)
+    assert not any(g.startswith(("variant of", "see ")) for g in cedict.english_glosses("昰"))
+
+
+def test_english_glosses_of_a_word_not_in_the_dictionary_are_empty(cedict: CedictDictionary) -> None:
+    assert cedict.english_glosses("") == []
+    assert cedict.english_glosses("patent") == []
+    assert cedict.english_glosses("专利 法") == []
+
+
+def test_expansion_prefers_multi_word_phrases(cedict: CedictDictionary) -> None:
+    question = "Who owns the intellectual property when a research institute is funded by venture capital?"
+
+    pairs = cedict.expand_english(question, 10)
+
+    phrases = [english for english, _ in pairs]
+    assert {"intellectual property", "research institute", "venture capital"} <= set(phrases)
+    assert not {"intellectual", "property", "research", "institute", "venture", "capital"} & set(phrases)
+    assert ("intellectual property", "知识产权") in pairs
+    assert ("research institute", "研究所") in pairs
+    # Multi-word phrases come first, so a small max_terms keeps them.
+    assert all(" " in english for english, _ in cedict.expand_english(question, 3))
+
+
+def test_stopwords_and_generic_words_never_give_terms(cedict: CedictDictionary) -> None:
+    assert cedict.expand_english("What is it, and which of them would you say?", 10) == []
+    question = "What does the paper say about the way a university can use its patents, and for which kind of firms?"
+    for english, _ in cedict.expand_english(question, 20):
+        words = english.split()
+        assert words[0] not in STOPWORDS and words[-1] not in STOPWORDS
+        assert english not in GENERIC_WORDS
+
+
+def test_expansion_respects_its_limits(cedict: CedictDictionary) -> None:
+    question = "Under the Patent Law, may a university license a patent to a company for a subsidy?"
+
+    assert cedict.expand_english(question, 0) == []
+    assert len(cedict.expand_english(question, 2)) == 2
+    pairs = cedict.expand_english(question, 20, per_phrase=2)
+    assert len([p for p in pairs if p[0] == "subsidy"]) == 2
+    # "patent" comes once, however often it is asked.
+    assert len([p for p in cedict.expand_english(question, 20) if p[0] == "patent"]) <= 1
+
+
+def test_expansion_skips_words_the_caller_names(cedict: CedictDictionary) -> None:
+    pairs = cedict.expand_english("What does the paper say about patents?", 10, skip=["paper"])
+
+    assert [english for english, _ in pairs] == ["patents"]
+
+
+@pytest.mark.parametrize(("max_terms", "per_phrase"), [(-1, 1), (5, 0)])
+def test_bad_limits_fail_with_the_value(cedict: CedictDictionary, max_terms: int, per_phrase: int) -> None:
+    with pytest.raises(ConfigError, match=str(max_terms if max_terms < 0 else per_phrase)):
+        cedict.expand_english("patent", max_terms, per_phrase)
+
+
+def test_module_functions_use_the_shared_dictionary(cedict: CedictDictionary) -> None:
+    assert load_dictionary() is cedict
+    assert chinese_for("patent") == cedict.chinese_for("patent")
+    assert english_glosses("专利") == cedict.english_glosses("专利")
+    assert expand_english("patent subsidy", 5) == cedict.expand_english("patent subsidy", 5)
+
+
+def test_content_words_of_english_gold_questions_mostly_have_a_chinese_term(cedict: CedictDictionary) -> None:
+    """A coverage floor for the general dictionary, measured on every English question of the gold sets."""
+    questions = [
+        row["question"]
+        for path in sorted(EVAL_DIR.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and (row := json.loads(line)).get("lang") == "en"
+    ]
+    words = [
+        w
+        for q in questions
+        for w in dictionary._words(q)
+        if w.isalpha() and len(w) >= 3 and w not in STOPWORDS and w not in GENERIC_WORDS
+    ]
+
+    covered = sum(1 for w in words if cedict.chinese_for(w))
+
+    assert len(questions) >= 20
+    assert covered / len(words) >= 0.85
+
+
+def test_built_index_is_cached_and_read_back(few_lines_data: bytes, tmp_path: Path) -> None:
+    first = load_dictionary(tmp_path)
+    assert first.chinese_for("intellectual property") == ["知识产权"]
+    cached = list(tmp_path.glob("index-*"))
+    assert len(cached) == 1
+
+    def no_build(*_: object) -> dict[str, str]:
+        raise AssertionError("the index was rebuilt instead of read from the cache")
+
+    dictionary._shared = None
+    original = dictionary.build_index
+    dictionary.build_index = no_build  # type: ignore[assignment]
+    try:
+        second = load_dictionary(tmp_path)
+    finally:
+        dictionary.build_index = original
+    assert second is not first
+    assert second.chinese_for("subsidy") == ["补贴"]
+    assert second.english_glosses("大学") == ["university", "college"]
+
+
+def test_cache_of_other_data_is_replaced(few_lines_data: bytes, tmp_path: Path) -> None:
+    (tmp_path / "index-0000000000000000.tsv").write_text("patent\t错\n", encoding="utf-8")
+
+    assert load_dictionary(tmp_path).chinese_for("patent") == ["专利"]
+    assert [p.name for p in tmp_path.glob("index-*")] != ["index-0000000000000000.tsv"]
+    assert len(list(tmp_path.glob("index-*"))) == 1
+
+
+def test_threads_share_one_dictionary_built_once(
+    few_lines_data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[int] = []
+    original = dictionary._cached_index
+
+    def counting(data: bytes, cache_dir: Path | None) -> dict[str, str]:
+        builds.append(1)
+        return original(data, cache_dir)
+
+    monkeypatch.setattr(dictionary, "_cached_index", counting)
+    loaded: list[CedictDictionary] = []
+    threads = [threading.Thread(target=lambda: loaded.append(load_dictionary(tmp_path))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(builds) == 1
+    assert len(loaded) == 8
+    assert all(d is loaded[0] for d in loaded)
