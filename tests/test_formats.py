@@ -89,6 +89,7 @@ def test_beijing_report_pdf_paragraphs() -> None:
     lines = record.text.splitlines()
     assert lines[0] == "各位代表："
     assert "一、2023年工作回顾" in lines  # WPS's CJK-digit autospace is layout, not text
+    assert record.headings[0] == "一、2023年工作回顾"
     assert "现在，我代表北京市人民政府，向大会报告政府工作，请予审议，并请市政协委员提出意见。" in lines
     assert "title" not in record.metadata  # the copy has no title page: nothing is invented
 
@@ -122,6 +123,7 @@ def test_docx_renders_auto_numbered_chapters() -> None:
     assert "第二章 支持引进海外先进适用技术" in lines
     assert "第四章 支持首台(套）重大技术装备的研制与应用" in lines
     assert lines.index("第一章 总则") < lines.index("第二章 支持企业并购")
+    assert record.headings[:3] == ("第一章 总则", "第二章 支持企业并购", "第二章 支持引进海外先进适用技术")
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import CorpusError
 from . import _meta
-from .layout import fix_radicals, normalise_whitespace
+from .layout import fix_radicals, heading_lines, normalise_whitespace
 from .record import ExtractedText
 
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
@@ -285,7 +285,7 @@ def extract_docx(path: Path) -> ExtractedText:
     title = core_title or _first_title(lines)
     meta = _meta.stated_metadata(lines, title=title)
     meta["format"] = "docx"
-    return ExtractedText(text=text, metadata=meta)
+    return ExtractedText(text=text, headings=heading_lines(lines), metadata=meta)
 
 
 _STRUCTURE = re.compile(

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import CorpusError
 from . import _meta
-from .layout import fix_radicals, normalise_whitespace
+from .layout import fix_radicals, heading_lines, normalise_whitespace
 from .record import ExtractedText
 
 _DROP_TAGS = (
@@ -142,7 +142,7 @@ def extract_html(path: Path) -> ExtractedText:
     if "date" not in meta and page_date and (iso := _meta.iso_date(str(page_date))):
         meta["date"] = iso
     meta["format"] = "html"
-    return ExtractedText(text="\n".join(lines), metadata=meta)
+    return ExtractedText(text="\n".join(lines), headings=heading_lines(lines), metadata=meta)
 
 
 def _panel_lines(texts: list[str]) -> list[str]:

@@ -126,3 +126,15 @@ def join_lines(left: str, right: str) -> str:
 def normalise_whitespace(line: str) -> str:
     """Strip a line and fold runs of spaces (ideographic spaces used as indents included)."""
     return re.sub(r"[ \t\u00a0\u3000]+", " ", line).strip()
+
+
+_HEADING = re.compile(rf"^(?:第[{_CN_DIGITS}\d]+(?:分编|[编章节])|[{_CN_DIGITS}]+、)\s*\S")
+
+
+def heading_lines(lines: Sequence[str], max_chars: int = 40) -> tuple[str, ...]:
+    """Structural headings in order: 第X编/分编/章/节 and 一、 lines that read as titles, not sentences."""
+    return tuple(
+        line
+        for line in lines
+        if len(line) <= max_chars and _HEADING.match(line) and not PARAGRAPH_END.search(line) and "。" not in line
+    )

@@ -20,6 +20,7 @@ from .layout import (
     PARAGRAPH_END,
     PARAGRAPH_START,
     fix_radicals,
+    heading_lines,
     is_page_number,
     join_lines,
     normalise_whitespace,
@@ -285,7 +286,7 @@ def extract_pdf(path: Path) -> ExtractedText:
         raise CorpusError(f"{path}: {NO_TEXT_LAYER}")
     meta = _meta.stated_metadata(text.splitlines(), title=title)
     meta["format"] = "pdf"
-    return ExtractedText(text=text, pages=tuple(offsets), metadata=meta)
+    return ExtractedText(text=text, pages=tuple(offsets), headings=heading_lines(text.splitlines()), metadata=meta)
 
 
 def _assemble(pages: list[list[_Line]]) -> tuple[str, list[tuple[int, int]]]:

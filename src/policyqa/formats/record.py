@@ -14,6 +14,7 @@ class ExtractedText:
     is ``text[pages[n - 1][0] : pages[n - 1][1]]``; the ranges are contiguous and a paragraph
     that runs across a page break is split between them. Formats without pages leave it empty.
 
+    ``headings`` lists the structural heading lines (第X编/章/节, 一、…) in document order.
     ``metadata`` holds only what the document itself states (a missing key means "not stated"):
     ``title``, ``date`` (ISO ``YYYY-MM-DD``), ``issuer`` (发文机关), ``doc_number`` (文号, e.g.
     ``国发〔2017〕15号``), ``status`` (e.g. ``现行有效``), ``region``, ``effective_date``,
