@@ -4,7 +4,8 @@
 one converter per format (``pdf.py`` with pypdfium2, ``docx.py`` with python-docx, ``html.py``
 with trafilatura); each returns the same :class:`ExtractedText`. Every refusal (encrypted,
 image-only, corrupt, zip bomb, content that is not what the suffix says) is a
-:class:`policyqa.errors.CorpusError` with a one-line reason.
+:class:`policyqa.errors.CorpusError` whose message is the one-line reason alone (the caller names
+the file, as the load stage's "PATH: skipped (REASON)" warning does).
 
 Example:
     >>> record = extract(Path("civil-code.pdf"))
@@ -52,16 +53,16 @@ def extract(path: Path) -> ExtractedText:
     path = Path(path)
     expected = _SUFFIX_FORMAT.get(path.suffix.lower())
     if expected is None:
-        raise CorpusError(f"{path}: unsupported suffix {path.suffix!r} (supported: {sorted(SUPPORTED_SUFFIXES)})")
+        raise CorpusError(f"unsupported suffix {path.suffix!r} (supported: {sorted(SUPPORTED_SUFFIXES)})")
     try:
         if path.stat().st_size == 0:
-            raise CorpusError(f"{path}: empty file")
+            raise CorpusError("empty file")
         found = sniff_format(path)
     except OSError as exc:
-        raise CorpusError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+        raise CorpusError(f"cannot be read ({exc.strerror or exc})") from exc
     if found != expected:
         what = f"looks like {found.upper()}" if found else "matches no supported format"
-        raise CorpusError(f"{path}: content does not match its extension ({what}, suffix {path.suffix})")
+        raise CorpusError(f"content does not match its extension ({what}, suffix {path.suffix})")
     if found == "pdf":
         from .pdf import extract_pdf
 

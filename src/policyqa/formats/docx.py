@@ -38,22 +38,21 @@ def check_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CorpusError(f"{path}: not a valid DOCX (corrupt or truncated zip: {exc})") from exc
+        raise CorpusError(f"not a valid DOCX (corrupt or truncated zip: {exc})") from exc
     if len(members) > MAX_MEMBERS:
-        raise CorpusError(f"{path}: DOCX zip holds {len(members):,} members (limit {MAX_MEMBERS:,})")
+        raise CorpusError(f"DOCX zip holds {len(members):,} members (limit {MAX_MEMBERS:,})")
     total = sum(m.file_size for m in members)
     if total > MAX_UNCOMPRESSED_BYTES:
         raise CorpusError(
-            f"{path}: DOCX unpacks to {total:,} bytes, over the {MAX_UNCOMPRESSED_BYTES:,}-byte bound (zip bomb?)"
+            f"DOCX unpacks to {total:,} bytes, over the {MAX_UNCOMPRESSED_BYTES:,}-byte bound (zip bomb?)"
         )
     for member in members:
         if member.file_size > 1024 * 1024 and member.file_size > MAX_COMPRESSION_RATIO * max(member.compress_size, 1):
             raise CorpusError(
-                f"{path}: DOCX member {member.filename} expands {member.file_size // max(member.compress_size, 1)}x"
-                " (zip bomb?)"
+                f"DOCX member {member.filename} expands {member.file_size // max(member.compress_size, 1)}x (zip bomb?)"
             )
     if "word/document.xml" not in {m.filename for m in members}:
-        raise CorpusError(f"{path}: not a DOCX (no word/document.xml in the zip)")
+        raise CorpusError("not a DOCX (no word/document.xml in the zip)")
 
 
 def _chinese_counting(n: int, thousand: bool = True) -> str:
@@ -268,7 +267,7 @@ def extract_docx(path: Path) -> ExtractedText:
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors, PackageNotFoundError
-        raise CorpusError(f"{path}: not a readable DOCX ({type(exc).__name__}: {exc})") from exc
+        raise CorpusError(f"not a readable DOCX ({type(exc).__name__}: {exc})") from exc
     try:
         numbering_xml = document.part.numbering_part.element
     except (KeyError, NotImplementedError, AttributeError):
@@ -280,7 +279,7 @@ def extract_docx(path: Path) -> ExtractedText:
     lines = [fix_radicals(line) for line in _blocks(document.element.body, _Numbering(numbering_xml, styles_xml))]
     text = "\n".join(lines)
     if not text.strip():
-        raise CorpusError(f"{path}: DOCX without text")
+        raise CorpusError("DOCX without text")
     core_title = (document.core_properties.title or "").strip()
     title = core_title or _first_title(lines)
     meta = _meta.stated_metadata(lines, title=title)

@@ -103,11 +103,8 @@ def extract_html(path: Path) -> ExtractedText:
         raise ImportError("trafilatura is not available - install trafilatura to read HTML files") from exc
     html = decode_html(path.read_bytes())
     if not html.strip():
-        raise CorpusError(f"{path}: empty HTML")
-    try:
-        tree = _clean_tree(html)
-    except CorpusError as exc:
-        raise CorpusError(f"{path}: {exc}") from exc
+        raise CorpusError("empty HTML")
+    tree = _clean_tree(html)
     import lxml.html
 
     cleaned = lxml.html.tostring(tree, encoding="unicode")
@@ -129,7 +126,7 @@ def extract_html(path: Path) -> ExtractedText:
     lines = [normalise_whitespace(fix_radicals(line)) for line in text.splitlines()]
     lines = [re.sub(r"^[-•·]\s+", "", line) for line in lines if line]
     if not lines:
-        raise CorpusError(f"{path}: no readable text in the HTML")
+        raise CorpusError("no readable text in the HTML")
     title = _title(page_title, tree)
     if title and title not in "".join(lines[:5]):
         lines.insert(0, title)

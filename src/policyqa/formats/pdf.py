@@ -58,7 +58,7 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
         raise ImportError("pypdfium2 is not available - install pypdfium2 to read PDF files") from exc
     raw = path.read_bytes()
     if b"%%EOF" not in raw[-_EOF_WINDOW:]:
-        raise CorpusError(f"{path}: truncated PDF (no %%EOF marker at the end)")
+        raise CorpusError("truncated PDF (no %EOF marker at the end)")
     try:
         pdf = pdfium.PdfDocument(raw)
     except pdfium.PdfiumError as exc:
@@ -69,7 +69,7 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
             reason = "encrypted PDF with an unsupported security handler"
         else:
             reason = "not a readable PDF (corrupt or truncated)"
-        raise CorpusError(f"{path}: {reason}") from exc
+        raise CorpusError(reason) from exc
     return pdf
 
 
@@ -274,7 +274,7 @@ def extract_pdf(path: Path) -> ExtractedText:
             page.close()
             pages[-1] = _order_columns(lines, width) if lines else []
         if not any(pages):
-            raise CorpusError(f"{path}: {NO_TEXT_LAYER}")
+            raise CorpusError(NO_TEXT_LAYER)
         first_with_text = next(p for p in pages if p)
         body = statistics.median(ln.height for lines in pages for ln in lines)
         title = _title(pdf, list(first_with_text), body)
@@ -283,7 +283,7 @@ def extract_pdf(path: Path) -> ExtractedText:
     _strip_running(pages, heights)
     text, offsets = _assemble(pages)
     if not text.strip():
-        raise CorpusError(f"{path}: {NO_TEXT_LAYER}")
+        raise CorpusError(NO_TEXT_LAYER)
     meta = _meta.stated_metadata(text.splitlines(), title=title)
     meta["format"] = "pdf"
     return ExtractedText(text=text, pages=tuple(offsets), headings=heading_lines(text.splitlines()), metadata=meta)
