@@ -254,11 +254,19 @@ def test_built_index_is_cached_and_read_back(few_lines_data: bytes, tmp_path: Pa
 
 
 def test_cache_of_other_data_is_replaced(few_lines_data: bytes, tmp_path: Path) -> None:
-    (tmp_path / "index-0000000000000000.tsv").write_text("patent\t错\n", encoding="utf-8")
+    (tmp_path / "index-0000000000000000.txt").write_text("1\npatent\n错\n", encoding="utf-8")
 
     assert load_dictionary(tmp_path).chinese_for("patent") == ["专利"]
-    assert [p.name for p in tmp_path.glob("index-*")] != ["index-0000000000000000.tsv"]
+    assert [p.name for p in tmp_path.glob("index-*")] != ["index-0000000000000000.txt"]
     assert len(list(tmp_path.glob("index-*"))) == 1
+
+
+def test_truncated_cache_is_rebuilt(few_lines_data: bytes, tmp_path: Path) -> None:
+    path = tmp_path / f"index-{dictionary._fingerprint(few_lines_data)}.txt"
+    path.write_text("5\npatent\n", encoding="utf-8")
+
+    assert load_dictionary(tmp_path).chinese_for("patent") == ["专利"]
+    assert path.read_text(encoding="utf-8").startswith(f"{len(load_dictionary(tmp_path))}\n")
 
 
 def test_threads_share_one_dictionary_built_once(
