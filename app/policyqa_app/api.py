@@ -1,0 +1,247 @@
+"""The JSON API: /healthz, /readyz and /api/v1/*, as a router on one ``Service``.
+
+Handlers are thin: validate, make one call into ``policyqa.Assistant`` in a worker
+thread, serialise with the core's ``to_dict()``. Errors are raised as ``ApiError`` or the
+core's own and reported by the handlers in ``errors``.
+
+Example:
+    >>> router = api_router(service)
+    >>> app.include_router(router)
+    >>> app.add_route("/api/{rest:path}", api_fallback(router), methods=["GET", "POST"])
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the request models of the
+# handlers from their annotations at runtime, and the models are built per service (their
+# limits come from the settings), so the annotations must be real objects, not strings.
+
+import ipaddress
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from .errors import ApiError, error_response
+from .feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackRecord
+from .present import answer_sentences
+from .security import ANONYMOUS, Identity
+from .service import Service
+
+MAX_TOP_K = 50
+MAX_DOC_IDS = 100
+MAX_DOC_ID_CHARS = 200
+MAX_FEEDBACK_CITATIONS = 50
+API_PREFIX = "/api/v1"
+
+
+def _identity(request: Request) -> Identity:
+    state = request.scope.get("state") or {}
+    return state.get("policyqa_identity", ANONYMOUS)
+
+
+def require_json(request: Request) -> None:
+    """POST bodies must be JSON."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Send the request body as JSON (Content-Type: application/json).")
+
+
+def _sse(event: str, data: object) -> bytes:
+    payload = json.dumps(data, ensure_ascii=False)
+    return f"event: {event}\ndata: {payload}\n\n".encode()
+
+
+def _is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def api_router(service: Service) -> APIRouter:
+    """The service routes and the JSON API of ``service``, its request limits taken from its settings."""
+    core = service.assistant.settings
+    max_question = core.max_question_chars
+
+    class QuestionRequest(BaseModel):
+        """A question, optionally with the number of passages and the documents to search."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        question: str = Field(min_length=1, max_length=max_question, description="In Chinese or English.")
+        k: int | None = Field(
+            default=None, ge=1, le=MAX_TOP_K, strict=True, description=f"Passages to use (default {core.top_k})."
+        )
+        doc_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_DOC_ID_CHARS)]] | None = Field(
+            default=None, max_length=MAX_DOC_IDS, description="Search only these documents (see /api/v1/documents)."
+        )
+
+    class CitationRef(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+
+        n: int
+        chunk_id: str = Field(max_length=MAX_DOC_ID_CHARS * 2)
+        doc_id: str = Field(max_length=MAX_DOC_ID_CHARS)
+        section: str = Field(default="", max_length=MAX_TEXT_CHARS)
+        char_start: int = 0
+        char_end: int = 0
+
+    class FeedbackRequest(BaseModel):
+        """A user's rating of an answer, with an optional comment.
+
+        Other fields are ignored, so a client can send back the JSON of ``/ask`` with a rating added.
+        """
+
+        model_config = ConfigDict(extra="ignore")
+
+        question: str = Field(min_length=1, max_length=max_question)
+        answer: str = Field(max_length=MAX_TEXT_CHARS)
+        abstained: bool = False
+        citations: list[CitationRef] = Field(default_factory=list, max_length=MAX_FEEDBACK_CITATIONS)
+        rating: Literal["up", "down"] | None = None
+        comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
+
+    async def checked(body: QuestionRequest) -> QuestionRequest:
+        if body.doc_ids is not None:
+            known = await run_in_threadpool(service.document_ids)
+            unknown = [d for d in body.doc_ids if d not in known]
+            if unknown:
+                raise ApiError(422, "unknown_document", f"doc_ids: no indexed document has the id {unknown[0]!r}.")
+        return body
+
+    router = APIRouter()
+
+    @router.get("/healthz", tags=["service"], summary="Liveness: the process is up (always open).")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", tags=["service"], summary="Readiness: the index is loaded.")
+    async def readyz() -> JSONResponse:
+        if service.ready.is_set():
+            docs = await run_in_threadpool(service.assistant.documents)
+            return JSONResponse({"status": "ready", "documents": len(docs), "passages": sum(d.passages for d in docs)})
+        if service.load_error:
+            return JSONResponse(
+                {"status": "error", "error": {"code": "index_unavailable", "message": service.load_error}},
+                status_code=503,
+            )
+        return JSONResponse({"status": "loading"}, status_code=503)
+
+    @router.get(f"{API_PREFIX}/documents", tags=["corpus"], summary="The indexed documents and their sections.")
+    async def documents() -> dict[str, list[dict[str, object]]]:
+        return {"documents": await run_in_threadpool(service.document_listing)}
+
+    json_body = [Depends(require_json)]
+
+    @router.post(f"{API_PREFIX}/ask", tags=["questions"], dependencies=json_body, summary="Answer with citations.")
+    async def ask(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
+        answer = await run_in_threadpool(service.assistant.ask, body.question, body.k, body.doc_ids)
+        return answer.to_dict()
+
+    @router.post(f"{API_PREFIX}/search", tags=["questions"], dependencies=json_body, summary="The best passages.")
+    async def search(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
+        result = await run_in_threadpool(service.assistant.search, body.question, body.k, body.doc_ids)
+        return result.to_dict()
+
+    @router.post(
+        f"{API_PREFIX}/ask/stream",
+        tags=["questions"],
+        dependencies=json_body,
+        summary="Answer as server-sent events: one `sentence` event per sentence, then `answer` with the full JSON.",
+        response_class=StreamingResponse,
+    )
+    async def ask_stream(body: Annotated[QuestionRequest, Depends(checked)]) -> StreamingResponse:
+        # The answer is computed before the stream starts, so a bad question still gets a 4xx status.
+        answer = await run_in_threadpool(service.assistant.ask, body.question, body.k, body.doc_ids)
+        data = answer.to_dict()
+
+        async def events() -> AsyncIterator[bytes]:
+            for index, sentence in enumerate(answer_sentences(answer.answer)):
+                yield _sse("sentence", {"index": index, "text": sentence})
+            yield _sse("answer", data)
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.post(f"{API_PREFIX}/feedback", tags=["feedback"], dependencies=json_body, summary="Rate an answer.")
+    async def feedback(body: FeedbackRequest, request: Request) -> dict[str, int]:
+        record = FeedbackRecord(
+            question=body.question,
+            answer=body.answer,
+            abstained=body.abstained,
+            citations=[c.model_dump() for c in body.citations],
+            rating=body.rating,
+            comment=body.comment,
+            user=_identity(request).name,
+            source="api",
+        )
+        return {"id": await run_in_threadpool(service.feedback.add, record)}
+
+    @router.get(
+        f"{API_PREFIX}/feedback/export",
+        tags=["feedback"],
+        summary="All feedback as JSON Lines (with no keys configured: loopback clients only).",
+        response_class=StreamingResponse,
+    )
+    async def feedback_export(request: Request) -> StreamingResponse:
+        if not service.settings.auth_required and not _is_loopback(request):
+            raise ApiError(403, "forbidden", "Configure API keys to export feedback from another host.")
+        return StreamingResponse(
+            service.feedback.export_jsonl(),
+            media_type="application/x-ndjson; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="policyqa-feedback.jsonl"'},
+        )
+
+    return router
+
+
+def api_fallback(router: APIRouter) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The endpoint for /api/ paths no route of ``router`` serves: 405 naming the allowed methods, else 404.
+
+    Without it, such a path would fall through to the UI mounted at "/".
+    """
+
+    async def fallback(request: Request) -> JSONResponse:
+        path = request.url.path
+        allowed = sorted(
+            {
+                method
+                for route in router.routes
+                if isinstance(route, APIRoute) and route.path_regex.match(path)
+                for method in route.methods or ()
+            }
+        )
+        if allowed:
+            return error_response(
+                405, "method_not_allowed", f"Use {', '.join(allowed)} here.", {"Allow": ", ".join(allowed)}
+            )
+        return error_response(404, "not_found", f"There is no API route {path}.")
+
+    return fallback
+
+
+def mount_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from files of this process: an intranet may reach no CDN."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="PolicyQA API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )
