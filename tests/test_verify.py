@@ -56,3 +56,24 @@ def test_a_missing_figure_means_abstain_and_a_present_one_does_not(mini_assistan
 
 def test_a_year_in_the_legislative_history_counts(mini_assistant: Assistant) -> None:
     assert _reason(mini_assistant, "示范市科技成果转化促进条例2023年修正后，奖励比例是多少？") is None
+
+
+def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answer(
+    mini_assistant: Assistant,
+) -> None:
+    answer = mini_assistant.ask("技术复苏基金的规模有多少资金？")
+    assert answer.outcome == "partial" and not answer.abstained
+    assert answer.answer.startswith("文本未规定所问的金额；相关规定如下：")
+    assert answer.citations and "技术复苏基金" in answer.answer  # what the texts do state, cited
+    assert answer.to_dict()["outcome"] == "partial"
+
+    english = mini_assistant.ask("How much money does the technology recovery fund hold?")
+    assert english.outcome == "partial" and english.answer.startswith("The texts state no such amount.")
+
+
+def test_a_place_the_texts_never_mention_is_not_covered_and_a_full_answer_is_answered(
+    mini_assistant: Assistant,
+) -> None:
+    assert mini_assistant.ask("深圳在泡沫破裂低谷期设立了什么基金？").outcome == "not_covered"
+    answered = mini_assistant.ask("单位从转化收入中提取奖励的比例不低于多少？")
+    assert answered.outcome == "answered" and "百分之五十" in answered.answer

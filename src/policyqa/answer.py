@@ -10,6 +10,7 @@ verification); ``not_covered`` words an abstention.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from .figures import asked_figure
 from .index import LoadedIndex
 from .settings import Settings
 from .text import is_cjk
-from .types import Answer, Citation, Passage, Query
+from .types import NOT_COVERED, PARTIAL, Answer, Citation, Passage, Query
 
 NOT_COVERED_EN = "Not covered by the corpus: no passage answers this question closely enough."
 NOT_COVERED_ZH = "语料未涵盖此问题：没有足够相关的段落可以回答。"
@@ -94,7 +95,18 @@ def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) 
 def not_covered(query: Query, passages: list[Passage], reason: str) -> Answer:
     """The abstention, in the question's language, with the reason."""
     message = NOT_COVERED_ZH if query.chinese else NOT_COVERED_EN
-    return Answer(query.text, message, True, (), tuple(passages), reason)
+    return Answer(query.text, message, True, (), tuple(passages), reason, NOT_COVERED)
+
+
+def partial(query: Query, answer: Answer, missing: str, reason: str) -> Answer:
+    """The answer led by what the texts do not state ("the texts state no such amount")."""
+    if answer.abstained:
+        return answer
+    if query.chinese:
+        lead = f"文本未规定所问的{missing}；相关规定如下："
+    else:
+        lead = f"The texts state no such {missing}. What they state on the matter:"
+    return replace(answer, answer=f"{lead}\n{answer.answer}", abstain_reason=reason, outcome=PARTIAL)
 
 
 def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, settings: Settings) -> Answer:

@@ -17,15 +17,26 @@ import threading
 from collections.abc import Collection
 from dataclasses import replace
 
-from .answer import compose_answer, not_covered
+from .answer import compose_answer, not_covered, partial
 from .embed import Encoder, get_encoder
 from .errors import IndexMismatchError, IndexMissingError, QuestionError
 from .expand import QueryPreparer
 from .index import LoadedIndex, ProgressFn, build_index, is_stale, load_index
 from .retrieve import Retriever
 from .settings import Settings, check_top_k
-from .types import Answer, BuildReport, DocumentInfo, Passage, Query, SearchFilter, SearchResult, Trace
-from .verify import unsupported_reason
+from .types import (
+    NOT_COVERED,
+    PARTIAL,
+    Answer,
+    BuildReport,
+    DocumentInfo,
+    Passage,
+    Query,
+    SearchFilter,
+    SearchResult,
+    Trace,
+)
+from .verify import check
 
 log = logging.getLogger("policyqa")
 
@@ -189,10 +200,13 @@ class Assistant:
     def _answer(self, query: Query, passages: list[Passage], relevance: float, index: LoadedIndex) -> Answer:
         if not passages or relevance < self.settings.abstain_threshold:
             return not_covered(query, passages, BELOW_FLOOR)
-        reason = unsupported_reason(query, passages, index)
-        if reason is not None:
-            return not_covered(query, passages, reason)
-        return compose_answer(query, passages, index, self.settings)
+        verdict = check(query, passages, index)
+        if verdict.outcome == NOT_COVERED:
+            return not_covered(query, passages, verdict.reason or "")
+        answer = compose_answer(query, passages, index, self.settings)
+        if verdict.outcome == PARTIAL:
+            return partial(query, answer, verdict.missing or "", verdict.reason or "")
+        return answer
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents with their sections."""

@@ -26,7 +26,7 @@ from typing import Any
 
 from .assistant import Assistant
 from .errors import ConfigError
-from .types import Passage
+from .types import ANSWERED, PARTIAL, Passage
 
 # A report is JSON: nested dicts of metrics, settings and per-question records.
 Report = dict[str, Any]
@@ -137,6 +137,7 @@ class QuestionResult:
     citation_precision: float | None
     latency_ms: float
     top_score: float
+    outcome: str = ANSWERED
     metrics: dict[str, float] = field(default_factory=dict)
 
 
@@ -198,6 +199,7 @@ def evaluate_question(assistant: Assistant, gold: GoldQuestion, k: int) -> Quest
     result = ranking_result(gold, ranked, (time.perf_counter() - started) * 1000)
     result.answer = answer.answer
     result.abstained = answer.abstained
+    result.outcome = answer.outcome
     result.citations = [c.to_dict() for c in answer.citations]
     if gold.answerable:
         squashed_answer = _squash(answer.answer)
@@ -267,12 +269,17 @@ def summarise(results: Sequence[QuestionResult]) -> Report:
     summary["recall@1500chars"] = _mean(r.recall_1500 for r in answerable)
     summary["key_point_coverage"] = _mean(r.key_point_coverage for r in answerable)
     summary["citation_precision"] = _mean(r.citation_precision for r in answerable)
-    abstained = [r for r in results if r.abstained]
-    true_abstentions = sum(1 for r in unanswerable if r.abstained)
-    summary["abstention_precision"] = round(true_abstentions / len(abstained), 4) if abstained else None
-    summary["abstention_recall"] = round(true_abstentions / len(unanswerable), 4) if unanswerable else None
+    # An unanswerable question is handled when the answer is not_covered or partial (it says
+    # what the texts do not state); an answerable one is lost only when it is not_covered.
+    declined = [r for r in results if r.outcome != ANSWERED]
+    true_declines = sum(1 for r in unanswerable if r.outcome != ANSWERED)
+    summary["abstention_precision"] = round(true_declines / len(declined), 4) if declined else None
+    summary["abstention_recall"] = round(true_declines / len(unanswerable), 4) if unanswerable else None
     summary["false_abstention_rate"] = (
         round(sum(1 for r in answerable if r.abstained) / len(answerable), 4) if answerable else None
+    )
+    summary["partial_rate"] = (
+        round(sum(1 for r in answerable if r.outcome == PARTIAL) / len(answerable), 4) if answerable else None
     )
     latencies = [r.latency_ms for r in results]
     summary["latency_p50_ms"] = _percentile(latencies, 0.5)
@@ -333,6 +340,7 @@ TABLE_COLUMNS = (
     "abstention_precision",
     "abstention_recall",
     "false_abstention_rate",
+    "partial_rate",
     "latency_p50_ms",
     "latency_p95_ms",
 )

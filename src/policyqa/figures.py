@@ -38,9 +38,32 @@ ASKS_DURATION = re.compile(r"how long|how many (?:years|months|days)|多长时�
 ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
 
 
+_ASKED = (
+    ("rate", ASKS_RATE, RATE),
+    ("amount", ASKS_MONEY, MONEY),
+    ("duration", ASKS_DURATION, DURATION),
+    ("count", ASKS_COUNT, COUNT),
+)
+# How an answer names the kind of figure the texts do not give (English, Chinese).
+FIGURE_NAMES = {
+    "rate": ("rate or share", "比例"),
+    "amount": ("amount", "金额"),
+    "duration": ("period", "期限"),
+    "count": ("number", "数量"),
+}
+
+
+def figure_kind(question: str) -> str | None:
+    """``rate``, ``amount``, ``duration`` or ``count``: the kind of figure the question asks for."""
+    for kind, asks, _ in _ASKED:
+        if asks.search(question):
+            return kind
+    return None
+
+
 def figure_asked(question: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
     """The pattern of the figure a question asks for and the pattern of the words that ask, if any."""
-    for asks, figure in ((ASKS_RATE, RATE), (ASKS_MONEY, MONEY), (ASKS_DURATION, DURATION), (ASKS_COUNT, COUNT)):
+    for _, asks, figure in _ASKED:
         if asks.search(question):
             return figure, asks
     return None

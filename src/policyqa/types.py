@@ -106,9 +106,30 @@ class Query:
     own_tokens: tuple[str, ...] = ()  # the question's words and its glossary terms, without cross-lingual matches
 
 
+ANSWERED = "answered"
+PARTIAL = "partial"
+NOT_COVERED = "not_covered"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What verification found: the evidence answers, answers in part, or does not cover the question.
+
+    ``missing`` names what the texts do not state, for a partial answer.
+    """
+
+    outcome: str
+    reason: str | None = None
+    missing: str | None = None
+
+
 @dataclass(frozen=True)
 class Answer:
-    """The result of ``Assistant.ask``."""
+    """The result of ``Assistant.ask``.
+
+    ``outcome`` is ``answered``, ``partial`` (the answer first says what the texts do not
+    state, then quotes what they do) or ``not_covered`` (``abstained``).
+    """
 
     question: str
     answer: str
@@ -116,11 +137,13 @@ class Answer:
     citations: tuple[Citation, ...]
     passages: tuple[Passage, ...]
     abstain_reason: str | None = None
+    outcome: str = ANSWERED
 
     def to_dict(self) -> dict[str, object]:
         return {
             "question": self.question,
             "answer": self.answer,
+            "outcome": self.outcome,
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
             "citations": [c.to_dict() for c in self.citations],

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .figures import YEAR, asked_figure, figure_asked
+from .figures import FIGURE_NAMES, YEAR, asked_figure, figure_asked, figure_kind
 from .index import LoadedIndex
 from .places import places_named
 from .text import is_cjk
-from .types import Passage, Query
+from .types import ANSWERED, NOT_COVERED, PARTIAL, Passage, Query, Verdict
 
-__all__ = ["asked_figure", "places_named", "unsupported_reason"]
+__all__ = ["asked_figure", "check", "places_named", "unsupported_reason"]
 
 
 # Share of the question's terms, weighted by their rarity in the corpus (BM25's
@@ -44,6 +44,26 @@ def _context_text(passages: Sequence[Passage], index: LoadedIndex, front_matter:
         doc_ids = {p.doc_id for p in passages}
         parts += [c.text for c in index.chunks if c.doc_id in doc_ids and c.kind == "front_matter"]
     return "\n".join(parts)
+
+
+NO_FIGURE = "no passage gives the figure asked for"
+
+
+def check(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> Verdict:
+    """Whether the passages answer the question, answer it in part, or do not cover it.
+
+    A place or year the passages never mention means the question is about something
+    else: not covered. A figure they do not give, on a matter they do treat, is a partial
+    answer: the texts fix no such figure, and what they say on the matter is quoted.
+    """
+    reason = unsupported_reason(query, passages, index)
+    if reason is None:
+        return Verdict(ANSWERED)
+    if reason == NO_FIGURE:
+        kind = figure_kind(query.text) or "amount"
+        english, chinese = FIGURE_NAMES[kind]
+        return Verdict(PARTIAL, reason, chinese if query.chinese else english)
+    return Verdict(NOT_COVERED, reason)
 
 
 def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> str | None:
@@ -81,4 +101,4 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
             covered = sum(w for t, w in zip(terms, weights, strict=True) if t in window)
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
-    return "no passage gives the figure asked for"
+    return NO_FIGURE
