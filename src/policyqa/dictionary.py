@@ -70,7 +70,8 @@ MAX_GLOSS_WORDS = 6
 # (about a factor of 30 in word frequency: a common word beats a rare exact synonym).
 EXTENDED_GLOSS_PENALTY = 1.5
 _EXTENDED_MARK = "+"
-# Words of at most this many letters are left unstemmed ("gas", "bus", "news" is listed).
+# Words shorter than this are left whole ("gas", "bus"); longer ones that only look
+# inflected are listed in _UNINFLECTED ("news", "basis").
 _MIN_STEM_CHARS = 4
 
 # Function words: a phrase never starts or ends with one, and none is looked up alone.
@@ -102,8 +103,8 @@ _REFERENCE = re.compile(r"\S*\[[^\]]*\]")  # 風險投資|风险投资[feng1 xia
 _WORD = re.compile(r"[a-z0-9]+")
 # Glosses that point elsewhere or name a measure word: no meaning of their own.
 _SKIPPED_GLOSS = re.compile(
-    r"^(?:cl:|(?:old |archaic |japanese |erhua |ancient )?variant of\b|see\b|see also\b|also written\b|"
-    r"also pr\.|surname\b|used in\b|pr\.|abbr\. for\b|(?:japanese |korean )?surname\b|classifier for\b)"
+    r"^(?:cl:|(?:old |archaic |japanese |erhua |ancient )?variant of\b|see\b|also written\b|also pr\.|pr\.|"
+    r"(?:japanese |korean )?surname\b|used in\b|abbr\. for\b|classifier for\b)"
 )
 # Glosses left out of ``english_glosses``: they name no meaning.
 _CROSS_REFERENCE = re.compile(
@@ -251,7 +252,7 @@ def _split_senses(definition: str) -> list[tuple[int, str]]:
     return out
 
 
-_DROPPED_WORDS = frozenset({"sth", "sb", "etc", "something", "someone", "somebody", "oneself", "one"})
+_DROPPED_WORDS = frozenset({"sth", "sb", "etc", "something", "someone", "somebody", "oneself"})
 
 
 def _gloss_words(gloss: str) -> tuple[list[str], float] | None:
@@ -281,7 +282,7 @@ def _gloss_words(gloss: str) -> tuple[list[str], float] | None:
         text = _REFERENCE.sub(" ", text)
     if "(" in text or ")" in text or ":" in text or "e.g." in text:
         return None
-    words = _words(text)
+    words = _words(text.replace("one's", " "))
     # "to subsidize" -> "subsidize"; "a license" -> "license"; "one's" and "sth" carry nothing.
     while words and words[0] in ("to", "a", "an", "the"):
         words = words[1:]
