@@ -177,8 +177,18 @@ def test_stopwords_and_generic_words_never_give_terms(cedict: CedictDictionary) 
     question = "What does the paper say about the way a university can use its patents, and for which kind of firms?"
     for english, _ in cedict.expand_english(question, 20):
         words = english.split()
-        assert words[0] not in STOPWORDS and words[-1] not in STOPWORDS
+        assert words[0] not in STOPWORDS
+        assert words[-1] not in STOPWORDS or (
+            len(words) > 1 and words[-1] in {"up", "out", "off", "down", "on", "over"}
+        )
         assert english not in GENERIC_WORDS
+
+
+def test_phrasal_verb_ending_in_a_particle_is_a_phrase(cedict: CedictDictionary) -> None:
+    pairs = cedict.expand_english("Which agencies did the state set up?", 5)
+
+    assert "set up" in [english for english, _ in pairs]
+    assert "up" not in [english for english, _ in pairs]
 
 
 def test_expansion_respects_its_limits(cedict: CedictDictionary) -> None:

@@ -153,6 +153,8 @@ _UNINFLECTED = frozenset(
     red bed need feed seed speed breed weed hundred kindred sacred naked wicked
     united limited""".split()
 )
+# Function words that may end a phrase of two or more words: phrasal verbs ("set up", "depend on").
+_PARTICLES = frozenset({"up", "out", "off", "down", "on", "over", "back"})
 _NEGATION = re.compile(r"\b([a-z]+)n't\b")
 _NEGATED = {"ca": "can", "wo": "will", "sha": "shall"}
 _DOUBLE_CONSONANT = re.compile(r"([bdfgmnprt])\1$")
@@ -486,9 +488,9 @@ class CedictDictionary:
     def match_phrases(self, question: str, skip: Iterable[str] = ()) -> list[PhraseMatch]:
         """The dictionary phrases of an English question, by greedy longest match from the left.
 
-        A phrase is up to ``MAX_PHRASE_WORDS`` words, neither starting nor ending with a
-        stopword; a single word must not be a stopword, a generic word, a number, a word of
-        fewer than three letters or in ``skip``.
+        A phrase is up to ``MAX_PHRASE_WORDS`` words, never starting with a stopword nor ending
+        with one other than a particle ("set up"); a single word must not be a stopword, a
+        generic word, a number, a word of fewer than three letters or in ``skip``.
         """
         skipped = {_stem(w.lower()) for w in skip}
         words = _words(question)
@@ -500,7 +502,7 @@ class CedictDictionary:
                 continue
             for n in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
                 span = words[i : i + n]
-                if span[-1] in STOPWORDS:
+                if span[-1] in STOPWORDS and not (n > 1 and span[-1] in _PARTICLES):
                     continue
                 if n == 1:
                     word = span[0]
