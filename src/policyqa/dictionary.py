@@ -341,10 +341,13 @@ def build_index(lines: Iterable[str], frequencies: Mapping[str, int] | None = No
     frequencies = frequencies or {}
     whole: dict[str, dict[str, float]] = {}
     extended: dict[str, dict[str, float]] = {}
+    stem_of: dict[str, str] = {}  # ~40,000 distinct words in ~300,000 glosses
 
     def add(table: dict[str, dict[str, float]], key: str, word: str, score: float) -> None:
-        per_word = table.setdefault(key, {})
-        if per_word.get(word, -math.inf) < score:
+        per_word = table.get(key)
+        if per_word is None:
+            table[key] = {word: score}
+        elif per_word.get(word, -math.inf) < score:
             per_word[word] = score
 
     for line in lines:
@@ -370,7 +373,12 @@ def build_index(lines: Iterable[str], frequencies: Mapping[str, int] | None = No
             # The first sense that says something is the word's main meaning.
             rank = sense_rank.setdefault(sense, len(sense_rank))
             score = base - penalty - 0.4 * min(rank, 5)
-            stems = [_stem(w) for w in words]
+            stems = []
+            for w in words:
+                stem = stem_of.get(w)
+                if stem is None:
+                    stem = stem_of[w] = _stem(w)
+                stems.append(stem)
             add(whole, " ".join(stems), simplified, score)
             # "intellectual property rights" also answers "intellectual property" (never a single word:
             # "patent law" is not a translation of "patent").
@@ -381,12 +389,17 @@ def build_index(lines: Iterable[str], frequencies: Mapping[str, int] | None = No
                     add(extended, " ".join(stems[1:]), simplified, score - EXTENDED_GLOSS_PENALTY)
 
     index: dict[str, str] = {}
-    for key in whole.keys() | extended.keys():
-        scores = dict(extended.get(key, {}))
-        exact = whole.get(key, {})
+    for key, exact in whole.items():
+        more = extended.pop(key, None)
+        if more is None and len(exact) == 1:
+            index[key] = next(iter(exact))
+            continue
+        scores = dict(more) if more else {}
         scores.update((w, max(s, scores.get(w, -math.inf))) for w, s in exact.items())
         ranked = sorted(scores, key=lambda w: (-scores[w], w))
         index[key] = " ".join(w if w in exact else w + _EXTENDED_MARK for w in ranked)
+    for key, more in extended.items():
+        index[key] = " ".join(w + _EXTENDED_MARK for w in sorted(more, key=lambda w: (-more[w], w)))
     return index
 
 
