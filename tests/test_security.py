@@ -282,8 +282,9 @@ def test_feedback_export_without_keys_is_for_loopback_only(assistant: Assistant,
     from policyqa_app import create_app
 
     app = create_app(security=AppSettings(feedback_db=tmp_path / "f.sqlite3"), assistant=assistant, with_ui=False)
-    remote = TestClient(app, client=("192.0.2.10", 50000))  # no lifespan: the assistant is already loaded
-    local = TestClient(app, client=("127.0.0.1", 50000))
+    # No lifespan: the assistant is already loaded. The Host must name loopback too (DNS rebinding).
+    remote = TestClient(app, base_url="http://127.0.0.1", client=("192.0.2.10", 50000))
+    local = TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000))
     response = remote.get("/api/v1/feedback/export")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from .errors import ApiError, error_response
 from .feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackRecord
 from .present import answer_sentences
-from .security import ANONYMOUS, Identity
+from .security import ANONYMOUS, LOOPBACK_HOST_NAMES, Identity, host_name
 from .service import Service
 
 MAX_TOP_K = 50
@@ -56,11 +56,17 @@ def _sse(event: str, data: object) -> bytes:
 
 
 def _is_loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
+    """True when the TCP peer is on loopback and the ``Host`` names loopback too.
+
+    The peer alone is not enough: a page on an attacker's domain that rebinds its DNS to
+    127.0.0.1 reaches the server from loopback, but names its own domain in ``Host``.
+    """
+    peer = request.client.host if request.client else ""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        on_loopback = ipaddress.ip_address(peer).is_loopback
     except ValueError:
         return False
+    return on_loopback and host_name(request.headers.get("host", "")) in LOOPBACK_HOST_NAMES
 
 
 def api_router(service: Service) -> APIRouter:
@@ -193,7 +199,11 @@ def api_router(service: Service) -> APIRouter:
     )
     async def feedback_export(request: Request) -> StreamingResponse:
         if not service.settings.auth_required and not _is_loopback(request):
-            raise ApiError(403, "forbidden", "Configure API keys to export feedback from another host.")
+            raise ApiError(
+                403,
+                "forbidden",
+                "Without API keys, feedback is exported on the server itself only (http://127.0.0.1 or localhost).",
+            )
         return StreamingResponse(
             service.feedback.export_jsonl(),
             media_type="application/x-ndjson; charset=utf-8",

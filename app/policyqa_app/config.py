@@ -15,7 +15,9 @@ Variables::
     POLICYQA_FEEDBACK_DB              SQLite file for feedback (default var/feedback.sqlite3)
     POLICYQA_SESSION_TTL              lifetime of a browser login session in seconds (default 28800)
     POLICYQA_COOKIE_SECURE            1/0: force the Secure cookie flag (default: set when served over https)
-    POLICYQA_ALLOWED_HOSTS            comma-separated host names the server answers to (default: any)
+    POLICYQA_ALLOWED_HOSTS            comma-separated host names the server answers to, or * for any (default:
+                                      loopback names and IP addresses; any name when keys are on and the
+                                      server listens beyond loopback)
     POLICYQA_RATE_LIMIT               requests per client and period, e.g. 60/minute (default: none)
     POLICYQA_MAX_CONCURRENCY          API and UI requests processed at once (default 8)
     POLICYQA_MAX_QUEUE                requests waiting for a turn before 503 (default 64)
@@ -37,6 +39,7 @@ from policyqa import ConfigError
 from .limits import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE, DEFAULT_QUEUE_TIMEOUT_SECONDS, Rate
 
 ENV_PREFIX = "POLICYQA_"
+ANY_HOST = "*"
 DEFAULT_FEEDBACK_DB = Path("var/feedback.sqlite3")
 DEFAULT_FRAME_ANCESTORS = ("'self'",)
 DEFAULT_SESSION_TTL_SECONDS = 8 * 3600
@@ -109,9 +112,9 @@ class AppSettings:
         object.__setattr__(self, "feedback_db", Path(self.feedback_db))
         object.__setattr__(self, "allowed_hosts", tuple(h.lower() for h in self.allowed_hosts))
         for host in self.allowed_hosts:
-            if not _HOST.match(host):
+            if host != ANY_HOST and not _HOST.match(host):
                 raise ConfigError(
-                    f"allowed_hosts must list host names like policyqa.example.org (no port, no scheme). "
+                    f"allowed_hosts must list host names like policyqa.example.org (no port, no scheme), or *. "
                     f"Currently, one is {host!r}."
                 )
         if self.max_concurrency < 1:

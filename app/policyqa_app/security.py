@@ -16,9 +16,10 @@ the login routes are always open: a liveness probe needs no key and says nothing
 OpenAPI, the Gradio page and Gradio's own API, queue and file routes), and
 :class:`SecurityHeadersMiddleware` adds the Content-Security-Policy ``frame-ancestors``
 allow-list and ``X-Content-Type-Options: nosniff`` to every response.
-:class:`RequestOriginMiddleware`, in front of access control, refuses a ``Host`` outside
-``allowed_hosts`` (DNS rebinding), any request with ``Origin: null`` and state-changing
-requests from origins that are neither this server nor an allowed CORS origin (CSRF).
+:class:`RequestOriginMiddleware`, in front of access control, refuses a ``Host`` the server
+does not answer to (DNS rebinding; by default only loopback names and IP addresses), any
+request with ``Origin: null``, and state-changing or exporting requests from origins that
+are neither this server nor an allowed CORS origin (CSRF).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .config import AppSettings, key_digest
+from .config import ANY_HOST, AppSettings, key_digest
 
 SESSION_COOKIE = "policyqa_session"
 LOGIN_PATH = "/auth/login"
@@ -50,6 +51,10 @@ OPEN_PATHS = frozenset({"/healthz", LOGIN_PATH, LOGOUT_PATH})
 MAX_SESSIONS = 10_000
 MAX_IDENTITY_CHARS = 200
 _FAILED_LOGIN_DELAY_SECONDS = 0.5
+# The names a browser only sends for this machine: a rebinding attacker's page sends its own domain.
+LOOPBACK_HOST_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+# GET routes whose answer is worth stealing: their Origin is checked like a POST's.
+EXPORT_PATHS = frozenset({"/api/v1/feedback/export"})
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,28 @@ def _split_host(host: str) -> tuple[str, str]:
     return name, port
 
 
+def host_name(host: str) -> str:
+    """The name of a ``Host`` header, lowercased and without its port (an IPv6 literal keeps its brackets)."""
+    return _split_host(host)[0]
+
+
+def is_ip_literal(name: str) -> bool:
+    """True for ``10.0.0.5`` or ``[::1]``: a name no DNS answer (and so no rebinding) stands behind."""
+    try:
+        ipaddress.ip_address(name[1:-1] if name.startswith("[") and name.endswith("]") else name)
+    except ValueError:
+        return False
+    return True
+
+
+def _listens_on_loopback(scope: Scope) -> bool:
+    server = scope.get("server")
+    try:
+        return server is not None and ipaddress.ip_address(server[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def same_origin(origin: str, host: str) -> bool:
     """True when ``origin`` (``scheme://host[:port]``) names the server the ``Host`` header names.
 
@@ -254,17 +281,32 @@ def same_origin(origin: str, host: str) -> bool:
 class RequestOriginMiddleware:
     """Refuses requests for host names the server does not answer to, and from origins it does not trust.
 
-    * ``Host`` outside ``allowed_hosts`` (when set): 400 ``invalid_host``; a page on an
-      attacker's domain that resolves to this server (DNS rebinding) sends its own name.
+    * ``Host`` the server does not answer to: 400 ``invalid_host``. A page on an attacker's
+      domain that resolves to this server (DNS rebinding) sends its own name, and the TCP
+      peer is then the victim's browser, on loopback for a server on loopback. With
+      ``allowed_hosts`` set, the server answers to those names (``*``: any). Without it,
+      it answers to loopback names (``localhost``, ``127.0.0.1``, ``[::1]``) and IP
+      addresses, any port; to any name only when keys or a trusted identity header are
+      configured and the connection did not arrive on a loopback address.
     * ``Origin: null`` (sandboxed frames, local files, some redirects): 403 ``forbidden_origin``.
-    * ``POST`` and other state-changing methods from an origin that is neither this server's
-      nor an allowed CORS origin: 403 ``forbidden_origin`` (browsers send ``Origin`` on them).
+    * ``POST`` and other state-changing methods, and the feedback export, from an origin that
+      is neither this server's nor an allowed CORS origin: 403 ``forbidden_origin`` (browsers
+      send ``Origin`` on them).
     """
 
     def __init__(self, app: ASGIApp, settings: AppSettings) -> None:
         self.app = app
         self.allowed_hosts = frozenset(settings.allowed_hosts)
         self.cors_origins = frozenset(o.lower() for o in settings.cors_origins)
+        self.credentials_required = settings.auth_required
+
+    def answers_to(self, scope: Scope, name: str) -> bool:
+        """True when this server answers to the host ``name`` on the connection of ``scope``."""
+        if self.allowed_hosts:
+            return ANY_HOST in self.allowed_hosts or name in self.allowed_hosts
+        if self.credentials_required and not _listens_on_loopback(scope):
+            return True  # a rebinding page has no credentials to send
+        return name in LOOPBACK_HOST_NAMES or is_ip_literal(name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] == "/healthz":
@@ -272,14 +314,24 @@ class RequestOriginMiddleware:
             return
         headers = Headers(scope=scope)
         host = headers.get("host", "")
-        if self.allowed_hosts and _split_host(host)[0] not in self.allowed_hosts:
+        if not self.answers_to(scope, host_name(host)):
             await self._refuse(
-                scope, receive, send, 400, "invalid_host", "This server does not answer to that host name."
+                scope,
+                receive,
+                send,
+                400,
+                "invalid_host",
+                "This server does not answer to that host name (the operator lists its names in "
+                "POLICYQA_ALLOWED_HOSTS).",
             )
             return
         origin = headers.get("origin")
         if origin is not None:
-            unsafe = scope["type"] == "websocket" or scope["method"] not in ("GET", "HEAD", "OPTIONS")
+            unsafe = (
+                scope["type"] == "websocket"
+                or scope["method"] not in ("GET", "HEAD", "OPTIONS")
+                or scope["path"] in EXPORT_PATHS
+            )
             trusted = origin.rstrip("/").lower() in self.cors_origins or same_origin(origin, host)
             if origin.strip().lower() == "null" or (unsafe and not trusted):
                 await self._refuse(
