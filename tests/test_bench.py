@@ -12,27 +12,23 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MINI_DIR, REPO_ROOT
+from conftest import MINI_DIR, REPO_ROOT, FakeEncoder
+from policyqa_tools.report import TARGETS, markdown, table
+from policyqa_tools.synthetic import synthetic_corpus
 
-pytest.importorskip("fastapi")
-from policyqa.chunk import chunk_document  # noqa: E402
-from policyqa.documents import load_corpus  # noqa: E402
-from policyqa.settings import Settings  # noqa: E402
-from policyqa_app.bench import TARGETS, synthetic_corpus, table  # noqa: E402
+from policyqa import Assistant, Settings
 
 
-def test_synthetic_corpus_holds_the_passages_it_reports(tmp_path: Path) -> None:
-    settings = Settings()
-
+def test_synthetic_corpus_holds_the_passages_it_reports(tmp_path: Path, fake_encoder: FakeEncoder) -> None:
     info = synthetic_corpus([MINI_DIR], tmp_path / "synthetic", 300, seed=7)
 
-    documents, skipped = load_corpus([tmp_path / "synthetic"])
-    passages = sum(
-        len(chunk_document(d, settings.chunk_chars, settings.chunk_overlap_sentences).chunks) for d in documents
+    settings = Settings(
+        corpus_dirs=(tmp_path / "synthetic",), index_dir=tmp_path / "index", encoder=FakeEncoder.encoder_id
     )
-    assert not skipped
-    assert info["passages"] == passages > 300
-    assert info["files"] == len(documents)
+    build = Assistant(settings, encoder=fake_encoder).build()
+    assert not build.skipped
+    assert info["passages"] == build.chunks > 300
+    assert info["files"] == build.documents
 
 
 def test_synthetic_corpus_is_the_same_for_the_same_seed(tmp_path: Path) -> None:
@@ -61,8 +57,34 @@ def test_table_marks_each_target_pass_or_miss_with_the_baseline_ratio() -> None:
     assert len([r for r in rows.values() if r["target"] != "–"]) == len(TARGETS)
 
 
+def test_markdown_shows_the_machine_and_one_line_per_row() -> None:
+    report = {
+        "quick": True,
+        "started_at": "2026-11-30T00:00:00Z",
+        "machine": {
+            "nproc": 2,
+            "cpu": "AMD EPYC",
+            "memory_gb": 23.5,
+            "python": "3.11",
+            "numpy": "2.0",
+            "faiss": "1.15.1",
+            "load_average_start": [0.5],
+        },
+        "load_average_end": [0.7],
+        "table": table({"cold_start": {"median_s": 1.5}}),
+    }
+
+    text = markdown(report)
+
+    assert text.startswith("# policyqa bench (quick run, 2026-11-30T00:00:00Z)")
+    assert "Machine: 2 cores, AMD EPYC, 23.5 GB" in text
+    assert "| cold start, new process to first answer | ≤ 3 s | 1.5 s | – | – | pass |" in text
+    assert len([line for line in text.splitlines() if line.startswith("| ")]) == 1 + len(report["table"])
+
+
 @pytest.mark.slow
 def test_quick_benchmark_reports_every_target(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="the benchmark's server needs the 'serve' extra")
     out = tmp_path / "bench-out"
     result = subprocess.run(
         [sys.executable, "-m", "policyqa.cli", "bench", "--quick", "--json", "--out", str(out)],

@@ -18,7 +18,7 @@ from test_cli import run_cli
 pytest.importorskip("httpx", reason="the soak needs the 'dev' extra: pip install -e '.[serve,dev]'")
 pytest.importorskip("gradio", reason="the soak's server needs the 'serve' extra: pip install -e '.[serve,dev]'")
 
-from policyqa_app.soak import percentile  # noqa: E402
+from policyqa_tools.soak import percentile  # noqa: E402
 
 SECONDS = 20
 
