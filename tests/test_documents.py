@@ -34,7 +34,7 @@ def test_mini_corpus_loads_txt_and_md_and_ignores_readme() -> None:
     assert all(Path(d.path).name != "README.md" for d in documents)
 
 
-def test_discovery_finds_txt_and_md_and_skips_hidden_paths(tmp_path: Path) -> None:
+def test_discovery_finds_text_pdf_docx_html_and_skips_hidden_paths(tmp_path: Path) -> None:
     _write(tmp_path, "a.txt", GOOD_TEXT)
     _write(tmp_path, "nested/b.md", "# 标题\n\n正文。\n")
     _write(tmp_path, "c.pdf", b"%PDF-1.4")
@@ -46,7 +46,7 @@ def test_discovery_finds_txt_and_md_and_skips_hidden_paths(tmp_path: Path) -> No
 
     names = [p.relative_to(tmp_path).as_posix() for p in list_corpus_files([tmp_path])]
 
-    assert names == ["a.txt", "nested/b.md"]
+    assert names == ["a.txt", "c.pdf", "nested/b.md"]
 
 
 @pytest.mark.parametrize("name", ["README.md", "SOURCES.md", "readme.md"])

@@ -23,6 +23,8 @@ from .security import Authenticator
 log = logging.getLogger("policyqa.app")
 
 WARMUP_QUESTION = "预热 warm-up"
+# An English question loads what only English questions use (the CC-CEDICT index).
+WARMUP_QUESTION_EN = "warm-up of the policy index"
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Service:
         """Load (or build) the index and the encoder, so the first question is fast."""
         try:
             self.assistant.search(WARMUP_QUESTION, k=1)
+            self.assistant.search(WARMUP_QUESTION_EN, k=1)
             self.load_error = None
             self.ready.set()
         except Exception as exc:  # reported by /readyz; requests retry the load themselves

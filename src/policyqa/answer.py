@@ -185,6 +185,10 @@ def _citation(n: int, passage: Passage, rows: list[int], index: LoadedIndex) -> 
         char_start=passage.char_start,
         char_end=passage.char_end,
         score=passage.score,
+        kind=passage.kind,
+        page=passage.page,
+        page_end=passage.page_end,
+        page_char_start=passage.page_char_start,
         quotes=quotes,
         highlights=tuple(highlights),
     )

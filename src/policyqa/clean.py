@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .documents import Document
+from .metadata import LEGAL_KINDS
 from .text import cjk_count
-from .types import KIND_LAW, KIND_PAPER
+from .types import KIND_PAPER
 
 FRONT_MATTER = "前置信息 (front matter)"
 REFERENCES = "参考文献 (references)"
@@ -228,6 +229,16 @@ def _clean_plain(doc: Document) -> list[Block]:
 
 def clean(doc: Document) -> list[Block]:
     """Dispatch on the document's kind."""
-    if doc.is_markdown or doc.kind == KIND_LAW:
+    if doc.is_markdown or doc.kind in LEGAL_KINDS or _has_articles(doc.text):
         return clean_markdown(doc)
     return clean_text(doc)
+
+
+# Measures, rules and notices often number their provisions like laws (第一条 …) whatever
+# their kind; a few such lines make the article the unit of a section.
+_MIN_ARTICLES = 3
+_ARTICLE_LINE = re.compile(rf"^\s*第[{_CN_NUM}\d]+条", re.M)
+
+
+def _has_articles(text: str) -> bool:
+    return len(_ARTICLE_LINE.findall(text, 0, 200_000)) >= _MIN_ARTICLES

@@ -1,9 +1,11 @@
 """Load stage: find the corpus files, decode them, attach their metadata.
 
-A corpus folder holds ``.txt`` and ``.md`` files. ``NAME.meta.json`` beside a
-file gives its title, authors, journal, year, DOI and language; without one the
-title comes from the first Markdown heading or the first line. One bad file is
-skipped with a warning that names it; it never stops the others.
+A corpus folder holds ``.txt`` and ``.md`` files, and PDF, DOCX and HTML files that
+``formats`` converts to text with their pages. ``NAME.meta.json`` beside a file
+gives its title, authors, journal, year, DOI and language; without one the title
+comes from the file, and what the text states about itself fills the rest
+(``metadata``). One bad file is skipped with a warning that names it; it never
+stops the others.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
+from .formats import SUPPORTED_SUFFIXES as CONVERTED_SUFFIXES
+from .formats import extract
 from .metadata import infer_metadata
 from .types import SkippedFile, document_kind
 
 log = logging.getLogger("policyqa")
 
-SUFFIXES = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md")
+SUFFIXES = (*TEXT_SUFFIXES, *sorted(CONVERTED_SUFFIXES))
 MAX_FILE_BYTES = 20 * 1024 * 1024
 _FOLDER_DOCS = frozenset({"README.MD", "SOURCES.MD"})  # folder documentation, not corpus content
 # Characters that hide text from a reader (zero-width, bidi overrides, soft hyphens, and the
@@ -44,6 +49,8 @@ class Document:
     sha256: str
     encoding: str = "utf-8"
     metadata: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    # [start, end) of each 1-based page in ``text``, for paged formats (PDF); empty otherwise.
+    pages: tuple[tuple[int, int], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -109,13 +116,17 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
     raise ValueError("neither UTF-8 nor GB18030 text")
 
 
+# A first line that is a chapter or article heading is no title ("第一章 总则").
+_STRUCTURE_LINE = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+[编章节条]|[一二三四五六七八九十]+、)")
+
+
 def _title_from_text(text: str, fallback: str) -> str:
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("# "):
             return line[2:].strip()
         if line:
-            return line[:80]
+            return fallback if _STRUCTURE_LINE.match(line) else line[:80]
     return fallback
 
 
@@ -132,7 +143,19 @@ def load_document(path: Path) -> Document:
     if size > MAX_FILE_BYTES:
         raise ValueError(f"file of {size:,} bytes exceeds the {MAX_FILE_BYTES:,}-byte limit")
     raw = path.read_bytes()
-    text, encoding = decode_bytes(raw)
+    pages: tuple[tuple[int, int], ...] = ()
+    stated: dict[str, object] = {}
+    if path.suffix.lower() in CONVERTED_SUFFIXES:
+        try:
+            record = extract(path)
+        except CorpusError as exc:
+            raise ValueError(str(exc)) from exc
+        text, encoding, pages = record.text, record.metadata.get("format", "converted"), record.pages
+        stated = {k: v for k, v in record.metadata.items() if v}
+        if isinstance(stated.get("date"), str) and str(stated["date"])[:4].isdigit():
+            stated.setdefault("year", int(str(stated["date"])[:4]))
+    else:
+        text, encoding = decode_bytes(raw)
     if not text.strip():
         raise ValueError("no text (only whitespace)")
     if hidden := len(HIDDEN_CHARACTERS.findall(text)):
@@ -151,11 +174,12 @@ def load_document(path: Path) -> Document:
         else:
             if isinstance(loaded, dict):
                 metadata = loaded
-    title = metadata.get("title")
+    title = metadata.get("title") or stated.get("title")
     if not isinstance(title, str) or not title.strip():
         title = _title_from_text(text, path.stem)
-    # What the text states about itself; the sidecar wins where both speak.
-    metadata = {**infer_metadata(title, text, str(path)), **metadata}
+    # What the text states about itself; a converter's reading of the file's own fields
+    # (文号, 发文机关) next; the sidecar wins where any of them speak.
+    metadata = {**infer_metadata(title, text, str(path)), **stated, **metadata}
     return Document(
         doc_id=doc_id_for(path),
         title=title,
@@ -164,6 +188,7 @@ def load_document(path: Path) -> Document:
         sha256=hashlib.sha256(raw).hexdigest(),
         encoding=encoding,
         metadata=metadata,
+        pages=pages,
     )
 
 
@@ -197,5 +222,5 @@ def load_corpus(corpus_dirs: Iterable[Path]) -> tuple[list[Document], list[Skipp
         skipped.append(SkippedFile(str(path), reason))
     if not documents:
         names = ", ".join(str(f) for f in folders)
-        raise CorpusError(f"No readable .txt or .md document in {names}.")
+        raise CorpusError(f"No readable document ({', '.join(SUFFIXES)}) in {names}.")
     return documents, skipped

@@ -1,8 +1,11 @@
 """Query expansion: give an English question Chinese words for the lexical index.
 
-Two sources, both offline:
+Three sources, all offline:
 
-- the bilingual glossary of the field (``glossary.py``), exact and curated;
+- the bilingual glossary of the field (``glossary.py``), exact and curated, for the
+  field's own terms that a general dictionary lacks (泡沫破裂低谷期);
+- CC-CEDICT (``dictionary.py``), a general Chinese-English dictionary: the longest
+  dictionary phrases of the question and their usual Chinese words;
 - cross-lingual term matching: each English content word and word pair of the
   question is embedded and matched against the Chinese words of the corpus
   vocabulary (embedded at index time by the same multilingual encoder); the
@@ -17,6 +20,7 @@ import threading
 
 import numpy as np
 
+from .dictionary import expand_english
 from .embed import Encoder
 from .glossary import chinese_terms
 from .lexical import STOPWORDS, tokenize
@@ -99,8 +103,16 @@ class QueryPreparer:
         chinese = is_chinese(question)
         terms = chinese_terms(question) if self.settings.use_glossary else []
         glossary_terms = tuple(terms)
+        translated: list[str] = []
+        if not chinese and self.settings.dictionary_terms:
+            pairs = expand_english(question, self.settings.dictionary_terms, skip=_QUESTION_WORDS)
+            translated = [zh for _, zh in pairs if zh not in terms]
+            terms += translated
         if not chinese:
             terms += [t for t, _ in self._matcher.matches(question) if t not in terms]
+        # The question's own words and its glossary terms: what the relevance floor and
+        # verification judge by. Dictionary words (a general dictionary gives wrong senses
+        # too) and embedding matches only help ranking.
         own_tokens = tokenize(question)
         for term in glossary_terms:
             own_tokens.extend(tokenize(term))

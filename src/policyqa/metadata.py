@@ -76,6 +76,10 @@ _ISSUER = re.compile(
     r"(?:审判委员会|检察委员会)?(?:第[\u4e00-\u9fff\d]+次|令|公告|印发|发布|公布|通过)"
 )
 _LOCAL_PREFIX = re.compile(r"^([\u4e00-\u9fff]{2,6}?)(?:省|市|自治区|自治州|特别行政区|经济特区)")
+# A department rule is promulgated by an order: "中华人民共和国商务部令2020年第1号", "国家知识产权局令第七十五号".
+_RULE_ORDER = re.compile(
+    r"(?:部|委员会|局|署|总局|银行)令\s*(?:(?:19|20)\d\d年)?\s*第\s*[〇零一二三四五六七八九十百千\d]+\s*号"
+)
 _SESSION = re.compile(r"第[一二三四五六七八九十百\d]+届")
 _REPEALED = re.compile(r"已废止|已失效|失效日期|废止日期")
 _IN_FORCE = re.compile(r"现行有效")
@@ -133,7 +137,7 @@ def _kind(title: str, head: str, path: str) -> str | None:
         return KIND_LOCAL_REGULATION
     if "国务院令" in head:
         return KIND_ADMINISTRATIVE_REGULATION
-    if re.search(r"(?:部|委员会|局|署|总局)令", head):
+    if _RULE_ORDER.search(head):
         return KIND_DEPARTMENT_RULE
     if _NATIONAL_LAW_TITLE.match(title) and "全国人民代表大会" in head:
         return KIND_LAW

@@ -193,7 +193,10 @@ class Retriever:
             rows_range = range(ordered[0], ordered[-1] + 1)
             ordered = list(rows_range)
             text, spans = self.index.joined_sentences(rows_range)
+        document = self.index.documents[chunk.doc_id]
         return Passage(
+            **document.locate(spans[0][0], spans[-1][1]),  # type: ignore[arg-type]
+            kind=document.kind,
             chunk_id=chunk.chunk_id,
             doc_id=chunk.doc_id,
             title=chunk.title,

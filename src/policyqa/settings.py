@@ -3,7 +3,7 @@
 Every knob has a named default here. ``Settings.from_env()`` is the only
 function in the package that reads ``POLICYQA_*`` variables; everything else
 receives a ``Settings`` explicitly. Two standard variables are honoured where
-they apply: ``XDG_CACHE_HOME`` (jieba's dictionary cache, ``lexical``) and
+they apply: ``XDG_CACHE_HOME`` (the caches of jieba's and CC-CEDICT's indexes) and
 ``HF_HUB_OFFLINE`` (set, never read, before sentence-transformers loads a model).
 """
 
@@ -35,6 +35,8 @@ PASSAGE_CONTEXTS = ("none", "section", "title+section")
 DEFAULT_NON_BODY_PENALTY = 0.05
 DEFAULT_SENTENCE_WEIGHT = 0.5
 DEFAULT_TERM_MATCHES = 3
+# Chinese words an English question gets from CC-CEDICT (dictionary.expand_english); 0 turns it off.
+DEFAULT_DICTIONARY_TERMS = 12
 DEFAULT_TERM_FLOOR = 0.5
 DEFAULT_TITLE_WEIGHT = 0.2
 DEFAULT_TITLE_FLOOR = 0.4
@@ -72,6 +74,7 @@ class Settings:
     sentence_weight: float = DEFAULT_SENTENCE_WEIGHT
     term_matches: int = DEFAULT_TERM_MATCHES
     term_floor: float = DEFAULT_TERM_FLOOR
+    dictionary_terms: int = DEFAULT_DICTIONARY_TERMS
     title_weight: float = DEFAULT_TITLE_WEIGHT
     title_floor: float = DEFAULT_TITLE_FLOOR
     kind_bonus: float = DEFAULT_KIND_BONUS
@@ -98,6 +101,8 @@ class Settings:
             raise ConfigError(f"sentence_weight must be between 0 and 1. Currently, it is {self.sentence_weight}.")
         if not 0 <= self.term_matches <= 10:
             raise ConfigError(f"term_matches must be between 0 and 10. Currently, it is {self.term_matches}.")
+        if not 0 <= self.dictionary_terms <= 40:
+            raise ConfigError(f"dictionary_terms must be between 0 and 40. Currently, it is {self.dictionary_terms}.")
         if self.retrieval not in RETRIEVAL_MODES:
             raise ConfigError(
                 f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}. Currently, it is {self.retrieval!r}."
@@ -164,6 +169,7 @@ class Settings:
             "sentence_weight": float,
             "term_matches": int,
             "term_floor": float,
+            "dictionary_terms": int,
             "title_weight": float,
             "title_floor": float,
             "kind_bonus": float,

@@ -8,6 +8,7 @@ stretch (``Passage.chunk_ids``).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +32,23 @@ def document_kind(metadata: dict[str, object], path: str) -> str:
     return KIND_LAW if path.lower().endswith(".md") else KIND_TEXT
 
 
+def page_at(pages: tuple[tuple[int, int], ...], offset: int) -> int | None:
+    """The 1-based page whose [start, end) range holds ``offset``; None without pages."""
+    if not pages:
+        return None
+    starts = [start for start, _ in pages]
+    return max(1, min(len(pages), bisect_right(starts, offset)))
+
+
 @dataclass(frozen=True)
 class Located:
-    """Something quoted from a source: the document, its section path and the exact character span."""
+    """Something quoted from a source: the document, its section path and the exact character span.
+
+    ``char_start``/``char_end`` index the document's text (for a converted file, the
+    extracted text); ``page``/``page_end`` are the 1-based pages of a paged source (PDF)
+    where it starts and ends, and ``page_char_start`` the offset of its start in that
+    page's text. ``kind`` is the document's kind (law, local_regulation, paper …).
+    """
 
     chunk_id: str
     doc_id: str
@@ -43,6 +58,10 @@ class Located:
     char_start: int
     char_end: int
     score: float
+    kind: str = field(default="", kw_only=True)
+    page: int | None = field(default=None, kw_only=True)
+    page_end: int | None = field(default=None, kw_only=True)
+    page_char_start: int | None = field(default=None, kw_only=True)
 
     def location_fields(self) -> dict[str, object]:
         """The JSON fields that locate it in its source (CLI, API, evaluation)."""
@@ -50,10 +69,14 @@ class Located:
             "chunk_id": self.chunk_id,
             "doc_id": self.doc_id,
             "title": self.title,
+            "kind": self.kind,
             "section": self.section,
             "text": self.text,
             "char_start": self.char_start,
             "char_end": self.char_end,
+            "page": self.page,
+            "page_end": self.page_end,
+            "page_char_start": self.page_char_start,
             "score": round(self.score, 4),
         }
 
@@ -279,6 +302,7 @@ class DocumentInfo:
     chunks: int
     metadata: dict[str, object]
     sections: tuple[str, ...]
+    pages: tuple[tuple[int, int], ...] = ()  # [start, end) of each page of a paged source
 
     @property
     def kind(self) -> str:
@@ -288,3 +312,14 @@ class DocumentInfo:
     def passages(self) -> int:
         """The chunks cut from it (the name of earlier releases)."""
         return self.chunks
+
+    def locate(self, char_start: int, char_end: int) -> dict[str, int | None]:
+        """``page``, ``page_end`` and ``page_char_start`` of a span of this document's text."""
+        page = page_at(self.pages, char_start)
+        if page is None:
+            return {"page": None, "page_end": None, "page_char_start": None}
+        return {
+            "page": page,
+            "page_end": page_at(self.pages, max(char_start, char_end - 1)),
+            "page_char_start": char_start - self.pages[page - 1][0],
+        }

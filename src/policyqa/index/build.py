@@ -84,6 +84,7 @@ def build_index(
                 chunks=len(cd.chunks),
                 metadata=doc.metadata,
                 sections=tuple(dict.fromkeys(c.section for c in cd.chunks if c.kind == "body")),
+                pages=doc.pages,
             )
             out.write(json.dumps({"type": "document", **asdict(info)}, ensure_ascii=False) + "\n")
         # vars(), not asdict(): the same fields in the same order, without asdict's deep copy

@@ -88,6 +88,7 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
                     sentences.append(Sentence(**record))
                 elif kind == "document":
                     record["sections"] = tuple(record["sections"])
+                    record["pages"] = tuple(tuple(p) for p in record.get("pages", ()))
                     documents[record["doc_id"]] = DocumentInfo(**record)
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:  # a line that is no record
         raise IndexCorruptError(f"{folder}/passages.jsonl cannot be parsed ({exc}).") from exc

@@ -18,7 +18,7 @@ from ..errors import IndexCorruptError, IndexMismatchError
 from ..settings import Settings
 from ..version import __version__
 
-# 3: counts name "chunks" (was "passages"); documents record "chunks".
+# 3: counts name "chunks" (was "passages"); documents record "chunks" and their pages.
 FORMAT_VERSION = 3
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 # The files every build holds besides bm25/ (whose files the manifest lists too).
