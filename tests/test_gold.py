@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
+import tarfile
 from pathlib import Path
 
-from conftest import require_policy_texts
+import pytest
+from conftest import require_policy_texts, running_in_ci, squash
 
-from policyqa.evaluate import load_gold
+from policyqa.evaluate import GoldQuestion, load_gold
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD_DIR = ROOT / "eval"
 POLICY_TEXTS = ROOT.parent / "shared" / "policy-texts"
 TYPES = {"fact", "concept", "framework", "case", "bottleneck", "multi", "unanswerable"}
+# The library gold set asks about the real library (../shared/library/*.tar.xz, never unpacked
+# here); its `doc` is a file's path inside the tarball, " | " between the two of a comparison.
+LIBRARY_GOLD_DIR = GOLD_DIR / "library"
+LIBRARY = ROOT.parent / "shared" / "library"
+DOC_SEPARATOR = " | "
+CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 
 
 def _sources() -> dict[str, str]:
@@ -49,7 +58,7 @@ def test_gold_set_has_the_promised_mix():
 
 
 def test_unanswerable_questions_have_no_evidence_and_answerable_ones_do():
-    for g in load_gold([GOLD_DIR]):
+    for g in load_gold([GOLD_DIR, LIBRARY_GOLD_DIR]):
         assert (g.type == "unanswerable") == (not g.evidence), g.id
         if g.type == "unanswerable":
             assert not g.key_points, g.id
@@ -69,6 +78,86 @@ def test_every_evidence_string_and_key_point_is_verbatim_in_a_source():
 
 
 def test_gold_files_are_json_lines_in_utf8():
-    for path in sorted(GOLD_DIR.glob("*.jsonl")):
+    for path in sorted(GOLD_DIR.glob("*.jsonl")) + sorted(LIBRARY_GOLD_DIR.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             assert isinstance(json.loads(line), dict)
+
+
+def _library_gold() -> list[GoldQuestion]:
+    return load_gold([LIBRARY_GOLD_DIR])
+
+
+def _docs(g: GoldQuestion) -> list[str]:
+    return g.doc.split(DOC_SEPARATOR) if g.doc else []
+
+
+def test_library_gold_set_has_the_promised_mix():
+    gold = _library_gold()
+    assert len(gold) >= 48
+    assert all(re.fullmatch(r"lib-\d{3}", g.id) for g in gold)
+    assert not {g.id for g in gold} & {g.id for g in load_gold([GOLD_DIR])}
+    assert {g.type for g in gold} <= TYPES
+    english = [g for g in gold if g.lang == "en"]
+    assert abs(len(english) - sum(g.lang == "zh" for g in gold)) <= 2
+    for g in english:  # natural English, as policy staff ask: no Chinese words in the question
+        assert not CJK.search(g.question), g.id
+    assert sum(g.type == "unanswerable" for g in gold) >= 10
+    multi = [g for g in gold if g.type == "multi"]
+    assert len(multi) >= 4 and all(len(set(_docs(g))) == 2 for g in multi)
+    docs = {d for g in gold for d in _docs(g)}
+    assert sum(d.startswith("DLC/") for d in docs) >= 4, "local regulations of named provinces and cities"
+    assert sum(d.startswith("司法解释/") for d in docs) >= 4, "judicial interpretations"
+    assert sum(d.startswith("行政法规/") for d in docs) >= 4, "administrative regulations"
+
+
+@pytest.fixture(scope="module")
+def library_texts() -> dict[str, str]:
+    """The library documents the gold set names, read straight from the .tar.xz in one pass.
+
+    Without the tarball: a failure under CI, a skip elsewhere.
+    """
+    tarballs = sorted(LIBRARY.glob("*.tar.xz"))
+    if not tarballs:
+        missing = f"the library tarball is not at {LIBRARY}/*.tar.xz (../shared/library beside the repository)"
+        if running_in_ci():
+            pytest.fail(f"CI=true and {missing}: the gate must run in CI, not skip", pytrace=False)
+        pytest.skip(missing)
+    wanted = {d for g in _library_gold() for d in _docs(g)}
+    texts: dict[str, str] = {}
+    with tarfile.open(tarballs[-1], mode="r:xz") as archive:
+        for member in archive:  # streamed: only the named members are read
+            name = member.name.removeprefix("./")
+            if name in wanted and member.isfile():
+                file = archive.extractfile(member)
+                assert file is not None
+                texts[name] = file.read().decode("utf-8")
+    assert not wanted - texts.keys(), f"not in {tarballs[-1].name}: {sorted(wanted - texts.keys())}"
+    return texts
+
+
+def test_every_library_evidence_string_and_key_point_is_in_its_document(library_texts):
+    for g in _library_gold():
+        docs = _docs(g)
+        if not g.evidence:
+            assert not docs, g.id
+            continue
+        assert docs, f"{g.id}: an answerable question names its document"
+        sources = {d: squash(library_texts[d]) for d in docs}
+        for evidence in g.evidence:  # as the evaluation matches: whitespace ignored
+            assert any(squash(evidence) in text for text in sources.values()), f"{g.id}: {evidence!r} is not in {g.doc}"
+        for d, text in sources.items():
+            assert any(squash(e) in text for e in g.evidence), f"{g.id}: no evidence from {d}"
+        for point in g.key_points:
+            assert any(point in e for e in g.evidence), f"{g.id}: key point {point!r} is not in its evidence"
+
+
+def test_library_questions_are_about_documents_beyond_the_policy_texts(library_texts):
+    require_policy_texts()
+    shipped = {_title(f.read_text(encoding="utf-8")) for f in POLICY_TEXTS.glob("*.md") if f.name != "SOURCES.md"}
+    shipped |= {_title(f.read_text(encoding="utf-8")) for f in (ROOT / "corpus").glob("*.txt")}
+    for name, text in library_texts.items():
+        assert _title(text) not in shipped, f"{name} is one of the texts in corpus/ or ../shared/policy-texts"
+
+
+def _title(text: str) -> str:
+    return next((line.lstrip("#").strip() for line in text.splitlines() if line.strip()), "")
