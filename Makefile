@@ -45,6 +45,37 @@ lint: setup-dev
 eval: setup-dev
 	$(BIN)/policyqa eval eval/ --corpus corpus --corpus $(POLICY_TEXTS) --out eval-out
 
+# The real library (3,502 law texts, ../shared/library) for eval-library, unpacked into a cache
+# outside the repository, never inside it. It is unpacked beside LIBRARY_DIR, the marker written
+# last, then moved into place: an interrupted unpack is redone, a newer tarball unpacked afresh.
+SHARED ?= ../shared
+LIBRARY_TARBALL ?= $(firstword $(wildcard $(SHARED)/library/*.tar.xz))
+LIBRARY_DIR ?= $(HOME)/.cache/policyqa/library
+LIBRARY_INDEX_DIR ?= $(HOME)/.cache/policyqa/library-index
+LIBRARY_MARKER = $(LIBRARY_DIR)/.unpacked-$(notdir $(LIBRARY_TARBALL))
+
+.PHONY: library eval-library
+
+library: $(LIBRARY_MARKER)
+
+$(LIBRARY_MARKER): $(LIBRARY_TARBALL)
+	@test -n "$(LIBRARY_TARBALL)" || { echo "No library tarball: $(SHARED)/library/*.tar.xz is missing (set SHARED or LIBRARY_TARBALL)" >&2; exit 1; }
+	@case "$(abspath $(LIBRARY_DIR))/" in "$(CURDIR)"/*) echo "LIBRARY_DIR=$(LIBRARY_DIR) is inside the repository; the library is never unpacked there" >&2; exit 1;; esac
+	@if [ -d "$(LIBRARY_DIR)" ] && ! ls -A "$(LIBRARY_DIR)" | grep -q '^\.unpacked-'; then \
+		echo "$(LIBRARY_DIR) exists but holds no unpacked library (no .unpacked-* marker); remove it or set LIBRARY_DIR" >&2; exit 1; fi
+	rm -rf "$(LIBRARY_DIR).partial"
+	mkdir -p "$(LIBRARY_DIR).partial"
+	tar -xJf "$(LIBRARY_TARBALL)" -C "$(LIBRARY_DIR).partial"
+	touch "$(LIBRARY_DIR).partial/$(notdir $@)"
+	rm -rf "$(LIBRARY_DIR)"
+	mv "$(LIBRARY_DIR).partial" "$(LIBRARY_DIR)"
+
+# The public gold set plus the library's, over the paper, the laws and the whole library, with an
+# index folder of its own (the first run builds it: about half an hour on two cores).
+eval-library: setup-dev library
+	$(BIN)/policyqa eval eval/ eval/library/ --corpus corpus --corpus $(POLICY_TEXTS) --corpus "$(LIBRARY_DIR)" \
+		--index-dir "$(LIBRARY_INDEX_DIR)" --out eval-library-out
+
 compare: setup-dev
 	$(BIN)/policyqa compare eval/ --corpus corpus --corpus $(POLICY_TEXTS)
 
