@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
-from app_fixtures import KEY, RunningServer, serve
+from app_fixtures import KEY, READY_TIMEOUT_SECONDS, RunningServer, free_port, serve
 
 from policyqa import Assistant
 from policyqa_app import AppSettings
@@ -108,3 +118,106 @@ def test_the_host_names_a_server_answers_to(
         environ["POLICYQA_API_KEYS"] = KEY
     middleware = RequestOriginMiddleware(lambda *_: None, AppSettings.from_env(environ=environ))  # type: ignore[arg-type]
     assert middleware.answers_to({"type": "http", "server": (listen, 8000)}, name) is answers
+
+
+# --- 10. Gradio's upload routes ------------------------------------------------------------------------
+
+
+def _files_under(folder: Path) -> set[Path]:
+    return {path for path in folder.rglob("*") if path.is_file()} if folder.is_dir() else set()
+
+
+def test_gradio_upload_routes_are_closed_and_write_nothing(open_server: RunningServer) -> None:
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder())
+    before = _files_under(folder)
+    files = [("files", (f"f{i}.bin", b"\0" * 40_000, "application/octet-stream")) for i in range(20)]
+    with open_server.client() as client:
+        upload = client.post("/gradio_api/upload", files=files)
+        responses = [
+            upload,
+            client.post("/gradio_api/upload/", files=files[:1]),
+            client.post("/gradio_api/upload?upload_id=abc", files=files[:1]),
+            client.get("/gradio_api/upload_progress", params={"upload_id": "abc"}),
+            client.post("/gradio_api/process_recording", files=files[:1]),
+        ]
+        assert client.get("/config").status_code == 200  # the rest of Gradio still answers
+    for response in responses:
+        assert response.status_code == 404, response.request.url
+        assert response.json()["error"]["code"] == "not_found"
+    assert _files_under(folder) == before
+
+
+def test_the_served_process_keeps_gradio_files_in_a_private_folder_removed_at_shutdown(
+    mini_index, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("POLICYQA_", "GRADIO_TEMP"))}
+    environment.update(TMPDIR=str(temp), POLICYQA_FEEDBACK_DB=str(tmp_path / "feedback.sqlite3"))
+    index_dir = tmp_path / "index"
+    shutil.copytree(mini_index.settings.index_dir, index_dir)
+    command = [sys.executable, "-m", "policyqa_app", "--port", str(port), "--index-dir", str(index_dir)]
+    command += ["--corpus", str(mini_index.settings.corpus_dirs[0])]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS  # only stops a broken run from hanging
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not become ready"
+            time.sleep(0.2)
+        private = list(temp.glob("policyqa-gradio-*"))
+        assert len(private) == 1 and private[0].is_dir()
+        assert stat.S_IMODE(private[0].stat().st_mode) == 0o700
+        assert httpx.get(f"{url}/config", timeout=30).status_code == 200
+        upload = httpx.post(f"{url}/gradio_api/upload", files={"files": ("a.txt", b"x" * 1000)}, timeout=30)
+        assert upload.status_code == 404
+        assert not (temp / "gradio").exists()  # Gradio's shared default folder is not used
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert process.returncode == 0
+    assert list(temp.glob("policyqa-gradio-*")) == []
+
+
+# --- 11. One body limit for every route ----------------------------------------------------------------
+
+
+def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
+    for start in range(0, total, size):
+        yield b" " * min(size, total - start)
+
+
+def test_every_route_has_a_body_limit(open_server: RunningServer) -> None:
+    big = 3_600_000
+    with open_server.client() as client:
+        declared = client.post(
+            "/gradio_api/queue/join", content=b" " * big, headers={"Content-Type": "application/json"}
+        )
+        chunked = client.post(
+            "/gradio_api/queue/join", content=_chunks(big), headers={"Content-Type": "application/json"}
+        )
+        login = client.post("/auth/login", content=b"api_key=" + b"x" * 100_000)
+        page = client.post("/", content=b"x" * 100_000)
+        api = client.post("/api/v1/ask", content=b" " * 100_000, headers={"Content-Type": "application/json"})
+        # The UI's events may carry a long conversation: 200 KB is not refused for its size.
+        conversation = client.post(
+            "/gradio_api/queue/join",
+            json={"data": ["政策" * 30_000], "fn_index": 10_000, "session_hash": "abc"},
+        )
+    for response in (declared, chunked, login, page, api):
+        assert response.status_code == 413, response.request.url
+        assert response.json()["error"]["code"] == "payload_too_large"
+    assert conversation.status_code != 413

@@ -7,12 +7,38 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from policyqa.cli import settings_from_args
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+
+
+@contextmanager
+def private_gradio_temp_dir() -> Iterator[Path]:
+    """A folder for Gradio's temporary files that only this process uses, removed when the server stops.
+
+    Gradio reads ``GRADIO_TEMP_DIR`` when it is imported and when it builds the UI, so this
+    must be entered before either. An operator's ``GRADIO_TEMP_DIR`` becomes its parent.
+    """
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    folder = Path(tempfile.mkdtemp(prefix="policyqa-gradio-", dir=previous or None))  # mode 0700
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if previous is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = previous
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -25,18 +51,19 @@ def serve(args: argparse.Namespace) -> int:
     from .config import AppSettings
     from .server import create_app
 
-    app = create_app(settings_from_args(args), security=AppSettings.from_env())
-    print(f"PolicyQA: http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
-    # proxy_headers off: the client address must be the real peer, or the trusted-proxy
-    # check of the identity header could be fooled by an X-Forwarded-For header.
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        proxy_headers=False,
-        server_header=False,
-        log_level="info" if getattr(args, "verbose", False) else "warning",
-    )
+    with private_gradio_temp_dir():
+        app = create_app(settings_from_args(args), security=AppSettings.from_env())
+        print(f"PolicyQA: http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
+        # proxy_headers off: the client address must be the real peer, or the trusted-proxy
+        # check of the identity header could be fooled by an X-Forwarded-For header.
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            proxy_headers=False,
+            server_header=False,
+            log_level="info" if getattr(args, "verbose", False) else "warning",
+        )
     return 0
 
 

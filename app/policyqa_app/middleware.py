@@ -1,8 +1,8 @@
-"""The middleware stack in front of the API and the UI, and the API's request body limit.
+"""The middleware stack in front of the API and the UI, the request body limits and the closed Gradio routes.
 
 ``add_middleware`` installs it in the one order that works (see there); the pieces live
-in ``security`` (access control, host and origin checks, headers) and ``limits`` (rate
-and load).
+in ``security`` (access control, host and origin checks, proxy headers, headers),
+``limits`` (rate and load) and ``errors`` (one error shape), and here.
 """
 
 from __future__ import annotations
@@ -17,25 +17,45 @@ from .limits import LimitsMiddleware
 from .security import AccessControlMiddleware, Authenticator, RequestOriginMiddleware, SecurityHeadersMiddleware
 
 MAX_BODY_BYTES = 64 * 1024
+# The UI's event posts carry the whole conversation shown in the chat (Gradio sends a component's
+# value with every event that reads it), so they get more room than an API question, but a bound.
+MAX_UI_BODY_BYTES = 1024 * 1024
+UI_API_PREFIX = "/gradio_api/"
+# Gradio routes that take files. The UI has no file input, so nothing may be uploaded: closed.
+CLOSED_UI_ROUTES = frozenset({"/gradio_api/upload", "/gradio_api/upload_progress", "/gradio_api/process_recording"})
 
 
 class BodyLimitMiddleware:
-    """Refuses API request bodies over ``limit`` bytes with 413 before any handler reads them."""
+    """Refuses request bodies over the limit with 413 before any handler reads them, on every route.
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, prefix: str = "/api/") -> None:
+    The limit is ``limit`` bytes, and ``ui_limit`` under ``ui_prefix`` (the UI's events).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        ui_limit: int = MAX_UI_BODY_BYTES,
+        ui_prefix: str = UI_API_PREFIX,
+    ) -> None:
         self.app = app
         self.limit = limit
-        self.prefix = prefix
+        self.ui_limit = ui_limit
+        self.ui_prefix = ui_prefix
+
+    def limit_for(self, path: str) -> int:
+        return self.ui_limit if path.startswith(self.ui_prefix) else self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._too_large(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(scope, receive, send, limit)
             return
-        # Read the whole (small) body now, counting; replay it to the app afterwards.
+        # Read the whole (bounded) body now, counting; replay it to the app afterwards.
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -45,8 +65,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._too_large(scope, receive, send)
+            if size > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -62,12 +82,30 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = JSONResponse(
-            {"error": {"code": "payload_too_large", "message": f"The request body exceeds {self.limit:,} bytes."}},
+            {"error": {"code": "payload_too_large", "message": f"The request body exceeds {limit:,} bytes."}},
             status_code=413,
         )
         await response(scope, receive, send)
+
+
+class ClosedRoutesMiddleware:
+    """Answers 404 on Gradio's file upload routes, before their body is read or a file written."""
+
+    def __init__(self, app: ASGIApp, closed: frozenset[str] = CLOSED_UI_ROUTES) -> None:
+        self.app = app
+        self.closed = closed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/").lower() in self.closed:
+            response = JSONResponse(
+                {"error": {"code": "not_found", "message": "This server accepts no file uploads."}}, status_code=404
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authenticator) -> None:
@@ -75,9 +113,10 @@ def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authentic
 
     The last added runs first. Security headers wrap everything (401s and CORS preflights
     included); CORS answers preflights before the host and origin checks and access
-    control, which see every other request before the body limit and then the limits
-    (rate, then load), so that 429 and 503 count against the identity access control
-    found, and a client that sends its body slowly holds no turn while it does.
+    control, which see every other request before the closed upload routes, the body
+    limit and then the limits (rate, then load), so that 429 and 503 count against the
+    identity access control found, and a client that sends its body slowly holds no turn
+    while it does.
     """
     app.add_middleware(
         LimitsMiddleware,
@@ -87,6 +126,7 @@ def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authentic
         queue_timeout=settings.queue_timeout_seconds,
     )
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(ClosedRoutesMiddleware)
     app.add_middleware(AccessControlMiddleware, authenticator=authenticator)
     app.add_middleware(RequestOriginMiddleware, settings=settings)
     # Always installed, even with no allowed origin, so that Gradio does not add its own
