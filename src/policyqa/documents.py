@@ -116,7 +116,7 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
     raise ValueError("neither UTF-8 nor GB18030 text")
 
 
-# A first line that is a chapter or article heading is no title ("第一章 总则").
+# A first line that is a chapter or article heading is no title ("第一章 总则"); the file name is.
 _STRUCTURE_LINE = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+[编章节条]|[一二三四五六七八九十]+、)")
 
 
@@ -126,7 +126,8 @@ def _title_from_text(text: str, fallback: str) -> str:
         if line.startswith("# "):
             return line[2:].strip()
         if line:
-            return fallback if _STRUCTURE_LINE.match(line) else line[:80]
+            # A salutation ("各位代表：") opens a speech; it names nothing.
+            return fallback if _STRUCTURE_LINE.match(line) or line.endswith(("：", ":")) else line[:80]
     return fallback
 
 
