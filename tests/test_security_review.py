@@ -221,3 +221,38 @@ def test_every_route_has_a_body_limit(open_server: RunningServer) -> None:
         assert response.status_code == 413, response.request.url
         assert response.json()["error"]["code"] == "payload_too_large"
     assert conversation.status_code != 413
+
+
+# --- 12. Proxy headers ---------------------------------------------------------------------------------
+
+SPOOFED_PROXY_HEADERS = {
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Prefix": "/evil",
+    "X-Forwarded-For": "203.0.113.9",
+}
+
+
+def test_proxy_headers_from_an_untrusted_peer_do_not_change_gradios_root(open_server: RunningServer) -> None:
+    with open_server.client() as client:
+        config = client.get("/config", headers=SPOOFED_PROXY_HEADERS)
+        gradio_server = client.get("/config", headers={"X-Gradio-Server": "https://evil.example"})
+        page = client.get("/", headers=SPOOFED_PROXY_HEADERS)
+    for response in (config, gradio_server, page):
+        assert response.status_code == 200
+        assert "evil.example" not in response.text
+    assert config.json()["root"] == open_server.url
+
+
+def test_proxy_headers_from_a_trusted_proxy_still_reach_gradio(assistant: Assistant, tmp_path: Path) -> None:
+    security = AppSettings.from_env(
+        environ={
+            "POLICYQA_TRUSTED_PROXIES": "127.0.0.1",
+            "POLICYQA_ALLOWED_HOSTS": "127.0.0.1",
+            "POLICYQA_FEEDBACK_DB": str(tmp_path / "f.sqlite3"),
+        }
+    )
+    proxied = {"X-Forwarded-Host": "policyqa.intranet.example", "X-Forwarded-Proto": "https"}
+    with serve(assistant, security) as server, server.client() as client:
+        config = client.get("/config", headers=proxied)
+    assert config.json()["root"] == "https://policyqa.intranet.example"

@@ -14,7 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import AppSettings
 from .limits import LimitsMiddleware
-from .security import AccessControlMiddleware, Authenticator, RequestOriginMiddleware, SecurityHeadersMiddleware
+from .security import (
+    AccessControlMiddleware,
+    Authenticator,
+    ForwardedHeadersMiddleware,
+    RequestOriginMiddleware,
+    SecurityHeadersMiddleware,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 # The UI's event posts carry the whole conversation shown in the chat (Gradio sends a component's
@@ -112,7 +118,8 @@ def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authentic
     """Install the stack on ``app``; it wraps whatever is mounted later (the UI) too.
 
     The last added runs first. Security headers wrap everything (401s and CORS preflights
-    included); CORS answers preflights before the host and origin checks and access
+    included); proxy headers from untrusted peers are dropped before anything reads them;
+    CORS answers preflights before the host and origin checks and access
     control, which see every other request before the closed upload routes, the body
     limit and then the limits (rate, then load), so that 429 and 503 count against the
     identity access control found, and a client that sends its body slowly holds no turn
@@ -141,4 +148,5 @@ def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authentic
         allow_credentials=False,
         max_age=600,
     )
+    app.add_middleware(ForwardedHeadersMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)

@@ -20,6 +20,8 @@ allow-list and ``X-Content-Type-Options: nosniff`` to every response.
 does not answer to (DNS rebinding; by default only loopback names and IP addresses), any
 request with ``Origin: null``, and state-changing or exporting requests from origins that
 are neither this server nor an allowed CORS origin (CSRF).
+:class:`ForwardedHeadersMiddleware` drops ``X-Forwarded-*`` and the like unless the TCP
+peer is one of ``trusted_proxies``.
 """
 
 from __future__ import annotations
@@ -143,16 +145,12 @@ class Authenticator:
 
     def _from_proxy(self, headers: Headers, client_host: str | None) -> Identity | None:
         header = self.settings.trusted_identity_header
-        if not header or client_host is None:
+        if not header:
             return None
         value = headers.get(header, "").strip()
         if not value or len(value) > MAX_IDENTITY_CHARS or not value.isprintable():
             return None
-        try:
-            address = ipaddress.ip_address(client_host)
-        except ValueError:
-            return None
-        if any(address in network for network in self.settings.trusted_proxies):
+        if is_trusted_proxy(self.settings, client_host):
             return Identity(f"user:{value}", "proxy")
         return None
 
@@ -178,6 +176,17 @@ class Authenticator:
         """Gradio's ``auth_dependency``: the user name, or ``None`` to refuse with 401."""
         identity = self.identify_connection(request)
         return identity.name if identity else None
+
+
+def is_trusted_proxy(settings: AppSettings, client_host: str | None) -> bool:
+    """True when the TCP peer ``client_host`` is in ``trusted_proxies``."""
+    if client_host is None or not settings.trusted_proxies:
+        return False
+    try:
+        address = ipaddress.ip_address(client_host)
+    except ValueError:
+        return False
+    return any(address in network for network in settings.trusted_proxies)
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -225,6 +234,41 @@ class AccessControlMiddleware:
                 headers={"WWW-Authenticate": 'Bearer realm="policyqa"'},
             )
         await response(scope, receive, send)
+
+
+# Headers in which a reverse proxy describes the original request. Gradio builds its public
+# URL ("root", in /config and the page) from X-Forwarded-Host, X-Forwarded-Proto and
+# X-Gradio-Server, so from anyone but a trusted proxy they are removed.
+FORWARDED_HEADERS = frozenset(
+    {
+        b"forwarded",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-port",
+        b"x-forwarded-prefix",
+        b"x-forwarded-proto",
+        b"x-forwarded-server",
+        b"x-real-ip",
+        b"x-gradio-server",
+    }
+)
+
+
+class ForwardedHeadersMiddleware:
+    """Removes the proxy headers (``FORWARDED_HEADERS``) of requests whose TCP peer is not a trusted proxy."""
+
+    def __init__(self, app: ASGIApp, settings: AppSettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            if not is_trusted_proxy(self.settings, client[0] if client else None):
+                headers = [(name, value) for name, value in scope["headers"] if name not in FORWARDED_HEADERS]
+                if len(headers) != len(scope["headers"]):
+                    scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
 
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
