@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from policyqa import Assistant, ConfigError
 from policyqa_app import AppSettings
-from policyqa_app.limits import Rate, RateLimiter
+from policyqa_app.limits import AttemptThrottle, Rate, RateLimiter
 
 pytest_plugins = ["app_fixtures"]
 
@@ -92,6 +92,20 @@ def test_token_bucket_refills_evenly_and_forgets_the_least_recent_client() -> No
 
 
 # --- 429 from a real server ----------------------------------------------------------------------
+
+
+def test_attempt_throttle_counts_a_sliding_window_and_refunds_successes() -> None:
+    now = [100.0]
+    throttle = AttemptThrottle(attempts=3, window=60.0, max_clients=2, clock=lambda: now[0])
+    assert [throttle.acquire("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    now[0] = 110.0
+    assert throttle.acquire("a") == 50.0  # the first attempt leaves the window at 160
+    throttle.refund("a")  # the third one succeeded: it no longer counts
+    assert throttle.acquire("a") == 0.0
+    now[0] = 160.0
+    assert throttle.acquire("a") == 0.0  # the first attempt has left the window
+    assert throttle.acquire("b") == 0.0 and throttle.acquire("c") == 0.0  # "a" is forgotten first
+    assert [throttle.acquire("a") for _ in range(3)] == [0.0, 0.0, 0.0]
 
 
 @pytest.fixture(scope="module")

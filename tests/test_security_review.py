@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from app_fixtures import KEY, READY_TIMEOUT_SECONDS, RunningServer, free_port, serve
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from policyqa import Assistant
-from policyqa_app import AppSettings
+from policyqa_app import AppSettings, create_app
+from policyqa_app.config import key_digest
+from policyqa_app.middleware import BodyLimitMiddleware
 from policyqa_app.security import RequestOriginMiddleware
+from policyqa_app.server import server_options
 
 pytest_plugins = ["app_fixtures"]
 
@@ -256,3 +266,146 @@ def test_proxy_headers_from_a_trusted_proxy_still_reach_gradio(assistant: Assist
     with serve(assistant, security) as server, server.client() as client:
         config = client.get("/config", headers=proxied)
     assert config.json()["root"] == "https://policyqa.intranet.example"
+
+
+# --- 13. Slow clients and sign-in guessing -------------------------------------------------------------
+
+# Only stops a broken run from hanging; nothing is timed against it.
+GIVE_UP_SECONDS = 60.0
+
+
+@contextmanager
+def production_server(app: object, header_timeout: float, lifespan: str = "on") -> Iterator[str]:
+    """``app`` under uvicorn with the options ``policyqa serve`` uses, the header timeout shortened."""
+    port = free_port()
+    options = {**server_options(header_timeout=header_timeout), "log_level": "warning", "lifespan": lifespan}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def closed_by_server(sock: socket.socket, deadline: float) -> bool:
+    """True once the server closes ``sock`` (EOF or reset), False if it is still open at ``deadline``."""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, min(1.0, deadline - time.monotonic())))
+        try:
+            data = sock.recv(4096)
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            return True
+        if not data:
+            return True
+    return False
+
+
+def open_partial_request(address: str) -> socket.socket:
+    host, port = address.split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: {address}\r\nX-Slow: ".encode())
+    return sock
+
+
+def test_connections_with_unfinished_headers_are_closed(assistant: Assistant, tmp_path: Path) -> None:
+    app = create_app(security=AppSettings(feedback_db=tmp_path / "f.sqlite3"), assistant=assistant, with_ui=False)
+    with production_server(app, header_timeout=1.0) as address:
+        slow = [open_partial_request(address) for _ in range(20)]
+        silent = [socket.create_connection(tuple(address.split(":")), timeout=10) for _ in range(5)]  # type: ignore[arg-type]
+        # A kept-alive connection that starts its next request and never finishes it.
+        kept = socket.create_connection(tuple(address.split(":")), timeout=10)  # type: ignore[arg-type]
+        kept.sendall(f"GET /healthz HTTP/1.1\r\nHost: {address}\r\n\r\n".encode())
+        assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+        kept.sendall(f"GET /healthz HTTP/1.1\r\nHost: {address}\r\n".encode())
+        deadline = time.monotonic() + GIVE_UP_SECONDS
+        closed = [closed_by_server(sock, deadline) for sock in [*slow, *silent, kept]]
+        for sock in [*slow, *silent, kept]:
+            sock.close()
+        assert httpx.get(f"http://{address}/healthz").status_code == 200  # the server serves on
+    assert closed == [True] * 26
+
+
+def test_a_request_in_progress_outlives_the_header_timeout(assistant: Assistant, tmp_path: Path) -> None:
+    released = threading.Event()
+
+    async def held() -> dict[str, bool]:
+        while not released.is_set():
+            await asyncio.sleep(0.01)
+        return {"ok": True}
+
+    app = create_app(security=AppSettings(feedback_db=tmp_path / "f.sqlite3"), assistant=assistant, with_ui=False)
+    app.router.routes.insert(0, APIRoute("/api/v1/test-held", held, methods=["GET"]))
+    with production_server(app, header_timeout=0.2) as address:
+        results: list[int] = []
+        thread = threading.Thread(
+            target=lambda: results.append(httpx.get(f"http://{address}/api/v1/test-held", timeout=60).status_code)
+        )
+        thread.start()
+        time.sleep(1.0)  # five header timeouts pass while the answer is being prepared
+        released.set()
+        thread.join(timeout=GIVE_UP_SECONDS)
+    assert results == [200]
+
+
+def test_a_body_that_does_not_arrive_gets_408() -> None:
+    async def echo(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        await JSONResponse({"ok": True})(scope, receive, send)
+
+    app = BodyLimitMiddleware(echo, timeout=0.5)
+    with production_server(app, header_timeout=30.0, lifespan="off") as address:
+        sock = socket.create_connection(tuple(address.split(":")), timeout=10)  # type: ignore[arg-type]
+        head = f"POST /api/v1/ask HTTP/1.1\r\nHost: {address}\r\nContent-Length: 100\r\n\r\n"
+        sock.sendall(head.encode() + b"{")
+        sock.settimeout(GIVE_UP_SECONDS)
+        answer = sock.recv(4096)
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer
+
+
+@pytest.fixture()
+def login_server(assistant: Assistant, tmp_path: Path) -> Iterator[RunningServer]:
+    security = AppSettings(api_key_digests=frozenset({key_digest(KEY)}), feedback_db=tmp_path / "f.sqlite3")
+    with serve(assistant, security, with_ui=False) as running:
+        yield running
+
+
+def test_sign_in_allows_five_failures_a_minute_per_address(login_server: RunningServer) -> None:
+    wrong = {"api_key": "not-the-key-0123456789"}
+    with login_server.client() as client:
+        assert client.post("/auth/login", data={"api_key": KEY}).status_code == 303  # a success does not count
+        failures = [client.post("/auth/login", data=wrong).status_code for _ in range(5)]
+        refused = client.post("/auth/login", data=wrong)
+        right_key_too = client.post("/auth/login", data={"api_key": KEY})
+    assert failures == [401] * 5
+    for response in (refused, right_key_too):
+        assert response.status_code == 429 and "set-cookie" not in response.headers
+        assert 1 <= int(response.headers["retry-after"]) <= 60
+    # Another address is not affected (the whole of 127.0.0.0/8 is this machine).
+    other = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=login_server.url, transport=other, timeout=60) as client:
+        assert client.post("/auth/login", data={"api_key": KEY}).status_code == 303
+
+
+def test_parallel_guesses_are_counted_before_they_are_checked(login_server: RunningServer) -> None:
+    barrier = threading.Barrier(10)
+    statuses: list[int] = []
+
+    def guess(n: int) -> None:
+        barrier.wait()
+        response = httpx.post(f"{login_server.url}/auth/login", data={"api_key": f"guess-{n:02d}-0123456789"})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 5 + [429] * 5

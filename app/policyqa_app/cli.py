@@ -49,20 +49,18 @@ def serve(args: argparse.Namespace) -> int:
         print("error: the server needs the 'serve' extra: pip install 'policyqa[serve]'", file=sys.stderr)
         return 2
     from .config import AppSettings
-    from .server import create_app
+    from .server import create_app, server_options
 
     with private_gradio_temp_dir():
         app = create_app(settings_from_args(args), security=AppSettings.from_env())
         print(f"PolicyQA: http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
-        # proxy_headers off: the client address must be the real peer, or the trusted-proxy
-        # check of the identity header could be fooled by an X-Forwarded-For header.
+        # Header and keep-alive timeouts, proxy headers off: see server_options.
         uvicorn.run(
             app,
             host=args.host,
             port=args.port,
-            proxy_headers=False,
-            server_header=False,
             log_level="info" if getattr(args, "verbose", False) else "warning",
+            **server_options(),
         )
     return 0
 

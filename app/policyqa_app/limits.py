@@ -14,6 +14,15 @@ under ``/gradio_api/`` (the UI's questions); pages, scripts, styles, ``/healthz`
   a request that finds the queue full, or waits too long, gets 503 with ``Retry-After``
   at once instead of timing out at the client.
 
+* **Sign-in.** Failed sign-ins are counted per client address: after
+  ``LOGIN_ATTEMPTS`` in ``LOGIN_WINDOW_SECONDS`` the address gets 429 with
+  ``Retry-After`` (:class:`AttemptThrottle`).
+* **Slow clients.** :func:`header_timeout_protocol` closes a connection whose request
+  headers are not complete ``HEADER_TIMEOUT_SECONDS`` after it opened or after its last
+  response (uvicorn has no such timeout: its keep-alive timer stops at the first byte),
+  and the body limit in ``middleware`` answers 408 to a body not received within
+  ``BODY_TIMEOUT_SECONDS``.
+
 Example:
     >>> app.add_middleware(LimitsMiddleware, rate=Rate.parse("60/minute"), max_concurrency=4, max_queue=16)
 """
@@ -26,9 +35,10 @@ import math
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -38,6 +48,11 @@ DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_MAX_QUEUE = 64
 DEFAULT_QUEUE_TIMEOUT_SECONDS = 30.0
 MAX_TRACKED_CLIENTS = 10_000
+LOGIN_ATTEMPTS = 5
+LOGIN_WINDOW_SECONDS = 60.0
+HEADER_TIMEOUT_SECONDS = 10.0
+KEEP_ALIVE_TIMEOUT_SECONDS = 5
+BODY_TIMEOUT_SECONDS = 30.0
 _PERIODS = {
     "s": 1.0,
     "sec": 1.0,
@@ -112,6 +127,99 @@ class RateLimiter:
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
         return wait
+
+
+class AttemptThrottle:
+    """At most ``attempts`` counted attempts per client in any ``window`` seconds, in memory.
+
+    An attempt is counted when it starts (so parallel attempts cannot all slip through
+    before the first one fails) and refunded when it succeeds.
+    """
+
+    def __init__(
+        self,
+        attempts: int = LOGIN_ATTEMPTS,
+        window: float = LOGIN_WINDOW_SECONDS,
+        max_clients: int = MAX_TRACKED_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.attempts = attempts
+        self.window = window
+        self.max_clients = max_clients
+        self._clock = clock
+        self._times: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def acquire(self, client: str) -> float:
+        """Count an attempt of ``client``: 0.0 when allowed, else the seconds until one is allowed again."""
+        now = self._clock()
+        with self._lock:
+            times = self._times.pop(client, None) or deque()
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            wait = 0.0
+            if len(times) >= self.attempts:
+                wait = times[0] + self.window - now
+            else:
+                times.append(now)
+            self._times[client] = times
+            while len(self._times) > self.max_clients:
+                self._times.popitem(last=False)
+        return wait
+
+    def refund(self, client: str) -> None:
+        """Uncount the latest attempt of ``client`` (it succeeded)."""
+        with self._lock:
+            if times := self._times.get(client):
+                times.pop()
+
+
+def header_timeout_protocol(seconds: float = HEADER_TIMEOUT_SECONDS) -> type[Any]:
+    """uvicorn's h11 protocol, closing connections whose request headers take over ``seconds`` to arrive.
+
+    The clock starts when the connection opens and again when a response ends; it stops
+    when a request's headers are complete, so a long answer or event stream is never cut.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11Protocol(H11Protocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def on_response_complete(self) -> None:
+            # Armed first: a pipelined request may start inside, and its headers are then complete.
+            self._arm_header_timer()
+            super().on_response_complete()
+
+        def handle_websocket_upgrade(self, event: Any) -> None:
+            self._cancel_header_timer()
+            super().handle_websocket_upgrade(event)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def _arm_header_timer(self) -> None:
+            self._cancel_header_timer()
+            # The cycle seen now: a new one exists once the next request's headers are complete.
+            self._header_timer = self.loop.call_later(seconds, self._headers_too_slow, self.cycle)
+
+        def _cancel_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_slow(self, cycle_when_armed: object) -> None:
+            self._header_timer = None
+            if self.cycle is cycle_when_armed and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutH11Protocol
 
 
 class ConcurrencyLimiter:

@@ -7,13 +7,15 @@ in ``security`` (access control, host and origin checks, proxy headers, headers)
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import AppSettings
-from .limits import LimitsMiddleware
+from .limits import BODY_TIMEOUT_SECONDS, LimitsMiddleware
 from .security import (
     AccessControlMiddleware,
     Authenticator,
@@ -35,6 +37,7 @@ class BodyLimitMiddleware:
     """Refuses request bodies over the limit with 413 before any handler reads them, on every route.
 
     The limit is ``limit`` bytes, and ``ui_limit`` under ``ui_prefix`` (the UI's events).
+    A body that has not arrived ``timeout`` seconds after its headers gets 408.
     """
 
     def __init__(
@@ -43,8 +46,10 @@ class BodyLimitMiddleware:
         limit: int = MAX_BODY_BYTES,
         ui_limit: int = MAX_UI_BODY_BYTES,
         ui_prefix: str = UI_API_PREFIX,
+        timeout: float = BODY_TIMEOUT_SECONDS,
     ) -> None:
         self.app = app
+        self.timeout = timeout
         self.limit = limit
         self.ui_limit = ui_limit
         self.ui_prefix = ui_prefix
@@ -65,8 +70,18 @@ class BodyLimitMiddleware:
         chunks: list[bytes] = []
         size = 0
         more = True
+        deadline = asyncio.get_running_loop().time() + self.timeout
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except TimeoutError:
+                response = JSONResponse(
+                    {"error": {"code": "request_timeout", "message": "The request body was not sent in time."}},
+                    status_code=408,
+                    headers={"Connection": "close"},
+                )
+                await response(scope, receive, send)
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")

@@ -32,6 +32,7 @@ import hmac
 import html
 import ipaddress
 import json
+import math
 import secrets
 import threading
 import time
@@ -45,6 +46,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import ANY_HOST, AppSettings, key_digest
+from .limits import AttemptThrottle
 
 SESSION_COOKIE = "policyqa_session"
 LOGIN_PATH = "/auth/login"
@@ -472,8 +474,27 @@ def _same_origin(request: Request) -> bool:
     return origin.split("://", 1)[-1].rstrip("/") == host
 
 
-def login_routes(authenticator: Authenticator) -> list[Route]:
-    """``GET/POST /auth/login`` and ``GET/POST /auth/logout`` for browser sessions."""
+def login_client(request: Request, settings: AppSettings) -> str:
+    """The address whose sign-in attempts are counted: the TCP peer, or the client a trusted proxy names.
+
+    Behind a trusted proxy every request comes from the proxy's address, so the last
+    ``X-Forwarded-For`` entry (the one the proxy added) names the client instead.
+    """
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if forwarded and is_trusted_proxy(settings, peer):
+        return forwarded.rsplit(",", 1)[-1].strip() or peer
+    return peer
+
+
+def login_routes(authenticator: Authenticator, throttle: AttemptThrottle | None = None) -> list[Route]:
+    """``GET/POST /auth/login`` and ``GET/POST /auth/logout`` for browser sessions.
+
+    Each client address may try ``throttle.attempts`` keys per ``throttle.window`` seconds
+    (default 5 a minute); a successful sign-in does not count. Beyond that: 429 with
+    ``Retry-After``, whatever the key, so that guessing in parallel gains nothing.
+    """
+    throttle = throttle or AttemptThrottle()
 
     def secure_cookie(request: Request) -> bool:
         configured = authenticator.settings.cookie_secure
@@ -488,12 +509,23 @@ def login_routes(authenticator: Authenticator) -> list[Route]:
             return _login_page("请求来源不被允许。This sign-in request came from another site.", 403)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
             return _login_page("表单格式错误。The sign-in form was not sent as a form.", 415)
+        client = login_client(request, authenticator.settings)
+        if (wait := throttle.acquire(client)) > 0:
+            seconds = max(1, math.ceil(wait))
+            page = _login_page(
+                f"尝试次数过多，请 {seconds} 秒后再试。Too many failed sign-ins from this address; "
+                f"try again in {seconds} s.",
+                429,
+            )
+            page.headers["Retry-After"] = str(seconds)
+            return page
         form = await request.form(max_files=0, max_fields=4)
         key = form.get("api_key")
         identity = authenticator.check_key(key) if isinstance(key, str) and key else None
         if identity is None:
             await asyncio.sleep(_FAILED_LOGIN_DELAY_SECONDS)
             return _login_page("密钥无效。The key is not valid.", 401)
+        throttle.refund(client)
         token = authenticator.sessions.create(identity)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(

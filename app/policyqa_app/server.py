@@ -5,13 +5,14 @@ the middleware in ``middleware``, what they share in ``service`` and the UI in `
 
 Example:
     >>> app = create_app(Settings(index_dir=Path("/tmp/index")))
-    >>> uvicorn.run(app, host="127.0.0.1", port=8000)
+    >>> uvicorn.run(app, host="127.0.0.1", port=8000, **server_options())
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -20,9 +21,32 @@ from policyqa import Assistant, Settings, __version__
 from .api import api_fallback, api_router, mount_docs
 from .config import AppSettings
 from .errors import add_error_handlers
+from .limits import HEADER_TIMEOUT_SECONDS, KEEP_ALIVE_TIMEOUT_SECONDS, header_timeout_protocol
 from .middleware import add_middleware
 from .security import login_routes
 from .service import Service
+
+# Request line and headers together; a larger head gets 400 from h11 (uvicorn's default, named here).
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def server_options(header_timeout: float = HEADER_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """uvicorn's settings for this app, beyond host and port (``uvicorn.run(app, **server_options())``).
+
+    * ``http``: h11 with a deadline for request headers (uvicorn has none; see
+      ``limits.header_timeout_protocol``);
+    * ``timeout_keep_alive``: an idle kept-alive connection is closed after 5 s;
+    * ``proxy_headers`` off: the client address must be the real peer, or the trusted-proxy
+      check of the identity header could be fooled by an X-Forwarded-For header;
+    * no ``Server`` header.
+    """
+    return {
+        "http": header_timeout_protocol(header_timeout),
+        "timeout_keep_alive": KEEP_ALIVE_TIMEOUT_SECONDS,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "proxy_headers": False,
+        "server_header": False,
+    }
 
 
 def _lifespan(service: Service) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
