@@ -409,3 +409,66 @@ def test_parallel_guesses_are_counted_before_they_are_checked(login_server: Runn
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [401] * 5 + [429] * 5
+
+
+# --- 14. Invisible questions and one error shape ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1/ask", "/api/v1/search", "/api/v1/ask/stream"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "\u200b\u200b",
+        "\U000e0041",
+        "\U000e0001\U000e0069\U000e0067",
+        " \u200b \ufeff\u202e\u2066 ",
+        "\u00ad\u180e\u2060",
+    ],
+    ids=["zero-width", "tag", "tag-run", "mixed-with-spaces", "soft-hyphen-and-joiners"],
+)
+def test_a_question_of_invisible_characters_only_is_refused(
+    open_server: RunningServer, path: str, question: str
+) -> None:
+    with open_server.client() as client:
+        response = client.post(path, json={"question": question})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_question"
+
+
+def test_a_question_with_visible_text_among_invisible_characters_is_answered(open_server: RunningServer) -> None:
+    with open_server.client() as client:
+        response = client.post("/api/v1/search", json={"question": "\u200b技术复苏基金\U000e0041", "k": 1})
+    assert response.status_code == 200 and response.json()["passages"]
+
+
+def test_gradios_errors_have_the_api_error_shape_and_keep_their_detail(open_server: RunningServer) -> None:
+    with open_server.client() as client:
+        responses = {
+            "validation": client.post("/gradio_api/queue/join", json={"data": "not a list"}),
+            "bad json": client.post(
+                "/gradio_api/queue/join", content=b"{", headers={"Content-Type": "application/json"}
+            ),
+            "file outside the allowed folders": client.get("/gradio_api/file=/etc/passwd"),
+            "unknown event": client.post("/gradio_api/stream/no-such-event", json={"data": [], "fn_index": 0}),
+            "unknown route": client.get("/gradio_api/no-such-route"),
+        }
+    for case, response in responses.items():
+        assert 400 <= response.status_code < 500, case
+        body = response.json()
+        assert set(body["error"]) == {"code", "message"}, case
+        assert isinstance(body["error"]["message"], str) and body["error"]["message"], case
+        assert "detail" in body, case  # what Gradio's own client reads
+    assert responses["validation"].json()["error"]["code"] == "invalid_request"
+    assert responses["bad json"].json()["error"]["code"] == "malformed_json"
+    assert responses["file outside the allowed folders"].json()["error"]["code"] in {"forbidden", "not_found"}
+
+
+def test_our_refusals_on_gradios_routes_carry_a_detail_for_its_client(keyed_server: RunningServer) -> None:
+    with keyed_server.client() as client:
+        response = client.post("/gradio_api/queue/join", json={})
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"]["code"] == "unauthorized" and body["detail"] == body["error"]["message"]
+    with keyed_server.client() as client:
+        api = client.post("/api/v1/ask", json={})
+    assert set(api.json()) == {"error"}  # the API's own bodies are unchanged

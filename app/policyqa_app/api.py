@@ -25,6 +25,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from policyqa.documents import HIDDEN_CHARACTERS
+
 from .errors import ApiError, error_response
 from .feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackRecord
 from .present import answer_sentences
@@ -113,6 +115,13 @@ def api_router(service: Service) -> APIRouter:
         comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
 
     async def checked(body: QuestionRequest) -> QuestionRequest:
+        if not HIDDEN_CHARACTERS.sub("", body.question).strip():
+            raise ApiError(
+                422,
+                "invalid_question",
+                "The question is empty: it holds only whitespace and invisible characters "
+                "(zero-width, direction or tag characters).",
+            )
         if body.doc_ids is not None:
             known = await run_in_threadpool(service.document_ids)
             unknown = [d for d in body.doc_ids if d not in known]

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import AppSettings
+from .errors import UIErrorShapeMiddleware
 from .limits import BODY_TIMEOUT_SECONDS, LimitsMiddleware
 from .security import (
     AccessControlMiddleware,
@@ -133,8 +134,9 @@ def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authentic
     """Install the stack on ``app``; it wraps whatever is mounted later (the UI) too.
 
     The last added runs first. Security headers wrap everything (401s and CORS preflights
-    included); proxy headers from untrusted peers are dropped before anything reads them;
-    CORS answers preflights before the host and origin checks and access
+    included), and inside them every error outside /api/ (Gradio's, and ours on its
+    routes) gets the API's error shape; proxy headers from untrusted peers are dropped
+    before anything reads them; CORS answers preflights before the host and origin checks and access
     control, which see every other request before the closed upload routes, the body
     limit and then the limits (rate, then load), so that 429 and 503 count against the
     identity access control found, and a client that sends its body slowly holds no turn
@@ -164,4 +166,5 @@ def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authentic
         max_age=600,
     )
     app.add_middleware(ForwardedHeadersMiddleware, settings=settings)
+    app.add_middleware(UIErrorShapeMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
