@@ -29,7 +29,9 @@ log = logging.getLogger("policyqa")
 TEXT_SUFFIXES = (".txt", ".md")
 SUFFIXES = (*TEXT_SUFFIXES, *sorted(CONVERTED_SUFFIXES))
 MAX_FILE_BYTES = 20 * 1024 * 1024
-_FOLDER_DOCS = frozenset({"README.MD", "SOURCES.MD"})  # folder documentation, not corpus content
+# Folder documentation, not corpus content (README, SOURCES, and the _index.md section
+# files of static-site collections).
+_FOLDER_DOCS = frozenset({"README.MD", "SOURCES.MD", "_INDEX.MD"})
 # Characters that hide text from a reader (zero-width, bidi overrides, soft hyphens, and the
 # Unicode tag block that "ASCII smuggling" spells invisible instructions in): legal in Unicode
 # but a known way to smuggle instructions into a retrieval corpus.
