@@ -171,12 +171,14 @@ def test_the_served_process_keeps_gradio_files_in_a_private_folder_removed_at_sh
     shutil.copytree(mini_index.settings.index_dir, index_dir)
     command = [sys.executable, "-m", "policyqa_app", "--port", str(port), "--index-dir", str(index_dir)]
     command += ["--corpus", str(mini_index.settings.corpus_dirs[0])]
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "server.log"  # a file, not a pipe: a full pipe would stall the server
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=environment, stdout=sink, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS  # only stops a broken run from hanging
         while True:
-            assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+            assert process.poll() is None, log.read_text(encoding="utf-8", errors="replace")
             try:
                 if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
                     break
