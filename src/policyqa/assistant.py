@@ -18,10 +18,11 @@ from collections.abc import Collection
 from dataclasses import replace
 
 from .answer import compose_answer, not_covered, partial
+from .documents import HIDDEN_CHARACTERS
 from .embed import Encoder, get_encoder
-from .errors import IndexMismatchError, IndexMissingError, QuestionError
+from .errors import IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
 from .expand import QueryPreparer
-from .index import LoadedIndex, ProgressFn, build_index, is_stale, load_index
+from .index import LoadedIndex, ProgressFn, build_index, current_build, is_stale, load_index
 from .retrieve import Retriever
 from .settings import Settings, check_top_k
 from .types import (
@@ -50,7 +51,8 @@ def clean_question(question: object, max_chars: int) -> str:
     if not isinstance(question, str):
         raise QuestionError(f"A question must be text. Currently, it is {type(question).__name__}.")
     text = _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", question)).strip()
-    if not text:
+    # Zero-width, direction and tag characters alone ask nothing.
+    if not HIDDEN_CHARACTERS.sub("", text).strip():
         raise QuestionError("The question is empty.")
     if len(text) > max_chars:
         raise QuestionError(f"The question has {len(text):,} characters; the limit is {max_chars:,}.")
@@ -140,6 +142,47 @@ class Assistant:
             log.warning("The corpus changed since the index was built. Rebuilding the changed parts.")
             build_index(self.settings, self.encoder)
             self._load()
+
+    @property
+    def generation(self) -> str:
+        """The name of the loaded build (``LoadedIndex.generation``); loads the index on first use."""
+        return self._current().index.generation
+
+    def refresh(self) -> bool:
+        """Load the live build if another one went live since the loaded one; True when it did.
+
+        Cheap when nothing changed: one read of the ``CURRENT`` pointer. The new index
+        replaces the old as a whole, so a question in flight finishes on the generation
+        it started with and the next one gets the new. Before the first load it does
+        nothing (the first question loads the live build anyway) and returns False.
+        """
+        loaded = self._loaded
+        if loaded is None:
+            return False
+        before = loaded.index.generation
+        # The managed folder may have appeared since these settings were made (the first
+        # ``policyqa add``); a fresh copy lists it among the corpus folders.
+        settings = self.settings.replace()
+        for _ in range(3):
+            live = current_build(settings).name
+            if live == loaded.index.generation:
+                break
+            with self._lock:
+                loaded = self._loaded
+                assert loaded is not None
+                if live == loaded.index.generation:  # another thread refreshed meanwhile
+                    break
+                try:
+                    index = load_index(settings, self.encoder)
+                except IndexUnusableError:
+                    # A newer build went live and removed this one while it loaded: load that.
+                    if current_build(settings).name != live:
+                        continue
+                    raise
+                self.settings = settings
+                self._loaded = loaded = _Loaded(index, self.encoder, settings)
+                break
+        return loaded.index.generation != before
 
     @property
     def retriever(self) -> Retriever:

@@ -1,4 +1,4 @@
-"""Command line: ``policyqa index | ask | search | eval | compare``.
+"""Command line: ``policyqa index | ask | search | eval | compare | add | remove | docs``.
 
 Errors that policyqa raises on purpose, and bad arguments, print one line
 ``error: …`` on stderr and exit with status 2; a failing file system (``OSError``)
@@ -147,7 +147,39 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-CORE_COMMANDS = ("index", "ask", "search", "eval", "compare")
+def _cmd_add(args: argparse.Namespace) -> int:
+    from .library import DocumentLibrary
+
+    report = DocumentLibrary(settings_from_args(args)).add([Path(p) for p in args.paths])
+    for row in report.files:
+        print(row.line())
+    if report.build is not None:
+        print(f"Indexed {report.build.documents} documents, {report.build.chunks} chunks.", file=sys.stderr)
+    # 0 when a file went in or every file was there already; 2 when nothing went in and a file failed.
+    return 0 if report.ok else EXIT_USAGE
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from .library import DocumentLibrary
+
+    report = DocumentLibrary(settings_from_args(args)).remove(args.doc_id)
+    print(f"removed {report.doc_id} ({report.path})")
+    print(f"Indexed {report.build.documents} documents, {report.build.chunks} chunks.", file=sys.stderr)
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from .library import DocumentLibrary, documents_table
+
+    rows = DocumentLibrary(settings_from_args(args)).list()
+    if args.json:
+        _print_json([row.to_dict() for row in rows])
+    else:
+        print(documents_table(rows))
+    return 0
+
+
+CORE_COMMANDS = ("index", "ask", "search", "eval", "compare", "add", "remove", "docs")
 
 
 def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
@@ -191,6 +223,18 @@ def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="only the default encoder's variants")
     p.add_argument("--json", action="store_true", help="print rows as JSON")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("add", parents=[common], help="copy documents into the managed folder and index them")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".txt, .md, .pdf, .docx or .html file(s)")
+    p.set_defaults(func=_cmd_add)
+
+    p = sub.add_parser("remove", parents=[common], help="remove a document added with `policyqa add`")
+    p.add_argument("doc_id", metavar="DOC_ID", help="the id `policyqa add` or `policyqa docs` printed")
+    p.set_defaults(func=_cmd_remove)
+
+    p = sub.add_parser("docs", parents=[common], help="list the indexed documents")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_docs)
     if load_plugins:
         _add_plugin_commands(sub, common)
     return parser

@@ -19,6 +19,8 @@ from .errors import ConfigError
 
 DEFAULT_CORPUS_DIR = Path("corpus")
 DEFAULT_INDEX_DIR = Path("index")
+# Where `policyqa add` keeps the documents it takes in; part of the corpus whenever it exists.
+DEFAULT_MANAGED_DIR = Path("var/documents")
 DEFAULT_ENCODER = "use-multilingual-v3"
 DEFAULT_CHUNK_CHARS = 320
 DEFAULT_CHUNK_OVERLAP_SENTENCES = 1
@@ -80,10 +82,19 @@ class Settings:
     kind_bonus: float = DEFAULT_KIND_BONUS
     glossary_bonus: float = DEFAULT_GLOSSARY_BONUS
     max_question_chars: int = MAX_QUESTION_CHARS
+    # None: no managed folder (``policyqa add`` refuses to work).
+    managed_dir: Path | None = DEFAULT_MANAGED_DIR
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dirs", tuple(Path(p) for p in self.corpus_dirs))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if self.managed_dir is not None:
+            managed = Path(self.managed_dir)
+            object.__setattr__(self, "managed_dir", managed)
+            # The one place the managed folder joins the corpus: when it exists, every
+            # stage (load, staleness, build) sees it among the corpus folders.
+            if self.corpus_dirs and managed.is_dir() and not _listed(managed, self.corpus_dirs):
+                object.__setattr__(self, "corpus_dirs", (*self.corpus_dirs, managed))
         if not self.corpus_dirs:
             raise ConfigError("corpus_dirs must name at least one folder. Currently, it is empty.")
         if self.chunk_chars < 50:
@@ -122,14 +133,19 @@ class Settings:
 
         Indexes for different configurations live side by side under ``index_dir``
         so that switching between them (as the evaluation does) rebuilds nothing.
+        The managed folder counts whether it exists yet or not: the first
+        ``policyqa add`` creates it and must not move the index elsewhere.
         """
-        key = {
+        managed = self.managed_dir.resolve() if self.managed_dir is not None else None
+        key: dict[str, object] = {
             "encoder": self.encoder,
             "chunk_chars": self.chunk_chars,
             "chunk_overlap_sentences": self.chunk_overlap_sentences,
             "passage_context": self.passage_context,
-            "corpus_dirs": sorted(str(p.resolve()) for p in self.corpus_dirs),
+            "corpus_dirs": sorted(str(p.resolve()) for p in self.corpus_dirs if p.resolve() != managed),
         }
+        if managed is not None:
+            key["managed_dir"] = str(managed)
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
         return f"{self.encoder.replace('/', '_').replace(':', '_')}-{self.chunk_chars}-{digest}"
 
@@ -137,6 +153,7 @@ class Settings:
         out = asdict(self)
         out["corpus_dirs"] = [str(p) for p in self.corpus_dirs]
         out["index_dir"] = str(self.index_dir)
+        out["managed_dir"] = None if self.managed_dir is None else str(self.managed_dir)
         return out
 
     @classmethod
@@ -155,6 +172,7 @@ class Settings:
             values["corpus_dirs"] = tuple(base) + tuple(Path(p) for p in extra.split(os.pathsep) if p)  # type: ignore[arg-type]
         converters: dict[str, type] = {
             "index_dir": Path,
+            "managed_dir": Path,
             "encoder": str,
             "chunk_chars": int,
             "chunk_overlap_sentences": int,
@@ -188,6 +206,12 @@ class Settings:
             values["use_glossary"] = glossary.strip().lower() not in {"0", "false", "no", "off"}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _listed(folder: Path, folders: tuple[Path, ...]) -> bool:
+    """Whether ``folder`` is one of ``folders`` however each is spelled (relative, absolute)."""
+    resolved = folder.resolve()
+    return any(p.resolve() == resolved for p in folders)
 
 
 def check_top_k(top_k: int) -> int:
