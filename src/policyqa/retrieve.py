@@ -18,6 +18,7 @@ from .chunk import Chunk
 from .embed import Encoder
 from .index import LoadedIndex
 from .metadata import LEGAL_KINDS
+from .places import places_named
 from .settings import Settings
 from .types import KIND_PAPER, Passage, Query, SearchFilter
 
@@ -48,12 +49,14 @@ class Retriever:
         self._doc_kinds = [
             "legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids
         ]
+        self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
         self._row_of = {c.chunk_id: row for row, c in enumerate(index.chunks)}
         self._sentence_rows = [np.asarray(index.sentence_index(c), dtype=np.int64) for c in index.chunks]
 
     def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
         allowed = self._allowed_rows(where)
+        document_bonus = self._document_bonus(query)
         rows, _ = self._dense(query.vector, allowed)
         lexical_all = self.index.lexical.scores(list(query.tokens))
         if allowed is not None:
@@ -66,10 +69,21 @@ class Retriever:
             top_lexical = np.argsort(-lexical_all)[: self.settings.candidates]
             seen = set(candidates)
             candidates.extend(int(r) for r in top_lexical if lexical_all[r] > 0 and int(r) not in seen)
+        cued = self._cued_rows(document_bonus, allowed)
+        if cued is not None:
+            # The documents a question points at ("the paper", a province, a named law) are
+            # searched on their own too: in a library their passages may rank below the
+            # global candidates' cut-off and never meet the bonus that would lift them.
+            seen = set(candidates)
+            cued_rows, _ = self._dense(query.vector, cued)
+            candidates.extend(r for r in cued_rows.tolist() if r not in seen)
+            seen.update(candidates)
+            cued_lexical = lexical_all[cued]
+            best = cued[np.argsort(-cued_lexical)[: self.settings.candidates]]
+            candidates.extend(int(r) for r in best if lexical_all[r] > 0 and int(r) not in seen)
         if not candidates:
             return []
         dense = self._dense_scores(query.vector, candidates)
-        document_bonus = self._document_bonus(query)
         mode = self.settings.retrieval
         weight = self.settings.lexical_weight
         penalty = self.settings.non_body_penalty
@@ -118,17 +132,46 @@ class Retriever:
         return best
 
     def _document_bonus(self, query: Query) -> np.ndarray:
-        """Lift the documents a question names: by title similarity, and by kind ("the paper", "本法").
+        """Lift the documents a question names: by title similarity, kind ("the paper", "本法") and region.
 
         With a corpus of a paper and several laws, "when did the patent law take
-        effect" must look inside the patent law, whose articles never say its name.
+        effect" must look inside the patent law, whose articles never say its name; in
+        a library, "what does Zhejiang require" must look at Zhejiang's regulations.
         """
         similarity = self._title_vectors @ query.vector
         bonus = self.settings.title_weight * np.maximum(0.0, similarity - self.settings.title_floor)
         for kind, cue in _KIND_CUES.items():
             if cue.search(query.text):
                 bonus += self.settings.kind_bonus * np.asarray([k == kind for k in self._doc_kinds], dtype=np.float32)
+        if self.settings.region_bonus:
+            names = {n for found in places_named(query.text) for n in found}
+            if names:
+                bonus += self.settings.region_bonus * np.asarray(
+                    [bool(r) and (r in names or r in query.text) for r in self._doc_regions], dtype=np.float32
+                )
         return bonus
+
+    def _cued_rows(self, bonus: np.ndarray, allowed: np.ndarray | None) -> np.ndarray | None:
+        """Rows of the few documents a question's cues single out, or None when they single out none.
+
+        A cue that lifts many documents alike (every law for "the law" in a library of
+        laws) singles out nothing and adds no candidates.
+        """
+        limit = self.settings.cued_documents
+        if limit == 0 or not bonus.any():
+            return None
+        order = np.argsort(-bonus, kind="stable")
+        top = order[:limit]
+        if len(order) > limit:
+            # Documents tied with the first one left out are not singled out.
+            top = top[bonus[top] > bonus[order[limit]]]
+        top = top[bonus[top] > 0]
+        if len(top) == 0:
+            return None
+        rows = np.concatenate([self._doc_rows[self._doc_ids[d]] for d in top.tolist()])
+        if allowed is not None:
+            rows = np.intersect1d(rows, allowed)
+        return rows if len(rows) else None
 
     def _dense_scores(self, vector: np.ndarray, rows: list[int]) -> np.ndarray:
         """Cosine of each passage, blended with its best sentence's cosine.
