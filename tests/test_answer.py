@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from conftest import squash
 
 from policyqa import Assistant, Settings
 from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH
+from policyqa.embed import Encoder
 
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -68,3 +70,35 @@ def test_to_dict_has_the_documented_fields(mini_assistant: Assistant) -> None:
     citation = data["citations"][0]
     for key in ("n", "doc_id", "title", "section", "text", "char_start", "char_end", "score"):
         assert key in citation
+
+
+CLAUSE_LAW = """# 示范专利条例
+
+<!-- INFO END -->
+
+## 第一章 总则
+
+第六条 执行本单位的任务所完成的发明创造为职务发明创造。\
+非职务发明创造，申请专利的权利属于发明人或者设计人；申请被批准后，该发明人或者设计人为专利权人。
+
+第七条 对下列各项，不授予专利权：
+（一）科学发现；
+（二）智力活动的规则和方法；
+（三）疾病的诊断和治疗方法。
+"""
+
+
+def test_a_quote_carries_the_clause_and_list_head_it_depends_on(tmp_path: Path, use_encoder: Encoder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "patent-rules.md").write_text(CLAUSE_LAW, encoding="utf-8")
+    assistant = Assistant(Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index"), encoder=use_encoder)
+
+    owner = assistant.ask("申请被批准后，谁是专利权人？")
+    # The condition comes with the consequence, in one sentence under one marker.
+    assert "非职务发明创造，申请专利的权利属于发明人或者设计人；申请被批准后" in owner.answer
+
+    excluded = assistant.ask("疾病的诊断和治疗方法能否被授予专利权？")
+    # The item is quoted under its list head, not alone.
+    assert "（三）疾病的诊断和治疗方法" in excluded.answer
+    assert excluded.answer.index("对下列各项，不授予专利权：") < excluded.answer.index("（三）疾病的诊断和治疗方法")

@@ -130,17 +130,24 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         length += len(text)
         if len(chosen) == settings.answer_sentences:
             break
-    chosen = _with_leading_context(chosen, passages, index)
+    chosen = _with_clause_context(_with_leading_context(chosen, passages, index), passages, index)
     chosen.sort()  # reading order: by passage rank, then by position in the passage
     numbers: dict[int, int] = {}
     quoted: dict[int, list[int]] = {}
     parts = []
+    following = set(chosen)
     for rank, row in chosen:
         n = numbers.setdefault(rank, len(numbers) + 1)
         quoted.setdefault(rank, []).append(row)
-        parts.append(f"{index.sentences[row].text}[{n}]")
+        text = index.sentences[row].text
+        if text.rstrip().endswith(("；", "：")) and (rank, row + 1) in following:
+            # A clause runs on into the next quoted clause: one sentence, one marker.
+            parts.append(text)
+        else:
+            parts.append(f"{text}[{n}] ")
+    answer_text = "".join(parts).rstrip()
     citations = tuple(_citation(numbers[rank], passages[rank], quoted[rank], index) for rank in numbers)
-    return Answer(query.text, " ".join(parts), False, citations, tuple(passages))
+    return Answer(query.text, answer_text, False, citations, tuple(passages))
 
 
 def _with_leading_context(
@@ -165,6 +172,48 @@ def _with_leading_context(
         ):
             out.append((rank, previous))
             taken.add(previous)
+    return out
+
+
+# A list item ("（一）…", "1. …", "一是…") reads only under its list head.
+_LIST_ITEM = re.compile(r"^(?:[（(][一二三四五六七八九十\d]+[)）]|\d{1,2}[.、．]|[一二三四五六七八九十]+是)")
+# How far back a quote may reach for the clauses it depends on.
+_MAX_CONTEXT_SENTENCES = 4
+
+
+def _with_clause_context(
+    chosen: list[tuple[int, int]], passages: list[Passage], index: LoadedIndex
+) -> list[tuple[int, int]]:
+    """Add the clauses and list head a quote depends on, from the same passage.
+
+    A sentence cut at "；" continues the clause before it ("非职务发明创造，申请专利的权利属于
+    发明人或者设计人；申请被批准后，该发明人或者设计人为专利权人"), and a numbered item
+    ("（一）…") continues the sentence that opens the list ("有下列情形之一的：").
+    """
+    out = list(chosen)
+    taken = {row for _, row in chosen}
+    for rank, row in chosen:
+        rows = set(passages[rank].sentence_rows)
+        sentence = index.sentences[row]
+        is_item = bool(_LIST_ITEM.match(sentence.text))
+        previous = row - 1
+        for _ in range(_MAX_CONTEXT_SENTENCES):
+            if previous not in rows:
+                break
+            text = index.sentences[previous].text.rstrip()
+            same_block = index.sentences[previous].block == sentence.block
+            if same_block and text.endswith(("；", ";", "：", ":")):
+                pass  # a clause of the same sentence, or the head of its list
+            elif is_item and (_LIST_ITEM.match(text) or text.endswith(("：", ":"))):
+                pass  # an earlier item of the same list, or its head
+            else:
+                break
+            if previous not in taken:
+                out.append((rank, previous))
+                taken.add(previous)
+            if text.endswith(("：", ":")):
+                break  # the list head reached
+            previous -= 1
     return out
 
 
