@@ -66,7 +66,7 @@ def test_weak_evidence_abstains_in_the_questions_language(mini_index) -> None:  
 
 def test_to_dict_has_the_documented_fields(mini_assistant: Assistant) -> None:
     data = mini_assistant.ask("技术复苏基金是什么？").to_dict()
-    assert {"question", "answer", "outcome", "abstained", "abstain_reason", "citations"} == set(data)
+    assert {"question", "resolved_question", "answer", "outcome", "abstained", "abstain_reason", "citations"} == set(data)
     citation = data["citations"][0]
     for key in ("n", "doc_id", "title", "section", "text", "char_start", "char_end", "score"):
         assert key in citation

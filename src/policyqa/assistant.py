@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from .answer import compose_answer, not_covered, partial
@@ -22,6 +22,7 @@ from .documents import HIDDEN_CHARACTERS
 from .embed import Encoder, get_encoder
 from .errors import IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
 from .expand import QueryPreparer
+from .followup import resolve_follow_up
 from .index import LoadedIndex, ProgressFn, build_index, current_build, is_stale, load_index
 from .retrieve import Retriever
 from .settings import Settings, check_top_k
@@ -214,9 +215,15 @@ class Assistant:
         k: int | None = None,
         doc_ids: Collection[str] | None = None,
         where: SearchFilter | None = None,
+        earlier: Sequence[str] = (),
     ) -> Answer:
-        """An extractive answer with numbered citations, or an abstention."""
-        return self.trace(question, k, doc_ids, where=where).answer
+        """An extractive answer with numbered citations, or an abstention.
+
+        ``earlier``: the conversation's previous questions (latest last); a short follow-up
+        ("What about the growth stage?") is resolved against them (``followup``) and the
+        answer's ``resolved_question`` says what was searched.
+        """
+        return self.trace(question, k, doc_ids, where=where, earlier=earlier).answer
 
     def trace(
         self,
@@ -225,6 +232,7 @@ class Assistant:
         doc_ids: Collection[str] | None = None,
         depth: int | None = None,
         where: SearchFilter | None = None,
+        earlier: Sequence[str] = (),
     ) -> Trace:
         """``ask`` with every step kept: the ranking to ``depth`` (at least ``k``), relevance, the answer.
 
@@ -233,11 +241,15 @@ class Assistant:
         """
         top_k = check_top_k(self.settings.top_k if k is None else k)
         loaded = self._current()
-        query = self._prepare(loaded, question)
+        asked = clean_question(question, self.settings.max_question_chars)
+        resolved = resolve_follow_up(asked, [q for q in earlier if isinstance(q, str) and q.strip()])
+        query = self._prepare(loaded, resolved or asked)
         ranked = loaded.retriever.search(query, max(top_k, depth or 0), _combined(where, doc_ids))
         passages = ranked[:top_k]
         relevance = loaded.retriever.relevance(query, passages)
         answer = self._answer(query, passages, relevance, loaded.index)
+        if resolved is not None:
+            answer = replace(answer, question=asked, resolved_question=resolved)
         return Trace(query, tuple(ranked), top_k, relevance, answer)
 
     def _answer(self, query: Query, passages: list[Passage], relevance: float, index: LoadedIndex) -> Answer:

@@ -161,10 +161,12 @@ class Answer:
     passages: tuple[Passage, ...]
     abstain_reason: str | None = None
     outcome: str = ANSWERED
+    resolved_question: str | None = None  # what was searched, when a follow-up was resolved
 
     def to_dict(self) -> dict[str, object]:
         return {
             "question": self.question,
+            "resolved_question": self.resolved_question,
             "answer": self.answer,
             "outcome": self.outcome,
             "abstained": self.abstained,
