@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from conftest import squash
 
 from policyqa import Assistant, Settings
 from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH
 from policyqa.embed import Encoder
+from policyqa.figures import items_asked
 
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -66,7 +68,9 @@ def test_weak_evidence_abstains_in_the_questions_language(mini_index) -> None:  
 
 def test_to_dict_has_the_documented_fields(mini_assistant: Assistant) -> None:
     data = mini_assistant.ask("技术复苏基金是什么？").to_dict()
-    assert {"question", "resolved_question", "answer", "outcome", "abstained", "abstain_reason", "citations"} == set(data)
+    assert {"question", "resolved_question", "answer", "outcome", "abstained", "abstain_reason", "citations"} == set(
+        data
+    )
     citation = data["citations"][0]
     for key in ("n", "doc_id", "title", "section", "text", "char_start", "char_end", "score"):
         assert key in citation
@@ -102,3 +106,39 @@ def test_a_quote_carries_the_clause_and_list_head_it_depends_on(tmp_path: Path, 
     # The item is quoted under its list head, not alone.
     assert "（三）疾病的诊断和治疗方法" in excluded.answer
     assert excluded.answer.index("对下列各项，不授予专利权：") < excluded.answer.index("（三）疾病的诊断和治疗方法")
+
+
+@pytest.mark.parametrize(
+    ("question", "count"),
+    [
+        ("What are the five stages of the hype cycle?", 5),
+        ("技术成熟度曲线有哪五个阶段？", 5),
+        ("合肥、浙江、深圳三种模式各代表什么？", 3),
+        ("第五条规定了什么？", None),  # an article, not five things
+        ("What does the fund do?", None),
+    ],
+)
+def test_an_enumeration_question_names_how_many_items_it_wants(question: str, count: int | None) -> None:
+    assert items_asked(question) == count
+
+
+STAGES_TEXT = """一、技术成熟度曲线
+
+技术的发展并非一帆风顺。通常技术成熟度曲线包含以下五个阶段：萌芽期，新技术出现并引发社会关注；\
+期望膨胀期，市场对新技术的期望较高；泡沫破裂低谷期，技术应用低于市场预期；\
+稳步爬升复苏期，技术不断完善并得到市场验证；生产成熟期，技术实现规模化产业应用。
+
+二、产业生命周期
+
+产业生命周期分为初创期、成长期、成熟期和衰退期。政府在不同阶段的作用各不相同。
+"""
+
+
+def test_an_enumeration_gets_every_item(tmp_path: Path, use_encoder: Encoder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "stages.txt").write_text(STAGES_TEXT, encoding="utf-8")
+    assistant = Assistant(Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index"), encoder=use_encoder)
+    answer = assistant.ask("技术成熟度曲线包括哪五个阶段？")
+    stages = ("萌芽期", "期望膨胀期", "泡沫破裂低谷期", "稳步爬升复苏期", "生产成熟期")
+    assert sum(stage in answer.answer for stage in stages) == 5, answer.answer

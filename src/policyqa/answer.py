@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .figures import asked_figure
+from .figures import asked_figure, items_asked
 from .index import LoadedIndex
 from .settings import Settings
 from .text import is_cjk
@@ -115,6 +115,9 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
     chosen_vectors: list[np.ndarray] = []
     length = 0
     scored = _sentence_scores(query, passages, index)
+    # An enumeration ("the five stages") gets room for every item it names, and one more.
+    max_sentences = max(settings.answer_sentences, (items_asked(query.text) or 0) + 1)
+    max_chars = MAX_ANSWER_CHARS * max_sentences // settings.answer_sentences
     floor = scored[0][0] - _MAX_SCORE_GAP if scored else 0.0
     for score, rank, row in scored:
         if score < floor:
@@ -123,12 +126,12 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         if any(float(vector @ v) > _DUPLICATE_COSINE for v in chosen_vectors):
             continue
         text = index.sentences[row].text
-        if chosen and length + len(text) > MAX_ANSWER_CHARS:
+        if chosen and length + len(text) > max_chars:
             continue
         chosen.append((rank, row))
         chosen_vectors.append(vector)
         length += len(text)
-        if len(chosen) == settings.answer_sentences:
+        if len(chosen) == max_sentences:
             break
     chosen = _with_clause_context(_with_leading_context(chosen, passages, index), passages, index)
     chosen.sort()  # reading order: by passage rank, then by position in the passage
@@ -140,7 +143,7 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         n = numbers.setdefault(rank, len(numbers) + 1)
         quoted.setdefault(rank, []).append(row)
         text = index.sentences[row].text
-        if text.rstrip().endswith(("；", "：")) and (rank, row + 1) in following:
+        if text.rstrip().endswith(("；", "：", ";", ":")) and (rank, row + 1) in following:
             # A clause runs on into the next quoted clause: one sentence, one marker.
             parts.append(text)
         else:

@@ -73,3 +73,30 @@ def asked_figure(question: str) -> re.Pattern[str] | None:
     """The pattern of the figure a question asks for ("how many", "比例"), if any."""
     asked = figure_asked(question)
     return asked[0] if asked else None
+
+
+_EN_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_ZH_NUMBERS = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+# "the five stages", "three main models", "五个阶段", "三种模式", "四大堵点": a question that
+# names how many things it asks for.
+_ASKS_ITEMS_EN = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|[2-9])\s+(?:main\s+|key\s+|major\s+|different\s+)?"
+    r"(?:stages|phases|steps|types|kinds|ways|models|modes|measures|principles|categories|parts|aspects"
+    r"|reasons|factors|bottlenecks|paths|pathways|dimensions|levels|elements|features|tasks|areas)\b",
+    re.I,
+)
+# Not "第五条" (an article) nor a digit of a longer number ("十五条").
+_ASKS_ITEMS_ZH = re.compile(
+    r"(?<![第十百千零〇一二三四五六七八九\d])([两二三四五六七八九十2-9])\s*(?:个|种|类|项|大|条|方面|阶段|层次|环节)"
+)
+
+
+def items_asked(question: str) -> int | None:
+    """How many items an enumeration question asks for ("What are the five stages …?" → 5), if it says."""
+    if match := _ASKS_ITEMS_EN.search(question):
+        word = match.group(1).lower()
+        return int(word) if word.isdigit() else _EN_NUMBERS[word]
+    if match := _ASKS_ITEMS_ZH.search(question):
+        word = match.group(1)
+        return int(word) if word.isdigit() else _ZH_NUMBERS[word]
+    return None
