@@ -31,10 +31,12 @@ setup-browser:
 test: setup-dev setup-st setup-browser
 	$(BIN)/python -m pytest
 
-# The edit-test loop: everything but the slow (full corpus, gold set, load, kill-and-rebuild) and
-# browser tests, with the ten slowest shown so the loop stays fast. CI runs `make test`.
+# The edit-test loop: everything but the slow (full corpus, gold set, load, kill-and-rebuild, most
+# console-script subprocesses, torch) and browser tests, with the ten slowest shown so the loop
+# stays fast. Property tests run fewer examples (the "fast" Hypothesis profile, tests/conftest.py);
+# langsmith's pytest plugin, which no test uses, is not loaded (2 s). CI runs `make test`.
 test-fast: setup-dev
-	$(BIN)/python -m pytest -m "not slow and not browser" --durations=10
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -m "not slow and not browser" -p no:langsmith_plugin --durations=10
 
 lint: setup-dev
 	$(BIN)/ruff check src app tests

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from policyqa.assistant import Assistant
 from policyqa.embed import Encoder, get_encoder
@@ -30,6 +31,19 @@ PAPER = REPO_ROOT / "corpus" / "bai2026-sci-tech-industry-integration.txt"
 POLICY_TEXTS = REPO_ROOT.parent / "shared" / "policy-texts"
 # CI sets CI=true (GitHub Actions, GitLab, most others); there a quality gate must never skip.
 CI_VALUES = {"true", "1", "yes"}
+
+# Hypothesis: `make test-fast` sets HYPOTHESIS_PROFILE=fast, which caps the property tests' examples
+# for the edit-test loop; `make test` (and CI) leaves it unset: each test's own max_examples hold.
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "")
+FAST_HYPOTHESIS_EXAMPLES = 15
+hypothesis_settings.register_profile("fast", max_examples=FAST_HYPOTHESIS_EXAMPLES)
+if HYPOTHESIS_PROFILE:
+    hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def hypothesis_examples(full: int) -> int:
+    """A property test's ``max_examples``: ``full``, or at most ``FAST_HYPOTHESIS_EXAMPLES`` in the fast run."""
+    return min(full, FAST_HYPOTHESIS_EXAMPLES) if HYPOTHESIS_PROFILE == "fast" else full
 
 
 def running_in_ci() -> bool:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import hypothesis_examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +35,9 @@ def test_control_characters_and_lone_surrogates_are_cleaned() -> None:
     assert clean_question("技术\x07复苏\ud800基金", 100) == "技术 复苏\ufffd基金"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=hypothesis_examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(min_size=1, max_size=300))
 def test_ask_never_raises_on_arbitrary_unicode(mini_assistant: Assistant, question: str) -> None:
     """Any text gets an answer or an abstention; only a question with nothing in it is refused."""
@@ -57,7 +60,9 @@ _ANY_CHARACTER = st.one_of(
 )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=hypothesis_examples(80), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.one_of(
         st.lists(_ANY_CHARACTER, min_size=1, max_size=300).map("".join),

@@ -20,10 +20,9 @@ import httpx
 import pytest
 from app_fixtures import RunningServer, serve
 from conftest import MINI_DIR
-from test_cli import _assert_clean_error, _command, _environment, run_cli
+from test_cli import _assert_clean_error, _command, _environment, run_cli, run_cli_in_process
 
 from policyqa import Assistant, Settings
-from policyqa.cli import main
 from policyqa.documents import MAX_FILE_BYTES
 from policyqa_app import AppSettings
 
@@ -97,20 +96,13 @@ def test_odd_but_meaningful_questions_are_answered(
 
 
 @pytest.fixture()
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], mini_index):  # type: ignore[no-untyped-def]
+def cli(mini_index):  # type: ignore[no-untyped-def]
     """``policyqa`` in this process over the mini index: (exit status, stdout, stderr)."""
-    for name in [n for n in os.environ if n.startswith("POLICYQA_")]:
-        monkeypatch.delenv(name)
     common = ["--corpus", str(MINI_DIR), "--index-dir", str(mini_index.settings.index_dir)]
 
     def run(*args: str, index_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
         options = common if index_dir is None else [*common[:-1], str(index_dir)]
-        try:
-            status = main([*args, *options])
-        except SystemExit as exc:  # argparse
-            status = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), status, out, err)
+        return run_cli_in_process(*args, *options)
 
     return run
 
@@ -145,17 +137,26 @@ def test_a_failing_file_system_is_one_error_line(cli, tmp_path: Path) -> None:  
     assert result.returncode == 1 and "index-is-a-file" in result.stderr
 
 
-def test_cli_answers_emoji_and_bytes_that_are_not_utf8(mini_index) -> None:  # type: ignore[no-untyped-def]
-    """In a real process: argv bytes that are not UTF-8 arrive as lone surrogates (surrogateescape)."""
+def _ask_in_process(argv: list[bytes]) -> subprocess.CompletedProcess[bytes]:
+    """As a process would: its argv bytes decoded by ``os.fsdecode`` (surrogateescape), its output UTF-8."""
+    result = run_cli_in_process(*map(os.fsdecode, argv))
+    return subprocess.CompletedProcess(argv, result.returncode, result.stdout.encode(), result.stderr.encode())
+
+
+def _ask_in_a_process(argv: list[bytes]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*map(os.fsencode, _command()), *argv], capture_output=True, env=_environment(), timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    "run", [_ask_in_process, pytest.param(_ask_in_a_process, marks=pytest.mark.slow)], ids=["in-process", "subprocess"]
+)
+def test_cli_answers_emoji_and_bytes_that_are_not_utf8(mini_index, run) -> None:  # type: ignore[no-untyped-def]
+    """argv bytes that are not UTF-8 arrive as lone surrogates (surrogateescape), in a real process too."""
     question = "🚀 技术复苏基金 ".encode() + b"\xff\xfe"
     common = [b"--corpus", os.fsencode(MINI_DIR), b"--index-dir", os.fsencode(mini_index.settings.index_dir)]
-    result = subprocess.run(
-        [*map(os.fsencode, _command()), b"ask", question, b"--json", *common],
-        capture_output=True,
-        env=_environment(),
-        timeout=120,
-        check=False,
-    )
+    result = run([b"ask", question, b"--json", *common])
 
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout.decode("utf-8"))
@@ -197,10 +198,13 @@ def _assert_every_bad_file_is_named(text: str) -> None:
         assert line is not None and reason in line, (name, text)
 
 
-def test_policyqa_index_skips_each_bad_file_by_name_and_indexes_the_rest(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "run", [run_cli_in_process, pytest.param(run_cli, marks=pytest.mark.slow)], ids=["in-process", "subprocess"]
+)
+def test_policyqa_index_skips_each_bad_file_by_name_and_indexes_the_rest(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
     corpus = make_bad_corpus(tmp_path / "corpus")
 
-    result = run_cli("index", "-q", "--corpus", str(corpus), "--index-dir", str(tmp_path / "index"))
+    result = run("index", "-q", "--corpus", str(corpus), "--index-dir", str(tmp_path / "index"))
 
     assert result.returncode == 0, result.stderr
     assert "Indexed 4 documents" in result.stdout

