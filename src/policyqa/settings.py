@@ -50,6 +50,9 @@ DEFAULT_GLOSSARY_BONUS = 0.2
 DEFAULT_REGION_BONUS = 0.12
 # The documents a question's cues single out (at most this many) are searched on their own too.
 DEFAULT_CUED_DOCUMENTS = 10
+# Above this share (by rarity) of a question's own Chinese words missing from the evidence, the
+# texts do not cover it (verify.missing_content); 1.0 turns the check off.
+DEFAULT_MAX_MISSING_CONTENT = 1.0
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 
@@ -89,6 +92,7 @@ class Settings:
     glossary_bonus: float = DEFAULT_GLOSSARY_BONUS
     region_bonus: float = DEFAULT_REGION_BONUS
     cued_documents: int = DEFAULT_CUED_DOCUMENTS
+    max_missing_content: float = DEFAULT_MAX_MISSING_CONTENT
     max_question_chars: int = MAX_QUESTION_CHARS
     # None: no managed folder (``policyqa add`` refuses to work).
     managed_dir: Path | None = DEFAULT_MANAGED_DIR
@@ -202,6 +206,7 @@ class Settings:
             "glossary_bonus": float,
             "region_bonus": float,
             "cued_documents": int,
+            "max_missing_content": float,
             "max_question_chars": int,
         }
         for name, convert in converters.items():

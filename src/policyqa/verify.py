@@ -49,13 +49,42 @@ def _context_text(passages: Sequence[Passage], index: LoadedIndex, front_matter:
 NO_FIGURE = "no passage gives the figure asked for"
 
 
-def check(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> Verdict:
+# Words that ask rather than name what is asked about; they never count as missing content.
+_ASKING_WORDS = frozenset(
+    "哪些 什么 怎么 怎样 如何 多少 是否 有没有 为什么 规定 要求 应当 可以 主要 具体 哪个 哪里 哪种 几个 "
+    "今年 现在 目前 情况 问题 方面 内容 有关 相关 关于 政策 措施 办法 方式".split()
+)
+
+
+def missing_content(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> tuple[float, list[str]]:
+    """The share (by rarity, BM25's idf) of the question's Chinese words absent from the evidence, and those words.
+
+    A question about something the texts never mention ("今天北京的天气", a programme or an
+    organisation they do not name) lands on passages about something nearby; its own specific
+    words are then missing from them. English questions are judged by their glossary terms.
+    """
+    terms = sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and t not in _ASKING_WORDS})
+    if not terms:
+        return 0.0, []
+    text = _context_text(passages, index, front_matter=False)
+    idf = index.lexical.idf(terms)
+    # A word the corpus never uses weighs as much as its rarest word.
+    weights = [float(w) if w > 0 else float(max(idf.max(), 1.0)) for w in idf]
+    missing = [t for t in terms if t not in text]
+    share = sum(w for t, w in zip(terms, weights, strict=True) if t in missing) / sum(weights)
+    return share, missing
+
+
+def check(query: Query, passages: Sequence[Passage], index: LoadedIndex, max_missing: float = 1.0) -> Verdict:
     """Whether the passages answer the question, answer it in part, or do not cover it.
 
     A place or year the passages never mention means the question is about something
     else: not covered. A figure they do not give, on a matter they do treat, is a partial
     answer: the texts fix no such figure, and what they say on the matter is quoted.
     """
+    share, missing = missing_content(query, passages, index)
+    if share > max_missing:
+        return Verdict(NOT_COVERED, f"the passages do not mention {'、'.join(missing[:3])}")
     reason = unsupported_reason(query, passages, index)
     if reason is None:
         return Verdict(ANSWERED)
