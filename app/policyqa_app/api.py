@@ -14,7 +14,6 @@ Example:
 # handlers from their annotations at runtime, and the models are built per service (their
 # limits come from the settings), so the annotations must be real objects, not strings.
 
-import ipaddress
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -27,10 +26,11 @@ from starlette.concurrency import run_in_threadpool
 
 from policyqa.documents import HIDDEN_CHARACTERS
 
+from .documents_api import documents_router, is_loopback
 from .errors import ApiError, error_response
 from .feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackRecord
 from .present import answer_sentences
-from .security import ANONYMOUS, LOOPBACK_HOST_NAMES, Identity, host_name
+from .security import ANONYMOUS, Identity
 from .service import Service
 
 MAX_TOP_K = 50
@@ -55,20 +55,6 @@ def require_json(request: Request) -> None:
 def _sse(event: str, data: object) -> bytes:
     payload = json.dumps(data, ensure_ascii=False)
     return f"event: {event}\ndata: {payload}\n\n".encode()
-
-
-def _is_loopback(request: Request) -> bool:
-    """True when the TCP peer is on loopback and the ``Host`` names loopback too.
-
-    The peer alone is not enough: a page on an attacker's domain that rebinds its DNS to
-    127.0.0.1 reaches the server from loopback, but names its own domain in ``Host``.
-    """
-    peer = request.client.host if request.client else ""
-    try:
-        on_loopback = ipaddress.ip_address(peer).is_loopback
-    except ValueError:
-        return False
-    return on_loopback and host_name(request.headers.get("host", "")) in LOOPBACK_HOST_NAMES
 
 
 def api_router(service: Service) -> APIRouter:
@@ -129,6 +115,10 @@ def api_router(service: Service) -> APIRouter:
                 raise ApiError(422, "unknown_document", f"doc_ids: no indexed document has the id {unknown[0]!r}.")
         return body
 
+    async def fresh() -> None:
+        """Serve a build another process published (``policyqa add``): a cheap check, at most once a second."""
+        await run_in_threadpool(service.refresh_index)
+
     router = APIRouter()
 
     @router.get("/healthz", tags=["service"], summary="Liveness: the process is up (always open).")
@@ -147,11 +137,16 @@ def api_router(service: Service) -> APIRouter:
             )
         return JSONResponse({"status": "loading"}, status_code=503)
 
-    @router.get(f"{API_PREFIX}/documents", tags=["corpus"], summary="The indexed documents and their sections.")
+    @router.get(
+        f"{API_PREFIX}/documents",
+        tags=["corpus"],
+        dependencies=[Depends(fresh)],
+        summary="The indexed documents and their sections.",
+    )
     async def documents() -> dict[str, list[dict[str, object]]]:
         return {"documents": await run_in_threadpool(service.document_listing)}
 
-    json_body = [Depends(require_json)]
+    json_body = [Depends(require_json), Depends(fresh)]
 
     @router.post(f"{API_PREFIX}/ask", tags=["questions"], dependencies=json_body, summary="Answer with citations.")
     async def ask(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
@@ -207,7 +202,7 @@ def api_router(service: Service) -> APIRouter:
         response_class=StreamingResponse,
     )
     async def feedback_export(request: Request) -> StreamingResponse:
-        if not service.settings.auth_required and not _is_loopback(request):
+        if not service.settings.auth_required and not is_loopback(request):
             raise ApiError(
                 403,
                 "forbidden",
@@ -219,6 +214,8 @@ def api_router(service: Service) -> APIRouter:
             headers={"Content-Disposition": 'attachment; filename="policyqa-feedback.jsonl"'},
         )
 
+    # Its routes themselves, not an included router: ``api_fallback`` lists the routes' methods.
+    router.routes.extend(documents_router(service).routes)
     return router
 
 

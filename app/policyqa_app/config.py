@@ -8,6 +8,9 @@ Variables::
 
     POLICYQA_API_KEYS                 comma-separated API keys (raw keys or sha256 hex digests)
     POLICYQA_API_KEYS_FILE            file with one key or sha256 hex digest per line (# comments)
+    POLICYQA_ADMIN_KEYS               comma-separated admin keys: they may also add and remove documents
+    POLICYQA_ADMIN_KEYS_FILE          file of admin keys, in the format of POLICYQA_API_KEYS_FILE
+    POLICYQA_MAX_UPLOAD_BYTES         largest document file an upload may carry (default 20 MB, the loader's limit)
     POLICYQA_TRUSTED_IDENTITY_HEADER  header carrying the user name set by the portal's reverse proxy
     POLICYQA_TRUSTED_PROXIES          comma-separated addresses or CIDR ranges that may set that header
     POLICYQA_CORS_ORIGINS             comma-separated origins allowed to call the API from a browser
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policyqa import ConfigError
+from policyqa.documents import MAX_FILE_BYTES
 
 from .limits import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE, DEFAULT_QUEUE_TIMEOUT_SECONDS, Rate
 
@@ -43,6 +47,8 @@ ANY_HOST = "*"
 DEFAULT_FEEDBACK_DB = Path("var/feedback.sqlite3")
 DEFAULT_FRAME_ANCESTORS = ("'self'",)
 DEFAULT_SESSION_TTL_SECONDS = 8 * 3600
+# A larger upload could never be added: the loader refuses files over this size.
+DEFAULT_MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 MIN_KEY_CHARS = 16
 _DIGEST = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -78,11 +84,11 @@ def _split(raw: str | None) -> list[str]:
     return [part.strip() for part in (raw or "").split(",") if part.strip()]
 
 
-def _read_key_file(path: Path) -> list[str]:
+def _read_key_file(path: Path, variable: str = "API_KEYS_FILE") -> list[str]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ConfigError(f"{ENV_PREFIX}API_KEYS_FILE={str(path)!r} cannot be read: {exc.strerror}.") from exc
+        raise ConfigError(f"{ENV_PREFIX}{variable}={str(path)!r} cannot be read: {exc.strerror}.") from exc
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
@@ -90,11 +96,16 @@ def _read_key_file(path: Path) -> list[str]:
 class AppSettings:
     """How the server admits requests, who may frame it, where feedback goes.
 
+    ``api_key_digests`` are the keys that may read; ``admin_key_digests`` may also add and
+    remove documents, and are counted among the readers' (so they authenticate everywhere).
+
     Example:
         >>> AppSettings(api_key_digests=frozenset({key_digest("a-long-random-key-123")}))
     """
 
     api_key_digests: frozenset[str] = frozenset()
+    admin_key_digests: frozenset[str] = frozenset()
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     trusted_identity_header: str | None = None
     trusted_proxies: tuple[IPNetwork, ...] = ()
     cors_origins: tuple[str, ...] = ()
@@ -123,10 +134,23 @@ class AppSettings:
             raise ConfigError(f"max_queue must be 0 or more. Currently, it is {self.max_queue}.")
         if not self.queue_timeout_seconds > 0:
             raise ConfigError(f"queue_timeout_seconds must be positive. Currently, it is {self.queue_timeout_seconds}.")
-        object.__setattr__(self, "api_key_digests", frozenset(d.lower() for d in self.api_key_digests))
+        object.__setattr__(self, "admin_key_digests", frozenset(d.lower() for d in self.admin_key_digests))
+        for digest in self.admin_key_digests:
+            if not _DIGEST.match(digest):
+                raise ConfigError(
+                    f"admin_key_digests must hold sha256 hex digests. Currently, one is {digest[:8]!r}..."
+                )
+        # An admin may read: access control knows every key by ``api_key_digests``.
+        readers = frozenset(d.lower() for d in self.api_key_digests) | self.admin_key_digests
+        object.__setattr__(self, "api_key_digests", readers)
         for digest in self.api_key_digests:
             if not _DIGEST.match(digest):
                 raise ConfigError(f"api_key_digests must hold sha256 hex digests. Currently, one is {digest[:8]!r}...")
+        if not 1 <= self.max_upload_bytes <= MAX_FILE_BYTES:
+            raise ConfigError(
+                f"max_upload_bytes must be between 1 and {MAX_FILE_BYTES:,} (the loader's limit). "
+                f"Currently, it is {self.max_upload_bytes:,}."
+            )
         header = self.trusted_identity_header
         if header is not None and not _HEADER_NAME.match(header):
             raise ConfigError(f"trusted_identity_header must be an HTTP header name. Currently, it is {header!r}.")
@@ -171,6 +195,11 @@ class AppSettings:
             source = f"{ENV_PREFIX}API_KEYS_FILE"
             digests |= {parse_key_entry(k, source) for k in _read_key_file(Path(key_file))}
         values["api_key_digests"] = frozenset(digests)
+        admins = {parse_key_entry(k, f"{ENV_PREFIX}ADMIN_KEYS") for k in _split(env.get(ENV_PREFIX + "ADMIN_KEYS"))}
+        if admin_file := env.get(ENV_PREFIX + "ADMIN_KEYS_FILE"):
+            source = f"{ENV_PREFIX}ADMIN_KEYS_FILE"
+            admins |= {parse_key_entry(k, source) for k in _read_key_file(Path(admin_file), "ADMIN_KEYS_FILE")}
+        values["admin_key_digests"] = frozenset(admins)
         if header := (env.get(ENV_PREFIX + "TRUSTED_IDENTITY_HEADER") or "").strip():
             values["trusted_identity_header"] = header
         values["trusted_proxies"] = parse_networks(_split(env.get(ENV_PREFIX + "TRUSTED_PROXIES")))
@@ -196,6 +225,7 @@ class AppSettings:
             ("MAX_CONCURRENCY", "max_concurrency", int),
             ("MAX_QUEUE", "max_queue", int),
             ("QUEUE_TIMEOUT", "queue_timeout_seconds", float),
+            ("MAX_UPLOAD_BYTES", "max_upload_bytes", int),
         ):
             if raw := (env.get(ENV_PREFIX + name) or "").strip():
                 try:

@@ -8,6 +8,7 @@ in ``security`` (access control, host and origin checks, proxy headers, headers)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import AppSettings
+from .documents_api import upload_body_limits
 from .errors import UIErrorShapeMiddleware
 from .limits import BODY_TIMEOUT_SECONDS, LimitsMiddleware
 from .security import (
@@ -39,6 +41,11 @@ class BodyLimitMiddleware:
 
     The limit is ``limit`` bytes, and ``ui_limit`` under ``ui_prefix`` (the UI's events).
     A body that has not arrived ``timeout`` seconds after its headers gets 408.
+
+    The paths of ``path_limits`` (the document upload) have their own limit, and their
+    bodies, too large to hold in memory, are streamed to the app as they arrive, counted:
+    past the limit, or ``timeout`` seconds without data, the client gets 413 or 408 and
+    the app reads a disconnect.
     """
 
     def __init__(
@@ -48,14 +55,18 @@ class BodyLimitMiddleware:
         ui_limit: int = MAX_UI_BODY_BYTES,
         ui_prefix: str = UI_API_PREFIX,
         timeout: float = BODY_TIMEOUT_SECONDS,
+        path_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.timeout = timeout
         self.limit = limit
         self.ui_limit = ui_limit
         self.ui_prefix = ui_prefix
+        self.path_limits = dict(path_limits or {})
 
     def limit_for(self, path: str) -> int:
+        if path in self.path_limits:
+            return self.path_limits[path]
         return self.ui_limit if path.startswith(self.ui_prefix) else self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,6 +77,9 @@ class BodyLimitMiddleware:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await self._too_large(scope, receive, send, limit)
+            return
+        if scope["path"] in self.path_limits:
+            await self._streamed(scope, receive, send, limit)
             return
         # Read the whole (bounded) body now, counting; replay it to the app afterwards.
         chunks: list[bytes] = []
@@ -103,6 +117,49 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """Pass the body on as it arrives; answer 413 or 408 in the app's stead when it runs over."""
+        size = 0
+        body_done = False
+        started = False  # the app's response
+        refused = False  # ours
+
+        async def refuse(status: int, code: str, message: str) -> Message:
+            nonlocal refused
+            if not started:
+                refused = True
+                response = JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+                response.headers["Connection"] = "close"
+                await response(scope, receive, send)
+            return {"type": "http.disconnect"}
+
+        async def counted() -> Message:
+            nonlocal size, body_done
+            if refused:
+                return {"type": "http.disconnect"}
+            if body_done:  # a wait for the client's disconnect: no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                return await refuse(408, "request_timeout", "The request body was not sent in time.")
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    return await refuse(413, "payload_too_large", f"The request body exceeds {limit:,} bytes.")
+                body_done = not message.get("more_body", False)
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the client has had its answer
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, counted, guarded)
 
     @staticmethod
     async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
@@ -149,7 +206,7 @@ def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authentic
         max_queue=settings.max_queue,
         queue_timeout=settings.queue_timeout_seconds,
     )
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware, path_limits=upload_body_limits(settings))
     app.add_middleware(ClosedRoutesMiddleware)
     app.add_middleware(AccessControlMiddleware, authenticator=authenticator)
     app.add_middleware(RequestOriginMiddleware, settings=settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from policyqa import Assistant, DocumentInfo, PolicyQAError
@@ -25,6 +26,8 @@ log = logging.getLogger("policyqa.app")
 WARMUP_QUESTION = "预热 warm-up"
 # An English question loads what only English questions use (the CC-CEDICT index).
 WARMUP_QUESTION_EN = "warm-up of the policy index"
+# How often a request looks for a build another process published (``policyqa add``).
+REFRESH_INTERVAL_SECONDS = 1.0
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Service:
     settings: AppSettings
     feedback: FeedbackStore
     authenticator: Authenticator
+    refresh_interval: float = REFRESH_INTERVAL_SECONDS
+    refreshed_at: float = field(default=float("-inf"), repr=False)
+    refreshing: threading.Lock = field(default_factory=threading.Lock, repr=False)
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: str | None = None
 
@@ -57,6 +63,32 @@ class Service:
     def start_warm_up(self) -> None:
         """Warm up in a background thread: the server answers /healthz and /readyz meanwhile."""
         threading.Thread(target=self.warm_up, name="policyqa-warmup", daemon=True).start()
+
+    def refresh_index(self, force: bool = False) -> bool:
+        """Serve the build another process (``policyqa add``) or a request published; True when one went live.
+
+        Requests call it (in a worker thread) before they use the index: at most once per
+        ``refresh_interval`` it reads the ``CURRENT`` pointer, and loads the new build when
+        there is one. While one request loads it, the others go on with the loaded build
+        instead of waiting. ``force``: check now, and wait for a load in progress (after an
+        add or remove of this process, so that its answer is served by the next request).
+        A failed load is logged; the loaded build stays in service.
+        """
+        if not force and time.monotonic() - self.refreshed_at < self.refresh_interval:
+            return False
+        if not self.refreshing.acquire(blocking=force):
+            return False
+        try:
+            self.refreshed_at = time.monotonic()
+            changed = self.assistant.refresh()
+        except Exception as exc:  # the loaded build keeps answering; the next check tries again
+            log.error("Loading the new index build failed: %s", exc)
+            return False
+        finally:
+            self.refreshing.release()
+        if changed:
+            log.info("Serving index build %s.", self.assistant.generation)
+        return changed
 
     def document_ids(self) -> set[str]:
         return {d.doc_id for d in self.assistant.documents()}
