@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import io
 import re
+import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,9 +26,10 @@ from app_fixtures import (
     serve,
 )
 
-from policyqa import Assistant
+from policyqa import Assistant, Settings
 from policyqa_app import AppSettings
-from policyqa_app.present import citation_label, copy_text
+from policyqa_app.present import citation_label, copy_text, kind_text, short_title
+from policyqa_app.service import key_term_glosses
 
 pytest_plugins = ["app_fixtures"]
 
@@ -77,11 +81,20 @@ class Tab:
         self.page.fill("#pq-question textarea", question)
         self.page.click("#pq-send")
 
-    def options(self) -> list[str]:
-        """The citation buttons under the latest answer, once it has arrived."""
-        options = self.page.locator("#pq-chat button.option")
-        options.first.wait_for()
-        return [text.strip() for text in options.all_inner_texts()]
+    def options(self, turn: int | None = None) -> list[str]:
+        """The citation links listed under answer ``turn`` (default: the latest), once it has arrived."""
+        return [text.strip() for text in self.citation_links(turn).all_inner_texts()]
+
+    def citation_links(self, turn: int | None = None):  # type: ignore[no-untyped-def]
+        selector = "#pq-chat .pq-sources a.pq-cite"
+        if turn is not None:
+            selector += f"[href^='#pq-cite-{turn}-']"
+        links = self.page.locator(selector)
+        links.first.wait_for()
+        if turn is None:  # the latest answer's: the links of the highest turn
+            last = max(int(h.split("-")[2]) for h in links.evaluate_all("els => els.map(e => e.getAttribute('href'))"))
+            return self.citation_links(last)
+        return links
 
     def hosts(self) -> set[str]:
         return {re.sub(r"^[a-z]+://([^/]+).*$", r"\1", url) for url in self.requests if "://" in url}
@@ -100,21 +113,37 @@ def api_answer(server: RunningServer, question: str, **headers: str) -> dict:  #
     return response.json()  # type: ignore[no-any-return]
 
 
+def wait_until(tab: Tab, condition: Callable[[], bool], timeout_ms: int = TIMEOUT_MS) -> None:
+    """Poll ``condition`` (a check of the page's state) until it holds; fail after ``timeout_ms``."""
+    for _ in range(timeout_ms // 100):
+        if condition():
+            return
+        tab.page.wait_for_timeout(100)
+    assert condition(), "the page did not reach the expected state"
+
+
 def squash(text: str) -> str:
     return "".join(text.split())
 
 
-def save_screenshot(tab: Tab) -> None:
-    """A small PNG of the page for the README: 128 colours are plenty for a UI."""
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    tab.page.screenshot(path=str(SCREENSHOT))
+def save_screenshot(tab: Tab, path: Path = SCREENSHOT, height: float | None = None) -> None:
+    """A small PNG of the page for the README: 128 colours are plenty for a UI.
+
+    With ``height``, the whole page from its top down to that many pixels, else the viewport.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if height is None:
+        tab.page.screenshot(path=str(path))
+    else:
+        width = tab.page.viewport_size["width"]  # type: ignore[index]
+        tab.page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})
     try:
         from PIL import Image
     except ImportError:  # the full-colour PNG is fine too
         return
-    with Image.open(SCREENSHOT) as image:
+    with Image.open(path) as image:
         small = image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
-    small.save(SCREENSHOT, optimize=True)
+    small.save(path, optimize=True)
 
 
 def test_english_question_gets_a_cited_answer_whose_citation_opens(tab: Tab, open_server: RunningServer) -> None:
@@ -124,16 +153,20 @@ def test_english_question_gets_a_cited_answer_whose_citation_opens(tab: Tab, ope
     assert "PolicyQA" in tab.page.title()
     tab.ask(ENGLISH_TROUGH)
 
-    # The same answer and the same citations as the API, one button per citation.
-    assert tab.options() == [citation_label(c) for c in expected["citations"]]
+    # The same answer and the same citations as the API, one link per citation, named by document.
+    assert tab.options() == [citation_label(c, english=True) for c in expected["citations"]]
     assert squash(expected["answer"]) in squash(tab.page.inner_text("#pq-chat"))
 
-    tab.page.locator("#pq-chat button.option").first.click()
+    tab.citation_links().first.click()
     card = tab.page.locator("#pq-card .pq-card")
     card.locator(".pq-card-title").wait_for()
     first = expected["citations"][0]
+    assert card.locator(".pq-card-doc").inner_text() == short_title(first["title"])
+    assert card.locator(".pq-card-kind").inner_text() == kind_text(first["kind"], english=True) == "论文 Paper"
     assert card.locator(".pq-card-title").inner_text() == first["title"]
     assert card.locator(".pq-card-section").inner_text() == first["section"]
+    # An English reader gets English glosses of the quote's Chinese terms.
+    assert card.locator(".pq-card-glosses li").count() >= 1
     assert squash(card.locator(".pq-card-passage").inner_text()) == squash(first["text"])
     marks = [squash(m) for m in card.locator("mark").all_inner_texts()]
     assert marks and all(any(mark in squash(q) or squash(q) in mark for q in first["quotes"]) for mark in marks)
@@ -157,6 +190,9 @@ def test_chinese_question_is_cited_and_an_off_topic_one_is_not_covered(tab: Tab,
     tab.open_ui(open_server.url)
     tab.ask(CHINESE_TROUGH)
     assert tab.options() == [citation_label(c) for c in expected["citations"]]
+    tab.citation_links().first.click()
+    tab.page.locator("#pq-card .pq-card-title").wait_for()
+    assert tab.page.locator("#pq-card .pq-card-glosses").count() == 0  # a Chinese reader needs no glosses
 
     tab.ask(OFF_TOPIC)
     notice = tab.page.locator("#pq-chat .pq-not-covered")
@@ -209,7 +245,7 @@ def test_hostile_passage_shows_as_literal_text(tab: Tab, hostile_server: Running
     tab.options()
     chat = tab.page.inner_text("#pq-chat")
     assert "<script>window.__pwned = 1</script>" in chat or "<img src=http://198.51.100.7" in chat
-    for option in tab.page.locator("#pq-chat button.option").all():
+    for option in tab.citation_links().all():
         option.click()
         tab.page.locator("#pq-card .pq-card-title").wait_for()
     tab.page.check("#pq-context input")
@@ -242,8 +278,7 @@ def test_hostile_corpus_file_runs_nothing_and_loads_nothing_from_another_host(
             "n => document.querySelectorAll('#pq-chat .message-row, #pq-chat [data-testid=bot]').length >= n",
             arg=2 * (HOSTILE_FILE_QUESTIONS.index(question) + 1),
         )
-        tab.options()
-        for option in tab.page.locator("#pq-chat button.option").all():
+        for option in tab.citation_links(HOSTILE_FILE_QUESTIONS.index(question)).all():
             option.click()
             tab.page.locator("#pq-card .pq-card-title").wait_for()
     tab.page.check("#pq-context input")
@@ -287,7 +322,7 @@ def test_with_keys_the_browser_signs_in_and_then_asks(tab: Tab, keyed_server: Ru
     assert tab.page.evaluate("document.cookie") == ""  # the session is invisible to scripts
     tab.ask(ENGLISH_TROUGH)
     expected = api_answer(keyed_server, ENGLISH_TROUGH, **{"X-API-Key": KEY})
-    assert tab.options() == [citation_label(c) for c in expected["citations"]]
+    assert tab.options() == [citation_label(c, english=True) for c in expected["citations"]]
     assert all(KEY not in url for url in tab.requests)
 
 
@@ -333,9 +368,8 @@ def test_only_allowed_portals_can_frame_the_ui(
     # The default policy ('self') refuses the portal.
     with portal_page(port, iframe_snippet(open_server.url + "/")) as portal:
         tab.page.goto(portal)
-        tab.page.wait_for_timeout(2000)
+        wait_until(tab, lambda: any(f.url.startswith("chrome-error://") for f in tab.page.frames))
         assert tab.page.frame_locator("#assistant").locator("#pq-send").count() == 0
-        assert any(f.url.startswith("chrome-error://") for f in tab.page.frames)
     # Allowing exactly the portal's origin lets it frame the UI, which then works inside the frame.
     security = AppSettings(frame_ancestors=("'self'", f"http://localhost:{port}"), feedback_db=tmp_path / "fb.sqlite3")
     with serve(assistant, security) as server, portal_page(port, iframe_snippet(server.url + "/")) as portal:
@@ -343,7 +377,7 @@ def test_only_allowed_portals_can_frame_the_ui(
         framed = tab.page.frame_locator("#assistant")
         framed.locator("#pq-question textarea").fill(CHINESE_TROUGH)
         framed.locator("#pq-send").click()
-        framed.locator("#pq-chat button.option").first.wait_for()
+        framed.locator("#pq-chat a.pq-cite").first.wait_for()
         tab.page.goto("about:blank")  # close the UI's event stream before the server stops
 
 
@@ -357,6 +391,210 @@ def test_the_portal_can_embed_the_web_component_from_an_allowed_origin(
         app = tab.page.locator("gradio-app")
         app.locator("#pq-question textarea").fill(ENGLISH_TROUGH)
         app.locator("#pq-send").click()
-        app.locator("#pq-chat button.option").first.wait_for()
+        app.locator("#pq-chat a.pq-cite").first.wait_for()
         assert tab.hosts() == {f"localhost:{port}", server.url.removeprefix("http://")}  # no CDN
         tab.page.goto("about:blank")
+
+
+NARROW = {"width": 400, "height": 800}
+NARROW_SCREENSHOT = REPO / "docs" / "screenshots" / "ui-narrow.png"
+SECOND_QUESTION = "科技成果转化中企业的主体地位如何体现？"  # cites another passage than ENGLISH_TROUGH
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PDF_TITLE = "测试市促进科技成果转化办法"
+PDF_QUESTION = "职务科技成果转让给他人的，应当提取多少比例奖励科研人员？"
+PDF_PAGE_ONE = [
+    "第一条 为了促进科技成果转化为现实生产力，规范科技成果转化活动，制定本办法。",
+    "第二条 本办法适用于本市行政区域内的科技成果转化活动。",
+]
+PDF_PAGE_TWO = [
+    "第三条 职务科技成果转让给他人的，单位应当从转让净收入中提取不低于百分之七十的比例，奖励完成该项成果的科研人员。",
+    "第四条 科研人员离岗创业的，三年内保留其人事关系。",
+]
+
+
+def fully_inside_horizontally(tab: Tab, selector: str) -> bool:
+    box = tab.page.locator(selector).bounding_box()
+    assert box is not None, selector
+    return box["x"] >= 0 and box["x"] + box["width"] <= NARROW["width"] + 0.5
+
+
+def test_english_question_in_a_narrow_frame_names_documents_and_shows_the_whole_card(
+    browser: object, open_server: RunningServer
+) -> None:
+    expected = api_answer(open_server, ENGLISH_TROUGH)
+    context = browser.new_context(viewport=NARROW, locale="en-US")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    tab = Tab.__new__(Tab)
+    tab.context, tab.page, tab.requests = context, page, []
+    try:
+        tab.open_ui(open_server.url)
+        # The question's placeholder fits its box: nothing of it is cut off.
+        fits = page.eval_on_selector(
+            "#pq-question textarea",
+            """t => { const s = getComputedStyle(t); const c = document.createElement('canvas').getContext('2d');
+                     c.font = s.font;
+                     const room = t.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+                     return [c.measureText(t.placeholder).width, room]; }""",
+        )
+        assert fits[0] <= fits[1], fits
+        tab.ask(ENGLISH_TROUGH)
+        labels = tab.options()
+        assert labels == [citation_label(c, english=True) for c in expected["citations"]]
+        first = expected["citations"][0]
+        assert labels[0].startswith(f"[1] {short_title(first['title'])} · 论文 Paper · ")
+        # Click the inline [1] in the answer: the card opens and is on screen, within the frame's width.
+        page.locator("#pq-chat a.pq-marker[href='#pq-cite-0-1']").first.click()
+        card = page.locator("#pq-card .pq-card")
+        card.locator(".pq-card-doc").wait_for()
+        assert card.locator(".pq-card-doc").inner_text() == short_title(first["title"])
+        page.wait_for_function(
+            "() => { const r = document.querySelector('#pq-card .pq-card-head').getBoundingClientRect();"
+            " return r.top >= 0 && r.bottom <= window.innerHeight; }"
+        )
+        assert fully_inside_horizontally(tab, "#pq-card .pq-card")
+        assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+        card.locator(".pq-card-glosses li").first.wait_for()
+        # The README's picture: the answer with its sources, down to the card's first lines.
+        card_top = page.evaluate("document.querySelector('#pq-card').getBoundingClientRect().top + window.scrollY")
+        save_screenshot(tab, NARROW_SCREENSHOT, height=card_top + 420)
+        # The copy button copies the answer with its citations, named by document.
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=open_server.url)
+        page.click("#pq-copy")
+        page.wait_for_function("async () => (await navigator.clipboard.readText()).length > 0")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == copy_text(expected) and first["title"] in copied and "论文 Paper" in copied
+    finally:
+        context.close()
+
+
+def test_an_inline_marker_of_an_earlier_answer_opens_that_answers_card(tab: Tab, open_server: RunningServer) -> None:
+    first = api_answer(open_server, ENGLISH_TROUGH)["citations"][0]
+    second = api_answer(open_server, SECOND_QUESTION)["citations"][0]
+    assert first["chunk_id"] != second["chunk_id"], "the two questions must cite different passages"
+    tab.open_ui(open_server.url)
+    tab.ask(ENGLISH_TROUGH)
+    tab.citation_links(0)
+    tab.ask(SECOND_QUESTION)
+    tab.citation_links(1)
+    # The first answer still has its own citations, and its inline [1] opens its own card.
+    assert tab.options(0)[0] == citation_label(first, english=True)
+    tab.page.locator("#pq-chat a.pq-marker[href='#pq-cite-0-1']").first.click()
+    passage = tab.page.locator("#pq-card .pq-card-passage")
+    sync_api.expect(passage).to_have_text(re.compile(re.escape(first["text"][:20])))
+    assert squash(passage.inner_text()) == squash(first["text"])
+    assert tab.page.locator("#pq-card .pq-card-glosses").count() == 1  # the first question was English
+    # ... and the second answer's [1] opens the second card.
+    tab.page.locator("#pq-chat a.pq-marker[href='#pq-cite-1-1']").first.click()
+    sync_api.expect(passage).to_have_text(re.compile(re.escape(second["text"][:20])))
+    assert tab.page.locator("#pq-card .pq-card-glosses").count() == 0
+
+
+def print_pdf(html_text: str, folder: Path, name: str) -> Path:
+    """A PDF printed by Chromium from an HTML page (a text layer, CJK fonts, real pages)."""
+    source = folder / f"{name}.html"
+    source.write_text(html_text, encoding="utf-8")
+    target = folder / f"{name}.pdf"
+    subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"]
+        + [f"--print-to-pdf={target}", source.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    source.unlink()
+    return target
+
+
+@pytest.fixture(scope="module")
+def pdf_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A corpus of one two-page PDF, a local regulation whose article 3 is on page 2."""
+    corpus = tmp_path_factory.mktemp("pdf-corpus")
+    paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in PDF_PAGE_ONE)
+    paragraphs_two = "".join(f"<p>{html.escape(p)}</p>" for p in PDF_PAGE_TWO)
+    page = (
+        '<!doctype html><html><head><meta charset="utf-8"><style>'
+        'body { font-family: "Noto Sans CJK SC", sans-serif; font-size: 12pt; line-height: 1.6; }'
+        ".break { page-break-before: always; }</style></head><body>"
+        f"<h1>{PDF_TITLE}</h1><p>2021年3月1日测试市第十五届人民代表大会常务委员会第三次会议通过</p>"
+        f'<h2>第一章 总则</h2>{paragraphs}<div class="break"></div><h2>第二章 奖励与报酬</h2>{paragraphs_two}'
+        "</body></html>"
+    )
+    print_pdf(page, corpus, "test-regulation")
+    settings = Settings.from_env(environ={}, corpus_dirs=(corpus,), index_dir=tmp_path_factory.mktemp("pdf-index"))
+    security = AppSettings.from_env(environ={}, feedback_db=tmp_path_factory.mktemp("pdf") / "feedback.sqlite3")
+    with serve(Assistant(settings), security) as running:
+        yield running
+
+
+def pixels(png: bytes):  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+def test_pdf_citation_card_shows_the_page_with_the_quote_highlighted(tab: Tab, pdf_server: RunningServer) -> None:
+    pytest.importorskip("PIL", reason="Pillow renders the page images")
+    from PIL import ImageChops
+
+    expected = api_answer(pdf_server, PDF_QUESTION)
+    citation = expected["citations"][0]
+    assert citation["kind"] == "local_regulation" and citation["page"] == 2
+    tab.open_ui(pdf_server.url)
+    tab.ask(PDF_QUESTION)
+    assert tab.options()[0] == f"[1] {PDF_TITLE} · 地方性法规 · 第三条 · p. 2"
+    tab.page.locator("#pq-chat a.pq-marker[href='#pq-cite-0-1']").first.click()
+    image = tab.page.locator("#pq-card .pq-card-page img")
+    image.wait_for()
+    tab.page.wait_for_function(
+        "() => { const i = document.querySelector('#pq-card .pq-card-page img');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    assert "p. 2" in tab.page.inner_text("#pq-card .pq-card-section")
+    src = image.evaluate("img => img.src")
+    assert src.startswith(f"{pdf_server.url}/ui/page/{citation['doc_id']}/2.png?q=")
+
+    with pdf_server.client() as client:
+        highlighted = client.get(src.removeprefix(pdf_server.url))
+        plain = client.get(f"/ui/page/{citation['doc_id']}/2.png")
+        assert highlighted.status_code == plain.status_code == 200
+        assert highlighted.headers["content-type"] == "image/png"
+        assert highlighted.content.startswith(PNG_SIGNATURE) and plain.content.startswith(PNG_SIGNATURE)
+        changed = ImageChops.difference(pixels(highlighted.content), pixels(plain.content)).getbbox()
+        assert changed is not None  # the highlight changed pixels ...
+        width, height = pixels(plain.content).size
+        assert changed[3] < height / 2  # ... near the top of page 2, where article 3 is
+        # Only pages of indexed documents: unknown ids and pages out of range are 404.
+        assert client.get("/ui/page/no-such-document/1.png").status_code == 404
+        assert client.get(f"/ui/page/{citation['doc_id']}/3.png").status_code == 404
+        assert client.get(f"/ui/page/{citation['doc_id']}/0.png").status_code == 404
+        assert client.get(f"/ui/page/{citation['doc_id']}/99999999999.png").status_code == 404
+        original = client.get(f"/ui/file/{citation['doc_id']}")
+        assert original.status_code == 200 and original.content.startswith(b"%PDF")
+        assert original.headers["content-type"] == "application/pdf"
+        assert client.get("/ui/file/no-such-document").status_code == 404
+    link = tab.page.locator("#pq-card .pq-card-file a")
+    assert link.get_attribute("href") == f"ui/file/{citation['doc_id']}"
+
+
+def test_page_and_file_routes_need_a_key_when_keys_are_set(keyed_server: RunningServer, assistant: Assistant) -> None:
+    doc_id = assistant.documents()[0].doc_id
+    with keyed_server.client() as client:
+        for path in (f"/ui/page/{doc_id}/1.png", f"/ui/file/{doc_id}"):
+            refused = client.get(path)
+            assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+            assert client.get(path, headers={"X-API-Key": "wrong-key-0123456789abc"}).status_code == 401
+        # With the key the routes answer: a text file has no page image, but its file downloads.
+        assert client.get(f"/ui/page/{doc_id}/1.png", headers={"X-API-Key": KEY}).status_code == 404
+        original = client.get(f"/ui/file/{doc_id}", headers={"X-API-Key": KEY})
+        assert original.status_code == 200 and original.headers["content-disposition"].startswith("attachment")
+
+
+def test_key_terms_of_a_quote_are_its_longest_dictionary_words() -> None:
+    glossed = dict(key_term_glosses("专利权人有权阻止他人未经专利权人许可实施其专利"))
+    assert glossed["专利权"] == "patent right"  # the longest word CC-CEDICT has, not its part 专利
+    assert "专利" not in glossed and len(glossed) <= 4
+    assert all(word in "专利权人有权阻止他人未经专利权人许可实施其专利" for word in glossed)
+    # Words that straddle the segmentation (并联 out of 并|联合) and numbers are not offered.
+    terms = dict(key_term_glosses("政府可以牵头设立技术复苏基金并联合社会资本，提取不低于百分之七十的比例"))
+    assert "并联" not in terms and "七十" not in terms and "复苏" in terms

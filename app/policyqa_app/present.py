@@ -10,17 +10,33 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote, urlencode
 
 from policyqa.documents import HIDDEN_CHARACTERS
+from policyqa.metadata import kind_label
 
 # An answer is "sentence[1] sentence[2] ...": each sentence ends with its citation marker.
 _ANSWER_SENTENCE = re.compile(r".+?\[\d+\](?:\s+|$)|.+$", re.S)
 _MARKER = re.compile(r"\[(\d+)\]")
 CONTEXT_RADIUS_CHARS = 600
+# The UI's routes for a PDF page and an original file (``ui.mount_ui`` serves them); relative,
+# so they resolve under the path the UI is served at.
+PAGE_ROUTE = "ui/page/{doc_id}/{page}.png"
+FILE_ROUTE = "ui/file/{doc_id}"
+MAX_PAGE_QUOTES = 4
 NOT_COVERED_LABEL = "语料未涵盖 · Not covered by the corpus"
 _HIDDEN_RUN = re.compile(f"(?:{HIDDEN_CHARACTERS.pattern})+")
 _MAX_LISTED_CODES = 8
+# A short title's width in columns: a CJK character counts two, so 28 is fourteen characters.
+SHORT_TITLE_COLUMNS = 28
+SECTION_LABEL_COLUMNS = 32
+_STATE_PREFIX = "中华人民共和国"
+# "（2020年修正）", "(2019修订)": the version note after a law's name.
+_VERSION_NOTE = re.compile(r"\s*[（(][^（）()]*(?:修正|修订|试行|草案|\d{4}年?版?)[）)]\s*$")
+# A citation link in the chat: "#pq-cite-TURN-N" (Gradio's sanitiser keeps href, drops data-* attributes).
+CITE_HREF = "#pq-cite-{turn}-{n}"
 
 
 def answer_sentences(answer: str) -> list[str]:
@@ -42,13 +58,40 @@ def escape_text(text: str) -> str:
     return _HIDDEN_RUN.sub(_hidden_marker, escaped)
 
 
-def answer_html(answer: str, abstained: bool) -> str:
-    """The answer for the chat window: escaped, markers emphasised, abstention flagged."""
+def answer_html(
+    answer: str,
+    abstained: bool,
+    turn: int | None = None,
+    citations: Sequence[Mapping[str, object]] = (),
+    english: bool = False,
+) -> str:
+    """The answer for the chat window: escaped, markers emphasised, abstention flagged.
+
+    With ``turn`` (the answer's place in the chat), each ``[n]`` that names one of ``citations``
+    is a link to that answer's card n, and the answer ends with its list of sources, so every
+    answer keeps its own citations. The links carry only numbers (``#pq-cite-TURN-N``); the
+    page's click handler (``ui.CITE_JS``) opens the card.
+    """
     if abstained:
         label = html.escape(NOT_COVERED_LABEL)
         return f'<p class="pq-not-covered"><strong>⚠ {label}</strong></p><p>{escape_text(answer)}</p>'
-    body = _MARKER.sub(lambda m: f'<strong class="pq-marker">[{m.group(1)}]</strong>', escape_text(answer))
-    return f"<p>{body}</p>"
+    numbers = {int(c["n"]) for c in citations}  # type: ignore[call-overload]
+
+    def marker(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if turn is None or n not in numbers:
+            return f'<strong class="pq-marker">[{n}]</strong>'
+        return f'<a class="pq-marker" href="{CITE_HREF.format(turn=int(turn), n=n)}"><strong>[{n}]</strong></a>'
+
+    body = _MARKER.sub(marker, escape_text(answer))
+    if turn is None or not citations:
+        return f"<p>{body}</p>"
+    links = "".join(
+        f'<li><a class="pq-cite" href="{CITE_HREF.format(turn=int(turn), n=int(c["n"]))}">'  # type: ignore[call-overload]
+        f"{html.escape(citation_label(c, english))}</a></li>"
+        for c in citations
+    )
+    return f'<p>{body}</p><div class="pq-sources">来源 Sources<ul>{links}</ul></div>'
 
 
 def _merged(spans: Iterable[Sequence[int]], length: int) -> list[tuple[int, int]]:
@@ -74,22 +117,109 @@ def highlighted(text: str, spans: Iterable[Sequence[int]]) -> str:
     return "".join(parts)
 
 
-def citation_label(citation: Mapping[str, object]) -> str:
-    """Short plain-text label of a citation, for buttons and lists."""
-    section = str(citation.get("section") or "")
-    tail = section.rsplit(" > ", 1)[-1]
-    if len(tail) > 40:
-        tail = tail[:39] + "…"
-    return f"[{citation['n']}] {tail}" if tail else f"[{citation['n']}] {citation.get('title', '')}"
+def columns(text: str) -> int:
+    """Display width: wide (CJK, full-width) characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def citation_card_html(citation: Mapping[str, object], context: str | None = None) -> str:
-    """The card for one citation: title, section path, passage with the quoted sentences highlighted.
+def clip(text: str, max_columns: int) -> str:
+    """``text`` cut to ``max_columns`` display columns, an ellipsis marking the cut."""
+    if columns(text) <= max_columns:
+        return text
+    kept, width = [], 1  # the ellipsis takes one column
+    for ch in text:
+        width += columns(ch)
+        if width > max_columns:
+            break
+        kept.append(ch)
+    return "".join(kept).rstrip() + "…"
 
-    ``context`` is the surrounding source text, already rendered by :func:`context_html`.
+
+def short_title(title: str, max_columns: int = SHORT_TITLE_COLUMNS) -> str:
+    """A document's title as a label shows it: 《中华人民共和国专利法（2020年修正）》 → 专利法.
+
+    The state's name and a version note go; a title still too long keeps its start and an ellipsis.
     """
-    title = html.escape(str(citation.get("title", "")))
+    short = title.strip().strip("《》").strip()
+    short = _VERSION_NOTE.sub("", short)
+    if short.startswith(_STATE_PREFIX) and len(short) > len(_STATE_PREFIX):
+        short = short[len(_STATE_PREFIX) :]
+    return clip(short, max_columns) if short else clip(title.strip(), max_columns)
+
+
+def pages_label(page: object, page_end: object = None) -> str:
+    """ "p. 3", "pp. 3–4", or "" for a source without pages."""
+    if not isinstance(page, int):
+        return ""
+    if isinstance(page_end, int) and page_end > page:
+        return f"pp. {page}–{page_end}"
+    return f"p. {page}"
+
+
+def kind_text(kind: object, english: bool = False) -> str:
+    """The kind's label: 法律; with ``english`` both, 法律 Law (as the UI's other labels)."""
+    kind = str(kind or "")
+    if not kind:
+        return ""
+    chinese = kind_label(kind, chinese=True)
+    other = kind_label(kind, chinese=False)
+    return f"{chinese} {other}" if english and other != chinese else chinese
+
+
+def section_tail(section: object, max_columns: int = SECTION_LABEL_COLUMNS) -> str:
+    """The last step of a section path ("第二章 > 第十二条" → 第十二条), clipped."""
+    return clip(str(section or "").rsplit(" > ", 1)[-1].strip(), max_columns)
+
+
+def citation_label(citation: Mapping[str, object], english: bool = False) -> str:
+    """Plain-text label of a citation: [n] short title · kind · section · page.
+
+    "[1] 专利法 · 法律 · 第十二条 · p. 3"; for an English reader the kind in both languages.
+    """
+    parts = [
+        short_title(str(citation.get("title") or citation.get("doc_id") or "")),
+        kind_text(citation.get("kind"), english),
+        section_tail(citation.get("section")),
+        pages_label(citation.get("page"), citation.get("page_end")),
+    ]
+    return f"[{citation['n']}] " + " · ".join(p for p in parts if p)
+
+
+def page_image_url(citation: Mapping[str, object]) -> str | None:
+    """The URL of the citation's first page, rendered with its quotes highlighted; None without pages."""
+    page = citation.get("page")
+    if not isinstance(page, int):
+        return None
+    doc_id = quote(str(citation.get("doc_id", "")), safe="")
+    query = urlencode([("q", q) for q in list(citation.get("quotes") or [])[:MAX_PAGE_QUOTES]])  # type: ignore[call-overload]
+    return f"{PAGE_ROUTE.format(doc_id=doc_id, page=page)}" + (f"?{query}" if query else "")
+
+
+def file_url(citation: Mapping[str, object]) -> str:
+    """The URL of the citation's original file (same access control as the UI)."""
+    return FILE_ROUTE.format(doc_id=quote(str(citation.get("doc_id", "")), safe=""))
+
+
+def citation_card_html(
+    citation: Mapping[str, object],
+    context: str | None = None,
+    *,
+    english: bool = False,
+    glosses: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (),
+    with_page: bool = False,
+    with_file: bool = False,
+) -> str:
+    """The card for one citation: where it is from, the passage with its quotes highlighted.
+
+    It leads with the document's short title and kind, then the section and the page, as
+    the citation's label does. ``context`` is the surrounding source text, already rendered
+    by :func:`context_html`; ``glosses`` are (quote, [(word, English)]) pairs for an English
+    reader; ``with_page`` adds the rendered page of a PDF, ``with_file`` a link to the file.
+    """
+    n = int(citation.get("n", 0))  # type: ignore[call-overload]
+    title = str(citation.get("title", ""))
     section = html.escape(str(citation.get("section", "")))
+    pages = pages_label(citation.get("page"), citation.get("page_end"))
     text = str(citation.get("text", ""))
     highlights = citation.get("highlights") or []
     meta = (
@@ -97,14 +227,46 @@ def citation_card_html(citation: Mapping[str, object], context: str | None = Non
         f"字符 chars {int(citation.get('char_start', 0))}–{int(citation.get('char_end', 0))} · "  # type: ignore[call-overload]
         f"相关度 score {float(citation.get('score', 0.0)):.3f}"  # type: ignore[arg-type]
     )
+    kind = kind_text(citation.get("kind"), english=True)
     parts = [
-        f'<div class="pq-card" data-n="{int(citation.get("n", 0))}">',  # type: ignore[call-overload]
-        f'<div class="pq-card-n">[{int(citation.get("n", 0))}]</div>',  # type: ignore[call-overload]
-        f'<div class="pq-card-title">{title}</div>',
-        f'<div class="pq-card-section">{section}</div>',
+        f'<div class="pq-card" data-n="{n}">',
+        '<div class="pq-card-head">'
+        f'<span class="pq-card-n">[{n}]</span> '
+        f'<span class="pq-card-doc">{escape_text(short_title(title))}</span>'
+        + (f' <span class="pq-card-kind">{html.escape(kind)}</span>' if kind else "")
+        + "</div>",
+        f'<div class="pq-card-section">{section}'
+        + (f' · <span class="pq-card-pages">{html.escape(pages)}</span>' if pages else "")
+        + "</div>",
+        f'<div class="pq-card-title">{escape_text(title)}</div>',
         f'<div class="pq-card-meta">{meta}</div>',
         f'<div class="pq-card-passage">{highlighted(text, highlights)}</div>',  # type: ignore[arg-type]
     ]
+    if glosses:
+        parts.append('<div class="pq-card-glosses"><div class="pq-card-glosses-label">Key terms</div>')
+        for quote_text, words in glosses:
+            if not words:
+                continue
+            items = "".join(
+                f'<li><span class="pq-gloss-word" lang="zh">{escape_text(word)}</span> — {escape_text(gloss)}</li>'
+                for word, gloss in words
+            )
+            parts.append(
+                f'<div class="pq-gloss-quote" lang="zh">{escape_text(clip(quote_text, 60))}</div><ul>{items}</ul>'
+            )
+        parts.append("</div>")
+    if with_page and (url := page_image_url(citation)):
+        page_no = int(citation["page"])  # type: ignore[call-overload]
+        parts.append(
+            f'<figure class="pq-card-page"><img src="{html.escape(url)}" '
+            f'alt="第 {page_no} 页，引文已高亮 Page {page_no}, quotes highlighted" loading="lazy">'
+            f"<figcaption>第 {page_no} 页 Page {page_no}</figcaption></figure>"
+        )
+    if with_file:
+        parts.append(
+            f'<div class="pq-card-file"><a href="{html.escape(file_url(citation))}" target="_blank" '
+            'rel="noopener noreferrer">原文件 Original file</a></div>'
+        )
     if context is not None:
         parts.append(
             '<div class="pq-card-context-label">完整上下文 Full context</div>'
@@ -142,10 +304,12 @@ def copy_text(answer: Mapping[str, object]) -> str:
         lines.append("")
         lines.append("来源 Sources:")
     for c in citations:  # type: ignore[attr-defined]
-        lines.append(
-            f"[{c['n']}] {c.get('title', '')} — {c.get('section', '')} "
-            f"({c.get('doc_id', '')}, chars {c.get('char_start')}–{c.get('char_end')})"
-        )
+        where = [
+            kind_text(c.get("kind"), english=True),
+            str(c.get("section") or ""),
+            pages_label(c.get("page"), c.get("page_end")),
+        ]
+        lines.append(f"[{c['n']}] {c.get('title', '')} — " + ", ".join(w for w in where if w))
     return "\n".join(lines)
 
 

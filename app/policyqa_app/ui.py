@@ -13,16 +13,19 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
-from fastapi.responses import FileResponse  # noqa: E402
+from fastapi import FastAPI, HTTPException, Query  # noqa: E402
+from fastapi.responses import FileResponse, Response  # noqa: E402
 
 from .feedback import MAX_COMMENT_CHARS  # noqa: E402
-from .present import placeholder_card_html  # noqa: E402
+from .present import MAX_PAGE_QUOTES, placeholder_card_html  # noqa: E402
 from .security import LOGOUT_PATH  # noqa: E402
-from .service import Service  # noqa: E402
+from .service import MAX_QUOTE_CHARS, PageNotFoundError, Service  # noqa: E402
 from .ui_handlers import CARD_HINT, UIHandlers  # noqa: E402
 
 UI_MAX_TOP_K = 20
+PAGE_ROUTE = "/ui/page/{doc_id}/{page:int}.png"
+FILE_ROUTE = "/ui/file/{doc_id}"
+MAX_PAGE_NUMBER = 100_000
 EXAMPLES = [
     "What policy fits a technology in the trough of disillusionment?",
     "技术处于泡沫破裂低谷期时需要什么政策？",
@@ -37,9 +40,36 @@ CSS = """
 .pq-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .8rem 1rem;
            line-height: 1.6; background: var(--background-fill-primary); }
 .pq-card-empty { color: var(--body-text-color-subdued); }
-.pq-card-n { font-weight: 700; font-size: 1.1rem; }
-.pq-card-title { font-weight: 600; }
+.pq-card-head { font-size: 1.05rem; }
+.pq-card-n { font-weight: 700; }
+.pq-card-doc { font-weight: 700; }
+.pq-card-kind { display: inline-block; font-size: .8em; padding: 0 .4em; border-radius: 4px;
+                background: var(--background-fill-secondary); border: 1px solid var(--border-color-primary); }
+.pq-card-title { font-size: .9em; }
 .pq-card-section { color: var(--body-text-color-subdued); margin: .2rem 0; }
+.pq-card-glosses { margin-top: .6rem; font-size: .9em; }
+.pq-card-glosses-label { font-weight: 600; }
+.pq-gloss-quote { color: var(--body-text-color-subdued); margin-top: .3rem; }
+.pq-card-glosses ul { margin: .1rem 0 .3rem 1.2rem; padding: 0; }
+.pq-card-page { margin: .8rem 0 0 0; }
+.pq-card-page img { max-width: 100%; height: auto; border: 1px solid var(--border-color-primary); }
+.pq-card-page figcaption, .pq-card-file { font-size: .85em; color: var(--body-text-color-subdued); }
+#pq-chat a.pq-marker { text-decoration: none; cursor: pointer; }
+#pq-chat a.pq-marker:hover, #pq-chat a.pq-marker:focus { text-decoration: underline; }
+#pq-chat .pq-sources { font-size: .85em; margin-top: .4rem; color: var(--body-text-color-subdued); }
+#pq-chat .pq-sources ul { list-style: none; margin: .2rem 0 0 0; padding: 0; }
+#pq-chat .pq-sources li { margin: .15rem 0; }
+#pq-chat .pq-sources a, #pq-chat a.pq-marker { color: var(--link-text-color); }
+#pq-card { overflow-wrap: anywhere; }
+.pq-card { max-width: 100%; box-sizing: border-box; overflow-wrap: anywhere; }
+/* A narrow frame (a portal's sidebar): one column, the card below the chat and never wider than the frame. */
+@media (max-width: 640px) {
+  #pq-ask-row { flex-direction: column; }
+  #pq-ask-row > div { min-width: 0 !important; width: 100%; }
+  #pq-question-row { flex-wrap: wrap; }
+  #pq-question-row > * { min-width: 0 !important; flex-basis: 100%; }
+  #pq-header .pq-logout { float: none; display: block; text-align: right; }
+}
 .pq-card-meta { font-size: .85em; color: var(--body-text-color-subdued); margin-bottom: .5rem; }
 .pq-card-passage mark { background: #fde68a; color: inherit; padding: 0 .1em; }
 .pq-card-context-label { margin-top: .8rem; font-weight: 600; }
@@ -48,6 +78,37 @@ CSS = """
 .pq-doc { border-bottom: 1px solid var(--border-color-primary); padding: .6rem 0; }
 .pq-doc-title { font-weight: 600; }
 .pq-doc-meta { font-size: .85em; color: var(--body-text-color-subdued); }
+"""
+# One click handler for the whole page: a citation link in any answer ("#pq-cite-TURN-N") opens
+# that answer's card n. The links carry numbers only; the handler passes "TURN:N" to the
+# hidden button's event and brings the card into view (below the chat in a narrow frame).
+CITE_JS = """
+() => {
+  if (window.__pqCiteHandler) { return; }
+  window.__pqCiteHandler = true;
+  document.addEventListener("click", (event) => {
+    const path = event.composedPath ? event.composedPath() : [event.target];
+    const link = path.find((el) => el instanceof Element && el.matches("a.pq-marker, a.pq-cite"));
+    if (!link) { return; }
+    const match = /^#pq-cite-(\\d+)-(\\d+)$/.exec(link.getAttribute("href") || "");
+    if (!match) { return; }
+    event.preventDefault();
+    const root = link.getRootNode && link.getRootNode().querySelector ? link.getRootNode() : document;
+    const button = root.querySelector("#pq-open-cite") || document.querySelector("#pq-open-cite");
+    if (!button) { return; }
+    window.__pqCite = match[1] + ":" + match[2];
+    button.click();
+  }, true);
+}
+"""
+OPEN_CITE_JS = "(target, answers, context) => [window.__pqCite || '', answers, context]"
+SHOW_CARD_JS = """
+() => {
+  const card = document.querySelector("#pq-card");
+  if (!card) { return; }
+  const top = card.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight - 48) { card.scrollIntoView({ block: "start" }); }
+}
 """
 COPY_JS = """
 (text) => {
@@ -84,7 +145,7 @@ def build_ui(service: Service) -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("问答 Ask", id="ask"):
-                with gr.Row(equal_height=False):
+                with gr.Row(equal_height=False, elem_id="pq-ask-row"):
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
                             label="对话 Conversation",
@@ -98,10 +159,10 @@ def build_ui(service: Service) -> gr.Blocks:
                             feedback_options=("Like", "Dislike"),
                             placeholder="请提问，中文或英文均可。Ask in Chinese or English.",
                         )
-                        with gr.Row():
+                        with gr.Row(elem_id="pq-question-row"):
                             question = gr.Textbox(
                                 label="问题 Question",
-                                placeholder="例如 e.g. What policy fits a technology in the trough of disillusionment?",
+                                placeholder="中文或英文提问 Ask in Chinese or English",
                                 elem_id="pq-question",
                                 max_length=max_chars,
                                 lines=1,
@@ -116,14 +177,11 @@ def build_ui(service: Service) -> gr.Blocks:
                                 "复制答案与引用 Copy answer with citations", elem_id="pq-copy", size="sm"
                             )
                             clear_button = gr.Button("清空对话 Clear conversation", size="sm")
-                        with gr.Accordion("可复制的答案 Answer text to copy", open=False):
-                            copy_box = gr.Textbox(
-                                label="答案与引用 Answer with citations",
-                                elem_id="pq-copy-text",
-                                lines=6,
-                                interactive=False,
-                                buttons=["copy"],
-                            )
+                        # What the copy button copies; rendered (so the button's script can read it), never shown.
+                        copy_box = gr.Textbox(elem_id="pq-copy-text", visible="hidden", interactive=False)
+                        # Where the page's citation links send "TURN:N" (see CITE_JS).
+                        cite_target = gr.Textbox(elem_id="pq-cite-target", visible="hidden")
+                        open_cite = gr.Button("打开引用 Open citation", elem_id="pq-open-cite", visible="hidden")
                         with gr.Accordion("意见 Comment on the last rated answer", open=False):
                             comment = gr.Textbox(
                                 label="意见（可选）Comment (optional)",
@@ -155,12 +213,13 @@ def build_ui(service: Service) -> gr.Blocks:
         ask_outputs = [chatbot, answers, question, current, citation_pick, card, copy_box]
         for trigger in (send.click, question.submit):
             trigger(handlers.respond, ask_inputs, ask_outputs, api_visibility="private")
-        chatbot.option_select(
-            handlers.open_option,
-            [answers, with_context],
+        open_cite.click(
+            handlers.open_cited,
+            [cite_target, answers, with_context],
             [current, citation_pick, card, copy_box],
+            js=OPEN_CITE_JS,
             api_visibility="private",
-        )
+        ).then(None, None, None, js=SHOW_CARD_JS)
         citation_pick.select(
             handlers.open_citation, [current, citation_pick, with_context], card, api_visibility="private"
         )
@@ -201,6 +260,40 @@ def mount_ui(app: FastAPI, service: Service) -> None:
 
     if loader.is_file():
         app.add_api_route("/gradio.js", web_component_loader, methods=["GET"], include_in_schema=False)
+
+    def page_image(doc_id: str, page: int, q: list[str] = Query(default=[])) -> Response:  # noqa: B008
+        # A PDF page of the index with the quotes highlighted, for a citation card. Sync: FastAPI
+        # runs it in its thread pool, and the renderer serialises PDFium itself.
+        if not 1 <= page <= MAX_PAGE_NUMBER:
+            raise HTTPException(status_code=404, detail="no such page")
+        quotes = [text[:MAX_QUOTE_CHARS] for text in q[:MAX_PAGE_QUOTES]]
+        try:
+            png = service.page_png(doc_id, page, quotes)
+        except PageNotFoundError as exc:
+            raise HTTPException(status_code=404, detail="no such page") from exc
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+    def original_file(doc_id: str) -> FileResponse:
+        # The indexed file itself: a PDF opens in the browser, anything else downloads (never rendered
+        # as a page of this origin: an HTML source could carry scripts).
+        try:
+            document = service.original_file(doc_id)
+        except PageNotFoundError as exc:
+            raise HTTPException(status_code=404, detail="no such document") from exc
+        path = Path(document.path)
+        pdf = path.suffix.lower() == ".pdf"
+        return FileResponse(
+            path,
+            media_type="application/pdf" if pdf else "application/octet-stream",
+            filename=path.name,
+            content_disposition_type="inline" if pdf else "attachment",
+            headers={"Cache-Control": "private, no-cache"},
+        )
+
+    # Added before Gradio's mount at "/", which would take every path; the app's access
+    # control (security.AccessControlMiddleware) guards them as it guards the UI.
+    app.add_api_route(PAGE_ROUTE, page_image, methods=["GET"], include_in_schema=False)
+    app.add_api_route(FILE_ROUTE, original_file, methods=["GET"], include_in_schema=False)
     gr.mount_gradio_app(
         app,
         demo,
@@ -214,5 +307,6 @@ def mount_ui(app: FastAPI, service: Service) -> None:
         pwa=False,
         enable_monitoring=False,
         css=CSS,
+        js=CITE_JS,
         theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]),
     )

@@ -22,6 +22,7 @@ from starlette.datastructures import Headers  # noqa: E402
 
 from policyqa import ConfigError, DocumentInfo, PolicyQAError, QuestionError  # noqa: E402
 from policyqa.documents import decode_bytes  # noqa: E402
+from policyqa.text import is_chinese  # noqa: E402
 
 from .feedback import MAX_COMMENT_CHARS, FeedbackRecord  # noqa: E402
 from .present import (  # noqa: E402
@@ -35,11 +36,12 @@ from .present import (  # noqa: E402
     escape_text,
     placeholder_card_html,
 )
-from .service import Service  # noqa: E402
+from .service import Service, key_term_glosses  # noqa: E402
 
 log = logging.getLogger("policyqa.app")
 
-CARD_HINT = "点击答案下方的引用编号查看出处。\nClick a citation number under an answer to see its source."
+CARD_HINT = "点击答案中的引用编号查看出处。\nClick a citation number in an answer to see its source."
+MAX_GLOSSED_QUOTES = 3
 
 
 class SourceTexts:
@@ -101,9 +103,15 @@ def user_name(request: gr.Request | None, service: Service) -> str:
     return identity.name if identity else "anonymous"
 
 
-def citation_choices(answer: dict[str, Any] | None) -> Any:
+def english_reader(answer: dict[str, Any] | None) -> bool:
+    """Whether the answer's question was asked in English (its card then glosses Chinese terms)."""
+    return bool(answer) and not is_chinese(str(answer.get("question", "")))  # type: ignore[union-attr]
+
+
+def citation_choices(answer: dict[str, Any] | None, value: str | None = None) -> Any:
     citations = (answer or {}).get("citations") or []
-    return gr.Radio(choices=[(citation_label(c), str(c["n"])) for c in citations], value=None)
+    english = english_reader(answer)
+    return gr.Radio(choices=[(citation_label(c, english), str(c["n"])) for c in citations], value=value)
 
 
 class UIHandlers:
@@ -140,7 +148,21 @@ class UIHandlers:
                 context = escape_text("原文不可读。The source document cannot be read.")
             else:
                 context = context_html(source, int(citation["char_start"]), int(citation["char_end"]))
-        return citation_card_html(citation, context)
+        english = english_reader(answer)
+        glosses = []
+        if english:
+            try:
+                glosses = [(q, key_term_glosses(q)) for q in list(citation.get("quotes") or [])[:MAX_GLOSSED_QUOTES]]
+            except Exception as exc:  # the card still shows without them
+                log.warning("glossing a quote failed: %s", exc)
+        return citation_card_html(
+            citation,
+            context,
+            english=english,
+            glosses=glosses,
+            with_page=isinstance(citation.get("page"), int),
+            with_file=True,
+        )
 
     def respond(
         self,
@@ -176,30 +198,30 @@ class UIHandlers:
             return
         data = answer.to_dict()
         answers.append(data)
+        english = english_reader(data)
+        citations: list[dict[str, Any]] = data["citations"]  # type: ignore[assignment]
         pieces = answer_sentences(answer.answer)
         for count in range(1, len(pieces)):
-            partial = {"role": "assistant", "content": answer_html(" ".join(pieces[:count]), answer.abstained)}
+            partial = {
+                "role": "assistant",
+                "content": answer_html(" ".join(pieces[:count]), answer.abstained, turn, (), english),
+            }
             yield history + [partial], answers, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        final: dict[str, Any] = {"role": "assistant", "content": answer_html(answer.answer, answer.abstained)}
-        if answer.citations:
-            final["options"] = [
-                {"value": f"{turn}:{c.n}", "label": citation_label(c.to_dict())} for c in answer.citations
-            ]
+        final = {"role": "assistant", "content": answer_html(answer.answer, answer.abstained, turn, citations, english)}
         history.append(final)
         yield history, answers, "", data, citation_choices(data), self.card_for(data, None, False), copy_text(data)
 
-    def open_option(self, answers: list[dict[str, Any] | None], with_context: bool, evt: gr.SelectData):  # type: ignore[no-untyped-def]
-        turn_text, _, n = str(evt.value.get("value") if isinstance(evt.value, dict) else evt.value).partition(":")
+    def open_cited(self, target: str, answers: list[dict[str, Any] | None], with_context: bool):  # type: ignore[no-untyped-def]
+        """Open card n of answer ``turn``: ``target`` is "TURN:N", sent by the page's click handler."""
+        turn_text, _, n = str(target or "").partition(":")
         try:
-            answer = answers[int(turn_text)]
-        except (ValueError, IndexError):
+            turn = int(turn_text)
+            answer = answers[turn] if turn >= 0 else None
+        except (ValueError, IndexError, TypeError):
+            answer = None
+        if not answer or not n.isdigit():
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        radio = (
-            gr.Radio(choices=[(citation_label(c), str(c["n"])) for c in answer["citations"]], value=n)
-            if answer
-            else gr.skip()
-        )
-        return answer, radio, self.card_for(answer, n, with_context), copy_text(answer) if answer else ""
+        return answer, citation_choices(answer, n), self.card_for(answer, n, with_context), copy_text(answer)
 
     def open_citation(self, current: dict[str, Any] | None, n: str | None, with_context: bool) -> str:
         return self.card_for(current, n, with_context)
