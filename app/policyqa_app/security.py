@@ -7,10 +7,15 @@ A request is admitted when one of these holds (checked in this order):
 2. it carries an API key in ``Authorization: Bearer KEY`` or ``X-API-Key: KEY`` (never
    in the URL) whose SHA-256 digest matches a configured digest, compared in constant time;
 3. it carries the ``policyqa_session`` cookie of a browser login (``/auth/login``): an
-   HttpOnly, SameSite=Strict cookie holding a random session token, never the key.
+   HttpOnly, SameSite=Strict cookie holding a random session token, never the key;
+4. it carries the ``policyqa_embed`` cookie of an embedded frame (``/auth/embed``, see
+   ``embed``): the same kind of token, ``SameSite=None; Secure; Partitioned`` over https,
+   so that a portal on another site can frame the UI.
 
-When no key and no identity header are configured, everything is open. ``/healthz`` and
-the login routes are always open: a liveness probe needs no key and says nothing.
+When no key and no identity header are configured, everything is open. ``/healthz``, the
+sign-in routes and the embedding scripts (``OPEN_PATHS``) are always open: a liveness
+probe needs no key and says nothing. The cookies' attributes are decided here
+(``session_cookie_header``), for both kinds of session.
 
 :class:`AccessControlMiddleware` enforces this on the whole ASGI app (JSON API, docs,
 OpenAPI, the Gradio page and Gradio's own API, queue and file routes), and
@@ -49,9 +54,29 @@ from .config import ANY_HOST, AppSettings, key_digest
 from .limits import AttemptThrottle
 
 SESSION_COOKIE = "policyqa_session"
+# A separate name: a partitioned cookie never shadows, or is shadowed by, a first-party sign-in.
+EMBED_SESSION_COOKIE = "policyqa_embed"
 LOGIN_PATH = "/auth/login"
 LOGOUT_PATH = "/auth/logout"
-OPEN_PATHS = frozenset({"/healthz", LOGIN_PATH, LOGOUT_PATH})
+EMBED_EXCHANGE_PATH = "/auth/embed"
+EMBED_HELP_PATH = "/auth/embed/help"
+SESSION_STATUS_PATH = "/auth/session"
+EMBED_SCRIPT_PATH = "/embed.js"
+# Open so that a <gradio-app> on a keyed server can show why it cannot load (see embed).
+WEB_COMPONENT_LOADER_PATH = "/gradio.js"
+OPEN_PATHS = frozenset(
+    {
+        "/healthz",
+        LOGIN_PATH,
+        LOGOUT_PATH,
+        EMBED_EXCHANGE_PATH,
+        EMBED_HELP_PATH,
+        SESSION_STATUS_PATH,
+        EMBED_SCRIPT_PATH,
+        WEB_COMPONENT_LOADER_PATH,
+    }
+)
+SESSION_COOKIES = (SESSION_COOKIE, EMBED_SESSION_COOKIE)
 MAX_SESSIONS = 10_000
 MAX_IDENTITY_CHARS = 200
 _FAILED_LOGIN_DELAY_SECONDS = 0.5
@@ -165,9 +190,16 @@ class Authenticator:
         if key is not None:
             # A presented key alone decides: a wrong key is refused even with a valid cookie.
             return self.check_key(key) if self.settings.keys_configured else None
-        token = cookies.get(SESSION_COOKIE)
-        if token and self.settings.keys_configured:
-            return self.sessions.lookup(token)
+        return self.session_identity(cookies)
+
+    def session_identity(self, cookies: dict[str, str]) -> Identity | None:
+        """The identity of a browser session cookie (a sign-in's or an embedded frame's), or ``None``."""
+        if not self.settings.keys_configured:
+            return None
+        for name in SESSION_COOKIES:
+            token = cookies.get(name)
+            if token and (identity := self.sessions.lookup(token)):
+                return identity
         return None
 
     def identify_connection(self, connection: HTTPConnection) -> Identity | None:
@@ -189,6 +221,48 @@ def is_trusted_proxy(settings: AppSettings, client_host: str | None) -> bool:
     except ValueError:
         return False
     return any(address in network for network in settings.trusted_proxies)
+
+
+def request_is_https(request: HTTPConnection, settings: AppSettings) -> bool:
+    """True when the browser reached us over https: directly, or through a trusted proxy that says so.
+
+    ``X-Forwarded-Proto`` counts only from a peer in ``trusted_proxies`` (the first value: the
+    proxy nearest the browser); from anyone else it was removed by ``ForwardedHeadersMiddleware``
+    and is ignored here again.
+    """
+    if request.url.scheme in ("https", "wss"):
+        return True
+    proto = request.headers.get("x-forwarded-proto", "")
+    if not proto:
+        return False
+    peer = request.client.host if request.client else None
+    return is_trusted_proxy(settings, peer) and proto.split(",")[0].strip().lower() == "https"
+
+
+def cookie_is_secure(request: HTTPConnection, settings: AppSettings) -> bool:
+    """Whether a session cookie gets ``Secure``: ``POLICYQA_COOKIE_SECURE`` when set, else over https."""
+    return settings.cookie_secure if settings.cookie_secure is not None else request_is_https(request, settings)
+
+
+def session_cookie_header(name: str, token: str, max_age: int, *, secure: bool, cross_site: bool) -> str:
+    """The ``Set-Cookie`` value of a session cookie (``max_age`` 0 deletes it).
+
+    Always ``HttpOnly`` and ``Path=/``. A cross-site (embedded) session over a secure
+    connection is ``SameSite=None; Secure; Partitioned``: a browser sends it in a frame of
+    another site, kept apart per top-level site (CHIPS), which browsers that block
+    third-party cookies still allow. Anything else is ``SameSite=Strict``: without
+    ``Secure`` a browser refuses ``SameSite=None``, so over plain http an embedded session
+    works only when portal and assistant are the same site. Written by hand because
+    Python before 3.14 cannot write ``Partitioned``.
+    """
+    parts = [f"{name}={token}", f"Max-Age={max_age}", "Path=/", "HttpOnly"]
+    if secure:
+        parts.append("Secure")
+    if cross_site and secure:
+        parts += ["SameSite=None", "Partitioned"]
+    else:
+        parts.append("SameSite=Strict")
+    return "; ".join(parts)
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -447,12 +521,15 @@ label {{ display: block; margin: 1rem 0 .4rem; }}
 input {{ width: 100%; box-sizing: border-box; padding: .6rem; font-size: 1rem; }}
 button {{ margin-top: 1.2rem; width: 100%; padding: .6rem; font-size: 1rem; cursor: pointer; }}
 .error {{ color: #b00020; }}
-</style></head>
+#pq-embed-status a {{ display: inline-block; margin-top: .6rem; }}
+</style>
+<script src="{script}" defer></script></head>
 <body><main>
 <h1>政策问答 PolicyQA</h1>
 <p>请输入 API 密钥登录。<br>Enter your API key to sign in.</p>
 {error}
-<form method="post" action="{action}">
+<div id="pq-embed-status" role="alert" hidden></div>
+<form id="pq-login-form" method="post" action="{action}">
 <label for="api_key">API 密钥 API key</label>
 <input id="api_key" name="api_key" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">登录 Sign in</button>
@@ -463,7 +540,8 @@ button {{ margin-top: 1.2rem; width: 100%; padding: .6rem; font-size: 1rem; curs
 
 def _login_page(error: str | None = None, status_code: int = 200) -> HTMLResponse:
     block = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
-    return HTMLResponse(_LOGIN_PAGE.format(error=block, action=html.escape(LOGIN_PATH)), status_code=status_code)
+    page = _LOGIN_PAGE.format(error=block, action=html.escape(LOGIN_PATH), script=html.escape(EMBED_SCRIPT_PATH))
+    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
 def _same_origin(request: Request) -> bool:
@@ -496,10 +574,6 @@ def login_routes(authenticator: Authenticator, throttle: AttemptThrottle | None 
     """
     throttle = throttle or AttemptThrottle()
 
-    def secure_cookie(request: Request) -> bool:
-        configured = authenticator.settings.cookie_secure
-        return configured if configured is not None else request.url.scheme == "https"
-
     async def login(request: Request) -> Response:
         if not authenticator.settings.keys_configured:
             return RedirectResponse("/", status_code=303)
@@ -528,24 +602,25 @@ def login_routes(authenticator: Authenticator, throttle: AttemptThrottle | None 
         throttle.refund(client)
         token = authenticator.sessions.create(identity)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            max_age=authenticator.settings.session_ttl_seconds,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=secure_cookie(request),
+        secure = cookie_is_secure(request, authenticator.settings)
+        ttl = authenticator.settings.session_ttl_seconds
+        response.headers.append(
+            "set-cookie", session_cookie_header(SESSION_COOKIE, token, ttl, secure=secure, cross_site=False)
         )
         return response
 
     async def logout(request: Request) -> Response:
-        if token := request.cookies.get(SESSION_COOKIE):
-            authenticator.sessions.revoke(token)
+        for name in SESSION_COOKIES:
+            if token := request.cookies.get(name):
+                authenticator.sessions.revoke(token)
         response = RedirectResponse(LOGIN_PATH if authenticator.settings.keys_configured else "/", status_code=303)
-        response.delete_cookie(
-            SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookie(request)
-        )
+        secure = cookie_is_secure(request, authenticator.settings)
+        # Deleting a partitioned cookie takes the same attributes as setting it.
+        for name, cross_site in ((SESSION_COOKIE, False), (EMBED_SESSION_COOKIE, True)):
+            if name == SESSION_COOKIE or name in request.cookies:
+                response.headers.append(
+                    "set-cookie", session_cookie_header(name, '""', 0, secure=secure, cross_site=cross_site)
+                )
         return response
 
     return [

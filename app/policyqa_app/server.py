@@ -20,6 +20,7 @@ from policyqa import Assistant, Settings, __version__
 
 from .api import api_fallback, api_router, mount_docs
 from .config import AppSettings
+from .embed import add_embedding
 from .errors import add_error_handlers
 from .limits import HEADER_TIMEOUT_SECONDS, KEEP_ALIVE_TIMEOUT_SECONDS, header_timeout_protocol
 from .middleware import add_middleware
@@ -91,6 +92,7 @@ def create_app(
     api = api_router(service)
     app.include_router(api)
     app.router.routes.extend(login_routes(service.authenticator))
+    add_embedding(app, service.authenticator)  # embed tokens for a portal's frame; before the UI's routes
     # After every API route, before the UI at "/": an unknown /api/ path gets a JSON 404, not the UI.
     app.add_route(
         "/api/{rest:path}",
