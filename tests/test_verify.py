@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import BuiltIndex
 
 from policyqa import Assistant
 from policyqa.verify import asked_figure, places_named, unsupported_reason
@@ -77,3 +78,14 @@ def test_a_place_the_texts_never_mention_is_not_covered_and_a_full_answer_is_ans
     assert mini_assistant.ask("深圳在泡沫破裂低谷期设立了什么基金？").outcome == "not_covered"
     answered = mini_assistant.ask("单位从转化收入中提取奖励的比例不低于多少？")
     assert answered.outcome == "answered" and "百分之五十" in answered.answer
+
+
+def test_missing_content_check_when_enabled_refuses_a_question_about_something_never_mentioned(
+    mini_index: BuiltIndex,
+) -> None:
+    strict = Assistant(
+        mini_index.settings.replace(max_missing_content=0.5), encoder=mini_index.encoder, auto_build=False
+    )
+    weather = strict.ask("今天示范市的天气和气温怎么样？")
+    assert weather.outcome == "not_covered" and "天气" in (weather.abstain_reason or "")
+    assert strict.ask("单位从转化收入中提取奖励的比例不低于多少？").outcome == "answered"
