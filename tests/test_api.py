@@ -316,3 +316,16 @@ def test_answers_split_after_each_citation_marker() -> None:
     answer = "第一句^[2]。[1] Second sentence [x]. [2] 第三句。[1]"
     assert answer_sentences(answer) == ["第一句^[2]。[1]", "Second sentence [x]. [2]", "第三句。[1]"]
     assert answer_sentences("Not covered by the corpus.") == ["Not covered by the corpus."]
+
+
+def test_a_follow_up_is_resolved_against_the_earlier_questions(open_server: RunningServer) -> None:
+    with open_server.client() as client:
+        response = client.post("/api/v1/ask", json={"question": "那成长期呢？", "earlier": [CHINESE_TROUGH]})
+        alone = client.post("/api/v1/ask", json={"question": "那成长期呢？"})
+        too_many = client.post("/api/v1/ask", json={"question": "那成长期呢？", "earlier": ["问题"] * 11})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["question"] == "那成长期呢？"
+    assert body["resolved_question"] == "技术处于成长期时需要什么政策？"
+    assert alone.json()["resolved_question"] is None
+    assert too_many.status_code == 422

@@ -598,3 +598,15 @@ def test_key_terms_of_a_quote_are_its_longest_dictionary_words() -> None:
     # Words that straddle the segmentation (并联 out of 并|联合) and numbers are not offered.
     terms = dict(key_term_glosses("政府可以牵头设立技术复苏基金并联合社会资本，提取不低于百分之七十的比例"))
     assert "并联" not in terms and "七十" not in terms and "复苏" in terms
+
+
+def test_a_follow_up_is_answered_as_the_resolved_question_which_the_answer_shows(
+    tab: Tab, open_server: RunningServer
+) -> None:
+    tab.open_ui(open_server.url)
+    tab.ask(CHINESE_TROUGH)
+    tab.citation_links(0)
+    tab.ask("那成长期呢？")
+    searched = tab.page.locator("#pq-chat .pq-resolved")
+    sync_api.expect(searched).to_have_count(1)
+    assert "技术处于成长期时需要什么政策？" in searched.inner_text()

@@ -16,6 +16,7 @@ Example:
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -35,6 +36,8 @@ from .service import Service
 
 MAX_TOP_K = 50
 MAX_DOC_IDS = 100
+# A follow-up is resolved against the latest of these; more history adds nothing.
+MAX_EARLIER_QUESTIONS = 10
 MAX_DOC_ID_CHARS = 200
 MAX_FEEDBACK_CITATIONS = 50
 API_PREFIX = "/api/v1"
@@ -73,6 +76,12 @@ def api_router(service: Service) -> APIRouter:
         )
         doc_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_DOC_ID_CHARS)]] | None = Field(
             default=None, max_length=MAX_DOC_IDS, description="Search only these documents (see /api/v1/documents)."
+        )
+        earlier: list[Annotated[str, Field(max_length=max_question)]] = Field(
+            default_factory=list,
+            max_length=MAX_EARLIER_QUESTIONS,
+            description="The conversation's previous questions, latest last: a short follow-up is resolved "
+            "against them and the answer's resolved_question says what was searched.",
         )
 
     class CitationRef(BaseModel):
@@ -150,7 +159,9 @@ def api_router(service: Service) -> APIRouter:
 
     @router.post(f"{API_PREFIX}/ask", tags=["questions"], dependencies=json_body, summary="Answer with citations.")
     async def ask(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
-        answer = await run_in_threadpool(service.assistant.ask, body.question, body.k, body.doc_ids)
+        answer = await run_in_threadpool(
+            partial(service.assistant.ask, body.question, body.k, body.doc_ids, earlier=body.earlier)
+        )
         return answer.to_dict()
 
     @router.post(f"{API_PREFIX}/search", tags=["questions"], dependencies=json_body, summary="The best passages.")
@@ -167,7 +178,9 @@ def api_router(service: Service) -> APIRouter:
     )
     async def ask_stream(body: Annotated[QuestionRequest, Depends(checked)]) -> StreamingResponse:
         # The answer is computed before the stream starts, so a bad question still gets a 4xx status.
-        answer = await run_in_threadpool(service.assistant.ask, body.question, body.k, body.doc_ids)
+        answer = await run_in_threadpool(
+            partial(service.assistant.ask, body.question, body.k, body.doc_ids, earlier=body.earlier)
+        )
         data = answer.to_dict()
 
         async def events() -> AsyncIterator[bytes]:

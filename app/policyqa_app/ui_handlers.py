@@ -182,7 +182,11 @@ class UIHandlers:
         turn = len(answers)
         yield history, answers, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
-            answer = self.service.assistant.ask(question, k=int(k), doc_ids=list(doc_ids) if doc_ids else None)
+            # A short follow-up ("那成长期呢？") is resolved against the earlier questions.
+            earlier = [str(a.get("resolved_question") or a.get("question")) for a in answers if a]
+            answer = self.service.assistant.ask(
+                question, k=int(k), doc_ids=list(doc_ids) if doc_ids else None, earlier=earlier
+            )
         except (QuestionError, ConfigError) as exc:
             history.append({"role": "assistant", "content": f"<p>⚠ {escape_text(str(exc))}</p>"})
             answers.append(None)
@@ -207,7 +211,11 @@ class UIHandlers:
                 "content": answer_html(" ".join(pieces[:count]), answer.abstained, turn, (), english),
             }
             yield history + [partial], answers, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        final = {"role": "assistant", "content": answer_html(answer.answer, answer.abstained, turn, citations, english)}
+        content = answer_html(answer.answer, answer.abstained, turn, citations, english)
+        if answer.resolved_question:
+            # Show what was searched, so the user sees how the follow-up was read.
+            content = f'<p class="pq-resolved">检索问题 Searched: {escape_text(answer.resolved_question)}</p>{content}'
+        final = {"role": "assistant", "content": content}
         history.append(final)
         yield history, answers, "", data, citation_choices(data), self.card_for(data, None, False), copy_text(data)
 
