@@ -35,13 +35,15 @@ test: setup-dev setup-st setup-browser
 # console-script subprocesses, torch) and browser tests, with the ten slowest shown so the loop
 # stays fast. Property tests run fewer examples (the "fast" Hypothesis profile, tests/conftest.py);
 # langsmith's pytest plugin, which no test uses, is not loaded (2 s). CI runs `make test`.
+# The quick loop while working: two workers (one a core), fewer Hypothesis examples, no
+# full-corpus, browser, load or subprocess-heavy tests. CI runs `make test`, serially.
 test-fast: setup-dev
-	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -m "not slow and not browser" -p no:langsmith_plugin --durations=10
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -m "not slow and not browser" -p no:langsmith_plugin -n 2 --durations=10
 
 lint: setup-dev
-	$(BIN)/ruff check src app tests
-	$(BIN)/ruff format --check src app tests
-	$(BIN)/mypy src
+	$(BIN)/ruff check src app tools tests
+	$(BIN)/ruff format --check src app tools tests
+	$(BIN)/mypy src app tools
 
 # The gold set covers the paper and the laws, so both are indexed.
 eval: setup-dev

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from conftest import MINI_DIR, REPO_ROOT, FakeEncoder
-from policyqa_tools.report import TARGETS, markdown, table
-from policyqa_tools.synthetic import synthetic_corpus
 
 from policyqa import Assistant, Settings
+from policyqa_tools.report import TARGETS, markdown, table
+from policyqa_tools.synthetic import synthetic_corpus
 
 
 def test_synthetic_corpus_holds_the_passages_it_reports(tmp_path: Path, fake_encoder: FakeEncoder) -> None:

@@ -86,6 +86,7 @@ def test_fake_encoder_is_deterministic_and_normalised() -> None:
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow  # a subprocess or a server process of its own: make test runs it
 def test_default_path_never_imports_torch() -> None:
     code = (
         "import sys\n"

@@ -275,6 +275,7 @@ def test_foreign_index_is_a_mismatch_with_a_rebuild_hint(
     assert message in str(excinfo.value)
 
 
+@pytest.mark.slow  # a subprocess or a server process of its own: make test runs it
 def test_corrupt_index_is_a_one_line_cli_error(mini_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from test_cli import _assert_clean_error, run_cli
 

@@ -117,6 +117,7 @@ def test_loaded_index_scores_exactly_as_bm25s(lexical: LexicalIndex, tmp_path: P
         np.testing.assert_array_equal(ours.scores(tokens), expected)
 
 
+@pytest.mark.slow  # a subprocess or a server process of its own: make test runs it
 def test_querying_a_loaded_index_does_not_import_bm25s(lexical: LexicalIndex, tmp_path: Path) -> None:
     folder = tmp_path / "bm25"
     lexical.save(folder)

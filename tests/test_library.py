@@ -398,6 +398,7 @@ def _waiting_for_lock(pid: int, lock: Path) -> bool:
     )
 
 
+@pytest.mark.slow  # a subprocess or a server process of its own: make test runs it
 @pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks to see a blocked process")
 def test_two_processes_adding_at_once_both_end_up_indexed(fake_settings: Settings, tmp_path: Path) -> None:
     settings = fake_settings.replace(managed_dir=tmp_path / "managed")
@@ -434,6 +435,7 @@ def test_two_processes_adding_at_once_both_end_up_indexed(fake_settings: Setting
     assert _leftovers(tmp_path / "managed") == []
 
 
+@pytest.mark.slow  # a subprocess or a server process of its own: make test runs it
 @pytest.mark.parametrize("moment", ["copy", "build"])
 def test_sigkill_during_an_add_loses_nothing(fake_settings: Settings, tmp_path: Path, moment: str) -> None:
     settings = fake_settings.replace(managed_dir=tmp_path / "managed")

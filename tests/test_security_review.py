@@ -159,6 +159,7 @@ def test_gradio_upload_routes_are_closed_and_write_nothing(open_server: RunningS
     assert _files_under(folder) == before
 
 
+@pytest.mark.slow  # a subprocess or a server process of its own: make test runs it
 def test_the_served_process_keeps_gradio_files_in_a_private_folder_removed_at_shutdown(
     mini_index, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -367,7 +368,10 @@ def test_a_body_that_does_not_arrive_gets_408() -> None:
         head = f"POST /api/v1/ask HTTP/1.1\r\nHost: {address}\r\nContent-Length: 100\r\n\r\n"
         sock.sendall(head.encode() + b"{")
         sock.settimeout(GIVE_UP_SECONDS)
-        answer = sock.recv(4096)
+        # The status line and the body may arrive in separate packets: read until the server closes.
+        answer = b""
+        while b"request_timeout" not in answer and (chunk := sock.recv(4096)):
+            answer += chunk
         sock.close()
     assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer
 
@@ -379,6 +383,7 @@ def login_server(assistant: Assistant, tmp_path: Path) -> Iterator[RunningServer
         yield running
 
 
+@pytest.mark.slow  # a subprocess or a server process of its own: make test runs it
 def test_sign_in_allows_five_failures_a_minute_per_address(login_server: RunningServer) -> None:
     wrong = {"api_key": "not-the-key-0123456789"}
     with login_server.client() as client:
