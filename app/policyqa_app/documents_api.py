@@ -18,7 +18,6 @@ Example:
 
 # No ``from __future__ import annotations``: FastAPI reads the handlers' annotations at runtime.
 
-import hashlib
 import hmac
 import ipaddress
 import mimetypes
@@ -41,7 +40,7 @@ from policyqa.library import ERROR, DocumentLibrary, DocumentNotFoundError, NotM
 from .config import AppSettings, key_digest
 from .errors import ApiError
 from .security import LOOPBACK_HOST_NAMES, host_name, presented_key
-from .service import Service
+from .service import Service, indexed_file_bytes
 
 API_PREFIX = "/api/v1"
 DOCUMENTS_PATH = f"{API_PREFIX}/documents"
@@ -293,15 +292,6 @@ def _metadata(document: DocumentInfo, library: DocumentLibrary | None) -> dict[s
     }
 
 
-def _original_bytes(document: DocumentInfo) -> bytes | None:
-    """The file's bytes when they are still those the index holds (None: gone or changed)."""
-    try:
-        raw = Path(document.path).read_bytes()
-    except OSError:
-        return None
-    return raw if hashlib.sha256(raw).hexdigest() == document.sha256 else None
-
-
 def _reason(reason: str | None, folder: str) -> str | None:
     """A file's error reason without our temporary folder in it."""
     if reason is None:
@@ -426,7 +416,7 @@ def documents_router(service: Service) -> APIRouter:
     )
     async def document_file(doc_id: str) -> Response:
         found = await indexed(doc_id)
-        raw = await run_in_threadpool(_original_bytes, found)
+        raw = await run_in_threadpool(indexed_file_bytes, found)
         if raw is None:
             raise ApiError(404, "not_found", "The document's file is gone or changed since it was indexed.")
         suffix = Path(found.path).suffix.lower()

@@ -138,6 +138,22 @@ class Service:
         return document
 
 
+def indexed_file_bytes(document: DocumentInfo) -> bytes | None:
+    """The document's file when it still holds the bytes the index recorded (None: gone or changed).
+
+    Serving a file (the API's ``/file``, the UI's page images and originals) goes through here:
+    a file replaced after indexing must not be shown as the cited source.
+    """
+    import hashlib
+    from pathlib import Path
+
+    try:
+        raw = Path(document.path).read_bytes()
+    except OSError:
+        return None
+    return raw if hashlib.sha256(raw).hexdigest() == document.sha256 else None
+
+
 # --- For the UI's citation cards: English glosses of a quote's terms, rendered PDF pages. ---
 
 MAX_GLOSSED_TERMS = 4
@@ -248,17 +264,10 @@ class PageImages:
 
     def verified_path(self, generation: str, document: DocumentInfo) -> str:
         """The document's file when it holds the bytes the index recorded; else :class:`PageNotFoundError`."""
-        import hashlib
-        from pathlib import Path
-
         key = (generation, document.doc_id)
         ok = self._verified.get(key)
         if ok is None:
-            try:
-                digest = hashlib.sha256(Path(document.path).read_bytes()).hexdigest()
-            except OSError:
-                digest = ""
-            ok = digest == document.sha256
+            ok = indexed_file_bytes(document) is not None
             if len(self._verified) > 1024:
                 self._verified.clear()
             self._verified[key] = ok
