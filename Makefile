@@ -31,12 +31,11 @@ setup-browser:
 test: setup-dev setup-st setup-browser
 	$(BIN)/python -m pytest
 
-# The edit-test loop: everything but the slow (full corpus, gold set, load, kill-and-rebuild, most
-# console-script subprocesses, torch) and browser tests, with the ten slowest shown so the loop
-# stays fast. Property tests run fewer examples (the "fast" Hypothesis profile, tests/conftest.py);
-# langsmith's pytest plugin, which no test uses, is not loaded (2 s). CI runs `make test`.
-# The quick loop while working: two workers (one a core), fewer Hypothesis examples, no
-# full-corpus, browser, load or subprocess-heavy tests. CI runs `make test`, serially.
+# The edit-test loop: everything but the slow (full corpus, gold set, load, kill-and-rebuild,
+# console-script subprocesses, torch) and browser tests, on two workers (one a core), with the ten
+# slowest shown. Property tests run fewer examples (the "fast" Hypothesis profile,
+# tests/conftest.py); langsmith's pytest plugin, which no test uses, is not loaded (2 s).
+# CI runs `make test`: everything, serially.
 test-fast: setup-dev
 	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -m "not slow and not browser" -p no:langsmith_plugin -n 2 --durations=10
 
