@@ -329,3 +329,21 @@ def test_a_follow_up_is_resolved_against_the_earlier_questions(open_server: Runn
     assert body["resolved_question"] == "技术处于成长期时需要什么政策？"
     assert alone.json()["resolved_question"] is None
     assert too_many.status_code == 422
+
+
+def test_filters_keep_the_search_to_documents_of_a_kind_region_and_year(open_server: RunningServer) -> None:
+    # The app's corpus is the paper alone: a paper of 2026, no local regulation.
+    question = {"question": ENGLISH_TROUGH, "k": 5}
+    with open_server.client() as client:
+        papers = client.post("/api/v1/search", json={**question, "kinds": ["paper"], "years": "2026"})
+        local = client.post("/api/v1/search", json={**question, "kinds": ["local_regulation"]})
+        beijing = client.post("/api/v1/search", json={**question, "regions": ["Beijing"]})
+        old = client.post("/api/v1/search", json={**question, "years": "1900-1901"})
+        bad_kind = client.post("/api/v1/ask", json={**question, "kinds": ["statute"]})
+        bad_year = client.post("/api/v1/ask", json={**question, "years": "2021-2015"})
+    assert papers.status_code == 200 and papers.json()["passages"]
+    assert {p["kind"] for p in papers.json()["passages"]} == {"paper"}
+    for empty in (local, beijing, old):
+        assert empty.status_code == 200 and empty.json()["passages"] == []
+    assert bad_kind.status_code == 422 and bad_kind.json()["error"]["code"] == "invalid_filter"
+    assert bad_year.status_code == 422 and "ends before it starts" in bad_year.json()["error"]["message"]

@@ -25,7 +25,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from policyqa import QuestionError, SearchFilter
 from policyqa.documents import HIDDEN_CHARACTERS
+from policyqa.filters import make_filter
 
 from .documents_api import documents_router, is_loopback
 from .errors import ApiError, error_response
@@ -77,6 +79,15 @@ def api_router(service: Service) -> APIRouter:
         doc_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_DOC_ID_CHARS)]] | None = Field(
             default=None, max_length=MAX_DOC_IDS, description="Search only these documents (see /api/v1/documents)."
         )
+        kinds: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+            default_factory=list, max_length=10, description="Only documents of these kinds (law, local_regulation, …)."
+        )
+        regions: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+            default_factory=list, max_length=10, description="Only documents of these regions (Beijing, 浙江, …)."
+        )
+        years: str | None = Field(
+            default=None, max_length=20, description="Only documents of this year or range: 2019, 2015-2021, 2015-."
+        )
         earlier: list[Annotated[str, Field(max_length=max_question)]] = Field(
             default_factory=list,
             max_length=MAX_EARLIER_QUESTIONS,
@@ -117,12 +128,21 @@ def api_router(service: Service) -> APIRouter:
                 "The question is empty: it holds only whitespace and invisible characters "
                 "(zero-width, direction or tag characters).",
             )
+        try:
+            make_filter(kinds=body.kinds, regions=body.regions, years=body.years)
+        except QuestionError as exc:
+            raise ApiError(422, "invalid_filter", str(exc)) from exc
         if body.doc_ids is not None:
             known = await run_in_threadpool(service.document_ids)
             unknown = [d for d in body.doc_ids if d not in known]
             if unknown:
                 raise ApiError(422, "unknown_document", f"doc_ids: no indexed document has the id {unknown[0]!r}.")
         return body
+
+    def where(body: QuestionRequest) -> SearchFilter | None:
+        if not (body.kinds or body.regions or body.years):
+            return None
+        return make_filter(kinds=body.kinds, regions=body.regions, years=body.years)
 
     async def fresh() -> None:
         """Serve a build another process published (``policyqa add``): a cheap check, at most once a second."""
@@ -160,13 +180,15 @@ def api_router(service: Service) -> APIRouter:
     @router.post(f"{API_PREFIX}/ask", tags=["questions"], dependencies=json_body, summary="Answer with citations.")
     async def ask(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
         answer = await run_in_threadpool(
-            partial(service.assistant.ask, body.question, body.k, body.doc_ids, earlier=body.earlier)
+            partial(service.assistant.ask, body.question, body.k, body.doc_ids, where=where(body), earlier=body.earlier)
         )
         return answer.to_dict()
 
     @router.post(f"{API_PREFIX}/search", tags=["questions"], dependencies=json_body, summary="The best passages.")
     async def search(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
-        result = await run_in_threadpool(service.assistant.search, body.question, body.k, body.doc_ids)
+        result = await run_in_threadpool(
+            partial(service.assistant.search, body.question, body.k, body.doc_ids, where=where(body))
+        )
         return result.to_dict()
 
     @router.post(
@@ -179,7 +201,7 @@ def api_router(service: Service) -> APIRouter:
     async def ask_stream(body: Annotated[QuestionRequest, Depends(checked)]) -> StreamingResponse:
         # The answer is computed before the stream starts, so a bad question still gets a 4xx status.
         answer = await run_in_threadpool(
-            partial(service.assistant.ask, body.question, body.k, body.doc_ids, earlier=body.earlier)
+            partial(service.assistant.ask, body.question, body.k, body.doc_ids, where=where(body), earlier=body.earlier)
         )
         data = answer.to_dict()
 

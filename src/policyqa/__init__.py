@@ -18,7 +18,7 @@ from .errors import (
     QuestionError,
 )
 from .settings import Settings
-from .types import Answer, BuildReport, Citation, DocumentInfo, Passage, SearchResult, Trace
+from .types import Answer, BuildReport, Citation, DocumentInfo, Passage, SearchFilter, SearchResult, Trace
 from .version import __version__
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "PolicyQARetriever",
     "PolicyQAError",
     "QuestionError",
+    "SearchFilter",
     "SearchResult",
     "Settings",
     "Trace",
