@@ -22,11 +22,9 @@ THIRD_KEY = "third-key-Qm7tR2vX9kLp4Wz8"
 # Polling deadlines and the held route's limit: they stop a broken run from hanging, they time nothing.
 WAIT_SECONDS = 60.0
 QUEUE_TIMEOUT_SECONDS = 0.3
-# Real questions cannot be held like the test route, so "at once" needs a bound there: a refusal takes
-# milliseconds (over 1 s on a busy 2-core machine), and 10 s is still a third of the queue timeout, so
-# only a refusal that waited in a queue can exceed it.
-QUICK_503_SECONDS = 10.0
-BURST_QUEUE_TIMEOUT_SECONDS = 30.0
+# Far beyond the client's 60 s: with no queue (max_queue 0) a request is served or refused at once, and
+# one that wrongly waited in a queue would get its turn (a 200 or a client timeout), never a 503.
+BURST_QUEUE_TIMEOUT_SECONDS = 600.0
 
 
 # --- the rate and the bucket ---------------------------------------------------------------------
@@ -209,16 +207,14 @@ def _in_background(request, results: list[httpx.Response]) -> threading.Thread: 
     return thread
 
 
-def _concurrently(count: int, request) -> list[tuple[int, float, httpx.Response]]:  # type: ignore[no-untyped-def]
-    """Send ``count`` requests at the same moment; (status, seconds, response) of each."""
+def _concurrently(count: int, request) -> list[httpx.Response]:  # type: ignore[no-untyped-def]
+    """Send ``count`` requests at the same moment; the response of each."""
     barrier = threading.Barrier(count)
-    results: list[tuple[int, float, httpx.Response]] = []
+    results: list[httpx.Response] = []
 
     def run() -> None:
         barrier.wait()
-        started = time.monotonic()
-        response = request()
-        results.append((response.status_code, time.monotonic() - started, response))
+        results.append(request())
 
     threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
@@ -270,17 +266,15 @@ def test_a_request_that_waits_longer_than_the_queue_timeout_gets_503(assistant: 
         get = lambda: httpx.get(f"{server.url}/api/v1/test-held", timeout=2 * WAIT_SECONDS)  # noqa: E731
         holder = _in_background(get, first)
         _wait_until(lambda: route.events == ["enter"], "the first request to take the only turn")
-        started = time.monotonic()
         waited = get()  # room in the queue, but the turn is held for longer than the queue timeout
-        seconds = time.monotonic() - started
         events_when_refused = list(route.events)
         route.release()
         holder.join()
 
     assert waited.status_code == 503 and waited.json()["error"]["code"] == "overloaded"
-    assert events_when_refused == ["enter"]  # refused while the turn was still held: it gave up waiting
-    # A lower bound only (a busy machine makes it longer): it waited in the queue, it was not refused at once.
-    assert seconds >= QUEUE_TIMEOUT_SECONDS * 0.9
+    # Refused while the turn was still held, with room in the queue (max_queue 4): only giving up
+    # after the queue timeout refuses then, so it waited rather than being turned away at once.
+    assert events_when_refused == ["enter"]
     assert [r.status_code for r in first] == [200] and route.events == ["enter", "leave"]
 
 
@@ -306,10 +300,10 @@ def test_real_questions_beyond_capacity_get_200_or_a_quick_503_and_the_server_re
             after = [client.post("/api/v1/ask", json={"question": q}).status_code for q in questions[:4]]
             healthy = client.get("/healthz").status_code
 
-    assert {status for status, _, _ in results} <= {200, 503}
-    for status, seconds, response in results:
-        if status == 503:
+    assert {response.status_code for response in results} <= {200, 503}
+    for response in results:
+        if response.status_code == 503:
             assert response.json()["error"]["code"] == "overloaded" and response.headers["retry-after"]
-            assert seconds < QUICK_503_SECONDS, f"a 503 took {seconds:.1f} s: it waited instead of refusing at once"
-    assert any(status == 200 for status, _, _ in results)
+            assert "0 waiting" in response.json()["error"]["message"]  # refused, not held in a queue
+    assert any(response.status_code == 200 for response in results)
     assert after == [200] * 4 and healthy == 200

@@ -238,7 +238,13 @@ class ConcurrencyLimiter:
         """True when a turn was given (call ``release`` after), False when the queue is full or too slow."""
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.max_active)
-        if self._semaphore.locked() and self.waiting >= self.max_waiting:
+        if not self._semaphore.locked():
+            # A free turn is taken without suspending: asyncio.wait_for would yield first, and
+            # requests of the same loop turn could all see the turn free and queue past max_waiting.
+            await self._semaphore.acquire()
+            self.active += 1
+            return True
+        if self.waiting >= self.max_waiting:
             self.refused += 1
             return False
         self.waiting += 1
