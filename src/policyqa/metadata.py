@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
+from .formats._meta import DOC_NUMBER, normalise_doc_number
 from .places import leading_place
 from .types import KIND_LAW, KIND_PAPER, KIND_TEXT
 
@@ -67,7 +68,6 @@ _LOCAL_FOLDER = re.compile(r"地方法规$|地方性法规$")
 _HEAD_CHARS = 600
 _DATE = re.compile(r"(19[4-9]\d|20\d\d)\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _PATH_DATE = re.compile(r"\((19[4-9]\d|20\d\d)-(\d{2})-(\d{2})\)")
-_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[［(（]\s*(?:19|20)\d\d\s*[〕\]］)）]\s*\d{1,4}\s*号")
 # An issuing body at the start of a head line, after its date: "2019年11月27日 北京市第十五届人民代表大会
 # 常务委员会第十六次会议通过", "中华人民共和国国务院令第517号公布".
 _ISSUER = re.compile(
@@ -104,8 +104,8 @@ def infer_metadata(title: str, text: str, path: str) -> dict[str, object]:
         year, month, day = max(dates)
         found["year"] = year
         found["date"] = f"{year:04d}-{month:02d}-{day:02d}"
-    if match := _DOC_NUMBER.search(head):
-        found["doc_number"] = re.sub(r"\s+", "", match.group(0))
+    if match := DOC_NUMBER.search(head):
+        found["doc_number"] = normalise_doc_number(match.group(0))
     for line in head.splitlines()[:12]:
         if match := _ISSUER.match(line.strip()):
             found["issuer"] = _SESSION.sub("", match.group(1))
@@ -141,7 +141,7 @@ def _kind(title: str, head: str, path: str) -> str | None:
         return KIND_DEPARTMENT_RULE
     if _NATIONAL_LAW_TITLE.match(title) and "全国人民代表大会" in head:
         return KIND_LAW
-    if _DOC_NUMBER.search(head):
+    if DOC_NUMBER.search(head):
         return KIND_POLICY
     return None
 

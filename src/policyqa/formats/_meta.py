@@ -38,7 +38,7 @@ _LABELS = {
     "发布地区": "region",
 }
 _LABELLED = re.compile(r"^([\u4e00-\u9fff][\u4e00-\u9fff \u3000]{0,8}?)\s*[:：]\s*(\S.{0,80})$")
-_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[［【(（]\s*\d{4}\s*[〕\]］】)）]\s*第?\s*\d+\s*号")
+DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[［【(（]\s*\d{4}\s*[〕\]］】)）]\s*第?\s*\d+\s*号")
 _DECREE = re.compile(
     r"(?:中华人民共和国)?(?:国务院|[\u4e00-\u9fff]{2,8}(?:部|委员会|总局|局|署|院|人民政府|政府))令\s*第?\s*\d+\s*号"
 )
@@ -119,7 +119,7 @@ def stated_metadata(lines: Sequence[str], title: str | None = None) -> dict[str,
         meta.setdefault("title", title)
     head = "\n".join(lines[:12])[:800]
     if "doc_number" not in meta:
-        if match := _DOC_NUMBER.search(head) or _DECREE.search(head):
+        if match := DOC_NUMBER.search(head) or _DECREE.search(head):
             meta["doc_number"] = normalise_doc_number(match.group(0))
     tail = lines[-8:]
     for index in range(len(tail) - 1, 0, -1):
