@@ -7,6 +7,7 @@ so callers (the CLI, the HTTP API) can turn them into clean messages::
     ├── ConfigError          bad settings or arguments (a value out of range, a missing folder)
     ├── QuestionError        a question that cannot be asked (empty, too long)
     ├── CorpusError          no readable document in the configured corpus
+    ├── GenerationError      the LLM endpoint failed (refused, timed out, 429/5xx, garbage, breaker open)
     └── IndexUnusableError          base for index problems
         ├── IndexMissingError   no index has been built yet
         ├── IndexMismatchError  the index was built by another encoder, chunker or version
@@ -30,6 +31,10 @@ class QuestionError(PolicyQAError, ValueError):
 
 class CorpusError(PolicyQAError):
     """The corpus holds no document that can be indexed."""
+
+
+class GenerationError(PolicyQAError):
+    """The LLM endpoint could not give a usable generation; the answer falls back to quotes."""
 
 
 class IndexUnusableError(PolicyQAError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError
@@ -55,6 +55,17 @@ DEFAULT_CUED_DOCUMENTS = 10
 DEFAULT_MAX_MISSING_CONTENT = 1.0
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
+# Generated answers (``generate``): off until POLICYQA_LLM_URL names an OpenAI-compatible endpoint.
+DEFAULT_LLM_MODEL = "default"
+# Seconds a single HTTP read may wait (connect, first token, between tokens).
+DEFAULT_LLM_TIMEOUT = 20.0
+# Seconds a whole generation may take, however the tokens trickle in.
+DEFAULT_LLM_DEADLINE = 45.0
+DEFAULT_LLM_MAX_TOKENS = 256
+# The circuit breaker: this many failures in a row open it for this many seconds.
+DEFAULT_LLM_BREAKER_FAILURES = 3
+DEFAULT_LLM_BREAKER_SECONDS = 60.0
+ANSWER_MODES = ("extractive", "llm")
 
 ENV_PREFIX = "POLICYQA_"
 
@@ -96,6 +107,15 @@ class Settings:
     max_question_chars: int = MAX_QUESTION_CHARS
     # None: no managed folder (``policyqa add`` refuses to work).
     managed_dir: Path | None = DEFAULT_MANAGED_DIR
+    llm_url: str | None = None
+    llm_model: str = DEFAULT_LLM_MODEL
+    # A secret: kept out of repr, to_dict and every log line.
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_timeout: float = DEFAULT_LLM_TIMEOUT
+    llm_deadline: float = DEFAULT_LLM_DEADLINE
+    llm_max_tokens: int = DEFAULT_LLM_MAX_TOKENS
+    llm_breaker_failures: int = DEFAULT_LLM_BREAKER_FAILURES
+    llm_breaker_seconds: float = DEFAULT_LLM_BREAKER_SECONDS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dirs", tuple(Path(p) for p in self.corpus_dirs))
@@ -135,6 +155,20 @@ class Settings:
             raise ConfigError(f"passage_context must be one of {choices}. Currently, it is {self.passage_context!r}.")
         if not 1 <= self.answer_sentences <= 10:
             raise ConfigError(f"answer_sentences must be between 1 and 10. Currently, it is {self.answer_sentences}.")
+        if self.llm_url is not None and not self.llm_url.startswith(("http://", "https://")):
+            raise ConfigError(f"llm_url must be an http(s) URL. Currently, it is {self.llm_url!r}.")
+        if not 0 < self.llm_timeout <= 600 or not 0 < self.llm_deadline <= 600:
+            raise ConfigError(
+                f"llm_timeout and llm_deadline must be between 0 and 600 seconds. "
+                f"Currently, they are {self.llm_timeout} and {self.llm_deadline}."
+            )
+        if not 16 <= self.llm_max_tokens <= 4096:
+            raise ConfigError(f"llm_max_tokens must be between 16 and 4096. Currently, it is {self.llm_max_tokens}.")
+        if self.llm_breaker_failures < 1 or self.llm_breaker_seconds < 0:
+            raise ConfigError(
+                f"llm_breaker_failures must be at least 1 and llm_breaker_seconds at least 0. Currently, they are "
+                f"{self.llm_breaker_failures} and {self.llm_breaker_seconds}."
+            )
 
     def replace(self, **changes: object) -> Settings:
         """Return a copy with some fields changed."""
@@ -166,6 +200,7 @@ class Settings:
         out["corpus_dirs"] = [str(p) for p in self.corpus_dirs]
         out["index_dir"] = str(self.index_dir)
         out["managed_dir"] = None if self.managed_dir is None else str(self.managed_dir)
+        out.pop("llm_api_key")
         return out
 
     @classmethod
@@ -208,6 +243,13 @@ class Settings:
             "cued_documents": int,
             "max_missing_content": float,
             "max_question_chars": int,
+            "llm_url": str,
+            "llm_model": str,
+            "llm_timeout": float,
+            "llm_deadline": float,
+            "llm_max_tokens": int,
+            "llm_breaker_failures": int,
+            "llm_breaker_seconds": float,
         }
         for name, convert in converters.items():
             raw = env.get(ENV_PREFIX + name.upper())
@@ -217,6 +259,14 @@ class Settings:
                 values[name] = convert(raw)
             except ValueError as exc:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {convert.__name__}.") from exc
+        if key := env.get(ENV_PREFIX + "LLM_API_KEY"):
+            values["llm_api_key"] = key
+        elif key_file := env.get(ENV_PREFIX + "LLM_API_KEY_FILE"):
+            try:
+                values["llm_api_key"] = Path(key_file).read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                # The path is named, never the content.
+                raise ConfigError(f"{ENV_PREFIX}LLM_API_KEY_FILE={key_file!r} cannot be read: {exc.strerror}.") from exc
         if (glossary := env.get(ENV_PREFIX + "USE_GLOSSARY")) is not None:
             values["use_glossary"] = glossary.strip().lower() not in {"0", "false", "no", "off"}
         values.update({k: v for k, v in overrides.items() if v is not None})
