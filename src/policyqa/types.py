@@ -147,6 +147,58 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class GroundedSentence:
+    """A generated sentence the verifier kept: its text with ``[n]`` markers and what it rests on.
+
+    ``source`` is the passage sentence (Chinese) closest to it among those it cites, in the
+    citation ``source_n``; ``similarity`` their cosine in the encoder's space.
+    """
+
+    text: str
+    citations: tuple[int, ...]
+    source: str
+    source_n: int
+    similarity: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "source": {"n": self.source_n, "sentence": self.source},
+            "similarity": round(self.similarity, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Generation:
+    """How a generated answer went: the sentences kept, how many were dropped and why, a note.
+
+    ``fallback`` is true when the answer shown is the extractive one (the endpoint failed,
+    or no generated sentence passed verification); ``note`` then says why, for the reader.
+    """
+
+    model: str
+    kept: tuple[GroundedSentence, ...] = ()
+    dropped: int = 0
+    dropped_reasons: tuple[str, ...] = ()
+    fallback: bool = False
+    note: str | None = None
+    language_match: bool | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "kept": len(self.kept),
+            "dropped": self.dropped,
+            "dropped_reasons": list(self.dropped_reasons),
+            "fallback": self.fallback,
+            "note": self.note,
+            "language_match": self.language_match,
+            "sentences": [k.to_dict() for k in self.kept],
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
     """The result of ``Assistant.ask``.
 
@@ -162,9 +214,12 @@ class Answer:
     abstain_reason: str | None = None
     outcome: str = ANSWERED
     resolved_question: str | None = None  # what was searched, when a follow-up was resolved
+    # ``llm`` when a generated answer was asked for (``generation`` says how it went).
+    mode: str = "extractive"
+    generation: Generation | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "question": self.question,
             "resolved_question": self.resolved_question,
             "answer": self.answer,
@@ -173,6 +228,11 @@ class Answer:
             "abstain_reason": self.abstain_reason,
             "citations": [c.to_dict() for c in self.citations],
         }
+        # An extractive answer keeps the JSON it always had.
+        if self.mode != "extractive" or self.generation is not None:
+            out["mode"] = self.mode
+            out["generation"] = None if self.generation is None else self.generation.to_dict()
+        return out
 
 
 @dataclass(frozen=True)
