@@ -31,7 +31,7 @@ from policyqa.filters import make_filter
 
 from .documents_api import documents_router, is_loopback
 from .errors import ApiError, error_response
-from .feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackRecord
+from .feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackRecord, export_jsonl
 from .present import answer_sentences
 from .security import ANONYMOUS, Identity
 from .service import Service
@@ -154,11 +154,20 @@ def api_router(service: Service) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", tags=["service"], summary="Readiness: the index is loaded.")
+    @router.get("/readyz", tags=["service"], summary="Readiness: the index is loaded, with its generation.")
     async def readyz() -> JSONResponse:
         if service.ready.is_set():
-            docs = await run_in_threadpool(service.assistant.documents)
-            return JSONResponse({"status": "ready", "documents": len(docs), "passages": sum(d.passages for d in docs)})
+            # One index read for all three: a build going live in between cannot mix two.
+            index = await run_in_threadpool(lambda: service.assistant.index)
+            docs = index.documents.values()
+            return JSONResponse(
+                {
+                    "status": "ready",
+                    "generation": index.generation,
+                    "documents": len(docs),
+                    "passages": sum(d.passages for d in docs),
+                }
+            )
         if service.load_error:
             return JSONResponse(
                 {"status": "error", "error": {"code": "index_unavailable", "message": service.load_error}},
@@ -244,7 +253,7 @@ def api_router(service: Service) -> APIRouter:
                 "Without API keys, feedback is exported on the server itself only (http://127.0.0.1 or localhost).",
             )
         return StreamingResponse(
-            service.feedback.export_jsonl(),
+            export_jsonl(service.feedback),
             media_type="application/x-ndjson; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="policyqa-feedback.jsonl"'},
         )

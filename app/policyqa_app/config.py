@@ -16,6 +16,9 @@ Variables::
     POLICYQA_CORS_ORIGINS             comma-separated origins allowed to call the API from a browser
     POLICYQA_FRAME_ANCESTORS          comma-separated CSP frame-ancestors sources (default 'self')
     POLICYQA_FEEDBACK_DB              SQLite file for feedback (default var/feedback.sqlite3)
+    POLICYQA_FEEDBACK_URL             postgresql://user@host/db: feedback in PostgreSQL, shared by every replica
+                                      (default: the SQLite file above)
+    POLICYQA_LOG_FORMAT               json: one JSON object per log line, with the request id (default text)
     POLICYQA_SESSION_TTL              lifetime of a browser login session in seconds (default 28800)
     POLICYQA_COOKIE_SECURE            1/0: force the Secure cookie flag (default: set when served over https)
     POLICYQA_ALLOWED_HOSTS            comma-separated host names the server answers to, or * for any (default:
@@ -34,7 +37,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from policyqa import ConfigError
@@ -44,6 +47,7 @@ from .limits import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE, DEFAULT_QUEUE_TI
 
 ENV_PREFIX = "POLICYQA_"
 ANY_HOST = "*"
+LOG_FORMATS = ("text", "json")
 DEFAULT_FEEDBACK_DB = Path("var/feedback.sqlite3")
 DEFAULT_FRAME_ANCESTORS = ("'self'",)
 DEFAULT_SESSION_TTL_SECONDS = 8 * 3600
@@ -111,6 +115,9 @@ class AppSettings:
     cors_origins: tuple[str, ...] = ()
     frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS
     feedback_db: Path = DEFAULT_FEEDBACK_DB
+    # May carry a password: kept out of repr.
+    feedback_url: str | None = field(default=None, repr=False)
+    log_format: str = "text"
     session_ttl_seconds: int = DEFAULT_SESSION_TTL_SECONDS
     cookie_secure: bool | None = None
     allowed_hosts: tuple[str, ...] = ()
@@ -175,6 +182,13 @@ class AppSettings:
                 )
         if self.session_ttl_seconds < 60:
             raise ConfigError(f"session_ttl_seconds must be at least 60. Currently, it is {self.session_ttl_seconds}.")
+        if self.feedback_url is not None and not self.feedback_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                f"{ENV_PREFIX}FEEDBACK_URL must be a postgresql:// URL. "
+                f"Currently, it starts {self.feedback_url[:11]!r}."
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be 'text' or 'json'. Currently, it is {self.log_format!r}.")
 
     @property
     def keys_configured(self) -> bool:
@@ -208,6 +222,10 @@ class AppSettings:
             values["frame_ancestors"] = tuple(a.rstrip("/") for a in ancestors)
         if db := env.get(ENV_PREFIX + "FEEDBACK_DB"):
             values["feedback_db"] = Path(db)
+        if url := (env.get(ENV_PREFIX + "FEEDBACK_URL") or "").strip():
+            values["feedback_url"] = url
+        if log_format := (env.get(ENV_PREFIX + "LOG_FORMAT") or "").strip().lower():
+            values["log_format"] = log_format
         if ttl := env.get(ENV_PREFIX + "SESSION_TTL"):
             try:
                 values["session_ttl_seconds"] = int(ttl)

@@ -1,8 +1,16 @@
-"""Feedback on answers (thumbs up/down, optional comment), stored durably in SQLite.
+"""Feedback on answers (thumbs up/down, optional comment), behind one small storage interface.
 
-The database runs in WAL mode so that concurrent writers wait for each other
-instead of failing, and every write is committed before the call returns.
-Each call opens its own connection: there is no shared connection to guard.
+``FeedbackBackend`` is the interface (add, update, count, export). Two backends satisfy it
+and pass the same tests (tests/test_feedback_postgres.py):
+
+* ``FeedbackStore`` (SQLite, the default, ``POLICYQA_FEEDBACK_DB``): one file on one host.
+  The database runs in WAL mode so that concurrent writers wait for each other instead of
+  failing, and every write is committed before the call returns. Each call opens its own
+  connection: there is no shared connection to guard.
+* ``PostgresFeedbackStore`` (``feedback_postgres``, ``POLICYQA_FEEDBACK_URL=postgresql://…``):
+  one table every replica writes to, so feedback survives replicas and hosts.
+
+``open_feedback_store(settings)`` picks the backend from the app settings.
 """
 
 from __future__ import annotations
@@ -14,8 +22,12 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from policyqa import ConfigError
+
+if TYPE_CHECKING:
+    from .config import AppSettings
 
 MAX_COMMENT_CHARS = 2000
 MAX_TEXT_CHARS = 20_000
@@ -63,8 +75,65 @@ class FeedbackRecord:
             raise ConfigError(f"A comment has at most {MAX_COMMENT_CHARS} characters. Currently, {len(self.comment)}.")
 
 
+def stored_citations(record: FeedbackRecord) -> list[dict[str, object]]:
+    """The fields of a record's citations that are kept: enough to find the cited span again."""
+    return [
+        {k: c.get(k) for k in ("n", "chunk_id", "doc_id", "section", "char_start", "char_end")}
+        for c in record.citations
+    ]
+
+
+def check_update(rating: str | None, comment: str | None) -> None:
+    """Refuse a rating or comment no backend may store (ConfigError naming the value)."""
+    if rating is not None and rating not in RATINGS:
+        raise ConfigError(f"rating must be 'up' or 'down'. Currently, it is {rating!r}.")
+    if comment is not None and len(comment) > MAX_COMMENT_CHARS:
+        raise ConfigError(f"A comment has at most {MAX_COMMENT_CHARS} characters. Currently, {len(comment)}.")
+
+
+@runtime_checkable
+class FeedbackBackend(Protocol):
+    """Where feedback records are kept. Every write is durable when the call returns.
+
+    ``export`` yields plain dictionaries, oldest first, with the keys ``id``, ``created_at``,
+    ``updated_at`` (UTC, ISO 8601 with milliseconds), ``user``, ``source``, ``question``,
+    ``answer``, ``abstained`` (bool), ``citations`` (list), ``rating`` and ``comment``.
+    """
+
+    def add(self, record: FeedbackRecord) -> int:
+        """Store a record; return its id."""
+        ...
+
+    def update(self, row_id: int, *, rating: str | None = None, comment: str | None = None) -> bool:
+        """Change the rating or the comment of a stored record; False when there is no such record."""
+        ...
+
+    def count(self) -> int:
+        """How many records are stored."""
+        ...
+
+    def export(self) -> Iterator[dict[str, object]]:
+        """Every record, oldest first."""
+        ...
+
+
+def export_jsonl(store: FeedbackBackend) -> Iterator[str]:
+    """Every record of ``store`` as one line of JSON."""
+    for item in store.export():
+        yield json.dumps(item, ensure_ascii=False) + "\n"
+
+
+def open_feedback_store(settings: AppSettings) -> FeedbackBackend:
+    """The backend ``settings`` name: PostgreSQL for ``feedback_url``, else the SQLite file ``feedback_db``."""
+    if settings.feedback_url:
+        from .feedback_postgres import PostgresFeedbackStore
+
+        return PostgresFeedbackStore(settings.feedback_url)
+    return FeedbackStore(settings.feedback_db)
+
+
 class FeedbackStore:
-    """An append-mostly table of feedback records.
+    """An append-mostly table of feedback records in a SQLite file (the default backend).
 
     Example:
         >>> store = FeedbackStore(Path("var/feedback.sqlite3"))
@@ -90,10 +159,7 @@ class FeedbackStore:
     def add(self, record: FeedbackRecord) -> int:
         """Store a record; return its id."""
         now = _now()
-        citations = [
-            {k: c.get(k) for k in ("n", "chunk_id", "doc_id", "section", "char_start", "char_end")}
-            for c in record.citations
-        ]
+        citations = stored_citations(record)
         with closing(self._connect()) as db, db:
             cursor = db.execute(
                 "INSERT INTO feedback (created_at, updated_at, user, source, question, answer, abstained,"
@@ -115,10 +181,7 @@ class FeedbackStore:
 
     def update(self, row_id: int, *, rating: str | None = None, comment: str | None = None) -> bool:
         """Change the rating or the comment of a stored record; False when there is no such record."""
-        if rating is not None and rating not in RATINGS:
-            raise ConfigError(f"rating must be 'up' or 'down'. Currently, it is {rating!r}.")
-        if comment is not None and len(comment) > MAX_COMMENT_CHARS:
-            raise ConfigError(f"A comment has at most {MAX_COMMENT_CHARS} characters. Currently, {len(comment)}.")
+        check_update(rating, comment)
         with closing(self._connect()) as db, db:
             cursor = db.execute(
                 "UPDATE feedback SET rating = COALESCE(?, rating), comment = COALESCE(?, comment), updated_at = ?"
@@ -128,6 +191,7 @@ class FeedbackStore:
             return cursor.rowcount == 1
 
     def count(self) -> int:
+        """How many records are stored."""
         with closing(self._connect()) as db:
             return int(db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0])
 
@@ -144,6 +208,5 @@ class FeedbackStore:
             item["citations"] = json.loads(item["citations"])
             yield item
 
-    def export_jsonl(self) -> Iterator[str]:
-        for item in self.export():
-            yield json.dumps(item, ensure_ascii=False) + "\n"
+
+SqliteFeedbackStore = FeedbackStore

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from policyqa import Assistant, DocumentInfo, PolicyQAError
 
 from .config import AppSettings
-from .feedback import FeedbackStore
+from .feedback import FeedbackBackend, open_feedback_store
 from .security import Authenticator
 
 log = logging.getLogger("policyqa.app")
@@ -37,7 +37,7 @@ class Service:
 
     assistant: Assistant
     settings: AppSettings
-    feedback: FeedbackStore
+    feedback: FeedbackBackend
     authenticator: Authenticator
     refresh_interval: float = REFRESH_INTERVAL_SECONDS
     refreshed_at: float = field(default=float("-inf"), repr=False)
@@ -49,7 +49,7 @@ class Service:
     @classmethod
     def create(cls, assistant: Assistant, settings: AppSettings) -> Service:
         """A service for ``assistant``, with the feedback store and authenticator ``settings`` describe."""
-        return cls(assistant, settings, FeedbackStore(settings.feedback_db), Authenticator(settings))
+        return cls(assistant, settings, open_feedback_store(settings), Authenticator(settings))
 
     def warm_up(self) -> None:
         """Load (or build) the index and the encoder, so the first question is fast."""
