@@ -8,6 +8,7 @@ so callers (the CLI, the HTTP API) can turn them into clean messages::
     ├── QuestionError        a question that cannot be asked (empty, too long)
     ├── CorpusError          no readable document in the configured corpus
     ├── GenerationError      the LLM endpoint failed (refused, timed out, 429/5xx, garbage, breaker open)
+    ├── StoreError           the Milvus store cannot be reached, or refuses a request
     └── IndexUnusableError          base for index problems
         ├── IndexMissingError   no index has been built yet
         ├── IndexMismatchError  the index was built by another encoder, chunker or version
@@ -23,6 +24,10 @@ class PolicyQAError(Exception):
 
 class ConfigError(PolicyQAError, ValueError):
     """A setting or argument has a value that cannot work."""
+
+
+class StoreError(PolicyQAError):
+    """The store named by ``POLICYQA_STORE`` (Milvus) cannot be reached or refuses a request."""
 
 
 class QuestionError(PolicyQAError, ValueError):

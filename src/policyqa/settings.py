@@ -55,6 +55,9 @@ DEFAULT_CUED_DOCUMENTS = 10
 DEFAULT_MAX_MISSING_CONTENT = 1.0
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
+# Where retrieval finds its candidates: FAISS and BM25 in this process, or Milvus (docs/milvus.md).
+DEFAULT_STORE = "faiss"
+STORE_FORMS = ("faiss", "milvus://HOST:PORT", "milvus+https://HOST:PORT", "milvus-lite:PATH.db", "PATH.db")
 # Generated answers (``generate``): off until POLICYQA_LLM_URL names an OpenAI-compatible endpoint.
 DEFAULT_LLM_MODEL = "default"
 # Seconds a single HTTP read may wait (connect, first token, between tokens).
@@ -116,6 +119,8 @@ class Settings:
     llm_max_tokens: int = DEFAULT_LLM_MAX_TOKENS
     llm_breaker_failures: int = DEFAULT_LLM_BREAKER_FAILURES
     llm_breaker_seconds: float = DEFAULT_LLM_BREAKER_SECONDS
+    # "faiss", or a Milvus server or milvus-lite file (docs/milvus.md): POLICYQA_STORE.
+    store: str = DEFAULT_STORE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dirs", tuple(Path(p) for p in self.corpus_dirs))
@@ -153,6 +158,9 @@ class Settings:
         if self.passage_context not in PASSAGE_CONTEXTS:
             choices = ", ".join(PASSAGE_CONTEXTS)
             raise ConfigError(f"passage_context must be one of {choices}. Currently, it is {self.passage_context!r}.")
+        if not _is_store(self.store):
+            choices = ", ".join(STORE_FORMS)
+            raise ConfigError(f"store must be one of {choices}. Currently, it is {self.store!r}.")
         if not 1 <= self.answer_sentences <= 10:
             raise ConfigError(f"answer_sentences must be between 1 and 10. Currently, it is {self.answer_sentences}.")
         if self.llm_url is not None and not self.llm_url.startswith(("http://", "https://")):
@@ -250,6 +258,7 @@ class Settings:
             "llm_max_tokens": int,
             "llm_breaker_failures": int,
             "llm_breaker_seconds": float,
+            "store": str,
         }
         for name, convert in converters.items():
             raw = env.get(ENV_PREFIX + name.upper())
@@ -271,6 +280,15 @@ class Settings:
             values["use_glossary"] = glossary.strip().lower() not in {"0", "false", "no", "off"}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _is_store(value: str) -> bool:
+    """Whether ``value`` has one of the forms of ``STORE_FORMS`` (the Milvus module parses the rest)."""
+    return (
+        value == DEFAULT_STORE
+        or value.startswith(("milvus://", "milvus+https://", "milvus-lite:"))
+        or (value.endswith(".db") and len(value) > 3)
+    )
 
 
 def _listed(folder: Path, folders: tuple[Path, ...]) -> bool:
