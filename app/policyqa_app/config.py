@@ -28,6 +28,12 @@ Variables::
     POLICYQA_MAX_CONCURRENCY          API and UI requests processed at once (default 8)
     POLICYQA_MAX_QUEUE                requests waiting for a turn before 503 (default 64)
     POLICYQA_QUEUE_TIMEOUT            seconds a request may wait for a turn before 503 (default 30)
+    POLICYQA_REDIS_URL                redis://host:port/db: rate limits, sessions, the request queue and the
+                                      index signal shared by every worker and replica (see ``state``)
+    POLICYQA_STATE_DB                 SQLite file for the same on one machine without Redis (``policyqa serve
+                                      --workers N`` sets var/state.sqlite3); unset: each process its own
+    POLICYQA_READ_ONLY                1: a replica that serves the published index and never builds or
+                                      takes documents (default 0)
 """
 
 from __future__ import annotations
@@ -125,9 +131,19 @@ class AppSettings:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     max_queue: int = DEFAULT_MAX_QUEUE
     queue_timeout_seconds: float = DEFAULT_QUEUE_TIMEOUT_SECONDS
+    redis_url: str | None = None
+    state_db: Path | None = None
+    read_only: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feedback_db", Path(self.feedback_db))
+        if self.state_db is not None:
+            object.__setattr__(self, "state_db", Path(self.state_db))
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"{ENV_PREFIX}REDIS_URL must be a redis://, rediss:// or unix:// URL. "
+                f"Currently, it starts {self.redis_url[:8]!r}."
+            )
         object.__setattr__(self, "allowed_hosts", tuple(h.lower() for h in self.allowed_hosts))
         for host in self.allowed_hosts:
             if host != ANY_HOST and not _HOST.match(host):
@@ -251,6 +267,15 @@ class AppSettings:
                 except ValueError as exc:
                     kind = "whole number" if convert is int else "number of seconds"
                     raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} is not a {kind}.") from exc
+        if url := (env.get(ENV_PREFIX + "REDIS_URL") or "").strip():
+            values["redis_url"] = url
+        if state_db := (env.get(ENV_PREFIX + "STATE_DB") or "").strip():
+            values["state_db"] = Path(state_db)
+        if (read_only := env.get(ENV_PREFIX + "READ_ONLY")) is not None and read_only.strip():
+            flag = read_only.strip().lower()
+            if flag not in _TRUE | _FALSE:
+                raise ConfigError(f"{ENV_PREFIX}READ_ONLY={read_only!r} must be 1 or 0.")
+            values["read_only"] = flag in _TRUE
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

@@ -1,0 +1,576 @@
+"""State that workers and replicas share: rate buckets, sign-in attempts, sessions, queue slots, the index signal.
+
+One process keeps all of it in memory (``limits.RateLimiter``, ``limits.AttemptThrottle``,
+``security.SessionStore``, ``limits.ConcurrencyLimiter``): that is the in-process backend and the
+default. Several processes share it through a :class:`SharedState`:
+
+* :class:`RedisState` when ``POLICYQA_REDIS_URL`` is set (replicas on several machines): every
+  operation is one atomic Lua script or one command, and every key expires;
+* :class:`SqliteState` when ``POLICYQA_STATE_DB`` names a file (``policyqa serve --workers N``
+  sets ``var/state.sqlite3`` when no Redis is configured): one machine, WAL mode, each
+  operation one ``BEGIN IMMEDIATE`` transaction.
+
+The adapters :class:`SharedRateLimiter`, :class:`SharedAttemptThrottle` and
+:class:`SharedSessionStore` have the methods of the in-process classes, so their callers do
+not change; the concurrency limiter asks :meth:`SharedState.enter` for a slot first.
+
+Queue slots are leased per process: a process's count lives under its own key (row) with an
+expiry that a heartbeat thread renews every few seconds and resets to the process's own count,
+so the slots of a worker that crashed come back within ``SLOT_LEASE_SECONDS`` and a count that
+drifted (a release lost while the store was down) is corrected.
+
+When the store cannot be reached, operations raise :class:`StateUnavailableError`, which
+:class:`StateErrorMiddleware` answers with 503 ``state_unavailable``; the next request tries
+again, so service resumes by itself when the store is back.
+
+Example:
+    >>> state = open_state(AppSettings.from_env())   # None: in-process
+    >>> SharedRateLimiter(state, Rate.parse("60/minute")).take("key:0a1b2c3d")
+    0.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .limits import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS, Rate
+from .security import Identity, error_body
+
+if TYPE_CHECKING:
+    from .config import AppSettings
+
+log = logging.getLogger("policyqa.app")
+
+# A crashed process's queue slots come back after this long; a live one renews its lease every third of it.
+SLOT_LEASE_SECONDS = 15.0
+# A store that does not answer within this long is down for this request (503), not waited for.
+REDIS_TIMEOUT_SECONDS = 1.0
+REDIS_PREFIX = "policyqa:"
+SQLITE_BUSY_MS = 5_000
+UNAVAILABLE_MESSAGE = "The shared state store (rate limits, sessions, request queue) cannot be reached. Retry shortly."
+
+
+class StateUnavailableError(RuntimeError):
+    """The shared store (Redis or the SQLite file) did not answer; the request gets 503."""
+
+
+class SharedState(Protocol):
+    """What workers and replicas share. Times are seconds; every entry expires by itself."""
+
+    def take(self, key: str, rate: Rate) -> float:
+        """Spend one token of ``key``'s bucket: 0.0 when admitted, else seconds until a token is back."""
+        ...
+
+    def attempt(self, key: str, attempts: int, window: float) -> float:
+        """Count an attempt, at most ``attempts`` per ``window``: 0.0 when counted, else seconds to wait."""
+        ...
+
+    def refund(self, key: str) -> None:
+        """Uncount the latest attempt of ``key`` (it succeeded)."""
+        ...
+
+    def put_session(self, digest: str, name: str, ttl: int) -> None: ...
+
+    def get_session(self, digest: str) -> str | None: ...
+
+    def drop_session(self, digest: str) -> None: ...
+
+    def enter(self, capacity: int) -> bool:
+        """Take a queue slot when fewer than ``capacity`` are taken across all processes."""
+        ...
+
+    def leave(self) -> None:
+        """Give back a slot this process took."""
+        ...
+
+    def publish_generation(self, generation: str) -> None:
+        """Announce the index build now live (the builder calls it after an add or a remove)."""
+        ...
+
+    def generation(self) -> str | None:
+        """The index build last announced, or ``None``."""
+        ...
+
+    def ping(self) -> None:
+        """Raise :class:`StateUnavailableError` when the store cannot be reached."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class _SlotLease:
+    """This process's count of queue slots and the heartbeat that renews its lease in the store."""
+
+    def __init__(self, renew: Any, lease_seconds: float) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+        self._renew = renew  # called with the count, under the lock
+        self._lease_seconds = lease_seconds
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._beat, name="policyqa-slot-lease", daemon=True)
+            self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._lease_seconds / 3):
+            try:
+                with self.lock:
+                    self._renew(self.count)
+            except StateUnavailableError:
+                pass  # renewed at the next beat; meanwhile requests get 503 anyway
+            except Exception:  # the heartbeat must outlive any one failure
+                log.exception("Renewing the queue-slot lease failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+# --- Redis --------------------------------------------------------------------------------------
+
+# Token bucket in Redis's own clock (TIME), so replicas whose clocks differ share one bucket.
+_TAKE = """
+local capacity = tonumber(ARGV[1])
+local per_ms = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tokens = tonumber(redis.call('HGET', KEYS[1], 't'))
+local updated = tonumber(redis.call('HGET', KEYS[1], 'u'))
+if tokens == nil or updated == nil then tokens = capacity; updated = now end
+tokens = math.min(capacity, tokens + math.max(0, now - updated) * per_ms)
+local wait_ms = 0
+if tokens >= 1 then tokens = tokens - 1 else wait_ms = (1 - tokens) / per_ms end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'u', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / per_ms) + 1000)
+return tostring(wait_ms)
+"""
+# A fixed window of attempts: the count and its expiry are one key.
+_ATTEMPT = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 0 then redis.call('DEL', KEYS[1]); left = 0 end
+  return math.max(left, 1)
+end
+redis.call('INCR', KEYS[1])
+if n == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_REFUND = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
+# KEYS[1]: the set of every process's slot key; KEYS[2]: this process's. A key that expired
+# (its process is gone) leaves the set and its slots with it.
+_ENTER = """
+local total = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local n = redis.call('GET', key)
+  if n then total = total + tonumber(n) else redis.call('SREM', KEYS[1], key) end
+end
+if total >= tonumber(ARGV[1]) then return 0 end
+redis.call('SADD', KEYS[1], KEYS[2])
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+_LEAVE = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
+# The heartbeat: this process's true count, with a fresh lease.
+_RENEW = """
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[1], KEYS[2])
+return 0
+"""
+
+
+class RedisState:
+    """:class:`SharedState` on one Redis server (``redis://host:6379/0``); keys under ``policyqa:``.
+
+    Example:
+        >>> state = RedisState("redis://127.0.0.1:6379/0")
+    """
+
+    def __init__(self, url: str, *, prefix: str = REDIS_PREFIX, lease_seconds: float = SLOT_LEASE_SECONDS) -> None:
+        try:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+        except ImportError as exc:
+            raise ImportError("POLICYQA_REDIS_URL needs redis-py: pip install 'policyqa[scale]'") from exc
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        # One immediate retry: a pooled connection that died with a Redis restart is replaced, not reported.
+        self._client = redis.Redis.from_url(
+            url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 1),
+            decode_responses=True,
+        )
+        self._prefix = prefix
+        self._lease_ms = int(lease_seconds * 1000)
+        self._slots_key = f"{prefix}slots"
+        self._own_slot_key = f"{prefix}slot:{_owner_id()}"
+        self._take = self._client.register_script(_TAKE)
+        self._attempt = self._client.register_script(_ATTEMPT)
+        self._refund = self._client.register_script(_REFUND)
+        self._enter = self._client.register_script(_ENTER)
+        self._leave = self._client.register_script(_LEAVE)
+        self._renew = self._client.register_script(_RENEW)
+        self._lease = _SlotLease(self._renew_lease, lease_seconds)
+
+    def _call(self, operation: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(*args, **kwargs)
+        except self._errors as exc:
+            raise StateUnavailableError(f"Redis: {exc}") from exc
+
+    def _key(self, kind: str, key: str) -> str:
+        return f"{self._prefix}{kind}:{key}"
+
+    def take(self, key: str, rate: Rate) -> float:
+        per_ms = rate.count / (rate.seconds * 1000)
+        wait_ms = self._call(self._take, keys=[self._key("rate", key)], args=[rate.count, repr(per_ms)])
+        return float(wait_ms) / 1000
+
+    def attempt(self, key: str, attempts: int, window: float) -> float:
+        wait_ms = self._call(self._attempt, keys=[self._key("attempt", key)], args=[attempts, int(window * 1000)])
+        return int(wait_ms) / 1000
+
+    def refund(self, key: str) -> None:
+        self._call(self._refund, keys=[self._key("attempt", key)])
+
+    def put_session(self, digest: str, name: str, ttl: int) -> None:
+        self._call(self._client.set, self._key("session", digest), name, ex=ttl)
+
+    def get_session(self, digest: str) -> str | None:
+        value = self._call(self._client.get, self._key("session", digest))
+        return None if value is None else str(value)
+
+    def drop_session(self, digest: str) -> None:
+        self._call(self._client.delete, self._key("session", digest))
+
+    def enter(self, capacity: int) -> bool:
+        self._lease.start()
+        with self._lease.lock:
+            keys = [self._slots_key, self._own_slot_key]
+            if not int(self._call(self._enter, keys=keys, args=[capacity, self._lease_ms])):
+                return False
+            self._lease.count += 1
+        return True
+
+    def leave(self) -> None:
+        with self._lease.lock:
+            self._lease.count = max(0, self._lease.count - 1)
+            self._call(self._leave, keys=[self._own_slot_key])
+
+    def _renew_lease(self, count: int) -> None:
+        self._call(self._renew, keys=[self._slots_key, self._own_slot_key], args=[count, self._lease_ms])
+
+    def publish_generation(self, generation: str) -> None:
+        self._call(self._client.set, f"{self._prefix}generation", generation)
+
+    def generation(self) -> str | None:
+        value = self._call(self._client.get, f"{self._prefix}generation")
+        return None if value is None else str(value)
+
+    def ping(self) -> None:
+        self._call(self._client.ping)
+
+    def close(self) -> None:
+        self._lease.stop()
+        self._client.close()
+
+
+# --- SQLite -------------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY, name TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS slots (owner TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS signals (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# Expired rows are deleted every this many writes, so the file stays small.
+_PRUNE_EVERY = 500
+
+
+class SqliteState:
+    """:class:`SharedState` in one SQLite file (WAL mode) that the workers of one machine open.
+
+    Times are the machine's wall clock, which every worker shares.
+
+    Example:
+        >>> state = SqliteState(Path("var/state.sqlite3"))
+    """
+
+    def __init__(self, path: Path, *, lease_seconds: float = SLOT_LEASE_SECONDS) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=SQLITE_BUSY_MS)
+        self._db.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")  # limits and sessions, not records: a power cut may lose some
+        self._db.executescript(_SCHEMA)
+        self._owner = _owner_id()
+        self._lease_seconds = lease_seconds
+        self._lease = _SlotLease(self._renew_lease, lease_seconds)
+        self._writes = 0
+
+    def _transaction(self, work: Any) -> Any:
+        """Run ``work(db, now)`` in one write transaction (other processes wait for the file lock)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(self._db, time.time())
+                    self._writes += 1
+                    if self._writes % _PRUNE_EVERY == 0:
+                        self._prune(time.time())
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StateUnavailableError(f"{self.path}: {exc}") from exc
+            return result
+
+    def _prune(self, now: float) -> None:
+        self._db.execute("DELETE FROM attempts WHERE expires <= ?", (now,))
+        self._db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
+        self._db.execute("DELETE FROM slots WHERE expires <= ?", (now,))
+        # A bucket untouched for a day is full again whatever its rate (the longest period is a day).
+        self._db.execute("DELETE FROM buckets WHERE updated <= ?", (now - 86400,))
+
+    def take(self, key: str, rate: Rate) -> float:
+        per_second = rate.count / rate.seconds
+
+        def work(db: sqlite3.Connection, now: float) -> float:
+            row = db.execute("SELECT tokens, updated FROM buckets WHERE key = ?", (key,)).fetchone()
+            tokens, updated = (float(rate.count), now) if row is None else row
+            tokens = min(float(rate.count), tokens + max(0.0, now - updated) * per_second)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / per_second
+            db.execute("INSERT OR REPLACE INTO buckets (key, tokens, updated) VALUES (?, ?, ?)", (key, tokens, now))
+            return wait
+
+        return float(self._transaction(work))
+
+    def attempt(self, key: str, attempts: int, window: float) -> float:
+        def work(db: sqlite3.Connection, now: float) -> float:
+            row = db.execute("SELECT count, expires FROM attempts WHERE key = ?", (key,)).fetchone()
+            count, expires = (0, now + window) if row is None or row[1] <= now else row
+            if count >= attempts:
+                return max(float(expires - now), 0.001)
+            db.execute("INSERT OR REPLACE INTO attempts VALUES (?, ?, ?)", (key, count + 1, expires))
+            return 0.0
+
+        return float(self._transaction(work))
+
+    def refund(self, key: str) -> None:
+        self._transaction(
+            lambda db, _now: db.execute("UPDATE attempts SET count = count - 1 WHERE key = ? AND count > 0", (key,))
+        )
+
+    def put_session(self, digest: str, name: str, ttl: int) -> None:
+        self._transaction(
+            lambda db, now: db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", (digest, name, now + ttl))
+        )
+
+    def get_session(self, digest: str) -> str | None:
+        def work(db: sqlite3.Connection, now: float) -> str | None:
+            row = db.execute("SELECT name FROM sessions WHERE digest = ? AND expires > ?", (digest, now)).fetchone()
+            return None if row is None else str(row[0])
+
+        result: str | None = self._transaction(work)
+        return result
+
+    def drop_session(self, digest: str) -> None:
+        self._transaction(lambda db, _now: db.execute("DELETE FROM sessions WHERE digest = ?", (digest,)))
+
+    def enter(self, capacity: int) -> bool:
+        self._lease.start()
+
+        def work(db: sqlite3.Connection, now: float) -> bool:
+            (taken,) = db.execute("SELECT COALESCE(SUM(count), 0) FROM slots WHERE expires > ?", (now,)).fetchone()
+            if taken >= capacity:
+                return False
+            db.execute(
+                "INSERT INTO slots VALUES (?, 1, ?) ON CONFLICT(owner) DO UPDATE SET "
+                "count = CASE WHEN expires > ? THEN count + 1 ELSE 1 END, expires = excluded.expires",
+                (self._owner, now + self._lease_seconds, now),
+            )
+            return True
+
+        with self._lease.lock:
+            if not self._transaction(work):
+                return False
+            self._lease.count += 1
+        return True
+
+    def leave(self) -> None:
+        with self._lease.lock:
+            self._lease.count = max(0, self._lease.count - 1)
+            self._transaction(
+                lambda db, _now: db.execute(
+                    "UPDATE slots SET count = count - 1 WHERE owner = ? AND count > 0", (self._owner,)
+                )
+            )
+
+    def _renew_lease(self, count: int) -> None:
+        self._transaction(
+            lambda db, now: db.execute(
+                "INSERT OR REPLACE INTO slots VALUES (?, ?, ?)", (self._owner, count, now + self._lease_seconds)
+            )
+        )
+
+    def publish_generation(self, generation: str) -> None:
+        self._transaction(
+            lambda db, _now: db.execute("INSERT OR REPLACE INTO signals VALUES ('generation', ?)", (generation,))
+        )
+
+    def generation(self) -> str | None:
+        def work(db: sqlite3.Connection, _now: float) -> str | None:
+            row = db.execute("SELECT value FROM signals WHERE name = 'generation'").fetchone()
+            return None if row is None else str(row[0])
+
+        result: str | None = self._transaction(work)
+        return result
+
+    def ping(self) -> None:
+        self._transaction(lambda db, _now: db.execute("SELECT 1"))
+
+    def close(self) -> None:
+        self._lease.stop()
+        with self._lock:
+            self._db.close()
+
+
+def open_state(settings: AppSettings) -> SharedState | None:
+    """The shared store ``settings`` name: Redis, else the SQLite file, else ``None`` (in-process)."""
+    if settings.redis_url:
+        return RedisState(settings.redis_url)
+    if settings.state_db is not None:
+        return SqliteState(settings.state_db)
+    return None
+
+
+# --- adapters with the in-process classes' methods -------------------------------------------------
+
+
+class SharedRateLimiter:
+    """``limits.RateLimiter``'s ``take`` on a shared store: one bucket per client across processes."""
+
+    def __init__(self, state: SharedState, rate: Rate) -> None:
+        self.state = state
+        self.rate = rate
+
+    def take(self, client: str) -> float:
+        return self.state.take(client, self.rate)
+
+
+class SharedAttemptThrottle:
+    """``limits.AttemptThrottle`` on a shared store, in fixed windows of ``window`` seconds."""
+
+    def __init__(
+        self, state: SharedState, attempts: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS
+    ) -> None:
+        self.state = state
+        self.attempts = attempts
+        self.window = window
+
+    def acquire(self, client: str) -> float:
+        return self.state.attempt(client, self.attempts, self.window)
+
+    def refund(self, client: str) -> None:
+        self.state.refund(client)
+
+
+class SharedSessionStore:
+    """``security.SessionStore`` on a shared store: the token's SHA-256 maps to the identity, expiring."""
+
+    def __init__(self, state: SharedState, ttl_seconds: int) -> None:
+        self.state = state
+        self.ttl_seconds = ttl_seconds
+
+    def create(self, identity: Identity) -> str:
+        token = secrets.token_urlsafe(32)
+        self.state.put_session(_digest(token), identity.name, self.ttl_seconds)
+        return token
+
+    def lookup(self, token: str) -> Identity | None:
+        name = self.state.get_session(_digest(token))
+        return None if name is None else Identity(name, "session")
+
+    def revoke(self, token: str) -> None:
+        self.state.drop_session(_digest(token))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+class StateErrorMiddleware:
+    """Answers 503 ``state_unavailable`` (with ``Retry-After``) when the shared store fails a request."""
+
+    def __init__(self, app: ASGIApp, retry_after: float = 1.0) -> None:
+        self.app = app
+        self.retry_after = retry_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except StateUnavailableError as exc:
+            log.warning("Shared state unavailable: %s", exc)
+            if started:
+                raise
+            body = error_body("state_unavailable", UNAVAILABLE_MESSAGE)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"retry-after", str(max(1, math.ceil(self.retry_after))).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
