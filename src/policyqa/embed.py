@@ -447,3 +447,8 @@ def get_encoder(encoder_id: str) -> Encoder:
         )
     _ENCODER_CACHE[encoder_id] = encoder
     return encoder
+
+
+def shared_encoder_name(name: str, encoder: Encoder) -> str | None:
+    """``name`` if ``get_encoder(name)`` gives ``encoder`` (so a worker process can load its own), else None."""
+    return name if _ENCODER_CACHE.get(name) is encoder else None

@@ -8,8 +8,11 @@ instead of encoding every chunk again.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,21 +20,25 @@ import numpy as np
 
 from ..chunk import Chunk, ChunkedDocument, Sentence, chunk_document
 from ..documents import Document, load_corpus
-from ..embed import ComposableEncoder, Encoder
+from ..embed import ComposableEncoder, Encoder, shared_encoder_name
 from ..errors import CorpusError
 from ..lexical import LexicalIndex, tokenize, tokenize_joined, vocabulary_terms
 from ..settings import Settings
 from ..types import DocumentInfo, SkippedFile
-from .cache import EmbeddingCache, ProgressFn, cache_folder
+from .cache import EmbeddingCache, ProgressFn, cache_folder, new_array_file, release_pages
 from .manifest import INDEX_FILES, corpus_state, manifest_base, sha256_file
 from .store import index_home, new_build_folder, publish_build
 from .vectors import kind_of, make_faiss_index, write_faiss
+from .workers import worker_count, write_rows
 
 # Above this many chunks, chunk vectors are composed from the states of their
 # sentences and headings (embedded anyway, and cached) instead of encoding every
 # chunk again, which took ~2/3 of a build's encoder time and ~20 ms per chunk
 # (docs/performance.md); on the gold set both gave the same retrieval quality.
 COMPOSED_PASSAGES_ABOVE = 5_000
+# Passages (and sentences) composed per step: the encoder's own block size, so the
+# vectors are the same as composing all at once, and the states read per step stay small.
+COMPOSE_BLOCK = 4096
 
 
 def build_index(
@@ -52,48 +59,70 @@ def build_index(
         raise CorpusError(f"No passage to index in {names}: the documents hold only headings or markers.")
 
     cache_dir = cache_folder(settings.index_dir, encoder)
-    cache = EmbeddingCache(cache_dir, encoder.dimension)
+    encoder_name, processes = shared_encoder_name(settings.encoder, encoder), worker_count()
+    cache = EmbeddingCache(cache_dir, encoder.dimension, encoder_name=encoder_name, processes=processes)
     composed = len(chunks) > COMPOSED_PASSAGES_ABOVE and isinstance(encoder, ComposableEncoder) and encoder.can_compose
-    if composed:
-        assert isinstance(encoder, ComposableEncoder)
-        states = EmbeddingCache(cache_dir.with_name(cache_dir.name + "-states"), encoder.state_dimension)
-        passage_vectors, sentence_vectors = _composed_vectors(settings, encoder, states, chunked, progress)
-    else:
-        passage_vectors = cache.embed(
-            encoder, [c.retrieval_text(settings.passage_context) for c in chunks], progress, "embed passages"
-        )
-        sentence_vectors = cache.embed(encoder, [s.text for s in sentences], progress, "embed sentences")
-    lexical = LexicalIndex.build_from_tokens(_passage_tokens(chunked, settings.passage_context))
-    terms = vocabulary_terms(lexical.vocabulary())
-    term_vectors = cache.embed(encoder, terms, progress, "embed vocabulary")
-
     home = index_home(settings)
     build_name, tmp = new_build_folder(home)
-    write_faiss(make_faiss_index(passage_vectors), tmp / "vectors.faiss")
-    np.save(tmp / "sentence_vectors.npy", sentence_vectors.astype(np.float32), allow_pickle=False)
-    np.save(tmp / "term_vectors.npy", term_vectors.astype(np.float32), allow_pickle=False)
-    (tmp / "terms.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
-    with (tmp / "passages.jsonl").open("w", encoding="utf-8") as out:
-        for doc, cd in chunked:
-            info = DocumentInfo(
-                doc_id=doc.doc_id,
-                title=doc.title,
-                path=doc.path,
-                sha256=doc.sha256,
-                chars=len(doc.text),
-                chunks=len(cd.chunks),
-                metadata=doc.metadata,
-                sections=tuple(dict.fromkeys(c.section for c in cd.chunks if c.kind == "body")),
-                pages=doc.pages,
-            )
-            out.write(json.dumps({"type": "document", **asdict(info)}, ensure_ascii=False) + "\n")
-        # vars(), not asdict(): the same fields in the same order, without asdict's deep copy
-        # (a fifth of a 100,000-passage build).
-        for s in sentences:
-            out.write(json.dumps({"type": "sentence", **vars(s)}, ensure_ascii=False) + "\n")
-        for c in chunks:
-            out.write(json.dumps({"type": "passage", **vars(c)}, ensure_ascii=False) + "\n")
-    lexical.save(tmp / "bm25")
+    try:
+        # BM25's jieba cuts run in a thread of this process while the encoder's workers use the
+        # cores: the parent would otherwise only wait for them (docs/performance.md).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-tokens") as background:
+            tokens = background.submit(_passage_tokens, chunked, settings.passage_context, progress)
+            if composed:
+                assert isinstance(encoder, ComposableEncoder)
+                states = EmbeddingCache(
+                    cache_dir.with_name(cache_dir.name + "-states"),
+                    encoder.state_dimension,
+                    encoder_name=encoder_name,
+                    processes=processes,
+                )
+                passage_vectors = _composed_vectors(
+                    settings, encoder, states, chunked, progress, tmp / "sentence_vectors.npy"
+                )
+            else:
+                passage_vectors = cache.embed(
+                    encoder, [c.retrieval_text(settings.passage_context) for c in chunks], progress, "embed passages"
+                )
+                sentence_vectors = cache.embed(encoder, [s.text for s in sentences], progress, "embed sentences")
+                np.save(tmp / "sentence_vectors.npy", sentence_vectors.astype(np.float32), allow_pickle=False)
+                del sentence_vectors
+            lexical = LexicalIndex.build_from_tokens(tokens.result())
+            terms = vocabulary_terms(lexical.vocabulary())
+            term_vectors = cache.embed(encoder, terms, progress, "embed vocabulary")
+
+            if progress:
+                progress("FAISS index", 0, 1)
+            write_faiss(make_faiss_index(passage_vectors), tmp / "vectors.faiss")
+            del passage_vectors
+            if progress:
+                progress("FAISS index", 1, 1)
+            np.save(tmp / "term_vectors.npy", term_vectors.astype(np.float32), allow_pickle=False)
+            (tmp / "terms.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+            with (tmp / "passages.jsonl").open("w", encoding="utf-8") as out:
+                for doc, cd in chunked:
+                    info = DocumentInfo(
+                        doc_id=doc.doc_id,
+                        title=doc.title,
+                        path=doc.path,
+                        sha256=doc.sha256,
+                        chars=len(doc.text),
+                        chunks=len(cd.chunks),
+                        metadata=doc.metadata,
+                        sections=tuple(dict.fromkeys(c.section for c in cd.chunks if c.kind == "body")),
+                        pages=doc.pages,
+                    )
+                    out.write(json.dumps({"type": "document", **asdict(info)}, ensure_ascii=False) + "\n")
+                # vars(), not asdict(): the same fields in the same order, without asdict's deep copy
+                # (a fifth of a 100,000-passage build).
+                for s in sentences:
+                    out.write(json.dumps({"type": "sentence", **vars(s)}, ensure_ascii=False) + "\n")
+                for c in chunks:
+                    out.write(json.dumps({"type": "passage", **vars(c)}, ensure_ascii=False) + "\n")
+            lexical.save(tmp / "bm25")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
     files = {name: sha256_file(tmp / name) for name in INDEX_FILES}
     files.update({f"bm25/{p.name}": sha256_file(p) for p in sorted((tmp / "bm25").iterdir())})
@@ -124,11 +153,15 @@ def _passage_parts(chunk: Chunk, sentences: Sequence[Sentence], context: str) ->
     return parts, separators
 
 
-def _passage_tokens(chunked: list[tuple[Document, ChunkedDocument]], context: str) -> list[list[str]]:
+def _passage_tokens(
+    chunked: list[tuple[Document, ChunkedDocument]], context: str, progress: ProgressFn | None = None
+) -> list[list[str]]:
     """BM25 tokens of every passage's retrieval text, each distinct sentence and heading cut once."""
     cache: dict[str, list[str]] = {}
-    out = []
-    for _, cd in chunked:
+    out: list[list[str]] = []
+    for i, (_, cd) in enumerate(chunked):
+        if progress:
+            progress("BM25 tokens", i + 1, len(chunked))
         for chunk in cd.chunks:
             parts, separators = _passage_parts(chunk, cd.sentences, context)
             text = chunk.retrieval_text(context)
@@ -151,23 +184,41 @@ def _composed_vectors(
     states: EmbeddingCache,
     chunked: list[tuple[Document, ChunkedDocument]],
     progress: ProgressFn | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Passage and sentence vectors from the states of sentences and headings, each distinct text encoded once.
+    sentence_file: Path,
+    block: int = COMPOSE_BLOCK,
+) -> np.ndarray:
+    """Passage vectors from the states of sentences and headings, each distinct text encoded once.
 
     A passage is its headings and sentences joined (``Chunk.retrieval_text``), so its
-    vector is composed from theirs instead of running the encoder over it again.
+    vector is composed from theirs instead of running the encoder over it again. The
+    sentence vectors are written to ``sentence_file`` a block at a time; the states
+    are read from the memory-mapped cache a block at a time, never all at once.
     """
     sentences = [s.text for _, cd in chunked for s in cd.sentences]
     headings = {c.chunk_id: _heading_parts(c, settings.passage_context) for _, cd in chunked for c in cd.chunks}
     heading_texts = sorted({h for parts in headings.values() for h in parts})
-    rows = states.rows(encoder.encode_states, sentences + heading_texts, progress, "embed sentences")
-    sentence_rows, heading_row = (
-        rows[: len(sentences)],
-        dict(zip(heading_texts, rows[len(sentences) :].tolist(), strict=True)),
+    rows = states.rows(
+        encoder.encode_states, sentences + heading_texts, progress, "embed sentences", method="encode_states"
     )
-    # Resampled or boilerplate sentences repeat: run the head once per distinct state.
-    distinct, inverse = np.unique(sentence_rows, return_inverse=True)
-    sentence_vectors = encoder.vectors_from_states(states.vectors[distinct])[inverse]
+    sentence_rows = rows[: len(sentences)]
+    heading_row = dict(zip(heading_texts, rows[len(sentences) :].tolist(), strict=True))
+    del rows, sentences
+
+    data_offset = new_array_file(sentence_file, (len(sentence_rows), encoder.dimension))
+    fd = os.open(sentence_file, os.O_WRONLY)
+    try:
+        for start in range(0, len(sentence_rows), block):
+            part = sentence_rows[start : start + block]
+            # Repeated sentences (boilerplate) share a state: run the head once per distinct one.
+            distinct, inverse = np.unique(part, return_inverse=True)
+            vectors = encoder.vectors_from_states(np.asarray(states.vectors[distinct]))[inverse]
+            write_rows(fd, data_offset, start, vectors.astype(np.float32, copy=False))
+            release_pages(states.vectors)
+            if progress:
+                progress("sentence vectors", min(start + block, len(sentence_rows)), len(sentence_rows))
+    finally:
+        os.close(fd)
+
     parts: list[int] = []
     starts: list[int] = []
     base = 0
@@ -177,9 +228,16 @@ def _composed_vectors(
             parts.extend(heading_row[h] for h in headings[chunk.chunk_id])
             parts.extend(sentence_rows[base + chunk.sentence_start : base + chunk.sentence_end].tolist())
         base += len(cd.sentences)
-    passage_vectors = encoder.compose(
-        states.vectors, np.asarray(parts, dtype=np.int64), np.asarray(starts, dtype=np.int64)
-    )
-    if progress:
-        progress("compose passages", len(starts), len(starts))
-    return passage_vectors, sentence_vectors
+    all_parts = np.asarray(parts, dtype=np.int64)
+    bounds = np.append(np.asarray(starts, dtype=np.int64), len(all_parts))
+    del parts, starts
+    count = len(bounds) - 1
+    passage_vectors = np.empty((count, encoder.dimension), dtype=np.float32)
+    for first in range(0, count, block):
+        last = min(first + block, count)
+        lo, hi = int(bounds[first]), int(bounds[last])
+        passage_vectors[first:last] = encoder.compose(states.vectors, all_parts[lo:hi], bounds[first:last] - lo)
+        release_pages(states.vectors)
+        if progress:
+            progress("compose passages", last, count)
+    return passage_vectors
