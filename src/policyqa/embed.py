@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from abc import abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -72,6 +74,12 @@ def limit_blas_threads(threads: int = BLAS_THREADS) -> None:
             library.set_num_threads(threads)
 
 
+# Query vectors kept per encoder (a few hundred KB): a repeated or retried question, and
+# the phrases query expansion embeds again and again, skip the encoder (~3 ms each).
+QUERY_CACHE_SIZE = 1024
+_QUERY_CACHE_LOCK = threading.Lock()
+
+
 class Encoder(Embeddings):
     """An embedding model: one required method, ``_encode``.
 
@@ -97,7 +105,19 @@ class Encoder(Embeddings):
         return _normalise(self._encode(list(texts), is_query=False))
 
     def encode_query(self, text: str) -> np.ndarray:
-        return _normalise(self._encode([text], is_query=True))[0]
+        """The normalised vector of a question; the last ``QUERY_CACHE_SIZE`` are kept (questions repeat)."""
+        with _QUERY_CACHE_LOCK:
+            cache: OrderedDict[str, np.ndarray] = self.__dict__.setdefault("_query_cache", OrderedDict())
+            hit = cache.get(text)
+            if hit is not None:
+                cache.move_to_end(text)
+                return hit.copy()
+        vector = _normalise(self._encode([text], is_query=True))[0]
+        with _QUERY_CACHE_LOCK:
+            cache[text] = vector
+            while len(cache) > QUERY_CACHE_SIZE:
+                cache.popitem(last=False)
+        return vector.copy()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode_documents(texts).tolist()

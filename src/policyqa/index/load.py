@@ -63,7 +63,7 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
         vectors = VectorSearch(read_faiss(folder / "vectors.faiss"))
         # A plain array over the mapping: indexing a np.memmap runs Python code per call.
         sentence_vectors = np.asarray(np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False))
-        term_vectors = np.load(folder / "term_vectors.npy", allow_pickle=False)
+        term_vectors = np.asarray(np.load(folder / "term_vectors.npy", mmap_mode="r", allow_pickle=False))
         terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
         lexical = LexicalIndex.load(folder / "bm25")
     except (RuntimeError, ValueError, OSError) as exc:
