@@ -134,6 +134,8 @@ def bench(args: argparse.Namespace) -> int:
         print(f"error: the benchmark needs {exc.name}: pip install 'policyqa[serve,dev]'", file=sys.stderr)
         return EXIT_MISSING_EXTRA
     settings = settings_from_args(args)
+    if args.library:
+        return _bench_library(args, settings)
     extra = None if args.no_extra_corpus else Path(args.extra_corpus)
     report = run(settings, Path(args.gold), extra, QUICK if args.quick else FULL, args.quick)
     text = markdown(report)
@@ -147,6 +149,43 @@ def bench(args: argparse.Namespace) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=1))
     else:
         print(text)
+    return 0
+
+
+def _bench_library(args: argparse.Namespace, settings: Settings) -> int:
+    """``--library DIR``: build and measure the real library (``library.run_library``)."""
+    from .library import library_markdown, run_library
+
+    folders = [Path(p) for p in args.library]
+    extra = [] if args.no_extra_corpus else [Path(args.extra_corpus)]
+    corpus = tuple(dict.fromkeys([*settings.corpus_dirs, *extra, *folders]))
+    gold = [Path(args.gold), *([Path(args.gold) / "library"] if (Path(args.gold) / "library").is_dir() else [])]
+    from policyqa.evaluate import load_gold
+
+    questions = [g.question for g in load_gold(gold)]
+    with tempfile.TemporaryDirectory(prefix="policyqa-bench-library-") as tmp:
+        index_dir = Path(args.index_dir) if args.index_dir else Path(tmp) / "index"
+        lib_settings = settings.replace(corpus_dirs=corpus, index_dir=index_dir)
+        report: dict[str, object] = {
+            "policyqa_version": __version__,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "library": [str(p) for p in folders],
+            "corpus": [str(p) for p in corpus],
+            "questions": len(questions),
+        }
+        _ = Assistant(lib_settings, auto_build=False).encoder
+        report["machine"] = describe()
+        report["results"] = run_library(
+            lib_settings, questions, Path(tmp), passes=1 if args.quick else 3, skip_build=args.no_build, log=_log
+        )
+    text = library_markdown(report["results"])  # type: ignore[arg-type]
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench-library.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        (out / "bench-library.md").write_text(text, encoding="utf-8")
+        _log(f"wrote {out / 'bench-library.json'} and {out / 'bench-library.md'}")
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else text)
     return 0
 
 
@@ -166,4 +205,13 @@ def register(subparsers: argparse._SubParsersAction, common_parent: argparse.Arg
         help=f"a corpus added for the second latency run and the synthetic sentences (default {DEFAULT_EXTRA_CORPUS})",
     )
     parser.add_argument("--no-extra-corpus", action="store_true", help="measure the shipped corpus alone")
+    parser.add_argument(
+        "--library",
+        action="append",
+        metavar="DIR",
+        help="benchmark a real library (repeatable): build, encoder floor, latency, memory, baseline",
+    )
+    parser.add_argument(
+        "--no-build", action="store_true", help="with --library: measure the index already in --index-dir"
+    )
     parser.set_defaults(func=bench)
