@@ -63,7 +63,7 @@ LIBRARY_DIR ?= $(HOME)/.cache/policyqa/library
 LIBRARY_INDEX_DIR ?= $(HOME)/.cache/policyqa/library-index
 LIBRARY_MARKER = $(LIBRARY_DIR)/.unpacked-$(notdir $(LIBRARY_TARBALL))
 
-.PHONY: library eval-library
+.PHONY: library eval-library bench-library
 
 library: $(LIBRARY_MARKER)
 
@@ -85,6 +85,14 @@ eval-library: setup-dev library
 	$(BIN)/policyqa eval eval/ eval/library/ --corpus corpus --corpus $(POLICY_TEXTS) --corpus "$(LIBRARY_DIR)" \
 		--index-dir "$(LIBRARY_INDEX_DIR)" --out eval-library-out
 
+# The benchmark on the real library (docs/performance.md, headline table): build, encoder floor,
+# latency, memory and the LangChain baseline, with an index folder of its own (kept between runs:
+# empty it for a cold build).
+LIBRARY_BENCH_INDEX_DIR ?= $(HOME)/.cache/policyqa/library-bench-index
+
+bench-library: setup-dev library
+	$(BIN)/policyqa bench --library "$(LIBRARY_DIR)" --index-dir "$(LIBRARY_BENCH_INDEX_DIR)" --out bench-library-out
+
 compare: setup-dev
 	$(BIN)/policyqa compare eval/ --corpus corpus --corpus $(POLICY_TEXTS)
 
@@ -99,4 +107,4 @@ serve: setup-dev
 	$(BIN)/policyqa serve
 
 clean:
-	rm -rf $(VENV) eval-out bench-out soak-out
+	rm -rf $(VENV) eval-out bench-out bench-library-out soak-out
