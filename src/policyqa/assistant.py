@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 
 from .answer import compose_answer, not_covered, partial
@@ -23,6 +23,7 @@ from .embed import Encoder, get_encoder
 from .errors import IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
 from .expand import QueryPreparer
 from .followup import resolve_follow_up
+from .generate import MODE_EXTRACTIVE, MODE_LLM, LlmAnswerer, check_mode
 from .index import LoadedIndex, ProgressFn, build_index, current_build, is_stale, load_index
 from .retrieve import Retriever
 from .settings import Settings, check_top_k
@@ -32,6 +33,7 @@ from .types import (
     Answer,
     BuildReport,
     DocumentInfo,
+    GroundedSentence,
     Passage,
     Query,
     SearchFilter,
@@ -83,6 +85,20 @@ class Assistant:
         self.auto_build = auto_build
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
+        self._llm: LlmAnswerer | None = None
+
+    @property
+    def llm(self) -> LlmAnswerer:
+        """The generator of ``mode="llm"`` answers (``generate``), made on first use; replaceable in tests."""
+        if self._llm is None:
+            from .grounding import Grounder, default_lookup
+
+            self._llm = LlmAnswerer(self.settings, Grounder(self.encoder, lookup=default_lookup()))
+        return self._llm
+
+    @llm.setter
+    def llm(self, value: LlmAnswerer) -> None:
+        self._llm = value
 
     @property
     def encoder(self) -> Encoder:
@@ -216,14 +232,39 @@ class Assistant:
         doc_ids: Collection[str] | None = None,
         where: SearchFilter | None = None,
         earlier: Sequence[str] = (),
+        mode: str = MODE_EXTRACTIVE,
     ) -> Answer:
         """An extractive answer with numbered citations, or an abstention.
 
         ``earlier``: the conversation's previous questions (latest last); a short follow-up
         ("What about the growth stage?") is resolved against them (``followup``) and the
-        answer's ``resolved_question`` says what was searched.
+        answer's ``resolved_question`` says what was searched. ``mode="llm"``: an answer
+        written by the configured LLM in the question's language, every sentence verified
+        against its citation, else the extractive one with a note (``generate``).
         """
-        return self.trace(question, k, doc_ids, where=where, earlier=earlier).answer
+        return self.trace(question, k, doc_ids, where=where, earlier=earlier, mode=mode).answer
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int | None = None,
+        doc_ids: Collection[str] | None = None,
+        where: SearchFilter | None = None,
+        earlier: Sequence[str] = (),
+        mode: str = MODE_EXTRACTIVE,
+    ) -> Iterator[GroundedSentence | Answer]:
+        """``ask`` as a stream: verified generated sentences as they come, then the ``Answer``.
+
+        The question is checked and the passages retrieved before this returns, so a bad
+        question raises here, not while the stream is read. In extractive mode the stream
+        holds the answer alone.
+        """
+        check_mode(mode)
+        trace = self.trace(question, k, doc_ids, where=where, earlier=earlier)
+        if mode != MODE_LLM:
+            return iter((trace.answer,))
+        asked = trace.answer.question
+        return self.llm.stream(asked, list(trace.passages), trace.answer)
 
     def trace(
         self,
@@ -233,6 +274,7 @@ class Assistant:
         depth: int | None = None,
         where: SearchFilter | None = None,
         earlier: Sequence[str] = (),
+        mode: str = MODE_EXTRACTIVE,
     ) -> Trace:
         """``ask`` with every step kept: the ranking to ``depth`` (at least ``k``), relevance, the answer.
 
@@ -240,6 +282,7 @@ class Assistant:
         ranking deeper only adds passages after them.
         """
         top_k = check_top_k(self.settings.top_k if k is None else k)
+        check_mode(mode)
         loaded = self._current()
         asked = clean_question(question, self.settings.max_question_chars)
         resolved = resolve_follow_up(asked, [q for q in earlier if isinstance(q, str) and q.strip()])
@@ -250,6 +293,9 @@ class Assistant:
         answer = self._answer(query, passages, relevance, loaded.index)
         if resolved is not None:
             answer = replace(answer, question=asked, resolved_question=resolved)
+        if mode == MODE_LLM:
+            # The asker's own words decide the language; the passages are those just retrieved.
+            answer = self.llm.answer(asked, passages, answer)
         return Trace(query, tuple(ranked), top_k, relevance, answer)
 
     def _answer(self, query: Query, passages: list[Passage], relevance: float, index: LoadedIndex) -> Answer:
