@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from policyqa import QuestionError, SearchFilter
 from policyqa.documents import HIDDEN_CHARACTERS
 from policyqa.filters import make_filter
+from policyqa.types import GroundedSentence
 
 from .documents_api import documents_router, is_loopback
 from .errors import ApiError, error_response
@@ -87,6 +88,12 @@ def api_router(service: Service) -> APIRouter:
         )
         years: str | None = Field(
             default=None, max_length=20, description="Only documents of this year or range: 2019, 2015-2021, 2015-."
+        )
+        mode: Literal["extractive", "llm"] = Field(
+            default="extractive",
+            description="extractive: quoted sentences; llm: an answer written by the configured LLM in the "
+            "question's language, each sentence verified against its citation (else the extractive answer "
+            "with generation.note).",
         )
         earlier: list[Annotated[str, Field(max_length=max_question)]] = Field(
             default_factory=list,
@@ -189,7 +196,15 @@ def api_router(service: Service) -> APIRouter:
     @router.post(f"{API_PREFIX}/ask", tags=["questions"], dependencies=json_body, summary="Answer with citations.")
     async def ask(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
         answer = await run_in_threadpool(
-            partial(service.assistant.ask, body.question, body.k, body.doc_ids, where=where(body), earlier=body.earlier)
+            partial(
+                service.assistant.ask,
+                body.question,
+                body.k,
+                body.doc_ids,
+                where=where(body),
+                earlier=body.earlier,
+                mode=body.mode,
+            )
         )
         return answer.to_dict()
 
@@ -208,16 +223,35 @@ def api_router(service: Service) -> APIRouter:
         response_class=StreamingResponse,
     )
     async def ask_stream(body: Annotated[QuestionRequest, Depends(checked)]) -> StreamingResponse:
-        # The answer is computed before the stream starts, so a bad question still gets a 4xx status.
-        answer = await run_in_threadpool(
-            partial(service.assistant.ask, body.question, body.k, body.doc_ids, where=where(body), earlier=body.earlier)
+        # Retrieval runs before the stream starts, so a bad question still gets a 4xx status;
+        # in llm mode the generated sentences follow one by one, each after verification.
+        stream = await run_in_threadpool(
+            partial(
+                service.assistant.ask_stream,
+                body.question,
+                body.k,
+                body.doc_ids,
+                where=where(body),
+                earlier=body.earlier,
+                mode=body.mode,
+            )
         )
-        data = answer.to_dict()
 
         async def events() -> AsyncIterator[bytes]:
-            for index, sentence in enumerate(answer_sentences(answer.answer)):
-                yield _sse("sentence", {"index": index, "text": sentence})
-            yield _sse("answer", data)
+            index = 0
+            while (item := await run_in_threadpool(next, stream, None)) is not None:
+                if isinstance(item, GroundedSentence):
+                    yield _sse("sentence", {"index": index, "text": item.text, **item.to_dict()})
+                    index += 1
+                    continue
+                # The final answer: an extractive one (or the fallback) is sent sentence by sentence.
+                if item.generation is not None and item.generation.note:
+                    yield _sse("note", {"text": item.generation.note})
+                if item.generation is None or item.generation.fallback:
+                    for sentence in answer_sentences(item.answer):
+                        yield _sse("sentence", {"index": index, "text": sentence})
+                        index += 1
+                yield _sse("answer", item.to_dict())
 
         return StreamingResponse(
             events(),

@@ -91,10 +91,12 @@ def _filter(args: argparse.Namespace) -> SearchFilter | None:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    answer = Assistant(settings_from_args(args)).ask(args.question, k=args.k, where=_filter(args))
+    answer = Assistant(settings_from_args(args)).ask(args.question, k=args.k, where=_filter(args), mode=args.mode)
     if args.json:
         _print_json(answer.to_dict())
         return 0
+    if answer.generation is not None and answer.generation.note:
+        print(f"({answer.generation.note})")
     print(answer.answer)
     if answer.citations:
         print()
@@ -120,7 +122,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.split:
         # Tuning runs on dev only: the test half's failures stay unseen.
         gold = [g for g in gold if g.split == args.split]
-    report = run_eval(Assistant(settings_from_args(args)), gold, k=args.k)
+    assistant = Assistant(settings_from_args(args))
+    report = run_eval(assistant, gold, k=args.k)
+    if args.mode == "llm":
+        from .llm_eval import run_llm_eval
+
+        report["llm"] = run_llm_eval(assistant, gold, k=args.k)
     if args.out:
         for path in write_artefacts(report, Path(args.out)):
             print(f"wrote {path}", file=sys.stderr)
@@ -128,7 +135,23 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         _print_json({k: v for k, v in report.items() if k != "per_question"})
     else:
         print(markdown_table(report))
+        if "llm" in report:
+            print("\nLLM answers: " + json.dumps(report["llm"]["summary"], ensure_ascii=False))
         print(f"\n{len(gold)} questions in {report['seconds']} s")
+    return 0
+
+
+def _cmd_verifier_eval(args: argparse.Namespace) -> int:
+    from .llm_eval import verifier_report
+
+    settings = settings_from_args(args)
+    report = verifier_report(Path(args.labelled), settings.encoder, split=args.split, threshold=args.threshold)
+    if args.json:
+        _print_json(report)
+    else:
+        for key, value in report.items():
+            if key != "items":
+                print(f"{key}: {value}")
     return 0
 
 
@@ -179,7 +202,7 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
-CORE_COMMANDS = ("index", "ask", "search", "eval", "compare", "add", "remove", "docs")
+CORE_COMMANDS = ("index", "ask", "search", "eval", "verifier-eval", "compare", "add", "remove", "docs")
 
 
 def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
@@ -208,6 +231,13 @@ def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
         p.add_argument("--region", action="append", help="only documents of this region: Beijing, 浙江… (repeatable)")
         p.add_argument("--year", help="only documents of this year or range: 2019, 2015-2021, 2015-")
         p.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "ask":
+            p.add_argument(
+                "--mode",
+                choices=("extractive", "llm"),
+                default="extractive",
+                help="llm: written by the POLICYQA_LLM_URL model, every sentence verified (default extractive)",
+            )
         p.set_defaults(func=func)
 
     p = sub.add_parser("eval", parents=[common], help="evaluate on a gold question set")
@@ -216,7 +246,20 @@ def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out", metavar="DIR", help="write report.json, report.md, per_question.jsonl and a chart")
     p.add_argument("--split", choices=("dev", "test"), help="only one half of the gold set (tune on dev)")
+    p.add_argument(
+        "--mode",
+        choices=("extractive", "llm"),
+        default="extractive",
+        help="llm: also the share of generated sentences kept, the fallback rate and the answer-language match",
+    )
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("verifier-eval", parents=[common], help="the LLM-answer verifier on a labelled set")
+    p.add_argument("labelled", nargs="?", default="eval/verifier/labelled.jsonl", help="labelled JSONL")
+    p.add_argument("--split", choices=("dev", "test"), default="test", help="which half (calibrate on dev)")
+    p.add_argument("--threshold", type=float, default=None, help="similarity threshold (default: the calibrated one)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_verifier_eval)
 
     p = sub.add_parser("compare", parents=[common], help="compare retrieval configurations on a gold set")
     p.add_argument("gold", nargs="+", help="gold JSONL file(s) or folder(s)")
