@@ -33,7 +33,7 @@ from .types import Located
 
 # Calibrated on the dev half of the labelled set (``policyqa verifier-eval``): the cosine
 # below which a sentence is not a rendering of any sentence of its passage.
-DEFAULT_SIMILARITY_THRESHOLD = 0.5
+DEFAULT_SIMILARITY_THRESHOLD = 0.45
 
 # ``[1]``, ``[1, 2]``, ``【3】``, ``[1][2]``: the markers a generated sentence cites with.
 MARKER = re.compile(r"\s*[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
@@ -249,9 +249,19 @@ _NEGATION_EN = re.compile(
 )
 
 
+# A prohibition is checked on its own: a source that says 无正当理由 is negated, yet a claim
+# that turns its "may" into 不得 changes what the law allows.
+_PROHIBITION = re.compile(r"不得|禁止|严禁|不准|\b(?:cannot|may not|must not|shall not|prohibit\w*|forbid\w*)\b", re.I)
+
+
 def negated(text: str) -> bool:
     """Whether a sentence states something negatively (不得, 未, "not", "prohibited" …)."""
     return bool(_NEGATION_ZH.search(text) if cjk_count(text) >= 2 else _NEGATION_EN.search(text))
+
+
+def polarity_differs(claim: str, source: str) -> bool:
+    """Whether a claim negates or prohibits where its source does not, or the other way round."""
+    return negated(claim) != negated(source) or bool(_PROHIBITION.search(claim)) != bool(_PROHIBITION.search(source))
 
 
 # --- sentences of a generation ---------------------------------------------------------------
@@ -416,7 +426,7 @@ class Grounder:
         score, source, n = self.similarity(claim, evidence, numbers)
         if score < self.threshold:
             return Check(sentence, numbers, False, "not close to the cited passage", source, n, score)
-        if self.check_negation and negated(claim) != negated(source):
+        if self.check_negation and polarity_differs(claim, source):
             return Check(sentence, numbers, False, "negation differs from the cited passage", source, n, score)
         return Check(sentence, numbers, True, None, source, n, score)
 
