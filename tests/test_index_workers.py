@@ -78,3 +78,19 @@ def test_query_vectors_are_cached_and_copied() -> None:
     second = encoder.encode_query("研发费用加计扣除")
     assert encoder.texts_encoded == 1
     np.testing.assert_array_equal(second, FakeEncoder().encode_query("研发费用加计扣除"))
+
+
+class _FailingEncoder(FakeEncoder):
+    def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        if any("收益5" in t for t in texts):
+            raise RuntimeError("encoder failed")
+        return super()._encode(texts, is_query=is_query)
+
+
+def test_a_failed_encoding_leaves_the_cache_as_it_was(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path / "cache", FakeEncoder.dimension)
+    cache.embed(FakeEncoder(), TEXTS[:5], None, "embed")
+    with pytest.raises(RuntimeError):
+        cache.embed(_FailingEncoder(), TEXTS, None, "embed")
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["keys.json", "vectors.npy"]
+    assert len(EmbeddingCache(tmp_path / "cache", FakeEncoder.dimension)) == 5

@@ -104,23 +104,27 @@ class EmbeddingCache:
             self.folder / f".keys.{os.getpid()}.tmp",
             self.folder / f".vectors.{os.getpid()}.tmp.npy",
         )
-        data_offset = new_array_file(tmp_vectors, (total, self.dimension))
-        if base:
-            _copy_rows(self._vectors, tmp_vectors, data_offset)
-        if progress:
-            progress(label, 0, len(missing))
-        for done in encode_into(
-            [t for _, t in missing],
-            tmp_vectors,
-            data_offset,
-            base,
-            encode=encode,
-            encoder_name=self.encoder_name if method else None,
-            method=method or "",
-            processes=self.processes,
-        ):
+        try:
+            data_offset = new_array_file(tmp_vectors, (total, self.dimension))
+            if base:
+                _copy_rows(self._vectors, tmp_vectors, data_offset)
             if progress:
-                progress(label, done, len(missing))
+                progress(label, 0, len(missing))
+            for done in encode_into(
+                [t for _, t in missing],
+                tmp_vectors,
+                data_offset,
+                base,
+                encode=encode,
+                encoder_name=self.encoder_name if method else None,
+                method=method or "",
+                processes=self.processes,
+            ):
+                if progress:
+                    progress(label, done, len(missing))
+        except BaseException:
+            tmp_vectors.unlink(missing_ok=True)  # a failed or interrupted build leaves no half-written file
+            raise
         for offset, (k, _) in enumerate(missing):
             self._rows[k] = base + offset
         keys = [k for k, _ in sorted(self._rows.items(), key=lambda kv: kv[1])]
