@@ -22,8 +22,9 @@ def main() -> None:
     params.n_parallel = 1
     params.cpuparams.n_threads = 1
     params.cpuparams_batch.n_threads = 1
-    # The GGUF's own chat template (Gemma's turns), not the generic ChatML fallback.
-    params.use_jinja = True
+    # Gemma's turn format by its built-in name (the generic fallback is ChatML, which gemma
+    # does not know; with use_jinja the name would be read as a template text).
+    params.use_jinja = False
     params.chat_template = "gemma"
     params.warmup = False
     server = xllamacpp.Server(params)
