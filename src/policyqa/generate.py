@@ -287,6 +287,8 @@ class LlmAnswerer:
         evidence = self.grounder.evidence(passages)
         kept: list[tuple[GroundedSentence, Check]] = []
         reasons: list[str] = []
+        # Per generated sentence: written in the question's language or not.
+        languages: list[bool] = []
         numbering: dict[int, int] = {}
         error: str | None = None
         buffer = ""
@@ -299,7 +301,7 @@ class LlmAnswerer:
                 received += len(piece)
                 sentences, buffer = cut_sentences(buffer, final=False)
                 for sentence in sentences:
-                    if grounded := self._verify(sentence, evidence, chinese, numbering, kept, reasons):
+                    if grounded := self._verify(sentence, evidence, chinese, numbering, kept, reasons, languages):
                         yield grounded
                 if len(kept) + len(reasons) >= MAX_GENERATED_SENTENCES * 2:
                     break  # enough said; a model that rambles on is not waited for
@@ -315,12 +317,13 @@ class LlmAnswerer:
         if error is None:
             sentences, _ = cut_sentences(buffer, final=True)
             for sentence in sentences:
-                if grounded := self._verify(sentence, evidence, chinese, numbering, kept, reasons):
+                if grounded := self._verify(sentence, evidence, chinese, numbering, kept, reasons, languages):
                     yield grounded
             self.breaker.record_success()
         else:
             self.breaker.record_failure()
-        yield self._final(extractive, passages, kept, reasons, numbering, chinese, error)
+        share = sum(languages) / len(languages) if languages else None
+        yield self._final(extractive, passages, kept, reasons, numbering, chinese, error, share)
 
     def _verify(
         self,
@@ -330,7 +333,9 @@ class LlmAnswerer:
         numbering: dict[int, int],
         kept: list[tuple[GroundedSentence, Check]],
         reasons: list[str],
+        languages: list[bool],
     ) -> GroundedSentence | None:
+        languages.append(is_chinese(strip_markers(sentence)) == chinese)
         if strip_markers(sentence) in (NONE_EN, NONE_ZH, NONE_EN.rstrip("."), NONE_ZH.rstrip("。")):
             reasons.append("the model found no answer")
             return None
@@ -367,9 +372,9 @@ class LlmAnswerer:
         numbering: dict[int, int],
         chinese: bool,
         error: str | None,
+        language_match: float | None,
     ) -> Answer:
         dropped = len(reasons)
-        language_match = None if not (kept or dropped) else ("wrong language" not in reasons or bool(kept))
         if not kept:
             key, values = ("failed", {"reason": error}) if error else ("unsupported", {})
             return self._fallback(

@@ -43,7 +43,8 @@ def run_llm_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | No
                 "dropped": generation.dropped,
                 "fallback": generation.fallback,
                 "reasons": list(generation.dropped_reasons),
-                "language_match": (not generation.fallback)
+                "language_match": generation.language_match,
+                "served_language_match": (not generation.fallback)
                 and is_chinese(answer.answer) == is_chinese(question.question),
                 "note": generation.note,
             }
@@ -65,10 +66,19 @@ def run_llm_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | No
         "sentences_generated": generated,
         "kept_share": round(kept / generated, 3) if generated else None,
         "fallback_rate": round(1 - len(served) / len(asked), 3) if asked else None,
-        "language_match": round(sum(r["language_match"] for r in served) / len(served), 3) if served else None,
+        # Generated sentences in the question's language, over every question that generated any.
+        "language_match": _mean_of([r["language_match"] for r in asked]),
+        "served_language_match": round(sum(r["served_language_match"] for r in served) / len(served), 3)
+        if served
+        else None,
         "drop_reasons": dict(sorted(reasons.items(), key=lambda item: -item[1])),
     }
     return {"summary": summary, "per_question": rows}
+
+
+def _mean_of(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), 3) if present else None
 
 
 def load_labelled(path: Path) -> list[dict[str, Any]]:

@@ -183,7 +183,8 @@ class Generation:
     dropped_reasons: tuple[str, ...] = ()
     fallback: bool = False
     note: str | None = None
-    language_match: bool | None = None
+    # The share of generated sentences written in the question's language (None: none generated).
+    language_match: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -193,7 +194,7 @@ class Generation:
             "dropped_reasons": list(self.dropped_reasons),
             "fallback": self.fallback,
             "note": self.note,
-            "language_match": self.language_match,
+            "language_match": None if self.language_match is None else round(self.language_match, 3),
             "sentences": [k.to_dict() for k in self.kept],
         }
 
