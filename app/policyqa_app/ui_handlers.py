@@ -13,7 +13,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 
 import hashlib  # noqa: E402
 import logging  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
 import threading  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -22,10 +25,14 @@ from starlette.datastructures import Headers  # noqa: E402
 
 from policyqa import ConfigError, DocumentInfo, PolicyQAError, QuestionError  # noqa: E402
 from policyqa.documents import decode_bytes  # noqa: E402
+from policyqa.filters import make_filter  # noqa: E402
+from policyqa.library import ADDED, DUPLICATE, AddReport, DocumentNotFoundError, NotManagedError  # noqa: E402
 from policyqa.text import is_chinese  # noqa: E402
 
+from .documents_api import MAX_UPLOAD_FILES, client_reason, safe_file_name  # noqa: E402
 from .feedback import MAX_COMMENT_CHARS, FeedbackRecord  # noqa: E402
 from .present import (  # noqa: E402
+    add_report_html,
     answer_html,
     answer_sentences,
     citation_card_html,
@@ -34,8 +41,12 @@ from .present import (  # noqa: E402
     copy_text,
     documents_html,
     escape_text,
+    filter_html,
+    filter_text,
+    kind_text,
     placeholder_card_html,
 )
+from .security import Identity  # noqa: E402
 from .service import Service, key_term_glosses  # noqa: E402
 
 log = logging.getLogger("policyqa.app")
@@ -89,18 +100,29 @@ def _read_source(document: DocumentInfo) -> str | None:
         return None
 
 
-def user_name(request: gr.Request | None, service: Service) -> str:
-    """Who sent a UI event, as the feedback store records it."""
+def request_identity(request: gr.Request | None, service: Service) -> Identity | None:
+    """Who sent a UI event, found as access control finds it (key, session, proxy; None: nobody)."""
     if request is None:
-        return "anonymous"
-    if getattr(request, "username", None):
-        return str(request.username)
+        return None
     try:
         client = request.client.host if request.client else None
-        identity = service.authenticator.identify(Headers(headers=dict(request.headers)), client, dict(request.cookies))
-    except Exception:  # a missing attribute on an unusual request: record it as anonymous
-        identity = None
+        return service.authenticator.identify(Headers(headers=dict(request.headers)), client, dict(request.cookies))
+    except Exception:  # a missing attribute on an unusual request: nobody
+        return None
+
+
+def user_name(request: gr.Request | None, service: Service) -> str:
+    """Who sent a UI event, as the feedback store records it."""
+    if request is not None and getattr(request, "username", None):
+        return str(request.username)
+    identity = request_identity(request, service)
     return identity.name if identity else "anonymous"
+
+
+FORBIDDEN = (
+    "⛔ 403 无权限 Forbidden: 添加和删除文档需要管理员密钥登录。"
+    "Adding and removing documents needs a sign-in with an admin key (POLICYQA_ADMIN_KEYS)."
+)
 
 
 def english_reader(answer: dict[str, Any] | None) -> bool:
@@ -121,14 +143,142 @@ class UIHandlers:
         self.service = service
         self.sources = SourceTexts()
 
-    def on_load(self) -> tuple[Any, str]:
+    # --- the Documents tab and the chat's filter choices ----------------------------------------
+
+    def is_admin(self, request: gr.Request | None) -> bool:
+        """True for an identity holding an admin key; without keys nobody is (see ``ClosedRoutesMiddleware``)."""
+        identity = request_identity(request, self.service)
+        return bool(identity and identity.admin)
+
+    def on_load(
+        self,
+        kinds: list[str] | None,
+        regions: list[str] | None,
+        years: str | None,
+        text: str | None,
+        request: gr.Request,
+    ) -> tuple[Any, ...]:
+        """Every control that depends on the corpus or on who is asking (see ``REFRESHED`` in ``ui``).
+
+        The chat's document, kind and region choices, the tab's table (with its filters),
+        its kind and region choices, the index line, the admin controls' visibility and the
+        removable documents.
+        """
+        admin = self.is_admin(request)
         try:
             listing = self.service.document_listing()
         except PolicyQAError as exc:
-            return gr.CheckboxGroup(choices=[], value=[]), placeholder_card_html(f"索引不可用 Index unavailable: {exc}")
-        ids = [str(d["doc_id"]) for d in listing]
-        choices = [(f"{d['title']} ({doc_id})", doc_id) for d, doc_id in zip(listing, ids, strict=True)]
-        return gr.CheckboxGroup(choices=choices, value=ids), documents_html(listing)
+            unavailable = placeholder_card_html(f"索引不可用 Index unavailable: {exc}")
+            empty = gr.Dropdown(choices=[], value=[])
+            return empty, empty, empty, unavailable, empty, empty, "", gr.Column(visible=admin), gr.Dropdown(choices=[])
+        documents = [(f"{d['title']} ({d['doc_id']})", str(d["doc_id"])) for d in listing]
+        kind_choices = [(kind_text(k, english=True), k) for k in sorted({str(d["kind"]) for d in listing})]
+        region_choices = sorted({str(d["region"]) for d in listing if d.get("region")})
+        removable = [(f"{d['title']} ({d['doc_id']})", str(d["doc_id"])) for d in listing if d.get("added")]
+        generation = self.service.assistant.generation
+        status = escape_text(f"索引版本 Index generation {generation} · {len(listing)} 篇文档 documents")
+        return (
+            gr.Dropdown(choices=documents),
+            gr.Dropdown(choices=kind_choices),
+            gr.Dropdown(choices=region_choices),
+            self.list_documents(kinds, regions, years, text),
+            gr.Dropdown(choices=kind_choices),
+            gr.Dropdown(choices=region_choices),
+            f'<p class="pq-index-status">{status}</p>',
+            gr.Column(visible=admin),
+            gr.Dropdown(choices=removable, value=None),
+        )
+
+    def list_documents(
+        self, kinds: Sequence[str] | None, regions: Sequence[str] | None, years: str | None, text: str | None
+    ) -> str:
+        """The tab's table: the documents the core's own filter admits, whose title or id holds ``text``."""
+        try:
+            where = make_filter(kinds=kinds or (), regions=regions or (), years=years)
+        except QuestionError as exc:
+            return placeholder_card_html(str(exc))
+        try:
+            admitted = {d.doc_id for d in self.service.assistant.documents() if where.admits(d)}
+            listing = self.service.document_listing()
+        except PolicyQAError as exc:
+            return placeholder_card_html(f"索引不可用 Index unavailable: {exc}")
+        needle = (text or "").strip().casefold()
+        rows = [
+            d
+            for d in listing
+            if d["doc_id"] in admitted
+            and (not needle or needle in str(d["title"]).casefold() or needle in str(d["doc_id"]).casefold())
+        ]
+        return documents_html(rows)
+
+    def add_documents(
+        self,
+        files: list[str] | None,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio finds its tracker by this default
+    ) -> str:
+        """Add the uploaded files (admin only): saving, reading, indexing, then the new build is live.
+
+        ``files`` are the paths Gradio wrote its uploads to; each is moved into a private
+        folder under its safe name (as the API's upload does) and deleted whatever happens.
+        """
+        paths = [Path(f) for f in files or []]
+        try:
+            if not self.is_admin(request):
+                return placeholder_card_html(FORBIDDEN)
+            if not paths:
+                return placeholder_card_html("请先选择文件。Choose files first.")
+            if len(paths) > MAX_UPLOAD_FILES:
+                return placeholder_card_html(
+                    f"一次最多 {MAX_UPLOAD_FILES} 个文件。At most {MAX_UPLOAD_FILES} files at once."
+                )
+            with tempfile.TemporaryDirectory(prefix="policyqa-upload-") as folder:
+                progress(0.05, desc="保存 Saving")
+                names, copies = _take_uploads(paths, Path(folder))
+                progress(0.15, desc="读取 Reading")
+                before = self.service.assistant.generation
+
+                def indexing(stage: str, done: int, total: int) -> None:
+                    progress((done, total), desc=f"索引 Indexing: {stage} (answers come from {before} meanwhile)")
+
+                report = self.service.add_documents(copies, indexing)
+                progress(1.0, desc="完成 Done")
+                return _add_report(report, names, folder, self.service)
+        except UploadError as exc:
+            return placeholder_card_html(str(exc))
+        except PolicyQAError as exc:
+            log.error("adding documents failed: %s", exc)
+            return placeholder_card_html(f"⚠ 添加失败 Adding failed: {exc}")
+        finally:
+            for path in paths:
+                _discard_upload(path)
+
+    def remove_document(
+        self,
+        doc_id: str | None,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio finds its tracker by this default
+    ) -> str:
+        """Remove a document of the managed folder (admin only) and serve the build without it."""
+        if not self.is_admin(request):
+            return placeholder_card_html(FORBIDDEN)
+        if not doc_id:
+            return placeholder_card_html("请先选择文档。Choose a document first.")
+        try:
+            self.service.remove_document(
+                doc_id, lambda stage, done, total: progress((done, total), desc=f"索引 Indexing: {stage}")
+            )
+        except DocumentNotFoundError:
+            return placeholder_card_html(f"没有此文档 No document has the id {doc_id}.")
+        except NotManagedError:  # its message names the server's path: not for the page
+            return placeholder_card_html(
+                f"{doc_id} 属于语料目录，不能在此删除。{doc_id} is part of a corpus folder: it cannot be removed here."
+            )
+        except PolicyQAError as exc:
+            log.error("removing %s failed: %s", doc_id, exc)
+            return placeholder_card_html(f"⚠ 删除失败 Removing failed: {exc}")
+        live = f"新索引已上线 Index generation {self.service.assistant.generation} is live."
+        return add_report_html([("removed", f"{doc_id}: 已删除 removed")], live)
 
     def card_for(self, answer: dict[str, Any] | None, n: str | None, with_context: bool) -> str:
         if not answer or not n:
@@ -171,7 +321,12 @@ class UIHandlers:
         answers: list[dict[str, Any] | None],
         k: float,
         doc_ids: list[str] | None,
+        kinds: list[str] | None = None,
+        regions: list[str] | None = None,
+        years: str | None = None,
+        mode: str = "extractive",
     ):  # type: ignore[no-untyped-def]
+        # ``mode``: the answer toggle (extractive | llm), the last input of the ask controls.
         question = (message or "").strip()
         if not question:
             gr.Warning("请输入问题。Please type a question.")
@@ -182,10 +337,12 @@ class UIHandlers:
         turn = len(answers)
         yield history, answers, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
+            # The Filters accordion: the core's own filter, so a bad year range is the API's message.
+            where = make_filter(kinds=kinds or (), regions=regions or (), years=years, doc_ids=doc_ids or ())
             # A short follow-up ("那成长期呢？") is resolved against the earlier questions.
             earlier = [str(a.get("resolved_question") or a.get("question")) for a in answers if a]
             answer = self.service.assistant.ask(
-                question, k=int(k), doc_ids=list(doc_ids) if doc_ids else None, earlier=earlier
+                question, k=int(k), where=None if where.is_empty else where, earlier=earlier, mode=mode
             )
         except (QuestionError, ConfigError) as exc:
             history.append({"role": "assistant", "content": f"<p>⚠ {escape_text(str(exc))}</p>"})
@@ -212,6 +369,10 @@ class UIHandlers:
             }
             yield history + [partial], answers, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
         content = answer_html(answer.answer, answer.abstained, turn, citations, english)
+        content = filter_html(filter_text(kinds or (), regions or (), years, len(doc_ids or ()))) + content
+        if answer.generation is not None and answer.generation.note:
+            # Why a generated answer fell back to quotes, or what the verifier left out.
+            content = f'<p class="pq-note">{escape_text(answer.generation.note)}</p>{content}'
         if answer.resolved_question:
             # Show what was searched, so the user sees how the follow-up was read.
             content = f'<p class="pq-resolved">检索问题 Searched: {escape_text(answer.resolved_question)}</p>{content}'
@@ -291,3 +452,66 @@ class UIHandlers:
 
     def clear(self) -> tuple[list[Any], list[Any], dict[str, int], None, Any, str, str]:
         return [], [], {}, None, citation_choices(None), placeholder_card_html(CARD_HINT), ""
+
+
+class UploadError(Exception):
+    """An upload the Documents tab cannot take; the message is for the page."""
+
+
+def _take_uploads(paths: Sequence[Path], folder: Path) -> tuple[list[str], list[Path]]:
+    """Move Gradio's uploads into ``folder``, one numbered sub-folder each, under their safe names.
+
+    Only files in Gradio's upload folder are taken: an event's payload names the paths,
+    and nothing else on the server may be moved in or deleted.
+    """
+    names, copies = [], []
+    for slot, path in enumerate(paths):
+        if not _is_upload(path):
+            raise UploadError(f"{safe_file_name(path.name)}: 不是上传的文件 not an uploaded file.")
+        name = safe_file_name(path.name)
+        target = folder / str(slot)
+        target.mkdir(mode=0o700)
+        shutil.move(path, target / name)
+        names.append(name)
+        copies.append(target / name)
+    return names, copies
+
+
+def _is_upload(path: Path) -> bool:
+    from gradio.utils import get_upload_folder
+
+    try:
+        return path.resolve().is_relative_to(Path(get_upload_folder()).resolve()) and path.is_file()
+    except OSError:
+        return False
+
+
+def _discard_upload(path: Path) -> None:
+    """Delete Gradio's copy of an upload (already moved when it was taken) and its now empty folder."""
+    if not _is_upload(path) and path.exists():
+        return
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+    except OSError:
+        pass
+
+
+def _add_report(report: AddReport, names: Sequence[str], folder: str, service: Service) -> str:
+    """The library's verdict on each file, by the name it was uploaded under, and the build now live."""
+    lines = []
+    for row, name in zip(report.files, names, strict=True):
+        if row.status == ADDED:
+            lines.append((row.status, f"{name}: 已添加 added as {row.doc_id}"))
+        elif row.status == DUPLICATE:
+            lines.append((row.status, f"{name}: 内容重复，未再索引 duplicate of {row.doc_id}, not indexed again"))
+        else:
+            lines.append((row.status, f"{name}: 错误 error: {client_reason(row.reason, folder)}"))
+    if report.build is not None:
+        live = (
+            f"新索引已上线 Index generation {service.assistant.generation} is live: "
+            f"{report.build.documents} 篇文档 documents, {report.build.chunks} 段 passages."
+        )
+    else:
+        live = "索引未变 The index is unchanged."
+    return add_report_html(lines, live)

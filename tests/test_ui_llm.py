@@ -1,0 +1,27 @@
+"""The chat handler's answer mode: an ``llm`` answer that fell back shows its note above the quotes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policyqa import Assistant
+from policyqa_app import AppSettings
+from policyqa_app.service import Service
+from policyqa_app.ui_handlers import UIHandlers
+
+pytest.importorskip("gradio", reason="the UI needs the 'serve' extra")
+
+
+def test_the_llm_toggle_without_an_endpoint_shows_the_note_and_the_quotes(
+    mini_assistant: Assistant, tmp_path: Path
+) -> None:
+    handlers = UIHandlers(Service.create(mini_assistant, AppSettings(feedback_db=tmp_path / "feedback.sqlite3")))
+    question = "What should the government do in the trough of disillusionment?"
+    steps = list(handlers.respond(question, [], [], 3, None, None, None, None, "llm"))  # type: ignore[arg-type]
+    history, answers = steps[-1][0], steps[-1][1]
+    assert answers[-1]["mode"] == "llm" and answers[-1]["generation"]["fallback"] is True
+    assert 'class="pq-note"' in history[-1]["content"] and "POLICYQA_LLM_URL" in history[-1]["content"]
+    plain = list(handlers.respond(question, [], [], 3, None))  # type: ignore[arg-type]
+    assert "pq-note" not in plain[-1][0][-1]["content"] and "mode" not in plain[-1][1][-1]
