@@ -292,7 +292,7 @@ def _metadata(document: DocumentInfo, library: DocumentLibrary | None) -> dict[s
     }
 
 
-def _reason(reason: str | None, folder: str) -> str | None:
+def client_reason(reason: str | None, folder: str) -> str | None:
     """A file's error reason without our temporary folder in it."""
     if reason is None:
         return None
@@ -303,10 +303,7 @@ def documents_router(service: Service) -> APIRouter:
     """``POST /api/v1/documents``, ``DELETE``/``GET /api/v1/documents/{doc_id}`` and ``GET …/{doc_id}/file``."""
 
     def library() -> DocumentLibrary | None:
-        settings = service.assistant.settings
-        if settings.managed_dir is None:
-            return None
-        return DocumentLibrary(settings, service.assistant.encoder)
+        return service.library()
 
     def managed_library() -> DocumentLibrary:
         found = library()
@@ -351,7 +348,7 @@ def documents_router(service: Service) -> APIRouter:
     )
     async def add_documents(request: Request) -> JSONResponse:
         boundary = _boundary(request)
-        target = managed_library()
+        managed_library()  # 409 before the body is read
         with tempfile.TemporaryDirectory(prefix="policyqa-upload-") as folder:
             reader = _UploadReader(Path(folder), service.settings.max_upload_bytes)
             try:
@@ -361,11 +358,10 @@ def documents_router(service: Service) -> APIRouter:
                 return JSONResponse({}, status_code=400)
             if not uploads:
                 raise ApiError(422, "invalid_request", "The upload holds no file part (a part with a filename).")
-            report = await run_in_threadpool(target.add, [u.path for u in uploads])
-        if report.added:
-            await run_in_threadpool(service.refresh_index, True)
+            # The service adds through the library and serves the new build before it returns.
+            report = await run_in_threadpool(service.add_documents, [u.path for u in uploads])
         files = [
-            replace(row, source=upload.name, reason=_reason(row.reason, folder)).to_dict()
+            replace(row, source=upload.name, reason=client_reason(row.reason, folder)).to_dict()
             for row, upload in zip(report.files, uploads, strict=True)
         ]
         body: dict[str, object] = {"files": files, "indexed": report.build is not None}
@@ -382,11 +378,11 @@ def documents_router(service: Service) -> APIRouter:
         summary="Remove a document added through the API or `policyqa add` (admin).",
     )
     async def remove_document(doc_id: str) -> dict[str, str]:
-        target = managed_library()
+        managed_library()
         if len(doc_id) > MAX_DOC_ID_CHARS:
             raise ApiError(404, "not_found", "No document has this id.")
         try:
-            await run_in_threadpool(target.remove, doc_id)
+            await run_in_threadpool(service.remove_document, doc_id)
         except DocumentNotFoundError as exc:
             raise ApiError(404, "not_found", "No document has this id.") from exc
         except NotManagedError as exc:  # its message names the server's path: not for the client
@@ -396,7 +392,6 @@ def documents_router(service: Service) -> APIRouter:
                 "This document is part of a corpus folder, not added through the API or `policyqa add`: "
                 "it cannot be removed here.",
             ) from exc
-        await run_in_threadpool(service.refresh_index, True)
         return {"removed": doc_id}
 
     @router.get(

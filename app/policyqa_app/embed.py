@@ -229,7 +229,8 @@ def embed_routes(authenticator: Authenticator) -> list[Route]:
             return _refusal(401, "invalid_embed_token", refused.message)
         secure = cookie_is_secure(request, settings)
         response = JSONResponse({"signed_in": True, "secure": secure}, headers=_NO_STORE)
-        session = authenticator.sessions.create(identity)
+        # A framed session reads only: adding documents is for a first-party sign-in.
+        session = authenticator.sessions.create(Identity(identity.name, identity.method))
         response.headers.append(
             "set-cookie",
             session_cookie_header(

@@ -23,17 +23,22 @@ from .security import (
     AccessControlMiddleware,
     Authenticator,
     ForwardedHeadersMiddleware,
+    Identity,
     RequestOriginMiddleware,
     SecurityHeadersMiddleware,
 )
+from .state import SharedState, StateErrorMiddleware
 
 MAX_BODY_BYTES = 64 * 1024
 # The UI's event posts carry the whole conversation shown in the chat (Gradio sends a component's
 # value with every event that reads it), so they get more room than an API question, but a bound.
 MAX_UI_BODY_BYTES = 1024 * 1024
 UI_API_PREFIX = "/gradio_api/"
-# Gradio routes that take files. The UI has no file input, so nothing may be uploaded: closed.
-CLOSED_UI_ROUTES = frozenset({"/gradio_api/upload", "/gradio_api/upload_progress", "/gradio_api/process_recording"})
+UI_UPLOAD_PATH = "/gradio_api/upload"
+# Gradio routes that take files. Closed to everyone but an admin identity (the Documents tab's
+# file input, see ``ClosedRoutesMiddleware``); the recording route is closed to all.
+CLOSED_UI_ROUTES = frozenset({UI_UPLOAD_PATH, "/gradio_api/upload_progress", "/gradio_api/process_recording"})
+ADMIN_UI_ROUTES = frozenset({UI_UPLOAD_PATH, "/gradio_api/upload_progress"})
 
 
 class BodyLimitMiddleware:
@@ -171,14 +176,24 @@ class BodyLimitMiddleware:
 
 
 class ClosedRoutesMiddleware:
-    """Answers 404 on Gradio's file upload routes, before their body is read or a file written."""
+    """Answers 404 on Gradio's file upload routes, before their body is read or a file written.
 
-    def __init__(self, app: ASGIApp, closed: frozenset[str] = CLOSED_UI_ROUTES) -> None:
+    The routes of ``admin_open`` stay open to a request whose identity (found by access
+    control, which runs first) holds an admin key: the Documents tab uploads through them.
+    Without keys nobody is admin here, so they stay closed (the API's loopback rule is for
+    ``POST /api/v1/documents`` only).
+    """
+
+    def __init__(
+        self, app: ASGIApp, closed: frozenset[str] = CLOSED_UI_ROUTES, admin_open: frozenset[str] = ADMIN_UI_ROUTES
+    ) -> None:
         self.app = app
         self.closed = closed
+        self.admin_open = admin_open
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].rstrip("/").lower() in self.closed:
+        path = scope["path"].rstrip("/").lower() if scope["type"] == "http" else ""
+        if path in self.closed and not (path in self.admin_open and _is_admin_scope(scope)):
             response = JSONResponse(
                 {"error": {"code": "not_found", "message": "This server accepts no file uploads."}}, status_code=404
             )
@@ -187,8 +202,18 @@ class ClosedRoutesMiddleware:
         await self.app(scope, receive, send)
 
 
-def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authenticator) -> None:
+def _is_admin_scope(scope: Scope) -> bool:
+    identity = scope.get("state", {}).get("policyqa_identity")
+    return isinstance(identity, Identity) and identity.admin
+
+
+def add_middleware(
+    app: FastAPI, settings: AppSettings, authenticator: Authenticator, state: SharedState | None = None
+) -> None:
     """Install the stack on ``app``; it wraps whatever is mounted later (the UI) too.
+
+    ``state``: the store that several workers or replicas share (rate buckets, queue slots);
+    when it fails a request, the request gets 503 inside the security headers.
 
     The last added runs first. Security headers wrap everything (401s and CORS preflights
     included), and inside them every error outside /api/ (Gradio's, and ours on its
@@ -205,8 +230,12 @@ def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authentic
         max_concurrency=settings.max_concurrency,
         max_queue=settings.max_queue,
         queue_timeout=settings.queue_timeout_seconds,
+        state=state,
     )
-    app.add_middleware(BodyLimitMiddleware, path_limits=upload_body_limits(settings))
+    uploads = upload_body_limits(settings)
+    # The Documents tab's files (admins only) are bounded as the API's upload is.
+    uploads[UI_UPLOAD_PATH] = max(uploads.values())
+    app.add_middleware(BodyLimitMiddleware, path_limits=uploads)
     app.add_middleware(ClosedRoutesMiddleware)
     app.add_middleware(AccessControlMiddleware, authenticator=authenticator)
     app.add_middleware(RequestOriginMiddleware, settings=settings)
@@ -224,4 +253,5 @@ def add_middleware(app: FastAPI, settings: AppSettings, authenticator: Authentic
     )
     app.add_middleware(ForwardedHeadersMiddleware, settings=settings)
     app.add_middleware(UIErrorShapeMiddleware)
+    app.add_middleware(StateErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)

@@ -313,25 +313,81 @@ def copy_text(answer: Mapping[str, object]) -> str:
     return "\n".join(lines)
 
 
+DOCUMENT_COLUMNS = (
+    "编号 ID",
+    "标题 Title",
+    "类型 Kind",
+    "地区 Region",
+    "年份 Year",
+    "页 Pages",
+    "段落 Passages",
+    "添加 Added",
+)
+
+
+def _cell(value: object) -> str:
+    return "" if value is None or value == "" else html.escape(str(value))
+
+
 def documents_html(documents: Sequence[Mapping[str, object]]) -> str:
-    """The corpus as an escaped HTML list: title, id, size, passages, and the sections on demand."""
+    """The corpus as an escaped HTML table (``Service.document_listing`` rows), sections on demand."""
     if not documents:
-        return placeholder_card_html("索引中没有文档。The index holds no documents.")
+        return placeholder_card_html("没有符合条件的文档。No document matches.")
     rows = []
     for doc in documents:
-        sections = "".join(f"<li>{html.escape(str(s))}</li>" for s in doc.get("sections") or [])  # type: ignore[attr-defined]
+        sections = [str(s) for s in doc.get("sections") or []]  # type: ignore[attr-defined]
         meta = doc.get("metadata") or {}
-        extra = []
-        for key in ("title_en", "journal", "year", "doi"):
-            if meta.get(key):  # type: ignore[attr-defined]
-                extra.append(html.escape(str(meta[key])))  # type: ignore[index]
-        rows.append(
-            '<div class="pq-doc">'
-            f'<div class="pq-doc-title">{html.escape(str(doc.get("title", "")))}</div>'
-            f'<div class="pq-doc-meta">{html.escape(str(doc.get("doc_id", "")))} · '
-            f"{int(doc.get('chars', 0)):,} 字符 chars · {int(doc.get('passages', 0))} 段落 passages"  # type: ignore[call-overload]
-            f"{' · ' + ' · '.join(extra) if extra else ''}</div>"
-            f"<details><summary>章节 Sections ({len(doc.get('sections') or [])})</summary><ul>{sections}</ul></details>"  # type: ignore[arg-type]
-            "</div>"
+        extra = [html.escape(str(meta[k])) for k in ("title_en", "journal", "doi") if meta.get(k)]  # type: ignore[attr-defined,index]
+        added = str(doc.get("added") or "")
+        title = (
+            f'<span class="pq-doc-title">{_cell(doc.get("title"))}</span>'
+            + (f'<div class="pq-doc-meta">{" · ".join(extra)}</div>' if extra else "")
+            + (
+                f"<details><summary>章节 Sections ({len(sections)})</summary><ul>"
+                + "".join(f"<li>{html.escape(s)}</li>" for s in sections)
+                + "</ul></details>"
+                if sections
+                else ""
+            )
         )
-    return "".join(rows)
+        cells = [
+            f'<td class="pq-doc-id"><code>{_cell(doc.get("doc_id"))}</code></td>',
+            f"<td>{title}</td>",
+            f"<td>{_cell(kind_text(doc.get('kind'), english=True))}</td>",
+            f"<td>{_cell(doc.get('region'))}</td>",
+            f"<td>{_cell(doc.get('year'))}</td>",
+            f"<td>{_cell(doc.get('pages'))}</td>",
+            f"<td>{_cell(doc.get('passages'))}</td>",
+            f"<td>{_cell(added[:10])}</td>",  # the date; the API gives the full time
+        ]
+        rows.append(f'<tr class="pq-doc">{"".join(cells)}</tr>')
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in DOCUMENT_COLUMNS)
+    return f'<table class="pq-doc-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def filter_text(
+    kinds: Sequence[str] = (), regions: Sequence[str] = (), years: str | None = None, documents: int = 0
+) -> str:
+    """What a search was restricted to, in words ("" when to nothing): 类型 法律 Law · 地区 北京 · 年份 2015-2021."""
+    parts = []
+    if kinds:
+        parts.append("类型 Kind: " + ", ".join(kind_text(k, english=True) for k in kinds))
+    if regions:
+        parts.append("地区 Region: " + ", ".join(regions))
+    if years and years.strip():
+        parts.append(f"年份 Years: {years.strip()}")
+    if documents:
+        parts.append(f"文档 Documents: {documents}")
+    return " · ".join(parts)
+
+
+def filter_html(text: str) -> str:
+    """The answer's line naming its filters, escaped."""
+    return f'<p class="pq-filters">筛选 Filtered: {html.escape(text)}</p>' if text else ""
+
+
+def add_report_html(lines: Sequence[tuple[str, str]], live: str | None) -> str:
+    """What an upload did, one escaped line per file (status, text), and the build now live."""
+    items = "".join(f'<li class="pq-add-{html.escape(status)}">{html.escape(text)}</li>' for status, text in lines)
+    note = f'<p class="pq-live">{html.escape(live)}</p>' if live else ""
+    return f'<div class="pq-add-report"><ul>{items}</ul>{note}</div>'

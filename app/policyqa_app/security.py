@@ -88,10 +88,15 @@ EXPORT_PATHS = frozenset({"/api/v1/feedback/export"})
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a request acts for: ``method`` is key, session, proxy or open."""
+    """Who a request acts for: ``method`` is key, session, proxy or open.
+
+    ``admin``: the identity holds an admin key (``POLICYQA_ADMIN_KEYS``), presented in the
+    request or used to sign in; the UI's Documents tab adds and removes for it only.
+    """
 
     name: str
     method: str
+    admin: bool = False
 
 
 ANONYMOUS = Identity("anonymous", "open")
@@ -127,7 +132,7 @@ class SessionStore:
             if time.monotonic() >= expires:
                 del self._sessions[digest]
                 return None
-            return Identity(identity.name, "session")
+            return Identity(identity.name, "session", identity.admin)
 
     def revoke(self, token: str) -> None:
         with self._lock:
@@ -156,6 +161,7 @@ class Authenticator:
         self.settings = settings
         self.sessions = sessions or SessionStore(settings.session_ttl_seconds)
         self._digests = tuple(sorted(settings.api_key_digests))
+        self._admin_digests = frozenset(settings.admin_key_digests)
 
     @property
     def required(self) -> bool:
@@ -168,7 +174,7 @@ class Authenticator:
         for candidate in self._digests:
             if hmac.compare_digest(candidate, digest):
                 match = candidate
-        return Identity(f"key:{match[:8]}", "key") if match else None
+        return Identity(f"key:{match[:8]}", "key", match in self._admin_digests) if match else None
 
     def _from_proxy(self, headers: Headers, client_host: str | None) -> Identity | None:
         header = self.settings.trusted_identity_header

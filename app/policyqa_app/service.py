@@ -14,9 +14,13 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from policyqa import Assistant, DocumentInfo, PolicyQAError
+from policyqa import Assistant, ConfigError, DocumentInfo, PolicyQAError
+from policyqa.index import ProgressFn
+from policyqa.library import AddReport, DocumentLibrary, RemoveReport
 
 from .config import AppSettings
 from .feedback import FeedbackBackend, open_feedback_store
@@ -98,20 +102,63 @@ class Service:
     def document_listing(self) -> list[dict[str, object]]:
         """The indexed documents as the API and the UI list them.
 
-        The server's file paths stay out: the listing goes to every client.
+        ``added`` (UTC, ISO 8601) is set for documents of the managed folder only, as
+        ``DocumentLibrary.list`` finds it. The server's file paths stay out: the listing
+        goes to every client.
         """
+        documents = self.assistant.documents()
+        library = self.library()
+        added = {row.doc_id: row.to_dict()["added"] for row in library.list(documents)} if library else {}
         return [
             {
                 "doc_id": d.doc_id,
                 "title": d.title,
+                "kind": d.kind,
+                "region": d.metadata.get("region"),
+                "year": d.metadata.get("year"),
+                "pages": len(d.pages) or None,
                 "chars": d.chars,
                 "passages": d.passages,
+                "added": added.get(d.doc_id),
                 "sha256": d.sha256,
                 "metadata": d.metadata,
                 "sections": list(d.sections),
             }
-            for d in self.assistant.documents()
+            for d in documents
         ]
+
+    def library(self) -> DocumentLibrary | None:
+        """The managed folder's library (documents added and removed here), or None when there is none."""
+        settings = self.assistant.settings
+        if settings.managed_dir is None:
+            return None
+        return DocumentLibrary(settings, self.assistant.encoder)
+
+    def add_documents(self, paths: Sequence[Path], progress: ProgressFn | None = None) -> AddReport:
+        """Add files through the library (checked, duplicates skipped, index rebuilt), then serve the new build.
+
+        The API's upload and the UI's Documents tab both come here. Raises ConfigError when
+        the server has no managed folder.
+        """
+        library = self.library()
+        if library is None:
+            raise ConfigError("The server has no managed folder (POLICYQA_MANAGED_DIR).")
+        report = library.add(paths, progress)
+        if report.added:
+            self.refresh_index(force=True)
+        return report
+
+    def remove_document(self, doc_id: str, progress: ProgressFn | None = None) -> RemoveReport:
+        """Remove a document added through the library and serve the build without it.
+
+        Raises ConfigError (no managed folder), DocumentNotFoundError or NotManagedError.
+        """
+        library = self.library()
+        if library is None:
+            raise ConfigError("The server has no managed folder (POLICYQA_MANAGED_DIR).")
+        report = library.remove(doc_id, progress)
+        self.refresh_index(force=True)
+        return report
 
     def indexed_document(self, doc_id: str) -> tuple[str, DocumentInfo | None]:
         """The generation of the loaded index and its record of ``doc_id``, both read from the same index.

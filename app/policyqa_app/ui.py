@@ -75,7 +75,11 @@ CSS = """
 .pq-card-context-label { margin-top: .8rem; font-weight: 600; }
 .pq-card-context { font-size: .92em; }
 .pq-context-passage { background: #e0f2fe; }
-.pq-doc { border-bottom: 1px solid var(--border-color-primary); padding: .6rem 0; }
+.pq-doc-table { width: 100%; border-collapse: collapse; font-size: .9em; }
+.pq-doc-table th, .pq-doc-table td { text-align: left; vertical-align: top; padding: .35rem .4rem; }
+.pq-doc { border-bottom: 1px solid var(--border-color-primary); }
+.pq-filters, .pq-index-status, .pq-live { font-size: .85em; color: var(--body-text-color-subdued); }
+.pq-add-error { color: #b00020; }
 .pq-doc-title { font-weight: 600; }
 .pq-doc-meta { font-size: .85em; color: var(--body-text-color-subdued); }
 """
@@ -191,6 +195,27 @@ def build_ui(service: Service) -> gr.Blocks:
                             )
                             send_comment = gr.Button("提交意见 Send comment", size="sm", elem_id="pq-send-comment")
                         feedback_note = gr.HTML(elem_id="pq-feedback-note")
+                        with gr.Accordion("筛选 Filters", open=False, elem_id="pq-filters"):
+                            with gr.Row():
+                                kind_filter = gr.Dropdown(
+                                    label="类型 Kind", choices=[], multiselect=True, elem_id="pq-kind-filter"
+                                )
+                                region_filter = gr.Dropdown(
+                                    label="地区 Region", choices=[], multiselect=True, elem_id="pq-region-filter"
+                                )
+                                year_filter = gr.Textbox(
+                                    label="年份 Years",
+                                    placeholder="2019 / 2015-2021",
+                                    max_lines=1,
+                                    max_length=20,
+                                    elem_id="pq-year-filter",
+                                )
+                            doc_filter = gr.Dropdown(
+                                label="文档（不选即全部）Documents (none = all)",
+                                choices=[],
+                                multiselect=True,
+                                elem_id="pq-docs-filter",
+                            )
                     with gr.Column(scale=2):
                         citation_pick = gr.Radio(label="引用 Citations", choices=[], elem_id="pq-citations")
                         with_context = gr.Checkbox(
@@ -201,15 +226,42 @@ def build_ui(service: Service) -> gr.Blocks:
                             top_k = gr.Slider(
                                 1, UI_MAX_TOP_K, value=default_k, step=1, label="检索段落数 Passages to use (top-k)"
                             )
-                            doc_filter = gr.CheckboxGroup(
-                                label="检索的文档（全不选即全部）Documents to search (none ticked = all)",
-                                choices=[],
-                                elem_id="pq-docs-filter",
-                            )
             with gr.Tab("文档 Documents", id="documents"):
+                index_status = gr.HTML(elem_id="pq-index-status")
+                with gr.Row():
+                    list_kinds = gr.Dropdown(label="类型 Kind", choices=[], multiselect=True, elem_id="pq-list-kinds")
+                    list_regions = gr.Dropdown(
+                        label="地区 Region", choices=[], multiselect=True, elem_id="pq-list-regions"
+                    )
+                    list_years = gr.Textbox(
+                        label="年份 Years",
+                        placeholder="2019 / 2015-2021",
+                        max_lines=1,
+                        max_length=20,
+                        elem_id="pq-list-years",
+                    )
+                    list_text = gr.Textbox(
+                        label="标题搜索 Title contains", max_lines=1, max_length=100, elem_id="pq-list-text"
+                    )
+                # Shown to admin identities only; the handlers check again (a hidden control can still be called).
+                with gr.Column(visible=False, elem_id="pq-admin") as admin_column:
+                    with gr.Row():
+                        upload = gr.File(
+                            label="添加文档 Add documents (PDF, DOCX, HTML, TXT, MD)",
+                            file_count="multiple",
+                            file_types=[".pdf", ".docx", ".html", ".htm", ".txt", ".md"],
+                            elem_id="pq-upload",
+                        )
+                        with gr.Column():
+                            add_button = gr.Button("添加到索引 Add to the index", variant="primary", elem_id="pq-add")
+                            removable = gr.Dropdown(
+                                label="删除文档 Remove a document", choices=[], elem_id="pq-remove-pick"
+                            )
+                            remove_button = gr.Button("删除 Remove", variant="stop", elem_id="pq-remove")
+                    admin_report = gr.HTML(elem_id="pq-admin-report")
                 documents_view = gr.HTML(placeholder_card_html("正在加载… Loading…"), elem_id="pq-documents")
 
-        ask_inputs = [question, chatbot, answers, top_k, doc_filter]
+        ask_inputs = [question, chatbot, answers, top_k, doc_filter, kind_filter, region_filter, year_filter]
         ask_outputs = [chatbot, answers, question, current, citation_pick, card, copy_box]
         for trigger in (send.click, question.submit):
             trigger(handlers.respond, ask_inputs, ask_outputs, api_visibility="private")
@@ -243,7 +295,38 @@ def build_ui(service: Service) -> gr.Blocks:
             api_visibility="private",
         )
         copy_button.click(None, [copy_box], None, js=COPY_JS)
-        demo.load(handlers.on_load, None, [doc_filter, documents_view], api_visibility="private")
+        list_inputs = [list_kinds, list_regions, list_years, list_text]
+        refreshed = [
+            doc_filter,
+            kind_filter,
+            region_filter,
+            documents_view,
+            list_kinds,
+            list_regions,
+            index_status,
+            admin_column,
+            removable,
+        ]
+        demo.load(handlers.on_load, list_inputs, refreshed, api_visibility="private")
+        for trigger in (list_kinds.change, list_regions.change, list_years.submit, list_text.change):
+            trigger(handlers.list_documents, list_inputs, documents_view, api_visibility="private")
+        # One add or remove at a time, in a queue of its own: questions go on meanwhile, from the live build.
+        add_button.click(
+            handlers.add_documents,
+            [upload],
+            admin_report,
+            api_visibility="private",
+            concurrency_id="documents",
+            concurrency_limit=1,
+        ).then(lambda: None, None, upload).then(handlers.on_load, list_inputs, refreshed, api_visibility="private")
+        remove_button.click(
+            handlers.remove_document,
+            [removable],
+            admin_report,
+            api_visibility="private",
+            concurrency_id="documents",
+            concurrency_limit=1,
+        ).then(handlers.on_load, list_inputs, refreshed, api_visibility="private")
     # The UI's events wait in Gradio's own queue, bounded like the API's (POLICYQA_MAX_*).
     demo.queue(default_concurrency_limit=settings.max_concurrency, max_size=max(1, settings.max_queue))
     return demo
@@ -302,7 +385,7 @@ def mount_ui(app: FastAPI, service: Service) -> None:
         ssr_mode=False,
         footer_links=["settings"],  # the REST API is documented at /docs; the UI's events are private
         run_history=False,
-        max_file_size="1mb",
+        max_file_size=service.settings.max_upload_bytes,  # admins only (middleware.ClosedRoutesMiddleware)
         mcp_server=False,
         pwa=False,
         enable_monitoring=False,

@@ -1,0 +1,157 @@
+"""The Documents tab's and the chat filters' handlers, called as Gradio calls them, over a real index.
+
+The fake encoder keeps each rebuild quick: these tests check who may add and remove, what
+the page is told and which documents are listed or searched, not retrieval quality.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import MINI_DIR, MINI_LAW, FakeEncoder
+
+from policyqa import Assistant, Settings
+from policyqa_app import AppSettings
+from policyqa_app.config import key_digest
+from policyqa_app.security import Identity
+from policyqa_app.service import Service
+from policyqa_app.ui_handlers import FORBIDDEN, UIHandlers
+
+pytest.importorskip("gradio", reason="the UI needs the 'serve' extra")
+
+READER_KEY = "reader-key-Tq4Wm8Zp2Lx6"
+ADMIN_KEY = "admin-key-Hs3Nv7Bc1Kd9"
+NEW_TEXT = "# 数据要素流通办法\n\n第一条 为促进数据要素流通，制定本办法。\n\n第二条 数据交易场所应当公开交易规则。\n"
+
+
+def request_with(key: str | None = None, cookies: dict[str, str] | None = None) -> SimpleNamespace:
+    """What a Gradio event's ``gr.Request`` offers the handlers."""
+    headers = {"host": "127.0.0.1:8000"} | ({"x-api-key": key} if key else {})
+    return SimpleNamespace(
+        headers=headers, cookies=cookies or {}, client=SimpleNamespace(host="127.0.0.1"), username=None
+    )
+
+
+@pytest.fixture()
+def handlers(tmp_path: Path) -> Iterator[UIHandlers]:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(MINI_DIR, corpus)
+    settings = Settings(
+        corpus_dirs=(corpus,),
+        index_dir=tmp_path / "index",
+        managed_dir=tmp_path / "managed",
+        encoder=FakeEncoder.encoder_id,
+    )
+    security = AppSettings(
+        api_key_digests=frozenset({key_digest(READER_KEY)}),
+        admin_key_digests=frozenset({key_digest(ADMIN_KEY)}),
+        feedback_db=tmp_path / "feedback.sqlite3",
+    )
+    service = Service.create(Assistant(settings, encoder=FakeEncoder()), security)
+    service.assistant.documents()
+    yield UIHandlers(service)
+
+
+def uploaded(name: str, data: bytes) -> str:
+    """A file where Gradio's upload route puts one: a folder of its own in Gradio's upload folder."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder())
+    folder.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(dir=folder)) / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def listed_ids(handlers: UIHandlers, **filters: object) -> list[str]:
+    page = handlers.list_documents(
+        filters.get("kinds"),  # type: ignore[arg-type]
+        filters.get("regions"),  # type: ignore[arg-type]
+        filters.get("years"),  # type: ignore[arg-type]
+        filters.get("text"),  # type: ignore[arg-type]
+    )
+    ids = [d.doc_id for d in handlers.service.assistant.documents()]
+    return [doc_id for doc_id in ids if f"<code>{doc_id}</code>" in page]
+
+
+def test_the_list_shows_every_document_and_the_filters_narrow_it(handlers: UIHandlers) -> None:
+    documents = handlers.service.assistant.documents()
+    law = next(d for d in documents if d.path.endswith(MINI_LAW.name))
+    assert sorted(listed_ids(handlers)) == sorted(d.doc_id for d in documents)
+    assert listed_ids(handlers, kinds=[law.kind]) == [law.doc_id]
+    assert listed_ids(handlers, text=law.title[:4]) == [law.doc_id]
+    assert listed_ids(handlers, text="不存在的标题") == []
+    assert "year filter" in handlers.list_documents(None, None, "twenty", None)
+
+
+def test_a_reader_sees_the_list_but_no_admin_controls_and_is_refused(handlers: UIHandlers) -> None:
+    reader = request_with(READER_KEY)
+    outputs = handlers.on_load(None, None, None, None, reader)  # type: ignore[arg-type]
+    assert outputs[7].visible is False  # the upload and remove controls
+    assert "<table" in outputs[3]
+    path = uploaded("办法.md", NEW_TEXT.encode("utf-8"))
+    before = {d.doc_id for d in handlers.service.assistant.documents()}
+    assert "403" in handlers.add_documents([path], reader)  # type: ignore[arg-type]
+    assert not Path(path).exists()  # the upload is not left behind
+    any_id = next(iter(before))
+    assert FORBIDDEN.split(":")[0] in handlers.remove_document(any_id, reader)  # type: ignore[arg-type]
+    assert {d.doc_id for d in handlers.service.assistant.documents()} == before
+
+
+def test_an_admin_session_adds_reports_duplicates_and_bad_files_then_removes(handlers: UIHandlers) -> None:
+    service = handlers.service
+    identity = service.authenticator.check_key(ADMIN_KEY)
+    assert identity is not None and identity.admin
+    token = service.authenticator.sessions.create(identity)
+    admin = request_with(cookies={"policyqa_session": token})
+    assert handlers.on_load(None, None, None, None, admin)[7].visible is True  # type: ignore[arg-type]
+    generation = service.assistant.generation
+    report = handlers.add_documents(
+        [
+            uploaded("数据办法.md", NEW_TEXT.encode("utf-8")),
+            uploaded("again.md", NEW_TEXT.encode("utf-8")),
+            uploaded("broken.pdf", b"%PDF-1.4 not really"),
+            uploaded("law-copy.md", MINI_LAW.read_bytes()),
+        ],
+        admin,  # type: ignore[arg-type]
+    )
+    lines = report.split("<li")[1:]
+    assert "数据办法.md: 已添加 added as" in lines[0]
+    assert "again.md" in lines[1] and "duplicate of" in lines[1]  # same content in one upload: indexed once
+    assert "broken.pdf" in lines[2] and "error: truncated PDF" in lines[2] and "upload-" not in lines[2]
+    assert "law-copy.md" in lines[3] and "duplicate of" in lines[3]  # already in the corpus
+    assert service.assistant.generation != generation and "is live" in report
+    added = next(d for d in service.assistant.documents() if d.title == "数据要素流通办法")
+    assert listed_ids(handlers, text="数据要素") == [added.doc_id]
+    answer = service.assistant.ask("数据交易场所应当公开什么？", where=None)
+    assert answer.citations  # the new build answers
+    removable = handlers.on_load(None, None, None, None, admin)[8]  # type: ignore[arg-type]
+    assert [value for _, value in removable.choices] == [added.doc_id]
+    assert "removed" in handlers.remove_document(added.doc_id, admin)  # type: ignore[arg-type]
+    assert added.doc_id not in {d.doc_id for d in service.assistant.documents()}
+
+
+def test_only_an_admin_key_makes_an_admin(handlers: UIHandlers) -> None:
+    assert Identity("key:abc", "key").admin is False
+    assert handlers.is_admin(request_with(READER_KEY)) is False  # type: ignore[arg-type]
+    assert handlers.is_admin(request_with(ADMIN_KEY)) is True  # type: ignore[arg-type]
+
+
+def test_the_kind_filter_restricts_the_answers_citations(handlers: UIHandlers) -> None:
+    documents = {d.doc_id: d for d in handlers.service.assistant.documents()}
+    law = next(d for d in documents.values() if d.path.endswith(MINI_LAW.name))
+    steps = list(
+        handlers.respond("职务科技成果转化的奖励是多少？", [], [], 5, None, [law.kind], None, None)  # type: ignore[arg-type]
+    )
+    history, answers = steps[-1][0], steps[-1][1]
+    citations = answers[-1]["citations"]
+    assert citations and {documents[c["doc_id"]].kind for c in citations} == {law.kind}
+    assert "筛选 Filtered" in history[-1]["content"]
+    bad = list(handlers.respond("奖励？", [], [], 5, None, None, None, "twenty"))  # type: ignore[arg-type]
+    assert "year filter" in bad[-1][0][-1]["content"]
