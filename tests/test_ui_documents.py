@@ -155,3 +155,31 @@ def test_the_kind_filter_restricts_the_answers_citations(handlers: UIHandlers) -
     assert "筛选 Filtered" in history[-1]["content"]
     bad = list(handlers.respond("奖励？", [], [], 5, None, None, None, "twenty"))  # type: ignore[arg-type]
     assert "year filter" in bad[-1][0][-1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("identity", "status"), [(None, 404), (Identity("key:r", "key"), 404), (Identity("key:a", "key", admin=True), 200)]
+)
+def test_gradio_upload_route_opens_to_admin_identities_only(identity: Identity | None, status: int) -> None:
+    import asyncio
+
+    from policyqa_app.middleware import ClosedRoutesMiddleware
+
+    sent: list[int] = []
+
+    async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message) -> None:  # type: ignore[no-untyped-def]
+        if message["type"] == "http.response.start":
+            sent.append(message["status"])
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    state = {"policyqa_identity": identity} if identity else {}
+    for path in ("/gradio_api/upload", "/gradio_api/process_recording"):
+        scope = {"type": "http", "path": path, "method": "POST", "headers": [], "state": dict(state)}
+        asyncio.run(ClosedRoutesMiddleware(app)(scope, receive, send))
+    assert sent == [status, 404]  # recordings are closed to everyone
