@@ -25,3 +25,11 @@ def test_the_llm_toggle_without_an_endpoint_shows_the_note_and_the_quotes(
     assert 'class="pq-note"' in history[-1]["content"] and "POLICYQA_LLM_URL" in history[-1]["content"]
     plain = list(handlers.respond(question, [], [], 3, None))  # type: ignore[arg-type]
     assert "pq-note" not in plain[-1][0][-1]["content"] and "mode" not in plain[-1][1][-1]
+
+
+def test_the_chat_has_an_answer_mode_toggle(mini_assistant: Assistant, tmp_path: Path) -> None:
+    from policyqa_app.ui import build_ui
+
+    blocks = build_ui(Service.create(mini_assistant, AppSettings(feedback_db=tmp_path / "feedback.sqlite3")))
+    toggles = [b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "pq-answer-mode"]
+    assert len(toggles) == 1 and toggles[0].value == "extractive"  # type: ignore[attr-defined]

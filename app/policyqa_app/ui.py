@@ -226,6 +226,13 @@ def build_ui(service: Service) -> gr.Blocks:
                             top_k = gr.Slider(
                                 1, UI_MAX_TOP_K, value=default_k, step=1, label="检索段落数 Passages to use (top-k)"
                             )
+                            # Generated answers need POLICYQA_LLM_URL; without it the answer says so and quotes.
+                            answer_mode = gr.Radio(
+                                [("引用原文 Quotes", "extractive"), ("生成并核实 Generated, verified", "llm")],
+                                value="extractive",
+                                label="回答方式 Answer",
+                                elem_id="pq-answer-mode",
+                            )
             with gr.Tab("文档 Documents", id="documents"):
                 index_status = gr.HTML(elem_id="pq-index-status")
                 with gr.Row():
@@ -261,7 +268,9 @@ def build_ui(service: Service) -> gr.Blocks:
                     admin_report = gr.HTML(elem_id="pq-admin-report")
                 documents_view = gr.HTML(placeholder_card_html("正在加载… Loading…"), elem_id="pq-documents")
 
-        ask_inputs = [question, chatbot, answers, top_k, doc_filter, kind_filter, region_filter, year_filter]
+        ask_inputs = [
+            question, chatbot, answers, top_k, doc_filter, kind_filter, region_filter, year_filter, answer_mode
+        ]  # fmt: skip
         ask_outputs = [chatbot, answers, question, current, citation_pick, card, copy_box]
         for trigger in (send.click, question.submit):
             trigger(handlers.respond, ask_inputs, ask_outputs, api_visibility="private")
