@@ -3,7 +3,9 @@
 Roles. Reader keys (``POLICYQA_API_KEYS``) read; admin keys (``POLICYQA_ADMIN_KEYS``) read
 and also add and remove documents. An admin route needs the admin key in the request's
 ``Authorization: Bearer`` or ``X-API-Key`` header (a browser session or a proxy's user
-name is a reader). With no key and no identity header configured, the admin routes are
+name is a reader here; the UI's Documents tab adds and removes for a session signed in
+with an admin key, through ``Service.add_documents`` and ``remove_document`` as this route
+does). With no key and no identity header configured, the admin routes are
 served to loopback clients naming a loopback host only, like the feedback export.
 
 Uploads. ``POST /api/v1/documents`` takes ``multipart/form-data``; each file part is

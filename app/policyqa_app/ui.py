@@ -327,7 +327,9 @@ def build_ui(service: Service) -> gr.Blocks:
             api_visibility="private",
             concurrency_id="documents",
             concurrency_limit=1,
-        ).then(lambda: None, None, upload).then(handlers.on_load, list_inputs, refreshed, api_visibility="private")
+        ).then(lambda: None, None, upload, api_visibility="private").then(
+            handlers.on_load, list_inputs, refreshed, api_visibility="private"
+        )
         remove_button.click(
             handlers.remove_document,
             [removable],
