@@ -52,7 +52,15 @@ def serve(args: argparse.Namespace) -> int:
     from .server import create_app, server_options
 
     with private_gradio_temp_dir():
-        app = create_app(settings_from_args(args), security=AppSettings.from_env())
+        security = AppSettings.from_env()
+        logging_options: dict[str, object] = {}
+        if security.log_format == "json":
+            from .logs import configure_logging
+
+            # One JSON line per record; the request log is policyqa.access (with the request id), not uvicorn's.
+            configure_logging("json")
+            logging_options = {"log_config": None, "access_log": False}
+        app = create_app(settings_from_args(args), security=security)
         print(f"PolicyQA: http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
         # Header and keep-alive timeouts, proxy headers off: see server_options.
         uvicorn.run(
@@ -61,6 +69,7 @@ def serve(args: argparse.Namespace) -> int:
             port=args.port,
             log_level="info" if getattr(args, "verbose", False) else "warning",
             **server_options(),
+            **logging_options,  # type: ignore[arg-type]
         )
     return 0
 

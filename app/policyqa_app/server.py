@@ -23,6 +23,8 @@ from .config import AppSettings
 from .embed import add_embedding
 from .errors import add_error_handlers
 from .limits import HEADER_TIMEOUT_SECONDS, KEEP_ALIVE_TIMEOUT_SECONDS, header_timeout_protocol
+from .logs import RequestIdMiddleware
+from .metrics import install_metrics
 from .middleware import add_middleware
 from .security import login_routes
 from .service import Service
@@ -101,6 +103,9 @@ def create_app(
         include_in_schema=False,
     )
     add_middleware(app, service.settings, service.authenticator)
+    install_metrics(app, service)  # GET /metrics, and every request counted and timed
+    # Outermost: every response, a refusal too, carries X-Request-ID and is logged with it.
+    app.add_middleware(RequestIdMiddleware, settings=service.settings)
     if with_ui:
         # Imported here: gradio takes seconds to import, and the API alone never needs it.
         from .ui import mount_ui
