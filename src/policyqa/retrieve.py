@@ -5,7 +5,8 @@ to the cosine similarity with a small weight. An English question has no
 Chinese tokens for BM25 beyond its glossary terms, so the lexical part can only
 lift passages, never push a strong dense hit out of the top k. Overlapping
 passages of one document (the chunker overlaps them by a sentence) are merged
-into one.
+into one. The candidate rows come from a store (``stores``): FAISS and BM25 in this
+process by default, or a Milvus collection; the scoring after them is the same.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .index import LoadedIndex
 from .metadata import LEGAL_KINDS
 from .places import places_named
 from .settings import Settings
+from .stores import CandidateStore, LocalStore
 from .types import KIND_PAPER, Passage, Query, SearchFilter
 
 # Words by which a question points at a kind of document ("the paper says …", "本法"); "law"
@@ -31,17 +33,15 @@ _KIND_CUES = {
 
 
 class Retriever:
-    """Hybrid search over a loaded index."""
+    """Hybrid search over a loaded index; its candidate rows come from ``store`` (FAISS and BM25 by default)."""
 
-    def __init__(self, index: LoadedIndex, encoder: Encoder, settings: Settings) -> None:
+    def __init__(
+        self, index: LoadedIndex, encoder: Encoder, settings: Settings, store: CandidateStore | None = None
+    ) -> None:
         self.index = index
         self.encoder = encoder
         self.settings = settings
-        self._doc_rows: dict[str, np.ndarray] = {}
-        for row, chunk in enumerate(index.chunks):
-            self._doc_rows.setdefault(chunk.doc_id, [])  # type: ignore[arg-type]
-            self._doc_rows[chunk.doc_id].append(row)  # type: ignore[attr-defined]
-        self._doc_rows = {d: np.asarray(rows, dtype=np.int64) for d, rows in self._doc_rows.items()}
+        self.store = store if store is not None else LocalStore(index)
         self._doc_ids = sorted(index.documents)
         position = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
         self._doc_of_row = np.asarray([position[c.doc_id] for c in index.chunks], dtype=np.int64)
@@ -55,41 +55,36 @@ class Retriever:
 
     def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
-        allowed = self._allowed_rows(where)
+        store, tokens, n = self.store, list(query.tokens), self.settings.candidates
         document_bonus = self._document_bonus(query)
-        rows, _ = self._dense(query.vector, allowed)
-        lexical_all = self.index.lexical.scores(list(query.tokens))
-        if allowed is not None:
-            mask = np.zeros(len(lexical_all), dtype=bool)
-            mask[allowed] = True
-            lexical_all = np.where(mask, lexical_all, 0.0)
-        best_lexical = float(lexical_all.max(initial=0.0))
+        rows, _ = store.dense(query.vector, n, where)
+        top_lexical, top_scores = store.lexical(tokens, n, where)
+        # BM25 is scaled by the best score under the filter: the first of the lexical top k.
+        best_lexical = float(top_scores.max(initial=0.0))
         candidates = list(dict.fromkeys(rows.tolist()))
-        if best_lexical > 0:
-            top_lexical = np.argsort(-lexical_all)[: self.settings.candidates]
-            seen = set(candidates)
-            candidates.extend(int(r) for r in top_lexical if lexical_all[r] > 0 and int(r) not in seen)
-        cued = self._cued_rows(document_bonus, allowed)
+        seen = set(candidates)
+        candidates.extend(r for r in top_lexical.tolist() if r not in seen)
+        cued = self._cued_documents(document_bonus)
         if cued is not None:
             # The documents a question points at ("the paper", a province, a named law) are
             # searched on their own too: in a library their passages may rank below the
             # global candidates' cut-off and never meet the bonus that would lift them.
             seen = set(candidates)
-            cued_rows, _ = self._dense(query.vector, cued)
+            cued_rows, _ = store.dense(query.vector, n, where, cued)
             candidates.extend(r for r in cued_rows.tolist() if r not in seen)
             seen.update(candidates)
-            cued_lexical = lexical_all[cued]
-            best = cued[np.argsort(-cued_lexical)[: self.settings.candidates]]
-            candidates.extend(int(r) for r in best if lexical_all[r] > 0 and int(r) not in seen)
+            cued_lexical, _ = store.lexical(tokens, n, where, cued)
+            candidates.extend(r for r in cued_lexical.tolist() if r not in seen)
         if not candidates:
             return []
+        lexical_all = store.lexical_scores(tokens, candidates) if best_lexical > 0 else np.zeros(len(candidates))
         dense = self._dense_scores(query.vector, candidates)
         mode = self.settings.retrieval
         weight = self.settings.lexical_weight
         penalty = self.settings.non_body_penalty
         scored = []
-        for row, dense_score in zip(candidates, dense.tolist(), strict=True):
-            lexical = float(lexical_all[row]) / best_lexical if best_lexical > 0 else 0.0
+        for row, dense_score, row_lexical in zip(candidates, dense.tolist(), lexical_all.tolist(), strict=True):
+            lexical = row_lexical / best_lexical if best_lexical > 0 else 0.0
             if mode == "dense":
                 fused = dense_score
             elif mode == "lexical":
@@ -151,8 +146,8 @@ class Retriever:
                 )
         return bonus
 
-    def _cued_rows(self, bonus: np.ndarray, allowed: np.ndarray | None) -> np.ndarray | None:
-        """Rows of the few documents a question's cues single out, or None when they single out none.
+    def _cued_documents(self, bonus: np.ndarray) -> list[str] | None:
+        """The few documents a question's cues single out, or None when they single out none.
 
         A cue that lifts many documents alike (every law for "the law" in a library of
         laws) singles out nothing and adds no candidates.
@@ -168,10 +163,7 @@ class Retriever:
         top = top[bonus[top] > 0]
         if len(top) == 0:
             return None
-        rows = np.concatenate([self._doc_rows[self._doc_ids[d]] for d in top.tolist()])
-        if allowed is not None:
-            rows = np.intersect1d(rows, allowed)
-        return rows if len(rows) else None
+        return [self._doc_ids[d] for d in top.tolist()]
 
     def _dense_scores(self, vector: np.ndarray, rows: list[int]) -> np.ndarray:
         """Cosine of each passage, blended with its best sentence's cosine.
@@ -189,16 +181,6 @@ class Retriever:
             sentence_rows = self._sentence_rows[row]
             best_sentence[i] = float((self.index.sentence_vectors[sentence_rows] @ vector).max())
         return (1 - alpha) * passage + alpha * best_sentence
-
-    def _allowed_rows(self, where: SearchFilter | None) -> np.ndarray | None:
-        if where is None or where.is_empty:
-            return None
-        documents = self.index.documents
-        parts = [self._doc_rows[d] for d in self._doc_ids if d in self._doc_rows and where.admits(documents[d])]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-    def _dense(self, vector: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        return self.index.chunk_vectors.search(vector, self.settings.candidates, allowed)
 
     def _merge(self, scored: list[tuple[float, float, float, int]], k: int) -> list[Passage]:
         """Take the best passages; fold a passage that overlaps a better one of its section into it.

@@ -1,0 +1,82 @@
+"""The default store: FAISS and bm25s over the loaded build, in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..index import LoadedIndex
+from ..types import SearchFilter
+
+_EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+class LocalStore:
+    """Candidate rows from the build's FAISS index and BM25 arrays; the fastest path on one machine.
+
+    Example:
+        >>> store = LocalStore(assistant.index)
+        >>> rows, scores = store.lexical(["专利"], 10, SearchFilter(kinds=("law",)))
+    """
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self.index = index
+        rows: dict[str, list[int]] = {}
+        for row, chunk in enumerate(index.chunks):
+            rows.setdefault(chunk.doc_id, []).append(row)
+        self._doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in rows.items()}
+        self._doc_ids = sorted(index.documents)
+        # One question asks for BM25 scores up to four times (candidates, the cued documents,
+        # the ranked rows): every row's scores are computed once per token list.
+        self._last: tuple[tuple[str, ...], np.ndarray] | None = None
+
+    def count(self) -> int:
+        return len(self.index.chunks)
+
+    def dense(
+        self, vector: np.ndarray, k: int, where: SearchFilter | None, documents: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        allowed = self._allowed_rows(where, documents)
+        if allowed is not None and len(allowed) == 0:
+            return _EMPTY
+        return self.index.chunk_vectors.search(vector, k, allowed)
+
+    def lexical(
+        self, tokens: Sequence[str], k: int, where: SearchFilter | None, documents: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores = self._scores(tokens)
+        allowed = self._allowed_rows(where, documents)
+        if allowed is None:
+            best = np.argsort(-scores)[:k]
+        else:
+            best = allowed[np.argsort(-scores[allowed])[:k]]
+        best = best[scores[best] > 0]
+        return best.astype(np.int64), scores[best]
+
+    def lexical_scores(self, tokens: Sequence[str], rows: Sequence[int]) -> np.ndarray:
+        return self._scores(tokens)[np.asarray(rows, dtype=np.int64)]
+
+    def _scores(self, tokens: Sequence[str]) -> np.ndarray:
+        key = tuple(tokens)
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        scores = self.index.lexical.scores(list(key))
+        self._last = (key, scores)
+        return scores
+
+    def _allowed_rows(self, where: SearchFilter | None, documents: Sequence[str] | None) -> np.ndarray | None:
+        """The rows a search may return, sorted; None when every row may."""
+        if (where is None or where.is_empty) and documents is None:
+            return None
+        chosen = set(documents) if documents is not None else None
+        admitted = self.index.documents
+        parts = [
+            self._doc_rows[d]
+            for d in self._doc_ids
+            if d in self._doc_rows
+            and (chosen is None or d in chosen)
+            and (where is None or where.is_empty or where.admits(admitted[d]))
+        ]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
