@@ -26,6 +26,7 @@ from .followup import resolve_follow_up
 from .generate import MODE_EXTRACTIVE, MODE_LLM, LlmAnswerer, check_mode
 from .index import LoadedIndex, ProgressFn, build_index, current_build, is_stale, load_index
 from .retrieve import Retriever
+from .stores import open_store
 from .settings import Settings, check_top_k
 from .types import (
     NOT_COVERED,
@@ -65,10 +66,13 @@ def clean_question(question: object, max_chars: int) -> str:
 class _Loaded:
     """An index with the query-time objects built on it; replaced as a whole when a new build loads."""
 
-    def __init__(self, index: LoadedIndex, encoder: Encoder, settings: Settings) -> None:
+    def __init__(self, index: LoadedIndex, encoder: Encoder, settings: Settings, publish: bool = True) -> None:
         self.index = index
         self.preparer = QueryPreparer(encoder, index.terms, index.term_vectors, settings)
-        self.retriever = Retriever(index, encoder, settings)
+        # POLICYQA_STORE=milvus…: candidates come from Milvus, which gets the build first when it
+        # lacks it and publishing is allowed (as a missing local index is built when auto_build is on).
+        store = open_store(settings.store, index, publish=publish)
+        self.retriever = Retriever(index, encoder, settings, store)
 
 
 class Assistant:
@@ -110,7 +114,7 @@ class Assistant:
         """(Re)build the index from the corpus and load it."""
         with self._lock:
             folder, skipped = build_index(self.settings, self.encoder, progress)
-            index = self._load()
+            index = self._load(publish=True)
             counts = index.manifest["counts"]
             return BuildReport(
                 folder=str(folder),
@@ -120,9 +124,10 @@ class Assistant:
                 skipped=tuple(skipped),
             )
 
-    def _load(self) -> LoadedIndex:
+    def _load(self, publish: bool | None = None) -> LoadedIndex:
         index = load_index(self.settings, self.encoder)
-        self._loaded = _Loaded(index, self.encoder, self.settings)
+        publish = self.auto_build if publish is None else publish
+        self._loaded = _Loaded(index, self.encoder, self.settings, publish)
         return index
 
     @property
@@ -197,7 +202,7 @@ class Assistant:
                         continue
                     raise
                 self.settings = settings
-                self._loaded = loaded = _Loaded(index, self.encoder, settings)
+                self._loaded = loaded = _Loaded(index, self.encoder, settings, self.auto_build)
                 break
         return loaded.index.generation != before
 
