@@ -26,8 +26,8 @@ from .followup import resolve_follow_up
 from .generate import MODE_EXTRACTIVE, MODE_LLM, LlmAnswerer, check_mode
 from .index import LoadedIndex, ProgressFn, build_index, current_build, is_stale, load_index
 from .retrieve import Retriever
-from .stores import open_store
 from .settings import Settings, check_top_k
+from .stores import open_store
 from .types import (
     NOT_COVERED,
     PARTIAL,
