@@ -96,6 +96,7 @@ class RequestIdMiddleware:
                     scope.get("path", ""),
                     status,
                     extra={
+                        "request_id": rid,
                         "method": scope.get("method", ""),
                         # The path without the query string: a query may carry a token.
                         "path": scope.get("path", ""),
@@ -112,7 +113,8 @@ class RequestIdFilter(logging.Filter):
     """Puts the current request's id on every record (``record.request_id``, None outside a request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id.get()
         return True
 
 
