@@ -62,6 +62,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["index_dir"] = Path(args.index_dir)
     if getattr(args, "encoder", None):
         overrides["encoder"] = args.encoder
+    if getattr(args, "store", None):
+        overrides["store"] = args.store
     return Settings.from_env(None, **overrides)
 
 
@@ -212,6 +214,7 @@ def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
     common.add_argument("--corpus", action="append", metavar="DIR", help="corpus folder (repeat for several)")
     common.add_argument("--index-dir", metavar="DIR", help="where indexes live (default: index/)")
     common.add_argument("--encoder", help="use-multilingual-v3 (default), e5-small-q4, use+e5 or st:MODEL_FOLDER")
+    common.add_argument("--store", help="faiss (default), milvus://HOST:PORT or milvus-lite:PATH.db (docs/milvus.md)")
     common.add_argument("-v", "--verbose", action="store_true", help="log progress and warnings")
     sub = parser.add_subparsers(dest="command", required=True)
 
