@@ -8,7 +8,8 @@ under ``/gradio_api/`` (the UI's questions); pages, scripts, styles, ``/healthz`
   holding that many requests, refilled evenly over the period; an empty bucket answers
   429 with ``Retry-After``. A client is its API key (by digest), its single-sign-on user
   or its browser session's key; without keys it is the client's address. Buckets live in
-  memory, so a restart refills them.
+  memory, so a restart refills them, unless several workers or replicas share them
+  (``state``: Redis or one SQLite file).
 * **Load.** At most ``POLICYQA_MAX_CONCURRENCY`` limited requests run at once and at most
   ``POLICYQA_MAX_QUEUE`` wait for a turn, each at most ``POLICYQA_QUEUE_TIMEOUT`` seconds;
   a request that finds the queue full, or waits too long, gets 503 with ``Retry-After``
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import re
 import threading
@@ -38,11 +40,16 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from policyqa import ConfigError
+
+if TYPE_CHECKING:
+    from .state import SharedRateLimiter, SharedState
+
+log = logging.getLogger("policyqa.app")
 
 DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_MAX_QUEUE = 64
@@ -222,13 +229,27 @@ def header_timeout_protocol(seconds: float = HEADER_TIMEOUT_SECONDS) -> type[Any
     return HeaderTimeoutH11Protocol
 
 
-class ConcurrencyLimiter:
-    """At most ``max_active`` holders; at most ``max_waiting`` others wait, each at most ``timeout`` seconds."""
+class Slots(Protocol):
+    """Queue slots shared by several processes (``state.SharedState``)."""
 
-    def __init__(self, max_active: int, max_waiting: int, timeout: float) -> None:
+    def enter(self, capacity: int) -> bool: ...
+
+    def leave(self) -> None: ...
+
+
+class ConcurrencyLimiter:
+    """At most ``max_active`` holders; at most ``max_waiting`` others wait, each at most ``timeout`` seconds.
+
+    With ``shared`` slots (several workers or replicas), a request first takes one of the
+    ``max_active + max_waiting`` slots of all processes together, so the queue is bounded
+    across them; ``max_active`` still bounds each process's own work.
+    """
+
+    def __init__(self, max_active: int, max_waiting: int, timeout: float, shared: Slots | None = None) -> None:
         self.max_active = max_active
         self.max_waiting = max_waiting
         self.timeout = timeout
+        self.shared = shared
         self.active = 0
         self.waiting = 0
         self.refused = 0
@@ -236,6 +257,24 @@ class ConcurrencyLimiter:
 
     async def acquire(self) -> bool:
         """True when a turn was given (call ``release`` after), False when the queue is full or too slow."""
+        if self.shared is None:
+            return await self._acquire_here()
+        if not self.shared.enter(self.max_active + self.max_waiting):
+            self.refused += 1
+            return False
+        if await self._acquire_here():
+            return True
+        self._leave_shared()
+        return False
+
+    def _leave_shared(self) -> None:
+        assert self.shared is not None
+        try:
+            self.shared.leave()
+        except Exception as exc:  # the slot's lease heartbeat corrects the shared count
+            log.warning("Giving back a shared queue slot failed: %s", exc)
+
+    async def _acquire_here(self) -> bool:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.max_active)
         if not self._semaphore.locked():
@@ -262,6 +301,8 @@ class ConcurrencyLimiter:
         assert self._semaphore is not None
         self.active -= 1
         self._semaphore.release()
+        if self.shared is not None:
+            self._leave_shared()
 
 
 def is_limited(scope: Scope) -> bool:
@@ -308,10 +349,17 @@ class LimitsMiddleware:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         max_queue: int = DEFAULT_MAX_QUEUE,
         queue_timeout: float = DEFAULT_QUEUE_TIMEOUT_SECONDS,
+        state: SharedState | None = None,
     ) -> None:
         self.app = app
-        self.rates = RateLimiter(rate) if rate else None
-        self.load = ConcurrencyLimiter(max_concurrency, max_queue, queue_timeout)
+        self.rates: RateLimiter | SharedRateLimiter | None = None
+        if rate and state is not None:
+            from .state import SharedRateLimiter  # state imports this module
+
+            self.rates = SharedRateLimiter(state, rate)
+        elif rate:
+            self.rates = RateLimiter(rate)
+        self.load = ConcurrencyLimiter(max_concurrency, max_queue, queue_timeout, shared=state)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not is_limited(scope):

@@ -28,6 +28,7 @@ from .metrics import install_metrics
 from .middleware import add_middleware
 from .security import login_routes
 from .service import Service
+from .state import ReadOnlyMiddleware, SharedAttemptThrottle, open_state
 
 # Request line and headers together; a larger head gets 400 from h11 (uvicorn's default, named here).
 MAX_HEADER_BYTES = 16 * 1024
@@ -78,8 +79,10 @@ def create_app(
     """
     security = security or AppSettings.from_env()
     if assistant is None:
-        assistant = Assistant(settings or Settings.from_env())
-    service = Service.create(assistant, security)
+        # A read-only replica serves what the builder published and never builds.
+        assistant = Assistant(settings or Settings.from_env(), auto_build=not security.read_only)
+    state = open_state(security)
+    service = Service.create(assistant, security, state)
     app = FastAPI(
         title="PolicyQA",
         version=__version__,
@@ -93,7 +96,8 @@ def create_app(
     mount_docs(app)
     api = api_router(service)
     app.include_router(api)
-    app.router.routes.extend(login_routes(service.authenticator))
+    throttle = SharedAttemptThrottle(state) if state is not None else None
+    app.router.routes.extend(login_routes(service.authenticator, throttle))  # type: ignore[arg-type]
     add_embedding(app, service.authenticator)  # embed tokens for a portal's frame; before the UI's routes
     # After every API route, before the UI at "/": an unknown /api/ path gets a JSON 404, not the UI.
     app.add_route(
@@ -102,7 +106,9 @@ def create_app(
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         include_in_schema=False,
     )
-    add_middleware(app, service.settings, service.authenticator)
+    if security.read_only:
+        app.add_middleware(ReadOnlyMiddleware)  # innermost: behind access control and the limits
+    add_middleware(app, service.settings, service.authenticator, state)
     install_metrics(app, service)  # GET /metrics, and every request counted and timed
     # Outermost: every response, a refusal too, carries X-Request-ID and is logged with it.
     app.add_middleware(RequestIdMiddleware, settings=service.settings)
@@ -112,3 +118,23 @@ def create_app(
 
         mount_ui(app, service)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """``create_app`` from the environment alone: what each worker of ``policyqa serve --workers N`` runs.
+
+    uvicorn starts its workers as fresh processes that import the app by name, so the serve
+    command passes its options to them as ``POLICYQA_*`` variables.
+    """
+    return create_app(Settings.from_env(), security=AppSettings.from_env())
+
+
+# uvicorn's workers receive their options by pickling, so the protocol is named, not passed as a class.
+HEADER_TIMEOUT_PROTOCOL = "policyqa_app.server:HeaderTimeoutProtocol"
+
+
+def __getattr__(name: str) -> Any:
+    # Made on first use: it imports uvicorn, which the API alone (in tests) may not need.
+    if name == "HeaderTimeoutProtocol":
+        return header_timeout_protocol(HEADER_TIMEOUT_SECONDS)
+    raise AttributeError(name)

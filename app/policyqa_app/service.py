@@ -25,6 +25,7 @@ from policyqa.library import AddReport, DocumentLibrary, RemoveReport
 from .config import AppSettings
 from .feedback import FeedbackBackend, open_feedback_store
 from .security import Authenticator
+from .state import SharedSessionStore, SharedState, StateUnavailableError
 
 log = logging.getLogger("policyqa.app")
 
@@ -49,11 +50,18 @@ class Service:
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: str | None = None
     page_images: PageImages = field(default_factory=lambda: PageImages())
+    # Shared with the other workers and replicas (sessions, limits, the index signal); None: in-process.
+    state: SharedState | None = None
 
     @classmethod
-    def create(cls, assistant: Assistant, settings: AppSettings) -> Service:
-        """A service for ``assistant``, with the feedback store and authenticator ``settings`` describe."""
-        return cls(assistant, settings, open_feedback_store(settings), Authenticator(settings))
+    def create(cls, assistant: Assistant, settings: AppSettings, state: SharedState | None = None) -> Service:
+        """A service for ``assistant``, with the feedback store and authenticator ``settings`` describe.
+
+        ``state``: sessions live there, so a sign-in on one worker or replica holds on all.
+        """
+        sessions = SharedSessionStore(state, settings.session_ttl_seconds) if state is not None else None
+        authenticator = Authenticator(settings, sessions)  # type: ignore[arg-type]
+        return cls(assistant, settings, open_feedback_store(settings), authenticator, state=state)
 
     def warm_up(self) -> None:
         """Load (or build) the index and the encoder, so the first question is fast."""
@@ -79,9 +87,14 @@ class Service:
         instead of waiting. ``force``: check now, and wait for a load in progress (after an
         add or remove of this process, so that its answer is served by the next request).
         A failed load is logged; the loaded build stays in service.
+
+        With shared ``state``, a build another replica announced (``publish_generation``) is
+        loaded as if forced; a builder announces each build it puts live.
         """
         if not force and time.monotonic() - self.refreshed_at < self.refresh_interval:
             return False
+        if not force and self._announced_elsewhere():
+            force = True
         if not self.refreshing.acquire(blocking=force):
             return False
         try:
@@ -94,7 +107,26 @@ class Service:
             self.refreshing.release()
         if changed:
             log.info("Serving index build %s.", self.assistant.generation)
+            self._announce()
         return changed
+
+    def _announced_elsewhere(self) -> bool:
+        """True when the shared signal names a build other than the one served."""
+        if self.state is None or not self.ready.is_set():
+            return False
+        try:
+            announced = self.state.generation()
+        except StateUnavailableError:
+            return False  # the CURRENT pointer is still read below
+        return announced is not None and announced != self.assistant.generation
+
+    def _announce(self) -> None:
+        if self.state is None or self.settings.read_only:
+            return
+        try:
+            self.state.publish_generation(self.assistant.generation)
+        except StateUnavailableError as exc:  # replicas still find the build by its CURRENT pointer
+            log.warning("Announcing index build %s failed: %s", self.assistant.generation, exc)
 
     def document_ids(self) -> set[str]:
         return {d.doc_id for d in self.assistant.documents()}

@@ -31,7 +31,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
 import math
 import os
@@ -81,7 +83,9 @@ class SharedState(Protocol):
         """Uncount the latest attempt of ``key`` (it succeeded)."""
         ...
 
-    def put_session(self, digest: str, name: str, ttl: int) -> None: ...
+    def put_session(self, digest: str, identity: str, ttl: int) -> None:
+        """Keep a session (``identity`` serialised) under its token's digest for ``ttl`` seconds."""
+        ...
 
     def get_session(self, digest: str) -> str | None: ...
 
@@ -521,12 +525,19 @@ class SharedSessionStore:
 
     def create(self, identity: Identity) -> str:
         token = secrets.token_urlsafe(32)
-        self.state.put_session(_digest(token), identity.name, self.ttl_seconds)
+        # Every field of the identity, so that one added later (a role) survives the round trip.
+        self.state.put_session(_digest(token), json.dumps(dataclasses.asdict(identity)), self.ttl_seconds)
         return token
 
     def lookup(self, token: str) -> Identity | None:
-        name = self.state.get_session(_digest(token))
-        return None if name is None else Identity(name, "session")
+        stored = self.state.get_session(_digest(token))
+        if stored is None:
+            return None
+        try:
+            fields = json.loads(stored)
+            return Identity(**{**fields, "method": "session"})
+        except (ValueError, TypeError):  # written by another version: sign in again
+            return None
 
     def revoke(self, token: str) -> None:
         self.state.drop_session(_digest(token))
@@ -574,3 +585,38 @@ class StateErrorMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+
+
+READ_ONLY_MESSAGE = (
+    "This replica serves a published index read-only (POLICYQA_READ_ONLY): add and remove documents on the builder."
+)
+
+
+class ReadOnlyMiddleware:
+    """Refuses writes to the documents routes (403 ``read_only``) on a replica that never builds.
+
+    Installed innermost, after access control: a client learns it is on a replica only once
+    it has proved who it is.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str = "/api/v1/documents") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in ("GET", "HEAD", "OPTIONS")
+            and scope["path"].startswith(self.prefix)
+        ):
+            body = error_body("read_only", READ_ONLY_MESSAGE)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
