@@ -60,6 +60,13 @@ def serve(args: argparse.Namespace) -> int:
             # One JSON line per record; the request log is policyqa.access (with the request id), not uvicorn's.
             configure_logging("json")
             logging_options = {"log_config": None, "access_log": False}
+        workers = getattr(args, "workers", 1)
+        workers = default_workers() if workers == 0 else workers
+        if getattr(args, "read_only", False):
+            os.environ["POLICYQA_READ_ONLY"] = "1"
+            security = AppSettings.from_env()
+        if workers > 1:
+            return _serve_workers(args, workers, security, logging_options)
         app = create_app(settings_from_args(args), security=security)
         print(f"PolicyQA: http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
         # Header and keep-alive timeouts, proxy headers off: see server_options.
@@ -74,6 +81,50 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_DEFAULT_WORKERS = 4
+DEFAULT_STATE_DB = "var/state.sqlite3"
+
+
+def default_workers() -> int:
+    """One worker a core, at most ``MAX_DEFAULT_WORKERS`` (each holds the index and the encoder in memory)."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+def _serve_workers(args: argparse.Namespace, workers: int, security: object, logging_options: dict[str, object]) -> int:
+    """``workers`` processes on one socket (uvicorn's supervisor), sharing limits, sessions and the queue.
+
+    The workers import the app by name, so the options go to them as ``POLICYQA_*`` variables;
+    without Redis they share one SQLite file. The index is built here first, once, so that the
+    workers do not all build it at the same time.
+    """
+    import uvicorn
+
+    from policyqa import Assistant
+
+    from .server import HEADER_TIMEOUT_PROTOCOL, server_options
+
+    settings = settings_from_args(args)
+    os.environ["POLICYQA_INDEX_DIR"] = str(settings.index_dir.resolve())
+    os.environ["POLICYQA_CORPUS_DIRS"] = os.pathsep.join(str(p.resolve()) for p in settings.corpus_dirs)
+    os.environ["POLICYQA_ENCODER"] = settings.encoder
+    if not os.environ.get("POLICYQA_REDIS_URL") and not os.environ.get("POLICYQA_STATE_DB"):
+        os.environ["POLICYQA_STATE_DB"] = str(Path(DEFAULT_STATE_DB).resolve())
+    if not getattr(security, "read_only", False):
+        Assistant(settings).generation  # noqa: B018  (loads the index, building it when missing or stale)
+    print(f"PolicyQA: http://{args.host}:{args.port}/  ({workers} workers; API docs: /docs)", file=sys.stderr)
+    uvicorn.run(
+        "policyqa_app.server:create_app_from_env",
+        factory=True,
+        workers=workers,
+        host=args.host,
+        port=args.port,
+        log_level="info" if getattr(args, "verbose", False) else "warning",
+        **{**server_options(), "http": HEADER_TIMEOUT_PROTOCOL},
+        **logging_options,  # type: ignore[arg-type]
+    )
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction, common_parent: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     """Add ``serve`` to the core's subcommands."""
     parser = subparsers.add_parser(
@@ -81,6 +132,18 @@ def register(subparsers: argparse._SubParsersAction, common_parent: argparse.Arg
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        # Default 1: the UI's Gradio queue needs a browser's requests on one process (see docs/deployment.md).
+        help=f"worker processes (default 1; 0: one a core, at most {MAX_DEFAULT_WORKERS}); limits hold across them",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="a replica: serve the published index, never build it, refuse document uploads (POLICYQA_READ_ONLY=1)",
+    )
     parser.set_defaults(func=serve)
 
 
