@@ -1,0 +1,248 @@
+"""The shared state of workers and replicas (``policyqa_app.state``): Redis and SQLite pass the same tests.
+
+Redis is a real ``redis-server`` on a free port, started per test module; without the binary the
+Redis cases skip locally and fail under CI (``make setup-services`` installs it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from app_fixtures import KEY, free_port, serve
+from conftest import running_in_ci
+
+from policyqa import Assistant
+from policyqa_app import AppSettings
+from policyqa_app.limits import Rate
+from policyqa_app.state import RedisState, SharedState, SqliteState, StateUnavailableError
+
+pytest_plugins = ["app_fixtures"]
+pytest.importorskip("redis", reason="the Redis backend needs the 'scale' extra: pip install -e '.[scale]'")
+
+
+class RedisServer:
+    """A real redis-server on loopback that a test may stop and start again on the same port."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+
+
+def require_redis_server() -> None:
+    if shutil.which("redis-server"):
+        return
+    missing = "redis-server is not installed (make setup-services installs it)"
+    if running_in_ci():
+        pytest.fail(f"CI=true and {missing}: the shared-state tests must run in CI", pytrace=False)
+    pytest.skip(missing)
+
+
+@pytest.fixture()
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    require_redis_server()
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, object]]:
+    """A factory of state handles on one store: each handle is what one process opens."""
+    if request.param == "sqlite":
+        path = tmp_path / "state.sqlite3"
+        yield "sqlite", lambda **kw: SqliteState(path, **kw)
+    else:
+        server = request.getfixturevalue("redis_server")
+        yield "redis", lambda **kw: RedisState(server.url, **kw)
+
+
+def _open(backend: tuple[str, object], **kwargs: object) -> SharedState:
+    return backend[1](**kwargs)  # type: ignore[operator,no-any-return]
+
+
+def test_a_bucket_admits_its_size_then_names_the_wait(backend: tuple[str, object]) -> None:
+    first, second = _open(backend), _open(backend)
+    rate = Rate(3, 60)
+    assert [first.take("client", rate), second.take("client", rate), first.take("client", rate)] == [0.0] * 3
+    wait = second.take("client", rate)
+    assert 0 < wait <= 20.5  # one token comes back every 20 s
+    assert first.take("another client", rate) == 0.0
+
+
+def test_a_bucket_shared_by_threads_admits_exactly_its_size(backend: tuple[str, object]) -> None:
+    handles = [_open(backend) for _ in range(4)]  # four "processes"
+    rate = Rate(50, 3600)
+    admitted: list[bool] = []
+    lock = threading.Lock()
+
+    def spend(state: SharedState) -> None:
+        for _ in range(30):
+            ok = state.take("busy", rate) == 0.0
+            with lock:
+                admitted.append(ok)
+
+    threads = [threading.Thread(target=spend, args=(h,)) for h in handles for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(admitted) == 240
+    assert admitted.count(True) == 50
+
+
+def test_queue_slots_are_bounded_across_processes_and_given_back(backend: tuple[str, object]) -> None:
+    handles = [_open(backend) for _ in range(3)]
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def enter(state: SharedState) -> None:
+        for _ in range(4):
+            ok = state.enter(5)
+            with lock:
+                results.append(ok)
+
+    threads = [threading.Thread(target=enter, args=(h,)) for h in handles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(True) == 5
+    holder = next(h for h in handles if h._lease.count)  # type: ignore[attr-defined]
+    holder.leave()
+    assert handles[0].enter(5)
+    assert not handles[1].enter(5)
+
+
+def test_the_slots_of_a_crashed_process_come_back_when_its_lease_expires(backend: tuple[str, object]) -> None:
+    crashed = _open(backend, lease_seconds=0.6)
+    assert crashed.enter(2) and crashed.enter(2)
+    crashed._lease.stop()  # type: ignore[attr-defined]  # no more heartbeats: as if the process died
+    survivor = _open(backend, lease_seconds=0.6)
+    assert not survivor.enter(2)
+    deadline = time.monotonic() + 10
+    while not survivor.enter(2):
+        assert time.monotonic() < deadline, "the crashed process's slots never came back"
+        time.sleep(0.1)
+
+
+def test_sessions_are_shared_revoked_and_expire(backend: tuple[str, object]) -> None:
+    first, second = _open(backend), _open(backend)
+    first.put_session("digest-a", '{"name": "key:0a1b2c3d", "method": "key"}', 3600)
+    first.put_session("digest-b", '{"name": "key:0a1b2c3d", "method": "key"}', 1)
+    assert second.get_session("digest-a") == '{"name": "key:0a1b2c3d", "method": "key"}'
+    second.drop_session("digest-a")
+    assert first.get_session("digest-a") is None
+    time.sleep(1.2)
+    assert first.get_session("digest-b") is None
+
+
+def test_sign_in_attempts_are_counted_across_processes_and_refunded(backend: tuple[str, object]) -> None:
+    first, second = _open(backend), _open(backend)
+    assert first.attempt("10.0.0.5", 2, 60) == 0.0
+    assert second.attempt("10.0.0.5", 2, 60) == 0.0
+    assert first.attempt("10.0.0.5", 2, 60) > 0
+    second.refund("10.0.0.5")
+    assert first.attempt("10.0.0.5", 2, 60) == 0.0
+
+
+def test_the_generation_signal_is_seen_by_every_process(backend: tuple[str, object]) -> None:
+    builder, replica = _open(backend), _open(backend)
+    assert replica.generation() is None
+    builder.publish_generation("build-20261201T000000-1-1")
+    assert replica.generation() == "build-20261201T000000-1-1"
+
+
+@pytest.mark.slow
+def test_redis_going_away_is_an_error_and_service_resumes_when_it_returns(redis_server: RedisServer) -> None:
+    state = RedisState(redis_server.url)
+    assert state.take("client", Rate(5, 60)) == 0.0
+    redis_server.stop()
+    with pytest.raises(StateUnavailableError):
+        state.take("client", Rate(5, 60))
+    redis_server.start()
+    assert state.take("client", Rate(5, 60)) == 0.0  # a fresh Redis: a full bucket
+
+
+@pytest.mark.slow
+def test_two_servers_on_one_redis_share_the_rate_limit_sessions_and_503_when_it_is_down(
+    assistant: Assistant, redis_server: RedisServer, key_file: Path, tmp_path: Path
+) -> None:
+    def security(name: str) -> AppSettings:
+        return AppSettings.from_env(
+            environ={"POLICYQA_API_KEYS_FILE": str(key_file)},
+            feedback_db=tmp_path / f"{name}.sqlite3",
+            redis_url=redis_server.url,
+            rate_limit=Rate(4, 60),
+        )
+
+    headers = {"X-API-Key": KEY}
+    with (
+        serve(assistant, security("a"), with_ui=False, wait_for_index=False) as first,
+        serve(assistant, security("b"), with_ui=False, wait_for_index=False) as second,
+        first.client(headers=headers) as a,
+        second.client(headers=headers) as b,
+    ):
+        statuses = [c.get("/api/v1/documents").status_code for c in (a, b, a, b)]
+        assert statuses == [200, 200, 200, 200]
+        refused = b.get("/api/v1/documents")
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "rate_limited"
+
+        # A sign-in on one server is a session on the other.
+        with first.client() as browser:
+            login = browser.post(
+                "/auth/login", data={"api_key": KEY}, headers={"Origin": first.url}, follow_redirects=False
+            )
+            assert login.status_code == 303
+            token = browser.cookies["policyqa_session"]
+        with second.client(cookies={"policyqa_session": token}) as other:
+            assert other.get("/readyz").status_code in (200, 503)  # readiness is not limited
+            assert other.get("/api/v1/documents").status_code in (200, 429)  # admitted: not 401
+
+        redis_server.stop()
+        down = a.get("/api/v1/documents")
+        assert down.status_code == 503
+        assert down.json()["error"]["code"] == "state_unavailable"
+        assert "Retry" in down.json()["error"]["message"]
+        redis_server.start()
+        assert a.get("/api/v1/documents").status_code == 200  # a fresh Redis: a fresh bucket
