@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 
+from .articles import article_of, articles_named
 from .chunk import Chunk
 from .embed import Encoder
 from .index import LoadedIndex
@@ -43,14 +44,20 @@ class Retriever:
         self.settings = settings
         self.store = store if store is not None else LocalStore(index)
         self._doc_ids = sorted(index.documents)
-        position = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
-        self._doc_of_row = np.asarray([position[c.doc_id] for c in index.chunks], dtype=np.int64)
+        self._position = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
+        self._doc_of_row = np.asarray([self._position[c.doc_id] for c in index.chunks], dtype=np.int64)
         self._title_vectors = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
         self._doc_kinds = [
             "legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids
         ]
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
         self._row_of = {c.chunk_id: row for row, c in enumerate(index.chunks)}
+        self._centroids = self._document_centroids() if settings.centroid_weight else None
+        by_section: dict[str, int] = {}
+        for chunk in index.chunks:
+            if chunk.section not in by_section:
+                by_section[chunk.section] = article_of(chunk.section) or 0
+        self._article_of_row = np.asarray([by_section[c.section] for c in index.chunks], dtype=np.int32)
         self._sentence_rows = [np.asarray(index.sentence_index(c), dtype=np.int64) for c in index.chunks]
 
     def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
@@ -75,6 +82,18 @@ class Retriever:
             seen.update(candidates)
             cued_lexical, _ = store.lexical(tokens, n, where, cued)
             candidates.extend(r for r in cued_lexical.tolist() if r not in seen)
+        # An article number means something only in the law it belongs to: the named article of
+        # the documents the question singles out is a candidate however it ranks ("Article 12 of
+        # the Patent Law" may share few words with the question) and is lifted.
+        articles = articles_named(query.text) if self.settings.article_bonus and cued else ()
+        article_rows: set[int] = set()
+        if articles and cued:
+            documents = self.index.documents
+            named = {self._position[d] for d in cued if where is None or where.is_empty or where.admits(documents[d])}
+            hits = np.flatnonzero(np.isin(self._article_of_row, articles))
+            article_rows = {int(r) for r in hits if int(self._doc_of_row[r]) in named}
+            seen = set(candidates)
+            candidates.extend(r for r in sorted(article_rows) if r not in seen)
         if not candidates:
             return []
         lexical_all = store.lexical_scores(tokens, candidates) if best_lexical > 0 else np.zeros(len(candidates))
@@ -92,6 +111,8 @@ class Retriever:
             else:
                 fused = dense_score + weight * lexical
             fused += float(document_bonus[self._doc_of_row[row]])
+            if row in article_rows:
+                fused += self.settings.article_bonus
             if query.glossary_terms and self.settings.glossary_bonus:
                 # A term of the field named in the question ("trough of disillusionment"
                 # -> 泡沫破裂低谷期) found verbatim is stronger evidence than BM25's mix.
@@ -135,6 +156,9 @@ class Retriever:
         """
         similarity = self._title_vectors @ query.vector
         bonus = self.settings.title_weight * np.maximum(0.0, similarity - self.settings.title_floor)
+        if self._centroids is not None:
+            closeness = self._centroids @ query.vector
+            bonus += self.settings.centroid_weight * np.maximum(0.0, closeness - self.settings.centroid_floor)
         for kind, cue in _KIND_CUES.items():
             if cue.search(query.text):
                 bonus += self.settings.kind_bonus * np.asarray([k == kind for k in self._doc_kinds], dtype=np.float32)
@@ -165,6 +189,17 @@ class Retriever:
             return None
         return [self._doc_ids[d] for d in top.tolist()]
 
+    def _document_centroids(self) -> np.ndarray:
+        """Each document's mean chunk vector, normalised: what the document as a whole is about."""
+        dimension = self.index.chunk_vectors.dimension
+        sums = np.zeros((len(self._doc_ids), dimension), dtype=np.float32)
+        step = 20_000
+        for start in range(0, len(self.index.chunks), step):
+            rows = np.arange(start, min(start + step, len(self.index.chunks)), dtype=np.int64)
+            np.add.at(sums, self._doc_of_row[rows], self.index.chunk_vectors.reconstruct(rows))
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        return sums / np.where(norms > 0, norms, 1.0)
+
     def _dense_scores(self, vector: np.ndarray, rows: list[int]) -> np.ndarray:
         """Cosine of each passage, blended with its best sentence's cosine.
 
@@ -191,8 +226,15 @@ class Retriever:
         """
         kept: list[tuple[float, float, float, Chunk, set[int], list[Chunk]]] = []
         limit = 2 * self.settings.chunk_chars
+        per_document: dict[str, int] = {}
+        cap = self.settings.max_per_document
+        texts: set[str] = set()
         for fused, dense, lexical, row in scored:
             chunk = self.index.chunks[row]
+            if chunk.text in texts:
+                # The same words in another document (a law's earlier version, a local copy of a
+                # national article) add nothing to the passages already kept.
+                continue
             sentences = set(self.index.sentence_index(chunk))
             for i, (k_fused, k_dense, k_lex, k_chunk, k_sentences, k_merged) in enumerate(kept):
                 if k_chunk.doc_id == chunk.doc_id and k_chunk.section == chunk.section and k_sentences & sentences:
@@ -201,8 +243,10 @@ class Retriever:
                         kept[i] = (k_fused, k_dense, k_lex, k_chunk, union, [*k_merged, chunk])
                     break
             else:
-                if len(kept) < k:
+                if len(kept) < k and not (cap and per_document.get(chunk.doc_id, 0) >= cap):
                     kept.append((fused, dense, lexical, chunk, sentences, [chunk]))
+                    per_document[chunk.doc_id] = per_document.get(chunk.doc_id, 0) + 1
+                    texts.add(chunk.text)
         return [self._passage(*item) for item in kept]
 
     def _passage(

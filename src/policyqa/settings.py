@@ -50,6 +50,16 @@ DEFAULT_GLOSSARY_BONUS = 0.2
 DEFAULT_REGION_BONUS = 0.12
 # The documents a question's cues single out (at most this many) are searched on their own too.
 DEFAULT_CUED_DOCUMENTS = 10
+# A document whose passages, on average, lie close to the question is lifted: the weight of the
+# cosine of the question with the document's mean chunk vector above the floor (0 turns it off).
+# Chosen on the dev half at the whole library (docs/evaluation.md).
+DEFAULT_CENTROID_WEIGHT = 0.1
+DEFAULT_CENTROID_FLOOR = 0.3
+# At most this many of the top passages from one document (0: no limit), so one long law cannot
+# fill them all. Off: at the whole library a cap of 2 or 3 lowered dev hit@5 (docs/evaluation.md).
+DEFAULT_MAX_PER_DOCUMENT = 0
+# A passage that is the article a question names (第九十条, "Article 120") is lifted by this much.
+DEFAULT_ARTICLE_BONUS = 0.1
 # Above this share (by rarity) of a question's own Chinese words missing from the evidence, the
 # texts do not cover it (verify.missing_content); 1.0 turns the check off.
 DEFAULT_MAX_MISSING_CONTENT = 1.0
@@ -106,6 +116,10 @@ class Settings:
     glossary_bonus: float = DEFAULT_GLOSSARY_BONUS
     region_bonus: float = DEFAULT_REGION_BONUS
     cued_documents: int = DEFAULT_CUED_DOCUMENTS
+    centroid_weight: float = DEFAULT_CENTROID_WEIGHT
+    centroid_floor: float = DEFAULT_CENTROID_FLOOR
+    max_per_document: int = DEFAULT_MAX_PER_DOCUMENT
+    article_bonus: float = DEFAULT_ARTICLE_BONUS
     max_missing_content: float = DEFAULT_MAX_MISSING_CONTENT
     max_question_chars: int = MAX_QUESTION_CHARS
     # None: no managed folder (``policyqa add`` refuses to work).
@@ -249,6 +263,10 @@ class Settings:
             "glossary_bonus": float,
             "region_bonus": float,
             "cued_documents": int,
+            "centroid_weight": float,
+            "centroid_floor": float,
+            "max_per_document": int,
+            "article_bonus": float,
             "max_missing_content": float,
             "max_question_chars": int,
             "llm_url": str,

@@ -8,6 +8,8 @@ asks for with what the passages contain:
 - a place the question names (a Chinese province, city or a country) must appear
   in the passages;
 - a year the question names must appear in the passages;
+- an article the question names (第九十条, "Article 120") must be among the passages: a
+  law without such an article is a false premise, not a reason to quote its neighbours;
 - a question for an amount of money, a rate, a duration or a count needs a sentence that
   holds a figure of that kind and shares a term with the question.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .articles import article_of, articles_named
 from .figures import FIGURE_NAMES, YEAR, asked_figure, figure_asked, figure_kind
 from .index import LoadedIndex
 from .places import places_named
@@ -108,6 +111,11 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     for year in years:
         if year not in with_history:
             return f"the passages give nothing for {year}"
+    named = articles_named(query.text)
+    # The article must be one of the document the best passage is from: the same number in
+    # another law is another article.
+    if named and not any(article_of(p.section) in named and p.doc_id == passages[0].doc_id for p in passages):
+        return f"the passages contain no article {named[0]}"
     asked = figure_asked(query.text)
     if asked is None:
         return None

@@ -1,0 +1,47 @@
+"""Article numbers: the ones a question names (第九十条, "Article 120") and the one a law's section is.
+
+A question that names an article asks about that article; a library's laws have many
+articles that share its words, and a law may have no such article at all, which is a
+question the texts do not cover (a false premise, not a passage about something nearby).
+"""
+
+from __future__ import annotations
+
+import re
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000}
+_NUMERAL = "[零〇一二两三四五六七八九十百千0-9０-９]+"
+_CHINESE_ARTICLE = re.compile(f"第({_NUMERAL})条")
+_ENGLISH_ARTICLE = re.compile(r"\b(?:article|art\.)\s*(\d{1,4})\b", re.I)
+
+
+def chinese_number(text: str) -> int | None:
+    """The value of a Chinese or Arabic numeral as articles are numbered (一百二十, 二十三, 120); None if it is none."""
+    text = text.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if text.isdigit():
+        return int(text)
+    total, digit = 0, None
+    for char in text:
+        if char in _DIGITS:
+            digit = _DIGITS[char]
+        elif char in _UNITS:
+            # "十" alone at the start means ten (十二 = 12).
+            total += (1 if digit is None else digit) * _UNITS[char]
+            digit = None
+        else:
+            return None
+    return total + (digit or 0) if (total or digit is not None) else None
+
+
+def articles_named(question: str) -> tuple[int, ...]:
+    """The article numbers a question names, in order, without repeats."""
+    found = [chinese_number(m) for m in _CHINESE_ARTICLE.findall(question)]
+    found += [int(m) for m in _ENGLISH_ARTICLE.findall(question)]
+    return tuple(dict.fromkeys(n for n in found if n))
+
+
+def article_of(section: str) -> int | None:
+    """The number of the article a section path ends in (… > 第二十三条), or None."""
+    found = _CHINESE_ARTICLE.findall(section)
+    return chinese_number(found[-1]) if found else None

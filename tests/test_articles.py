@@ -1,0 +1,92 @@
+"""Document-level retrieval evidence: articles a question names, identical passages, document centroids."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import MINI_DIR
+
+from policyqa import Assistant, Settings
+from policyqa.articles import article_of, articles_named, chinese_number
+from policyqa.embed import Encoder
+from policyqa.verify import unsupported_reason
+
+
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [
+        ("十", 10),
+        ("十二", 12),
+        ("二十三", 23),
+        ("一百", 100),
+        ("一百零五", 105),
+        ("一百二十", 120),
+        ("两千", 2000),
+        ("120", 120),
+        ("１２", 12),
+    ],
+)
+def test_chinese_numerals_as_articles_are_numbered(numeral: str, value: int) -> None:
+    assert chinese_number(numeral) == value
+
+
+def test_a_word_that_is_no_numeral_has_no_value() -> None:
+    assert chinese_number("若干") is None
+
+
+def test_articles_named_in_both_languages() -> None:
+    assert articles_named("《个人信息保护法》第九十条规定了什么？") == (90,)
+    assert articles_named("What do Article 12 and art. 5 of the Patent Law say? And article 12 again?") == (12, 5)
+    assert articles_named("What does the paper recommend?") == ()
+
+
+def test_the_article_a_section_path_ends_in() -> None:
+    assert article_of("第二章  组织实施 > 第二十三条") == 23
+    assert article_of("三、政策需求") is None
+
+
+def _reason(assistant: Assistant, question: str) -> str | None:
+    query = assistant.prepare(question)
+    return unsupported_reason(query, assistant.retriever.search(query, 5), assistant.index)
+
+
+def test_a_named_article_the_law_lacks_is_not_covered(mini_assistant: Assistant) -> None:
+    reason = _reason(mini_assistant, "示范市科技成果转化促进条例第九十条规定了什么？")
+    assert reason is not None and "90" in reason
+
+
+def test_a_named_article_the_law_has_is_found_and_covered(mini_assistant: Assistant) -> None:
+    question = "示范市科技成果转化促进条例第五条规定了什么？"
+    passages = mini_assistant.search(question, k=5).passages
+    assert any(p.section.endswith("第五条") for p in passages)
+    assert _reason(mini_assistant, question) is None
+
+
+def test_the_same_words_in_two_documents_are_one_passage(tmp_path: Path, use_encoder: Encoder) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(MINI_DIR, corpus)
+    law = (MINI_DIR / "model-transfer-regulation.md").read_text(encoding="utf-8")
+    article = law[law.index("第四条") : law.index("第五条")].strip()
+    # Another city's regulation copies one article word for word, as local rules often do.
+    (corpus / "other-city-regulation.md").write_text(
+        f"# 另一市科技成果转化条例\n\n第一条 为了规范本市技术市场，制定本条例。\n\n{article}\n", encoding="utf-8"
+    )
+    assistant = Assistant(Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index"), encoder=use_encoder)
+    passages = assistant.search(article[4:40], k=5).passages
+    texts = [p.text for p in passages]
+    assert len(texts) == len(set(texts))
+    assert sum(article[4:40] in t for t in texts) == 1
+
+
+def test_document_centroids_are_unit_vectors_and_point_at_the_document_on_the_subject(
+    mini_assistant: Assistant,
+) -> None:
+    retriever = mini_assistant.retriever
+    centroids = retriever._document_centroids()
+    assert centroids.shape == (len(mini_assistant.index.documents), mini_assistant.encoder.dimension)
+    assert abs(float((centroids**2).sum(axis=1).min()) - 1.0) < 1e-4
+    question = mini_assistant.prepare("技术成熟度曲线的各个阶段分别需要什么政策？")
+    closest = retriever._doc_ids[int((centroids @ question.vector).argmax())]
+    assert closest == "tech-maturity-policy"
