@@ -90,3 +90,24 @@ def test_document_centroids_are_unit_vectors_and_point_at_the_document_on_the_su
     question = mini_assistant.prepare("技术成熟度曲线的各个阶段分别需要什么政策？")
     closest = retriever._doc_ids[int((centroids @ question.vector).argmax())]
     assert closest == "tech-maturity-policy"
+
+
+def test_names_of_an_english_question() -> None:
+    from policyqa.verify import english_names
+
+    assert english_names("What role does the European Data Protection Board play under China's law?") == [
+        "European Data Protection Board",
+        "China's",
+    ]
+    # A word capitalised because it opens a sentence, a month and a question word are no names.
+    assert english_names("Investors pile in. What did the July meeting say?") == []
+
+
+def test_an_english_name_the_evidence_lacks_is_not_covered_when_names_are_checked(mini_assistant: Assistant) -> None:
+    from policyqa.verify import check
+
+    query = mini_assistant.prepare("What does the European Data Protection Board require of technology transfer?")
+    passages = mini_assistant.retriever.search(query, 5)
+    assert check(query, passages, mini_assistant.index).outcome != "not_covered"
+    verdict = check(query, passages, mini_assistant.index, check_names=True)
+    assert verdict.outcome == "not_covered" and "European" in (verdict.reason or "")

@@ -306,7 +306,7 @@ class Assistant:
     def _answer(self, query: Query, passages: list[Passage], relevance: float, index: LoadedIndex) -> Answer:
         if not passages or relevance < self.settings.abstain_threshold:
             return not_covered(query, passages, BELOW_FLOOR)
-        verdict = check(query, passages, index, self.settings.max_missing_content)
+        verdict = check(query, passages, index, self.settings.max_missing_content, self.settings.check_names)
         if verdict.outcome == NOT_COVERED:
             return not_covered(query, passages, verdict.reason or "")
         answer = compose_answer(query, passages, index, self.settings)

@@ -63,6 +63,11 @@ DEFAULT_ARTICLE_BONUS = 0.1
 # Above this share (by rarity) of a question's own Chinese words missing from the evidence, the
 # texts do not cover it (verify.missing_content); 1.0 turns the check off.
 DEFAULT_MAX_MISSING_CONTENT = 1.0
+# Whether an English question's names (organisations, programmes, laws) must be found in the
+# evidence through the dictionary (verify.unnamed_in_evidence). Off: on the dev half it handled one
+# more unanswerable question for one false abstention, but on test it cost 6-7 % false abstentions
+# for no gain (docs/evaluation.md).
+DEFAULT_CHECK_NAMES = False
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 # Where retrieval finds its candidates: FAISS and BM25 in this process, or Milvus (docs/milvus.md).
@@ -121,6 +126,7 @@ class Settings:
     max_per_document: int = DEFAULT_MAX_PER_DOCUMENT
     article_bonus: float = DEFAULT_ARTICLE_BONUS
     max_missing_content: float = DEFAULT_MAX_MISSING_CONTENT
+    check_names: bool = DEFAULT_CHECK_NAMES
     max_question_chars: int = MAX_QUESTION_CHARS
     # None: no managed folder (``policyqa add`` refuses to work).
     managed_dir: Path | None = DEFAULT_MANAGED_DIR
@@ -294,6 +300,8 @@ class Settings:
             except OSError as exc:
                 # The path is named, never the content.
                 raise ConfigError(f"{ENV_PREFIX}LLM_API_KEY_FILE={key_file!r} cannot be read: {exc.strerror}.") from exc
+        if (names := env.get(ENV_PREFIX + "CHECK_NAMES")) is not None:
+            values["check_names"] = names.strip().lower() not in {"0", "false", "no", "off"}
         if (glossary := env.get(ENV_PREFIX + "USE_GLOSSARY")) is not None:
             values["use_glossary"] = glossary.strip().lower() not in {"0", "false", "no", "off"}
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -18,9 +18,11 @@ A failed check means the corpus does not say; the answer abstains with the reaso
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from .articles import article_of, articles_named
+from .dictionary import chinese_for
 from .figures import FIGURE_NAMES, YEAR, asked_figure, figure_asked, figure_kind
 from .index import LoadedIndex
 from .places import places_named
@@ -78,7 +80,60 @@ def missing_content(query: Query, passages: Sequence[Passage], index: LoadedInde
     return share, missing
 
 
-def check(query: Query, passages: Sequence[Passage], index: LoadedIndex, max_missing: float = 1.0) -> Verdict:
+# A name in an English question: capitalised words, joined by the small words names contain
+# ("Board of Trade", "Science and Technology"). Words that open a question or a clause are no name.
+_NAME = re.compile(r"\b[A-Z][A-Za-z\-]+(?:'s)?(?:\s+(?:(?:of|and|for|the|on)\s+)?[A-Z][A-Za-z\-]+(?:'s)?)*")
+_NOT_NAMES = frozenset(
+    "what how which who whom whose when where why does do did is are was were can could should would will may "
+    "under in for according to the a an if on by and of as at from with within after before during between "
+    "article art chapter section paragraph please tell explain describe list give compare "
+    "january february march april june july august september october november december".split()
+)
+
+
+def english_names(question: str) -> list[str]:
+    """The names an English question mentions (organisations, programmes, laws), question words stripped."""
+    names = []
+    for match in _NAME.finditer(question):
+        words = match.group(0).split()
+        while words and words[0].lower().removesuffix("'s") in _NOT_NAMES:
+            words = words[1:]
+        opens_sentence = not question[: match.start()].strip() or question[: match.start()].rstrip()[-1] in ".?!"
+        # One capitalised word opening a sentence is capitalised for that reason alone.
+        if words and not (len(words) == 1 and opens_sentence and words[0] == match.group(0).split()[0]):
+            names.append(" ".join(words))
+    return names
+
+
+def unnamed_in_evidence(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> str | None:
+    """A name of an English question whose every dictionary rendering is absent from the evidence, or None.
+
+    "What role does the European Data Protection Board play under China's law?" lands on
+    the law's passages; 欧洲 is in none of them. A word the dictionary cannot render
+    proves nothing, so a name with such a word is never counted missing.
+    """
+    if query.chinese:
+        return None
+    text = _context_text(passages, index, front_matter=False)
+    for name in english_names(query.text):
+        whole = chinese_for(name, 20)
+        if whole:
+            if not any(w in text for w in whole):
+                return name
+            continue
+        renderings = [
+            chinese_for(word.removesuffix("'s"), 20) for word in name.split() if word.lower() not in _NOT_NAMES
+        ]
+        if not renderings or any(not r for r in renderings):
+            continue
+        if any(not any(w in text for w in r) for r in renderings):
+            return name
+    return None
+
+
+def check(
+    query: Query, passages: Sequence[Passage], index: LoadedIndex, max_missing: float = 1.0, check_names: bool = False
+) -> Verdict:
     """Whether the passages answer the question, answer it in part, or do not cover it.
 
     A place or year the passages never mention means the question is about something
@@ -88,6 +143,8 @@ def check(query: Query, passages: Sequence[Passage], index: LoadedIndex, max_mis
     share, missing = missing_content(query, passages, index)
     if share > max_missing:
         return Verdict(NOT_COVERED, f"the passages do not mention {'、'.join(missing[:3])}")
+    if check_names and (name := unnamed_in_evidence(query, passages, index)) is not None:
+        return Verdict(NOT_COVERED, f"the passages do not mention {name}")
     reason = unsupported_reason(query, passages, index)
     if reason is None:
         return Verdict(ANSWERED)
