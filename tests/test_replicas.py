@@ -1,0 +1,69 @@
+"""A builder and a read-only replica on one index folder and one Redis: uploads reach the replica.
+
+Both are real uvicorn servers on loopback (in threads of this process, each with its own app,
+assistant and limiter), sharing what two machines would share: the corpus and index folders
+and a real redis-server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from app_fixtures import serve
+from conftest import MINI_DIR, FakeEncoder
+from test_shared_state import RedisServer, redis_server  # noqa: F401  (the fixture)
+
+from policyqa import Assistant, Settings
+from policyqa_app import AppSettings
+
+pytest_plugins = ["app_fixtures"]
+
+NEW_TEXT = "第一条 社区食堂的餐具应当每餐消毒，消毒记录保存六个月。\n".encode()
+NEW_ID = hashlib.sha256(NEW_TEXT).hexdigest()[:16]
+
+
+@pytest.mark.slow
+def test_an_upload_on_the_builder_is_served_by_the_read_only_replica(
+    tmp_path: Path,
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(MINI_DIR, corpus)
+    settings = Settings.from_env(
+        environ={}, corpus_dirs=(corpus,), index_dir=tmp_path / "index", managed_dir=tmp_path / "managed"
+    )
+    encoder = FakeEncoder()
+    builder = Assistant(settings, encoder=encoder)
+    builder.build()
+    replica = Assistant(settings, encoder=encoder, auto_build=False)
+
+    def security(name: str, read_only: bool) -> AppSettings:
+        return AppSettings.from_env(
+            environ={}, feedback_db=tmp_path / f"{name}.sqlite3", redis_url=redis_server.url, read_only=read_only
+        )
+
+    with (
+        serve(builder, security("builder", False), with_ui=False) as first,
+        serve(replica, security("replica", True), with_ui=False) as second,
+        first.client() as b,
+        second.client() as r,
+    ):
+        refused = r.post("/api/v1/documents", files=[("files", ("食堂.txt", NEW_TEXT))])
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "read_only"
+
+        added = b.post("/api/v1/documents", files=[("files", ("社区食堂卫生规定.txt", NEW_TEXT))])
+        assert added.status_code == 201, added.text
+
+        deadline = time.monotonic() + 30
+        while NEW_ID not in {d["doc_id"] for d in r.get("/api/v1/documents").json()["documents"]}:
+            assert time.monotonic() < deadline, "the replica never served the new build"
+            time.sleep(0.2)
+        found = r.post("/api/v1/search", json={"question": "社区食堂的消毒记录保存多久？", "doc_ids": [NEW_ID]})
+        assert found.status_code == 200
+        assert NEW_ID in found.text
+        assert replica.generation == builder.generation
