@@ -130,3 +130,11 @@ def test_bad_store_values_are_clear_errors(mini_index: BuiltIndex) -> None:
 def test_filter_expressions_quote_strings() -> None:
     expression = filter_expression(SearchFilter(doc_ids=('a"b',), kinds=("law",), year_to=2020), ["c"])
     assert expression == 'doc_id in ["c"] and doc_id in ["a\\"b"] and kind in ["law"] and year > 0 and year <= 2020'
+
+
+def test_pymilvus_is_imported_only_by_the_milvus_store() -> None:
+    from test_architecture import PACKAGE_ROOTS, ImportGraph, in_package
+
+    graph = ImportGraph.of(PACKAGE_ROOTS)
+    importers = {found.importer for found in graph.imports if in_package(found.target, "pymilvus")}
+    assert importers == {"policyqa.stores.milvus"}
