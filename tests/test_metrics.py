@@ -245,3 +245,14 @@ def test_multiprocess_mode_adds_up_every_workers_counts(tmp_path: Path) -> None:
     ).stdout
     assert value(text, "policyqa_http_requests_total", method="GET", route="/api/v1/ask", status="200") == 7
     assert value(text, "policyqa_llm_fallbacks_total") == 2
+
+
+def test_an_llm_answer_that_falls_back_is_counted_by_the_api(make_client: Callable[..., TestClient]) -> None:
+    # No endpoint is configured, so an llm answer is the extractive one with a note: a fallback.
+    client = make_client()
+    warm(client)
+    before = value(client.get("/metrics").text, "policyqa_llm_fallbacks_total")
+    assert client.post("/api/v1/ask", json={"question": "技术成熟度"}).status_code == 200
+    reply = client.post("/api/v1/ask", json={"question": "技术成熟度", "mode": "llm"})
+    assert reply.status_code == 200 and reply.json()["generation"]["fallback"] is True
+    assert value(client.get("/metrics").text, "policyqa_llm_fallbacks_total") == before + 1

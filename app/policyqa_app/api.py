@@ -33,6 +33,7 @@ from policyqa.types import GroundedSentence
 from .documents_api import documents_router, is_loopback
 from .errors import ApiError, error_response
 from .feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackRecord, export_jsonl
+from .metrics import observe_answer
 from .present import answer_sentences
 from .security import ANONYMOUS, Identity
 from .service import Service
@@ -206,6 +207,7 @@ def api_router(service: Service) -> APIRouter:
                 mode=body.mode,
             )
         )
+        observe_answer(answer)
         return answer.to_dict()
 
     @router.post(f"{API_PREFIX}/search", tags=["questions"], dependencies=json_body, summary="The best passages.")
@@ -245,6 +247,7 @@ def api_router(service: Service) -> APIRouter:
                     index += 1
                     continue
                 # The final answer: an extractive one (or the fallback) is sent sentence by sentence.
+                observe_answer(item)
                 if item.generation is not None and item.generation.note:
                     yield _sse("note", {"text": item.generation.note})
                 if item.generation is None or item.generation.fallback:

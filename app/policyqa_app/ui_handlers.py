@@ -31,6 +31,7 @@ from policyqa.text import is_chinese  # noqa: E402
 
 from .documents_api import MAX_UPLOAD_FILES, client_reason, safe_file_name  # noqa: E402
 from .feedback import MAX_COMMENT_CHARS, FeedbackRecord  # noqa: E402
+from .metrics import observe_answer  # noqa: E402
 from .present import (  # noqa: E402
     add_report_html,
     answer_html,
@@ -344,6 +345,7 @@ class UIHandlers:
             answer = self.service.assistant.ask(
                 question, k=int(k), where=None if where.is_empty else where, earlier=earlier, mode=mode
             )
+            observe_answer(answer)
         except (QuestionError, ConfigError) as exc:
             history.append({"role": "assistant", "content": f"<p>⚠ {escape_text(str(exc))}</p>"})
             answers.append(None)
