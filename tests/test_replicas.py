@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from app_fixtures import serve
+from app_fixtures import KEY, SECOND_KEY, serve
 from conftest import MINI_DIR, FakeEncoder
 from test_shared_state import RedisServer, redis_server  # noqa: F401  (the fixture)
 
@@ -67,3 +67,37 @@ def test_an_upload_on_the_builder_is_served_by_the_read_only_replica(
         assert found.status_code == 200
         assert NEW_ID in found.text
         assert replica.generation == builder.generation
+
+
+@pytest.mark.slow
+def test_a_key_revoked_in_the_key_file_is_refused_by_both_servers(
+    assistant: Assistant,
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "api-keys.txt"
+    keys.write_text(f"{KEY}\n{SECOND_KEY}\n", encoding="utf-8")
+
+    def security(name: str) -> AppSettings:
+        environ = {"POLICYQA_API_KEYS_FILE": str(keys)}
+        feedback = tmp_path / f"{name}.sqlite3"
+        return AppSettings.from_env(environ=environ, feedback_db=feedback, redis_url=redis_server.url)
+
+    with (
+        serve(assistant, security("a"), with_ui=False, wait_for_index=False) as first,
+        serve(assistant, security("b"), with_ui=False, wait_for_index=False) as second,
+    ):
+        servers = (first, second)
+        for server in servers:
+            with server.client(headers={"X-API-Key": KEY}) as client:
+                assert client.get("/api/v1/documents").status_code == 200
+        keys.write_text(f"{SECOND_KEY}\n", encoding="utf-8")  # KEY revoked
+        for server in servers:
+            deadline = time.monotonic() + 30
+            with server.client(headers={"X-API-Key": KEY}) as client:
+                while (status := client.get("/api/v1/documents").status_code) != 401:
+                    assert status == 200
+                    assert time.monotonic() < deadline, "the revoked key was still accepted"
+                    time.sleep(0.2)
+            with server.client(headers={"X-API-Key": SECOND_KEY}) as client:
+                assert client.get("/api/v1/documents").status_code == 200

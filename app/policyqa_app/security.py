@@ -37,12 +37,14 @@ import hmac
 import html
 import ipaddress
 import json
+import logging
 import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection, Request
@@ -50,8 +52,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .config import ANY_HOST, AppSettings, key_digest
+from policyqa import ConfigError
+
+from .config import ANY_HOST, AppSettings, key_digest, read_key_file_digests
 from .limits import AttemptThrottle
+
+log = logging.getLogger("policyqa.app")
 
 SESSION_COOKIE = "policyqa_session"
 # A separate name: a partitioned cookie never shadows, or is shadowed by, a first-party sign-in.
@@ -78,6 +84,7 @@ OPEN_PATHS = frozenset(
 )
 SESSION_COOKIES = (SESSION_COOKIE, EMBED_SESSION_COOKIE)
 MAX_SESSIONS = 10_000
+KEY_FILE_CHECK_SECONDS = 1.0
 MAX_IDENTITY_CHARS = 200
 _FAILED_LOGIN_DELAY_SECONDS = 0.5
 # The names a browser only sends for this machine: a rebinding attacker's page sends its own domain.
@@ -139,6 +146,14 @@ class SessionStore:
             self._sessions.pop(_token_digest(token), None)
 
 
+def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return None if info is None else (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
@@ -162,6 +177,32 @@ class Authenticator:
         self.sessions = sessions or SessionStore(settings.session_ttl_seconds)
         self._digests = tuple(sorted(settings.api_key_digests))
         self._admin_digests = frozenset(settings.admin_key_digests)
+        # The key file is watched: each replica and worker sees a revoked key within seconds.
+        self._key_file = settings.api_keys_file
+        self._key_file_stamp = _file_stamp(self._key_file)
+        self._key_file_digests = read_key_file_digests(self._key_file) if self._key_file else frozenset()
+        self._keys_checked_at = time.monotonic()
+        self._keys_lock = threading.Lock()
+
+    def _reload_keys(self) -> None:
+        """Re-read the key file when it changed, at most once per ``KEY_FILE_CHECK_SECONDS``."""
+        if self._key_file is None or time.monotonic() - self._keys_checked_at < KEY_FILE_CHECK_SECONDS:
+            return
+        with self._keys_lock:
+            self._keys_checked_at = time.monotonic()
+            stamp = _file_stamp(self._key_file)
+            if stamp == self._key_file_stamp:
+                return
+            try:
+                fresh = read_key_file_digests(self._key_file)
+            except ConfigError as exc:  # a file half-written or unreadable: keep the keys we have
+                log.error("Reloading the API key file failed: %s", exc)
+                return
+            others = frozenset(self._digests) - self._key_file_digests
+            self._digests = tuple(sorted(others | fresh | self._admin_digests))
+            self._key_file_digests = fresh
+            self._key_file_stamp = stamp
+            log.info("Reloaded the API key file: %d keys.", len(fresh))
 
     @property
     def required(self) -> bool:
@@ -169,6 +210,7 @@ class Authenticator:
 
     def check_key(self, key: str) -> Identity | None:
         """The identity of a valid key; every digest is compared, in constant time."""
+        self._reload_keys()
         digest = key_digest(key)
         match: str | None = None
         for candidate in self._digests:
