@@ -208,13 +208,16 @@ def citation_card_html(
     glosses: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (),
     with_page: bool = False,
     with_file: bool = False,
+    grounded: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The card for one citation: where it is from, the passage with its quotes highlighted.
 
     It leads with the document's short title and kind, then the section and the page, as
     the citation's label does. ``context`` is the surrounding source text, already rendered
     by :func:`context_html`; ``glosses`` are (quote, [(word, English)]) pairs for an English
-    reader; ``with_page`` adds the rendered page of a PDF, ``with_file`` a link to the file.
+    reader; ``with_page`` adds the rendered page of a PDF, ``with_file`` a link to the file;
+    ``grounded`` are (generated sentence, the passage sentence it rests on) pairs of a generated
+    answer, so that a reader checks each written sentence against the words it came from.
     """
     n = int(citation.get("n", 0))  # type: ignore[call-overload]
     title = str(citation.get("title", ""))
@@ -242,6 +245,17 @@ def citation_card_html(
         f'<div class="pq-card-meta">{meta}</div>',
         f'<div class="pq-card-passage">{highlighted(text, highlights)}</div>',  # type: ignore[arg-type]
     ]
+    if grounded:
+        parts.append(
+            '<div class="pq-card-grounded"><div class="pq-card-grounded-label">'
+            "生成的句子及其依据 Generated sentences and what they rest on</div><ul>"
+        )
+        for written, source in grounded:
+            parts.append(
+                f'<li><div class="pq-grounded-written">{escape_text(written)}</div>'
+                f'<div class="pq-grounded-source" lang="zh">← {escape_text(source)}</div></li>'
+            )
+        parts.append("</ul></div>")
     if glosses:
         parts.append('<div class="pq-card-glosses"><div class="pq-card-glosses-label">Key terms</div>')
         for quote_text, words in glosses:

@@ -51,6 +51,10 @@ CSS = """
 .pq-card-glosses-label { font-weight: 600; }
 .pq-gloss-quote { color: var(--body-text-color-subdued); margin-top: .3rem; }
 .pq-card-glosses ul { margin: .1rem 0 .3rem 1.2rem; padding: 0; }
+.pq-card-grounded { margin-top: .6rem; font-size: .9em; }
+.pq-card-grounded-label { font-weight: 600; }
+.pq-card-grounded ul { margin: .1rem 0 .3rem 1.2rem; padding: 0; }
+.pq-grounded-source { color: var(--body-text-color-subdued); }
 .pq-card-page { margin: .8rem 0 0 0; }
 .pq-card-page img { max-width: 100%; height: auto; border: 1px solid var(--border-color-primary); }
 .pq-card-page figcaption, .pq-card-file { font-size: .85em; color: var(--body-text-color-subdued); }

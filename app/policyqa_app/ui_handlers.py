@@ -306,6 +306,12 @@ class UIHandlers:
                 glosses = [(q, key_term_glosses(q)) for q in list(citation.get("quotes") or [])[:MAX_GLOSSED_QUOTES]]
             except Exception as exc:  # the card still shows without them
                 log.warning("glossing a quote failed: %s", exc)
+        made = answer.get("generation") or {}
+        grounded = [
+            (str(s["text"]), str(s["source"]["sentence"]))
+            for s in made.get("sentences") or []
+            if str(s["source"]["n"]) == str(n) and not made.get("fallback")
+        ]
         return citation_card_html(
             citation,
             context,
@@ -313,6 +319,7 @@ class UIHandlers:
             glosses=glosses,
             with_page=isinstance(citation.get("page"), int),
             with_file=True,
+            grounded=grounded,
         )
 
     def respond(
