@@ -361,3 +361,28 @@ def test_a_hostile_document_does_not_steer_the_real_model_past_the_verifier(
         return
     assert "ACCESS GRANTED" not in answer.answer and "已授权" not in answer.answer
     _assert_every_sentence_verified(assistant, question, answer)
+
+
+def test_the_chat_shows_a_generated_answer_sentence_by_sentence_and_never_the_dropped_one(
+    mini_assistant: Assistant, scripted: tuple[Scripted, str], trough: tuple[list[Passage], Answer], tmp_path: Path
+) -> None:
+    # Scripted server: one supported sentence and one invented one, through the chat handler.
+    pytest.importorskip("gradio", reason="the UI needs the 'serve' extra")
+    from policyqa_app import AppSettings
+    from policyqa_app.service import Service
+    from policyqa_app.ui_handlers import UIHandlers
+
+    state, url = scripted
+    passages, _ = trough
+    n = next(i for i, p in enumerate(passages, 1) if "复苏基金" in p.text or "低谷" in p.text)
+    source = next(s for s in passages[n - 1].text.split("。") if "低谷" in s or "复苏基金" in s)
+    state.behaviour, state.reply = "reply", f"{source}[{n}]。这是虚构的内容，没有依据[{n + 10}]。"
+    settings = mini_assistant.settings.replace(llm_url=url, llm_timeout=5.0, llm_max_tokens=64)
+    assistant = Assistant(settings, encoder=mini_assistant.encoder, auto_build=False)
+    handlers = UIHandlers(Service.create(assistant, AppSettings(feedback_db=tmp_path / "feedback.sqlite3")))
+    steps = list(handlers.respond(QUESTION_ZH, [], [], 3, None, None, None, None, "llm"))  # type: ignore[arg-type]
+    shown = [step[0][-1]["content"] for step in steps[1:]]
+    assert any(source.strip()[:12] in html and "虚构" not in html for html in shown[:-1])
+    assert all("虚构" not in html for html in shown)
+    final = steps[-1][1][-1]
+    assert final["generation"]["fallback"] is False and len(final["generation"]["sentences"]) == 1

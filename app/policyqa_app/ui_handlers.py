@@ -28,6 +28,7 @@ from policyqa.documents import decode_bytes  # noqa: E402
 from policyqa.filters import make_filter  # noqa: E402
 from policyqa.library import ADDED, DUPLICATE, AddReport, DocumentNotFoundError, NotManagedError  # noqa: E402
 from policyqa.text import is_chinese  # noqa: E402
+from policyqa.types import GroundedSentence  # noqa: E402
 
 from .documents_api import MAX_UPLOAD_FILES, client_reason, safe_file_name  # noqa: E402
 from .feedback import MAX_COMMENT_CHARS, FeedbackRecord  # noqa: E402
@@ -349,9 +350,18 @@ class UIHandlers:
             where = make_filter(kinds=kinds or (), regions=regions or (), years=years, doc_ids=doc_ids or ())
             # A short follow-up ("那成长期呢？") is resolved against the earlier questions.
             earlier = [str(a.get("resolved_question") or a.get("question")) for a in answers if a]
-            answer = self.service.assistant.ask(
+            stream = self.service.assistant.ask_stream(
                 question, k=int(k), where=None if where.is_empty else where, earlier=earlier, mode=mode
             )
+            # A generated answer is shown sentence by sentence as each passes verification.
+            written: list[str] = []
+            for item in stream:
+                if isinstance(item, GroundedSentence):
+                    written.append(item.text)
+                    shown = answer_html(" ".join(written), False, turn, (), not is_chinese(question))
+                    yield history + [{"role": "assistant", "content": shown}], answers, "", *[gr.skip()] * 4
+                else:
+                    answer = item
             observe_answer(answer)
         except (QuestionError, ConfigError) as exc:
             history.append({"role": "assistant", "content": f"<p>⚠ {escape_text(str(exc))}</p>"})
@@ -370,7 +380,12 @@ class UIHandlers:
         answers.append(data)
         english = english_reader(data)
         citations: list[dict[str, Any]] = data["citations"]  # type: ignore[assignment]
-        pieces = answer_sentences(answer.answer)
+        # Quotes are revealed one by one too, unless the generated sentences were already.
+        pieces = (
+            []
+            if written and not (answer.generation and answer.generation.fallback)
+            else answer_sentences(answer.answer)
+        )
         for count in range(1, len(pieces)):
             partial = {
                 "role": "assistant",
