@@ -152,6 +152,12 @@ def api_router(service: Service) -> APIRouter:
             return None
         return make_filter(kinds=body.kinds, regions=body.regions, years=body.years)
 
+    def asking(ask: Callable[..., Any], body: QuestionRequest) -> Callable[[], Any]:
+        """``ask`` (an answer or its stream) bound to everything the request says."""
+        return partial(
+            ask, body.question, body.k, body.doc_ids, where=where(body), earlier=body.earlier, mode=body.mode
+        )
+
     async def fresh() -> None:
         """Serve a build another process published (``policyqa add``): a cheap check, at most once a second."""
         await run_in_threadpool(service.refresh_index)
@@ -196,17 +202,7 @@ def api_router(service: Service) -> APIRouter:
 
     @router.post(f"{API_PREFIX}/ask", tags=["questions"], dependencies=json_body, summary="Answer with citations.")
     async def ask(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
-        answer = await run_in_threadpool(
-            partial(
-                service.assistant.ask,
-                body.question,
-                body.k,
-                body.doc_ids,
-                where=where(body),
-                earlier=body.earlier,
-                mode=body.mode,
-            )
-        )
+        answer = await run_in_threadpool(asking(service.assistant.ask, body))
         observe_answer(answer)
         return answer.to_dict()
 
@@ -227,17 +223,7 @@ def api_router(service: Service) -> APIRouter:
     async def ask_stream(body: Annotated[QuestionRequest, Depends(checked)]) -> StreamingResponse:
         # Retrieval runs before the stream starts, so a bad question still gets a 4xx status;
         # in llm mode the generated sentences follow one by one, each after verification.
-        stream = await run_in_threadpool(
-            partial(
-                service.assistant.ask_stream,
-                body.question,
-                body.k,
-                body.doc_ids,
-                where=where(body),
-                earlier=body.earlier,
-                mode=body.mode,
-            )
-        )
+        stream = await run_in_threadpool(asking(service.assistant.ask_stream, body))
 
         async def events() -> AsyncIterator[bytes]:
             index = 0

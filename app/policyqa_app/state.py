@@ -178,7 +178,8 @@ redis.call('INCR', KEYS[1])
 if n == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
-_REFUND = """
+# Take one back, never below zero: a refunded sign-in attempt, a queue slot left.
+_DECREMENT = """
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n > 0 then redis.call('DECR', KEYS[1]) end
 return 0
@@ -196,11 +197,6 @@ redis.call('SADD', KEYS[1], KEYS[2])
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
-"""
-_LEAVE = """
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 0 then redis.call('DECR', KEYS[1]) end
-return 0
 """
 # The heartbeat: this process's true count, with a fresh lease.
 _RENEW = """
@@ -239,9 +235,9 @@ class RedisState:
         self._own_slot_key = f"{prefix}slot:{_owner_id()}"
         self._take = self._client.register_script(_TAKE)
         self._attempt = self._client.register_script(_ATTEMPT)
-        self._refund = self._client.register_script(_REFUND)
+        self._refund = self._client.register_script(_DECREMENT)
         self._enter = self._client.register_script(_ENTER)
-        self._leave = self._client.register_script(_LEAVE)
+        self._leave = self._client.register_script(_DECREMENT)
         self._renew = self._client.register_script(_RENEW)
         self._lease = _SlotLease(self._renew_lease, lease_seconds)
 
