@@ -222,7 +222,8 @@ class MilvusStore:
         data_type = pymilvus.DataType
         schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("row", data_type.INT64, is_primary=True)
-        schema.add_field("chunk_id", data_type.VARCHAR, max_length=64)
+        # A chunk id is its document id, "#" and a digest.
+        schema.add_field("chunk_id", data_type.VARCHAR, max_length=MAX_NAME_BYTES + 64)
         schema.add_field("doc_id", data_type.VARCHAR, max_length=MAX_NAME_BYTES)
         schema.add_field("kind", data_type.VARCHAR, max_length=64)
         schema.add_field("region", data_type.VARCHAR, max_length=64)
