@@ -1,0 +1,91 @@
+"""`policyqa serve --workers 2`: two worker processes behind one socket act as one server.
+
+The real console script in a subprocess; the workers share their limits through the SQLite
+state file (no Redis): a rate limit of N a minute admits N requests in all, whichever worker
+takes each connection. (The kernel decides which worker accepts a connection; the test checks
+that two workers run and that the limit holds for the server as a whole.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from app_fixtures import free_port
+from conftest import MINI_DIR
+
+pytest.importorskip("uvicorn", reason="serving needs the 'serve' extra")
+
+RATE = 5
+READY_WAIT_SECONDS = 240  # the index is built first, then two workers each load it
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture()
+def two_workers(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(MINI_DIR, corpus)
+    port = free_port()
+    env = os.environ | {
+        "POLICYQA_RATE_LIMIT": f"{RATE}/minute",
+        "POLICYQA_STATE_DB": str(tmp_path / "state.sqlite3"),
+        "POLICYQA_MANAGED_DIR": str(tmp_path / "managed"),
+    }
+    script = Path(sys.executable).with_name("policyqa")
+    command = [str(script), "serve", "--workers", "2", "--port", str(port), "--corpus", str(corpus)]
+    command += ["--index-dir", str(tmp_path / "index")]
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_WAIT_SECONDS  # a wait for readiness, not a measurement
+    try:
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"serve exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("serve --workers 2 never became ready")
+            time.sleep(0.5)
+        yield url, server
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_one_rate_limit(two_workers: tuple[str, subprocess.Popen[bytes]]) -> None:
+    url, server = two_workers
+    assert len(_children(server.pid)) >= 2, "serve --workers 2 runs two worker processes"
+    statuses = []
+    for _ in range(RATE + 2):
+        # A new connection each time, so the kernel hands requests to either worker.
+        with httpx.Client(base_url=url, timeout=60, headers={"Connection": "close"}) as client:
+            statuses.append(client.post("/api/v1/search", json={"question": "科技成果转化"}).status_code)
+    assert statuses[:RATE] == [200] * RATE
+    assert statuses[RATE:] == [429, 429]
