@@ -144,7 +144,10 @@ def test_a_document_with_a_long_chinese_name_is_published(tmp_path: Path, mini_i
     # Library file names are long Chinese titles with a date; each character is three bytes.
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    name = "全国人民代表大会常务委员会关于修改《中华人民共和国农村土地承包经营纠纷调解仲裁法》等若干部法律的决定之附件说明(2020-12-29)"
+    name = (
+        "全国人民代表大会常务委员会关于修改《中华人民共和国农村土地承包经营纠纷调解仲裁法》"
+        "等若干部法律的决定之附件说明(2020-12-29)"
+    )
     (corpus / f"{name}.md").write_text(f"# {name}\n\n第一条 为正确审理案件，制定本解释。\n", encoding="utf-8")
     settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index", store=f"milvus-lite:{tmp_path / 'l.db'}")
     passages = Assistant(settings, encoder=mini_index.encoder).search("审理案件", k=1).passages

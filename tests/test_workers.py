@@ -1,7 +1,7 @@
 """`policyqa serve --workers 2`: two worker processes behind one socket act as one server.
 
 The real console script in a subprocess; the workers share their limits through the SQLite
-state file (no Redis): a rate limit of N a minute admits N requests in all, whichever worker
+state file, or through a real redis-server: a rate limit of N a minute admits N requests in all, whichever worker
 takes each connection. (The kernel decides which worker accepts a connection; the test checks
 that two workers run and that the limit holds for the server as a whole.)
 """
@@ -21,6 +21,7 @@ import httpx
 import pytest
 from app_fixtures import free_port
 from conftest import MINI_DIR
+from test_shared_state import RedisServer, require_redis_server
 
 pytest.importorskip("uvicorn", reason="serving needs the 'serve' extra")
 
@@ -40,15 +41,22 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-@pytest.fixture()
-def two_workers(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+@pytest.fixture(params=["sqlite", "redis"])
+def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    shared: dict[str, str] = {"POLICYQA_STATE_DB": str(tmp_path / "state.sqlite3")}
+    redis = None
+    if request.param == "redis":
+        require_redis_server()
+        redis = RedisServer(tmp_path)
+        redis.start()
+        shared = {"POLICYQA_REDIS_URL": redis.url}
     corpus = tmp_path / "corpus"
     shutil.copytree(MINI_DIR, corpus)
     port = free_port()
     env = os.environ | {
         "POLICYQA_RATE_LIMIT": f"{RATE}/minute",
-        "POLICYQA_STATE_DB": str(tmp_path / "state.sqlite3"),
         "POLICYQA_MANAGED_DIR": str(tmp_path / "managed"),
+        **shared,
     }
     script = Path(sys.executable).with_name("policyqa")
     command = [str(script), "serve", "--workers", "2", "--port", str(port), "--corpus", str(corpus)]
@@ -76,6 +84,8 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        if redis is not None:
+            redis.stop()
 
 
 @pytest.mark.slow
