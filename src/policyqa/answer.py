@@ -149,7 +149,9 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         else:
             parts.append(f"{text}[{n}] ")
     answer_text = "".join(parts).rstrip()
-    citations = tuple(_citation(numbers[rank], passages[rank], quoted[rank], index) for rank in numbers)
+    citations = tuple(
+        Citation.of(numbers[rank], passages[rank], [index.sentences[r].text for r in quoted[rank]]) for rank in numbers
+    )
     return Answer(query.text, answer_text, False, citations, tuple(passages))
 
 
@@ -218,29 +220,3 @@ def _with_clause_context(
                 break  # the list head reached
             previous -= 1
     return out
-
-
-def _citation(n: int, passage: Passage, rows: list[int], index: LoadedIndex) -> Citation:
-    quotes = tuple(index.sentences[r].text for r in rows)
-    highlights = []
-    for quote in quotes:
-        start = passage.text.find(quote)
-        if start >= 0:
-            highlights.append((start, start + len(quote)))
-    return Citation(
-        n=n,
-        chunk_id=passage.chunk_id,
-        doc_id=passage.doc_id,
-        title=passage.title,
-        section=passage.section,
-        text=passage.text,
-        char_start=passage.char_start,
-        char_end=passage.char_end,
-        score=passage.score,
-        kind=passage.kind,
-        page=passage.page,
-        page_end=passage.page_end,
-        page_char_start=passage.page_char_start,
-        quotes=quotes,
-        highlights=tuple(highlights),
-    )

@@ -427,27 +427,8 @@ def _with_markers(claim: str, numbers: tuple[int, ...], chinese: bool) -> str:
 def _citation(n: int, passage: Passage, sources: list[str]) -> Citation:
     """A citation card for a passage a kept sentence rests on, its source sentences highlighted."""
     quotes: list[str] = []
-    highlights: list[tuple[int, int]] = []
     for source in sources:
         for sentence in passage_sentences(source) or [source]:
-            at = passage.text.find(sentence)
-            if at >= 0 and sentence not in quotes:
+            if sentence in passage.text and sentence not in quotes:
                 quotes.append(sentence)
-                highlights.append((at, at + len(sentence)))
-    return Citation(
-        passage.chunk_id,
-        passage.doc_id,
-        passage.title,
-        passage.section,
-        passage.text,
-        passage.char_start,
-        passage.char_end,
-        passage.score,
-        kind=passage.kind,
-        page=passage.page,
-        page_end=passage.page_end,
-        page_char_start=passage.page_char_start,
-        n=n,
-        quotes=tuple(quotes),
-        highlights=tuple(highlights),
-    )
+    return Citation.of(n, passage, quotes)

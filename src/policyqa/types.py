@@ -9,6 +9,7 @@ stretch (``Passage.chunk_ids``).
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,32 @@ class Citation(Located):
     n: int
     quotes: tuple[str, ...]
     highlights: tuple[tuple[int, int], ...]  # offsets of the quoted sentences within ``text``
+
+    @classmethod
+    def of(cls, n: int, passage: Passage, quotes: Sequence[str]) -> Citation:
+        """Citation ``n`` of ``passage``, its ``quotes`` highlighted where the passage holds them."""
+        highlights = []
+        for quote in quotes:
+            start = passage.text.find(quote)
+            if start >= 0:
+                highlights.append((start, start + len(quote)))
+        return cls(
+            n=n,
+            chunk_id=passage.chunk_id,
+            doc_id=passage.doc_id,
+            title=passage.title,
+            section=passage.section,
+            text=passage.text,
+            char_start=passage.char_start,
+            char_end=passage.char_end,
+            score=passage.score,
+            kind=passage.kind,
+            page=passage.page,
+            page_end=passage.page_end,
+            page_char_start=passage.page_char_start,
+            quotes=tuple(quotes),
+            highlights=tuple(highlights),
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
