@@ -13,14 +13,23 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from app_fixtures import KEY, free_port, serve
 from conftest import running_in_ci
 
 from policyqa import Assistant
 from policyqa_app import AppSettings
+from policyqa_app.embed import EmbedTokenError
 from policyqa_app.limits import Rate
-from policyqa_app.state import RedisState, SharedState, SqliteState, StateUnavailableError
+from policyqa_app.security import Identity
+from policyqa_app.state import (
+    RedisState,
+    SharedEmbedTokenStore,
+    SharedState,
+    SqliteState,
+    StateUnavailableError,
+)
 
 pytest_plugins = ["app_fixtures"]
 pytest.importorskip("redis", reason="the Redis backend needs the 'scale' extra: pip install -e '.[scale]'")
@@ -176,6 +185,51 @@ def test_sessions_are_shared_revoked_and_expire(backend: tuple[str, object]) -> 
     assert first.get_session("digest-b") is None
 
 
+def _refusal(store: SharedEmbedTokenStore, token: str) -> str:
+    with pytest.raises(EmbedTokenError) as refused:
+        store.redeem(token)
+    return refused.value.reason
+
+
+def test_an_embed_token_issued_by_one_process_is_redeemed_once_by_another(backend: tuple[str, object]) -> None:
+    issuer, redeemer = SharedEmbedTokenStore(_open(backend)), SharedEmbedTokenStore(_open(backend))
+    portal = Identity("key:0a1b2c3d", "key", admin=True)
+    token = issuer.issue(portal)
+    assert redeemer.redeem(token) == portal
+    assert _refusal(issuer, token) == "used"
+    assert _refusal(redeemer, "never-issued-" + token) == "unknown"
+    short_lived = SharedEmbedTokenStore(_open(backend), ttl_seconds=0.2)
+    stale = short_lived.issue(portal)
+    time.sleep(0.5)
+    assert _refusal(redeemer, stale) == "expired"
+    assert "Reload the portal page" in str(pytest.raises(EmbedTokenError, redeemer.redeem, stale).value)
+
+
+def test_an_embed_token_raced_by_eight_processes_signs_in_one(backend: tuple[str, object]) -> None:
+    token = SharedEmbedTokenStore(_open(backend)).issue(Identity("key:0a1b2c3d", "key"))
+    stores = [SharedEmbedTokenStore(_open(backend)) for _ in range(8)]
+    start = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def redeem(store: SharedEmbedTokenStore) -> None:
+        start.wait()
+        try:
+            store.redeem(token)
+            outcome = "signed in"
+        except EmbedTokenError as refused:
+            outcome = refused.reason
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=redeem, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["signed in"] + ["used"] * 7
+
+
 def test_sign_in_attempts_are_counted_across_processes_and_refunded(backend: tuple[str, object]) -> None:
     first, second = _open(backend), _open(backend)
     assert first.attempt("10.0.0.5", 2, 60) == 0.0
@@ -212,7 +266,7 @@ def test_two_servers_on_one_redis_share_the_rate_limit_sessions_and_503_when_it_
             environ={"POLICYQA_API_KEYS_FILE": str(key_file)},
             feedback_db=tmp_path / f"{name}.sqlite3",
             redis_url=redis_server.url,
-            rate_limit=Rate(4, 60),
+            rate_limit=Rate(5, 60),
         )
 
     headers = {"X-API-Key": KEY}
@@ -222,6 +276,20 @@ def test_two_servers_on_one_redis_share_the_rate_limit_sessions_and_503_when_it_
         first.client(headers=headers) as a,
         second.client(headers=headers) as b,
     ):
+        # The portal's server gets an embed token from one replica; its frame lands on the other.
+        issued = httpx.post(f"{first.url}/api/v1/embed-token", headers={"X-API-Key": KEY}, timeout=30)
+        assert issued.status_code == 200
+        token = issued.json()["token"]
+        with second.client() as frame:
+            signed_in = frame.post("/auth/embed", data={"token": token})
+            assert signed_in.status_code == 200, signed_in.text
+            assert "policyqa_embed" in signed_in.cookies
+        with first.client() as replay:
+            again = replay.post("/auth/embed", data={"token": token})
+            assert again.status_code == 401
+            assert "already used" in again.json()["error"]["message"]
+
+        # Four more from the key's bucket of five, on either server; then none.
         statuses = [c.get("/api/v1/documents").status_code for c in (a, b, a, b)]
         assert statuses == [200, 200, 200, 200]
         refused = b.get("/api/v1/documents")
@@ -240,6 +308,9 @@ def test_two_servers_on_one_redis_share_the_rate_limit_sessions_and_503_when_it_
             assert other.get("/api/v1/documents").status_code in (200, 429)  # admitted: not 401
 
         redis_server.stop()
+        not_ready = a.get("/readyz")  # every other request would get 503: not ready for the proxy either
+        assert not_ready.status_code == 503
+        assert not_ready.json()["error"]["code"] == "state_unavailable"
         down = a.get("/api/v1/documents")
         assert down.status_code == 503
         assert down.json()["error"]["code"] == "state_unavailable"

@@ -21,8 +21,10 @@ The ``<gradio-app>`` web component cannot carry a session or a key (its requests
 cross-origin and without credentials), so on a server with keys ``/gradio.js`` is a small
 stand-in that draws an error element with the same help link instead of a blank one.
 
-``add_embedding(app, authenticator)`` registers all of it; the store lives on
-``app.state.embed_tokens`` (a test may replace it with one on a fake clock).
+``add_embedding(app, authenticator, store)`` registers all of it; the store lives on
+``app.state.embed_tokens``: this process's memory, or with several workers or replicas the
+shared store (``state.SharedEmbedTokenStore``), so that a token the portal got from one replica
+signs the frame in on whichever the proxy sends the frame to.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -117,7 +120,7 @@ class EmbedTokenStore:
 
     def issue(self, identity: Identity) -> str:
         """A new random token for ``identity``, valid for ``ttl_seconds`` and one exchange."""
-        token = _new_token()
+        token = new_embed_token()
         with self._lock:
             now = self._clock()
             # Tokens are kept in the order issued, all with one lifetime: the expired ones are in front.
@@ -134,29 +137,27 @@ class EmbedTokenStore:
         with self._lock:
             entry = self._entries.get(digest)
             if entry is None:
-                raise EmbedTokenError(
-                    "unknown",
-                    "This embed token is not valid: it was never issued, it expired a while ago, or the "
-                    "server restarted since. Reload the portal page to get a new one.",
-                )
+                raise embed_token_error("unknown", self.ttl_seconds)
             if self._clock() >= entry.expires:
                 del self._entries[digest]
-                raise EmbedTokenError(
-                    "expired",
-                    f"This embed token has expired (a token lasts {self.ttl_seconds:g} s). "
-                    "Reload the portal page to get a new one.",
-                )
+                raise embed_token_error("expired", self.ttl_seconds)
             if entry.used:
-                raise EmbedTokenError(
-                    "used",
-                    "This embed token was already used (a token signs in one frame, once). "
-                    "Reload the portal page to get a new one.",
-                )
+                raise embed_token_error("used", self.ttl_seconds)
             entry.used = True
             return entry.identity
 
 
-def _new_token() -> str:
+def embed_token_error(reason: str, ttl_seconds: float) -> EmbedTokenError:
+    """The refusal of a token that is ``unknown``, ``expired`` or ``used``, with what to do about it."""
+    why = {
+        "unknown": "is not valid: it was never issued, it expired a while ago, or the server restarted since",
+        "expired": f"has expired (a token lasts {ttl_seconds:g} s)",
+        "used": "was already used (a token signs in one frame, once)",
+    }[reason]
+    return EmbedTokenError(reason, f"This embed token {why}. Reload the portal page to get a new one.")
+
+
+def new_embed_token() -> str:
     return secrets.token_urlsafe(_TOKEN_BYTES)
 
 
@@ -164,7 +165,17 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-def _store(request: Request) -> EmbedTokenStore:
+class EmbedTokens(Protocol):
+    """Where embed tokens live: this process (:class:`EmbedTokenStore`) or the store replicas share."""
+
+    ttl_seconds: float
+
+    def issue(self, identity: Identity) -> str: ...
+
+    def redeem(self, token: str) -> Identity: ...
+
+
+def _store(request: Request) -> EmbedTokens:
     return request.app.state.embed_tokens  # type: ignore[no-any-return]
 
 
@@ -266,8 +277,11 @@ def embed_routes(authenticator: Authenticator) -> list[Route]:
     return routes
 
 
-def add_embedding(app: FastAPI, authenticator: Authenticator, store: EmbedTokenStore | None = None) -> None:
-    """Register the embed-token API and the browser routes on ``app`` (before the UI and the ``/api/`` fallback)."""
+def add_embedding(app: FastAPI, authenticator: Authenticator, store: EmbedTokens | None = None) -> None:
+    """Register the embed-token API and the browser routes on ``app`` (before the UI and the ``/api/`` fallback).
+
+    ``store``: where tokens live (default: this process; ``state.SharedEmbedTokenStore`` for replicas).
+    """
     app.state.embed_tokens = store or EmbedTokenStore()
     app.include_router(embed_token_router(authenticator))
     app.router.routes.extend(embed_routes(authenticator))

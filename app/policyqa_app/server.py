@@ -28,7 +28,7 @@ from .metrics import install_metrics
 from .middleware import add_middleware
 from .security import login_routes
 from .service import Service
-from .state import ReadOnlyMiddleware, SharedAttemptThrottle, open_state
+from .state import ReadOnlyMiddleware, SharedAttemptThrottle, SharedEmbedTokenStore, open_state
 
 # Request line and headers together; a larger head gets 400 from h11 (uvicorn's default, named here).
 MAX_HEADER_BYTES = 16 * 1024
@@ -98,7 +98,8 @@ def create_app(
     app.include_router(api)
     throttle = SharedAttemptThrottle(state) if state is not None else None
     app.router.routes.extend(login_routes(service.authenticator, throttle))  # type: ignore[arg-type]
-    add_embedding(app, service.authenticator)  # embed tokens for a portal's frame; before the UI's routes
+    # Embed tokens for a portal's frame, before the UI's routes; shared, so that any replica redeems them.
+    add_embedding(app, service.authenticator, SharedEmbedTokenStore(state) if state is not None else None)
     # After every API route, before the UI at "/": an unknown /api/ path gets a JSON 404, not the UI.
     app.add_route(
         "/api/{rest:path}",

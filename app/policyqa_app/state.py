@@ -1,7 +1,8 @@
-"""State that workers and replicas share: rate buckets, sign-in attempts, sessions, queue slots, the index signal.
+"""State that workers and replicas share: rate buckets, sign-ins, sessions, embed tokens, queue slots, the index signal.
 
 One process keeps all of it in memory (``limits.RateLimiter``, ``limits.AttemptThrottle``,
-``security.SessionStore``, ``limits.ConcurrencyLimiter``): that is the in-process backend and the
+``security.SessionStore``, ``embed.EmbedTokenStore``, ``limits.ConcurrencyLimiter``): that is the
+in-process backend and the
 default. Several processes share it through a :class:`SharedState`:
 
 * :class:`RedisState` when ``POLICYQA_REDIS_URL`` is set (replicas on several machines): every
@@ -10,9 +11,10 @@ default. Several processes share it through a :class:`SharedState`:
   sets ``var/state.sqlite3`` when no Redis is configured): one machine, WAL mode, each
   operation one ``BEGIN IMMEDIATE`` transaction.
 
-The adapters :class:`SharedRateLimiter`, :class:`SharedAttemptThrottle` and
-:class:`SharedSessionStore` have the methods of the in-process classes, so their callers do
-not change; the concurrency limiter asks :meth:`SharedState.enter` for a slot first.
+The adapters :class:`SharedRateLimiter`, :class:`SharedAttemptThrottle`,
+:class:`SharedSessionStore` and :class:`SharedEmbedTokenStore` have the methods of the
+in-process classes, so their callers do not change (an embed token that a portal got from one
+replica signs its frame in on another); the concurrency limiter asks :meth:`SharedState.enter` for a slot first.
 
 Queue slots are leased per process: a process's count lives under its own key (row) with an
 expiry that a heartbeat thread renews every few seconds and resets to the process's own count,
@@ -47,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .embed import EMBED_TOKEN_TTL_SECONDS, embed_token_error, new_embed_token
 from .limits import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS, Rate
 from .security import Identity, error_body
 
@@ -60,6 +63,9 @@ SLOT_LEASE_SECONDS = 15.0
 # A store that does not answer within this long is down for this request (503), not waited for.
 REDIS_TIMEOUT_SECONDS = 1.0
 REDIS_PREFIX = "policyqa:"
+# A spent or expired embed token is remembered this long after it expires, so that a second
+# use is refused as "used" or "expired" (with advice) rather than as never issued.
+EMBED_TOKEN_MEMORY_SECONDS = 600.0
 SQLITE_BUSY_MS = 5_000
 UNAVAILABLE_MESSAGE = "The shared state store (rate limits, sessions, request queue) cannot be reached. Retry shortly."
 
@@ -70,6 +76,8 @@ class StateUnavailableError(RuntimeError):
 
 class SharedState(Protocol):
     """What workers and replicas share. Times are seconds; every entry expires by itself."""
+
+    backend: str  # "redis" or "sqlite", as /readyz reports it
 
     def take(self, key: str, rate: Rate) -> float:
         """Spend one token of ``key``'s bucket: 0.0 when admitted, else seconds until a token is back."""
@@ -90,6 +98,14 @@ class SharedState(Protocol):
     def get_session(self, digest: str) -> str | None: ...
 
     def drop_session(self, digest: str) -> None: ...
+
+    def put_embed_token(self, digest: str, identity: str, ttl: float) -> None:
+        """Keep an embed token (``identity`` serialised) under its digest, redeemable once within ``ttl`` seconds."""
+        ...
+
+    def redeem_embed_token(self, digest: str) -> tuple[str, str | None]:
+        """Spend an embed token: ``("ok", identity)``, or ``("unknown" | "used" | "expired", None)``."""
+        ...
 
     def enter(self, capacity: int) -> bool:
         """Take a queue slot when fewer than ``capacity`` are taken across all processes."""
@@ -184,6 +200,25 @@ local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n > 0 then redis.call('DECR', KEYS[1]) end
 return 0
 """
+# An embed token: its identity, its expiry in Redis's clock, whether it was spent.
+_PUT_EMBED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], 'i', ARGV[1], 'e', tostring(now + tonumber(ARGV[2])), 'u', '0')
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]))
+return 0
+"""
+# Spent in the same script that checks it: two replicas redeeming one token at once admit one.
+_REDEEM_EMBED = """
+local fields = redis.call('HMGET', KEYS[1], 'i', 'e', 'u')
+if not fields[1] then return {'unknown'} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now >= tonumber(fields[2]) then return {'expired'} end
+if fields[3] == '1' then return {'used'} end
+redis.call('HSET', KEYS[1], 'u', '1')
+return {'ok', fields[1]}
+"""
 # KEYS[1]: the set of every process's slot key; KEYS[2]: this process's. A key that expired
 # (its process is gone) leaves the set and its slots with it.
 _ENTER = """
@@ -213,6 +248,8 @@ class RedisState:
         >>> state = RedisState("redis://127.0.0.1:6379/0")
     """
 
+    backend = "redis"
+
     def __init__(self, url: str, *, prefix: str = REDIS_PREFIX, lease_seconds: float = SLOT_LEASE_SECONDS) -> None:
         try:
             import redis
@@ -239,6 +276,8 @@ class RedisState:
         self._enter = self._client.register_script(_ENTER)
         self._leave = self._client.register_script(_DECREMENT)
         self._renew = self._client.register_script(_RENEW)
+        self._put_embed = self._client.register_script(_PUT_EMBED)
+        self._redeem_embed = self._client.register_script(_REDEEM_EMBED)
         self._lease = _SlotLease(self._renew_lease, lease_seconds)
 
     def _call(self, operation: Any, *args: Any, **kwargs: Any) -> Any:
@@ -271,6 +310,14 @@ class RedisState:
 
     def drop_session(self, digest: str) -> None:
         self._call(self._client.delete, self._key("session", digest))
+
+    def put_embed_token(self, digest: str, identity: str, ttl: float) -> None:
+        args = [identity, int(ttl * 1000), int(EMBED_TOKEN_MEMORY_SECONDS * 1000)]
+        self._call(self._put_embed, keys=[self._key("embed", digest)], args=args)
+
+    def redeem_embed_token(self, digest: str) -> tuple[str, str | None]:
+        reply = self._call(self._redeem_embed, keys=[self._key("embed", digest)])
+        return str(reply[0]), (str(reply[1]) if len(reply) > 1 else None)
 
     def enter(self, capacity: int) -> bool:
         self._lease.start()
@@ -310,6 +357,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY, name TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS embed_tokens (
+    digest TEXT PRIMARY KEY, identity TEXT NOT NULL, expires REAL NOT NULL, used INTEGER NOT NULL, forget REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS slots (owner TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS signals (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -325,6 +375,8 @@ class SqliteState:
     Example:
         >>> state = SqliteState(Path("var/state.sqlite3"))
     """
+
+    backend = "sqlite"
 
     def __init__(self, path: Path, *, lease_seconds: float = SLOT_LEASE_SECONDS) -> None:
         self.path = Path(path)
@@ -362,6 +414,7 @@ class SqliteState:
         self._db.execute("DELETE FROM attempts WHERE expires <= ?", (now,))
         self._db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
         self._db.execute("DELETE FROM slots WHERE expires <= ?", (now,))
+        self._db.execute("DELETE FROM embed_tokens WHERE forget <= ?", (now,))
         # A bucket untouched for a day is full again whatever its rate (the longest period is a day).
         self._db.execute("DELETE FROM buckets WHERE updated <= ?", (now - 86400,))
 
@@ -413,6 +466,32 @@ class SqliteState:
 
     def drop_session(self, digest: str) -> None:
         self._transaction(lambda db, _now: db.execute("DELETE FROM sessions WHERE digest = ?", (digest,)))
+
+    def put_embed_token(self, digest: str, identity: str, ttl: float) -> None:
+        self._transaction(
+            lambda db, now: db.execute(
+                "INSERT OR REPLACE INTO embed_tokens VALUES (?, ?, ?, 0, ?)",
+                (digest, identity, now + ttl, now + ttl + EMBED_TOKEN_MEMORY_SECONDS),
+            )
+        )
+
+    def redeem_embed_token(self, digest: str) -> tuple[str, str | None]:
+        def work(db: sqlite3.Connection, now: float) -> tuple[str, str | None]:
+            row = db.execute(
+                "SELECT identity, expires, used FROM embed_tokens WHERE digest = ? AND forget > ?", (digest, now)
+            ).fetchone()
+            if row is None:
+                return "unknown", None
+            identity, expires, used = row
+            if now >= expires:
+                return "expired", None
+            if used:
+                return "used", None
+            db.execute("UPDATE embed_tokens SET used = 1 WHERE digest = ?", (digest,))
+            return "ok", str(identity)
+
+        result: tuple[str, str | None] = self._transaction(work)
+        return result
 
     def enter(self, capacity: int) -> bool:
         self._lease.start()
@@ -537,6 +616,30 @@ class SharedSessionStore:
 
     def revoke(self, token: str) -> None:
         self.state.drop_session(_digest(token))
+
+
+class SharedEmbedTokenStore:
+    """``embed.EmbedTokenStore`` on a shared store: a token issued by one replica is redeemed on any, once."""
+
+    def __init__(self, state: SharedState, ttl_seconds: float = EMBED_TOKEN_TTL_SECONDS) -> None:
+        if not ttl_seconds > 0:
+            raise ValueError(f"ttl_seconds must be positive. Currently, it is {ttl_seconds}.")
+        self.state = state
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, identity: Identity) -> str:
+        token = new_embed_token()
+        self.state.put_embed_token(_digest(token), json.dumps(dataclasses.asdict(identity)), self.ttl_seconds)
+        return token
+
+    def redeem(self, token: str) -> Identity:
+        outcome, stored = self.state.redeem_embed_token(_digest(token))
+        if outcome == "ok" and stored is not None:
+            try:
+                return Identity(**json.loads(stored))
+            except (ValueError, TypeError):  # written by another version: the portal asks for a new one
+                outcome = "unknown"
+        raise embed_token_error(outcome if outcome in ("used", "expired") else "unknown", self.ttl_seconds)
 
 
 def _digest(token: str) -> str:
