@@ -49,6 +49,7 @@ def test_healthz_is_live_and_readyz_reports_the_loaded_index(open_server: Runnin
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
     assert ready.json()["documents"] >= 1 and ready.json()["passages"] > 10
+    assert (ready.json()["shared_state"], ready.json()["read_only"]) == ("in-process", False)
 
 
 @pytest.mark.parametrize("question", [ENGLISH_TROUGH, CHINESE_TROUGH])

@@ -37,6 +37,7 @@ from .metrics import observe_answer
 from .present import answer_sentences
 from .security import ANONYMOUS, Identity
 from .service import Service
+from .state import UNAVAILABLE_MESSAGE, StateUnavailableError
 
 MAX_TOP_K = 50
 MAX_DOC_IDS = 100
@@ -170,6 +171,15 @@ def api_router(service: Service) -> APIRouter:
 
     @router.get("/readyz", tags=["service"], summary="Readiness: the index is loaded, with its generation.")
     async def readyz() -> JSONResponse:
+        state = service.state
+        if state is not None:
+            try:
+                await run_in_threadpool(state.ping)
+            except StateUnavailableError as exc:
+                # Every request but this one would get 503: a proxy should send them elsewhere.
+                error = {"code": "state_unavailable", "message": f"{UNAVAILABLE_MESSAGE} ({exc})"}
+                return JSONResponse({"status": "error", "error": error}, status_code=503)
+        shared_state = state.backend if state is not None else "in-process"
         if service.ready.is_set():
             # One index read for all three: a build going live in between cannot mix two.
             index = await run_in_threadpool(lambda: service.assistant.index)
@@ -180,6 +190,8 @@ def api_router(service: Service) -> APIRouter:
                     "generation": index.generation,
                     "documents": len(docs),
                     "passages": sum(d.passages for d in docs),
+                    "shared_state": shared_state,
+                    "read_only": service.settings.read_only,
                 }
             )
         if service.load_error:
