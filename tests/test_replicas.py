@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from test_shared_state import RedisServer, redis_server  # noqa: F401  (the fixt
 
 from policyqa import Assistant, Settings
 from policyqa_app import AppSettings
+
+ADMIN_KEY = "admin-key-Rw7Ty2Qp9Ls4Kd8"
 
 pytest_plugins = ["app_fixtures"]
 
@@ -67,6 +70,8 @@ def test_an_upload_on_the_builder_is_served_by_the_read_only_replica(
         assert found.status_code == 200
         assert NEW_ID in found.text
         assert replica.generation == builder.generation
+        ready = r.get("/readyz").json()
+        assert (ready["shared_state"], ready["read_only"], ready["generation"]) == ("redis", True, builder.generation)
 
 
 @pytest.mark.slow
@@ -77,20 +82,36 @@ def test_a_key_revoked_in_the_key_file_is_refused_by_both_servers(
 ) -> None:
     keys = tmp_path / "api-keys.txt"
     keys.write_text(f"{KEY}\n{SECOND_KEY}\n", encoding="utf-8")
+    admins = tmp_path / "admin-keys.txt"
+    admins.write_text(f"{ADMIN_KEY}\n", encoding="utf-8")
 
     def security(name: str) -> AppSettings:
-        environ = {"POLICYQA_API_KEYS_FILE": str(keys)}
+        environ = {"POLICYQA_API_KEYS_FILE": str(keys), "POLICYQA_ADMIN_KEYS_FILE": str(admins)}
         feedback = tmp_path / f"{name}.sqlite3"
         return AppSettings.from_env(environ=environ, feedback_db=feedback, redis_url=redis_server.url)
+
+    def refused_by_both(key: str, revoke: Callable[[], None]) -> None:
+        for server in servers:
+            with server.client(headers={"X-API-Key": key}) as client:
+                assert client.get("/api/v1/documents").status_code == 200
+        revoke()
+        for server in servers:
+            deadline = time.monotonic() + 30
+            with server.client(headers={"X-API-Key": key}) as client:
+                while (status := client.get("/api/v1/documents").status_code) != 401:
+                    assert status == 200
+                    assert time.monotonic() < deadline, "the revoked key was still accepted"
+                    time.sleep(0.2)
+            with server.client(headers={"X-API-Key": SECOND_KEY}) as client:
+                assert client.get("/api/v1/documents").status_code == 200
 
     with (
         serve(assistant, security("a"), with_ui=False, wait_for_index=False) as first,
         serve(assistant, security("b"), with_ui=False, wait_for_index=False) as second,
     ):
         servers = (first, second)
-        for server in servers:
-            with server.client(headers={"X-API-Key": KEY}) as client:
-                assert client.get("/api/v1/documents").status_code == 200
+        refused_by_both(KEY, lambda: keys.write_text(f"{SECOND_KEY}\n", encoding="utf-8"))
+        refused_by_both(ADMIN_KEY, lambda: admins.write_text("# no admins for now\n", encoding="utf-8"))
         keys.write_text(f"{SECOND_KEY}\n", encoding="utf-8")  # KEY revoked
         for server in servers:
             deadline = time.monotonic() + 30

@@ -94,9 +94,9 @@ def _split(raw: str | None) -> list[str]:
     return [part.strip() for part in (raw or "").split(",") if part.strip()]
 
 
-def read_key_file_digests(path: Path) -> frozenset[str]:
-    """The digests of the keys in an API key file (``POLICYQA_API_KEYS_FILE``)."""
-    return frozenset(parse_key_entry(k, f"{ENV_PREFIX}API_KEYS_FILE") for k in _read_key_file(path))
+def read_key_file_digests(path: Path, variable: str = "API_KEYS_FILE") -> frozenset[str]:
+    """The digests of the keys in a key file (``POLICYQA_API_KEYS_FILE``, ``POLICYQA_ADMIN_KEYS_FILE``)."""
+    return frozenset(parse_key_entry(k, f"{ENV_PREFIX}{variable}") for k in _read_key_file(path, variable))
 
 
 def _read_key_file(path: Path, variable: str = "API_KEYS_FILE") -> list[str]:
@@ -139,8 +139,9 @@ class AppSettings:
     redis_url: str | None = None
     state_db: Path | None = None
     read_only: bool = False
-    # Re-read while serving (``security.Authenticator``): a key taken out of it is refused within seconds.
+    # Re-read while serving (``security.Authenticator``): a key taken out of them is refused within seconds.
     api_keys_file: Path | None = None
+    admin_keys_file: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feedback_db", Path(self.feedback_db))
@@ -229,14 +230,13 @@ class AppSettings:
         values: dict[str, object] = {}
         digests = {parse_key_entry(k, f"{ENV_PREFIX}API_KEYS") for k in _split(env.get(ENV_PREFIX + "API_KEYS"))}
         if key_file := env.get(ENV_PREFIX + "API_KEYS_FILE"):
-            source = f"{ENV_PREFIX}API_KEYS_FILE"
             digests |= read_key_file_digests(Path(key_file))
             values["api_keys_file"] = Path(key_file)
         values["api_key_digests"] = frozenset(digests)
         admins = {parse_key_entry(k, f"{ENV_PREFIX}ADMIN_KEYS") for k in _split(env.get(ENV_PREFIX + "ADMIN_KEYS"))}
         if admin_file := env.get(ENV_PREFIX + "ADMIN_KEYS_FILE"):
-            source = f"{ENV_PREFIX}ADMIN_KEYS_FILE"
-            admins |= {parse_key_entry(k, source) for k in _read_key_file(Path(admin_file), "ADMIN_KEYS_FILE")}
+            admins |= read_key_file_digests(Path(admin_file), "ADMIN_KEYS_FILE")
+            values["admin_keys_file"] = Path(admin_file)
         values["admin_key_digests"] = frozenset(admins)
         if header := (env.get(ENV_PREFIX + "TRUSTED_IDENTITY_HEADER") or "").strip():
             values["trusted_identity_header"] = header

@@ -54,7 +54,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from policyqa import ConfigError
 
-from .config import ANY_HOST, AppSettings, key_digest, read_key_file_digests
+from .config import ANY_HOST, ENV_PREFIX, AppSettings, key_digest, read_key_file_digests
 from .limits import AttemptThrottle
 
 log = logging.getLogger("policyqa.app")
@@ -146,6 +146,29 @@ class SessionStore:
             self._sessions.pop(_token_digest(token), None)
 
 
+class WatchedKeyFile:
+    """A key file's digests, re-read when the file changes (its mtime, size or inode)."""
+
+    def __init__(self, path: Path | None, variable: str) -> None:
+        self.path = path
+        self.variable = variable
+        self._stamp = _file_stamp(path)
+        self.digests = read_key_file_digests(path, variable) if path is not None else frozenset()
+
+    def reload(self) -> bool:
+        """True when the file changed and was read; a file half-written or unreadable keeps the keys we have."""
+        if self.path is None or (stamp := _file_stamp(self.path)) == self._stamp:
+            return False
+        try:
+            fresh = read_key_file_digests(self.path, self.variable)
+        except ConfigError as exc:
+            log.error("Reloading %s%s failed: %s", ENV_PREFIX, self.variable, exc)
+            return False
+        self.digests, self._stamp = fresh, stamp
+        log.info("Reloaded %s%s: %d keys.", ENV_PREFIX, self.variable, len(fresh))
+        return True
+
+
 def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:
     try:
         info = path.stat() if path is not None else None
@@ -175,34 +198,27 @@ class Authenticator:
     def __init__(self, settings: AppSettings, sessions: SessionStore | None = None) -> None:
         self.settings = settings
         self.sessions = sessions or SessionStore(settings.session_ttl_seconds)
-        self._digests = tuple(sorted(settings.api_key_digests))
+        # The key files are watched: each replica and worker sees a revoked key within seconds.
+        self._reader_file = WatchedKeyFile(settings.api_keys_file, "API_KEYS_FILE")
+        self._admin_file = WatchedKeyFile(settings.admin_keys_file, "ADMIN_KEYS_FILE")
+        # The keys given otherwise (the variables, the settings) stay for the process's life.
+        self._fixed_admins = settings.admin_key_digests - self._admin_file.digests
+        self._fixed_readers = settings.api_key_digests - self._reader_file.digests - settings.admin_key_digests
         self._admin_digests = frozenset(settings.admin_key_digests)
-        # The key file is watched: each replica and worker sees a revoked key within seconds.
-        self._key_file = settings.api_keys_file
-        self._key_file_stamp = _file_stamp(self._key_file)
-        self._key_file_digests = read_key_file_digests(self._key_file) if self._key_file else frozenset()
+        self._digests = tuple(sorted(settings.api_key_digests))
         self._keys_checked_at = time.monotonic()
         self._keys_lock = threading.Lock()
 
     def _reload_keys(self) -> None:
-        """Re-read the key file when it changed, at most once per ``KEY_FILE_CHECK_SECONDS``."""
-        if self._key_file is None or time.monotonic() - self._keys_checked_at < KEY_FILE_CHECK_SECONDS:
+        """Re-read the key files that changed, at most once per ``KEY_FILE_CHECK_SECONDS``."""
+        if time.monotonic() - self._keys_checked_at < KEY_FILE_CHECK_SECONDS:
             return
         with self._keys_lock:
             self._keys_checked_at = time.monotonic()
-            stamp = _file_stamp(self._key_file)
-            if stamp == self._key_file_stamp:
+            if not (self._reader_file.reload() | self._admin_file.reload()):
                 return
-            try:
-                fresh = read_key_file_digests(self._key_file)
-            except ConfigError as exc:  # a file half-written or unreadable: keep the keys we have
-                log.error("Reloading the API key file failed: %s", exc)
-                return
-            others = frozenset(self._digests) - self._key_file_digests
-            self._digests = tuple(sorted(others | fresh | self._admin_digests))
-            self._key_file_digests = fresh
-            self._key_file_stamp = stamp
-            log.info("Reloaded the API key file: %d keys.", len(fresh))
+            self._admin_digests = self._fixed_admins | self._admin_file.digests
+            self._digests = tuple(sorted(self._fixed_readers | self._reader_file.digests | self._admin_digests))
 
     @property
     def required(self) -> bool:
