@@ -6,6 +6,7 @@ the page is told and which documents are listed or searched, not retrieval quali
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from policyqa_app import AppSettings
 from policyqa_app.config import key_digest
 from policyqa_app.security import Identity
 from policyqa_app.service import Service
-from policyqa_app.ui_handlers import FORBIDDEN, UIHandlers
+from policyqa_app.ui_handlers import FORBIDDEN, READ_ONLY_REFUSAL, UIHandlers
 
 pytest.importorskip("gradio", reason="the UI needs the 'serve' extra")
 
@@ -137,6 +138,22 @@ def test_an_admin_session_adds_reports_duplicates_and_bad_files_then_removes(han
     assert added.doc_id not in {d.doc_id for d in service.assistant.documents()}
 
 
+def test_a_read_only_replica_shows_admins_no_controls_and_refuses_their_changes(handlers: UIHandlers) -> None:
+    service = handlers.service
+    service.settings = dataclasses.replace(service.settings, read_only=True)
+    admin = request_with(ADMIN_KEY)
+    outputs = handlers.on_load(None, None, None, None, admin)  # type: ignore[arg-type]
+    assert outputs[7].visible is False
+    assert "Read-only replica" in outputs[6]
+    before = {d.doc_id for d in service.assistant.documents()}
+    path = uploaded("办法.md", NEW_TEXT.encode("utf-8"))
+    assert READ_ONLY_REFUSAL.split(":")[0] in handlers.add_documents([path], admin)  # type: ignore[arg-type]
+    assert not Path(path).exists()
+    removal = handlers.remove_document(next(iter(before)), admin)  # type: ignore[arg-type]
+    assert "add and remove documents on the builder" in removal
+    assert {d.doc_id for d in service.assistant.documents()} == before
+
+
 def test_only_an_admin_key_makes_an_admin(handlers: UIHandlers) -> None:
     assert Identity("key:abc", "key").admin is False
     assert handlers.is_admin(request_with(READER_KEY)) is False  # type: ignore[arg-type]
@@ -183,3 +200,7 @@ def test_gradio_upload_route_opens_to_admin_identities_only(identity: Identity |
         scope = {"type": "http", "path": path, "method": "POST", "headers": [], "state": dict(state)}
         asyncio.run(ClosedRoutesMiddleware(app)(scope, receive, send))
     assert sent == [status, 404]  # recordings are closed to everyone
+    # On a read-only replica (admin_open empty) the upload route is closed to admins too.
+    scope = {"type": "http", "path": "/gradio_api/upload", "method": "POST", "headers": [], "state": dict(state)}
+    asyncio.run(ClosedRoutesMiddleware(app, admin_open=frozenset())(scope, receive, send))
+    assert sent[-1] == 404

@@ -236,7 +236,8 @@ def add_middleware(
     # The Documents tab's files (admins only) are bounded as the API's upload is.
     uploads[UI_UPLOAD_PATH] = max(uploads.values())
     app.add_middleware(BodyLimitMiddleware, path_limits=uploads)
-    app.add_middleware(ClosedRoutesMiddleware)
+    # A read-only replica takes no uploads, from admins neither: they add documents on the builder.
+    app.add_middleware(ClosedRoutesMiddleware, admin_open=frozenset() if settings.read_only else ADMIN_UI_ROUTES)
     app.add_middleware(AccessControlMiddleware, authenticator=authenticator)
     app.add_middleware(RequestOriginMiddleware, settings=settings)
     # Always installed, even with no allowed origin, so that Gradio does not add its own

@@ -127,6 +127,12 @@ FORBIDDEN = (
 )
 
 
+READ_ONLY_REFUSAL = (
+    "⛔ 只读副本 Read-only replica: 此服务器只提供已发布的索引，请在构建服务器上添加或删除文档。"
+    "This server serves a published index read-only: add and remove documents on the builder."
+)
+
+
 def english_reader(answer: dict[str, Any] | None) -> bool:
     """Whether the answer's question was asked in English (its card then glosses Chinese terms)."""
     return bool(answer) and not is_chinese(str(answer.get("question", "")))  # type: ignore[union-attr]
@@ -152,6 +158,18 @@ class UIHandlers:
         identity = request_identity(request, self.service)
         return bool(identity and identity.admin)
 
+    def may_manage(self, request: gr.Request | None) -> bool:
+        """An admin on a server that builds: a read-only replica shows no add or remove controls."""
+        return self.is_admin(request) and not self.service.settings.read_only
+
+    def refusal(self, request: gr.Request) -> str | None:
+        """Why this request may not add or remove documents, as a card; ``None`` when it may."""
+        if not self.is_admin(request):
+            return placeholder_card_html(FORBIDDEN)
+        if self.service.settings.read_only:
+            return placeholder_card_html(READ_ONLY_REFUSAL)
+        return None
+
     def on_load(
         self,
         kinds: list[str] | None,
@@ -166,7 +184,7 @@ class UIHandlers:
         its kind and region choices, the index line, the admin controls' visibility and the
         removable documents.
         """
-        admin = self.is_admin(request)
+        admin = self.may_manage(request)
         try:
             listing = self.service.document_listing()
         except PolicyQAError as exc:
@@ -179,6 +197,8 @@ class UIHandlers:
         removable = [(f"{d['title']} ({d['doc_id']})", str(d["doc_id"])) for d in listing if d.get("added")]
         generation = self.service.assistant.generation
         status = escape_text(f"索引版本 Index generation {generation} · {len(listing)} 篇文档 documents")
+        if self.service.settings.read_only:
+            status += escape_text(" · 只读副本 Read-only replica: documents are added on the builder")
         return (
             gr.Dropdown(choices=documents),
             gr.Dropdown(choices=kind_choices),
@@ -226,8 +246,8 @@ class UIHandlers:
         """
         paths = [Path(f) for f in files or []]
         try:
-            if not self.is_admin(request):
-                return placeholder_card_html(FORBIDDEN)
+            if refused := self.refusal(request):
+                return refused
             if not paths:
                 return placeholder_card_html("请先选择文件。Choose files first.")
             if len(paths) > MAX_UPLOAD_FILES:
@@ -262,8 +282,8 @@ class UIHandlers:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio finds its tracker by this default
     ) -> str:
         """Remove a document of the managed folder (admin only) and serve the build without it."""
-        if not self.is_admin(request):
-            return placeholder_card_html(FORBIDDEN)
+        if refused := self.refusal(request):
+            return refused
         if not doc_id:
             return placeholder_card_html("请先选择文档。Choose a document first.")
         try:
