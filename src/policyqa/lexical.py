@@ -1,10 +1,15 @@
-"""Lexical stage: BM25 over jieba tokens (``bm25s``), built once and persisted.
+"""Lexical stage: BM25 over jieba tokens, built once and persisted in bm25s's file format.
 
 The index is saved as JSON and ``.npy`` arrays (never pickle) and loaded
 memory-mapped, so a query only tokenises the question and reads scores. Loading
 reads bm25s's files directly: a query sums the precomputed score columns of its
 tokens, which needs numpy only, and importing bm25s (numba, scipy) would cost a
-new process ~0.3 s before its first answer. bm25s builds and saves the index.
+new process ~0.3 s before its first answer.
+
+The scores are computed here, vectorised, from every passage's token ids
+(:class:`TokenIds`, kept with the build): bm25s's "lucene" BM25 with its default
+parameters, as before, but without a Python loop per passage, and so that adding
+documents re-scores the whole library from the stored ids without cutting its text again.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import json
 import logging
 import os
 import re
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -104,6 +111,100 @@ def tokenize_joined(parts: Sequence[str], separators: Sequence[str], cache: dict
     return tokens
 
 
+# bm25s's defaults ("lucene" BM25), with which every index so far was built.
+BM25_K1 = 1.5
+BM25_B = 0.75
+_BM25_PARAMS = {
+    "k1": BM25_K1,
+    "b": BM25_B,
+    "delta": 0.5,
+    "method": "lucene",
+    "idf_method": "lucene",
+    "dtype": "float32",
+    "int_dtype": "int32",
+}
+TOKEN_IDS_FILE = "token_ids.npy"
+TOKEN_OFFSETS_FILE = "token_offsets.npy"
+_VOCAB_FILE = "vocab.index.json"
+
+
+@dataclass(frozen=True)
+class TokenIds:
+    """Every passage's BM25 tokens as ids into one vocabulary, in one flat array.
+
+    Passage ``i``'s ids are ``ids[offsets[i]:offsets[i + 1]]``; a passage without
+    tokens holds the empty token, as bm25s indexed it.
+    """
+
+    vocab: dict[str, int]
+    ids: np.ndarray  # int32
+    offsets: np.ndarray  # int64, one more than there are passages
+
+    @classmethod
+    def from_tokens(cls, corpus_tokens: Iterable[Sequence[str]], base: TokenIds | None = None) -> TokenIds:
+        """The ids of ``corpus_tokens``, appended to ``base``'s passages with its vocabulary extended."""
+        vocab = dict(base.vocab) if base is not None else {}
+        ids = array("i")
+        lengths = array("q")
+        for tokens in corpus_tokens:
+            tokens = tokens or ("",)
+            ids.extend(vocab.setdefault(token, len(vocab)) for token in tokens)
+            lengths.append(len(tokens))
+        new_ids = np.frombuffer(ids, dtype=np.int32) if ids else np.zeros(0, dtype=np.int32)
+        new_lengths = np.frombuffer(lengths, dtype=np.int64) if lengths else np.zeros(0, dtype=np.int64)
+        if base is None:
+            return cls(vocab, new_ids.copy(), np.concatenate([[0], np.cumsum(new_lengths)]).astype(np.int64))
+        offsets = np.concatenate([base.offsets, base.offsets[-1] + np.cumsum(new_lengths)]).astype(np.int64)
+        return cls(vocab, np.concatenate([base.ids, new_ids]), offsets)
+
+    @property
+    def passages(self) -> int:
+        return len(self.offsets) - 1
+
+    def save(self, folder: Path) -> None:
+        """The ids and offsets beside the index's files (its ``vocab.index.json`` is their vocabulary)."""
+        np.save(folder / TOKEN_IDS_FILE, self.ids, allow_pickle=False)
+        np.save(folder / TOKEN_OFFSETS_FILE, self.offsets, allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> TokenIds:
+        """Read the ids a build kept; ValueError (or OSError) when they are missing or do not fit together."""
+        vocab = json.loads((folder / _VOCAB_FILE).read_text(encoding="utf-8"))
+        ids = np.load(folder / TOKEN_IDS_FILE, allow_pickle=False)
+        offsets = np.load(folder / TOKEN_OFFSETS_FILE, allow_pickle=False)
+        if not isinstance(vocab, dict) or sorted(vocab.values()) != list(range(len(vocab))):
+            raise ValueError(f"{folder}/{_VOCAB_FILE} does not number its tokens 0..n-1")
+        if ids.dtype != np.int32 or offsets.dtype != np.int64 or ids.ndim != 1 or offsets.ndim != 1:
+            raise ValueError(f"{folder}: the token id arrays have the wrong types")
+        if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(ids) or np.any(np.diff(offsets) < 0):
+            raise ValueError(f"{folder}: the token offsets do not cover the token ids")
+        if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= len(vocab)):
+            raise ValueError(f"{folder}: a token id lies outside the vocabulary")
+        return cls(vocab, ids, offsets)
+
+
+def bm25_matrix(tokens: TokenIds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lucene BM25 scores as a token x passage matrix in CSC form: ``data``, ``indices``, ``indptr``.
+
+    score = idf(token) * tf / (tf + k1 * (1 - b + b * length / mean length)), with
+    idf = ln(1 + (N - df + 0.5) / (df + 0.5)): bm25s's "lucene" method, computed for
+    all (token, passage) pairs at once.
+    """
+    passages = tokens.passages
+    lengths = np.diff(tokens.offsets)
+    owner = np.repeat(np.arange(passages, dtype=np.int64), lengths)
+    # One key per (token, passage), sorted by token and then passage: the CSC order.
+    keys, tf = np.unique(tokens.ids.astype(np.int64) * max(passages, 1) + owner, return_counts=True)
+    del owner
+    token, passage = np.divmod(keys, max(passages, 1))
+    df = np.bincount(token, minlength=len(tokens.vocab))
+    idf = np.log1p((passages - df + 0.5) / (df + 0.5))
+    norm = BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / max(float(lengths.mean()) if passages else 1.0, 1e-9))
+    data = (idf[token] * tf / (norm[passage] + tf)).astype(np.float32)
+    indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+    return data, passage.astype(np.int32), indptr
+
+
 class LexicalIndex:
     """BM25 scores for every passage of the index.
 
@@ -125,7 +226,8 @@ class LexicalIndex:
         self._indices = indices
         self._indptr = indptr
         self._num_docs = num_docs
-        self._model = model  # the bm25s model of a fresh build, which saves it
+        # A fresh build's token ids (saved with it), or the bm25s model that scores a method of its own.
+        self._model = model
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
@@ -134,22 +236,25 @@ class LexicalIndex:
     @classmethod
     def build_from_tokens(cls, corpus_tokens: list[list[str]]) -> LexicalIndex:
         """The index of passages already tokenized (by ``tokenize`` or ``tokenize_joined``)."""
-        model = _bm25s().BM25()
-        model.index([tokens or [""] for tokens in corpus_tokens], show_progress=False)
-        scores = model.scores
-        return cls(
-            model.vocab_dict,
-            scores["data"],
-            scores["indices"],
-            scores["indptr"],
-            int(scores["num_docs"]),
-            model,
-        )
+        return cls.build_from_ids(TokenIds.from_tokens(corpus_tokens))
+
+    @classmethod
+    def build_from_ids(cls, tokens: TokenIds) -> LexicalIndex:
+        """The index of passages as token ids (a build's, with a new document's appended)."""
+        data, indices, indptr = bm25_matrix(tokens)
+        return cls(tokens.vocab, data, indices, indptr, tokens.passages, tokens)
 
     def save(self, folder: Path) -> None:
-        if self._model is None:
+        """Write the index in bm25s's file format, with the token ids it was computed from."""
+        if not isinstance(self._model, TokenIds):
             raise ValueError("Only a freshly built lexical index can be saved.")
-        self._model.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, values in (("data", self._data), ("indices", self._indices), ("indptr", self._indptr)):
+            np.save(folder / f"{name}.csc.index.npy", values, allow_pickle=False)
+        (folder / _VOCAB_FILE).write_text(json.dumps(self._vocab, ensure_ascii=False), encoding="utf-8")
+        params = {**_BM25_PARAMS, "num_docs": self._num_docs}
+        (folder / "params.index.json").write_text(json.dumps(params, indent=1), encoding="utf-8")
+        self._model.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
