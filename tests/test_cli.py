@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -258,6 +259,19 @@ def test_out_of_range_k_is_a_one_line_error(cli: Runner, index_dir: Path, k: str
 
     _assert_clean_error(result)
     assert k in result.stderr
+
+
+def test_index_extends_with_an_added_file_unless_full(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(MINI_DIR, corpus)
+    args = ["index", "-q", "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")]
+    assert run_cli_in_process(*args).returncode == 0
+    (corpus / "added.md").write_text("# 新增办法\n\n第一条 数据交易场所应当公开交易规则。\n", encoding="utf-8")
+    extended = run_cli_in_process(*args)
+    assert extended.returncode == 0, extended.stderr
+    assert "Extended the index to 3 documents" in extended.stdout
+    full = run_cli_in_process(*args, "--full")
+    assert re.search(r"^Indexed 3 documents", full.stdout), full.stdout
 
 
 @both_ways

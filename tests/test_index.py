@@ -13,7 +13,7 @@ import pytest
 from conftest import MINI_DIR, BuiltIndex, CountingEncoder, FakeEncoder
 
 import policyqa.index as index_module
-import policyqa.index.build as index_build
+import policyqa.index.parts as index_parts
 import policyqa.index.store as index_store
 import policyqa.index.vectors as index_vectors
 from policyqa.chunk import chunk_document, join_sentences
@@ -385,7 +385,7 @@ def test_no_file_of_the_index_is_a_pickle(fake_settings: Settings) -> None:
 def test_large_corpus_composes_passage_vectors_from_sentences(
     mini_index: BuiltIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index_build, "COMPOSED_PASSAGES_ABOVE", 0)
+    monkeypatch.setattr(index_parts, "COMPOSED_PASSAGES_ABOVE", 0)
     settings = mini_index.settings.replace(index_dir=tmp_path / "composed")
 
     build_index(settings, mini_index.encoder)

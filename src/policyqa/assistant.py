@@ -110,10 +110,10 @@ class Assistant:
             self._encoder = get_encoder(self.settings.encoder)
         return self._encoder
 
-    def build(self, progress: ProgressFn | None = None) -> BuildReport:
-        """(Re)build the index from the corpus and load it."""
+    def build(self, progress: ProgressFn | None = None, *, full: bool = False) -> BuildReport:
+        """(Re)build the index from the corpus and load it (extended with added files, unless ``full``)."""
         with self._lock:
-            folder, skipped = build_index(self.settings, self.encoder, progress)
+            folder, skipped = build_index(self.settings, self.encoder, progress, full=full)
             index = self._load(publish=True)
             counts = index.manifest["counts"]
             return BuildReport(
@@ -122,6 +122,7 @@ class Assistant:
                 chunks=int(counts["chunks"]),  # type: ignore[index]
                 seconds=float(index.manifest["build_seconds"]),  # type: ignore[arg-type]
                 skipped=tuple(skipped),
+                extended="extended_from" in index.manifest,
             )
 
     def _load(self, publish: bool | None = None) -> LoadedIndex:

@@ -73,10 +73,11 @@ def _print_json(data: object) -> None:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     assistant = Assistant(settings_from_args(args))
-    report = assistant.build(progress=None if args.quiet else _progress_bar())
+    report = assistant.build(progress=None if args.quiet else _progress_bar(), full=args.full)
     if report.skipped:  # each was named in a warning as it was skipped
         print(f"Skipped {len(report.skipped)} file(s) that cannot be indexed (named above).", file=sys.stderr)
-    print(f"Indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s -> {report.folder}")
+    how = "Extended the index to" if report.extended else "Indexed"
+    print(f"{how} {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s -> {report.folder}")
     return 0
 
 
@@ -220,6 +221,9 @@ def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", parents=[common], help="build or update the index")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--full", action="store_true", help="build afresh, even when the corpus only gained files (default: extend)"
+    )
     p.set_defaults(func=_cmd_index)
 
     for name, func, help_text in (

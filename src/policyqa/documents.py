@@ -198,14 +198,25 @@ def load_document(path: Path) -> Document:
 def load_corpus(corpus_dirs: Iterable[Path]) -> tuple[list[Document], list[SkippedFile]]:
     """Load every usable file; report the others. Raises CorpusError if nothing is usable."""
     folders = list(corpus_dirs)
-    documents: list[Document] = []
     skipped: list[SkippedFile] = []
     for entry in _not_files(folders):
         log.warning("%s: skipped (%s).", entry.path, entry.reason)
         skipped.append(entry)
+    documents, unusable = load_files(list_corpus_files(folders))
+    skipped.extend(unusable)
+    if not documents:
+        names = ", ".join(str(f) for f in folders)
+        raise CorpusError(f"No readable document ({', '.join(SUFFIXES)}) in {names}.")
+    return documents, skipped
+
+
+def load_files(paths: Iterable[Path]) -> tuple[list[Document], list[SkippedFile]]:
+    """The documents of ``paths`` in order, skipping (and reporting) unusable files and repeats of an earlier one."""
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
     seen: dict[str, str] = {}
     seen_content: dict[str, str] = {}
-    for path in list_corpus_files(folders):
+    for path in paths:
         try:
             doc = load_document(path)
         except (OSError, ValueError) as exc:
@@ -223,7 +234,4 @@ def load_corpus(corpus_dirs: Iterable[Path]) -> tuple[list[Document], list[Skipp
             continue
         log.warning("%s: skipped (%s).", path, reason)
         skipped.append(SkippedFile(str(path), reason))
-    if not documents:
-        names = ", ".join(str(f) for f in folders)
-        raise CorpusError(f"No readable document ({', '.join(SUFFIXES)}) in {names}.")
     return documents, skipped

@@ -329,6 +329,7 @@ class DocumentLibrary:
             chunks=int(counts["chunks"]),  # type: ignore[index]
             seconds=float(manifest["build_seconds"]),  # type: ignore[arg-type]
             skipped=tuple(skipped),
+            extended="extended_from" in manifest,
         )
 
 

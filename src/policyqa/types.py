@@ -373,6 +373,8 @@ class BuildReport:
     chunks: int
     seconds: float
     skipped: tuple[SkippedFile, ...]
+    # The live build was extended with added files rather than built afresh (``index.extend``).
+    extended: bool = False
 
     @property
     def passages(self) -> int:

@@ -22,10 +22,11 @@ of which a question reads a few hundred rows.
 from __future__ import annotations
 
 from ..types import DocumentInfo
-from .build import COMPOSED_PASSAGES_ABOVE, build_index
+from .build import build_index
 from .cache import EmbeddingCache, ProgressFn
 from .load import LoadedIndex, load_index
 from .manifest import FORMAT_VERSION, check_compatible, is_stale, read_manifest
+from .parts import COMPOSED_PASSAGES_ABOVE
 from .store import current_build, index_home
 from .vectors import EXACT_SEARCH_LIMIT, VectorSearch, make_faiss_index
 
