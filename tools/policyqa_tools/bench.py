@@ -134,6 +134,15 @@ def bench(args: argparse.Namespace) -> int:
         print(f"error: the benchmark needs {exc.name}: pip install 'policyqa[serve,dev]'", file=sys.stderr)
         return EXIT_MISSING_EXTRA
     settings = settings_from_args(args)
+    if (args.add or args.only_add) and not args.library:
+        print("error: --add and --only-add go with --library", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
+    if args.only_add and not args.add:
+        print("error: --only-add needs --add FILE", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
+    if args.add and not Path(args.add).is_file():
+        print(f"error: --add {args.add}: no such file", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
     if args.library:
         return _bench_library(args, settings)
     extra = None if args.no_extra_corpus else Path(args.extra_corpus)
@@ -176,7 +185,14 @@ def _bench_library(args: argparse.Namespace, settings: Settings) -> int:
         _ = Assistant(lib_settings, auto_build=False).encoder
         report["machine"] = describe()
         report["results"] = run_library(
-            lib_settings, questions, Path(tmp), passes=1 if args.quick else 3, skip_build=args.no_build, log=_log
+            lib_settings,
+            questions,
+            Path(tmp),
+            passes=1 if args.quick else 3,
+            skip_build=args.no_build,
+            log=_log,
+            add=Path(args.add) if args.add else None,
+            only_add=args.only_add,
         )
     text = library_markdown(report["results"])  # type: ignore[arg-type]
     if args.out:
@@ -213,5 +229,13 @@ def register(subparsers: argparse._SubParsersAction, common_parent: argparse.Arg
     )
     parser.add_argument(
         "--no-build", action="store_true", help="with --library: measure the index already in --index-dir"
+    )
+    parser.add_argument(
+        "--add",
+        metavar="FILE",
+        help="with --library: also time `policyqa add FILE` while a server answers, on a scratch copy of the index",
+    )
+    parser.add_argument(
+        "--only-add", action="store_true", help="with --library and --add: measure the add alone (no other step)"
     )
     parser.set_defaults(func=bench)

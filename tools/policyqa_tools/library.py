@@ -14,7 +14,11 @@ One run, in this order (each figure on the same machine, in the same run as its 
   adds) and shared file pages (``RssFile``: the mapped index, shared between workers);
 - the plain LangChain pipeline (``policyqa.compare``: 1,000/200 character chunks, the
   same encoder, exact FAISS): its chunks counted, its build extrapolated from encoding a
-  sample, its retrieval (encode the question, exact search over as many vectors) timed.
+  sample, its retrieval (encode the question, exact search over as many vectors) timed;
+- with ``--add FILE``: ``policyqa add FILE`` while ``policyqa serve`` answers a search load,
+  both on a scratch copy of the index (the measured one never changes): the command's wall
+  time, the time from its start until the server answers a search within the new
+  document, the server's search latency and errors before and during the add, its memory.
 """
 
 from __future__ import annotations
@@ -22,20 +26,31 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from policyqa import Assistant, Settings
+from policyqa.embed import Encoder
+from policyqa.errors import IndexMismatchError
+from policyqa.index import check_compatible, current_build, index_home, is_stale, read_manifest
 
-from .machine import child_env
+from .machine import child_env, free_port
 from .measure import WARM_UP_ASKS, WARM_UP_QUESTION, _cli, _corpus_args, _loaded_index, timed
 from .report import latency_summary
+
+if TYPE_CHECKING:
+    import httpx
 
 FLOOR_SAMPLE = 4_096
 FLOOR_BATCH = 256
@@ -223,27 +238,47 @@ def _baseline(
 
 
 def run_library(
-    settings: Settings, questions: Sequence[str], scratch: Path, *, passes: int, skip_build: bool, log: object
+    settings: Settings,
+    questions: Sequence[str],
+    scratch: Path,
+    *,
+    passes: int,
+    skip_build: bool,
+    log: object,
+    add: Path | None = None,
+    only_add: bool = False,
 ) -> dict[str, object]:
-    """Every figure of the library benchmark for ``settings`` (its corpus folders and index folder)."""
+    """Every figure of the library benchmark for ``settings`` (its corpus folders and index folder).
+
+    ``add``: last, adding that file while a server answers (``add_while_serving``, on a scratch
+    copy of the index). ``only_add``: that step alone, after the build unless ``skip_build``.
+    """
     say = log if callable(log) else print
+    steps = 6 if add is None else 7
     results: dict[str, object] = {"load_average_start": [round(x, 2) for x in os.getloadavg()]}
     cached = _cached_texts(settings.index_dir)
     if not skip_build:
-        say(f"[1/6] policyqa index of {len(settings.corpus_dirs)} folder(s), {cached:,} texts cached before")
+        say(f"[1/{steps}] policyqa index of {len(settings.corpus_dirs)} folder(s), {cached:,} texts cached before")
         build = measured_run(["index", "-q", *_corpus_args(settings), "--index-dir", str(settings.index_dir)], scratch)
         results["build"] = {**build, "cached_texts_before": cached, "cold": cached == 0}
+    if add is not None and only_add:
+        manifest = read_manifest(current_build(settings))
+        counts = manifest["counts"]
+        assert isinstance(counts, dict)
+        results["corpus"] = {**counts, "faiss": manifest.get("faiss")}
+        _passages_per_s(results, counts)
+        say(f"[{steps}/{steps}] adding {add.name} while a server answers (the other steps left out: --only-add)")
+        results["add"] = add_while_serving(settings, add, questions, scratch, say=say)
+        results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+        return results
     assistant = Assistant(settings, auto_build=False)
     index = _loaded_index(assistant)
     counts = index.manifest["counts"]
     results["corpus"] = {**counts, "faiss": index.manifest.get("faiss")}
-    if "build" in results:
-        build_info = results["build"]
-        assert isinstance(build_info, dict)
-        build_info["passages_per_s"] = round(counts["chunks"] / build_info["wall_s"], 1)
-    say(f"[2/6] encoder floor on a sample of {FLOOR_SAMPLE:,} distinct sentences")
+    _passages_per_s(results, counts)
+    say(f"[2/{steps}] encoder floor on a sample of {FLOOR_SAMPLE:,} distinct sentences")
     results["floor"] = encoder_floor(settings, _distinct_sentences(index.folder), FLOOR_SAMPLE)
-    say(f"[3/6] warm ask and search, {len(questions)} gold questions x {passes}")
+    say(f"[3/{steps}] warm ask and search, {len(questions)} gold questions x {passes}")
     assistant.search(WARM_UP_QUESTION, k=1)
     for question in questions[:WARM_UP_ASKS]:
         assistant.ask(question)
@@ -259,15 +294,388 @@ def run_library(
 
     results["ask"] = latency_summary(timed(fresh(assistant.ask), questions, passes))
     results["search"] = latency_summary(timed(fresh(assistant.search), questions, passes))
-    say("[4/6] the plain LangChain pipeline: build from a sample, retrieval")
+    say(f"[4/{steps}] the plain LangChain pipeline: build from a sample, retrieval")
     results["baseline"] = _baseline(settings, assistant, questions, passes, BASELINE_SAMPLE)
     del assistant, index
-    say("[5/6] cold start, 3 runs of policyqa ask")
+    say(f"[5/{steps}] cold start, 3 runs of policyqa ask")
     results["cold_start"] = _cold_start(settings, questions[0], 3, scratch)
-    say("[6/6] a serving process's memory after 20 questions")
+    say(f"[6/{steps}] a serving process's memory after 20 questions")
     results["serving_memory_mb"] = _serving_memory(settings, questions[:20], scratch)
+    if add is not None:
+        say(f"[7/{steps}] adding {add.name} while a server answers")
+        results["add"] = add_while_serving(settings, add, questions, scratch, say=say)
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
+
+
+def _passages_per_s(results: dict[str, object], counts: dict[str, int]) -> None:
+    build_info = results.get("build")
+    if isinstance(build_info, dict):
+        build_info["passages_per_s"] = round(counts["chunks"] / build_info["wall_s"], 1)
+
+
+# --- adding a document while a server answers ------------------------------------------------------
+
+ADD_WARMUP_S = 2.0  # the load's first requests after /readyz, left out of the baseline
+ADD_BASELINE_S = 10.0  # the load before the add: the baseline
+ADD_AFTER_S = 5.0  # the load once the document is answerable
+ADD_POLL_S = 0.5  # the probe's period, from the start of the add
+ADD_TIMEOUT_S = 1_800.0  # the add command, at most
+ANSWERABLE_TIMEOUT_S = 120.0  # once the add ended, the longest wait for the server to find the document
+SERVER_READY_TIMEOUT_S = 600.0
+REQUEST_TIMEOUT_S = 60.0
+PROBE_QUESTION_CHARS = 80
+OUTPUT_LINES = 5
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One request of the load: when it started (seconds from the load's start), its milliseconds, its outcome."""
+
+    at: float
+    ms: float
+    outcome: str
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """What the server is asked until it finds the added document: ``question`` within ``doc_id``."""
+
+    question: str
+    doc_id: str
+
+
+def _probe_question(title: str, text: str, stem: str) -> str:
+    """The document's title, or its first line when the title is only the file name."""
+    if title.strip() and title != stem:
+        return title.strip()[:PROBE_QUESTION_CHARS]
+    first = next((line.strip() for line in text.splitlines() if line.strip()), stem)
+    return first[:PROBE_QUESTION_CHARS]
+
+
+def _scratch_index(settings: Settings, scratch: Path) -> Settings:
+    """Settings of a scratch index folder holding a copy of the live build, with a managed folder of its own.
+
+    The managed folder is part of the fingerprint, so the copy goes under the scratch
+    settings' fingerprint folder, named by a ``CURRENT`` file. ``cache`` is a link to the
+    real index folder's embedding cache (the added document's sentences are cached there).
+    """
+    index_dir = (scratch / "add-index").resolve()
+    managed = (scratch / "add-managed").resolve()
+    copy = settings.replace(index_dir=index_dir, managed_dir=managed)
+    live = current_build(settings)
+    home = index_home(copy)
+    home.mkdir(parents=True)
+    shutil.copytree(live, home / live.name)
+    (home / "CURRENT").write_text(live.name + "\n", encoding="utf-8")
+    cache = settings.index_dir / "cache"
+    if cache.is_dir():
+        (index_dir / "cache").symlink_to(cache.resolve(), target_is_directory=True)
+    managed.mkdir()
+    return copy.replace()  # the managed folder exists now: among the corpus folders
+
+
+def _remove_scratch_index(copy: Settings) -> None:
+    """Delete the scratch index and managed folders: the cache link goes, never what it points to."""
+    link = copy.index_dir / "cache"
+    if link.is_symlink():
+        link.unlink()
+    shutil.rmtree(copy.index_dir, ignore_errors=True)
+    if copy.managed_dir is not None:
+        shutil.rmtree(copy.managed_dir, ignore_errors=True)
+
+
+def _check_loadable(copy: Settings, encoder: Encoder) -> str:
+    """The copy's live build; RuntimeError when ``Assistant(copy, auto_build=False)`` would refuse to load it."""
+    folder = current_build(copy)
+    manifest = read_manifest(folder)
+    try:
+        check_compatible(manifest, copy, encoder)
+    except IndexMismatchError as exc:
+        raise RuntimeError(f"the index cannot be served as it is: {exc}") from exc
+    if is_stale(manifest, copy):
+        raise RuntimeError(
+            f"{folder.name} is stale for its corpus folders (a file changed since the build): a server "
+            "would rebuild it, and the add would measure a full build; build the index first"
+        )
+    return folder.name
+
+
+def _wait_ready(server: subprocess.Popen[bytes], base_url: str, log_path: Path) -> float:
+    """Seconds until ``/readyz`` answers 200."""
+    import httpx
+
+    started = time.perf_counter()
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}; see {log_path}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=5.0).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        if time.perf_counter() - started > SERVER_READY_TIMEOUT_S:
+            raise RuntimeError(f"the server was not ready after {SERVER_READY_TIMEOUT_S:.0f} s; see {log_path}")
+        time.sleep(0.25)
+
+
+def _load(base_url: str, questions: Sequence[str], stop: threading.Event, origin: float, out: list[_Request]) -> None:
+    """POST ``/api/v1/search`` with ``questions`` in turn, one at a time, until ``stop``; every request recorded."""
+    import httpx
+
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        turn = 0
+        while not stop.is_set():
+            question = questions[turn % len(questions)]
+            turn += 1
+            started = time.perf_counter()
+            try:
+                response = client.post("/api/v1/search", json={"question": question})
+                outcome = "ok" if response.status_code == 200 else f"http {response.status_code}"
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            out.append(_Request(started - origin, (time.perf_counter() - started) * 1000, outcome))
+
+
+def _window(requests: Sequence[_Request], start: float, end: float) -> dict[str, object]:
+    """The requests started in ``[start, end)``: count, errors, and the latency of those answered."""
+    chosen = [r for r in requests if start <= r.at < end]
+    errors: dict[str, int] = {}
+    for request in chosen:
+        if request.outcome != "ok":
+            errors[request.outcome] = errors.get(request.outcome, 0) + 1
+    return {
+        "seconds": round(max(0.0, end - start), 2),
+        "requests": len(chosen),
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        **latency_summary([r.ms for r in chosen if r.outcome == "ok"]),
+    }
+
+
+def _found(client: httpx.Client, question: str, doc_ids: list[str] | None = None, k: int | None = None) -> list[str]:
+    """The doc ids of ``/api/v1/search``'s passages, best first; none when it does not answer 200."""
+    import httpx
+
+    body: dict[str, object] = {"question": question}
+    if doc_ids is not None:
+        body["doc_ids"] = doc_ids
+    if k is not None:
+        body["k"] = k
+    try:
+        response = client.post("/api/v1/search", json=body)
+    except httpx.HTTPError:
+        return []
+    if response.status_code != 200:
+        return []  # 422 unknown_document until the server serves a build with it
+    return [str(p["doc_id"]) for p in response.json()["passages"]]
+
+
+def _mb_of(status: dict[str, int]) -> dict[str, float]:
+    return {key: round(value / 1024, 1) for key, value in status.items()}
+
+
+def _tail(path: Path, lines: int = OUTPUT_LINES) -> list[str]:
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    return [line for line in text.splitlines() if line.strip()][-lines:]
+
+
+def add_while_serving(
+    settings: Settings,
+    path: Path,
+    questions: Sequence[str],
+    scratch: Path,
+    *,
+    baseline_s: float = ADD_BASELINE_S,
+    after_s: float = ADD_AFTER_S,
+    say: Callable[[str], object] = print,
+) -> dict[str, object]:
+    """``policyqa add PATH`` on a scratch copy of the index while ``policyqa serve`` answers a search load.
+
+    The measured index is never changed: the server and the add work on a copy of its live
+    build (``_scratch_index``), deleted at the end. From the start of the add the server is
+    asked, every ``ADD_POLL_S``, the document's title within the document (``doc_ids``):
+    ``answerable_s`` is the time from the start of the add until it answers with it. The
+    load's latency and errors are given before the add (baseline), from its start until
+    the document is answerable, and after.
+    """
+    from policyqa.documents import load_document
+    from policyqa.embed import get_encoder
+    from policyqa.library import HASH_CHARS
+
+    path = path.resolve()
+    doc = load_document(path)
+    probe = _Probe(_probe_question(doc.title, doc.text, path.stem), doc.sha256[:HASH_CHARS])  # the managed file's stem
+    out: dict[str, object] = {
+        "file": path.name,
+        "bytes": path.stat().st_size,
+        "pages": len(doc.pages) or None,
+        "probe_question": probe.question,
+    }
+    started = time.perf_counter()
+    copy = _scratch_index(settings, scratch)
+    out["scratch_copy_s"] = round(time.perf_counter() - started, 1)
+    try:
+        before = _check_loadable(copy, get_encoder(settings.encoder))
+        counts_before = read_manifest(current_build(copy))["counts"]
+        served = _serve_and_add(copy, _corpus_args(settings), path, probe, questions, scratch, baseline_s, after_s, say)
+        out.update(served)
+        live = current_build(copy)
+        manifest = read_manifest(live)
+        out.update(
+            {
+                "build_before": before,
+                "build_after": live.name,
+                "extended": manifest.get("extended_from") == before,
+                "extended_from": manifest.get("extended_from"),
+                "build_s": manifest.get("build_seconds"),  # the build inside the add, as its manifest says
+                "counts_before": counts_before,
+                "counts_after": manifest["counts"],
+            }
+        )
+    finally:
+        _remove_scratch_index(copy)
+    return out
+
+
+def _serve_and_add(
+    copy: Settings,
+    corpus_args: list[str],
+    path: Path,
+    probe: _Probe,
+    questions: Sequence[str],
+    scratch: Path,
+    baseline_s: float,
+    after_s: float,
+    say: Callable[[str], object],
+) -> dict[str, object]:
+    """Start the server on the copy, load it, run the add and probe; every figure of the step."""
+    import httpx
+
+    assert copy.managed_dir is not None
+    env = {**child_env(scratch), "POLICYQA_MANAGED_DIR": str(copy.managed_dir)}
+    # The measured settings' corpus folders; the scratch managed folder comes in through the environment.
+    where = [*corpus_args, "--index-dir", str(copy.index_dir)]
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    server_log = scratch / "add-server.log"
+    requests: list[_Request] = []
+    stop = threading.Event()
+    with server_log.open("w") as log:
+        server = subprocess.Popen(
+            [*_cli(), "serve", *where, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            say(f"      policyqa serve on port {port}, a copy of the index; waiting for /readyz")
+            out: dict[str, object] = {"server_ready_s": round(_wait_ready(server, base_url, server_log), 2)}
+            out["server_rss_ready_mb"] = _mb_of(_status(server.pid))
+            origin = time.perf_counter()
+            loader = threading.Thread(
+                target=_load, args=(base_url, questions, stop, origin, requests), name="bench-load", daemon=True
+            )
+            loader.start()
+            try:
+                say(f"      search load from one client: {ADD_WARMUP_S + baseline_s:.0f} s before the add")
+                time.sleep(ADD_WARMUP_S + baseline_s)
+                say(f"      policyqa add {path.name}, asking the server every {ADD_POLL_S} s")
+                added = _run_add([*_cli(), "add", str(path), *where], env, scratch, origin, base_url, probe)
+                say(f"      search load for {after_s:.0f} s more")
+                time.sleep(after_s)
+            finally:
+                stop.set()
+                loader.join(timeout=REQUEST_TIMEOUT_S + 5)
+            ended = time.perf_counter() - origin
+            start, add_end, answerable = added.pop("_start"), added.pop("_end"), added.pop("_answerable")
+            assert isinstance(start, float) and isinstance(add_end, float)
+            until = answerable if isinstance(answerable, float) else add_end
+            out.update(added)
+            doc_id = str(added["doc_id"])
+            with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+                ranked = list(dict.fromkeys(_found(client, probe.question, k=5)))
+                ready = client.get("/readyz")
+            out["unfiltered_rank"] = ranked.index(doc_id) + 1 if doc_id in ranked else None
+            out["unfiltered_top5"] = doc_id in ranked[:5]
+            out["served_generation"] = ready.json().get("generation") if ready.status_code == 200 else None
+            out["search_baseline"] = _window(requests, ADD_WARMUP_S, start)
+            out["search_during_add"] = _window(requests, start, until)
+            out["search_after"] = _window(requests, until, ended)
+            out["load_requests"] = len(requests)
+            out["load_errors"] = sum(1 for r in requests if r.outcome != "ok")
+            out["server_memory_end_mb"] = _mb_of(_status(server.pid))
+            return out
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=30)
+
+
+def _run_add(
+    args: list[str], env: dict[str, str], scratch: Path, origin: float, base_url: str, probe: _Probe
+) -> dict[str, object]:
+    """Run the add, sampling its memory; from its start, probe the server every ``ADD_POLL_S`` until it answers."""
+    import httpx
+
+    stdout, stderr = scratch / "add.out", scratch / "add.err"
+    ended: list[float] = []
+    answerable: float | None = None
+    probes = peak = 0
+    doc_id = probe.doc_id
+    with (
+        stdout.open("w") as out,
+        stderr.open("w") as err,
+        httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client,
+    ):
+        start = time.perf_counter() - origin
+        add = subprocess.Popen(args, stdout=out, stderr=err, env=env)
+
+        def wait() -> None:
+            add.wait()
+            ended.append(time.perf_counter() - origin)
+
+        waiter = threading.Thread(target=wait, name="bench-add-wait", daemon=True)
+        waiter.start()
+        next_probe = start
+        while True:
+            now = time.perf_counter() - origin
+            if not ended:
+                peak = max(peak, _tree_rss_kib(add.pid))
+                if now - start > ADD_TIMEOUT_S:
+                    add.kill()
+                    waiter.join()
+                    raise RuntimeError(f"policyqa add took more than {ADD_TIMEOUT_S:.0f} s; see {stderr}")
+            else:
+                if add.returncode != 0:
+                    waiter.join()
+                    raise RuntimeError(f"policyqa add failed (exit {add.returncode}): {' | '.join(_tail(stderr))}")
+                said = re.search(r": added as (\S+)$", stdout.read_text(encoding="utf-8"), re.MULTILINE)
+                if said is None:
+                    raise RuntimeError(f"policyqa add added nothing: {' | '.join(_tail(stdout) + _tail(stderr))}")
+                doc_id = said.group(1)  # the same as predicted, unless the library names files otherwise
+                if answerable is not None or now - ended[0] > ANSWERABLE_TIMEOUT_S:
+                    break
+            if answerable is None and now >= next_probe:
+                next_probe = now + ADD_POLL_S
+                probes += 1
+                if doc_id in _found(client, probe.question, [doc_id]):
+                    answerable = time.perf_counter() - origin
+            time.sleep(0.05)
+    waiter.join()
+    return {
+        "doc_id": doc_id,
+        "add_s": round(ended[0] - start, 2),
+        "add_peak_rss_mb": round(peak / 1024, 1),
+        "add_output": _tail(stdout) + _tail(stderr),
+        "answerable": answerable is not None,
+        "answerable_s": None if answerable is None else round(answerable - start, 2),
+        "answerable_after_add_s": None if answerable is None else round(answerable - ended[0], 2),
+        "probes": probes,
+        "_start": start,
+        "_end": ended[0],
+        "_answerable": answerable,
+    }
 
 
 def _ratio(a: object, b: object) -> str:
@@ -296,9 +704,29 @@ def library_markdown(results: dict[str, object]) -> str:
         ("  of which mapped files (shared)", get("serving_memory_mb", "RssFile"), "MB", None, ""),
         ("LangChain baseline build (extrapolated)", get("baseline", "build_s"), "s", None, ""),
     ]
+    if isinstance(results.get("add"), dict):
+        during, before = ("add", "search_during_add"), ("add", "search_baseline")
+        rows += [
+            (
+                f"adding {get('add', 'file')} while serving, until answerable",
+                get("add", "answerable_s"),
+                "s",
+                None,
+                "≤ 60 s",
+            ),
+            ("  policyqa add (the command)", get("add", "add_s"), "s", None, ""),
+            ("  of which the build (its manifest)", get("add", "build_s"), "s", None, ""),
+            ("  peak RSS of policyqa add (with its workers)", get("add", "add_peak_rss_mb"), "MB", None, ""),
+            ("  server search p50 during the add", get(*during, "p50_ms"), "ms", get(*before, "p50_ms"), ""),
+            ("  server search p95 during the add", get(*during, "p95_ms"), "ms", get(*before, "p95_ms"), ""),
+            ("  server search errors during the add", get(*during, "errors"), "", get(*before, "errors"), "0"),
+            ("  server cold start (to /readyz 200)", get("add", "server_ready_s"), "s", None, ""),
+            ("  server RSS at the end", get("add", "server_memory_end_mb", "VmRSS"), "MB", None, ""),
+            ("  server peak RSS (VmHWM)", get("add", "server_memory_end_mb", "VmHWM"), "MB", None, ""),
+        ]
     lines = ["| figure | measured | reference | ratio | target |", "|---|---|---|---|---|"]
     for label, value, unit, reference, target in rows:
-        shown = "–" if value is None else f"{value:,} {unit}"
+        shown = "–" if value is None else f"{value:,} {unit}".rstrip()
         ref = "–" if reference is None else f"{reference:,}"
         lines.append(f"| {label} | {shown} | {ref} | {_ratio(value, reference)} | {target} |")
     return "\n".join(lines) + "\n"
