@@ -17,7 +17,7 @@ from conftest import MINI_DIR
 import policyqa.index.extend as index_extend
 import policyqa.index.parts as index_parts
 from policyqa.embed import Encoder
-from policyqa.index import build_index, load_index, read_manifest
+from policyqa.index import build_index, document_centroids, load_index, read_manifest
 from policyqa.index.extend import extend_build
 from policyqa.index.load import LoadedIndex
 from policyqa.lexical import tokenize
@@ -76,6 +76,10 @@ def assert_same_index(extended: LoadedIndex, full: LoadedIndex, encoder: Encoder
     ext_sentences = {(s.doc_id, s.spans): row for row, s in enumerate(extended.sentences)}
     sentence_order = [ext_sentences[(s.doc_id, s.spans)] for s in full.sentences]
     np.testing.assert_allclose(extended.sentence_vectors[sentence_order], full.sentence_vectors, atol=1e-6)
+    assert extended.title_vectors is not None and full.title_vectors is not None
+    np.testing.assert_allclose(extended.title_vectors, full.title_vectors, atol=1e-6)
+    assert extended.centroid_vectors is not None and full.centroid_vectors is not None
+    np.testing.assert_allclose(extended.centroid_vectors, full.centroid_vectors, atol=1e-5)
     assert extended.terms == full.terms
     np.testing.assert_allclose(extended.term_vectors, full.term_vectors, atol=1e-6)
     for question in QUERIES:
@@ -198,3 +202,23 @@ def test_a_crash_while_extending_leaves_the_live_build_serving(
     monkeypatch.undo()
     folder, _ = build_index(settings, use_encoder)
     assert read_manifest(folder)["extended_from"] == live.name
+
+
+def test_the_stored_document_vectors_are_what_the_retriever_computes_without_them(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    settings = _settings(tmp_path, "corpus")
+    build_index(settings, use_encoder)
+    index = load_index(settings, use_encoder)
+    doc_ids = sorted(index.documents)
+    position = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+    owners = np.asarray([position[c.doc_id] for c in index.chunks], dtype=np.int64)
+    assert index.centroid_vectors is not None and index.title_vectors is not None
+    computed = document_centroids(index.chunk_vectors, owners, len(doc_ids))
+    np.testing.assert_allclose(index.centroid_vectors, computed, atol=1e-6)
+    titles = use_encoder.encode_documents([index.documents[d].title for d in doc_ids])
+    np.testing.assert_allclose(index.title_vectors, titles, atol=1e-6)
+    # Summed block by block, a document split across two blocks comes out the same.
+    np.testing.assert_allclose(
+        document_centroids(index.chunk_vectors, owners, len(doc_ids), step=7), computed, atol=1e-6
+    )

@@ -18,7 +18,7 @@ import numpy as np
 from .articles import article_of, articles_named
 from .chunk import Chunk
 from .embed import Encoder
-from .index import LoadedIndex
+from .index import LoadedIndex, document_centroids
 from .metadata import LEGAL_KINDS
 from .places import places_named
 from .settings import Settings
@@ -46,13 +46,20 @@ class Retriever:
         self._doc_ids = sorted(index.documents)
         self._position = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
         self._doc_of_row = np.asarray([self._position[c.doc_id] for c in index.chunks], dtype=np.int64)
-        self._title_vectors = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
+        titles = index.title_vectors
+        if titles is None:  # a build made before the titles were embedded with it
+            titles = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
+        self._title_vectors = titles
         self._doc_kinds = [
             "legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids
         ]
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
         self._row_of = {c.chunk_id: row for row, c in enumerate(index.chunks)}
-        self._centroids = self._document_centroids() if settings.centroid_weight else None
+        self._centroids = None
+        if settings.centroid_weight:
+            self._centroids = index.centroid_vectors
+            if self._centroids is None:  # a build made before the centroids were kept
+                self._centroids = document_centroids(index.chunk_vectors, self._doc_of_row, len(self._doc_ids))
         by_section: dict[str, int] = {}
         for chunk in index.chunks:
             if chunk.section not in by_section:
@@ -188,17 +195,6 @@ class Retriever:
         if len(top) == 0:
             return None
         return [self._doc_ids[d] for d in top.tolist()]
-
-    def _document_centroids(self) -> np.ndarray:
-        """Each document's mean chunk vector, normalised: what the document as a whole is about."""
-        dimension = self.index.chunk_vectors.dimension
-        sums = np.zeros((len(self._doc_ids), dimension), dtype=np.float32)
-        step = 20_000
-        for start in range(0, len(self.index.chunks), step):
-            rows = np.arange(start, min(start + step, len(self.index.chunks)), dtype=np.int64)
-            np.add.at(sums, self._doc_of_row[rows], self.index.chunk_vectors.reconstruct(rows))
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        return sums / np.where(norms > 0, norms, 1.0)
 
     def _dense_scores(self, vector: np.ndarray, rows: list[int]) -> np.ndarray:
         """Cosine of each passage, blended with its best sentence's cosine.

@@ -8,15 +8,19 @@ Layout under ``<index_dir>/<fingerprint>/``::
         vectors.faiss       FAISS index of the chunk vectors (FAISS's own format)
         sentence_vectors.npy  sentence embeddings, for scoring and answer extraction
         terms.json, term_vectors.npy  the Chinese words of the corpus, embedded (query expansion)
-        passages.jsonl      chunks, sentences and documents as JSON
-        bm25/               BM25 arrays (.npy, JSON)
+        title_vectors.npy, centroid_vectors.npy  each document's title embedded and its mean
+                            chunk vector, in sorted id order
+        passages.jsonl      documents, sentences and chunks as JSON lines
+        bm25/               BM25 arrays (.npy, JSON) and every passage's token ids
 
 One module a concern: ``cache`` (embeddings by text hash under ``<index_dir>/cache/``),
-``build``, ``store`` (the build folders and the ``CURRENT`` switch), ``manifest``,
+``build`` (full, or ``extend``: the live build with added files appended), ``parts`` (what
+both share), ``store`` (the build folders and the ``CURRENT`` switch), ``manifest``,
 ``integrity`` (checksums and declared sizes, checked before FAISS or numpy read a
 file), ``vectors`` (FAISS, imported nowhere else) and ``load``. Nothing is pickled.
 Sentence vectors are memory-mapped when loaded: at 100,000 chunks they are ~0.5 GB,
-of which a question reads a few hundred rows.
+of which a question reads a few hundred rows; so is the store, whose sentence lines are
+parsed only when read.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from .load import LoadedIndex, load_index
 from .manifest import FORMAT_VERSION, check_compatible, is_stale, read_manifest
 from .parts import COMPOSED_PASSAGES_ABOVE
 from .store import current_build, index_home
-from .vectors import EXACT_SEARCH_LIMIT, VectorSearch, make_faiss_index
+from .vectors import EXACT_SEARCH_LIMIT, VectorSearch, document_centroids, make_faiss_index
 
 __all__ = [
     "COMPOSED_PASSAGES_ABOVE",
@@ -42,6 +46,7 @@ __all__ = [
     "build_index",
     "check_compatible",
     "current_build",
+    "document_centroids",
     "index_home",
     "is_stale",
     "load_index",

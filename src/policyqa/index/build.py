@@ -25,7 +25,7 @@ from . import parts
 from .cache import ProgressFn
 from .extend import extend_build
 from .store import index_home, new_build_folder
-from .vectors import kind_of, make_faiss_index, write_faiss
+from .vectors import VectorSearch, kind_of, make_faiss_index, write_faiss
 
 
 def build_index(
@@ -68,11 +68,15 @@ def _build_full(settings: Settings, encoder: Encoder, progress: ProgressFn | Non
 
         if progress:
             progress("FAISS index", 0, 1)
-        write_faiss(make_faiss_index(passage_vectors), tmp / "vectors.faiss")
+        faiss_index = make_faiss_index(passage_vectors)
         del passage_vectors
+        write_faiss(faiss_index, tmp / "vectors.faiss")
+        parts.save_centroids(tmp, VectorSearch(faiss_index), {doc.doc_id: len(cd.chunks) for doc, cd in chunked})
+        del faiss_index
         if progress:
             progress("FAISS index", 1, 1)
         parts.save_terms(tmp, terms, np.asarray(term_vectors))
+        parts.save_title_vectors(tmp, settings, encoder, {d.doc_id: d.title for d in documents}, progress)
         with (tmp / "passages.jsonl").open("w", encoding="utf-8") as out:
             parts.write_records(out, chunked)
         lexical.save(tmp / "bm25")

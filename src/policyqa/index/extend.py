@@ -43,7 +43,7 @@ from .cache import ProgressFn, new_array_file, release_pages
 from .integrity import check_declared_sizes, verify_files
 from .manifest import check_compatible, corpus_state, read_manifest
 from .store import current_build, index_home, new_build_folder
-from .vectors import kind_of, read_faiss, write_faiss
+from .vectors import VectorSearch, kind_of, read_faiss, write_faiss
 from .workers import write_rows
 
 log = logging.getLogger("policyqa")
@@ -72,14 +72,15 @@ def extend_build(
     try:
         verify_files(live, manifest)
         check_declared_sizes(live, manifest, encoder.dimension)
-        known = _indexed_documents(live / "passages.jsonl")
+        known = _indexed_documents(live / "passages.jsonl")  # id -> (content hash, title, chunks), in row order
         base_tokens = TokenIds.load(live / "bm25")
     except (IndexCorruptError, ValueError, OSError) as exc:
         log.warning("The live build cannot be extended (%s); building afresh.", exc)
         return None
 
     documents, skipped = load_files(new_paths)
-    if any(d.doc_id in known or d.sha256 in known.values() for d in documents):
+    hashes = {sha256 for sha256, _, _ in known.values()}
+    if any(d.doc_id in known or d.sha256 in hashes for d in documents):
         return None  # a full build decides which of the two copies it keeps
     counts = {name: int(manifest["counts"][name]) for name in ("documents", "chunks", "sentences")}  # type: ignore[index]
     if base_tokens.passages != counts["chunks"]:
@@ -106,6 +107,9 @@ def extend_build(
         if len(passage_vectors):
             faiss_index.add(np.ascontiguousarray(passage_vectors, dtype=np.float32))
         write_faiss(faiss_index, tmp / "vectors.faiss")
+        chunk_counts = {doc_id: chunks for doc_id, (_, _, chunks) in known.items()}
+        chunk_counts.update((doc.doc_id, len(cd.chunks)) for doc, cd in chunked)
+        parts.save_centroids(tmp, VectorSearch(faiss_index), chunk_counts)
         del faiss_index, passage_vectors
         if progress:
             progress("FAISS index", 1, 1)
@@ -115,6 +119,8 @@ def extend_build(
         lexical.save(tmp / "bm25")
         terms = vocabulary_terms(lexical.vocabulary())
         parts.save_terms(tmp, terms, _term_vectors(settings, encoder, live, terms, progress))
+        titles = {doc_id: title for doc_id, (_, title, _) in known.items()} | {d.doc_id: d.title for d in documents}
+        parts.save_title_vectors(tmp, settings, encoder, titles, progress)
 
         shutil.copyfile(live / "passages.jsonl", tmp / "passages.jsonl")
         with (tmp / "passages.jsonl").open("a", encoding="utf-8") as out:
@@ -159,14 +165,14 @@ def _added_paths(manifest: dict[str, object], settings: Settings) -> list[Path]:
     return [Path(path) for path in sorted(now) if path not in before]
 
 
-def _indexed_documents(store: Path) -> dict[str, str]:
-    """The id and content hash of every document of a build's ``passages.jsonl``."""
-    found: dict[str, str] = {}
+def _indexed_documents(store: Path) -> dict[str, tuple[str, str, int]]:
+    """The id, content hash, title and chunk count of every document of a build's store, in its order."""
+    found: dict[str, tuple[str, str, int]] = {}
     with store.open(encoding="utf-8") as handle:
         for line in handle:
             if line.startswith('{"type": "document"'):
                 record = json.loads(line)
-                found[str(record["doc_id"])] = str(record["sha256"])
+                found[str(record["doc_id"])] = (str(record["sha256"]), str(record["title"]), int(record["chunks"]))
     return found
 
 

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import IndexCorruptError
-from .manifest import COUNT_NAMES, INDEX_FILES, sha256_file
+from .manifest import CENTROID_VECTORS_FILE, COUNT_NAMES, INDEX_FILES, TITLE_VECTORS_FILE, sha256_file
 
 
 def verify_files(folder: Path, manifest: dict[str, object]) -> None:
@@ -64,6 +64,9 @@ def check_declared_sizes(folder: Path, manifest: dict[str, object], dimension: i
         )
     _check_npy(folder / "sentence_vectors.npy", (int(counts["sentences"]), dimension))
     _check_npy(folder / "term_vectors.npy", (None, dimension))
+    for optional in (TITLE_VECTORS_FILE, CENTROID_VECTORS_FILE):
+        if (folder / optional).exists():
+            _check_npy(folder / optional, (int(counts["documents"]), dimension))
     _check_faiss_file(folder / "vectors.faiss", int(counts["chunks"]), dimension)
     _check_bm25_files(folder / "bm25", int(counts["chunks"]))
 

@@ -23,6 +23,10 @@ FORMAT_VERSION = 3
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 # The files every build holds besides bm25/ (whose files the manifest lists too).
 INDEX_FILES = ("vectors.faiss", "sentence_vectors.npy", "passages.jsonl", "terms.json", "term_vectors.npy")
+# Kept by builds since the retriever's per-document vectors were stored; an older build lacks them and is
+# still read (the retriever computes them at load).
+TITLE_VECTORS_FILE = "title_vectors.npy"
+CENTROID_VECTORS_FILE = "centroid_vectors.npy"
 COUNT_NAMES = ("documents", "chunks", "sentences")
 
 

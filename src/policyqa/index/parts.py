@@ -24,8 +24,16 @@ from ..lexical import tokenize, tokenize_joined
 from ..settings import Settings
 from ..types import DocumentInfo, SkippedFile
 from .cache import EmbeddingCache, ProgressFn, cache_folder, new_array_file, release_pages
-from .manifest import INDEX_FILES, corpus_state, manifest_base, sha256_file
+from .manifest import (
+    CENTROID_VECTORS_FILE,
+    INDEX_FILES,
+    TITLE_VECTORS_FILE,
+    corpus_state,
+    manifest_base,
+    sha256_file,
+)
 from .store import publish_build
+from .vectors import VectorSearch, document_centroids
 from .workers import worker_count, write_rows
 
 # Above this many chunks, chunk vectors are composed from the states of their
@@ -109,7 +117,9 @@ def write_records(out: IO[str], chunked: Chunked) -> None:
             sections=tuple(dict.fromkeys(c.section for c in cd.chunks if c.kind == "body")),
             pages=doc.pages,
         )
-        out.write(json.dumps({"type": "document", **asdict(info)}, ensure_ascii=False) + "\n")
+        # Its sentence count lets the loader find each document's sentences without reading them.
+        record = {"type": "document", **asdict(info), "sentences": len(cd.sentences)}
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
     # vars(), not asdict(): the same fields in the same order, without asdict's deep copy
     # (a fifth of a 100,000-passage build).
     for _, cd in chunked:
@@ -118,6 +128,23 @@ def write_records(out: IO[str], chunked: Chunked) -> None:
     for _, cd in chunked:
         for c in cd.chunks:
             out.write(json.dumps({"type": "passage", **vars(c)}, ensure_ascii=False) + "\n")
+
+
+def save_title_vectors(
+    folder: Path, settings: Settings, encoder: Encoder, titles: dict[str, str], progress: ProgressFn | None
+) -> None:
+    """Each document's title embedded, in sorted document id order: the retriever encoded them at every load."""
+    ordered = [titles[doc_id] for doc_id in sorted(titles)]
+    vectors = embedding_cache(settings, encoder).embed(encoder, ordered, progress, "embed titles")
+    np.save(folder / TITLE_VECTORS_FILE, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+
+
+def save_centroids(folder: Path, search: VectorSearch, chunk_counts: dict[str, int]) -> None:
+    """Each document's mean chunk vector, in sorted document id order (``chunk_counts`` in row order)."""
+    position = {doc_id: i for i, doc_id in enumerate(sorted(chunk_counts))}
+    owners = np.repeat(np.asarray([position[d] for d in chunk_counts], dtype=np.int64), list(chunk_counts.values()))
+    centroids = document_centroids(search, owners, len(position))
+    np.save(folder / CENTROID_VECTORS_FILE, centroids.astype(np.float32), allow_pickle=False)
 
 
 def save_terms(folder: Path, terms: list[str], vectors: np.ndarray) -> None:
@@ -140,7 +167,8 @@ def finish_build(
     extra: dict[str, object] | None = None,
 ) -> Path:
     """Write the manifest (checksums of every file) and make the build live."""
-    files = {name: sha256_file(tmp / name) for name in INDEX_FILES}
+    optional = (TITLE_VECTORS_FILE, CENTROID_VECTORS_FILE)
+    files = {name: sha256_file(tmp / name) for name in (*INDEX_FILES, *optional) if (tmp / name).exists()}
     files.update({f"bm25/{p.name}": sha256_file(p) for p in sorted((tmp / "bm25").iterdir())})
     manifest = {
         **manifest_base(settings, encoder),

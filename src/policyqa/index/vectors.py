@@ -42,6 +42,23 @@ def make_faiss_index(vectors: np.ndarray, exact: bool | None = None) -> Any:
     return index
 
 
+def document_centroids(search: VectorSearch, owners: np.ndarray, documents: int, step: int = 20_000) -> np.ndarray:
+    """Each document's mean chunk vector, normalised: what the document as a whole is about.
+
+    ``owners[row]`` is the document (0 .. ``documents`` - 1) of each row of ``search``. A
+    document's chunks are consecutive rows, so the vectors are summed run by run.
+    """
+    sums = np.zeros((documents, search.dimension), dtype=np.float32)
+    for start in range(0, search.size, step):
+        rows = np.arange(start, min(start + step, search.size), dtype=np.int64)
+        block_owners = owners[rows]
+        runs = np.flatnonzero(np.diff(block_owners, prepend=-1))
+        run_sums = np.add.reduceat(search.reconstruct(rows), runs, axis=0)
+        np.add.at(sums, block_owners[runs], run_sums)  # a document split across two steps is summed twice
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return sums / np.where(norms > 0, norms, 1.0)
+
+
 def kind_of(count: int) -> str:
     """The manifest's name for the FAISS index of ``count`` chunks."""
     return "flat" if count <= EXACT_SEARCH_LIMIT else "hnsw"
