@@ -112,13 +112,3 @@ def test_a_key_revoked_in_the_key_file_is_refused_by_both_servers(
         servers = (first, second)
         refused_by_both(KEY, lambda: keys.write_text(f"{SECOND_KEY}\n", encoding="utf-8"))
         refused_by_both(ADMIN_KEY, lambda: admins.write_text("# no admins for now\n", encoding="utf-8"))
-        keys.write_text(f"{SECOND_KEY}\n", encoding="utf-8")  # KEY revoked
-        for server in servers:
-            deadline = time.monotonic() + 30
-            with server.client(headers={"X-API-Key": KEY}) as client:
-                while (status := client.get("/api/v1/documents").status_code) != 401:
-                    assert status == 200
-                    assert time.monotonic() < deadline, "the revoked key was still accepted"
-                    time.sleep(0.2)
-            with server.client(headers={"X-API-Key": SECOND_KEY}) as client:
-                assert client.get("/api/v1/documents").status_code == 200

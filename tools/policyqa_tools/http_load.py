@@ -90,7 +90,10 @@ async def load(base_url: str, path: str, questions: Sequence[str], seconds: floa
     }
 
 
-def _wait_ready(server: subprocess.Popen[bytes], base_url: str, log_path: Path) -> float:
+def wait_ready(
+    server: subprocess.Popen[bytes], base_url: str, log_path: Path, timeout: float = SERVER_START_TIMEOUT_S
+) -> float:
+    """Seconds until the server's ``/readyz`` answers 200; RuntimeError when it exits or the time runs out."""
     import httpx
 
     started = time.perf_counter()
@@ -102,8 +105,8 @@ def _wait_ready(server: subprocess.Popen[bytes], base_url: str, log_path: Path) 
                 return time.perf_counter() - started
         except httpx.HTTPError:
             pass
-        if time.perf_counter() - started > SERVER_START_TIMEOUT_S:
-            raise RuntimeError(f"the server was not ready after {SERVER_START_TIMEOUT_S:.0f} s; see {log_path}")
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"the server was not ready after {timeout:.0f} s; see {log_path}")
         time.sleep(0.25)
 
 
@@ -126,7 +129,7 @@ def serving(settings: Settings, questions: Sequence[str], seconds: float, scratc
         )
         try:
             base_url = f"http://127.0.0.1:{port}"
-            ready_s = _wait_ready(server, base_url, log_path)
+            ready_s = wait_ready(server, base_url, log_path)
             results: dict[str, object] = {
                 "ready_s": round(ready_s, 2),
                 "rss_ready_mb": _mb(memory_kib(server.pid).get("VmRSS")),

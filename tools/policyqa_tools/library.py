@@ -45,6 +45,7 @@ from policyqa.embed import Encoder
 from policyqa.errors import IndexMismatchError
 from policyqa.index import check_compatible, current_build, index_home, is_stale, read_manifest
 
+from .http_load import wait_ready
 from .machine import child_env, free_port
 from .measure import WARM_UP_ASKS, WARM_UP_QUESTION, _cli, _corpus_args, _loaded_index, timed
 from .report import latency_summary
@@ -401,24 +402,6 @@ def _check_loadable(copy: Settings, encoder: Encoder) -> str:
     return folder.name
 
 
-def _wait_ready(server: subprocess.Popen[bytes], base_url: str, log_path: Path) -> float:
-    """Seconds until ``/readyz`` answers 200."""
-    import httpx
-
-    started = time.perf_counter()
-    while True:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode}; see {log_path}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=5.0).status_code == 200:
-                return time.perf_counter() - started
-        except httpx.HTTPError:
-            pass
-        if time.perf_counter() - started > SERVER_READY_TIMEOUT_S:
-            raise RuntimeError(f"the server was not ready after {SERVER_READY_TIMEOUT_S:.0f} s; see {log_path}")
-        time.sleep(0.25)
-
-
 def _load(base_url: str, questions: Sequence[str], stop: threading.Event, origin: float, out: list[_Request]) -> None:
     """POST ``/api/v1/search`` with ``questions`` in turn, one at a time, until ``stop``; every request recorded."""
     import httpx
@@ -567,7 +550,9 @@ def _serve_and_add(
         )
         try:
             say(f"      policyqa serve on port {port}, a copy of the index; waiting for /readyz")
-            out: dict[str, object] = {"server_ready_s": round(_wait_ready(server, base_url, server_log), 2)}
+            out: dict[str, object] = {
+                "server_ready_s": round(wait_ready(server, base_url, server_log, SERVER_READY_TIMEOUT_S), 2)
+            }
             out["server_rss_ready_mb"] = _mb_of(_status(server.pid))
             origin = time.perf_counter()
             loader = threading.Thread(
