@@ -12,7 +12,15 @@ from conftest import MINI_DIR
 from policyqa import Settings
 from policyqa.embed import Encoder
 from policyqa.index import build_index, current_build
-from policyqa_tools.library import _tree_rss_kib, add_while_serving, library_markdown, measured_run
+from policyqa_tools.library import (
+    _no_build_guard,
+    _server_env,
+    _tree_rss_kib,
+    add_while_serving,
+    http_workers_scaling,
+    library_markdown,
+    measured_run,
+)
 
 
 def test_library_table_gives_ratios_to_the_floor_and_the_baseline() -> None:
@@ -107,3 +115,109 @@ def test_adding_a_file_while_serving_reports_when_the_server_answers_with_it(
     row = next(line for line in table.splitlines() if line.startswith(f"| adding {new.name} while serving"))
     assert "| ≤ 60 s |" in row
     assert row.split("|")[2].strip() != "–"
+
+
+def test_http_workers_rows_give_both_runs_and_the_ratios_against_their_targets() -> None:
+    def run(rps: float, p95: float) -> dict[str, object]:
+        return {
+            "rps": rps,
+            "requests": 100,
+            "errors": 0,
+            "latency": {"p50_ms": p95 / 2, "p95_ms": p95, "p99_ms": p95 * 1.5},
+            "memory_end_mb": {"rss_mb": 3000.0, "pss_mb": 2000.0},
+            "server_cores_used": 1.0,
+            "client_cpu_share": 0.3,
+        }
+
+    results = {
+        "http_workers": {
+            "clients": 8,
+            "workers_1": run(40.0, 300.0),
+            "workers_2": run(76.0, 240.0),
+            "throughput_ratio": 1.9,
+            "p95_ratio": 0.8,
+        }
+    }
+    lines = library_markdown(results).splitlines()
+    assert any(line.startswith("| HTTP search, 1 worker, 8 clients: throughput | 40.0 req/s |") for line in lines)
+    assert any(line.startswith("| HTTP search, 2 workers: p95 | 240.0 ms |") for line in lines)
+    assert any(line.startswith("| HTTP search, 2 workers: errors | 0 of 100 |") for line in lines)
+    ratio = next(line for line in lines if line.startswith("| throughput ratio 2 workers / 1"))
+    assert "| 1.9 |" in ratio and "≥ 1.8" in ratio
+    p95 = next(line for line in lines if line.startswith("| p95 ratio 2 workers / 1"))
+    assert "| 0.8 |" in p95 and "≤ 1.0" in p95
+
+
+def test_the_servers_environment_has_no_rate_limit_and_its_state_in_the_scratch_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLICYQA_RATE_LIMIT", "10/minute")
+    monkeypatch.setenv("POLICYQA_STATE_DB", "var/state.sqlite3")
+    settings = Settings(corpus_dirs=(MINI_DIR,), index_dir=tmp_path / "index", managed_dir=tmp_path / "managed")
+    one, two = _server_env(settings, tmp_path, 1), _server_env(settings, tmp_path, 2)
+    assert "POLICYQA_RATE_LIMIT" not in one and "POLICYQA_RATE_LIMIT" not in two
+    assert "POLICYQA_STATE_DB" not in one
+    assert Path(two["POLICYQA_STATE_DB"]).parent == tmp_path.resolve()
+    assert Path(one["POLICYQA_FEEDBACK_DB"]).parent == tmp_path
+    assert one["POLICYQA_MANAGED_DIR"] == str((tmp_path / "managed").resolve())
+
+
+def test_the_no_build_guard_raises_once_a_build_folder_appears(tmp_path: Path) -> None:
+    settings = Settings(corpus_dirs=(MINI_DIR,), index_dir=tmp_path / "index")
+    settings.index_dir.mkdir()
+    guard = _no_build_guard(settings)
+    guard()
+    home = settings.index_dir / settings.index_fingerprint()
+    (home / ".build-20260101T000000-1-2.tmp").mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="started building"):
+        guard()
+
+
+@pytest.mark.slow
+def test_search_over_http_against_one_and_two_workers_reports_both_and_their_ratios(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    pytest.importorskip("fastapi", reason="the server needs the 'serve' extra")
+    pytest.importorskip("httpx", reason="the load needs httpx")
+    settings = Settings(corpus_dirs=(MINI_DIR,), index_dir=tmp_path / "index", managed_dir=tmp_path / "managed")
+    build_index(settings, use_encoder)
+    live = current_build(settings)
+    home_before = sorted(p.name for p in live.parent.iterdir())
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    questions = ["技术成熟度曲线的阶段", "模型转让应当登记吗？", "What is the trough of disillusionment?"]
+
+    out = http_workers_scaling(settings, questions, scratch, seconds=2.0, say=lambda _: None)
+
+    assert out["generation"] == live.name and out["clients"] == 8 and out["rate_limit"] is None
+    seen: list[int] = []
+    for count in (1, 2):
+        run = out[f"workers_{count}"]
+        assert isinstance(run, dict)
+        assert run["workers"] == count and run["server_exited"] is False
+        assert run["errors"] == 0 and run["error_kinds"] == {}, run
+        assert isinstance(run["requests"], int) and run["requests"] > 0
+        assert isinstance(run["rps"], float) and isinstance(run["client_cpu_share"], float)
+        assert isinstance(run["server_cores_used"], float) and isinstance(run["server_cpu_ms_per_request"], float)
+        latency = run["latency"]
+        assert isinstance(latency, dict) and {"p50_ms", "p95_ms", "p99_ms"} <= set(latency)
+        for memory in (run["memory_ready_mb"], run["memory_end_mb"]):
+            assert isinstance(memory, dict)
+            # 2 workers: uvicorn's supervisor and its workers.
+            assert memory["processes"] >= (1 if count == 1 else count + 1)
+            assert memory["rss_mb"] > 0 and memory["pss_mb"] > 0
+            seen += [int(p["pid"]) for p in memory["each"]]
+        assert isinstance(run["server_ready_s"], float) and isinstance(run["settled"], bool)
+    assert isinstance(out["throughput_ratio"], float) and isinstance(out["p95_ratio"], float)
+    assert out["targets"] == {"throughput_ratio": ">= 1.8", "p95_ratio": "<= 1.0", "errors": 0}
+
+    # Nothing was built; the shared state went to the scratch folder; every server process is gone.
+    assert current_build(settings) == live
+    assert sorted(p.name for p in live.parent.iterdir()) == home_before
+    assert (scratch / "state-2-workers.sqlite3").is_file()
+    assert not (tmp_path / "managed").exists()
+    assert not [pid for pid in set(seen) if Path(f"/proc/{pid}").exists()]
+
+    table = library_markdown({"http_workers": out})
+    row = next(line for line in table.splitlines() if line.startswith("| HTTP search, 2 workers: errors"))
+    assert row.split("|")[2].strip().startswith("0 of ")

@@ -42,6 +42,7 @@ from .report import markdown, table
 DEFAULT_GOLD = Path("eval")
 DEFAULT_EXTRA_CORPUS = Path("../shared/policy-texts")
 EXIT_MISSING_EXTRA = 2
+DEFAULT_HTTP_SECONDS = 60.0  # --http-seconds: the load against each server of --http-workers
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,12 @@ def bench(args: argparse.Namespace) -> int:
     if args.only_add and not args.add:
         print("error: --only-add needs --add FILE", file=sys.stderr)
         return EXIT_MISSING_EXTRA
+    if (args.http_workers or args.only_http_workers) and not args.library:
+        print("error: --http-workers and --only-http-workers go with --library", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
+    if args.http_seconds <= 0:
+        print("error: --http-seconds must be positive", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
     if args.add and not Path(args.add).is_file():
         print(f"error: --add {args.add}: no such file", file=sys.stderr)
         return EXIT_MISSING_EXTRA
@@ -193,6 +200,9 @@ def _bench_library(args: argparse.Namespace, settings: Settings) -> int:
             log=_log,
             add=Path(args.add) if args.add else None,
             only_add=args.only_add,
+            http_workers=args.http_workers,
+            only_http_workers=args.only_http_workers,
+            http_seconds=args.http_seconds,
         )
     text = library_markdown(report["results"])  # type: ignore[arg-type]
     if args.out:
@@ -237,5 +247,22 @@ def register(subparsers: argparse._SubParsersAction, common_parent: argparse.Arg
     )
     parser.add_argument(
         "--only-add", action="store_true", help="with --library and --add: measure the add alone (no other step)"
+    )
+    parser.add_argument(
+        "--http-workers",
+        action="store_true",
+        help="with --library: also load /api/v1/search over HTTP against `policyqa serve --workers 1`, then 2",
+    )
+    parser.add_argument(
+        "--only-http-workers",
+        action="store_true",
+        help="with --library: measure the HTTP search load against 1 and 2 workers alone (no other step)",
+    )
+    parser.add_argument(
+        "--http-seconds",
+        type=float,
+        default=DEFAULT_HTTP_SECONDS,
+        metavar="S",
+        help=f"with --http-workers: seconds of load against each server (default {DEFAULT_HTTP_SECONDS:.0f})",
     )
     parser.set_defaults(func=bench)

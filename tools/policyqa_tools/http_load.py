@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from policyqa import Settings
@@ -91,13 +91,22 @@ async def load(base_url: str, path: str, questions: Sequence[str], seconds: floa
 
 
 def wait_ready(
-    server: subprocess.Popen[bytes], base_url: str, log_path: Path, timeout: float = SERVER_START_TIMEOUT_S
+    server: subprocess.Popen[bytes],
+    base_url: str,
+    log_path: Path,
+    timeout: float = SERVER_START_TIMEOUT_S,
+    check: Callable[[], None] | None = None,
 ) -> float:
-    """Seconds until the server's ``/readyz`` answers 200; RuntimeError when it exits or the time runs out."""
+    """Seconds until the server's ``/readyz`` answers 200; RuntimeError when it exits or the time runs out.
+
+    ``check``: called at every poll; what it raises ends the wait (e.g. the server started a build).
+    """
     import httpx
 
     started = time.perf_counter()
     while True:
+        if check is not None:
+            check()
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with {server.returncode}; see {log_path}")
         try:

@@ -18,16 +18,22 @@ One run, in this order (each figure on the same machine, in the same run as its 
 - with ``--add FILE``: ``policyqa add FILE`` while ``policyqa serve`` answers a search load,
   both on a scratch copy of the index (the measured one never changes): the command's wall
   time, the time from its start until the server answers a search within the new
-  document, the server's search latency and errors before and during the add, its memory.
+  document, the server's search latency and errors before and during the add, its memory;
+- with ``--http-workers``: ``/api/v1/search`` over HTTP from 8 concurrent clients against the
+  real ``policyqa serve --workers 1`` and then ``--workers 2`` on the measured index (never
+  built: a stale index is refused): requests/s, latency, errors, the server's processes'
+  memory and CPU, the load generator's CPU, and the ratios 2 workers / 1.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -45,7 +51,7 @@ from policyqa.embed import Encoder
 from policyqa.errors import IndexMismatchError
 from policyqa.index import check_compatible, current_build, index_home, is_stale, read_manifest
 
-from .http_load import wait_ready
+from .http_load import HTTP_CLIENTS, load, wait_ready
 from .machine import child_env, free_port
 from .measure import WARM_UP_ASKS, WARM_UP_QUESTION, _cli, _corpus_args, _loaded_index, timed
 from .report import latency_summary
@@ -58,10 +64,16 @@ FLOOR_BATCH = 256
 BASELINE_SAMPLE = 300
 SAMPLE_SEED = 13
 POLL_S = 0.2
+WORKERS_LOAD_S = 60.0  # the recorded load against each server, after the load's own warm-up
 
 
 def _tree_rss_kib(root: int) -> int:
     """Resident KiB of ``root`` and every process below it."""
+    return sum(_status(pid).get("VmRSS", 0) for pid in _tree_pids(root))
+
+
+def _tree_pids(root: int) -> list[int]:
+    """``root`` and every process below it (``root`` first)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -72,12 +84,44 @@ def _tree_rss_kib(root: int) -> int:
         except (OSError, ValueError, IndexError):
             continue
         children.setdefault(parent, []).append(int(entry))
-    total, todo = 0, [root]
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, []))
-        total += _status(pid).get("VmRSS", 0)
-    return total
+        found.append(pid)
+    return found
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (the 3rd field first); empty when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds of one process so far (0 when it is gone)."""
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if len(fields) > 12 else 0.0
+
+
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds of ``root`` and every process below it (those alive now)."""
+    return sum(_cpu_s(pid) for pid in _tree_pids(root))
+
+
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: the process's private pages and its share of the shared ones (0 when unknown)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _status(pid: int | str) -> dict[str, int]:
@@ -248,30 +292,61 @@ def run_library(
     log: object,
     add: Path | None = None,
     only_add: bool = False,
+    http_workers: bool = False,
+    only_http_workers: bool = False,
+    http_seconds: float = WORKERS_LOAD_S,
 ) -> dict[str, object]:
     """Every figure of the library benchmark for ``settings`` (its corpus folders and index folder).
 
-    ``add``: last, adding that file while a server answers (``add_while_serving``, on a scratch
-    copy of the index). ``only_add``: that step alone, after the build unless ``skip_build``.
+    ``add``: adding that file while a server answers (``add_while_serving``, on a scratch
+    copy of the index). ``http_workers``: last, the search load over HTTP against one then
+    two server workers (``http_workers_scaling``, ``http_seconds`` of load each).
+    ``only_add``, ``only_http_workers``: those steps alone (the one or both named), after
+    the build unless ``skip_build``.
     """
     say = log if callable(log) else print
-    steps = 6 if add is None else 7
+    only = only_add or only_http_workers
+    run_add = add is not None and (only_add or not only)
+    run_http = only_http_workers or (http_workers and not only)
+    steps = 6 + int(add is not None) + int(http_workers or only_http_workers)
     results: dict[str, object] = {"load_average_start": [round(x, 2) for x in os.getloadavg()]}
     cached = _cached_texts(settings.index_dir)
     if not skip_build:
         say(f"[1/{steps}] policyqa index of {len(settings.corpus_dirs)} folder(s), {cached:,} texts cached before")
         build = measured_run(["index", "-q", *_corpus_args(settings), "--index-dir", str(settings.index_dir)], scratch)
         results["build"] = {**build, "cached_texts_before": cached, "cold": cached == 0}
-    if add is not None and only_add:
+    if only:
         manifest = read_manifest(current_build(settings))
         counts = manifest["counts"]
         assert isinstance(counts, dict)
         results["corpus"] = {**counts, "faiss": manifest.get("faiss")}
         _passages_per_s(results, counts)
-        say(f"[{steps}/{steps}] adding {add.name} while a server answers (the other steps left out: --only-add)")
+        named = (("--only-add", only_add), ("--only-http-workers", only_http_workers))
+        flags = " and ".join(flag for flag, on in named if on)
+        say(f"      the other steps left out: {flags}")
+    else:
+        _in_process_steps(settings, questions, scratch, passes, steps, say, results)
+    if run_add:
+        assert add is not None
+        say(f"[7/{steps}] adding {add.name} while a server answers")
         results["add"] = add_while_serving(settings, add, questions, scratch, say=say)
-        results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-        return results
+    if run_http:
+        say(f"[{steps}/{steps}] search over HTTP, {HTTP_CLIENTS} clients, {http_seconds:.0f} s, 1 then 2 workers")
+        results["http_workers"] = http_workers_scaling(settings, questions, scratch, seconds=http_seconds, say=say)
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    return results
+
+
+def _in_process_steps(
+    settings: Settings,
+    questions: Sequence[str],
+    scratch: Path,
+    passes: int,
+    steps: int,
+    say: Callable[[str], object],
+    results: dict[str, object],
+) -> None:
+    """Steps 2 to 6: the encoder floor, warm latency, the baseline, cold start, a serving process's memory."""
     assistant = Assistant(settings, auto_build=False)
     index = _loaded_index(assistant)
     counts = index.manifest["counts"]
@@ -302,11 +377,6 @@ def run_library(
     results["cold_start"] = _cold_start(settings, questions[0], 3, scratch)
     say(f"[6/{steps}] a serving process's memory after 20 questions")
     results["serving_memory_mb"] = _serving_memory(settings, questions[:20], scratch)
-    if add is not None:
-        say(f"[7/{steps}] adding {add.name} while a server answers")
-        results["add"] = add_while_serving(settings, add, questions, scratch, say=say)
-    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    return results
 
 
 def _passages_per_s(results: dict[str, object], counts: dict[str, int]) -> None:
@@ -397,7 +467,7 @@ def _check_loadable(copy: Settings, encoder: Encoder) -> str:
     if is_stale(manifest, copy):
         raise RuntimeError(
             f"{folder.name} is stale for its corpus folders (a file changed since the build): a server "
-            "would rebuild it, and the add would measure a full build; build the index first"
+            "would rebuild it, and the step would measure a build; build the index first"
         )
     return folder.name
 
@@ -663,6 +733,255 @@ def _run_add(
     }
 
 
+# --- search over HTTP with one and two server workers ----------------------------------------------
+
+WORKER_COUNTS = (1, 2)
+SETTLE_CORES = 0.25  # the server's processes are settled once they use less than this over a second
+SETTLE_TIMEOUT_S = 180.0
+READY_IN_A_ROW = 5  # /readyz answers 200 this many times in a row, a worker
+STOP_TIMEOUT_S = 30.0
+THROUGHPUT_RATIO_TARGET = 1.8
+P95_RATIO_TARGET = 1.0
+# Removed from the servers' environment: the rate limit (none: the app's default) must not
+# throttle the load; the shared state is the SQLite file of ``--workers N``, in the scratch folder.
+_SERVER_ENV_DROPPED = ("POLICYQA_RATE_LIMIT", "POLICYQA_REDIS_URL", "POLICYQA_STATE_DB", "POLICYQA_READ_ONLY")
+
+
+def http_workers_scaling(
+    settings: Settings,
+    questions: Sequence[str],
+    scratch: Path,
+    *,
+    seconds: float = WORKERS_LOAD_S,
+    workers: Sequence[int] = WORKER_COUNTS,
+    clients: int = HTTP_CLIENTS,
+    say: Callable[[str], object] = print,
+) -> dict[str, object]:
+    """``/api/v1/search`` under ``clients`` concurrent clients against ``policyqa serve --workers N``, for each N.
+
+    Each server runs on the measured index as it is: a stale or incompatible index is refused
+    before any server starts, and a server that starts a build (a new entry in the index
+    folder) is stopped, the run failing. Each is measured once all its workers answer
+    ``/readyz`` and its processes are idle: ``seconds`` of load (``http_load.load``, after its
+    unrecorded warm-up), the CPU of its processes over the load, their memory after it.
+    """
+    from policyqa.embed import get_encoder
+
+    generation = _check_loadable(settings, get_encoder(settings.encoder))
+    out: dict[str, object] = {
+        "generation": generation,
+        "clients": clients,
+        "load_s": seconds,
+        "distinct_questions": len(set(questions)),
+        "rate_limit": None,
+        "note": "POLICYQA_RATE_LIMIT, POLICYQA_REDIS_URL and POLICYQA_STATE_DB removed from the servers' "
+        "environment (no rate limit, the app's default); with more than one worker POLICYQA_STATE_DB is a "
+        "SQLite file in the scratch folder, as `policyqa serve --workers N` sets var/state.sqlite3. The "
+        "questions repeat: after the first pass each worker has their vectors in its query cache.",
+    }
+    for count in workers:
+        say(f"      policyqa serve --workers {count}: waiting for every worker, then {seconds:.0f} s of load")
+        figures = _serve_and_load(settings, count, questions, seconds, clients, scratch)
+        latency = figures["latency"]
+        assert isinstance(latency, dict)
+        say(
+            f"      {count} worker(s): {figures['rps']} req/s, p95 {latency.get('p95_ms')} ms, "
+            f"{figures['errors']} errors"
+        )
+        out[f"workers_{count}"] = figures
+    one, two = out.get("workers_1"), out.get("workers_2")
+    if isinstance(one, dict) and isinstance(two, dict):
+        out["throughput_ratio"] = _quotient(_dig(two, ["rps"]), _dig(one, ["rps"]))
+        out["p95_ratio"] = _quotient(_dig(two, ["latency", "p95_ms"]), _dig(one, ["latency", "p95_ms"]))
+        out["targets"] = {
+            "throughput_ratio": f">= {THROUGHPUT_RATIO_TARGET}",
+            "p95_ratio": f"<= {P95_RATIO_TARGET}",
+            "errors": 0,
+        }
+    return out
+
+
+def _quotient(a: object, b: object) -> float | None:
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
+        return None
+    return round(a / b, 2)
+
+
+def _server_env(settings: Settings, scratch: Path, workers: int) -> dict[str, str]:
+    env = child_env(scratch)  # the feedback database in the scratch folder
+    for name in _SERVER_ENV_DROPPED:
+        env.pop(name, None)
+    if settings.managed_dir is not None:  # part of the index's fingerprint: the server's must be the measured one
+        env["POLICYQA_MANAGED_DIR"] = str(settings.managed_dir.resolve())
+    if workers > 1:
+        env["POLICYQA_STATE_DB"] = str((scratch / f"state-{workers}-workers.sqlite3").resolve())
+    return env
+
+
+def _no_build_guard(settings: Settings) -> Callable[[], None]:
+    """A check that raises once anything new appears in the index folder or its fingerprint folder (a build)."""
+    home = index_home(settings)
+
+    def entries() -> set[str]:
+        found = {f"{settings.index_dir}/{name}" for name in os.listdir(settings.index_dir)}
+        if home.is_dir():
+            found |= {f"{home}/{name}" for name in os.listdir(home)}
+        return found
+
+    before = entries()
+
+    def check() -> None:
+        new = entries() - before
+        if new:
+            raise RuntimeError(
+                f"the server started building the index ({', '.join(sorted(new))} appeared); it was stopped. "
+                "Build the index first"
+            )
+
+    return check
+
+
+def _serve_and_load(
+    settings: Settings, workers: int, questions: Sequence[str], seconds: float, clients: int, scratch: Path
+) -> dict[str, object]:
+    """Start ``policyqa serve --workers WORKERS``, wait for every worker, load it, read its processes; stop it."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = scratch / f"http-workers-{workers}.log"
+    args = [
+        *_cli(),
+        "serve",
+        *_corpus_args(settings),
+        "--index-dir",
+        str(settings.index_dir),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    guard = _no_build_guard(settings)
+    started: dict[int, str] = {}  # every process of the server seen, with its start time
+    with log_path.open("w") as log:
+        env = _server_env(settings, scratch, workers)
+        server = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            ready_s = wait_ready(server, base_url, log_path, SERVER_READY_TIMEOUT_S, check=guard)
+            settle = _settle(server, base_url, workers, guard)
+            started.update(_started(server.pid))
+            memory_ready = _tree_memory_mb(server.pid)
+            cpu = _tree_cpu_s(server.pid)
+            began = time.perf_counter()
+            figures = asyncio.run(load(base_url, "/api/v1/search", questions, seconds, clients))
+            wall = time.perf_counter() - began  # the load's warm-up included: so is its CPU
+            used = _tree_cpu_s(server.pid) - cpu
+            guard()
+            started.update(_started(server.pid))
+            requests = figures["requests"]
+            assert isinstance(requests, int)
+            return {
+                "workers": workers,
+                **figures,
+                "server_cores_used": round(used / wall, 2),
+                "server_cpu_ms_per_request": round(1000 * used / max(1, requests), 2),
+                "server_ready_s": round(ready_s, 2),
+                **settle,
+                "memory_ready_mb": memory_ready,
+                "memory_end_mb": _tree_memory_mb(server.pid),
+                "server_exited": server.poll() is not None,
+            }
+        finally:
+            _stop(server, started)
+
+
+def _settle(
+    server: subprocess.Popen[bytes], base_url: str, workers: int, guard: Callable[[], None]
+) -> dict[str, object]:
+    """Wait until ``/readyz`` answers 200 ``READY_IN_A_ROW`` times a worker in a row and the processes are idle.
+
+    One worker's 200 says nothing of the others (they share the socket); a worker still
+    loading the index uses a core, so idle processes are the better sign. After
+    ``SETTLE_TIMEOUT_S`` the load starts anyway (``settled`` False).
+    """
+    import httpx
+
+    began = time.perf_counter()
+    cores = None
+    while time.perf_counter() - began < SETTLE_TIMEOUT_S:
+        guard()
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}")
+        cpu, t0 = _tree_cpu_s(server.pid), time.perf_counter()
+        time.sleep(1.0)
+        cores = (_tree_cpu_s(server.pid) - cpu) / (time.perf_counter() - t0)
+        ready = True
+        for _ in range(READY_IN_A_ROW * workers):
+            try:
+                ready = httpx.get(f"{base_url}/readyz", timeout=5.0).status_code == 200
+            except httpx.HTTPError:
+                ready = False
+            if not ready:
+                break
+        if ready and cores < SETTLE_CORES:
+            return {"settle_s": round(time.perf_counter() - began, 2), "settled": True}
+    return {"settle_s": round(time.perf_counter() - began, 2), "settled": False, "idle_cores_last": cores}
+
+
+def _tree_memory_mb(root: int) -> dict[str, object]:
+    """The server's processes' memory: resident, private (``RssAnon``), proportional (PSS, shared pages split)."""
+    each = []
+    for pid in _tree_pids(root):
+        status = _status(pid)
+        if not status:
+            continue
+        each.append({"pid": pid, "role": "main" if pid == root else "child", **_mb_of(status)})
+        each[-1]["Pss"] = round(_pss_kib(pid) / 1024, 1)
+
+    def total(key: str) -> float:
+        return round(sum(float(p.get(key, 0.0)) for p in each), 1)  # type: ignore[arg-type]
+
+    return {
+        "processes": len(each),
+        "rss_mb": total("VmRSS"),
+        "anon_mb": total("RssAnon"),
+        "pss_mb": total("Pss"),
+        "each": each,
+    }
+
+
+def _started(root: int) -> dict[int, str]:
+    """The server's processes, each with its start time (so that a reused process id is never signalled)."""
+    out = {}
+    for pid in _tree_pids(root):
+        fields = _stat_fields(pid)
+        if len(fields) > 19:
+            out[pid] = fields[19]
+    return out
+
+
+def _stop(server: subprocess.Popen[bytes], started: dict[int, str]) -> None:
+    """SIGTERM to the server (uvicorn's supervisor stops its workers); SIGKILL to any of its processes left."""
+    started = {**started, **_started(server.pid)}
+    server.terminate()
+    try:
+        server.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=STOP_TIMEOUT_S)
+    deadline = time.perf_counter() + STOP_TIMEOUT_S
+    while True:
+        left = [pid for pid, start in started.items() if pid != server.pid and _stat_fields(pid)[19:20] == [start]]
+        if not left:
+            return
+        if time.perf_counter() > deadline:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return
+        time.sleep(0.2)
+
+
 def _ratio(a: object, b: object) -> str:
     if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
         return "–"
@@ -709,12 +1028,39 @@ def library_markdown(results: dict[str, object]) -> str:
             ("  server RSS at the end", get("add", "server_memory_end_mb", "VmRSS"), "MB", None, ""),
             ("  server peak RSS (VmHWM)", get("add", "server_memory_end_mb", "VmHWM"), "MB", None, ""),
         ]
+    if isinstance(results.get("http_workers"), dict):
+        rows += _http_workers_rows(results)
     lines = ["| figure | measured | reference | ratio | target |", "|---|---|---|---|---|"]
     for label, value, unit, reference, target in rows:
         shown = "–" if value is None else f"{value:,} {unit}".rstrip()
         ref = "–" if reference is None else f"{reference:,}"
         lines.append(f"| {label} | {shown} | {ref} | {_ratio(value, reference)} | {target} |")
     return "\n".join(lines) + "\n"
+
+
+def _http_workers_rows(results: dict[str, object]) -> list[tuple[str, object, str, object, str]]:
+    get = lambda *path: _dig(results, ("http_workers", *path))  # noqa: E731
+    clients = get("clients")
+    rows: list[tuple[str, object, str, object, str]] = []
+    for count in WORKER_COUNTS:
+        run = f"workers_{count}"
+        name = f"{count} worker{'s' if count > 1 else ''}"
+        rows += [
+            (f"HTTP search, {name}, {clients} clients: throughput", get(run, "rps"), "req/s", None, ""),
+            (f"HTTP search, {name}: p50", get(run, "latency", "p50_ms"), "ms", None, ""),
+            (f"HTTP search, {name}: p95", get(run, "latency", "p95_ms"), "ms", None, ""),
+            (f"HTTP search, {name}: p99", get(run, "latency", "p99_ms"), "ms", None, ""),
+            (f"HTTP search, {name}: errors", get(run, "errors"), f"of {get(run, 'requests')}", None, "0"),
+            (f"  server RSS, {name} (every process)", get(run, "memory_end_mb", "rss_mb"), "MB", None, ""),
+            (f"  server PSS, {name} (shared pages split)", get(run, "memory_end_mb", "pss_mb"), "MB", None, ""),
+            (f"  server CPU, {name}", get(run, "server_cores_used"), "cores", None, ""),
+            (f"  load generator's CPU, {name}", get(run, "client_cpu_share"), "cores", None, ""),
+        ]
+    rows += [
+        ("throughput ratio 2 workers / 1", get("throughput_ratio"), "", None, f"≥ {THROUGHPUT_RATIO_TARGET}"),
+        ("p95 ratio 2 workers / 1", get("p95_ratio"), "", None, f"≤ {P95_RATIO_TARGET}"),
+    ]
+    return rows
 
 
 def _dig(data: object, path: Sequence[str]) -> object:
