@@ -65,7 +65,10 @@ class Retriever:
             if chunk.section not in by_section:
                 by_section[chunk.section] = article_of(chunk.section) or 0
         self._article_of_row = np.asarray([by_section[c.section] for c in index.chunks], dtype=np.int32)
-        self._sentence_rows = [np.asarray(index.sentence_index(c), dtype=np.int64) for c in index.chunks]
+        # Each chunk's sentences are the rows first[row] .. end[row] - 1 of the sentence vectors.
+        offsets = index.sentence_doc_offsets
+        self._sentence_first = np.asarray([offsets[c.doc_id] + c.sentence_start for c in index.chunks], dtype=np.int64)
+        self._sentence_end = np.asarray([offsets[c.doc_id] + c.sentence_end for c in index.chunks], dtype=np.int64)
 
     def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
@@ -207,10 +210,13 @@ class Retriever:
         alpha = self.settings.sentence_weight
         if alpha == 0:
             return passage
-        best_sentence = np.empty(len(rows), dtype=np.float32)
-        for i, row in enumerate(rows):
-            sentence_rows = self._sentence_rows[row]
-            best_sentence[i] = float((self.index.sentence_vectors[sentence_rows] @ vector).max())
+        # Every candidate's sentences in one product, then the best of each candidate's run.
+        chosen = np.asarray(rows, dtype=np.int64)
+        first, lengths = self._sentence_first[chosen], self._sentence_end[chosen] - self._sentence_first[chosen]
+        run_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        sentence_rows = np.repeat(first - run_starts, lengths) + np.arange(int(lengths.sum()))
+        similarities = self.index.sentence_vectors[sentence_rows] @ vector
+        best_sentence = np.maximum.reduceat(similarities, run_starts).astype(np.float32)
         return (1 - alpha) * passage + alpha * best_sentence
 
     def _merge(self, scored: list[tuple[float, float, float, int]], k: int) -> list[Passage]:
