@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from conftest import squash
 
 from policyqa import Assistant
+from policyqa.stores.local import top_rows
 from policyqa.text import is_chinese
 
 
@@ -68,3 +70,12 @@ def test_english_question_gets_chinese_terms_for_bm25(mini_assistant: Assistant)
 def test_language_detection() -> None:
     assert is_chinese("技术复苏基金是什么？")
     assert not is_chinese("What is the recovery fund?")
+
+
+def test_top_rows_are_the_highest_scores_with_ties_in_position_order() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        scores = rng.integers(0, 6, int(rng.integers(1, 200))).astype(np.float32)  # many ties
+        k = int(rng.integers(0, 60))
+        expected = np.argsort(-scores, kind="stable")[:k]
+        np.testing.assert_array_equal(top_rows(scores, k), expected)
