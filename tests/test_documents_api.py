@@ -17,6 +17,7 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -427,8 +428,47 @@ def test_a_build_published_by_another_process_is_served_without_a_restart(
         # What `policyqa add` does, from outside the server: the server's Assistant is not told.
         report = DocumentLibrary(fake_settings_module, FakeEncoder()).add([source])
         assert report.added
-        listed = client.get("/api/v1/documents").json()["documents"]
-    assert sha_id(source.read_bytes()) in {d["doc_id"] for d in listed}
+        # The request that finds the new build starts loading it and is answered from the old one.
+        deadline = time.monotonic() + 30
+        while sha_id(source.read_bytes()) not in {
+            d["doc_id"] for d in client.get("/api/v1/documents").json()["documents"]
+        }:
+            assert time.monotonic() < deadline, "the server never served the build published elsewhere"
+            time.sleep(0.05)
+
+
+def test_a_request_that_finds_a_new_build_is_not_held_while_it_loads(
+    fake_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policyqa_app.service import Service
+
+    settings = fake_settings.replace(managed_dir=tmp_path / "managed")
+    service = Service.create(
+        Assistant(settings, encoder=FakeEncoder()), AppSettings(feedback_db=tmp_path / "f.sqlite3")
+    )
+    service.refresh_interval = 0.0
+    before = service.assistant.generation  # loaded
+    source = tmp_path / "新文件.txt"
+    source.write_text("第一条 新文件在后台载入。\n", encoding="utf-8")
+    assert DocumentLibrary(settings, FakeEncoder()).add([source]).added
+    loading, release = threading.Event(), threading.Event()
+    real_refresh = service.assistant.refresh
+
+    def slow_refresh() -> bool:
+        loading.set()
+        assert release.wait(30)
+        return real_refresh()
+
+    monkeypatch.setattr(service.assistant, "refresh", slow_refresh)
+    assert service.refresh_index() is False  # returns while the load is held
+    assert loading.wait(30)
+    assert service.assistant.generation == before  # meanwhile answered from the loaded build
+    assert service.refresh_index() is False  # a second request starts no second load
+    release.set()
+    deadline = time.monotonic() + 30
+    while service.assistant.generation == before:
+        assert time.monotonic() < deadline, "the background load never finished"
+        time.sleep(0.02)
 
 
 def test_without_keys_admin_routes_are_for_loopback_only(fake_settings_module: Settings, tmp_path: Path) -> None:

@@ -79,32 +79,42 @@ class Service:
         threading.Thread(target=self.warm_up, name="policyqa-warmup", daemon=True).start()
 
     def refresh_index(self, force: bool = False) -> bool:
-        """Serve the build another process (``policyqa add``) or a request published; True when one went live.
+        """Serve the build another process (``policyqa add``) or replica published.
 
         Requests call it (in a worker thread) before they use the index: at most once per
-        ``refresh_interval`` it reads the ``CURRENT`` pointer, and loads the new build when
-        there is one. While one request loads it, the others go on with the loaded build
-        instead of waiting. ``force``: check now, and wait for a load in progress (after an
-        add or remove of this process, so that its answer is served by the next request).
-        A failed load is logged; the loaded build stays in service.
-
-        With shared ``state``, a build another replica announced (``publish_generation``) is
-        loaded as if forced; a builder announces each build it puts live.
+        ``refresh_interval`` it reads the ``CURRENT`` pointer (and, with shared ``state``, the
+        build another replica announced), and when another build is live it loads it in a
+        background thread. That request and the ones after it are answered from the loaded
+        build until the new one is in memory (~6 s at the whole library), so no request waits
+        for a load. ``force``: load now and wait, for a load in progress too (after an add or
+        remove of this process, so that the next request is answered from its build); True
+        when a new build went live. A failed load is logged; the loaded build stays in service.
         """
-        if not force and time.monotonic() - self.refreshed_at < self.refresh_interval:
+        if force:
+            with self.refreshing:
+                return self._load_live_build()
+        if time.monotonic() - self.refreshed_at < self.refresh_interval:
             return False
-        if not force and self._announced_elsewhere():
-            force = True
-        if not self.refreshing.acquire(blocking=force):
+        self.refreshed_at = time.monotonic()
+        if not (self.assistant.has_new_build() or self._announced_elsewhere()):
             return False
+        if self.refreshing.acquire(blocking=False):  # else a load is under way
+            threading.Thread(target=self._load_in_background, name="policyqa-refresh", daemon=True).start()
+        return False
+
+    def _load_in_background(self) -> None:
         try:
-            self.refreshed_at = time.monotonic()
+            self._load_live_build()
+        finally:
+            self.refreshing.release()
+
+    def _load_live_build(self) -> bool:
+        self.refreshed_at = time.monotonic()
+        try:
             changed = self.assistant.refresh()
         except Exception as exc:  # the loaded build keeps answering; the next check tries again
             log.error("Loading the new index build failed: %s", exc)
             return False
-        finally:
-            self.refreshing.release()
         if changed:
             log.info("Serving index build %s.", self.assistant.generation)
             self._announce()

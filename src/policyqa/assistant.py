@@ -20,7 +20,7 @@ from dataclasses import replace
 from .answer import compose_answer, not_covered, partial
 from .documents import HIDDEN_CHARACTERS
 from .embed import Encoder, get_encoder
-from .errors import IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
+from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
 from .expand import QueryPreparer
 from .followup import resolve_follow_up
 from .generate import MODE_EXTRACTIVE, MODE_LLM, LlmAnswerer, check_mode
@@ -170,6 +170,16 @@ class Assistant:
     def generation(self) -> str:
         """The name of the loaded build (``LoadedIndex.generation``); loads the index on first use."""
         return self._current().index.generation
+
+    def has_new_build(self) -> bool:
+        """True when a newer build than the loaded one is live (one read of ``CURRENT``); False before any load."""
+        loaded = self._loaded
+        if loaded is None:
+            return False
+        try:
+            return current_build(self.settings.replace()).name != loaded.index.generation
+        except (IndexMissingError, IndexCorruptError):  # a missing or broken pointer: keep serving the loaded build
+            return False
 
     def refresh(self) -> bool:
         """Load the live build if another one went live since the loaded one; True when it did.
