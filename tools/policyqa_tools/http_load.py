@@ -90,6 +90,16 @@ async def load(base_url: str, path: str, questions: Sequence[str], seconds: floa
     }
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Stop a server process: SIGTERM, and SIGKILL when it has not exited within ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
 def wait_ready(
     server: subprocess.Popen[bytes],
     base_url: str,
@@ -159,9 +169,4 @@ def serving(settings: Settings, questions: Sequence[str], seconds: float, scratc
             results["rss_peak_mb"] = _mb(memory.get("VmHWM"))
             return results
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=15)
+            stop_process(server)

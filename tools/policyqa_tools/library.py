@@ -51,7 +51,7 @@ from policyqa.embed import Encoder
 from policyqa.errors import IndexMismatchError
 from policyqa.index import check_compatible, current_build, index_home, is_stale, read_manifest
 
-from .http_load import HTTP_CLIENTS, load, wait_ready
+from .http_load import HTTP_CLIENTS, load, stop_process, wait_ready
 from .machine import child_env, free_port
 from .measure import WARM_UP_ASKS, WARM_UP_QUESTION, _cli, _corpus_args, _loaded_index, timed
 from .report import latency_summary
@@ -659,12 +659,7 @@ def _serve_and_add(
             out["server_memory_end_mb"] = _mb_of(_status(server.pid))
             return out
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=30)
+            stop_process(server)
 
 
 def _run_add(
@@ -961,12 +956,7 @@ def _started(root: int) -> dict[int, str]:
 def _stop(server: subprocess.Popen[bytes], started: dict[int, str]) -> None:
     """SIGTERM to the server (uvicorn's supervisor stops its workers); SIGKILL to any of its processes left."""
     started = {**started, **_started(server.pid)}
-    server.terminate()
-    try:
-        server.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=STOP_TIMEOUT_S)
+    stop_process(server, STOP_TIMEOUT_S)
     deadline = time.perf_counter() + STOP_TIMEOUT_S
     while True:
         left = [pid for pid, start in started.items() if pid != server.pid and _stat_fields(pid)[19:20] == [start]]
