@@ -56,15 +56,20 @@ def test_measured_run_reports_wall_time_and_peak_memory(tmp_path: Path) -> None:
     assert out["wall_s"] >= 0 and out["peak_rss_mb"] >= 0
 
 
+def _served_mini_index(tmp_path: Path, encoder: Encoder) -> tuple[Settings, Path]:
+    """The mini corpus indexed for a bench step that starts servers: its settings and live build."""
+    pytest.importorskip("fastapi", reason="the server needs the 'serve' extra")
+    pytest.importorskip("httpx", reason="the load needs httpx")
+    settings = Settings(corpus_dirs=(MINI_DIR,), index_dir=tmp_path / "index", managed_dir=tmp_path / "managed")
+    build_index(settings, encoder)
+    return settings, current_build(settings)
+
+
 @pytest.mark.slow
 def test_adding_a_file_while_serving_reports_when_the_server_answers_with_it(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
-    pytest.importorskip("fastapi", reason="the server needs the 'serve' extra")
-    pytest.importorskip("httpx", reason="the load needs httpx")
-    settings = Settings(corpus_dirs=(MINI_DIR,), index_dir=tmp_path / "index", managed_dir=tmp_path / "managed")
-    build_index(settings, use_encoder)
-    live = current_build(settings)
+    settings, live = _served_mini_index(tmp_path, use_encoder)
     live_manifest = (live / "manifest.json").read_bytes()
     (settings.index_dir / "cache" / "kept.txt").write_text("the real cache", encoding="utf-8")
     new = tmp_path / "incoming" / "社区食堂卫生管理办法.txt"
@@ -177,11 +182,7 @@ def test_the_no_build_guard_raises_once_a_build_folder_appears(tmp_path: Path) -
 def test_search_over_http_against_one_and_two_workers_reports_both_and_their_ratios(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
-    pytest.importorskip("fastapi", reason="the server needs the 'serve' extra")
-    pytest.importorskip("httpx", reason="the load needs httpx")
-    settings = Settings(corpus_dirs=(MINI_DIR,), index_dir=tmp_path / "index", managed_dir=tmp_path / "managed")
-    build_index(settings, use_encoder)
-    live = current_build(settings)
+    settings, live = _served_mini_index(tmp_path, use_encoder)
     home_before = sorted(p.name for p in live.parent.iterdir())
     scratch = tmp_path / "scratch"
     scratch.mkdir()

@@ -134,6 +134,14 @@ COPY_JS = """
 """
 
 
+def _filter_controls(kind_id: str, region_id: str, year_id: str) -> tuple[gr.Dropdown, gr.Dropdown, gr.Textbox]:
+    """The kind, region and year filters of the chat and of the Documents tab, in the current row."""
+    kinds = gr.Dropdown(label="类型 Kind", choices=[], multiselect=True, elem_id=kind_id)
+    regions = gr.Dropdown(label="地区 Region", choices=[], multiselect=True, elem_id=region_id)
+    years = gr.Textbox(label="年份 Years", placeholder="2019 / 2015-2021", max_lines=1, max_length=20, elem_id=year_id)
+    return kinds, regions, years
+
+
 def build_ui(service: Service) -> gr.Blocks:
     """The Blocks app: chat with citations, settings, feedback, and a documents tab."""
     settings = service.settings
@@ -201,18 +209,8 @@ def build_ui(service: Service) -> gr.Blocks:
                         feedback_note = gr.HTML(elem_id="pq-feedback-note")
                         with gr.Accordion("筛选 Filters", open=False, elem_id="pq-filters"):
                             with gr.Row():
-                                kind_filter = gr.Dropdown(
-                                    label="类型 Kind", choices=[], multiselect=True, elem_id="pq-kind-filter"
-                                )
-                                region_filter = gr.Dropdown(
-                                    label="地区 Region", choices=[], multiselect=True, elem_id="pq-region-filter"
-                                )
-                                year_filter = gr.Textbox(
-                                    label="年份 Years",
-                                    placeholder="2019 / 2015-2021",
-                                    max_lines=1,
-                                    max_length=20,
-                                    elem_id="pq-year-filter",
+                                kind_filter, region_filter, year_filter = _filter_controls(
+                                    "pq-kind-filter", "pq-region-filter", "pq-year-filter"
                                 )
                             doc_filter = gr.Dropdown(
                                 label="文档（不选即全部）Documents (none = all)",
@@ -240,16 +238,8 @@ def build_ui(service: Service) -> gr.Blocks:
             with gr.Tab("文档 Documents", id="documents"):
                 index_status = gr.HTML(elem_id="pq-index-status")
                 with gr.Row():
-                    list_kinds = gr.Dropdown(label="类型 Kind", choices=[], multiselect=True, elem_id="pq-list-kinds")
-                    list_regions = gr.Dropdown(
-                        label="地区 Region", choices=[], multiselect=True, elem_id="pq-list-regions"
-                    )
-                    list_years = gr.Textbox(
-                        label="年份 Years",
-                        placeholder="2019 / 2015-2021",
-                        max_lines=1,
-                        max_length=20,
-                        elem_id="pq-list-years",
+                    list_kinds, list_regions, list_years = _filter_controls(
+                        "pq-list-kinds", "pq-list-regions", "pq-list-years"
                     )
                     list_text = gr.Textbox(
                         label="标题搜索 Title contains", max_lines=1, max_length=100, elem_id="pq-list-text"

@@ -219,15 +219,14 @@ class LexicalIndex:
         indices: np.ndarray,
         indptr: np.ndarray,
         num_docs: int,
-        model: object | None = None,
+        tokens: TokenIds | None = None,
     ) -> None:
         self._vocab = vocab
         self._data = data
         self._indices = indices
         self._indptr = indptr
         self._num_docs = num_docs
-        # A fresh build's token ids (saved with it), or the bm25s model that scores a method of its own.
-        self._model = model
+        self._tokens = tokens  # a fresh build's token ids, saved with it
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
@@ -246,7 +245,7 @@ class LexicalIndex:
 
     def save(self, folder: Path) -> None:
         """Write the index in bm25s's file format, with the token ids it was computed from."""
-        if not isinstance(self._model, TokenIds):
+        if self._tokens is None:
             raise ValueError("Only a freshly built lexical index can be saved.")
         folder.mkdir(parents=True, exist_ok=True)
         for name, values in (("data", self._data), ("indices", self._indices), ("indptr", self._indptr)):
@@ -254,7 +253,7 @@ class LexicalIndex:
         (folder / _VOCAB_FILE).write_text(json.dumps(self._vocab, ensure_ascii=False), encoding="utf-8")
         params = {**_BM25_PARAMS, "num_docs": self._num_docs}
         (folder / "params.index.json").write_text(json.dumps(params, indent=1), encoding="utf-8")
-        self._model.save(folder)
+        self._tokens.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
@@ -313,8 +312,8 @@ class _Bm25sIndex(LexicalIndex):
             scores["indices"],
             scores["indptr"],
             int(scores["num_docs"]),
-            model,
         )
+        self._model = model
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         ids = [self._vocab[t] for t in query_tokens if t in self._vocab]

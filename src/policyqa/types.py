@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -116,23 +116,8 @@ class Citation(Located):
             start = passage.text.find(quote)
             if start >= 0:
                 highlights.append((start, start + len(quote)))
-        return cls(
-            n=n,
-            chunk_id=passage.chunk_id,
-            doc_id=passage.doc_id,
-            title=passage.title,
-            section=passage.section,
-            text=passage.text,
-            char_start=passage.char_start,
-            char_end=passage.char_end,
-            score=passage.score,
-            kind=passage.kind,
-            page=passage.page,
-            page_end=passage.page_end,
-            page_char_start=passage.page_char_start,
-            quotes=tuple(quotes),
-            highlights=tuple(highlights),
-        )
+        located = {f.name: getattr(passage, f.name) for f in fields(Located)}
+        return cls(n=n, quotes=tuple(quotes), highlights=tuple(highlights), **located)
 
     def to_dict(self) -> dict[str, object]:
         return {

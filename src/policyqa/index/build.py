@@ -52,6 +52,7 @@ def _build_full(settings: Settings, encoder: Encoder, progress: ProgressFn | Non
         raise CorpusError(f"No passage to index in {names}: the documents hold only headings or markers.")
 
     composed = parts.composes(chunk_count, encoder)
+    cache = parts.embedding_cache(settings, encoder)
     home = index_home(settings)
     build_name, tmp = new_build_folder(home)
     try:
@@ -60,11 +61,11 @@ def _build_full(settings: Settings, encoder: Encoder, progress: ProgressFn | Non
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-tokens") as background:
             tokens = background.submit(parts.passage_tokens, chunked, settings.passage_context, progress)
             passage_vectors = parts.embed_chunked(
-                settings, encoder, chunked, composed, tmp / "sentence_vectors.npy", progress
+                settings, encoder, cache, chunked, composed, tmp / "sentence_vectors.npy", progress
             )
             lexical = LexicalIndex.build_from_ids(TokenIds.from_tokens(tokens.result()))
         terms = vocabulary_terms(lexical.vocabulary())
-        term_vectors = parts.embedding_cache(settings, encoder).embed(encoder, terms, progress, "embed vocabulary")
+        term_vectors = cache.embed(encoder, terms, progress, "embed vocabulary")
 
         if progress:
             progress("FAISS index", 0, 1)
@@ -76,7 +77,7 @@ def _build_full(settings: Settings, encoder: Encoder, progress: ProgressFn | Non
         if progress:
             progress("FAISS index", 1, 1)
         parts.save_terms(tmp, terms, np.asarray(term_vectors))
-        parts.save_title_vectors(tmp, settings, encoder, {d.doc_id: d.title for d in documents}, progress)
+        parts.save_title_vectors(tmp, cache, encoder, {d.doc_id: d.title for d in documents}, progress)
         with (tmp / "passages.jsonl").open("w", encoding="utf-8") as out:
             parts.write_records(out, chunked)
         lexical.save(tmp / "bm25")

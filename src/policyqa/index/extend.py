@@ -39,7 +39,7 @@ from ..lexical import LexicalIndex, TokenIds, vocabulary_terms
 from ..settings import Settings
 from ..types import SkippedFile
 from . import parts
-from .cache import ProgressFn, new_array_file, release_pages
+from .cache import EmbeddingCache, ProgressFn, new_array_file, release_pages
 from .integrity import check_declared_sizes, verify_files
 from .manifest import check_compatible, corpus_state, read_manifest
 from .store import current_build, index_home, new_build_folder
@@ -66,7 +66,8 @@ def extend_build(
     files = manifest.get("files")
     if not isinstance(files, dict) or "bm25/token_ids.npy" not in files:
         return None  # built before the token ids were kept
-    new_paths = _added_paths(manifest, settings)
+    corpus = corpus_state(settings)
+    new_paths = _added_paths(manifest, corpus)
     if not new_paths:
         return None
     try:
@@ -97,7 +98,8 @@ def extend_build(
     build_name, tmp = new_build_folder(home)
     try:
         added_sentences = tmp / ".added_sentence_vectors.npy"
-        passage_vectors = parts.embed_chunked(settings, encoder, chunked, composed, added_sentences, progress)
+        cache = parts.embedding_cache(settings, encoder)
+        passage_vectors = parts.embed_chunked(settings, encoder, cache, chunked, composed, added_sentences, progress)
         _append_rows(live / "sentence_vectors.npy", added_sentences, tmp / "sentence_vectors.npy")
         added_sentences.unlink()
 
@@ -118,9 +120,9 @@ def extend_build(
         lexical = LexicalIndex.build_from_ids(tokens)
         lexical.save(tmp / "bm25")
         terms = vocabulary_terms(lexical.vocabulary())
-        parts.save_terms(tmp, terms, _term_vectors(settings, encoder, live, terms, progress))
+        parts.save_terms(tmp, terms, _term_vectors(cache, encoder, live, terms, progress))
         titles = {doc_id: title for doc_id, (_, title, _) in known.items()} | {d.doc_id: d.title for d in documents}
-        parts.save_title_vectors(tmp, settings, encoder, titles, progress)
+        parts.save_title_vectors(tmp, cache, encoder, titles, progress)
 
         shutil.copyfile(live / "passages.jsonl", tmp / "passages.jsonl")
         with (tmp / "passages.jsonl").open("a", encoding="utf-8") as out:
@@ -143,6 +145,7 @@ def extend_build(
             composed=composed,
             faiss_kind=kind_of(total),
             started=started,
+            corpus=corpus,
             extra={"extended_from": live.name, "extended_with": len(documents)},
         )
     except BaseException:
@@ -152,12 +155,12 @@ def extend_build(
     return folder, previous + skipped
 
 
-def _added_paths(manifest: dict[str, object], settings: Settings) -> list[Path]:
-    """The corpus files that are new since the build; none when any indexed file changed or went away."""
+def _added_paths(manifest: dict[str, object], corpus: list[dict[str, object]]) -> list[Path]:
+    """The files of ``corpus`` new since the build; none when any indexed file changed or went away."""
     indexed = manifest.get("corpus")
     if not isinstance(indexed, list):
         return []
-    now = {str(entry["path"]): entry for entry in corpus_state(settings)}
+    now = {str(entry["path"]): entry for entry in corpus}
     for entry in indexed:
         if not isinstance(entry, dict) or now.get(str(entry.get("path"))) != entry:
             return []
@@ -192,7 +195,7 @@ def _append_rows(base: Path, added: Path, target: Path) -> None:
 
 
 def _term_vectors(
-    settings: Settings, encoder: Encoder, live: Path, terms: list[str], progress: ProgressFn | None
+    cache: EmbeddingCache, encoder: Encoder, live: Path, terms: list[str], progress: ProgressFn | None
 ) -> np.ndarray:
     """Vectors of ``terms``: the live build's for the words it had, the encoder's (cached) for new ones."""
     old_terms = json.loads((live / "terms.json").read_text(encoding="utf-8"))
@@ -203,6 +206,5 @@ def _term_vectors(
     known = [i for i, term in enumerate(terms) if term in row_of]
     vectors[known] = old_vectors[[row_of[terms[i]] for i in known]]
     if missing:
-        cache = parts.embedding_cache(settings, encoder)
         vectors[missing] = cache.embed(encoder, [terms[i] for i in missing], progress, "embed vocabulary")
     return vectors

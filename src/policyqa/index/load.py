@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import mmap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import overload
@@ -145,7 +145,12 @@ def _read_store(
     documents: dict[str, DocumentInfo] = {}
     sentence_counts: dict[str, int] = {}
     chunks: list[Chunk] = []
-    for start, end in zip(starts[kinds == ord("d")].tolist(), ends[kinds == ord("d")].tolist(), strict=True):
+
+    def lines(kind: str) -> zip[tuple[int, int]]:
+        chosen = kinds == ord(kind)
+        return zip(starts[chosen].tolist(), ends[chosen].tolist(), strict=True)
+
+    for start, end in lines("d"):
         record = orjson.loads(data[start:end])
         del record["type"]
         if "sentences" in record:
@@ -153,7 +158,7 @@ def _read_store(
         record["sections"] = tuple(record["sections"])
         record["pages"] = tuple(tuple(p) for p in record.get("pages", ()))
         documents[record["doc_id"]] = DocumentInfo(**record)
-    for start, end in zip(starts[kinds == ord("p")].tolist(), ends[kinds == ord("p")].tolist(), strict=True):
+    for start, end in lines("p"):
         record = orjson.loads(data[start:end])
         del record["type"]
         record["spans"] = tuple(tuple(s) for s in record["spans"])
@@ -221,6 +226,3 @@ class SentenceRecords(Sequence[Sentence]):
             )
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:  # checksummed, so a foreign index's
             raise IndexCorruptError(f"passages.jsonl: sentence {row} is no sentence record ({exc}).") from exc
-
-    def __iter__(self) -> Iterator[Sentence]:
-        return (self[row] for row in range(len(self)))

@@ -73,13 +73,13 @@ def embedding_cache(settings: Settings, encoder: Encoder) -> EmbeddingCache:
 def embed_chunked(
     settings: Settings,
     encoder: Encoder,
+    cache: EmbeddingCache,
     chunked: Chunked,
     composed: bool,
     sentence_file: Path,
     progress: ProgressFn | None,
 ) -> np.ndarray:
     """The chunk vectors of ``chunked``; its sentence vectors are written to ``sentence_file`` (``.npy``)."""
-    cache = embedding_cache(settings, encoder)
     if composed:
         assert isinstance(encoder, ComposableEncoder)
         states = EmbeddingCache(
@@ -131,11 +131,11 @@ def write_records(out: IO[str], chunked: Chunked) -> None:
 
 
 def save_title_vectors(
-    folder: Path, settings: Settings, encoder: Encoder, titles: dict[str, str], progress: ProgressFn | None
+    folder: Path, cache: EmbeddingCache, encoder: Encoder, titles: dict[str, str], progress: ProgressFn | None
 ) -> None:
     """Each document's title embedded, in sorted document id order: the retriever encoded them at every load."""
     ordered = [titles[doc_id] for doc_id in sorted(titles)]
-    vectors = embedding_cache(settings, encoder).embed(encoder, ordered, progress, "embed titles")
+    vectors = cache.embed(encoder, ordered, progress, "embed titles")
     np.save(folder / TITLE_VECTORS_FILE, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
 
 
@@ -164,16 +164,20 @@ def finish_build(
     composed: bool,
     faiss_kind: str,
     started: float,
+    corpus: list[dict[str, object]] | None = None,
     extra: dict[str, object] | None = None,
 ) -> Path:
-    """Write the manifest (checksums of every file) and make the build live."""
+    """Write the manifest (checksums of every file) and make the build live.
+
+    ``corpus``: the corpus files' state the build was made from, when the caller read it already.
+    """
     optional = (TITLE_VECTORS_FILE, CENTROID_VECTORS_FILE)
     files = {name: sha256_file(tmp / name) for name in (*INDEX_FILES, *optional) if (tmp / name).exists()}
     files.update({f"bm25/{p.name}": sha256_file(p) for p in sorted((tmp / "bm25").iterdir())})
     manifest = {
         **manifest_base(settings, encoder),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "corpus": corpus_state(settings),
+        "corpus": corpus if corpus is not None else corpus_state(settings),
         "skipped": [asdict(s) for s in skipped],
         "counts": counts,
         "faiss": faiss_kind,
