@@ -21,7 +21,7 @@ from .documents import Document
 SECTION_SEPARATOR = " > "
 # Bumped whenever cleaning or chunking rules change, so that indexes cut by the
 # old rules are rebuilt instead of silently reused.
-CHUNKER_VERSION = 3  # 3: kinds and article numbering select the cleaning rules
+CHUNKER_VERSION = 4  # 4: cities of the gazetteer give local documents their region
 _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\]]*")
 
 

@@ -110,6 +110,9 @@ def infer_metadata(title: str, text: str, path: str) -> dict[str, object]:
         if match := _ISSUER.match(line.strip()):
             found["issuer"] = _SESSION.sub("", match.group(1))
             break
+    if kind == KIND_LOCAL_REGULATION and "region" not in found and (region := _region(str(found.get("issuer", "")))):
+        # 绍兴黄酒保护和发展条例 names no place in its title; its issuer, 绍兴市人民代表大会常务委员会, does.
+        found["region"] = region
     if _REPEALED.search(head):
         found["status"] = "repealed"
     elif _IN_FORCE.search(head):

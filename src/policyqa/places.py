@@ -1,4 +1,11 @@
-"""A gazetteer of the places questions and documents name (``data/places.json``), in English and Chinese."""
+"""A gazetteer of the places questions and documents name (``data/places.json``), in English and Chinese.
+
+Provinces, a few cities and foreign countries are written by hand; the other cities
+(prefecture-level, sub-provincial, provincial capitals) come from CC-CEDICT
+(``python -m policyqa_tools.gazetteer``). In Chinese text a city's name counts only
+as a word of its own (jieba's segmentation: not 长治 in 长治久安) or with 市, and
+only with 市 where CC-CEDICT lists the name as a common word too (日照 "sunshine").
+"""
 
 from __future__ import annotations
 
@@ -6,33 +13,61 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
+from typing import NamedTuple
+
+from .lexical import tokenize
+
+
+class Place(NamedTuple):
+    english: tuple[str, ...]
+    chinese: tuple[str, ...]
+    city: bool  # from CC-CEDICT's cities: its Chinese name must stand as a word
+    word: bool  # the city's name is also a common word: only X市 names it in Chinese
 
 
 @lru_cache(maxsize=1)
-def gazetteer() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
-    """(English names, Chinese names) of every place."""
+def gazetteer() -> tuple[Place, ...]:
+    """Every place, with its English and Chinese names."""
     raw = json.loads(resources.files("policyqa").joinpath("data/places.json").read_text(encoding="utf-8"))
-    return tuple((tuple(p["en"]), tuple(p["zh"])) for p in raw["places"])
+    return tuple(
+        Place(tuple(p["en"]), tuple(p["zh"]), p.get("level") == "city", bool(p.get("word"))) for p in raw["places"]
+    )
 
 
 def places_named(text: str) -> list[tuple[str, ...]]:
     """The Chinese names of every place the text mentions (in English or Chinese)."""
     lowered = f" {text.lower()} "
+    words: set[str] | None = None
     found = []
-    for english, chinese in gazetteer():
-        if any(re.search(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered) for e in english) or any(
-            c in text for c in chinese
-        ):
+    for english, chinese, city, word in gazetteer():
+        named = any(re.search(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered) for e in english)
+        if not named and any(c in text for c in chinese):
+            if city and not any(f"{c}市" in text for c in chinese):
+                if word:
+                    continue
+                words = set(tokenize(text)) if words is None else words
+                named = any(c in words for c in chinese)
+            else:
+                named = True
+        if named:
             found.append(chinese)
     return found
 
 
 def leading_place(title: str) -> str | None:
     """The place a title opens with (北京市…条例 → 北京), the region of a local document."""
-    for _, chinese in gazetteer():
-        for name in chinese:
-            if title.startswith(name):
-                return chinese[0]
+    first_word: str | None = None
+    for place in gazetteer():
+        for name in place.chinese:
+            if not title.startswith(name):
+                continue
+            if place.city and not title.startswith(f"{name}市"):
+                if place.word:
+                    continue
+                first_word = first_word if first_word is not None else next(iter(tokenize(title)), "")
+                if first_word != name:
+                    continue
+            return place.chinese[0]
     return None
 
 

@@ -1,0 +1,79 @@
+"""The gazetteer: provinces by hand, cities from CC-CEDICT, recognised in questions and titles."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from policyqa.dictionary import _data, _lines
+from policyqa.metadata import infer_metadata
+from policyqa.places import leading_place, places_named
+from policyqa_tools.gazetteer import PLACES_FILE, cities, common_words, merged
+
+CEDICT_LINES = [
+    "紹興 绍兴 [Shao4 xing1] /Shaoxing, prefecture-level city in Zhejiang/",
+    "紹興市 绍兴市 [Shao4 xing1 shi4] /Shaoxing, prefecture-level city in Zhejiang/",
+    "合肥 合肥 [He2 fei2] /Hefei, capital of Anhui Province 安徽省[An1 hui1 Sheng3]/",
+    "利馬 利马 [Li4 ma3] /Lima, capital of Peru/",
+    "日照 日照 [Ri4 zhao4] /Rizhao, prefecture-level city in Shandong/",
+    "日照 日照 [ri4 zhao4] /sunshine/",
+    "榆林 榆林 [Yu2 lin2] /Yulin, prefecture-level city in Shaanxi/",
+    "玉林 玉林 [Yu4 lin2] /Yulin, prefecture-level city in Guangxi/",
+    "某城 某城 [Mou3 cheng2] /Capital, prefecture-level city somewhere/",
+]
+
+
+def test_cities_come_from_their_cedict_glosses() -> None:
+    found = cities(CEDICT_LINES, provinces={"anhui", "zhejiang"})
+    assert found["shaoxing"] == ["绍兴"]  # 绍兴 and 绍兴市 are one city
+    assert found["hefei"] == ["合肥"]  # the capital of a province
+    assert "lima" not in found  # the capital of another country
+    assert found["yulin"] == ["榆林", "玉林"]  # one English name, two cities
+    assert "capital" not in found  # a gloss that is not the entry's own pinyin
+
+
+def test_merging_keeps_hand_entries_and_marks_names_that_are_words() -> None:
+    hand = [{"en": ["hefei"], "zh": ["合肥"]}]
+    found = cities(CEDICT_LINES, provinces={"anhui"})
+    places = merged(hand, found, common_words(CEDICT_LINES))
+    assert places[0] == {"en": ["hefei"], "zh": ["合肥"]}
+    assert {"en": ["rizhao"], "zh": ["日照"], "level": "city", "word": True} in places
+    assert sum(1 for p in places if p["en"] == ["hefei"]) == 1
+    # Merging again over its own output changes nothing.
+    assert merged(places, found, common_words(CEDICT_LINES)) == places
+
+
+def test_the_shipped_gazetteer_is_what_the_generator_makes() -> None:
+    raw = json.loads(PLACES_FILE.read_text(encoding="utf-8"))
+    lines = _lines(_data())
+    provinces = {e for p in raw["places"] if p.get("level") != "city" for e in p["en"]}
+    assert merged(raw["places"], cities(lines, provinces), common_words(lines)) == raw["places"]
+    assert sum(1 for p in raw["places"] if p.get("level") == "city") > 200
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("What production steps must Shaoxing yellow rice wine go through?", [("绍兴",)]),
+        ("绍兴黄酒要经过哪些主要工艺？", [("绍兴",)]),
+        ("烟台市如何保护葡萄酒产区？", [("烟台",)]),
+        ("如何保障长治久安？", []),  # 长治 inside a word is no city
+        ("日照充足的地区有哪些扶持？", []),  # 日照 is also "sunshine": only 日照市 names the city
+        ("日照市的海洋牧场条例规定了什么？", [("日照",)]),
+        ("What does Rizhao require?", [("日照",)]),
+    ],
+)
+def test_cities_are_recognised_in_questions(text: str, named: list[tuple[str, ...]]) -> None:
+    assert places_named(text) == named
+
+
+def test_titles_and_issuers_give_local_documents_their_city() -> None:
+    assert leading_place("绍兴黄酒保护和发展条例") == "绍兴"
+    assert leading_place("日照市海洋牧场条例") == "日照"
+    assert leading_place("白银管理办法") is None
+    head = "2021年8月9日 绍兴市第九届人民代表大会常务委员会第四十次会议通过\n\n<!-- INFO END -->\n\n第一条 …"
+    found = infer_metadata("黄酒保护和发展条例", head, "地方性法规/黄酒保护和发展条例.md")
+    assert found["kind"] == "local_regulation"
+    assert found["region"] == "绍兴"
+    assert found["issuer"] == "绍兴市人民代表大会常务委员会"

@@ -1,0 +1,100 @@
+"""Regenerate the cities of ``src/policyqa/data/places.json`` from CC-CEDICT.
+
+The gazetteer's provinces, the paper's cities and the foreign countries are kept as
+written; every prefecture-level city, sub-provincial city and provincial capital that
+CC-CEDICT describes as such ("Shaoxing, prefecture-level city in Zhejiang") is added
+with its pinyin name, so that a question about Shaoxing's or Yantai's regulations is
+recognised as naming a place like one about Shanghai. Cities that share an English
+name (Yulin: 榆林 and 玉林) are one entry with both Chinese names. A city whose
+name CC-CEDICT also lists as a common word (日照 "sunshine", 白银 "silver") is marked
+``"word": true``: in Chinese text it names the city only with 市.
+
+    python -m policyqa_tools.gazetteer   # rewrites src/policyqa/data/places.json
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from policyqa.dictionary import _data, _lines
+
+PLACES_FILE = Path(__file__).resolve().parents[2] / "src" / "policyqa" / "data" / "places.json"
+_ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]+)\] /(.*)/$")
+# The gloss of a city: "Shaoxing, prefecture-level city in Zhejiang", "Hefei, capital of Anhui Province".
+_CITY_GLOSS = re.compile(
+    r"^([A-Z][a-z']+(?: [A-Z][a-z']+)?),? (?:prefecture[- ]level city|sub-provincial city|capital of (\w+))"
+)
+CITY_LEVEL = "city"
+
+
+def common_words(lines: list[str]) -> set[str]:
+    """Simplified words of CC-CEDICT's entries for common words (pinyin in lower case)."""
+    words = set()
+    for line in lines:
+        if (match := _ENTRY.match(line)) and match.group(3)[:1].islower():
+            words.add(match.group(2))
+    return words
+
+
+def cities(lines: list[str], provinces: set[str]) -> dict[str, list[str]]:
+    """English name (lower case) -> the Chinese short names of the cities CC-CEDICT gives it.
+
+    A capital counts only as the capital of one of ``provinces`` (English, lower case):
+    CC-CEDICT names the capitals of other countries and of old dynasties the same way.
+    """
+    found: dict[str, list[str]] = {}
+    for line in lines:
+        match = _ENTRY.match(line)
+        if not match:
+            continue
+        _, simplified, pinyin, definition = match.groups()
+        short = simplified.removesuffix("市")
+        if len(short) < 2 or not re.fullmatch(r"[\u4e00-\u9fff]+", short):
+            continue
+        for gloss in definition.split("/"):
+            city = _CITY_GLOSS.match(gloss)
+            if not city or (city.group(2) and city.group(2).lower() not in provinces):
+                continue
+            name = city.group(1).lower()
+            # The name must be the entry's own pinyin, not a description ("Capital of ...").
+            letters = "".join(c for c in pinyin.lower() if "a" <= c <= "z").removesuffix("shi")
+            if name.replace("'", "").replace(" ", "") != letters:
+                continue
+            names = found.setdefault(name, [])
+            if short not in names:
+                names.append(short)
+    return found
+
+
+def merged(places: list[dict[str, object]], found: dict[str, list[str]], words: set[str]) -> list[dict[str, object]]:
+    """The gazetteer with the found cities added; entries already there keep their names."""
+    kept = [p for p in places if p.get("level") != CITY_LEVEL]  # the hand-written entries
+    known_en = {e for p in kept for e in p["en"]}  # type: ignore[attr-defined]
+    known_zh = {z for p in kept for z in p["zh"]}  # type: ignore[attr-defined]
+    for name in sorted(found):
+        chinese = [z for z in found[name] if z not in known_zh]
+        if name in known_en or not chinese:
+            continue
+        entry: dict[str, object] = {"en": [name], "zh": chinese, "level": CITY_LEVEL}
+        if any(z in words for z in chinese):
+            entry["word"] = True
+        kept.append(entry)
+    return kept
+
+
+def main() -> int:
+    raw = json.loads(PLACES_FILE.read_text(encoding="utf-8"))
+    provinces = {e for p in raw["places"] if p.get("level") != CITY_LEVEL for e in p["en"]}
+    lines = _lines(_data())
+    raw["places"] = merged(raw["places"], cities(lines, provinces), common_words(lines))
+    PLACES_FILE.write_text(json.dumps(raw, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    added = sum(1 for p in raw["places"] if p.get("level") == CITY_LEVEL)
+    print(f"{len(raw['places'])} places, {added} cities from CC-CEDICT -> {PLACES_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
