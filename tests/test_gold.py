@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import require_policy_texts, running_in_ci, squash
 
-from policyqa.evaluate import GoldQuestion, load_gold
+from policyqa.errors import ConfigError
+from policyqa.evaluate import GoldQuestion, load_gold, run_eval
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD_DIR = ROOT / "eval"
@@ -161,3 +162,61 @@ def test_library_questions_are_about_documents_beyond_the_policy_texts(library_t
 
 def _title(text: str) -> str:
     return next((line.lstrip("#").strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _write_gold(path: Path, *records: dict[str, object]) -> Path:
+    base = {"lang": "zh", "key_points": [], "answer": "无法回答。", "type": "unanswerable", "evidence": []}
+    path.write_text("\n".join(json.dumps(base | r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"answerable_with": "示范市条例"}, "list of document titles"),
+        ({"answerable_with": [""]}, "list of document titles"),
+        ({"answerable_with": ["示范市条例"], "evidence": ["第一条"], "type": "fact"}, "for unanswerable questions"),
+    ],
+)
+def test_answerable_with_is_checked_when_loading(tmp_path: Path, record: dict[str, object], message: str) -> None:
+    gold = _write_gold(tmp_path / "gold.jsonl", {"id": "q1", "question": "问题？"} | record)
+    with pytest.raises(ConfigError, match=message):
+        load_gold([gold])
+
+
+def test_a_question_that_an_indexed_document_answers_is_left_out(mini_assistant, tmp_path: Path) -> None:
+    gold = load_gold(
+        [
+            _write_gold(
+                tmp_path / "gold.jsonl",
+                {
+                    "id": "answered-here",
+                    "question": "示范市的奖励比例是多少？",
+                    "answerable_with": ["示范市科技成果转化促进条例"],
+                },
+                {
+                    "id": "answered-elsewhere",
+                    "question": "邻市的奖励比例是多少？",
+                    "answerable_with": ["邻市科技成果转化条例"],
+                },
+            )
+        ]
+    )
+    report = run_eval(mini_assistant, gold)
+    assert report["left_out"] == ["answered-here"]
+    assert [q["id"] for q in report["per_question"]] == ["answered-elsewhere"]
+    assert report["overall"]["questions"] == 1
+
+
+def test_documents_that_answer_unanswerable_questions_are_in_the_library() -> None:
+    marked = {t for g in load_gold([GOLD_DIR]) for t in g.answerable_with}
+    assert marked, "the seven-text gold set names the library documents that answer some of its questions"
+    tarballs = sorted(LIBRARY.glob("*.tar.xz"))
+    if not tarballs:
+        if running_in_ci():
+            pytest.fail(f"CI=true and the library tarball is not at {LIBRARY}/*.tar.xz", pytrace=False)
+        pytest.skip(f"the library tarball is not at {LIBRARY}/*.tar.xz")
+    with tarfile.open(tarballs[-1], mode="r:xz") as archive:
+        names = [Path(m.name).stem for m in archive if m.isfile()]
+    for title in marked:
+        assert any(title in name for name in names), f"{title} is in no file name of {tarballs[-1].name}"

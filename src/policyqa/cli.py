@@ -130,7 +130,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.mode == "llm":
         from .llm_eval import run_llm_eval
 
-        report["llm"] = run_llm_eval(assistant, gold, k=args.k)
+        scored = [g for g in gold if g.id not in report["left_out"]]
+        report["llm"] = run_llm_eval(assistant, scored, k=args.k)
     if args.out:
         for path in write_artefacts(report, Path(args.out)):
             print(f"wrote {path}", file=sys.stderr)
@@ -140,7 +141,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(markdown_table(report))
         if "llm" in report:
             print("\nLLM answers: " + json.dumps(report["llm"]["summary"], ensure_ascii=False))
-        print(f"\n{len(gold)} questions in {report['seconds']} s")
+        left_out = report["left_out"]
+        print(f"\n{len(gold) - len(left_out)} questions in {report['seconds']} s")
+        if left_out:
+            print(f"left out, answered by a document of this index: {', '.join(left_out)}")
     return 0
 
 

@@ -60,10 +60,18 @@ class GoldQuestion:
     type: str
     section: str = ""
     doc: str | None = None
+    # Titles of documents that do answer an unanswerable question ("上海市促进科技成果转化条例" for a
+    # question about Shanghai written for a corpus without it): where the index holds one of them,
+    # the question is left out of the scores; it is unanswerable only without them.
+    answerable_with: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
         return bool(self.evidence)
+
+    def answered_by(self, titles: Iterable[str]) -> bool:
+        """Whether one of ``titles`` (an index's documents) answers this unanswerable question."""
+        return any(wanted in title for wanted in self.answerable_with for title in titles)
 
     @property
     def split(self) -> str:
@@ -100,6 +108,11 @@ def load_gold(paths: Iterable[Path]) -> list[GoldQuestion]:
             if record["id"] in seen:
                 raise ConfigError(f"{file}:{number}: duplicate id {record['id']!r}.")
             seen.add(record["id"])
+            answerable_with = record.get("answerable_with", [])
+            if not isinstance(answerable_with, list) or not all(isinstance(t, str) and t for t in answerable_with):
+                raise ConfigError(f"{file}:{number}: answerable_with must be a list of document titles.")
+            if answerable_with and record["evidence"]:
+                raise ConfigError(f"{file}:{number}: answerable_with is for unanswerable questions (no evidence).")
             questions.append(
                 GoldQuestion(
                     id=str(record["id"]),
@@ -111,6 +124,7 @@ def load_gold(paths: Iterable[Path]) -> list[GoldQuestion]:
                     type=str(record["type"]),
                     section=str(record.get("section", "")),
                     doc=record.get("doc"),
+                    answerable_with=tuple(answerable_with),
                 )
             )
     if not questions:
@@ -292,13 +306,17 @@ def run_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | None =
     top_k = k or assistant.settings.top_k
     _ = assistant.index  # build or load before timing questions
     assistant.prepare("warm up")  # first-call costs (jieba's dictionary) are not question latency
+    titles = [document.title for document in assistant.index.documents.values()]
+    left_out = [g.id for g in gold if g.answered_by(titles)]
     started = time.perf_counter()
-    results = [evaluate_question(assistant, g, top_k) for g in gold]
+    results = [evaluate_question(assistant, g, top_k) for g in gold if g.id not in left_out]
     report = report_of(results)
     return {
         "settings": assistant.settings.to_dict() | {"top_k": top_k},
         "index": {k: assistant.index.manifest[k] for k in ("encoder", "chunker", "counts", "created_at")},
         "seconds": round(time.perf_counter() - started, 2),
+        # Unanswerable questions that a document of this index answers (``answerable_with``).
+        "left_out": left_out,
         **report,
     }
 
