@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -25,11 +26,14 @@ import numpy as np
 import pytest
 from conftest import MINI_DIR, FakeEncoder
 
+import policyqa.index.integrity as index_integrity
 import policyqa.index.vectors as index_vectors
 from policyqa import Assistant
 from policyqa.embed import Encoder
 from policyqa.errors import IndexCorruptError, IndexMismatchError
 from policyqa.index import build_index, current_build, index_home, load_index, read_manifest
+from policyqa.index.integrity import VERIFIED_FILE, verify_files
+from policyqa.index.manifest import sha256_file
 from policyqa.settings import Settings
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -407,3 +411,162 @@ def test_builds_killed_at_random_points_leave_the_previous_index_loadable(tmp_pa
     # Kills at start-up are certain; the mix of the other outcomes depends on the machine's speed.
     assert all(o == "killed before writing" for p, o in zip(points, outcomes, strict=True) if p == "start-up"), outcomes
     assert read_manifest(current_build(settings))["counts"]["documents"] == 2
+
+
+# --- checksums verified once per build ---------------------------------------------------------
+
+
+@pytest.fixture()
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every file ``verify_files`` hashes, in order (the real hash still runs)."""
+    seen: list[Path] = []
+
+    def counting(path: Path) -> str:
+        seen.append(path)
+        return sha256_file(path)
+
+    monkeypatch.setattr(index_integrity, "sha256_file", counting)
+    return seen
+
+
+def _verified_copy(fake_build: Settings, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """A copy of the fake build, verified once: its folder (with ``verified.json``) and its manifest."""
+    folder = current_build(_copy(fake_build, tmp_path / "index"))
+    manifest = read_manifest(folder)
+    verify_files(folder, manifest)
+    return folder, manifest
+
+
+def test_checksums_are_verified_once_per_build(fake_build: Settings, tmp_path: Path, hashed: list[Path]) -> None:
+    settings = _copy(fake_build, tmp_path / "index")
+    folder = current_build(settings)
+    manifest = read_manifest(folder)
+
+    verify_files(folder, manifest)
+    assert len(hashed) == len(manifest["files"])  # type: ignore[arg-type]
+    assert (folder / VERIFIED_FILE).is_file() and VERIFIED_FILE not in manifest["files"]  # type: ignore[operator]
+
+    verify_files(folder, manifest)
+    load_index(settings, FakeEncoder())
+    assert len(hashed) == len(manifest["files"])  # type: ignore[arg-type]
+
+
+def _flip_in_place(path: Path) -> None:
+    """One byte changed in place: the same inode and size, the mtime set back as it was."""
+    before = path.stat()
+    with path.open("r+b") as handle:
+        handle.seek(before.st_size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _flipped_copy_moved_in(path: Path) -> None:
+    """A changed copy with the same size and mtime (``copy2``) moved over the file: a new inode."""
+    copy = path.with_name(path.name + ".copy")
+    shutil.copy2(path, copy)
+    _flip_in_place(copy)
+    os.replace(copy, path)
+
+
+@pytest.mark.parametrize("change", [_flip_in_place, _flipped_copy_moved_in], ids=["in place", "copy moved in"])
+def test_a_file_changed_after_its_verification_is_hashed_again_and_refused(
+    fake_build: Settings, tmp_path: Path, hashed: list[Path], change: Callable[[Path], None]
+) -> None:
+    folder, manifest = _verified_copy(fake_build, tmp_path)
+    target = folder / "passages.jsonl"
+    size, mtime = target.stat().st_size, target.stat().st_mtime_ns
+    change(target)
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (size, mtime)
+    hashed.clear()
+
+    with pytest.raises(IndexCorruptError, match="passages.jsonl does not match its checksum"):
+        verify_files(folder, manifest)
+    assert target.resolve() in hashed
+
+
+def test_an_identical_copy_moved_in_is_hashed_again_then_trusted(
+    fake_build: Settings, tmp_path: Path, hashed: list[Path]
+) -> None:
+    folder, manifest = _verified_copy(fake_build, tmp_path)
+    target = folder / "vectors.faiss"
+    shutil.copy2(target, folder / "vectors.copy")
+    os.replace(folder / "vectors.copy", target)
+    hashed.clear()
+
+    verify_files(folder, manifest)
+    assert len(hashed) == len(manifest["files"])
+    verify_files(folder, manifest)
+    assert len(hashed) == len(manifest["files"])
+
+
+def _marker_of_other_files(folder: Path) -> None:
+    marker = json.loads((folder / VERIFIED_FILE).read_text(encoding="utf-8"))
+    marker["files"]["other.npy"] = marker["files"].pop("terms.json")
+    (folder / VERIFIED_FILE).write_text(json.dumps(marker), encoding="utf-8")
+
+
+def _marker_of_fewer_files(folder: Path) -> None:
+    marker = json.loads((folder / VERIFIED_FILE).read_text(encoding="utf-8"))
+    del marker["files"]["terms.json"]
+    (folder / VERIFIED_FILE).write_text(json.dumps(marker), encoding="utf-8")
+
+
+def _huge_marker(folder: Path) -> None:
+    """A valid marker padded to 20 MB with whitespace."""
+    marker = (folder / VERIFIED_FILE).read_bytes()
+    (folder / VERIFIED_FILE).write_bytes(marker + b" " * (20 * 1024 * 1024))
+
+
+MARKER_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "garbage": lambda folder: (folder / VERIFIED_FILE).write_bytes(b"\xff{not json"),
+    "a list": lambda folder: (folder / VERIFIED_FILE).write_text("[]", encoding="utf-8"),
+    "wrong types": lambda folder: (folder / VERIFIED_FILE).write_text('{"files": 1}', encoding="utf-8"),
+    "deeply nested": lambda folder: (folder / VERIFIED_FILE).write_text("[" * 100_000, encoding="utf-8"),
+    "other files": _marker_of_other_files,
+    "fewer files": _marker_of_fewer_files,
+    "20 MB": _huge_marker,
+    "a folder": lambda folder: ((folder / VERIFIED_FILE).unlink(), (folder / VERIFIED_FILE).mkdir()),
+    "the manifest changed": lambda folder: _edit_manifest(folder, lambda m: m.update(note="edited")),
+}
+
+
+@pytest.mark.parametrize("damage", MARKER_DAMAGE.values(), ids=MARKER_DAMAGE.keys())
+def test_a_damaged_or_foreign_marker_means_hashing_everything(
+    fake_build: Settings, tmp_path: Path, hashed: list[Path], damage: Callable[[Path], None]
+) -> None:
+    folder, _ = _verified_copy(fake_build, tmp_path)
+    damage(folder)
+    manifest = read_manifest(folder)
+    hashed.clear()
+
+    verify_files(folder, manifest)
+    assert len(hashed) == len(manifest["files"])
+
+
+def test_a_forged_file_behind_a_damaged_marker_is_refused(fake_build: Settings, tmp_path: Path) -> None:
+    folder, manifest = _verified_copy(fake_build, tmp_path)
+    _flip_in_place(folder / "terms.json")
+    (folder / VERIFIED_FILE).write_text("[]", encoding="utf-8")
+
+    with pytest.raises(IndexCorruptError, match="terms.json does not match its checksum"):
+        verify_files(folder, manifest)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_build_is_verified_without_a_marker(
+    fake_build: Settings, tmp_path: Path, hashed: list[Path]
+) -> None:
+    settings = _copy(fake_build, tmp_path / "index")
+    folder = current_build(settings)
+    manifest = read_manifest(folder)
+    (folder / VERIFIED_FILE).unlink(missing_ok=True)  # copied with the build, had it been loaded
+    folder.chmod(0o555)
+    try:
+        verify_files(folder, manifest)
+        load_index(settings, FakeEncoder())
+        assert not (folder / VERIFIED_FILE).exists()
+        assert len(hashed) == 2 * len(manifest["files"])
+    finally:
+        folder.chmod(0o755)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -12,22 +13,68 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import IndexCorruptError
-from .manifest import CENTROID_VECTORS_FILE, COUNT_NAMES, INDEX_FILES, TITLE_VECTORS_FILE, sha256_file
+from .manifest import (
+    CENTROID_VECTORS_FILE,
+    COUNT_NAMES,
+    INDEX_FILES,
+    MAX_MANIFEST_BYTES,
+    TITLE_VECTORS_FILE,
+    file_stat,
+    read_json_file,
+    sha256_file,
+    write_json_file,
+)
+
+# Written into a build folder once its checksums were verified; not in the manifest, which comes first.
+VERIFIED_FILE = "verified.json"
 
 
 def verify_files(folder: Path, manifest: dict[str, object]) -> None:
-    """Every file the manifest lists exists inside the build and matches its checksum."""
+    """Every file the manifest lists exists inside the build and matches its checksum.
+
+    The checksums are computed once per build, not at every load: ``verified.json`` then
+    records the manifest's hash and each file's checksum, size, mtime, ctime and inode, and a
+    later call whose files all still match it hashes nothing. A file rewritten, or copied or
+    moved in, gets a new ctime or inode, which user space cannot set back (``os.utime`` sets the
+    mtime and moves the ctime to now). Whoever could forge the marker could as well rewrite the
+    manifest's checksums, so it adds no trust. A marker that is missing, not ours or out of date
+    means hashing everything; one that cannot be written (a read-only replica) is not an error.
+    """
     files = manifest.get("files")
     if not isinstance(files, dict) or not set(INDEX_FILES) <= set(files):
         raise IndexCorruptError(f"{folder}/manifest.json lists no checksums for the index files.")
-    for name, expected in files.items():
+    paths = {}
+    for name in files:
         path = (folder / name).resolve()
         if folder.resolve() not in path.parents:
             raise IndexCorruptError(f"{folder}/manifest.json names a file outside the index: {name!r}.")
         if not path.is_file():
             raise IndexCorruptError(f"{path} is missing.")
-        if sha256_file(path) != expected:
+        paths[name] = path
+    verified = _verified_record(folder, files, paths)
+    if verified is not None and read_json_file(folder / VERIFIED_FILE) == verified:
+        return
+    for name, path in paths.items():
+        if sha256_file(path) != files[name]:
             raise IndexCorruptError(f"{path} does not match its checksum in the manifest (truncated or changed).")
+    if verified is not None:
+        write_json_file(folder / VERIFIED_FILE, verified)
+
+
+def _verified_record(folder: Path, files: dict[str, object], paths: dict[str, Path]) -> dict[str, object] | None:
+    """What ``verified.json`` holds once the files are verified as they are now; None without a readable manifest.
+
+    Taken before the files are hashed: a write during the hash leaves another stat than the one recorded.
+    """
+    try:
+        with (folder / "manifest.json").open("rb") as handle:
+            manifest_bytes = handle.read(MAX_MANIFEST_BYTES + 1)
+        stats = {name: {"sha256": files[name], "stat": file_stat(path)} for name, path in paths.items()}
+    except OSError:
+        return None
+    if len(manifest_bytes) > MAX_MANIFEST_BYTES:
+        return None
+    return {"manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(), "files": stats}
 
 
 # --- declared sizes -------------------------------------------------------------------------

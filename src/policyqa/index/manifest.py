@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import secrets
+from contextlib import suppress
 from pathlib import Path
 
 from ..chunk import CHUNKER_VERSION
@@ -17,6 +21,8 @@ from ..embed import Encoder
 from ..errors import IndexCorruptError, IndexMismatchError
 from ..settings import Settings
 from ..version import __version__
+
+log = logging.getLogger("policyqa")
 
 # 3: counts name "chunks" (was "passages"); documents record "chunks" and their pages.
 FORMAT_VERSION = 3
@@ -36,6 +42,37 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_stat(path: Path) -> list[int]:
+    """Size, mtime, ctime and inode: any write, copy or replacement of the file changes one of them."""
+    status = path.stat()
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+
+
+def read_json_file(path: Path, limit: int = MAX_MANIFEST_BYTES) -> object:
+    """The JSON in ``path``; None when it is missing, unreadable, over ``limit`` bytes or not JSON."""
+    try:
+        with path.open("rb") as handle:
+            if os.fstat(handle.fileno()).st_size > limit:
+                return None
+            data = handle.read(limit + 1)
+        return json.loads(data) if len(data) <= limit else None
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def write_json_file(path: Path, value: object) -> None:
+    """Write ``value`` to ``path`` atomically; for caches only, so a failure (a read-only folder) is logged."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with tmp.open("x", encoding="utf-8") as handle:
+            json.dump(value, handle, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("%s not written: %s", path, exc)
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def corpus_state(settings: Settings) -> list[dict[str, object]]:
