@@ -21,6 +21,7 @@ from ..embed import Encoder
 from ..errors import IndexCorruptError, IndexMismatchError
 from ..settings import Settings
 from ..version import __version__
+from .store import index_home
 
 log = logging.getLogger("policyqa")
 
@@ -34,6 +35,8 @@ INDEX_FILES = ("vectors.faiss", "sentence_vectors.npy", "passages.jsonl", "terms
 TITLE_VECTORS_FILE = "title_vectors.npy"
 CENTROID_VECTORS_FILE = "centroid_vectors.npy"
 COUNT_NAMES = ("documents", "chunks", "sentences")
+# In the index's fingerprint folder, beside the builds: each corpus file's hash and the stat it was hashed at.
+CORPUS_HASHES_FILE = "corpus-hashes.json"
 
 
 def sha256_file(path: Path) -> str:
@@ -80,14 +83,32 @@ def corpus_state(settings: Settings) -> list[dict[str, object]]:
 
     Paths are resolved and sorted, as in ``Settings.index_fingerprint``: ``corpus`` and
     ``/abs/corpus`` (or folders in another order) share one index and must not make it stale.
+    A file whose size, mtime, ctime and inode are those it was last hashed at is not hashed
+    again: its hash comes from ``corpus-hashes.json`` in the index's folder (why a stat is
+    enough: ``integrity.verify_files``). A cache that is missing, not ours or cannot be
+    written means hashing, never a different result.
     """
+    cache_path = index_home(settings) / CORPUS_HASHES_FILE
+    cached = read_json_file(cache_path)
+    known = cached if isinstance(cached, dict) else {}
+    hashed: dict[str, dict[str, object]] = {}
     state: list[dict[str, object]] = []
     for path in list_corpus_files(settings.corpus_dirs):
+        resolved = str(path.resolve())
         try:
-            size, digest = path.stat().st_size, sha256_file(path)
+            stat = file_stat(path)  # before the hash: a write during it leaves another stat than this one
+            entry = known.get(resolved)
+            if isinstance(entry, dict) and entry.get("stat") == stat and isinstance(entry.get("sha256"), str):
+                digest = entry["sha256"]
+            else:
+                digest = sha256_file(path)
+            hashed[resolved] = {"stat": stat, "sha256": digest}
+            size: int | None = stat[0]
         except OSError:  # unreadable: load_corpus skips it with a warning; it changes if it becomes readable
             size, digest = None, None
-        state.append({"path": str(path.resolve()), "bytes": size, "sha256": digest})
+        state.append({"path": resolved, "bytes": size, "sha256": digest})
+    if hashed != known:  # entries of files gone from the corpus go too
+        write_json_file(cache_path, hashed)
     return sorted(state, key=lambda entry: str(entry["path"]))
 
 
