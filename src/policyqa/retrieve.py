@@ -45,7 +45,10 @@ class Retriever:
         self.store = store if store is not None else LocalStore(index)
         self._doc_ids = sorted(index.documents)
         self._position = {doc_id: i for i, doc_id in enumerate(self._doc_ids)}
-        self._doc_of_row = np.asarray([self._position[c.doc_id] for c in index.chunks], dtype=np.int64)
+        table = index.table
+        # The table numbers documents in store order; the retriever's arrays are in sorted id order.
+        sorted_position = np.asarray([self._position[d] for d in index.documents], dtype=np.int64)
+        self._doc_of_row = sorted_position[table.doc]
         titles = index.title_vectors
         if titles is None:  # a build made before the titles were embedded with it
             titles = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
@@ -54,21 +57,20 @@ class Retriever:
             "legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids
         ]
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
-        self._row_of = {c.chunk_id: row for row, c in enumerate(index.chunks)}
+        self._row_of = {chunk_id: row for row, chunk_id in enumerate(table.chunk_ids.tolist())}
         self._centroids = None
         if settings.centroid_weight:
             self._centroids = index.centroid_vectors
             if self._centroids is None:  # a build made before the centroids were kept
                 self._centroids = document_centroids(index.chunk_vectors, self._doc_of_row, len(self._doc_ids))
-        by_section: dict[str, int] = {}
-        for chunk in index.chunks:
-            if chunk.section not in by_section:
-                by_section[chunk.section] = article_of(chunk.section) or 0
-        self._article_of_row = np.asarray([by_section[c.section] for c in index.chunks], dtype=np.int32)
+        articles = np.asarray([article_of(section) or 0 for section in table.sections.tolist()], dtype=np.int32)
+        self._article_of_row = articles[table.section]
+        self._is_body_row = table.kinds[table.kind] == "body"
         # Each chunk's sentences are the rows first[row] .. end[row] - 1 of the sentence vectors.
         offsets = index.sentence_doc_offsets
-        self._sentence_first = np.asarray([offsets[c.doc_id] + c.sentence_start for c in index.chunks], dtype=np.int64)
-        self._sentence_end = np.asarray([offsets[c.doc_id] + c.sentence_end for c in index.chunks], dtype=np.int64)
+        doc_first = np.asarray([offsets.get(d, 0) for d in index.documents], dtype=np.int64)
+        self._sentence_first = doc_first[table.doc] + table.sentence_start
+        self._sentence_end = doc_first[table.doc] + table.sentence_end
 
     def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
@@ -129,7 +131,7 @@ class Retriever:
                 text = self.index.chunks[row].text
                 found = sum(1 for t in query.glossary_terms if t in text)
                 fused += self.settings.glossary_bonus * found / len(query.glossary_terms)
-            if self.index.chunks[row].kind != "body":
+            if not self._is_body_row[row]:
                 # Front matter, references and the English summary stay findable but
                 # yield to body text that says the same thing.
                 fused -= penalty

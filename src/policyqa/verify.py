@@ -47,7 +47,7 @@ def _context_text(passages: Sequence[Passage], index: LoadedIndex, front_matter:
     parts = [p.text for p in passages] + [f"{p.title} {p.section}" for p in passages]
     if front_matter:
         doc_ids = {p.doc_id for p in passages}
-        parts += [c.text for c in index.chunks if c.doc_id in doc_ids and c.kind == "front_matter"]
+        parts += [index.chunks[row].text for row in index.passage_rows(doc_ids, "front_matter").tolist()]
     return "\n".join(parts)
 
 

@@ -11,16 +11,19 @@ Layout under ``<index_dir>/<fingerprint>/``::
         title_vectors.npy, centroid_vectors.npy  each document's title embedded and its mean
                             chunk vector, in sorted id order
         passages.jsonl      documents, sentences and chunks as JSON lines
+        table/              where each line of passages.jsonl lies, and every passage's document,
+                            section, kind and sentences as columns (.npy), so that a load parses
+                            only the documents
         bm25/               BM25 arrays (.npy, JSON) and every passage's token ids
 
 One module a concern: ``cache`` (embeddings by text hash under ``<index_dir>/cache/``),
 ``build`` (full, or ``extend``: the live build with added files appended), ``parts`` (what
 both share), ``store`` (the build folders and the ``CURRENT`` switch), ``manifest``,
 ``integrity`` (checksums and declared sizes, checked before FAISS or numpy read a
-file), ``vectors`` (FAISS, imported nowhere else) and ``load``. Nothing is pickled.
-Sentence vectors are memory-mapped when loaded: at 100,000 chunks they are ~0.5 GB,
-of which a question reads a few hundred rows; so is the store, whose sentence lines are
-parsed only when read.
+file), ``vectors`` (FAISS, imported nowhere else), ``table`` and ``load``. Nothing is
+pickled. Sentence vectors are memory-mapped when loaded: at 100,000 chunks they are
+~0.5 GB, of which a question reads a few hundred rows; so is the store, whose sentence
+and passage lines are parsed only when read.
 """
 
 from __future__ import annotations

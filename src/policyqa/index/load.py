@@ -1,17 +1,19 @@
 """Loading the live build: compatibility and integrity first, then FAISS, arrays, BM25 and the store.
 
-Sentences (three quarters of ``passages.jsonl``) are not parsed at load: the file is
-memory-mapped and a sentence is read from its line when asked for (:class:`SentenceRecords`).
-A question reads a few hundred of the library's 426,000; parsing them all took half of a
-cold start and their objects a third of a serving process's private memory. The file's
-pages are the page cache's, shared by every worker that loads the same build.
+Only the documents of ``passages.jsonl`` are parsed at load: the file is memory-mapped, and a
+sentence or a passage is read from its line when asked for (:class:`SentenceRecords`,
+``table.ChunkRecords``), found by the passage table the build wrote (``table``), which also
+holds the columns a search reads of every passage. A question reads a few hundred of the
+library's 426,000 sentences and 158,000 passages; parsing them all took most of a cold start
+and their objects a third of a serving process's private memory. The file's pages are the
+page cache's, shared by every worker that loads the same build.
 """
 
 from __future__ import annotations
 
 import json
 import mmap
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import overload
@@ -28,6 +30,7 @@ from ..types import DocumentInfo
 from .integrity import check_declared_sizes, verify_files
 from .manifest import CENTROID_VECTORS_FILE, TITLE_VECTORS_FILE, check_compatible, read_manifest
 from .store import current_build
+from .table import DOCUMENT, PASSAGE, SENTENCE, TABLE_FOLDER, ChunkRecords, PassageTable, parse_record
 from .vectors import VectorSearch, read_faiss
 
 
@@ -37,7 +40,7 @@ class LoadedIndex:
 
     folder: Path
     manifest: dict[str, object]
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     sentences: Sequence[Sentence]
     documents: dict[str, DocumentInfo]
     chunk_vectors: VectorSearch
@@ -46,6 +49,8 @@ class LoadedIndex:
     sentence_doc_offsets: dict[str, int]
     terms: list[str]
     term_vectors: np.ndarray
+    # Every passage's document, section, kind and sentences as columns, and where each record lies.
+    table: PassageTable
     # Each document's title embedded and its mean chunk vector, in sorted document id order
     # (None: a build made before they were kept).
     title_vectors: np.ndarray | None = field(default=None)
@@ -55,6 +60,14 @@ class LoadedIndex:
     def generation(self) -> str:
         """The build's name: changes whenever a new build goes live."""
         return self.folder.name
+
+    def passage_rows(self, doc_ids: Collection[str], kind: str | None = None) -> np.ndarray:
+        """Rows of the passages of these documents (only those of ``kind``, if given), in row order."""
+        wanted = [i for i, doc_id in enumerate(self.documents) if doc_id in doc_ids]
+        chosen = np.isin(self.table.doc, wanted)
+        if kind is not None:
+            chosen &= self.table.kinds[self.table.kind] == kind
+        return np.flatnonzero(chosen)
 
     def sentence_index(self, chunk: Chunk) -> range:
         """Global sentence rows of a chunk."""
@@ -86,8 +99,8 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
     if not isinstance(terms, list) or len(terms) != len(term_vectors):
         raise IndexCorruptError(f"{folder}: terms.json does not match term_vectors.npy.")
     try:
-        chunks, sentences, documents, offsets = _read_store(folder / "passages.jsonl")
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, IndexError) as exc:
+        chunks, sentences, documents, offsets, table = _read_store(folder, manifest)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, IndexError, OSError) as exc:
         raise IndexCorruptError(f"{folder}/passages.jsonl cannot be parsed ({exc}).") from exc
     title_vectors = _document_vectors(folder, manifest, TITLE_VECTORS_FILE, len(documents), encoder.dimension)
     centroids = _document_vectors(folder, manifest, CENTROID_VECTORS_FILE, len(documents), encoder.dimension)
@@ -105,6 +118,7 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
         offsets,
         terms,
         term_vectors,
+        table,
         title_vectors,
         centroids,
     )
@@ -126,45 +140,30 @@ def _document_vectors(
     return vectors
 
 
-# Every line of passages.jsonl opens with one of these; the byte after ``{"type": "`` tells which.
-_OPENINGS = (b'{"type": "document", ', b'{"type": "sentence", ', b'{"type": "passage", ')
-_KIND_AT = len('{"type": "')
-
-
 def _read_store(
-    path: Path,
-) -> tuple[list[Chunk], Sequence[Sentence], dict[str, DocumentInfo], dict[str, int]]:
-    """Documents and passages parsed; sentences indexed by line, parsed when read."""
+    folder: Path, manifest: dict[str, object]
+) -> tuple[ChunkRecords, Sequence[Sentence], dict[str, DocumentInfo], dict[str, int], PassageTable]:
+    """Documents parsed; sentences and passages found by the passage table and parsed when read."""
+    path = folder / "passages.jsonl"
     with path.open("rb") as handle:
         data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else b""
-    raw = np.frombuffer(data, dtype=np.uint8) if len(data) else np.zeros(0, dtype=np.uint8)
-    ends = np.flatnonzero(raw == ord("\n"))
-    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.zeros(0, dtype=np.int64)
-    _check_openings(raw, starts, ends)
-    kinds = raw[starts + _KIND_AT] if len(starts) else np.zeros(0, dtype=np.uint8)
+    files = manifest.get("files")
+    has_table = isinstance(files, dict) and f"{TABLE_FOLDER}/lines.npy" in files
+    # A build made before the table was kept: its store is read through once to make it.
+    table = PassageTable.load(folder) if has_table else PassageTable.scan(data)
+    table.check_lines(len(data))
     documents: dict[str, DocumentInfo] = {}
     sentence_counts: dict[str, int] = {}
-    chunks: list[Chunk] = []
-
-    def lines(kind: str) -> zip[tuple[int, int]]:
-        chosen = kinds == ord(kind)
-        return zip(starts[chosen].tolist(), ends[chosen].tolist(), strict=True)
-
-    for start, end in lines("d"):
+    for start, end in zip(*(a.tolist() for a in table.lines_of(DOCUMENT)), strict=True):
         record = orjson.loads(data[start:end])
-        del record["type"]
+        if record.pop("type", None) != "document":
+            raise ValueError(f"the line at byte {start} is no document record")
         if "sentences" in record:
             sentence_counts[record["doc_id"]] = record.pop("sentences")
         record["sections"] = tuple(record["sections"])
         record["pages"] = tuple(tuple(p) for p in record.get("pages", ()))
         documents[record["doc_id"]] = DocumentInfo(**record)
-    for start, end in lines("p"):
-        record = orjson.loads(data[start:end])
-        del record["type"]
-        record["spans"] = tuple(tuple(s) for s in record["spans"])
-        chunks.append(Chunk(**record))
-    is_sentence = kinds == ord("s")
-    sentences = SentenceRecords(data, starts[is_sentence], ends[is_sentence])
+    sentences = SentenceRecords(data, *table.lines_of(SENTENCE))
     if len(sentence_counts) == len(documents):
         # Documents and their sentences are written in the same order (``parts.write_records``).
         firsts = np.concatenate([[0], np.cumsum(list(sentence_counts.values()))]).tolist()
@@ -175,20 +174,10 @@ def _read_store(
         offsets = {}
         for row in range(len(sentences)):
             offsets.setdefault(sentences[row].doc_id, row)
-    return chunks, sentences, documents, offsets
-
-
-def _check_openings(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
-    """Every line opens as a document, sentence or passage record (what a line is read as is decided by it)."""
-    longest = max(len(opening) for opening in _OPENINGS)
-    if np.any(ends - starts < longest):
-        raise ValueError("a line is too short to be a record")
-    heads = raw[starts[:, None] + np.arange(longest)]
-    known = np.zeros(len(starts), dtype=bool)
-    for opening in _OPENINGS:
-        known |= np.all(heads[:, : len(opening)] == np.frombuffer(opening, dtype=np.uint8), axis=1)
-    if not known.all():
-        raise ValueError(f"line {int(np.flatnonzero(~known)[0]) + 1} is no document, sentence or passage record")
+        firsts = [*(offsets.get(d, 0) for d in documents), len(sentences)]
+    table.check_passages(np.diff(firsts).tolist())
+    chunks = ChunkRecords(data, *table.lines_of(PASSAGE))
+    return chunks, sentences, documents, offsets, table
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,14 +204,13 @@ class SentenceRecords(Sequence[Sentence]):
             row += len(self)
         if not 0 <= row < len(self):
             raise IndexError(row)
-        line = self.data[int(self.starts[row]) : int(self.ends[row])]
+        record = parse_record(self.data, int(self.starts[row]), int(self.ends[row]), "sentence")
         try:
-            record = orjson.loads(line)
             return Sentence(
                 doc_id=record["doc_id"],
                 block=record["block"],
                 text=record["text"],
                 spans=tuple(tuple(span) for span in record["spans"]),
             )
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:  # checksummed, so a foreign index's
+        except (KeyError, TypeError) as exc:  # checksummed, so a foreign index's
             raise IndexCorruptError(f"passages.jsonl: sentence {row} is no sentence record ({exc}).") from exc

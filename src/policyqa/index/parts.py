@@ -33,6 +33,7 @@ from .manifest import (
     sha256_file,
 )
 from .store import publish_build
+from .table import TABLE_FOLDER, PassageTable
 from .vectors import VectorSearch, document_centroids
 from .workers import worker_count, write_rows
 
@@ -171,9 +172,11 @@ def finish_build(
 
     ``corpus``: the corpus files' state the build was made from, when the caller read it already.
     """
+    PassageTable.of_store(tmp / "passages.jsonl").save(tmp)
     optional = (TITLE_VECTORS_FILE, CENTROID_VECTORS_FILE)
     files = {name: sha256_file(tmp / name) for name in (*INDEX_FILES, *optional) if (tmp / name).exists()}
-    files.update({f"bm25/{p.name}": sha256_file(p) for p in sorted((tmp / "bm25").iterdir())})
+    for folder in ("bm25", TABLE_FOLDER):
+        files.update({f"{folder}/{p.name}": sha256_file(p) for p in sorted((tmp / folder).iterdir())})
     manifest = {
         **manifest_base(settings, encoder),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -1,0 +1,258 @@
+"""The passage table: where each record of ``passages.jsonl`` lies, and what a search reads of every passage.
+
+A search needs, for every one of the library's 158,000 passages, only its document, section,
+kind and sentence rows (and its id, to find a cited passage again); the text of a passage is
+read for the few dozen candidates of a question. Parsing every passage line for those columns
+took ~3 s of a cold start, so a build writes them once, beside the store, as plain ``.npy``
+arrays in ``table/`` (memory-mapped when loaded, never pickled), together with the byte range
+of every line. The loader then parses only the documents' lines; a passage or a sentence is
+parsed from its line when it is read (:class:`ChunkRecords`, ``load.SentenceRecords``).
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import overload
+
+import numpy as np
+import orjson
+
+from ..chunk import Chunk
+from ..errors import IndexCorruptError
+
+TABLE_FOLDER = "table"
+DOCUMENT, SENTENCE, PASSAGE = (ord(c) for c in "dsp")
+# Every line opens with ``{"type": "`` and the first letter of its type.
+_TYPE_AT = len('{"type": "')
+# The table's arrays: name -> (dtype kind, dimensions).
+_ARRAYS = {
+    "lines": ("i", 2),  # start and end byte of every line (its newline excluded)
+    "line_types": ("u", 1),  # D, S or P by line
+    "passages": ("i", 2),  # per passage: document, section, kind, first and end sentence
+    "chunk_ids": ("U", 1),
+    "sections": ("U", 1),  # every distinct section, indexed by the passages' column
+    "kinds": ("U", 1),
+}
+_SCAN_BLOCK = 64 << 20
+_DOCUMENT_COLUMN, _SECTION_COLUMN, _KIND_COLUMN, _START_COLUMN, _END_COLUMN = range(5)
+
+
+@dataclass(frozen=True)
+class PassageTable:
+    """The lines of a store and the per-passage columns, as arrays.
+
+    ``doc`` is a passage's document as its position among the store's document lines.
+    """
+
+    lines: np.ndarray
+    line_types: np.ndarray
+    passages: np.ndarray
+    chunk_ids: np.ndarray
+    sections: np.ndarray
+    kinds: np.ndarray
+
+    @property
+    def doc(self) -> np.ndarray:
+        return self.passages[:, _DOCUMENT_COLUMN]
+
+    @property
+    def section(self) -> np.ndarray:
+        return self.passages[:, _SECTION_COLUMN]
+
+    @property
+    def kind(self) -> np.ndarray:
+        return self.passages[:, _KIND_COLUMN]
+
+    @property
+    def sentence_start(self) -> np.ndarray:
+        return self.passages[:, _START_COLUMN]
+
+    @property
+    def sentence_end(self) -> np.ndarray:
+        return self.passages[:, _END_COLUMN]
+
+    def lines_of(self, line_type: int) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end bytes of the lines of one type, in file order."""
+        chosen = self.lines[self.line_types == line_type]
+        return chosen[:, 0], chosen[:, 1]
+
+    @classmethod
+    def scan(cls, data: mmap.mmap | bytes) -> PassageTable:
+        """The table of a store's bytes: every line found, the passage lines parsed (a build's one pass)."""
+        raw = np.frombuffer(data, dtype=np.uint8) if len(data) else np.zeros(0, dtype=np.uint8)
+        # By blocks: one comparison over a library's 0.5 GB store would hold as many bytes again.
+        ends = np.concatenate(
+            [np.zeros(0, dtype=np.int64)]
+            + [np.flatnonzero(raw[at : at + _SCAN_BLOCK] == ord("\n")) + at for at in range(0, len(raw), _SCAN_BLOCK)]
+        )
+        starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.zeros(0, dtype=np.int64)
+        if np.any(ends - starts <= _TYPE_AT):
+            raise ValueError("a line is too short to be a record")
+        line_types = raw[starts + _TYPE_AT] if len(starts) else np.zeros(0, dtype=np.uint8)
+        if not np.isin(line_types, (DOCUMENT, SENTENCE, PASSAGE)).all():
+            raise ValueError("a line is no document, sentence or passage record")
+
+        def lines(line_type: int) -> zip[tuple[int, int]]:
+            chosen = line_types == line_type
+            return zip(starts[chosen].tolist(), ends[chosen].tolist(), strict=True)
+
+        position: dict[str, int] = {}
+        for start, end in lines(DOCUMENT):
+            position[parse_record(data, start, end, "document")["doc_id"]] = len(position)
+        sections: dict[str, int] = {}
+        kinds: dict[str, int] = {}
+        columns: list[tuple[int, int, int, int, int]] = []
+        chunk_ids: list[str] = []
+        for start, end in lines(PASSAGE):
+            record = parse_record(data, start, end, "passage")
+            columns.append(
+                (
+                    position[record["doc_id"]],
+                    sections.setdefault(record["section"], len(sections)),
+                    kinds.setdefault(record["kind"], len(kinds)),
+                    record["sentence_start"],
+                    record["sentence_end"],
+                )
+            )
+            chunk_ids.append(record["chunk_id"])
+        return cls(
+            lines=np.stack([starts, ends], axis=1).astype(np.int64) if len(starts) else np.zeros((0, 2), np.int64),
+            line_types=line_types.astype(np.uint8),
+            passages=np.asarray(columns, dtype=np.int32).reshape(-1, 5),
+            chunk_ids=_strings(chunk_ids),
+            sections=_strings(list(sections)),
+            kinds=_strings(list(kinds)),
+        )
+
+    @classmethod
+    def of_store(cls, path: Path) -> PassageTable:
+        """The table of the store file at ``path``."""
+        with path.open("rb") as handle:
+            if not path.stat().st_size:
+                return cls.scan(b"")
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return cls.scan(data)
+
+    def save(self, folder: Path) -> None:
+        (folder / TABLE_FOLDER).mkdir(exist_ok=True)
+        for name in _ARRAYS:
+            np.save(folder / TABLE_FOLDER / f"{name}.npy", getattr(self, name), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> PassageTable:
+        """The table a build wrote, memory-mapped; ValueError when an array has the wrong type or shape."""
+        arrays = {}
+        for name, (kind, dimensions) in _ARRAYS.items():
+            # Memory-mapped: an array declaring more rows than its file holds is refused, never allocated.
+            array = np.asarray(np.load(folder / TABLE_FOLDER / f"{name}.npy", mmap_mode="r", allow_pickle=False))
+            if array.dtype.kind != kind or array.ndim != dimensions:
+                raise ValueError(f"{TABLE_FOLDER}/{name}.npy holds {array.dtype} in {array.ndim} dimensions")
+            arrays[name] = array
+        return cls(**arrays)
+
+    def check_lines(self, store_bytes: int) -> None:
+        """Refuse (ValueError) a table whose lines are not those of a store of ``store_bytes``.
+
+        Checked at load, before any line is read, so that no record is read from outside its line.
+        """
+        lines = self.lines
+        if lines.shape[1:] != (2,) or len(self.line_types) != len(lines):
+            raise ValueError("the line table's arrays do not fit together")
+        # The lines cover the file exactly, one after the other: a byte outside them (a line
+        # appended to a checksummed store) would be a record nobody checked.
+        if len(lines) and (
+            lines[0, 0] != 0 or np.any(lines[:, 1] <= lines[:, 0]) or np.any(lines[1:, 0] != lines[:-1, 1] + 1)
+        ):
+            raise ValueError("the line table's byte ranges do not follow one another")
+        if (lines[-1, 1] + 1 if len(lines) else 0) != store_bytes:
+            raise ValueError("the line table does not cover passages.jsonl")
+        if not np.isin(self.line_types, (DOCUMENT, SENTENCE, PASSAGE)).all():
+            raise ValueError("the line table names an unknown record type")
+
+    def check_passages(self, sentence_counts: Sequence[int]) -> None:
+        """Refuse (ValueError) passage columns that do not fit the store's documents and their sentence counts."""
+        passages = self.passages
+        if passages.shape[1:] != (5,) or len(passages) != int(np.sum(self.line_types == PASSAGE)):
+            raise ValueError("the passage columns do not match the passage lines")
+        if len(self.chunk_ids) != len(passages):
+            raise ValueError("the passage ids do not match the passage lines")
+        counts = np.asarray(sentence_counts, dtype=np.int64)
+        if len(counts) != int(np.sum(self.line_types == DOCUMENT)):
+            raise ValueError("the table's documents do not match the store's")
+        if not len(passages):
+            return
+        doc, start, end = self.doc, self.sentence_start, self.sentence_end
+        if doc.min() < 0 or doc.max() >= len(counts):
+            raise ValueError("a passage names a document outside the store")
+        for column, size in ((self.section, len(self.sections)), (self.kind, len(self.kinds))):
+            if column.min() < 0 or column.max() >= size:
+                raise ValueError("a passage's section or kind lies outside the table")
+        if np.any(start < 0) or np.any(end < start) or np.any(end > counts[doc]):
+            raise ValueError("a passage's sentences lie outside its document")
+
+
+class ChunkRecords(Sequence[Chunk]):
+    """The passage lines of a memory-mapped ``passages.jsonl``, each parsed when it is read.
+
+    A question reads its candidates several times (scoring, merging, citing); the last few
+    thousand parsed are kept.
+    """
+
+    CACHE_SIZE = 4096
+
+    def __init__(self, data: mmap.mmap | bytes, starts: np.ndarray, ends: np.ndarray) -> None:
+        self._data = data
+        self._starts = starts
+        self._ends = ends
+        self._cache: dict[int, Chunk] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @overload
+    def __getitem__(self, row: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        row = int(row)
+        if row < 0:
+            row += len(self)
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        if (chunk := self._cache.get(row)) is not None:
+            return chunk
+        record = parse_record(self._data, int(self._starts[row]), int(self._ends[row]), "passage")
+        try:
+            record["spans"] = tuple(tuple(s) for s in record["spans"])
+            chunk = Chunk(**record)
+        except TypeError as exc:  # checksummed, so a foreign index's
+            raise IndexCorruptError(f"passages.jsonl: passage {row} is no passage record ({exc}).") from exc
+        with self._lock:
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            self._cache[row] = chunk
+        return chunk
+
+
+def parse_record(data: mmap.mmap | bytes, start: int, end: int, record_type: str) -> dict:  # type: ignore[type-arg]
+    """The record of one line, without its type, which must be ``record_type``."""
+    try:
+        record = orjson.loads(data[start:end])
+    except orjson.JSONDecodeError as exc:
+        raise IndexCorruptError(f"passages.jsonl: the line at byte {start} is not JSON ({exc}).") from exc
+    if not isinstance(record, dict) or record.pop("type", None) != record_type:
+        raise IndexCorruptError(f"passages.jsonl: the line at byte {start} is no {record_type} record.")
+    return record
+
+
+def _strings(values: list[str]) -> np.ndarray:
+    return np.asarray(values, dtype=str) if values else np.zeros(0, dtype="<U1")
