@@ -814,13 +814,20 @@ def _server_env(settings: Settings, scratch: Path, workers: int) -> dict[str, st
 
 
 def _no_build_guard(settings: Settings) -> Callable[[], None]:
-    """A check that raises once anything new appears in the index folder or its fingerprint folder (a build)."""
+    """A check that raises once a new fingerprint folder or build folder appears in the index folder (a build).
+
+    Only those: a loading server also writes caches there (``corpus-hashes.json``).
+    """
     home = index_home(settings)
 
     def entries() -> set[str]:
-        found = {f"{settings.index_dir}/{name}" for name in os.listdir(settings.index_dir)}
+        found = {
+            f"{settings.index_dir}/{name}"
+            for name in os.listdir(settings.index_dir)
+            if Path(settings.index_dir, name).is_dir()
+        }
         if home.is_dir():
-            found |= {f"{home}/{name}" for name in os.listdir(home)}
+            found |= {f"{home}/{name}" for name in os.listdir(home) if name.lstrip(".").startswith("build-")}
         return found
 
     before = entries()

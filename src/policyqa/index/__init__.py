@@ -3,8 +3,12 @@
 Layout under ``<index_dir>/<fingerprint>/``::
 
     CURRENT                 name of the live build (replaced atomically)
+    corpus-hashes.json      the corpus files' hashes by size, mtime, ctime and inode, so that an
+                            unchanged file is not hashed again to tell whether the build is stale
     build-<time>-<pid>-<n>/ one complete build
         manifest.json       encoder, dimension, chunker, corpus hashes, versions, file checksums
+        verified.json       the files' size, mtime, ctime and inode when their checksums were
+                            last verified: an unchanged build is not hashed again at each load
         vectors.faiss       FAISS index of the chunk vectors (FAISS's own format)
         sentence_vectors.npy  sentence embeddings, for scoring and answer extraction
         terms.json, term_vectors.npy  the Chinese words of the corpus, embedded (query expansion)
