@@ -60,6 +60,9 @@ DEFAULT_CENTROID_FLOOR = 0.3
 DEFAULT_MAX_PER_DOCUMENT = 0
 # A passage that is the article a question names (第九十条, "Article 120") is lifted by this much.
 DEFAULT_ARTICLE_BONUS = 0.1
+# A document whose title is nearest a name the question gives (《劳动合同法》, "the Food Safety Law";
+# ``named``) is lifted by this much (0 turns it off).
+DEFAULT_NAMED_BONUS = 0.2
 # Above this share (by rarity) of a question's own Chinese words missing from the evidence, the
 # texts do not cover it (verify.missing_content); 1.0 turns the check off.
 DEFAULT_MAX_MISSING_CONTENT = 1.0
@@ -125,6 +128,7 @@ class Settings:
     centroid_floor: float = DEFAULT_CENTROID_FLOOR
     max_per_document: int = DEFAULT_MAX_PER_DOCUMENT
     article_bonus: float = DEFAULT_ARTICLE_BONUS
+    named_bonus: float = DEFAULT_NAMED_BONUS
     max_missing_content: float = DEFAULT_MAX_MISSING_CONTENT
     check_names: bool = DEFAULT_CHECK_NAMES
     max_question_chars: int = MAX_QUESTION_CHARS
@@ -273,6 +277,7 @@ class Settings:
             "centroid_floor": float,
             "max_per_document": int,
             "article_bonus": float,
+            "named_bonus": float,
             "max_missing_content": float,
             "max_question_chars": int,
             "llm_url": str,

@@ -1,0 +1,52 @@
+"""The names of documents a question gives: 《劳动合同法》, "the Personal Information Protection Law".
+
+In a library of thousands of laws, "Under the Administrative Penalty Law, how long …" must
+look inside that law, whose articles never say its name. The whole question's vector is a
+poor guide to the title (the rest of the question is about something else), but the name
+alone is close to its title in the encoder's space, across languages too: "Food Safety Law"
+and 中华人民共和国食品安全法. The retriever embeds the names found here and lifts the
+documents whose titles are nearest (``Retriever._named_documents``).
+"""
+
+from __future__ import annotations
+
+import re
+
+# A Chinese name stands in 《》.
+_QUOTED = re.compile(r"《([^《》]{2,60})》")
+# The word that ends an English name of a legal document.
+_HEAD = r"(?:Law|Code|Constitution|Regulations?|Rules|Provisions|Measures|Interpretations?|Act|Ordinance|Decision)"
+# "the Personal Information Protection Law", "Law on the Protection of Minors": capitalised
+# words ending in a head word, or a head word followed by "on/of …" and capitalised words.
+_TITLED = re.compile(
+    rf"\b(?:[A-Z][\w'’-]*\s+(?:(?:of|on|and|for|the|in)\s+)?)*{_HEAD}\b"
+    rf"(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:(?:of|on|and|for|the|in)\s+)?[A-Z][\w'’-]*)*)?"
+)
+# "the consumer protection law": a lower-case name needs "the" and one to four words before its head word.
+_LOWER = re.compile(r"\bthe\s+((?:[a-z][\w'’-]*\s+){1,4}(?:law|code|regulations?))\b")
+# Words that open a capitalised run without being part of the name, and lower-case words that make
+# "the … law" a phrase about laws in general ("the relevant law", "the same law").
+_OPENERS = frozenset(
+    "Under According To As In By What Which How Does Do Is Are Who When Where Why The Its This That".split()
+)
+_GENERIC = frozenset(
+    "relevant same applicable above following new old current other these those such national local "
+    "existing said whole general city's province's city province".split()
+)
+MAX_NAMES = 4
+
+
+def document_names(question: str) -> list[str]:
+    """The document names a question gives, in order, without repeats (at most ``MAX_NAMES``)."""
+    names = [m.group(1).strip() for m in _QUOTED.finditer(question)]
+    for match in _TITLED.finditer(question):
+        words = match.group(0).split()
+        while words and (words[0] in _OPENERS or words[0].islower()):
+            words = words[1:]
+        if len(words) >= 2:  # "Law" alone names nothing
+            names.append(" ".join(words))
+    for match in _LOWER.finditer(question):
+        words = match.group(1).split()
+        if not set(words[:-1]) & _GENERIC:  # "the relevant law", "the city's … regulation"
+            names.append(match.group(1))
+    return list(dict.fromkeys(names))[:MAX_NAMES]
