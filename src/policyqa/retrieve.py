@@ -64,15 +64,15 @@ class Retriever:
             "legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids
         ]
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
-        self._row_of = {chunk_id: row for row, chunk_id in enumerate(table.chunk_ids.tolist())}
+        self._row_of = {chunk_id: row for row, chunk_id in enumerate(table.chunk_id_list())}
         self._centroids = None
         if settings.centroid_weight:
             self._centroids = index.centroid_vectors
             if self._centroids is None:  # a build made before the centroids were kept
                 self._centroids = document_centroids(index.chunk_vectors, self._doc_of_row, len(self._doc_ids))
-        articles = np.asarray([article_of(section) or 0 for section in table.sections.tolist()], dtype=np.int32)
+        articles = np.asarray([article_of(section) or 0 for section in table.section_list()], dtype=np.int32)
         self._article_of_row = articles[table.section]
-        self._is_body_row = table.kinds[table.kind] == "body"
+        self._is_body_row = table.of_kind("body")
         # Each chunk's sentences are the rows first[row] .. end[row] - 1 of the sentence vectors.
         offsets = index.sentence_doc_offsets
         doc_first = np.asarray([offsets.get(d, 0) for d in index.documents], dtype=np.int64)

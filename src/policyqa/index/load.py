@@ -29,6 +29,7 @@ from ..settings import Settings
 from ..types import DocumentInfo
 from .integrity import check_declared_sizes, verify_files
 from .manifest import CENTROID_VECTORS_FILE, TITLE_VECTORS_FILE, check_compatible, read_manifest
+from .rows import NpyRows
 from .store import current_build
 from .table import DOCUMENT, PASSAGE, SENTENCE, TABLE_FOLDER, ChunkRecords, PassageTable, parse_record
 from .vectors import VectorSearch, read_faiss
@@ -44,7 +45,7 @@ class LoadedIndex:
     sentences: Sequence[Sentence]
     documents: dict[str, DocumentInfo]
     chunk_vectors: VectorSearch
-    sentence_vectors: np.ndarray
+    sentence_vectors: NpyRows  # rows read when indexed (``rows``): np.asarray() for the whole matrix
     lexical: LexicalIndex
     sentence_doc_offsets: dict[str, int]
     terms: list[str]
@@ -66,7 +67,7 @@ class LoadedIndex:
         wanted = [i for i, doc_id in enumerate(self.documents) if doc_id in doc_ids]
         chosen = np.isin(self.table.doc, wanted)
         if kind is not None:
-            chosen &= self.table.kinds[self.table.kind] == kind
+            chosen &= self.table.of_kind(kind)
         return np.flatnonzero(chosen)
 
     def sentence_index(self, chunk: Chunk) -> range:
@@ -89,8 +90,7 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
     check_declared_sizes(folder, manifest, encoder.dimension)
     try:
         vectors = VectorSearch(read_faiss(folder / "vectors.faiss"))
-        # A plain array over the mapping: indexing a np.memmap runs Python code per call.
-        sentence_vectors = np.asarray(np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False))
+        sentence_vectors = NpyRows(folder / "sentence_vectors.npy")
         term_vectors = np.asarray(np.load(folder / "term_vectors.npy", mmap_mode="r", allow_pickle=False))
         terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
         lexical = LexicalIndex.load(folder / "bm25")
