@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from policyqa import Assistant, ConfigError, IndexMismatchError, QuestionError, Settings
 from policyqa.assistant import clean_question
+from policyqa.documents import HIDDEN_CHARACTERS
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01"])
@@ -41,7 +42,8 @@ def test_control_characters_and_lone_surrogates_are_cleaned() -> None:
 @given(st.text(min_size=1, max_size=300))
 def test_ask_never_raises_on_arbitrary_unicode(mini_assistant: Assistant, question: str) -> None:
     """Any text gets an answer or an abstention; only a question with nothing in it is refused."""
-    cleaned = question.translate({c: " " for c in range(32)} | {0x7F: " "}).strip()
+    # Nothing in it: control characters, or zero-width, direction and soft-hyphen characters alone.
+    cleaned = HIDDEN_CHARACTERS.sub("", question.translate({c: " " for c in range(32)} | {0x7F: " "})).strip()
     if not cleaned:
         with pytest.raises(QuestionError):
             mini_assistant.ask(question)
