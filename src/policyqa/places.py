@@ -36,11 +36,12 @@ def gazetteer() -> tuple[Place, ...]:
 
 def places_named(text: str) -> list[tuple[str, ...]]:
     """The Chinese names of every place the text mentions (in English or Chinese)."""
-    lowered = f" {text.lower()} "
+    lowered = text.lower()
     words: set[str] | None = None
     found = []
     for english, chinese, city, word in gazetteer():
-        named = any(re.search(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered) for e in english)
+        # The substring test first: a pattern for each of 300 places costs ~2 ms a question.
+        named = any(e in lowered and re.search(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered) for e in english)
         if not named and any(c in text for c in chinese):
             if city and not any(f"{c}市" in text for c in chinese):
                 if word:

@@ -63,6 +63,9 @@ class Retriever:
         self._doc_kinds = [
             "legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids
         ]
+        self._kind_masks = {
+            kind: np.asarray([k == kind for k in self._doc_kinds], dtype=np.float32) for kind in _KIND_CUES
+        }
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
         self._row_of = {chunk_id: row for row, chunk_id in enumerate(table.chunk_id_list())}
         self._centroids = None
@@ -180,7 +183,7 @@ class Retriever:
             bonus += self.settings.centroid_weight * np.maximum(0.0, closeness - self.settings.centroid_floor)
         for kind, cue in _KIND_CUES.items():
             if cue.search(query.text):
-                bonus += self.settings.kind_bonus * np.asarray([k == kind for k in self._doc_kinds], dtype=np.float32)
+                bonus += self.settings.kind_bonus * self._kind_masks[kind]
         if self.settings.region_bonus:
             names = {n for found in places_named(query.text) for n in found}
             if names:

@@ -73,14 +73,13 @@ class LocalStore:
         """The rows a search may return, sorted; None when every row may."""
         if (where is None or where.is_empty) and documents is None:
             return None
-        chosen = set(documents) if documents is not None else None
         admitted = self.index.documents
+        # The named documents alone when there are some (a question's few cued ones), in id order.
+        candidates = self._doc_ids if documents is None else sorted(set(documents) & self._doc_rows.keys())
         parts = [
             self._doc_rows[d]
-            for d in self._doc_ids
-            if d in self._doc_rows
-            and (chosen is None or d in chosen)
-            and (where is None or where.is_empty or where.admits(admitted[d]))
+            for d in candidates
+            if d in self._doc_rows and (where is None or where.is_empty or where.admits(admitted[d]))
         ]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 

@@ -1,0 +1,39 @@
+"""FAISS search through ``VectorSearch``: HNSW for everything, exact among a few allowed rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from policyqa.index.vectors import EXACT_ALLOWED_LIMIT, HNSW_EF_SEARCH, VectorSearch, make_faiss_index
+
+
+def _vectors(rows: int, seed: int = 3) -> np.ndarray:
+    values = np.random.default_rng(seed).standard_normal((rows, 32)).astype(np.float32)
+    return values / np.linalg.norm(values, axis=1, keepdims=True)
+
+
+def test_a_search_among_few_allowed_rows_is_exact_and_ordered() -> None:
+    vectors = _vectors(25_000)
+    search = VectorSearch(make_faiss_index(vectors))  # HNSW above the exact-search limit
+    assert hasattr(search.index, "hnsw") and search.index.hnsw.efSearch == HNSW_EF_SEARCH
+    query = vectors[126]  # an allowed row
+    allowed = np.arange(0, 25_000, 9)  # 2,778 rows scattered over the graph
+    assert len(allowed) <= EXACT_ALLOWED_LIMIT
+    rows, scores = search.search(query, 10, allowed)
+    expected = allowed[np.argsort(-(vectors[allowed] @ query), kind="stable")[:10]]
+    assert rows.tolist() == expected.tolist()
+    np.testing.assert_allclose(scores, vectors[rows] @ query, rtol=1e-5)
+    assert rows[0] == 126
+    # More rows than asked for: all of them, best first.
+    few = np.asarray([5, 40, 300])
+    rows, scores = search.search(query, 10, few)
+    assert sorted(rows.tolist()) == [5, 40, 300] and list(scores) == sorted(scores, reverse=True)
+
+
+def test_a_search_among_many_allowed_rows_keeps_to_them() -> None:
+    vectors = _vectors(25_000, seed=4)
+    search = VectorSearch(make_faiss_index(vectors))
+    allowed = np.arange(0, 25_000, 2)  # above the exact limit: HNSW with a selector
+    assert len(allowed) > EXACT_ALLOWED_LIMIT
+    rows, _ = search.search(vectors[10], 20, allowed)
+    assert len(rows) == 20 and set(rows.tolist()) <= set(allowed.tolist()) and rows[0] == 10
