@@ -9,6 +9,7 @@ import pytest
 
 from policyqa.embed import Encoder
 from policyqa.expand import TermMatcher, english_phrases
+from policyqa.index.vectors import TERM_EF_SEARCH, VectorSearch, make_faiss_index
 
 DIMENSION = 512
 CONCEPTS = 40
@@ -126,3 +127,20 @@ def test_words_tied_with_the_best_keep_the_order_of_the_full_partition() -> None
     question = "Which regulation covers the river?"
 
     assert matcher.matches(question) == _brute_force(matcher, question)
+
+
+def test_matches_through_the_vocabularys_hnsw_index_equal_the_exact_ones() -> None:
+    # At the library the vocabulary gets an HNSW index (``vectors.make_term_index``); on this
+    # vocabulary of 2,400 words its efSearch finds what the full product finds, ties aside.
+    terms, vectors = _term_vocabulary()
+    index = make_faiss_index(vectors, exact=False)
+    assert hasattr(index, "hnsw")
+    search = VectorSearch(index, ef_search=TERM_EF_SEARCH)
+    exact = TermMatcher(_ConceptEncoder(), terms, vectors, 3, 0.5)
+    searched = TermMatcher(_ConceptEncoder(), terms, vectors, 3, 0.5, search)
+    for question in QUESTIONS:
+        expected, found = dict(exact.matches(question)), dict(searched.matches(question))
+        assert sorted(np.round(list(found.values()), 5)) == sorted(np.round(list(expected.values()), 5))
+        for term in found.keys() - expected.keys():  # only a tied twin may stand for another word
+            twin = vectors[terms.index(term)]
+            assert any(np.array_equal(twin, vectors[terms.index(t)]) for t in expected.keys() - found.keys())

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from conftest import MINI_DIR
 
-from policyqa.index.vectors import EXACT_ALLOWED_LIMIT, HNSW_EF_SEARCH, VectorSearch, make_faiss_index
+import policyqa.index.vectors as vectors_module
+from policyqa import Assistant
+from policyqa.expand import QueryPreparer
+from policyqa.index import build_index, load_index, parts, read_manifest
+from policyqa.index.manifest import TERM_INDEX_FILE
+from policyqa.index.vectors import (
+    EXACT_ALLOWED_LIMIT,
+    HNSW_EF_SEARCH,
+    TERM_EF_SEARCH,
+    VectorSearch,
+    make_faiss_index,
+)
+from policyqa.settings import Settings
 
 
 def _vectors(rows: int, seed: int = 3) -> np.ndarray:
@@ -37,3 +51,23 @@ def test_a_search_among_many_allowed_rows_keeps_to_them() -> None:
     assert len(allowed) > EXACT_ALLOWED_LIMIT
     rows, _ = search.search(vectors[10], 20, allowed)
     assert len(rows) == 20 and set(rows.tolist()) <= set(allowed.tolist()) and rows[0] == 10
+
+
+def test_a_large_vocabulary_is_searched_through_its_own_index(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, use_encoder
+) -> None:
+    # The whole library's 48,000 words get an HNSW index; the mini corpus's few hundred would
+    # not, so the limit is lowered for this build.
+    monkeypatch.setattr(parts, "EXACT_SEARCH_LIMIT", 10)
+    monkeypatch.setattr(vectors_module, "EXACT_SEARCH_LIMIT", 10)
+    settings = Settings(corpus_dirs=(MINI_DIR,), index_dir=tmp_path / "index")
+    folder, _ = build_index(settings, use_encoder)
+    assert TERM_INDEX_FILE in read_manifest(folder)["files"]
+    index = load_index(settings, use_encoder)
+    assert index.term_search is not None and index.term_search.size == len(index.terms) > 10
+    assert index.term_search.index.hnsw.efSearch == TERM_EF_SEARCH
+    question = "How are patent rewards shared between the university and the inventors?"
+    searched = QueryPreparer(use_encoder, index.terms, index.term_vectors, settings, index.term_search)
+    exact = QueryPreparer(use_encoder, index.terms, index.term_vectors, settings)  # as for a small vocabulary
+    assert set(searched.prepare(question).expansion) == set(exact.prepare(question).expansion)
+    assert Assistant(settings, encoder=use_encoder, auto_build=False)._current().preparer._matcher.search is not None

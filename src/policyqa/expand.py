@@ -23,6 +23,7 @@ import numpy as np
 from .dictionary import expand_english
 from .embed import Encoder
 from .glossary import chinese_terms
+from .index.vectors import VectorSearch
 from .lexical import STOPWORDS, tokenize
 from .settings import Settings
 from .text import is_chinese
@@ -57,10 +58,19 @@ class TermMatcher:
     # Bounded by count.
     CACHE_SIZE = 20_000
 
-    def __init__(self, encoder: Encoder, terms: list[str], vectors: np.ndarray, per_phrase: int, floor: float):
+    def __init__(
+        self,
+        encoder: Encoder,
+        terms: list[str],
+        vectors: np.ndarray,
+        per_phrase: int,
+        floor: float,
+        search: VectorSearch | None = None,
+    ):
         self.encoder = encoder
         self.terms = terms
         self.vectors = vectors
+        self.search = search  # the vocabulary's HNSW index, for a large vocabulary
         self.per_phrase = per_phrase
         self.floor = floor
         self._cache: dict[str, list[tuple[str, float]]] = {}
@@ -96,6 +106,8 @@ class TermMatcher:
         product as before, so the words and their values are too.
         """
         k = min(self.per_phrase, len(self.terms))
+        if self.search is not None:
+            return self._searched(phrases, k)
         similarities = self.encoder.encode_documents(phrases) @ self.vectors.T
         phrase_rows, term_columns = np.nonzero(similarities >= self.floor)
         values = similarities[phrase_rows, term_columns]
@@ -116,6 +128,19 @@ class TermMatcher:
             closest[phrase] = [(self.terms[j], float(v)) for j, v in zip(term_columns[best], values[best], strict=True)]
         return closest
 
+    def _searched(self, phrases: list[str], k: int) -> dict[str, list[tuple[str, float]]]:
+        """Each phrase's ``k`` nearest words by the vocabulary's HNSW index, those at or above the floor.
+
+        One search a phrase: a batch would start FAISS's OpenMP threads inside a server's request threads.
+        """
+        assert self.search is not None
+        closest: dict[str, list[tuple[str, float]]] = {}
+        for phrase, vector in zip(phrases, self.encoder.encode_documents(phrases), strict=True):
+            rows, scores = self.search.search(vector, k)
+            order = np.lexsort((rows, -scores))  # equal similarities in vocabulary order
+            closest[phrase] = [(self.terms[int(rows[i])], float(scores[i])) for i in order if scores[i] >= self.floor]
+        return closest
+
     def _partitioned(self, similarities: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The ``k`` best of one phrase's similarities by a full partition, those at or above the floor."""
         best = np.argpartition(-similarities, k - 1)[:k]
@@ -126,10 +151,19 @@ class TermMatcher:
 class QueryPreparer:
     """Turns a question into a ``Query``: its vector, and BM25 tokens with Chinese terms for an English question."""
 
-    def __init__(self, encoder: Encoder, terms: list[str], term_vectors: np.ndarray, settings: Settings) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        terms: list[str],
+        term_vectors: np.ndarray,
+        settings: Settings,
+        term_search: VectorSearch | None = None,
+    ) -> None:
         self.encoder = encoder
         self.settings = settings
-        self._matcher = TermMatcher(encoder, terms, term_vectors, settings.term_matches, settings.term_floor)
+        self._matcher = TermMatcher(
+            encoder, terms, term_vectors, settings.term_matches, settings.term_floor, term_search
+        )
 
     def prepare(self, question: str) -> Query:
         chinese = is_chinese(question)

@@ -18,6 +18,7 @@ from .manifest import (
     COUNT_NAMES,
     INDEX_FILES,
     MAX_MANIFEST_BYTES,
+    TERM_INDEX_FILE,
     TITLE_VECTORS_FILE,
     file_stat,
     read_json_file,
@@ -110,11 +111,13 @@ def check_declared_sizes(folder: Path, manifest: dict[str, object], dimension: i
             f"{folder}/manifest.json declares {records:,} records, but passages.jsonl has only {store:,} bytes."
         )
     _check_npy(folder / "sentence_vectors.npy", (int(counts["sentences"]), dimension))
-    _check_npy(folder / "term_vectors.npy", (None, dimension))
+    terms = _check_npy(folder / "term_vectors.npy", (None, dimension))[0]
     for optional in (TITLE_VECTORS_FILE, CENTROID_VECTORS_FILE):
         if (folder / optional).exists():
             _check_npy(folder / optional, (int(counts["documents"]), dimension))
     _check_faiss_file(folder / "vectors.faiss", int(counts["chunks"]), dimension)
+    if (folder / TERM_INDEX_FILE).exists():
+        _check_faiss_file(folder / TERM_INDEX_FILE, terms, dimension)
     _check_bm25_files(folder / "bm25", int(counts["chunks"]))
 
 

@@ -28,11 +28,17 @@ from ..lexical import LexicalIndex
 from ..settings import Settings
 from ..types import DocumentInfo
 from .integrity import check_declared_sizes, verify_files
-from .manifest import CENTROID_VECTORS_FILE, TITLE_VECTORS_FILE, check_compatible, read_manifest
+from .manifest import (
+    CENTROID_VECTORS_FILE,
+    TERM_INDEX_FILE,
+    TITLE_VECTORS_FILE,
+    check_compatible,
+    read_manifest,
+)
 from .rows import NpyRows
 from .store import current_build
 from .table import DOCUMENT, PASSAGE, SENTENCE, TABLE_FOLDER, ChunkRecords, PassageTable, parse_record
-from .vectors import VectorSearch, read_faiss
+from .vectors import TERM_EF_SEARCH, VectorSearch, read_faiss
 
 
 @dataclass
@@ -56,6 +62,8 @@ class LoadedIndex:
     # (None: a build made before they were kept).
     title_vectors: np.ndarray | None = field(default=None)
     centroid_vectors: np.ndarray | None = field(default=None)
+    # The vocabulary's HNSW index (None: a small vocabulary, or a build made before it was kept).
+    term_search: VectorSearch | None = field(default=None)
 
     @property
     def generation(self) -> str:
@@ -93,11 +101,19 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
         sentence_vectors = NpyRows(folder / "sentence_vectors.npy")
         term_vectors = np.asarray(np.load(folder / "term_vectors.npy", mmap_mode="r", allow_pickle=False))
         terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+        files = manifest.get("files")
+        term_search = (
+            VectorSearch(read_faiss(folder / TERM_INDEX_FILE), ef_search=TERM_EF_SEARCH)
+            if isinstance(files, dict) and TERM_INDEX_FILE in files
+            else None
+        )
         lexical = LexicalIndex.load(folder / "bm25")
     except (RuntimeError, ValueError, OSError) as exc:
         raise IndexCorruptError(f"{folder} cannot be read ({exc}).") from exc
     if not isinstance(terms, list) or len(terms) != len(term_vectors):
         raise IndexCorruptError(f"{folder}: terms.json does not match term_vectors.npy.")
+    if term_search is not None and (term_search.size != len(terms) or term_search.dimension != encoder.dimension):
+        raise IndexCorruptError(f"{folder}: {TERM_INDEX_FILE} does not match term_vectors.npy.")
     try:
         chunks, sentences, documents, offsets, table = _read_store(folder, manifest)
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError, IndexError, OSError) as exc:
@@ -121,6 +137,7 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
         table,
         title_vectors,
         centroids,
+        term_search,
     )
 
 

@@ -34,6 +34,9 @@ INDEX_FILES = ("vectors.faiss", "sentence_vectors.npy", "passages.jsonl", "terms
 # still read (the retriever computes them at load).
 TITLE_VECTORS_FILE = "title_vectors.npy"
 CENTROID_VECTORS_FILE = "centroid_vectors.npy"
+# Kept by builds of a vocabulary above ``vectors.EXACT_SEARCH_LIMIT`` words; without it, the words are
+# compared with every phrase exactly.
+TERM_INDEX_FILE = "term_vectors.faiss"
 COUNT_NAMES = ("documents", "chunks", "sentences")
 # In the index's fingerprint folder, beside the builds: each corpus file's hash and the stat it was hashed at.
 CORPUS_HASHES_FILE = "corpus-hashes.json"

@@ -27,6 +27,7 @@ from .cache import EmbeddingCache, ProgressFn, cache_folder, new_array_file, rel
 from .manifest import (
     CENTROID_VECTORS_FILE,
     INDEX_FILES,
+    TERM_INDEX_FILE,
     TITLE_VECTORS_FILE,
     corpus_state,
     manifest_base,
@@ -34,7 +35,7 @@ from .manifest import (
 )
 from .store import publish_build
 from .table import TABLE_FOLDER, PassageTable
-from .vectors import VectorSearch, document_centroids
+from .vectors import EXACT_SEARCH_LIMIT, VectorSearch, document_centroids, make_term_index, write_faiss
 from .workers import worker_count, write_rows
 
 # Above this many chunks, chunk vectors are composed from the states of their
@@ -150,6 +151,8 @@ def save_centroids(folder: Path, search: VectorSearch, chunk_counts: dict[str, i
 
 def save_terms(folder: Path, terms: list[str], vectors: np.ndarray) -> None:
     np.save(folder / "term_vectors.npy", vectors.astype(np.float32), allow_pickle=False)
+    if len(terms) > EXACT_SEARCH_LIMIT:
+        write_faiss(make_term_index(vectors), folder / TERM_INDEX_FILE)
     (folder / "terms.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
 
 
@@ -173,7 +176,7 @@ def finish_build(
     ``corpus``: the corpus files' state the build was made from, when the caller read it already.
     """
     PassageTable.of_store(tmp / "passages.jsonl").save(tmp)
-    optional = (TITLE_VECTORS_FILE, CENTROID_VECTORS_FILE)
+    optional = (TITLE_VECTORS_FILE, CENTROID_VECTORS_FILE, TERM_INDEX_FILE)
     files = {name: sha256_file(tmp / name) for name in (*INDEX_FILES, *optional) if (tmp / name).exists()}
     for folder in ("bm25", TABLE_FOLDER):
         files.update({f"{folder}/{p.name}": sha256_file(p) for p in sorted((tmp / folder).iterdir())})

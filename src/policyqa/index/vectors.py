@@ -22,6 +22,11 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
 # A search among at most this many allowed rows (a few documents) is exact over them.
 EXACT_ALLOWED_LIMIT = 4096
+# The corpus vocabulary's words (query expansion, ``expand.TermMatcher``) get an HNSW index above
+# EXACT_SEARCH_LIMIT words. At the whole library (48,000 words), against the exact product: a
+# phrase's words at or above the matcher's floor agreed for 0.979 of the gold questions' 1,218
+# phrases in 0.35 ms a phrase, instead of 1.9 ms (efSearch 64: 0.955; M 16: 0.943).
+TERM_EF_SEARCH = 128
 
 
 def _faiss() -> Any:
@@ -43,6 +48,14 @@ def make_faiss_index(vectors: np.ndarray, exact: bool | None = None) -> Any:
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def make_term_index(vectors: np.ndarray) -> Any:
+    """The vocabulary's search index: exact up to ``EXACT_SEARCH_LIMIT`` words, HNSW above."""
+    index = make_faiss_index(vectors)
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = TERM_EF_SEARCH
     return index
 
 
@@ -90,10 +103,10 @@ def read_faiss(path: Path, *, mmap: bool = True) -> Any:
 class VectorSearch:
     """Nearest rows of a FAISS index by inner product, optionally among allowed rows only."""
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, ef_search: int = HNSW_EF_SEARCH) -> None:
         self.index = index
         if hasattr(index, "hnsw"):  # a build keeps the efSearch it was made with; searches use today's
-            index.hnsw.efSearch = HNSW_EF_SEARCH
+            index.hnsw.efSearch = ef_search
 
     @classmethod
     def exact(cls, vectors: np.ndarray) -> VectorSearch:
