@@ -18,7 +18,7 @@ import numpy as np
 from ..documents import load_corpus
 from ..embed import Encoder
 from ..errors import CorpusError
-from ..lexical import LexicalIndex, TokenIds, vocabulary_terms
+from ..lexical import LexicalIndex, vocabulary_terms
 from ..settings import Settings
 from ..types import SkippedFile
 from . import parts
@@ -59,29 +59,34 @@ def _build_full(settings: Settings, encoder: Encoder, progress: ProgressFn | Non
         # BM25's jieba cuts run in a thread of this process while the encoder's workers use the
         # cores: the parent would otherwise only wait for them (docs/performance.md).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-tokens") as background:
-            tokens = background.submit(parts.passage_tokens, chunked, settings.passage_context, progress)
+            tokens = background.submit(parts.passage_token_ids, chunked, settings.passage_context, progress)
             passage_vectors = parts.embed_chunked(
                 settings, encoder, cache, chunked, composed, tmp / "sentence_vectors.npy", progress
             )
-            lexical = LexicalIndex.build_from_ids(TokenIds.from_tokens(tokens.result()))
+            lexical = LexicalIndex.build_from_ids(tokens.result())
         terms = vocabulary_terms(lexical.vocabulary())
         term_vectors = cache.embed(encoder, terms, progress, "embed vocabulary")
+        parts.save_terms(tmp, terms, np.asarray(term_vectors))
+        del term_vectors
+        lexical.save(tmp / "bm25")
+        del lexical, tokens
+        parts.save_title_vectors(tmp, cache, encoder, {d.doc_id: d.title for d in documents}, progress)
+        with (tmp / "passages.jsonl").open("w", encoding="utf-8") as out:
+            parts.write_records(out, chunked)
+        # The documents, their sentences and passages are on disk: FAISS builds without them in memory.
+        chunk_counts = {doc.doc_id: len(cd.chunks) for doc, cd in chunked}
+        counts = {"documents": len(documents), "chunks": chunk_count, "sentences": sentence_count}
+        del chunked, documents
 
         if progress:
             progress("FAISS index", 0, 1)
         faiss_index = make_faiss_index(passage_vectors)
         del passage_vectors
         write_faiss(faiss_index, tmp / "vectors.faiss")
-        parts.save_centroids(tmp, VectorSearch(faiss_index), {doc.doc_id: len(cd.chunks) for doc, cd in chunked})
+        parts.save_centroids(tmp, VectorSearch(faiss_index), chunk_counts)
         del faiss_index
         if progress:
             progress("FAISS index", 1, 1)
-        parts.save_terms(tmp, terms, np.asarray(term_vectors))
-        parts.save_title_vectors(tmp, cache, encoder, {d.doc_id: d.title for d in documents}, progress)
-        with (tmp / "passages.jsonl").open("w", encoding="utf-8") as out:
-            parts.write_records(out, chunked)
-        lexical.save(tmp / "bm25")
-        counts = {"documents": len(documents), "chunks": chunk_count, "sentences": sentence_count}
         folder = parts.finish_build(
             home,
             build_name,

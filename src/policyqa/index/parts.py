@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO
@@ -20,7 +20,7 @@ import numpy as np
 from ..chunk import Chunk, ChunkedDocument, Sentence, chunk_document
 from ..documents import Document
 from ..embed import ComposableEncoder, Encoder, shared_encoder_name
-from ..lexical import tokenize, tokenize_joined
+from ..lexical import TokenIds, tokenize, tokenize_joined
 from ..settings import Settings
 from ..types import DocumentInfo, SkippedFile
 from .cache import EmbeddingCache, ProgressFn, cache_folder, new_array_file, release_pages
@@ -210,21 +210,31 @@ def _passage_parts(chunk: Chunk, sentences: Sequence[Sentence], context: str) ->
 
 def passage_tokens(
     chunked: list[tuple[Document, ChunkedDocument]], context: str, progress: ProgressFn | None = None
-) -> list[list[str]]:
-    """BM25 tokens of every passage's retrieval text, each distinct sentence and heading cut once."""
-    cache: dict[str, list[str]] = {}
-    out: list[list[str]] = []
+) -> Iterator[list[str]]:
+    """BM25 tokens of every passage's retrieval text, in order; a document's sentences and headings cut once.
+
+    Yielded one passage at a time, for ``TokenIds.from_tokens`` to keep as ids: the whole
+    library's token lists held at once were ~1 GB of a build's peak memory. Sentences and
+    headings repeat within a document (overlapping passages), so the cuts are kept per document.
+    """
     for i, (_, cd) in enumerate(chunked):
         if progress:
             progress("BM25 tokens", i + 1, len(chunked))
+        cache: dict[str, list[str]] = {}
         for chunk in cd.chunks:
             parts, separators = _passage_parts(chunk, cd.sentences, context)
             text = chunk.retrieval_text(context)
             if "".join(p + s for p, s in zip(parts, [*separators, ""], strict=True)) != text:
-                out.append(tokenize(text))  # not its parts joined: cut the text itself
+                yield tokenize(text)  # not its parts joined: cut the text itself
             else:
-                out.append(tokenize_joined(parts, separators, cache))
-    return out
+                yield tokenize_joined(parts, separators, cache)
+
+
+def passage_token_ids(
+    chunked: list[tuple[Document, ChunkedDocument]], context: str, progress: ProgressFn | None = None
+) -> TokenIds:
+    """Every passage's BM25 tokens as ids (``passage_tokens`` kept as ids as they are cut)."""
+    return TokenIds.from_tokens(passage_tokens(chunked, context, progress))
 
 
 def _heading_parts(chunk: Chunk, context: str) -> list[str]:
