@@ -12,6 +12,7 @@ import pytest
 from conftest import BuiltIndex, FakeEncoder
 
 from policyqa import Assistant
+from policyqa.articles import article_of
 from policyqa.chunk import Chunk
 from policyqa.errors import IndexCorruptError
 from policyqa.index import build_index, current_build, load_index
@@ -59,6 +60,10 @@ def test_passages_read_through_the_table_are_those_of_the_store(mini_index: Buil
     doc_ids = list(index.documents)
     assert [doc_ids[d] for d in table.doc] == [r["doc_id"] for r in parsed]
     assert table.sentence_end.tolist() == [r["sentence_end"] for r in parsed]
+    assert [table.row_of(r["chunk_id"]) for r in parsed] == list(range(len(parsed)))
+    assert table.row_of("no such passage") is None
+    assert table.article.tolist() == [article_of(r["section"]) or 0 for r in parsed]
+    assert any(table.article)
     assert [index.sentences[r].text for r in range(3)] == [
         s["text"] for s in _records(mini_index.folder, "sentence")[:3]
     ]
@@ -67,7 +72,7 @@ def test_passages_read_through_the_table_are_those_of_the_store(mini_index: Buil
 def test_the_saved_table_is_a_scan_of_the_store(mini_index: BuiltIndex) -> None:
     saved = PassageTable.load(mini_index.folder)
     scanned = PassageTable.of_store(mini_index.folder / "passages.jsonl")
-    for name in ("lines", "line_types", "passages", "chunk_ids", "sections", "kinds"):
+    for name in ("lines", "line_types", "passages", "chunk_order", "chunk_ids", "sections", "kinds"):
         assert np.array_equal(getattr(saved, name), getattr(scanned, name)), name
 
 
@@ -90,6 +95,10 @@ def _forge_sentence_end(table: PassageTable) -> None:
     table.passages[0, 4] = 10_000
 
 
+def _forge_chunk_order(table: PassageTable) -> None:
+    table.chunk_order[[0, 1]] = table.chunk_order[[1, 0]]
+
+
 def _forge_line_gap(table: PassageTable) -> None:
     table.lines[1, 0] += 1
 
@@ -103,6 +112,7 @@ def _forge_short_lines(table: PassageTable) -> None:
     [
         (_forge_document_column, "document outside the store"),
         (_forge_sentence_end, "sentences lie outside its document"),
+        (_forge_chunk_order, "not a sorting"),
         (_forge_line_gap, "do not follow one another"),
         (_forge_short_lines, "does not cover passages.jsonl"),
     ],

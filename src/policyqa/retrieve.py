@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from .articles import article_of, articles_named
+from .articles import articles_named
 from .chunk import Chunk
 from .embed import Encoder
 from .index import LoadedIndex, document_centroids
@@ -67,14 +67,12 @@ class Retriever:
             kind: np.asarray([k == kind for k in self._doc_kinds], dtype=np.float32) for kind in _KIND_CUES
         }
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
-        self._row_of = {chunk_id: row for row, chunk_id in enumerate(table.chunk_id_list())}
         self._centroids = None
         if settings.centroid_weight:
             self._centroids = index.centroid_vectors
             if self._centroids is None:  # a build made before the centroids were kept
                 self._centroids = document_centroids(index.chunk_vectors, self._doc_of_row, len(self._doc_ids))
-        articles = np.asarray([article_of(section) or 0 for section in table.section_list()], dtype=np.int32)
-        self._article_of_row = articles[table.section]
+        self._article_of_row = table.article
         self._is_body_row = table.of_kind("body")
         # Each chunk's sentences are the rows first[row] .. end[row] - 1 of the sentence vectors.
         offsets = index.sentence_doc_offsets
@@ -164,7 +162,9 @@ class Retriever:
         lexical = self.index.lexical.scores(strict) / scale if scale > 0 else None
         best = 0.0
         for passage in passages:
-            row = self._row_of[passage.chunk_id]
+            row = self.index.table.row_of(passage.chunk_id)
+            if row is None:
+                raise KeyError(f"no passage {passage.chunk_id!r} in this build")
             strict_lexical = float(lexical[row]) if lexical is not None else 0.0
             best = max(best, passage.dense_score + self.settings.lexical_weight * strict_lexical)
         return best

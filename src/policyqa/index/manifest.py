@@ -96,8 +96,15 @@ def corpus_state(settings: Settings) -> list[dict[str, object]]:
     known = cached if isinstance(cached, dict) else {}
     hashed: dict[str, dict[str, object]] = {}
     state: list[dict[str, object]] = []
+    folders: dict[Path, str] = {}
     for path in list_corpus_files(settings.corpus_dirs):
-        resolved = str(path.resolve())
+        # A folder is resolved once, not once for each of its files (3,500 at the library).
+        if path.is_symlink():
+            resolved = str(path.resolve())
+        else:
+            if (folder := folders.get(path.parent)) is None:
+                folder = folders[path.parent] = str(path.parent.resolve())
+            resolved = os.path.join(folder, path.name)
         try:
             stat = file_stat(path)  # before the hash: a write during it leaves another stat than this one
             entry = known.get(resolved)

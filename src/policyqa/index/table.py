@@ -21,6 +21,7 @@ from typing import overload
 import numpy as np
 import orjson
 
+from ..articles import article_of
 from ..chunk import Chunk
 from ..errors import IndexCorruptError
 
@@ -32,14 +33,16 @@ _TYPE_AT = len('{"type": "')
 _ARRAYS = {
     "lines": ("i", 2),  # start and end byte of every line (its newline excluded)
     "line_types": ("u", 1),  # D, S or P by line
-    "passages": ("i", 2),  # per passage: document, section, kind, first and end sentence
+    "passages": ("i", 2),  # per passage: document, section, kind, first and end sentence, article number
+    "chunk_order": ("i", 1),  # the passages in the order of their ids, to find one by its id
     # Strings as UTF-8 bytes: a quarter of numpy's UTF-32 for the ASCII ids.
     "chunk_ids": ("S", 1),
     "sections": ("S", 1),  # every distinct section, indexed by the passages' column
     "kinds": ("S", 1),
 }
 _SCAN_BLOCK = 64 << 20
-_DOCUMENT_COLUMN, _SECTION_COLUMN, _KIND_COLUMN, _START_COLUMN, _END_COLUMN = range(5)
+_COLUMNS = 6
+_DOCUMENT_COLUMN, _SECTION_COLUMN, _KIND_COLUMN, _START_COLUMN, _END_COLUMN, _ARTICLE_COLUMN = range(_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class PassageTable:
     lines: np.ndarray
     line_types: np.ndarray
     passages: np.ndarray
+    chunk_order: np.ndarray
     chunk_ids: np.ndarray
     sections: np.ndarray
     kinds: np.ndarray
@@ -75,6 +79,19 @@ class PassageTable:
     @property
     def sentence_end(self) -> np.ndarray:
         return self.passages[:, _END_COLUMN]
+
+    @property
+    def article(self) -> np.ndarray:
+        """The number of the article a passage's section ends in (第二十三条 → 23), 0 for none."""
+        return self.passages[:, _ARTICLE_COLUMN]
+
+    def row_of(self, chunk_id: str) -> int | None:
+        """The row of the passage with this id, or None."""
+        key = chunk_id.encode("utf-8")
+        at = int(np.searchsorted(self.chunk_ids, key, sorter=self.chunk_order))
+        if at < len(self.chunk_order) and self.chunk_ids[self.chunk_order[at]] == key:
+            return int(self.chunk_order[at])
+        return None
 
     def chunk_id_list(self) -> list[str]:
         return _decoded(self.chunk_ids)
@@ -115,26 +132,32 @@ class PassageTable:
         for start, end in lines(DOCUMENT):
             position[parse_record(data, start, end, "document")["doc_id"]] = len(position)
         sections: dict[str, int] = {}
+        articles: list[int] = []  # by section
         kinds: dict[str, int] = {}
-        columns: list[tuple[int, int, int, int, int]] = []
+        columns: list[tuple[int, int, int, int, int, int]] = []
         chunk_ids: list[str] = []
         for start, end in lines(PASSAGE):
             record = parse_record(data, start, end, "passage")
+            if (section := sections.get(record["section"])) is None:
+                section = sections[record["section"]] = len(sections)
+                articles.append(article_of(record["section"]) or 0)
             columns.append(
                 (
                     position[record["doc_id"]],
-                    sections.setdefault(record["section"], len(sections)),
+                    section,
                     kinds.setdefault(record["kind"], len(kinds)),
                     record["sentence_start"],
                     record["sentence_end"],
+                    articles[section],
                 )
             )
             chunk_ids.append(record["chunk_id"])
         return cls(
             lines=np.stack([starts, ends], axis=1).astype(np.int64) if len(starts) else np.zeros((0, 2), np.int64),
             line_types=line_types.astype(np.uint8),
-            passages=np.asarray(columns, dtype=np.int32).reshape(-1, 5),
-            chunk_ids=_strings(chunk_ids),
+            passages=np.asarray(columns, dtype=np.int32).reshape(-1, _COLUMNS),
+            chunk_order=np.argsort(ids := _strings(chunk_ids), kind="stable").astype(np.int32),
+            chunk_ids=ids,
             sections=_strings(list(sections)),
             kinds=_strings(list(kinds)),
         )
@@ -187,10 +210,18 @@ class PassageTable:
     def check_passages(self, sentence_counts: Sequence[int]) -> None:
         """Refuse (ValueError) passage columns that do not fit the store's documents and their sentence counts."""
         passages = self.passages
-        if passages.shape[1:] != (5,) or len(passages) != int(np.sum(self.line_types == PASSAGE)):
+        if passages.shape[1:] != (_COLUMNS,) or len(passages) != int(np.sum(self.line_types == PASSAGE)):
             raise ValueError("the passage columns do not match the passage lines")
-        if len(self.chunk_ids) != len(passages):
+        if len(self.chunk_ids) != len(passages) or len(self.chunk_order) != len(passages):
             raise ValueError("the passage ids do not match the passage lines")
+        order = self.chunk_order
+        if len(order) and (
+            order.min() < 0
+            or order.max() >= len(order)
+            or np.any(np.bincount(order, minlength=len(order)) != 1)
+            or np.any(self.chunk_ids[order[1:]] < self.chunk_ids[order[:-1]])
+        ):
+            raise ValueError("the passage ids' order is not a sorting of them")
         counts = np.asarray(sentence_counts, dtype=np.int64)
         if len(counts) != int(np.sum(self.line_types == DOCUMENT)):
             raise ValueError("the table's documents do not match the store's")
