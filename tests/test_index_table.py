@@ -87,6 +87,16 @@ def test_a_build_without_a_table_is_read_by_scanning_its_store(mini_index: Built
     assert np.array_equal(older.index.table.passages, current.index.table.passages)
 
 
+def test_a_table_of_an_earlier_layout_is_made_again_from_the_store(mini_index: BuiltIndex, tmp_path: Path) -> None:
+    settings, folder = _copy(mini_index, tmp_path)
+    (folder / TABLE_FOLDER / "chunk_order.npy").unlink()  # an array later layouts added
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"][f"{TABLE_FOLDER}/chunk_order.npy"]
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    index = load_index(settings, mini_index.encoder)
+    assert np.array_equal(index.table.chunk_order, PassageTable.load(mini_index.folder).chunk_order)
+
+
 def _forge_document_column(table: PassageTable) -> None:
     table.passages[0, 0] = 10_000
 

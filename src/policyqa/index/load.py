@@ -37,7 +37,16 @@ from .manifest import (
 )
 from .rows import NpyRows
 from .store import current_build
-from .table import DOCUMENT, PASSAGE, SENTENCE, TABLE_FOLDER, ChunkRecords, PassageTable, parse_record
+from .table import (
+    DOCUMENT,
+    PASSAGE,
+    SENTENCE,
+    TABLE_ARRAYS,
+    TABLE_FOLDER,
+    ChunkRecords,
+    PassageTable,
+    parse_record,
+)
 from .vectors import TERM_EF_SEARCH, VectorSearch, read_faiss
 
 
@@ -165,8 +174,8 @@ def _read_store(
     with path.open("rb") as handle:
         data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else b""
     files = manifest.get("files")
-    has_table = isinstance(files, dict) and f"{TABLE_FOLDER}/lines.npy" in files
-    # A build made before the table was kept: its store is read through once to make it.
+    has_table = isinstance(files, dict) and all(f"{TABLE_FOLDER}/{name}.npy" in files for name in TABLE_ARRAYS)
+    # A build made before the table was kept (or with fewer of its arrays): its store is read through to make it.
     table = PassageTable.load(folder) if has_table else PassageTable.scan(data)
     table.check_lines(len(data))
     documents: dict[str, DocumentInfo] = {}

@@ -30,7 +30,7 @@ DOCUMENT, SENTENCE, PASSAGE = (ord(c) for c in "dsp")
 # Every line opens with ``{"type": "`` and the first letter of its type.
 _TYPE_AT = len('{"type": "')
 # The table's arrays: name -> (dtype kind, dimensions).
-_ARRAYS = {
+TABLE_ARRAYS = {
     "lines": ("i", 2),  # start and end byte of every line (its newline excluded)
     "line_types": ("u", 1),  # D, S or P by line
     "passages": ("i", 2),  # per passage: document, section, kind, first and end sentence, article number
@@ -173,14 +173,14 @@ class PassageTable:
 
     def save(self, folder: Path) -> None:
         (folder / TABLE_FOLDER).mkdir(exist_ok=True)
-        for name in _ARRAYS:
+        for name in TABLE_ARRAYS:
             np.save(folder / TABLE_FOLDER / f"{name}.npy", getattr(self, name), allow_pickle=False)
 
     @classmethod
     def load(cls, folder: Path) -> PassageTable:
         """The table a build wrote, memory-mapped; ValueError when an array has the wrong type or shape."""
         arrays = {}
-        for name, (kind, dimensions) in _ARRAYS.items():
+        for name, (kind, dimensions) in TABLE_ARRAYS.items():
             # Memory-mapped: an array declaring more rows than its file holds is refused, never allocated.
             array = np.asarray(np.load(folder / TABLE_FOLDER / f"{name}.npy", mmap_mode="r", allow_pickle=False))
             if array.dtype.kind != kind or array.ndim != dimensions:
