@@ -19,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from policyqa.assistant import Assistant
 from policyqa.embed import Encoder, get_encoder
 from policyqa.index import build_index
+from policyqa.index.manifest import sha256_file
 from policyqa.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -175,3 +176,15 @@ def fake_settings(tmp_path: Path, corpus_copy: Path) -> Settings:
 def mini_assistant(mini_index: BuiltIndex) -> Assistant:
     """An Assistant over the mini corpus's real index (never rebuilds it)."""
     return Assistant(mini_index.settings, encoder=mini_index.encoder, auto_build=False)
+
+
+def count_hashes(monkeypatch: pytest.MonkeyPatch, module: object) -> list[Path]:
+    """Every file ``module`` hashes from now on, in order (the real hash still runs)."""
+    seen: list[Path] = []
+
+    def counting(path: Path) -> str:
+        seen.append(path)
+        return sha256_file(path)
+
+    monkeypatch.setattr(module, "sha256_file", counting)
+    return seen

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import count_hashes
 
 import policyqa.index.manifest as index_manifest
 from policyqa.documents import list_corpus_files
@@ -31,14 +32,7 @@ def settings(fake_settings: Settings) -> Settings:
 @pytest.fixture()
 def hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Every corpus file ``corpus_state`` hashes, in order (the real hash still runs)."""
-    seen: list[Path] = []
-
-    def counting(path: Path) -> str:
-        seen.append(path)
-        return sha256_file(path)
-
-    monkeypatch.setattr(index_manifest, "sha256_file", counting)
-    return seen
+    return count_hashes(monkeypatch, index_manifest)
 
 
 def _from_scratch(settings: Settings) -> list[dict[str, object]]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import MINI_DIR, FakeEncoder
+from conftest import MINI_DIR, FakeEncoder, count_hashes
 
 import policyqa.index.integrity as index_integrity
 import policyqa.index.vectors as index_vectors
@@ -33,7 +33,6 @@ from policyqa.embed import Encoder
 from policyqa.errors import IndexCorruptError, IndexMismatchError
 from policyqa.index import build_index, current_build, index_home, load_index, read_manifest
 from policyqa.index.integrity import VERIFIED_FILE, verify_files
-from policyqa.index.manifest import sha256_file
 from policyqa.settings import Settings
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -419,14 +418,7 @@ def test_builds_killed_at_random_points_leave_the_previous_index_loadable(tmp_pa
 @pytest.fixture()
 def hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Every file ``verify_files`` hashes, in order (the real hash still runs)."""
-    seen: list[Path] = []
-
-    def counting(path: Path) -> str:
-        seen.append(path)
-        return sha256_file(path)
-
-    monkeypatch.setattr(index_integrity, "sha256_file", counting)
-    return seen
+    return count_hashes(monkeypatch, index_integrity)
 
 
 def _verified_copy(fake_build: Settings, tmp_path: Path) -> tuple[Path, dict[str, Any]]:

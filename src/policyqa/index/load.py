@@ -1,7 +1,7 @@
 """Loading the live build: compatibility and integrity first, then FAISS, arrays, BM25 and the store.
 
 Only the documents of ``passages.jsonl`` are parsed at load: the file is memory-mapped, and a
-sentence or a passage is read from its line when asked for (:class:`SentenceRecords`,
+sentence or a passage is read from its line when asked for (``table.SentenceRecords``,
 ``table.ChunkRecords``), found by the passage table the build wrote (``table``), which also
 holds the columns a search reads of every passage. A question reads a few hundred of the
 library's 426,000 sentences and 158,000 passages; parsing them all took most of a cold start
@@ -16,7 +16,6 @@ import mmap
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import overload
 
 import numpy as np
 import orjson
@@ -45,7 +44,7 @@ from .table import (
     TABLE_FOLDER,
     ChunkRecords,
     PassageTable,
-    parse_record,
+    SentenceRecords,
 )
 from .vectors import TERM_EF_SEARCH, VectorSearch, read_faiss
 
@@ -204,39 +203,3 @@ def _read_store(
     table.check_passages(np.diff(firsts).tolist())
     chunks = ChunkRecords(data, *table.lines_of(PASSAGE))
     return chunks, sentences, documents, offsets, table
-
-
-@dataclass(frozen=True, eq=False)
-class SentenceRecords(Sequence[Sentence]):
-    """The sentence lines of a memory-mapped ``passages.jsonl``, each parsed when it is read."""
-
-    data: mmap.mmap | bytes
-    starts: np.ndarray
-    ends: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    @overload
-    def __getitem__(self, row: int) -> Sentence: ...
-
-    @overload
-    def __getitem__(self, row: slice) -> list[Sentence]: ...
-
-    def __getitem__(self, row: int | slice) -> Sentence | list[Sentence]:
-        if isinstance(row, slice):
-            return [self[i] for i in range(*row.indices(len(self)))]
-        if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(row)
-        record = parse_record(self.data, int(self.starts[row]), int(self.ends[row]), "sentence")
-        try:
-            return Sentence(
-                doc_id=record["doc_id"],
-                block=record["block"],
-                text=record["text"],
-                spans=tuple(tuple(span) for span in record["spans"]),
-            )
-        except (KeyError, TypeError) as exc:  # checksummed, so a foreign index's
-            raise IndexCorruptError(f"passages.jsonl: sentence {row} is no sentence record ({exc}).") from exc

@@ -6,7 +6,7 @@ read for the few dozen candidates of a question. Parsing every passage line for 
 took ~3 s of a cold start, so a build writes them once, beside the store, as plain ``.npy``
 arrays in ``table/`` (memory-mapped when loaded, never pickled), together with the byte range
 of every line. The loader then parses only the documents' lines; a passage or a sentence is
-parsed from its line when it is read (:class:`ChunkRecords`, ``load.SentenceRecords``).
+parsed from its line when it is read (:class:`ChunkRecords`, :class:`SentenceRecords`).
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
+from typing import TypeVar, overload
 
 import numpy as np
 import orjson
 
 from ..articles import article_of
-from ..chunk import Chunk
+from ..chunk import Chunk, Sentence
 from ..errors import IndexCorruptError
 
+T = TypeVar("T")
 TABLE_FOLDER = "table"
 DOCUMENT, SENTENCE, PASSAGE = (ord(c) for c in "dsp")
 # Every line opens with ``{"type": "`` and the first letter of its type.
@@ -237,32 +238,33 @@ class PassageTable:
             raise ValueError("a passage's sentences lie outside its document")
 
 
-class ChunkRecords(Sequence[Chunk]):
-    """The passage lines of a memory-mapped ``passages.jsonl``, each parsed when it is read.
+class LineRecords(Sequence[T]):
+    """Records of one type on lines of a memory-mapped ``passages.jsonl``, each parsed when it is read.
 
     A question reads its candidates several times (scoring, merging, citing); the last few
     thousand parsed are kept.
     """
 
     CACHE_SIZE = 4096
+    RECORD_TYPE = ""
 
     def __init__(self, data: mmap.mmap | bytes, starts: np.ndarray, ends: np.ndarray) -> None:
         self._data = data
         self._starts = starts
         self._ends = ends
-        self._cache: dict[int, Chunk] = {}
+        self._cache: dict[int, T] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._starts)
 
     @overload
-    def __getitem__(self, row: int) -> Chunk: ...
+    def __getitem__(self, row: int) -> T: ...
 
     @overload
-    def __getitem__(self, row: slice) -> list[Chunk]: ...
+    def __getitem__(self, row: slice) -> list[T]: ...
 
-    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
+    def __getitem__(self, row: int | slice) -> T | list[T]:
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
         row = int(row)
@@ -270,19 +272,47 @@ class ChunkRecords(Sequence[Chunk]):
             row += len(self)
         if not 0 <= row < len(self):
             raise IndexError(row)
-        if (chunk := self._cache.get(row)) is not None:
-            return chunk
-        record = parse_record(self._data, int(self._starts[row]), int(self._ends[row]), "passage")
+        if (found := self._cache.get(row)) is not None:
+            return found
+        record = parse_record(self._data, int(self._starts[row]), int(self._ends[row]), self.RECORD_TYPE)
         try:
-            record["spans"] = tuple(tuple(s) for s in record["spans"])
-            chunk = Chunk(**record)
-        except TypeError as exc:  # checksummed, so a foreign index's
-            raise IndexCorruptError(f"passages.jsonl: passage {row} is no passage record ({exc}).") from exc
+            made = self._made(record)
+        except (KeyError, TypeError) as exc:  # checksummed, so a foreign index's
+            raise IndexCorruptError(
+                f"passages.jsonl: {self.RECORD_TYPE} {row} is no {self.RECORD_TYPE} record ({exc})."
+            ) from exc
         with self._lock:
             if len(self._cache) >= self.CACHE_SIZE:
                 self._cache.clear()
-            self._cache[row] = chunk
-        return chunk
+            self._cache[row] = made
+        return made
+
+    def _made(self, record: dict) -> T:  # type: ignore[type-arg]
+        raise NotImplementedError
+
+
+class ChunkRecords(LineRecords[Chunk]):
+    """The passages of a store, parsed when read."""
+
+    RECORD_TYPE = "passage"
+
+    def _made(self, record: dict) -> Chunk:  # type: ignore[type-arg]
+        record["spans"] = tuple(tuple(s) for s in record["spans"])
+        return Chunk(**record)
+
+
+class SentenceRecords(LineRecords[Sentence]):
+    """The sentences of a store, parsed when read."""
+
+    RECORD_TYPE = "sentence"
+
+    def _made(self, record: dict) -> Sentence:  # type: ignore[type-arg]
+        return Sentence(
+            doc_id=record["doc_id"],
+            block=record["block"],
+            text=record["text"],
+            spans=tuple(tuple(span) for span in record["spans"]),
+        )
 
 
 def parse_record(data: mmap.mmap | bytes, start: int, end: int, record_type: str) -> dict:  # type: ignore[type-arg]
