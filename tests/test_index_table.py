@@ -97,6 +97,20 @@ def test_a_table_of_an_earlier_layout_is_made_again_from_the_store(mini_index: B
     assert np.array_equal(index.table.chunk_order, PassageTable.load(mini_index.folder).chunk_order)
 
 
+def test_a_store_without_a_table_whose_numbers_overflow_is_refused(mini_index: BuiltIndex, tmp_path: Path) -> None:
+    settings, folder = _copy(mini_index, tmp_path)
+    shutil.rmtree(folder / TABLE_FOLDER)
+    lines = (folder / "passages.jsonl").read_text(encoding="utf-8").splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith('{"type": "passage"'))
+    record = json.loads(lines[row])
+    record["sentence_end"] = 2**40
+    lines[row] = json.dumps(record, ensure_ascii=False)
+    (folder / "passages.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _rewrite_checksums(folder, drop=TABLE_FOLDER)
+    with pytest.raises(IndexCorruptError, match="cannot be parsed"):
+        load_index(settings, mini_index.encoder)
+
+
 def _forge_document_column(table: PassageTable) -> None:
     table.passages[0, 0] = 10_000
 

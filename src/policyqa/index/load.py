@@ -124,7 +124,7 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
         raise IndexCorruptError(f"{folder}: {TERM_INDEX_FILE} does not match term_vectors.npy.")
     try:
         chunks, sentences, documents, offsets, table = _read_store(folder, manifest)
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, IndexError, OSError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, IndexError, OverflowError, OSError) as exc:
         raise IndexCorruptError(f"{folder}/passages.jsonl cannot be parsed ({exc}).") from exc
     title_vectors = _document_vectors(folder, manifest, TITLE_VECTORS_FILE, len(documents), encoder.dimension)
     centroids = _document_vectors(folder, manifest, CENTROID_VECTORS_FILE, len(documents), encoder.dimension)
