@@ -20,6 +20,7 @@ from policyqa.embed import Encoder
 from policyqa.index import build_index, document_centroids, load_index, read_manifest
 from policyqa.index.extend import extend_build
 from policyqa.index.load import LoadedIndex
+from policyqa.index.table import TABLE_ARRAYS, PassageTable
 from policyqa.lexical import tokenize
 from policyqa.settings import Settings
 
@@ -118,6 +119,10 @@ def test_an_added_file_extends_the_live_build_into_the_index_a_full_build_makes(
     again, _ = build_index(settings, use_encoder)
     assert read_manifest(again)["extended_from"] == extended_folder.name
     assert load_index(settings, use_encoder).manifest["counts"]["documents"] == 4  # type: ignore[index]
+    # The table of an extension (here of an extension) is the live one with the appended lines: that of its store.
+    kept, scanned = PassageTable.load(again), PassageTable.of_store(again / "passages.jsonl")
+    for name in TABLE_ARRAYS:
+        assert np.array_equal(getattr(kept, name), getattr(scanned, name)), name
 
 
 def test_composed_vectors_are_extended_as_a_composed_full_build_makes_them(

@@ -43,6 +43,7 @@ from .cache import EmbeddingCache, ProgressFn, new_array_file, release_pages
 from .integrity import check_declared_sizes, verify_files
 from .manifest import check_compatible, corpus_state, read_manifest
 from .store import current_build, index_home, new_build_folder
+from .table import PassageTable
 from .vectors import VectorSearch, kind_of, read_faiss, write_faiss
 from .workers import write_rows
 
@@ -147,6 +148,7 @@ def extend_build(
             started=started,
             corpus=corpus,
             extra={"extended_from": live.name, "extended_with": len(documents)},
+            base_table=PassageTable.kept_by(live, manifest),
         )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

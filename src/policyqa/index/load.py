@@ -40,8 +40,6 @@ from .table import (
     DOCUMENT,
     PASSAGE,
     SENTENCE,
-    TABLE_ARRAYS,
-    TABLE_FOLDER,
     ChunkRecords,
     PassageTable,
     SentenceRecords,
@@ -172,10 +170,8 @@ def _read_store(
     path = folder / "passages.jsonl"
     with path.open("rb") as handle:
         data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else b""
-    files = manifest.get("files")
-    has_table = isinstance(files, dict) and all(f"{TABLE_FOLDER}/{name}.npy" in files for name in TABLE_ARRAYS)
-    # A build made before the table was kept (or with fewer of its arrays): its store is read through to make it.
-    table = PassageTable.load(folder) if has_table else PassageTable.scan(data)
+    # A build made before the table was kept (or before one of its arrays): its store is read through to make it.
+    table = PassageTable.kept_by(folder, manifest) or PassageTable.scan(data)
     table.check_lines(len(data))
     documents: dict[str, DocumentInfo] = {}
     sentence_counts: dict[str, int] = {}

@@ -170,12 +170,14 @@ def finish_build(
     started: float,
     corpus: list[dict[str, object]] | None = None,
     extra: dict[str, object] | None = None,
+    base_table: PassageTable | None = None,
 ) -> Path:
     """Write the manifest (checksums of every file) and make the build live.
 
-    ``corpus``: the corpus files' state the build was made from, when the caller read it already.
+    ``corpus``: the corpus files' state the build was made from, when the caller read it already;
+    ``base_table``: the table of the store's first lines (an extension's live store), read no more.
     """
-    PassageTable.of_store(tmp / "passages.jsonl").save(tmp)
+    PassageTable.of_store(tmp / "passages.jsonl", base_table).save(tmp)
     optional = (TITLE_VECTORS_FILE, CENTROID_VECTORS_FILE, TERM_INDEX_FILE)
     files = {name: sha256_file(tmp / name) for name in (*INDEX_FILES, *optional) if (tmp / name).exists()}
     for folder in ("bm25", TABLE_FOLDER):

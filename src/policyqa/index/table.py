@@ -110,9 +110,14 @@ class PassageTable:
         return chosen[:, 0], chosen[:, 1]
 
     @classmethod
-    def scan(cls, data: mmap.mmap | bytes) -> PassageTable:
-        """The table of a store's bytes: every line found, the passage lines parsed (a build's one pass)."""
-        raw = np.frombuffer(data, dtype=np.uint8) if len(data) else np.zeros(0, dtype=np.uint8)
+    def scan(cls, data: mmap.mmap | bytes, base: PassageTable | None = None) -> PassageTable:
+        """The table of a store's bytes: every line found, the passage lines parsed (a build's one pass).
+
+        With ``base``, the table of the store's first bytes (an extended build's store is the
+        live one with lines appended), only the bytes after it are read.
+        """
+        offset = int(base.lines[-1, 1]) + 1 if base is not None and len(base.lines) else 0
+        raw = np.frombuffer(data, dtype=np.uint8)[offset:] if len(data) else np.zeros(0, dtype=np.uint8)
         # By blocks: one comparison over a library's 0.5 GB store would hold as many bytes again.
         ends = np.concatenate(
             [np.zeros(0, dtype=np.int64)]
@@ -124,58 +129,77 @@ class PassageTable:
         line_types = raw[starts + _TYPE_AT] if len(starts) else np.zeros(0, dtype=np.uint8)
         if not np.isin(line_types, (DOCUMENT, SENTENCE, PASSAGE)).all():
             raise ValueError("a line is no document, sentence or passage record")
+        starts, ends = starts + offset, ends + offset
 
         def lines(line_type: int) -> zip[tuple[int, int]]:
             chosen = line_types == line_type
             return zip(starts[chosen].tolist(), ends[chosen].tolist(), strict=True)
 
+        documents = int(np.sum(base.line_types == DOCUMENT)) if base is not None else 0
         position: dict[str, int] = {}
         for start, end in lines(DOCUMENT):
-            position[parse_record(data, start, end, "document")["doc_id"]] = len(position)
-        sections: dict[str, int] = {}
-        articles: list[int] = []  # by section
-        kinds: dict[str, int] = {}
+            position[parse_record(data, start, end, "document")["doc_id"]] = documents + len(position)
+        sections = {name: i for i, name in enumerate(base.section_list())} if base is not None else {}
+        kinds = {name: i for i, name in enumerate(_decoded(base.kinds))} if base is not None else {}
+        articles: dict[str, int] = {}
         columns: list[tuple[int, int, int, int, int, int]] = []
         chunk_ids: list[str] = []
         for start, end in lines(PASSAGE):
             record = parse_record(data, start, end, "passage")
-            if (section := sections.get(record["section"])) is None:
-                section = sections[record["section"]] = len(sections)
-                articles.append(article_of(record["section"]) or 0)
+            name = record["section"]
+            if (article := articles.get(name)) is None:
+                article = articles[name] = article_of(name) or 0
             columns.append(
                 (
                     position[record["doc_id"]],
-                    section,
+                    sections.setdefault(name, len(sections)),
                     kinds.setdefault(record["kind"], len(kinds)),
                     record["sentence_start"],
                     record["sentence_end"],
-                    articles[section],
+                    article,
                 )
             )
             chunk_ids.append(record["chunk_id"])
+        new_lines = np.stack([starts, ends], axis=1).astype(np.int64) if len(starts) else np.zeros((0, 2), np.int64)
+        new_passages = np.asarray(columns, dtype=np.int32).reshape(-1, _COLUMNS)
+        if base is not None:
+            new_lines = np.concatenate([base.lines, new_lines])
+            line_types = np.concatenate([base.line_types, line_types])
+            new_passages = np.concatenate([base.passages, new_passages])
+            ids = np.concatenate([base.chunk_ids, _strings(chunk_ids)]) if chunk_ids else np.asarray(base.chunk_ids)
+        else:
+            ids = _strings(chunk_ids)
         return cls(
-            lines=np.stack([starts, ends], axis=1).astype(np.int64) if len(starts) else np.zeros((0, 2), np.int64),
+            lines=new_lines,
             line_types=line_types.astype(np.uint8),
-            passages=np.asarray(columns, dtype=np.int32).reshape(-1, _COLUMNS),
-            chunk_order=np.argsort(ids := _strings(chunk_ids), kind="stable").astype(np.int32),
+            passages=new_passages,
+            chunk_order=np.argsort(ids, kind="stable").astype(np.int32),
             chunk_ids=ids,
             sections=_strings(list(sections)),
             kinds=_strings(list(kinds)),
         )
 
     @classmethod
-    def of_store(cls, path: Path) -> PassageTable:
-        """The table of the store file at ``path``."""
+    def of_store(cls, path: Path, base: PassageTable | None = None) -> PassageTable:
+        """The table of the store file at ``path`` (``base``: that of its first bytes, as in ``scan``)."""
         with path.open("rb") as handle:
             if not path.stat().st_size:
                 return cls.scan(b"")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return cls.scan(data)
+                return cls.scan(data, base)
 
     def save(self, folder: Path) -> None:
         (folder / TABLE_FOLDER).mkdir(exist_ok=True)
         for name in TABLE_ARRAYS:
             np.save(folder / TABLE_FOLDER / f"{name}.npy", getattr(self, name), allow_pickle=False)
+
+    @classmethod
+    def kept_by(cls, folder: Path, manifest: dict[str, object]) -> PassageTable | None:
+        """The table a build kept, or None for a build made before it (or before one of its arrays)."""
+        files = manifest.get("files")
+        if isinstance(files, dict) and all(f"{TABLE_FOLDER}/{name}.npy" in files for name in TABLE_ARRAYS):
+            return cls.load(folder)
+        return None
 
     @classmethod
     def load(cls, folder: Path) -> PassageTable:
