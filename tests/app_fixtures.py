@@ -12,10 +12,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ import uvicorn  # noqa: E402
 from policyqa import Assistant, Settings  # noqa: E402
 from policyqa_app import AppSettings, create_app  # noqa: E402
 from policyqa_app.config import key_digest  # noqa: E402
+from policyqa_app.embed import EmbedTokenError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -199,3 +201,27 @@ def hostile_corpus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     feedback = tmp_path_factory.mktemp("hostile-corpus") / "feedback.sqlite3"
     with serve(Assistant(settings), AppSettings.from_env(environ={}, feedback_db=feedback)) as running:
         yield running
+
+
+def redeem_at_once(stores: Sequence[Any], token: str) -> list[str]:
+    """Each store redeems ``token`` in a thread of its own, all released together: "signed in" or the reason refused."""
+    start = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def redeem(store: Any) -> None:
+        start.wait()
+        try:
+            store.redeem(token)
+            outcome = "signed in"
+        except EmbedTokenError as refused:
+            outcome = refused.reason
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=redeem, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes

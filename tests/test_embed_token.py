@@ -15,7 +15,17 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from app_fixtures import ENGLISH_TROUGH, KEY, PORTAL, READY_TIMEOUT_SECONDS, SECOND_KEY, RunningServer, free_port, serve
+from app_fixtures import (
+    ENGLISH_TROUGH,
+    KEY,
+    PORTAL,
+    READY_TIMEOUT_SECONDS,
+    SECOND_KEY,
+    RunningServer,
+    free_port,
+    redeem_at_once,
+    serve,
+)
 
 from policyqa import Assistant
 from policyqa_app import AppSettings, create_app
@@ -92,25 +102,7 @@ def test_the_store_keeps_digests_not_tokens() -> None:
 def test_concurrent_exchanges_of_one_token_admit_exactly_one() -> None:
     store = EmbedTokenStore()
     token = store.issue(KEY_IDENTITY)
-    start = threading.Barrier(16)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def exchange() -> None:
-        start.wait()
-        try:
-            store.redeem(token)
-            outcome = "signed in"
-        except EmbedTokenError as refused:
-            outcome = refused.reason
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=exchange) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = redeem_at_once([store] * 16, token)
     assert sorted(outcomes) == ["signed in"] + ["used"] * 15
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from app_fixtures import KEY, free_port, serve
+from app_fixtures import KEY, free_port, redeem_at_once, serve
 from conftest import running_in_ci
 
 from policyqa import Assistant
@@ -207,26 +207,7 @@ def test_an_embed_token_issued_by_one_process_is_redeemed_once_by_another(backen
 
 def test_an_embed_token_raced_by_eight_processes_signs_in_one(backend: tuple[str, object]) -> None:
     token = SharedEmbedTokenStore(_open(backend)).issue(Identity("key:0a1b2c3d", "key"))
-    stores = [SharedEmbedTokenStore(_open(backend)) for _ in range(8)]
-    start = threading.Barrier(len(stores))
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def redeem(store: SharedEmbedTokenStore) -> None:
-        start.wait()
-        try:
-            store.redeem(token)
-            outcome = "signed in"
-        except EmbedTokenError as refused:
-            outcome = refused.reason
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=redeem, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = redeem_at_once([SharedEmbedTokenStore(_open(backend)) for _ in range(8)], token)
     assert sorted(outcomes) == ["signed in"] + ["used"] * 7
 
 

@@ -60,12 +60,8 @@ class Retriever:
         if titles is None:  # a build made before the titles were embedded with it
             titles = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
         self._title_vectors = titles
-        self._doc_kinds = [
-            "legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids
-        ]
-        self._kind_masks = {
-            kind: np.asarray([k == kind for k in self._doc_kinds], dtype=np.float32) for kind in _KIND_CUES
-        }
+        kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
+        self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in _KIND_CUES}
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
         self._centroids = None
         if settings.centroid_weight:

@@ -15,6 +15,7 @@ import json
 import mmap
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -76,13 +77,23 @@ class LoadedIndex:
         """The build's name: changes whenever a new build goes live."""
         return self.folder.name
 
+    @cached_property
+    def document_rows(self) -> dict[str, np.ndarray]:
+        """Each document's passage rows, in row order (documents without passages left out)."""
+        doc_column = self.table.doc
+        order = np.argsort(doc_column, kind="stable")
+        bounds = np.searchsorted(doc_column[order], np.arange(len(self.documents) + 1))
+        return {
+            doc_id: order[bounds[i] : bounds[i + 1]].astype(np.int64)
+            for i, doc_id in enumerate(self.documents)
+            if bounds[i + 1] > bounds[i]
+        }
+
     def passage_rows(self, doc_ids: Collection[str], kind: str | None = None) -> np.ndarray:
         """Rows of the passages of these documents (only those of ``kind``, if given), in row order."""
-        wanted = [i for i, doc_id in enumerate(self.documents) if doc_id in doc_ids]
-        chosen = np.isin(self.table.doc, wanted)
-        if kind is not None:
-            chosen &= self.table.of_kind(kind)
-        return np.flatnonzero(chosen)
+        parts = [rows for doc_id, rows in self.document_rows.items() if doc_id in doc_ids]
+        rows = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        return rows[self.table.of_kind(kind)[rows]] if kind is not None else rows
 
     def sentence_index(self, chunk: Chunk) -> range:
         """Global sentence rows of a chunk."""

@@ -22,15 +22,7 @@ class LocalStore:
 
     def __init__(self, index: LoadedIndex) -> None:
         self.index = index
-        # Rows grouped by document: the table's document column, sorted stably.
-        doc_column = index.table.doc
-        order = np.argsort(doc_column, kind="stable")
-        bounds = np.searchsorted(doc_column[order], np.arange(len(index.documents) + 1))
-        self._doc_rows = {
-            d: order[bounds[i] : bounds[i + 1]].astype(np.int64)
-            for i, d in enumerate(index.documents)
-            if bounds[i + 1] > bounds[i]
-        }
+        self._doc_rows = index.document_rows
         self._doc_ids = sorted(index.documents)
         # One question asks for BM25 scores up to four times (candidates, the cued documents,
         # the ranked rows): every row's scores are computed once per token list.
