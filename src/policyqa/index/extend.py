@@ -43,7 +43,7 @@ from .cache import EmbeddingCache, ProgressFn, new_array_file, release_pages
 from .integrity import check_declared_sizes, verify_files
 from .manifest import check_compatible, corpus_state, read_manifest
 from .store import current_build, index_home, new_build_folder
-from .table import PassageTable
+from .table import DOCUMENT, PassageTable, parse_record
 from .vectors import VectorSearch, kind_of, read_faiss, write_faiss
 from .workers import write_rows
 
@@ -74,7 +74,8 @@ def extend_build(
     try:
         verify_files(live, manifest)
         check_declared_sizes(live, manifest, encoder.dimension)
-        known = _indexed_documents(live / "passages.jsonl")  # id -> (content hash, title, chunks), in row order
+        base_table = PassageTable.kept_by(live, manifest)
+        known = _indexed_documents(live / "passages.jsonl", base_table)  # id -> (content hash, title, chunks)
         base_tokens = TokenIds.load(live / "bm25")
     except (IndexCorruptError, ValueError, OSError) as exc:
         log.warning("The live build cannot be extended (%s); building afresh.", exc)
@@ -148,7 +149,7 @@ def extend_build(
             started=started,
             corpus=corpus,
             extra={"extended_from": live.name, "extended_with": len(documents)},
-            base_table=PassageTable.kept_by(live, manifest),
+            base_table=base_table,
         )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -170,14 +171,26 @@ def _added_paths(manifest: dict[str, object], corpus: list[dict[str, object]]) -
     return [Path(path) for path in sorted(now) if path not in before]
 
 
-def _indexed_documents(store: Path) -> dict[str, tuple[str, str, int]]:
-    """The id, content hash, title and chunk count of every document of a build's store, in its order."""
+def _indexed_documents(store: Path, table: PassageTable | None) -> dict[str, tuple[str, str, int]]:
+    """The id, content hash, title and chunk count of every document of a build's store, in its order.
+
+    With the build's passage table only the document lines are read; without it, every line.
+    """
     found: dict[str, tuple[str, str, int]] = {}
-    with store.open(encoding="utf-8") as handle:
-        for line in handle:
+
+    def keep(record: dict[str, object]) -> None:
+        found[str(record["doc_id"])] = (str(record["sha256"]), str(record["title"]), int(record["chunks"]))  # type: ignore[call-overload]
+
+    if table is not None:
+        with store.open("rb") as data:
+            for start, end in zip(*(a.tolist() for a in table.lines_of(DOCUMENT)), strict=True):
+                data.seek(start)
+                keep(parse_record(data.read(end - start), 0, end - start, "document"))
+        return found
+    with store.open(encoding="utf-8") as text:
+        for line in text:
             if line.startswith('{"type": "document"'):
-                record = json.loads(line)
-                found[str(record["doc_id"])] = (str(record["sha256"]), str(record["title"]), int(record["chunks"]))
+                keep(json.loads(line))
     return found
 
 
