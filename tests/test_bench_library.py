@@ -141,6 +141,7 @@ def test_http_workers_rows_give_both_runs_and_the_ratios_against_their_targets()
             "workers_2": run(76.0, 240.0),
             "throughput_ratio": 1.9,
             "p95_ratio": 0.8,
+            "second_worker_mb": 120.5,
         }
     }
     lines = library_markdown(results).splitlines()
@@ -151,6 +152,8 @@ def test_http_workers_rows_give_both_runs_and_the_ratios_against_their_targets()
     assert "| 1.9 |" in ratio and "≥ 1.8" in ratio
     p95 = next(line for line in lines if line.startswith("| p95 ratio 2 workers / 1"))
     assert "| 0.8 |" in p95 and "≤ 1.0" in p95
+    second = next(line for line in lines if line.startswith("| memory of the second worker"))
+    assert "| 120.5 MB |" in second and "≤ +150 MB" in second
 
 
 def test_the_servers_environment_has_no_rate_limit_and_its_state_in_the_scratch_folder(
@@ -204,12 +207,13 @@ def test_search_over_http_against_one_and_two_workers_reports_both_and_their_rat
         assert isinstance(latency, dict) and {"p50_ms", "p95_ms", "p99_ms"} <= set(latency)
         for memory in (run["memory_ready_mb"], run["memory_end_mb"]):
             assert isinstance(memory, dict)
-            # 2 workers: uvicorn's supervisor and its workers.
+            # 2 workers: the supervisor and its workers.
             assert memory["processes"] >= (1 if count == 1 else count + 1)
-            assert memory["rss_mb"] > 0 and memory["pss_mb"] > 0
+            assert memory["rss_mb"] > 0 and memory["pss_mb"] > 0 and memory["private_mb"] > 0
             seen += [int(p["pid"]) for p in memory["each"]]
         assert isinstance(run["server_ready_s"], float) and isinstance(run["settled"], bool)
     assert isinstance(out["throughput_ratio"], float) and isinstance(out["p95_ratio"], float)
+    assert isinstance(out["second_worker_mb"], float)
     assert out["targets"] == {"throughput_ratio": ">= 1.8", "p95_ratio": "<= 1.0", "errors": 0}
 
     # Nothing was built; the shared state went to the scratch folder; every server process is gone.

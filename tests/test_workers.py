@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -41,15 +42,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    shared: dict[str, str] = {"POLICYQA_STATE_DB": str(tmp_path / "state.sqlite3")}
-    redis = None
-    if request.param == "redis":
-        require_redis_server()
-        redis = RedisServer(tmp_path)
-        redis.start()
-        shared = {"POLICYQA_REDIS_URL": redis.url}
+@contextmanager
+def _serving_two_workers(tmp_path: Path, shared: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``policyqa serve --workers 2`` on a copy of the mini corpus, once it answers /readyz; stopped after."""
     corpus = tmp_path / "corpus"
     shutil.copytree(MINI_DIR, corpus)
     port = free_port()
@@ -78,14 +73,29 @@ def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
             time.sleep(0.5)
         yield url, server
     finally:
-        server.send_signal(signal.SIGINT)
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        if redis is not None:
-            redis.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    if request.param == "sqlite":
+        with _serving_two_workers(tmp_path, {"POLICYQA_STATE_DB": str(tmp_path / "state.sqlite3")}) as serving:
+            yield serving
+        return
+    require_redis_server()
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        with _serving_two_workers(tmp_path, {"POLICYQA_REDIS_URL": redis.url}) as serving:
+            yield serving
+    finally:
+        redis.stop()
 
 
 @pytest.mark.slow
@@ -99,3 +109,54 @@ def test_two_worker_processes_share_one_rate_limit(two_workers: tuple[str, subpr
             statuses.append(client.post("/api/v1/search", json={"question": "科技成果转化"}).status_code)
     assert statuses[:RATE] == [200] * RATE
     assert statuses[RATE:] == [429, 429]
+
+
+def _memory_kib(pid: int) -> dict[str, int]:
+    """The fields of ``/proc/PID/smaps_rollup``, in KiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0])
+    return fields
+
+
+def _wait_for_replacement(pid: int, gone: int, seconds: float) -> list[int]:
+    """The supervisor's children once ``gone`` is no longer among them and two are running again."""
+    deadline = time.monotonic() + seconds  # a wait for the supervisor, not a measurement
+    while True:
+        children = _children(pid)
+        if (gone not in children and len(children) == 2) or time.monotonic() > deadline:
+            return children
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_workers_share_the_loaded_index_and_encoder(tmp_path: Path) -> None:
+    """Forked after the load, a worker's memory is mostly the supervisor's pages, shared, not its own copy."""
+    with _serving_two_workers(tmp_path, {"POLICYQA_STATE_DB": str(tmp_path / "state.sqlite3")}) as (url, server):
+        for question in ("科技成果转化", "What policy fits the trough of disillusionment?"):
+            with httpx.Client(base_url=url, timeout=60, headers={"Connection": "close"}) as client:
+                assert client.post("/api/v1/ask", json={"question": question}).status_code == 200
+        workers = _children(server.pid)
+        assert len(workers) == 2
+        for worker in workers:
+            memory = _memory_kib(worker)
+            shared = memory["Shared_Clean"] + memory["Shared_Dirty"]
+            private = memory["Private_Clean"] + memory["Private_Dirty"]
+            assert shared > 2 * private, f"worker {worker}: {shared} KiB shared, {private} KiB private"
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(tmp_path: Path) -> None:
+    with _serving_two_workers(tmp_path, {"POLICYQA_STATE_DB": str(tmp_path / "state.sqlite3")}) as (url, server):
+        first, second = _children(server.pid)
+        os.kill(first, signal.SIGKILL)
+        workers = _wait_for_replacement(server.pid, first, 60)
+        assert len(workers) == 2 and first not in workers and second in workers
+        for _ in range(4):  # new connections, so that both workers take some
+            with httpx.Client(base_url=url, timeout=60, headers={"Connection": "close"}) as client:
+                assert client.post("/api/v1/search", json={"question": "科技成果转化"}).status_code == 200
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "every worker stopped with the server"
+        assert b"exited (signal SIGKILL)" in (server.stderr.read() if server.stderr else b"")

@@ -9,13 +9,20 @@ import argparse
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from policyqa.cli import settings_from_args
+
+if TYPE_CHECKING:
+    from policyqa import Assistant, Settings
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -66,7 +73,7 @@ def serve(args: argparse.Namespace) -> int:
             os.environ["POLICYQA_READ_ONLY"] = "1"
             security = AppSettings.from_env()
         if workers > 1:
-            return _serve_workers(args, workers, security, logging_options)
+            return _serve_workers(args, workers, logging_options)
         app = create_app(settings_from_args(args), security=security)
         print(f"PolicyQA: http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
         # Header and keep-alive timeouts, proxy headers off: see server_options.
@@ -90,39 +97,86 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
-def _serve_workers(args: argparse.Namespace, workers: int, security: object, logging_options: dict[str, object]) -> int:
-    """``workers`` processes on one socket (uvicorn's supervisor), sharing limits, sessions and the queue.
+def _serve_workers(args: argparse.Namespace, workers: int, logging_options: dict[str, object]) -> int:
+    """``workers`` processes on one socket, forked once the index is loaded, sharing limits, sessions and the queue.
 
-    The workers import the app by name, so the options go to them as ``POLICYQA_*`` variables;
-    without Redis they share one SQLite file. The index is built here first, once, so that the
-    workers do not all build it at the same time.
+    Without Redis they share one SQLite file. The index is built first, when missing, once and
+    in a process of its own (see ``prefork``), so that the workers do not each build it.
     """
     import uvicorn
 
-    from policyqa import Assistant
-
-    from .server import HEADER_TIMEOUT_PROTOCOL, server_options
+    from .config import AppSettings
+    from .metrics import mark_worker_metrics_dead
+    from .prefork import Supervisor, listening_sockets
+    from .server import create_app, server_options
 
     settings = settings_from_args(args)
-    os.environ["POLICYQA_INDEX_DIR"] = str(settings.index_dir.resolve())
-    os.environ["POLICYQA_CORPUS_DIRS"] = os.pathsep.join(str(p.resolve()) for p in settings.corpus_dirs)
-    os.environ["POLICYQA_ENCODER"] = settings.encoder
     if not os.environ.get("POLICYQA_REDIS_URL") and not os.environ.get("POLICYQA_STATE_DB"):
         os.environ["POLICYQA_STATE_DB"] = str(Path(DEFAULT_STATE_DB).resolve())
-    if not getattr(security, "read_only", False):
-        Assistant(settings).generation  # noqa: B018  (loads the index, building it when missing or stale)
+    security = AppSettings.from_env()
+    assistant = load_before_fork(settings, read_only=security.read_only)
+    from . import ui  # noqa: F401  (gradio's modules, imported once and shared by the workers)
+
+    sockets = listening_sockets(args.host, args.port, workers)
+    options = {
+        "log_level": "info" if getattr(args, "verbose", False) else "warning",
+        **server_options(),
+        **logging_options,
+    }
+
+    def serve_one(worker_socket: socket.socket) -> int:
+        app = create_app(settings, security=security, assistant=assistant)
+        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[worker_socket])  # type: ignore[arg-type]
+        return 0
+
     print(f"PolicyQA: http://{args.host}:{args.port}/  ({workers} workers; API docs: /docs)", file=sys.stderr)
-    uvicorn.run(
-        "policyqa_app.server:create_app_from_env",
-        factory=True,
-        workers=workers,
-        host=args.host,
-        port=args.port,
-        log_level="info" if getattr(args, "verbose", False) else "warning",
-        **{**server_options(), "http": HEADER_TIMEOUT_PROTOCOL},
-        **logging_options,  # type: ignore[arg-type]
-    )
-    return 0
+    try:
+        return Supervisor(sockets, serve_one, on_worker_exit=mark_worker_metrics_dead).run()
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def load_before_fork(settings: Settings, *, read_only: bool) -> Assistant:
+    """An assistant with the index loaded and warmed, for workers to inherit; built first when needed.
+
+    The build runs in a child process: FAISS builds its graph on OpenMP threads, and a process
+    that has run them cannot safely fork workers that use FAISS. A read-only replica without a
+    published index, and a Milvus store (its gRPC channel must not cross a fork), leave the
+    loading to each worker.
+    """
+    from policyqa import Assistant
+    from policyqa.errors import IndexMismatchError, IndexMissingError
+    from policyqa.index import limit_search_threads
+
+    from .prefork import run_in_child
+    from .service import WARMUP_QUESTION, WARMUP_QUESTION_EN
+
+    limit_search_threads(1)  # one thread a worker: the workers are the parallelism
+    if settings.store != "faiss":
+        if not read_only:
+            run_in_child(lambda: _load_or_build(settings))
+        return Assistant(settings, auto_build=not read_only)
+    assistant = Assistant(settings, auto_build=False)
+    try:
+        assistant.generation  # noqa: B018  (loads the index)
+    except (IndexMissingError, IndexMismatchError) as exc:
+        if read_only:
+            log.warning("%s The workers will load the index once it is published.", exc)
+            return Assistant(settings, auto_build=False)
+        run_in_child(lambda: _load_or_build(settings))
+        assistant = Assistant(settings, auto_build=False)
+        assistant.generation  # noqa: B018
+    assistant.auto_build = not read_only  # later, as a single server: a changed corpus is rebuilt
+    for question in (WARMUP_QUESTION, WARMUP_QUESTION_EN):
+        assistant.ask(question)  # the encoder, jieba and the dictionaries, loaded before the fork
+    return assistant
+
+
+def _load_or_build(settings: Settings) -> None:
+    from policyqa import Assistant
+
+    Assistant(settings).generation  # noqa: B018  (builds the index when missing or stale)
 
 
 def register(subparsers: argparse._SubParsersAction, common_parent: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]

@@ -252,3 +252,11 @@ def install_metrics(app: FastAPI, service: Service) -> None:
 
     app.add_route(METRICS_PATH, metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.add_middleware(MetricsMiddleware, routes=app.router.routes)
+
+
+def mark_worker_metrics_dead(pid: int) -> None:
+    """Drop the live gauges of a worker that has exited from the multiprocess files (a no-op in one process)."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)

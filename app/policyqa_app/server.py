@@ -119,23 +119,3 @@ def create_app(
 
         mount_ui(app, service)
     return app
-
-
-def create_app_from_env() -> FastAPI:
-    """``create_app`` from the environment alone: what each worker of ``policyqa serve --workers N`` runs.
-
-    uvicorn starts its workers as fresh processes that import the app by name, so the serve
-    command passes its options to them as ``POLICYQA_*`` variables.
-    """
-    return create_app(Settings.from_env(), security=AppSettings.from_env())
-
-
-# uvicorn's workers receive their options by pickling, so the protocol is named, not passed as a class.
-HEADER_TIMEOUT_PROTOCOL = "policyqa_app.server:HeaderTimeoutProtocol"
-
-
-def __getattr__(name: str) -> Any:
-    # Made on first use: it imports uvicorn, which the API alone (in tests) may not need.
-    if name == "HeaderTimeoutProtocol":
-        return header_timeout_protocol(HEADER_TIMEOUT_SECONDS)
-    raise AttributeError(name)

@@ -39,7 +39,7 @@ from .load import LoadedIndex, load_index
 from .manifest import FORMAT_VERSION, check_compatible, is_stale, read_manifest
 from .parts import COMPOSED_PASSAGES_ABOVE
 from .store import current_build, index_home
-from .vectors import EXACT_SEARCH_LIMIT, VectorSearch, document_centroids, make_faiss_index
+from .vectors import EXACT_SEARCH_LIMIT, VectorSearch, document_centroids, limit_search_threads, make_faiss_index
 
 __all__ = [
     "COMPOSED_PASSAGES_ABOVE",
@@ -56,6 +56,7 @@ __all__ = [
     "document_centroids",
     "index_home",
     "is_stale",
+    "limit_search_threads",
     "load_index",
     "make_faiss_index",
     "read_manifest",

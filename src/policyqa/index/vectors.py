@@ -37,6 +37,11 @@ def _faiss() -> Any:
     return faiss
 
 
+def limit_search_threads(threads: int) -> None:
+    """FAISS's OpenMP threads in this process (a server whose worker processes are its parallelism uses 1)."""
+    _faiss().omp_set_num_threads(threads)
+
+
 def make_faiss_index(vectors: np.ndarray, exact: bool | None = None) -> Any:
     """Exact inner-product search for small corpora (or when ``exact``), HNSW above ``EXACT_SEARCH_LIMIT``."""
     faiss = _faiss()

@@ -1,0 +1,125 @@
+"""The supervisor behind ``policyqa serve --workers N``: real forks, real signals, real sockets.
+
+The supervisor runs in a subprocess of its own (a pytest process may run threads, which take
+signals meant for the supervisor's main thread); its workers here are small functions in place
+of uvicorn, so that what is tested is the supervision. tests/test_workers.py runs the real server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from policyqa import PolicyQAError
+
+pytest.importorskip("uvicorn", reason="serving needs the 'serve' extra")
+
+from policyqa_app.prefork import QUICK_EXITS_TO_GIVE_UP, run_in_child  # noqa: E402
+
+
+def test_run_in_child_returns_after_the_work_and_leaves_this_process_unchanged(tmp_path: Path) -> None:
+    marker = tmp_path / "done"
+    run_in_child(lambda: marker.write_text(str(os.getpid())))
+    assert int(marker.read_text()) != os.getpid()
+
+
+def test_run_in_child_raises_the_childs_error_here() -> None:
+    def fail() -> None:
+        raise PolicyQAError("the corpus folder is empty")
+
+    with pytest.raises(PolicyQAError, match="the corpus folder is empty"):
+        run_in_child(fail)
+    with pytest.raises(PolicyQAError, match="ZeroDivisionError"):
+        run_in_child(lambda: 1 / 0)
+
+
+SUPERVISED = """
+import logging, os, socket, sys, time
+from pathlib import Path
+from policyqa_app.prefork import Supervisor, listening_sockets
+
+logging.basicConfig(level=logging.INFO)
+mode, folder = sys.argv[1], Path(sys.argv[2])
+
+def serve_one(sock):
+    (folder / str(os.getpid())).write_text("started")
+    if mode == "fail":
+        return 3
+    while True:  # answer each connection with this worker's pid
+        connection, _ = sock.accept()
+        with connection:
+            connection.sendall(str(os.getpid()).encode())
+
+sockets = listening_sockets("127.0.0.1", 0, 2)
+(folder / "port").write_text(str(sockets[0].getsockname()[1]))
+sys.exit(Supervisor(sockets, serve_one).run())
+"""
+
+
+def _supervisor(tmp_path: Path, mode: str) -> subprocess.Popen[bytes]:
+    script = tmp_path / "supervised.py"
+    script.write_text(textwrap.dedent(SUPERVISED))
+    folder = tmp_path / "workers"
+    folder.mkdir()
+    return subprocess.Popen([sys.executable, str(script), mode, str(folder)], stderr=subprocess.PIPE)
+
+
+def _started(tmp_path: Path) -> set[int]:
+    return {int(p.name) for p in (tmp_path / "workers").iterdir() if p.name.isdigit()}
+
+
+def _wait(condition: object, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds  # a wait for processes to start, not a measurement
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.05)
+
+
+def test_workers_that_exit_at_once_stop_the_server_instead_of_looping(tmp_path: Path) -> None:
+    supervisor = _supervisor(tmp_path, "fail")
+    assert supervisor.wait(timeout=60) == 1
+    # The two first workers, then one new worker for each exit until the give-up (the last one
+    # may be stopped before it has written its file).
+    assert QUICK_EXITS_TO_GIVE_UP <= len(_started(tmp_path)) <= QUICK_EXITS_TO_GIVE_UP + 1
+    assert b"keep exiting as soon as they start" in (supervisor.stderr.read() if supervisor.stderr else b"")
+
+
+def test_workers_share_the_socket_a_killed_one_is_replaced_and_sigterm_stops_all(tmp_path: Path) -> None:
+    import socket
+
+    supervisor = _supervisor(tmp_path, "serve")
+    try:
+        _wait(lambda: len(_started(tmp_path)) == 2 and (tmp_path / "workers" / "port").exists())
+        port = int((tmp_path / "workers" / "port").read_text())
+
+        def answer() -> int:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                return int(connection.recv(32))
+
+        first = _started(tmp_path)
+        # Each worker listens on a socket of its own (SO_REUSEPORT): new connections reach both.
+        assert {answer() for _ in range(40)} == first
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        _wait(lambda: len(_started(tmp_path)) == 3)
+        replacement = _started(tmp_path) - first
+        assert len(replacement) == 1
+        survivors = (first - {victim}) | replacement
+        _wait(lambda: not Path(f"/proc/{victim}").exists())
+        # The new worker took over the socket of the one that died.
+        assert {answer() for _ in range(40)} == survivors
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=60) == 0
+        assert not [pid for pid in survivors if Path(f"/proc/{pid}").exists()]
+        log = supervisor.stderr.read() if supervisor.stderr else b""
+        assert f"Worker {victim} exited (signal SIGKILL)".encode() in log
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
