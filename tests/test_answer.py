@@ -107,6 +107,12 @@ def test_a_quote_carries_the_clause_and_list_head_it_depends_on(tmp_path: Path, 
     assert "（三）疾病的诊断和治疗方法" in excluded.answer
     assert excluded.answer.index("对下列各项，不授予专利权：") < excluded.answer.index("（三）疾病的诊断和治疗方法")
 
+    listed = assistant.ask("哪些不授予专利权？")
+    # A quoted list head brings the items it announces, in order, not a colon with nothing after it.
+    head = listed.answer.index("对下列各项，不授予专利权：")
+    items = [listed.answer.index(item) for item in ("（一）科学发现", "（二）智力活动的规则和方法", "（三）疾病的诊断")]
+    assert head < items[0] < items[1] < items[2]
+
 
 @pytest.mark.parametrize(
     ("question", "count"),

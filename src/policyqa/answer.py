@@ -134,6 +134,7 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         if len(chosen) == max_sentences:
             break
     chosen = _with_clause_context(_with_leading_context(chosen, passages, index), passages, index)
+    chosen = _with_list_items(chosen, passages, index)
     chosen.sort()  # reading order: by passage rank, then by position in the passage
     numbers: dict[int, int] = {}
     quoted: dict[int, list[int]] = {}
@@ -219,4 +220,39 @@ def _with_clause_context(
             if text.endswith(("：", ":")):
                 break  # the list head reached
             previous -= 1
+    return out
+
+
+# How many sentences after a list head ("有下列情形之一的：") a quote may take.
+_MAX_LIST_SENTENCES = 8
+
+
+def _with_list_items(
+    chosen: list[tuple[int, int]], passages: list[Passage], index: LoadedIndex
+) -> list[tuple[int, int]]:
+    """Add the items a quoted list head announces, from the same passage.
+
+    A quote ending "应当订立无固定期限劳动合同：" says that something follows and not what: the
+    numbered items after it ("（一）…", "1. …") and the clauses they run on with ("…；") are the
+    answer it introduces.
+    """
+    out = list(chosen)
+    taken = {row for _, row in chosen}
+    for rank, row in chosen:
+        if not index.sentences[row].text.rstrip().endswith(("：", ":")):
+            continue
+        rows = set(passages[rank].sentence_rows)
+        previous_text = index.sentences[row].text.rstrip()
+        following = row + 1
+        for _ in range(_MAX_LIST_SENTENCES):
+            if following not in rows:
+                break
+            text = index.sentences[following].text.rstrip()
+            if not (_LIST_ITEM.match(text) or previous_text.endswith(("；", ";", "：", ":"))):
+                break
+            if following not in taken:
+                out.append((rank, following))
+                taken.add(following)
+            previous_text = text
+            following += 1
     return out
