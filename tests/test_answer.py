@@ -9,7 +9,7 @@ import pytest
 from conftest import squash
 
 from policyqa import Assistant, Settings
-from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH
+from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH, _sentence_scores
 from policyqa.embed import Encoder
 from policyqa.figures import items_asked
 
@@ -112,6 +112,39 @@ def test_a_quote_carries_the_clause_and_list_head_it_depends_on(tmp_path: Path, 
     head = listed.answer.index("对下列各项，不授予专利权：")
     items = [listed.answer.index(item) for item in ("（一）科学发现", "（二）智力活动的规则和方法", "（三）疾病的诊断")]
     assert head < items[0] < items[1] < items[2]
+
+
+ITEMS_RULES = """# 示范限制消费规定
+
+<!-- INFO END -->
+
+## 正文
+
+第三条 被执行人为自然人的，被限制高消费后，不得有以下以其财产支付费用的行为：
+（一）乘坐交通工具时，选择飞机、列车软卧、轮船二等以上舱位；
+（二）在星级以上宾馆、酒店、夜总会、高尔夫球场等场所进行高消费；
+（三）购买不动产或者新建、扩建、高档装修房屋。
+
+第五条 人民法院决定限制高消费的，应当向被执行人发出限制高消费令。限制高消费令由人民法院院长签发。\
+限制高消费令应当载明限制高消费的期间、项目、法律后果等内容。
+"""
+
+
+def test_a_list_item_is_read_under_its_head(tmp_path: Path, use_encoder: Encoder) -> None:
+    """The item that answers shares few words with the question; its list head shares many."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "rules.md").write_text(ITEMS_RULES, encoding="utf-8")
+    assistant = Assistant(Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index"), encoder=use_encoder)
+    query = assistant.prepare("被限制高消费的自然人被执行人，在乘坐交通工具方面有哪些限制？")
+    passages = assistant.retriever.search(query, 5)
+    index = assistant.index
+    ranked = [index.sentences[row].text for _, _, row in _sentence_scores(query, passages, index)]
+    item = next(i for i, text in enumerate(ranked) if text.startswith("（一）乘坐交通工具时"))
+    order = next(i for i, text in enumerate(ranked) if text.startswith("限制高消费令由人民法院院长签发"))
+    assert item < order, ranked
+    answer = assistant.ask("被限制高消费的自然人被执行人，在乘坐交通工具方面有哪些限制？")
+    assert "（一）乘坐交通工具时，选择飞机、列车软卧、轮船二等以上舱位" in answer.answer
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ verification); ``not_covered`` words an abstention.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -79,6 +80,8 @@ def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) 
         ):
             lead = max(lead, overlap(earlier))
             earlier -= 1
+        if _LIST_ITEM.match(sentence.text):
+            lead = max(lead, _list_head_overlap(row, index, overlap))
         has_figure = 1.0 if figure is not None and figure.search(sentence.text) else 0.0
         score = (
             _W_COSINE * cos
@@ -90,6 +93,27 @@ def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) 
         scored.append((score, rank, row))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     return scored
+
+
+def _list_head_overlap(item: int, index: LoadedIndex, overlap: Callable[[int], float]) -> float:
+    """The question's share in the head of the list that sentence ``item`` belongs to, 0 when no head is found.
+
+    A list's items stand in paragraphs of their own, but each is read under its head ("被执行人为
+    自然人的，被限制高消费后，不得有以下行为：" before "（一）乘坐交通工具时，选择飞机…"): the head says
+    what the item is about, as the opening of a paragraph does for the sentences after it.
+    """
+    doc_id = index.sentences[item].doc_id
+    earlier = item - 1
+    for _ in range(_MAX_LIST_SENTENCES):
+        if earlier < 0 or index.sentences[earlier].doc_id != doc_id:
+            return 0.0
+        text = index.sentences[earlier].text.rstrip()
+        if text.endswith(("：", ":")):
+            return overlap(earlier)
+        if not (_LIST_ITEM.match(text) or text.endswith(("；", ";"))):
+            return 0.0
+        earlier -= 1
+    return 0.0
 
 
 def not_covered(query: Query, passages: list[Passage], reason: str) -> Answer:
