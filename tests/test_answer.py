@@ -76,6 +76,14 @@ def test_to_dict_has_the_documented_fields(mini_assistant: Assistant) -> None:
         assert key in citation
 
 
+def _assistant_over(tmp_path: Path, name: str, text: str, encoder: Encoder) -> Assistant:
+    """An assistant over a corpus of one file, ``name`` holding ``text``."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / name).write_text(text, encoding="utf-8")
+    return Assistant(Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index"), encoder=encoder)
+
+
 CLAUSE_LAW = """# 示范专利条例
 
 <!-- INFO END -->
@@ -93,10 +101,7 @@ CLAUSE_LAW = """# 示范专利条例
 
 
 def test_a_quote_carries_the_clause_and_list_head_it_depends_on(tmp_path: Path, use_encoder: Encoder) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "patent-rules.md").write_text(CLAUSE_LAW, encoding="utf-8")
-    assistant = Assistant(Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index"), encoder=use_encoder)
+    assistant = _assistant_over(tmp_path, "patent-rules.md", CLAUSE_LAW, use_encoder)
 
     owner = assistant.ask("申请被批准后，谁是专利权人？")
     # The condition comes with the consequence, in one sentence under one marker.
@@ -132,10 +137,7 @@ ITEMS_RULES = """# 示范限制消费规定
 
 def test_a_list_item_is_read_under_its_head(tmp_path: Path, use_encoder: Encoder) -> None:
     """The item that answers shares few words with the question; its list head shares many."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "rules.md").write_text(ITEMS_RULES, encoding="utf-8")
-    assistant = Assistant(Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index"), encoder=use_encoder)
+    assistant = _assistant_over(tmp_path, "rules.md", ITEMS_RULES, use_encoder)
     query = assistant.prepare("被限制高消费的自然人被执行人，在乘坐交通工具方面有哪些限制？")
     passages = assistant.retriever.search(query, 5)
     index = assistant.index
@@ -174,10 +176,7 @@ STAGES_TEXT = """一、技术成熟度曲线
 
 
 def test_an_enumeration_gets_every_item(tmp_path: Path, use_encoder: Encoder) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "stages.txt").write_text(STAGES_TEXT, encoding="utf-8")
-    assistant = Assistant(Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index"), encoder=use_encoder)
+    assistant = _assistant_over(tmp_path, "stages.txt", STAGES_TEXT, use_encoder)
     answer = assistant.ask("技术成熟度曲线包括哪五个阶段？")
     stages = ("萌芽期", "期望膨胀期", "泡沫破裂低谷期", "稳步爬升复苏期", "生产成熟期")
     assert sum(stage in answer.answer for stage in stages) == 5, answer.answer
