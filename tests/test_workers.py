@@ -160,3 +160,44 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(tmp_path: Pat
         assert server.wait(timeout=60) == 0
         assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "every worker stopped with the server"
         assert b"exited (signal SIGKILL)" in (server.stderr.read() if server.stderr else b"")
+
+
+NEW_DOCUMENT = """# 示范无人机物流配送试点办法
+
+第一条 开展无人机物流配送试点的企业，应当建立飞行安全管理制度，配备专职安全员。
+"""
+
+
+@pytest.mark.slow
+def test_a_new_build_is_served_by_workers_forked_again_from_the_supervisor(tmp_path: Path) -> None:
+    """`policyqa add` in another process: the supervisor loads the build and replaces both workers."""
+    shared = {"POLICYQA_STATE_DB": str(tmp_path / "state.sqlite3")}
+    with _serving_two_workers(tmp_path, shared) as (url, server):
+        before = set(_children(server.pid))
+        document = tmp_path / "drone-pilot.md"
+        document.write_text(NEW_DOCUMENT, encoding="utf-8")
+        env = os.environ | {"POLICYQA_MANAGED_DIR": str(tmp_path / "managed"), **shared}
+        script = Path(sys.executable).with_name("policyqa")
+        added = subprocess.run(
+            [str(script), "add", str(document), "--corpus", "corpus", "--index-dir", "index"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert added.returncode == 0, added.stderr
+        deadline = time.monotonic() + 120  # a wait for the supervisor, not a measurement
+        while (workers := set(_children(server.pid))) & before or len(workers) != 2:
+            assert time.monotonic() < deadline, f"workers not replaced: {before} -> {workers}"
+            time.sleep(0.2)
+        for _ in range(4):  # new connections, so that both new workers answer
+            with httpx.Client(base_url=url, timeout=60, headers={"Connection": "close"}) as client:
+                found = client.post("/api/v1/search", json={"question": "无人机物流配送试点的企业应当配备什么？"})
+                assert found.status_code == 200
+                assert found.json()["passages"][0]["title"] == "示范无人机物流配送试点办法"
+        for worker in workers:
+            memory = _memory_kib(worker)
+            shared_kib = memory["Shared_Clean"] + memory["Shared_Dirty"]
+            private_kib = memory["Private_Clean"] + memory["Private_Dirty"]
+            assert shared_kib > 2 * private_kib, f"worker {worker}: {shared_kib} KiB shared, {private_kib} private"

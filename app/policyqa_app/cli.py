@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import shutil
 import socket
@@ -124,14 +125,32 @@ def _serve_workers(args: argparse.Namespace, workers: int, logging_options: dict
         **logging_options,
     }
 
+    # With the index loaded here, the supervisor follows new builds and forks the workers again
+    # (they keep sharing one copy); otherwise (a replica before the first publish, Milvus) each
+    # worker follows them itself.
+    supervisor_follows = assistant.loaded
+
     def serve_one(worker_socket: socket.socket) -> int:
         app = create_app(settings, security=security, assistant=assistant)
+        if supervisor_follows:
+            # Only a build this worker puts live itself (an upload) is loaded here, at once.
+            app.state.service.refresh_interval = math.inf
         uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[worker_socket])  # type: ignore[arg-type]
         return 0
 
+    def follow_new_build() -> bool:
+        if not assistant.has_new_build():
+            return False
+        try:
+            return assistant.refresh()
+        except Exception as exc:  # the workers go on serving the build they hold; tried again in a second
+            log.error("Loading the new index build failed: %s", exc)
+            return False
+
     print(f"PolicyQA: http://{args.host}:{args.port}/  ({workers} workers; API docs: /docs)", file=sys.stderr)
+    reload = follow_new_build if supervisor_follows else None
     try:
-        return Supervisor(sockets, serve_one, on_worker_exit=mark_worker_metrics_dead).run()
+        return Supervisor(sockets, serve_one, on_worker_exit=mark_worker_metrics_dead, reload=reload).run()
     finally:
         for sock in sockets:
             sock.close()

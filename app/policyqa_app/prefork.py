@@ -8,9 +8,9 @@ into them (a collection would touch every object's header and copy its page).
 
 The supervisor itself serves nothing: it holds the listening sockets, starts the workers,
 starts a new one when one dies (a worker that dies at once, again and again, stops the server
-instead of looping), and passes SIGTERM or SIGINT on to them. A new index build is loaded by
-each worker on its own (``Service.refresh_index``), so after one the workers hold private
-copies until the server restarts.
+instead of looping), and passes SIGTERM or SIGINT on to them. It also follows the index: when
+another build goes live it loads it and replaces every worker by one forked again, so that the
+workers go on sharing one copy.
 
 Forking a process that runs threads can copy a lock in the held state, so the supervisor
 starts none: the index is built (when missing) in a child process, loaded and warmed here with
@@ -109,21 +109,23 @@ class Supervisor:
     ``serve_one`` runs in the child and returns its exit code; ``on_worker_exit(pid)`` runs in
     the supervisor after a worker has gone (for example to mark its metrics dead). A worker
     started in place of one that died takes over its socket, with the connections waiting there.
+
+    ``reload`` is asked once every ``REAP_INTERVAL_SECONDS`` whether the supervisor has loaded
+    something new (a new index build); when it has, every worker is replaced by one forked from
+    the reloaded supervisor, and the old ones finish their requests and exit (SIGTERM).
     """
 
     sockets: list[socket.socket]
     serve_one: Callable[[socket.socket], int]
     on_worker_exit: Callable[[int], None] = lambda pid: None
+    reload: Callable[[], bool] | None = None
     running: dict[int, tuple[int, float]] = field(default_factory=dict)  # pid -> (slot, monotonic start)
+    retiring: set[int] = field(default_factory=set)  # replaced workers finishing their requests
     quick_exits: int = 0
 
     def run(self) -> int:
         """Start the workers and supervise them until SIGTERM or SIGINT; the exit code of the server."""
-        alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-        if alive:  # a thread holding a lock at the fork would leave that lock held in every worker
-            log.warning("Forking workers while other threads run: %s", ", ".join(alive))
-        gc.collect()
-        gc.freeze()
+        self._freeze()
         previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISOR_SIGNALS)
         try:
             for slot in range(len(self.sockets)):
@@ -132,6 +134,14 @@ class Supervisor:
         finally:
             self._stop_workers()
             signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+
+    @staticmethod
+    def _freeze() -> None:
+        alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        if alive:  # a thread holding a lock at the fork would leave that lock held in every worker
+            log.warning("Forking workers while other threads run: %s", ", ".join(alive))
+        gc.collect()
+        gc.freeze()
 
     def _start_worker(self, slot: int, child_mask: set[int | signal.Signals]) -> None:
         pid = os.fork()
@@ -154,6 +164,7 @@ class Supervisor:
         self.running[pid] = (slot, time.monotonic())
 
     def _supervise(self, child_mask: set[int | signal.Signals]) -> int:
+        checked = time.monotonic()
         while True:
             # With a timeout: a SIGCHLD taken by another thread (see run) would otherwise be missed.
             received = signal.sigtimedwait(SUPERVISOR_SIGNALS, REAP_INTERVAL_SECONDS)
@@ -163,18 +174,37 @@ class Supervisor:
             for pid, status in self._reap():
                 slot, started = self.running.pop(pid)
                 lived = time.monotonic() - started
-                self.on_worker_exit(pid)
                 log.warning("Worker %d exited (%s) after %.1f s; starting another.", pid, _describe(status), lived)
                 self.quick_exits = self.quick_exits + 1 if lived < QUICK_EXIT_SECONDS else 0
                 if self.quick_exits >= QUICK_EXITS_TO_GIVE_UP:
                     log.error("Workers keep exiting as soon as they start; stopping the server.")
                     return 1
                 self._start_worker(slot, child_mask)
+            if self.reload is not None and time.monotonic() - checked >= REAP_INTERVAL_SECONDS:
+                checked = time.monotonic()
+                gc.unfreeze()  # what the reload replaces can then be collected
+                if self.reload():
+                    self._replace_workers(child_mask)
+                else:
+                    gc.freeze()
+
+    def _replace_workers(self, child_mask: set[int | signal.Signals]) -> None:
+        """A new worker on each socket, forked from what the supervisor now holds; the old ones retire."""
+        self._freeze()
+        for pid, (slot, _started) in list(self.running.items()):
+            self._start_worker(slot, child_mask)
+            del self.running[pid]
+            self.retiring.add(pid)
+            _signal(pid, signal.SIGTERM)  # uvicorn's graceful shutdown: requests in flight are answered
+        log.info("Workers replaced: %d started, %d retiring.", len(self.running), len(self.retiring))
 
     def _reap(self) -> list[tuple[int, int]]:
-        """Every worker that has exited, with its wait status (SIGCHLD signals may merge)."""
+        """Every running worker that has exited, with its wait status (SIGCHLD signals may merge).
+
+        Retired workers that have exited are collected on the way.
+        """
         gone = []
-        while self.running:
+        while self.running or self.retiring:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:  # none left
@@ -183,23 +213,26 @@ class Supervisor:
                 break
             if pid in self.running:
                 gone.append((pid, status))
+            if pid in self.running or pid in self.retiring:
+                self.retiring.discard(pid)
+                self.on_worker_exit(pid)
         return gone
 
     def _stop_workers(self) -> None:
         """SIGTERM to every worker; SIGKILL to those still running after ``STOP_TIMEOUT_SECONDS``."""
-        for pid in self.running:
+        for pid in [*self.running, *self.retiring]:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while self.running and time.monotonic() < deadline:
+        while (self.running or self.retiring) and time.monotonic() < deadline:
             for pid, _status in self._reap():
                 self.running.pop(pid)
-                self.on_worker_exit(pid)
             time.sleep(0.05)
-        for pid in list(self.running):
+        for pid in [*self.running, *self.retiring]:
             _signal(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            self.running.pop(pid)
             self.on_worker_exit(pid)
+        self.running.clear()
+        self.retiring.clear()
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:

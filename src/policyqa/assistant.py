@@ -171,6 +171,11 @@ class Assistant:
         """The name of the loaded build (``LoadedIndex.generation``); loads the index on first use."""
         return self._current().index.generation
 
+    @property
+    def loaded(self) -> bool:
+        """True once an index build is loaded (``index``, ``search`` or ``ask`` load it on first use)."""
+        return self._loaded is not None
+
     def has_new_build(self) -> bool:
         """True when a newer build than the loaded one is live (one read of ``CURRENT``); False before any load."""
         loaded = self._loaded
