@@ -182,11 +182,11 @@ class Supervisor:
                 self._start_worker(slot, child_mask)
             if self.reload is not None and time.monotonic() - checked >= REAP_INTERVAL_SECONDS:
                 checked = time.monotonic()
-                gc.unfreeze()  # what the reload replaces can then be collected
                 if self.reload():
+                    # Unfrozen only now: a collection in between would write to every object's
+                    # page and unshare it from the workers; now the old build can be collected.
+                    gc.unfreeze()
                     self._replace_workers(child_mask)
-                else:
-                    gc.freeze()
 
     def _replace_workers(self, child_mask: set[int | signal.Signals]) -> None:
         """A new worker on each socket, forked from what the supervisor now holds; the old ones retire."""
