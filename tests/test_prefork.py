@@ -57,9 +57,16 @@ def serve_one(sock):
         with connection:
             connection.sendall(str(os.getpid()).encode())
 
+def reload():  # "a new build": once, when the test drops a file
+    signal_file = folder / "reload"
+    if signal_file.exists():
+        signal_file.unlink()
+        return True
+    return False
+
 sockets = listening_sockets("127.0.0.1", 0, 2)
 (folder / "port").write_text(str(sockets[0].getsockname()[1]))
-sys.exit(Supervisor(sockets, serve_one).run())
+sys.exit(Supervisor(sockets, serve_one, reload=reload).run())
 """
 
 
@@ -119,6 +126,36 @@ def test_workers_share_the_socket_a_killed_one_is_replaced_and_sigterm_stops_all
         assert not [pid for pid in survivors if Path(f"/proc/{pid}").exists()]
         log = supervisor.stderr.read() if supervisor.stderr else b""
         assert f"Worker {victim} exited (signal SIGKILL)".encode() in log
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+
+
+def test_a_reload_replaces_every_worker_and_retires_the_old_ones(tmp_path: Path) -> None:
+    import socket
+
+    supervisor = _supervisor(tmp_path, "serve")
+    try:
+        _wait(lambda: len(_started(tmp_path)) == 2 and (tmp_path / "workers" / "port").exists())
+        port = int((tmp_path / "workers" / "port").read_text())
+        first = _started(tmp_path)
+        (tmp_path / "workers" / "reload").write_text("")
+        _wait(lambda: len(_started(tmp_path)) == 4)
+        replacements = _started(tmp_path) - first
+        assert len(replacements) == 2
+        _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in first))
+        assert not any(Path(f"/proc/{pid}").exists() for pid in first), "the old workers exited"
+
+        def answer() -> int:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                return int(connection.recv(32))
+
+        assert {answer() for _ in range(40)} == replacements
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=60) == 0
+        # Retired workers are not restarted: nothing in the log says a worker exited unexpectedly.
+        assert b"starting another" not in (supervisor.stderr.read() if supervisor.stderr else b"")
     finally:
         if supervisor.poll() is None:
             supervisor.kill()
