@@ -99,7 +99,7 @@ def default_workers() -> int:
 
 
 def _serve_workers(args: argparse.Namespace, workers: int, logging_options: dict[str, object]) -> int:
-    """``workers`` processes on one socket, forked once the index is loaded, sharing limits, sessions and the queue.
+    """``workers`` processes on one port, forked once the index is loaded, sharing limits, sessions and the queue.
 
     Without Redis they share one SQLite file. The index is built first, when missing, once and
     in a process of its own (see ``prefork``), so that the workers do not each build it.
