@@ -43,7 +43,7 @@ def test_run_in_child_raises_the_childs_error_here() -> None:
 SUPERVISED = """
 import logging, os, socket, sys, time
 from pathlib import Path
-from policyqa_app.prefork import Supervisor, listening_sockets
+from policyqa_app.prefork import Supervisor, bind_sockets
 
 logging.basicConfig(level=logging.INFO)
 mode, folder = sys.argv[1], Path(sys.argv[2])
@@ -64,7 +64,7 @@ def reload():  # "a new build": once, when the test drops a file
         return True
     return False
 
-sockets = listening_sockets("127.0.0.1", 0, 2)
+sockets = bind_sockets("127.0.0.1", 0, 2)
 (folder / "port").write_text(str(sockets[0].getsockname()[1]))
 sys.exit(Supervisor(sockets, serve_one, reload=reload).run())
 """

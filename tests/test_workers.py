@@ -201,3 +201,19 @@ def test_a_new_build_is_served_by_workers_forked_again_from_the_supervisor(tmp_p
             shared_kib = memory["Shared_Clean"] + memory["Shared_Dirty"]
             private_kib = memory["Private_Clean"] + memory["Private_Dirty"]
             assert shared_kib > 2 * private_kib, f"worker {worker}: {shared_kib} KiB shared, {private_kib} private"
+
+
+def test_a_port_in_use_is_an_error_before_the_index_is_loaded(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        script = Path(sys.executable).with_name("policyqa")
+        command = [str(script), "serve", "--workers", "2", "--port", str(port), "--corpus", str(MINI_DIR)]
+        command += ["--index-dir", str(tmp_path / "index")]
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert not (tmp_path / "index").exists(), "nothing was built for a server that cannot listen"

@@ -108,17 +108,26 @@ def _serve_workers(args: argparse.Namespace, workers: int, logging_options: dict
 
     from .config import AppSettings
     from .metrics import mark_worker_metrics_dead
-    from .prefork import Supervisor, listening_sockets
+    from .prefork import Supervisor, bind_sockets
     from .server import create_app, server_options
 
     settings = settings_from_args(args)
     if not os.environ.get("POLICYQA_REDIS_URL") and not os.environ.get("POLICYQA_STATE_DB"):
         os.environ["POLICYQA_STATE_DB"] = str(Path(DEFAULT_STATE_DB).resolve())
     security = AppSettings.from_env()
-    assistant = load_before_fork(settings, read_only=security.read_only)
+    try:
+        sockets = bind_sockets(args.host, args.port, workers)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        assistant = load_before_fork(settings, read_only=security.read_only)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     from . import ui  # noqa: F401  (gradio's modules, imported once and shared by the workers)
 
-    sockets = listening_sockets(args.host, args.port, workers)
     options = {
         "log_level": "info" if getattr(args, "verbose", False) else "warning",
         **server_options(),

@@ -72,8 +72,11 @@ def run_in_child(work: Callable[[], object]) -> None:
         raise PolicyQAError(message or f"the child process failed ({_describe(status)})")
 
 
-def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
-    """``count`` sockets on one address, one a worker, that the kernel hands new connections to in turn.
+def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets bound to one address, one a worker; ``Supervisor.run`` makes them listen.
+
+    Bound first, so that a port in use is an error before the index is loaded; listening only
+    when the workers start, so that a client is refused while the index loads instead of waiting.
 
     With one shared socket, the worker whose event loop wakes first accepts every pending
     connection at once (asyncio accepts in batches), and kept-alive clients then stay on it:
@@ -82,24 +85,22 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     has no such option, the workers share one socket. ``port`` 0: a free port, the same for all.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    if not hasattr(socket, "SO_REUSEPORT"):
-        sock = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
-        return [sock] * count
+    shared = not hasattr(socket, "SO_REUSEPORT")
     sockets: list[socket.socket] = []
     try:
-        for _ in range(count):
+        for _ in range(1 if shared else count):
             sock = socket.socket(family, socket.SOCK_STREAM)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if not shared:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((host, port))
             port = sock.getsockname()[1]
-            sock.listen(LISTEN_BACKLOG)
     except OSError:
         for sock in sockets:
             sock.close()
         raise
-    return sockets
+    return sockets * count if shared else sockets
 
 
 @dataclass
@@ -125,6 +126,8 @@ class Supervisor:
 
     def run(self) -> int:
         """Start the workers and supervise them until SIGTERM or SIGINT; the exit code of the server."""
+        for sock in {id(sock): sock for sock in self.sockets}.values():
+            sock.listen(LISTEN_BACKLOG)
         self._freeze()
         previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISOR_SIGNALS)
         try:
