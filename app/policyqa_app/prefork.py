@@ -39,7 +39,7 @@ STOP_TIMEOUT_SECONDS = 30.0  # SIGTERM, then this long for the workers' graceful
 # this many such exits in a row stop the server (a broken configuration, not a crash).
 QUICK_EXIT_SECONDS = 5.0
 QUICK_EXITS_TO_GIVE_UP = 5
-REAP_INTERVAL_SECONDS = 1.0
+REAP_INTERVAL_SECONDS = 1.0  # how often the supervisor reaps workers and looks for a new index build
 CHILD_ERROR_BYTES = 4096  # of a child's error message, passed back through a pipe
 SUPERVISOR_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
 
