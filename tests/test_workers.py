@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -120,6 +120,15 @@ def _memory_kib(pid: int) -> dict[str, int]:
     return fields
 
 
+def _assert_mostly_shared(workers: Iterable[int]) -> None:
+    """Each worker's memory is mostly pages it shares with the supervisor, not its own copy."""
+    for worker in workers:
+        memory = _memory_kib(worker)
+        shared = memory["Shared_Clean"] + memory["Shared_Dirty"]
+        private = memory["Private_Clean"] + memory["Private_Dirty"]
+        assert shared > 2 * private, f"worker {worker}: {shared} KiB shared, {private} KiB private"
+
+
 def _wait_for_replacement(pid: int, gone: int, seconds: float) -> list[int]:
     """The supervisor's children once ``gone`` is no longer among them and two are running again."""
     deadline = time.monotonic() + seconds  # a wait for the supervisor, not a measurement
@@ -139,11 +148,7 @@ def test_workers_share_the_loaded_index_and_encoder(tmp_path: Path) -> None:
                 assert client.post("/api/v1/ask", json={"question": question}).status_code == 200
         workers = _children(server.pid)
         assert len(workers) == 2
-        for worker in workers:
-            memory = _memory_kib(worker)
-            shared = memory["Shared_Clean"] + memory["Shared_Dirty"]
-            private = memory["Private_Clean"] + memory["Private_Dirty"]
-            assert shared > 2 * private, f"worker {worker}: {shared} KiB shared, {private} KiB private"
+        _assert_mostly_shared(workers)
 
 
 @pytest.mark.slow
@@ -196,11 +201,7 @@ def test_a_new_build_is_served_by_workers_forked_again_from_the_supervisor(tmp_p
                 found = client.post("/api/v1/search", json={"question": "无人机物流配送试点的企业应当配备什么？"})
                 assert found.status_code == 200
                 assert found.json()["passages"][0]["title"] == "示范无人机物流配送试点办法"
-        for worker in workers:
-            memory = _memory_kib(worker)
-            shared_kib = memory["Shared_Clean"] + memory["Shared_Dirty"]
-            private_kib = memory["Private_Clean"] + memory["Private_Dirty"]
-            assert shared_kib > 2 * private_kib, f"worker {worker}: {shared_kib} KiB shared, {private_kib} private"
+        _assert_mostly_shared(workers)
 
 
 def test_a_port_in_use_is_an_error_before_the_index_is_loaded(tmp_path: Path) -> None:

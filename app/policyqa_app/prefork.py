@@ -216,9 +216,10 @@ class Supervisor:
                 break
             if pid in self.running:
                 gone.append((pid, status))
-            if pid in self.running or pid in self.retiring:
-                self.retiring.discard(pid)
-                self.on_worker_exit(pid)
+            elif pid not in self.retiring:
+                continue  # not a worker (a child of something else in this process)
+            self.retiring.discard(pid)
+            self.on_worker_exit(pid)
         return gone
 
     def _stop_workers(self) -> None:

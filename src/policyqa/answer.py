@@ -108,9 +108,9 @@ def _list_head_overlap(item: int, index: LoadedIndex, overlap: Callable[[int], f
         if earlier < 0 or index.sentences[earlier].doc_id != doc_id:
             return 0.0
         text = index.sentences[earlier].text.rstrip()
-        if text.endswith(("：", ":")):
+        if text.endswith(_OPENS_LIST):
             return overlap(earlier)
-        if not (_LIST_ITEM.match(text) or text.endswith(("；", ";"))):
+        if not (_LIST_ITEM.match(text) or text.endswith(_RUNS_ON)):
             return 0.0
         earlier -= 1
     return 0.0
@@ -168,7 +168,7 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         n = numbers.setdefault(rank, len(numbers) + 1)
         quoted.setdefault(rank, []).append(row)
         text = index.sentences[row].text
-        if text.rstrip().endswith(("；", "：", ";", ":")) and (rank, row + 1) in following:
+        if text.rstrip().endswith(_CONTINUES) and (rank, row + 1) in following:
             # A clause runs on into the next quoted clause: one sentence, one marker.
             parts.append(text)
         else:
@@ -207,6 +207,10 @@ def _with_leading_context(
 
 # A list item ("（一）…", "1. …", "一是…") reads only under its list head.
 _LIST_ITEM = re.compile(r"^(?:[（(][一二三四五六七八九十\d]+[)）]|\d{1,2}[.、．]|[一二三四五六七八九十]+是)")
+# A sentence ending so opens a list ("有下列情形之一的："); one ending so runs on into the next.
+_OPENS_LIST = ("：", ":")
+_RUNS_ON = ("；", ";")
+_CONTINUES = _RUNS_ON + _OPENS_LIST
 # How far back a quote may reach for the clauses it depends on.
 _MAX_CONTEXT_SENTENCES = 4
 
@@ -232,16 +236,16 @@ def _with_clause_context(
                 break
             text = index.sentences[previous].text.rstrip()
             same_block = index.sentences[previous].block == sentence.block
-            if same_block and text.endswith(("；", ";", "：", ":")):
+            if same_block and text.endswith(_CONTINUES):
                 pass  # a clause of the same sentence, or the head of its list
-            elif is_item and (_LIST_ITEM.match(text) or text.endswith(("：", ":"))):
+            elif is_item and (_LIST_ITEM.match(text) or text.endswith(_OPENS_LIST)):
                 pass  # an earlier item of the same list, or its head
             else:
                 break
             if previous not in taken:
                 out.append((rank, previous))
                 taken.add(previous)
-            if text.endswith(("：", ":")):
+            if text.endswith(_OPENS_LIST):
                 break  # the list head reached
             previous -= 1
     return out
@@ -263,16 +267,16 @@ def _with_list_items(
     out = list(chosen)
     taken = {row for _, row in chosen}
     for rank, row in chosen:
-        if not index.sentences[row].text.rstrip().endswith(("：", ":")):
+        previous_text = index.sentences[row].text.rstrip()
+        if not previous_text.endswith(_OPENS_LIST):
             continue
         rows = set(passages[rank].sentence_rows)
-        previous_text = index.sentences[row].text.rstrip()
         following = row + 1
         for _ in range(_MAX_LIST_SENTENCES):
             if following not in rows:
                 break
             text = index.sentences[following].text.rstrip()
-            if not (_LIST_ITEM.match(text) or previous_text.endswith(("；", ";", "：", ":"))):
+            if not (_LIST_ITEM.match(text) or previous_text.endswith(_CONTINUES)):
                 break
             if following not in taken:
                 out.append((rank, following))
