@@ -50,3 +50,9 @@ def test_stage_terms_occur_in_the_paper() -> None:
 
     for question in ("trough of disillusionment", "peak of inflated expectations", "plateau of productivity"):
         assert all(term in text for term in chinese_terms(question)), question
+
+
+def test_a_short_alternative_matches_whole_words_only() -> None:
+    # "AI" is one of "artificial intelligence"'s alternatives; "Shanghai" ends in the same letters.
+    assert "人工智能" in chinese_terms("How do the rules treat AI?")
+    assert "人工智能" not in chinese_terms("What is Shanghai's minimum wage?")

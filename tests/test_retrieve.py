@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from conftest import squash
 
 from policyqa import Assistant
+from policyqa.embed import Encoder
+from policyqa.index import build_index
+from policyqa.settings import Settings
 from policyqa.stores.local import top_rows
 from policyqa.text import is_chinese
 
@@ -79,3 +84,34 @@ def test_top_rows_are_the_highest_scores_with_ties_in_position_order() -> None:
         k = int(rng.integers(0, 60))
         expected = np.argsort(-scores, kind="stable")[:k]
         np.testing.assert_array_equal(top_rows(scores, k), expected)
+
+
+def test_a_glossary_term_brings_its_passages_into_the_candidates(tmp_path: Path, use_encoder: Encoder) -> None:
+    """Laws on deaths crowd both candidate pools of "valley of death"; the term's passage still competes."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    deaths = [
+        "公民死亡，由户主或者亲属在一个月以内向户口登记机关申报死亡，注销户口。",
+        "军人因战、因公死亡的，按照认定的死亡性质给付军人死亡保险金。",
+        "继承从被继承人生理死亡或者被宣告死亡时开始。",
+        "自然人下落不明满四年的，利害关系人可以向人民法院申请宣告该自然人死亡。",
+        "医疗机构应当对死亡病例进行讨论，并按照规定报告死亡原因。",
+        "发生生产安全事故造成人员死亡的，事故单位应当立即报告。",
+        "流域内发生水污染事故致人死亡的，应当追究责任。",
+        "山谷地带的矿山发生死亡事故的，应当停产整顿。",
+        "流域山谷地带发生死亡事故的，应当及时组织救援。",
+        "在山谷、流域等地带施工造成死亡事故的，依法追究责任。",
+        "风景区内的幽兰之谷发生游客死亡的，管理单位应当报告。",
+    ]
+    for i, article in enumerate(deaths):
+        (corpus / f"law-{i}.txt").write_text(f"第{i + 1}条 {article}\n", encoding="utf-8")
+    (corpus / "paper.txt").write_text(
+        "科技成果从实验室走向市场要跨越死亡之谷，需要概念验证资金和中试平台的接续支持。\n", encoding="utf-8"
+    )
+    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index", candidates=2, top_k=2)
+    build_index(settings, use_encoder)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    query = assistant.prepare("What is the valley of death?")
+    assert "死亡之谷" in query.glossary_terms
+    passages = assistant.search("What is the valley of death?", k=3).passages
+    assert "paper" in [p.doc_id for p in passages]

@@ -33,7 +33,8 @@ def _patterns() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
     out = []
     for entry in load_glossary():
         alternatives = "|".join(re.escape(e) for e in sorted(entry.english, key=len, reverse=True))
-        out.append((re.compile(rf"(?<![a-z]){alternatives}(?![a-z])"), entry.chinese))
+        # The alternatives grouped: the word boundaries hold for each of them ("ai" not in "Shanghai").
+        out.append((re.compile(rf"(?<![a-z])(?:{alternatives})(?![a-z])"), entry.chinese))
     return tuple(out)
 
 

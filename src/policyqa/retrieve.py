@@ -19,6 +19,7 @@ from .articles import articles_named
 from .chunk import Chunk
 from .embed import Encoder
 from .index import LoadedIndex, document_centroids
+from .lexical import tokenize
 from .metadata import LEGAL_KINDS
 from .named import document_names
 from .places import places_named
@@ -98,6 +99,14 @@ class Retriever:
             seen.update(candidates)
             cued_lexical, _ = store.lexical(tokens, n, where, cued)
             candidates.extend(r for r in cued_lexical.tolist() if r not in seen)
+        if query.glossary_terms and self.settings.glossary_bonus:
+            # A term of the field the question names (死亡之谷 for "valley of death") gets
+            # candidates of its own: in a library, passages on the expansion's common words
+            # (死亡 in every law on deaths) fill both pools and the term's few passages miss them.
+            seen = set(candidates)
+            term_tokens = [t for term in query.glossary_terms for t in tokenize(term)]
+            term_rows, _ = store.lexical(term_tokens, n, where)
+            candidates.extend(r for r in term_rows.tolist() if r not in seen)
         # An article number means something only in the law it belongs to: the named article of
         # the documents the question singles out is a candidate however it ranks ("Article 12 of
         # the Patent Law" may share few words with the question) and is lifted.
