@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import BuiltIndex
 
 from policyqa import Assistant
+from policyqa.embed import Encoder
+from policyqa.index import build_index
+from policyqa.settings import Settings
 from policyqa.verify import asked_figure, places_named, unsupported_reason
 
 
@@ -30,6 +35,8 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("该基金的经费有多少？", "money"),
         ("How much money does the fund hold?", "money"),
         ("How many companies were founded?", "count"),
+        ("What hourly overtime rate in yuan does the law fix?", "money"),
+        ("加班费的比例是每小时多少元？", "money"),
         ("政府应当如何支持基础研究？", None),
     ],
 )
@@ -89,3 +96,24 @@ def test_missing_content_check_when_enabled_refuses_a_question_about_something_n
     weather = strict.ask("今天示范市的天气和气温怎么样？")
     assert weather.outcome == "not_covered" and "天气" in (weather.abstain_reason or "")
     assert strict.ask("单位从转化收入中提取奖励的比例不低于多少？").outcome == "answered"
+
+
+def test_the_best_passage_must_be_about_a_place_the_question_names(tmp_path: Path, use_encoder: Encoder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "civil-servants.txt").write_text(
+        "第三十四条 新录用的公务员试用期为一年。试用期满合格的，予以任职。\n", encoding="utf-8"
+    )
+    (corpus / "travel.txt").write_text(
+        "第五条 内地公民前往澳门，须向公安机关出入境管理部门申请通行证。\n", encoding="utf-8"
+    )
+    (corpus / "shenzhen.txt").write_text("第八条 深圳市新录用的公务员试用期为六个月。\n", encoding="utf-8")
+    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
+    build_index(settings, use_encoder)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+
+    question = "澳门新录用的公务员试用期是多久？"
+    passages = assistant.retriever.search(assistant.prepare(question), 5)
+    assert "澳门" not in passages[0].text and any("澳门" in p.text for p in passages)
+    assert _reason(assistant, question) == "the best passage does not mention 澳门"
+    assert _reason(assistant, "深圳市新录用的公务员试用期是多久？") is None

@@ -38,7 +38,12 @@ ASKS_DURATION = re.compile(r"how long|how many (?:years|months|days)|多长时�
 ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
 
 
+# A currency the question names says what kind of figure it wants before any other word does:
+# "what overtime rate in yuan" asks for an amount, and a percentage does not answer it.
+NAMES_CURRENCY = re.compile(r"\bin (?:yuan|rmb|renminbi)\b|多少(?:钱|元|万元|亿元)|几(?:元|万元)", re.I)
+
 _ASKED = (
+    ("amount", NAMES_CURRENCY, MONEY),
     ("rate", ASKS_RATE, RATE),
     ("amount", ASKS_MONEY, MONEY),
     ("duration", ASKS_DURATION, DURATION),

@@ -6,7 +6,7 @@ about the right topic. Before answering, three checks compare what the question
 asks for with what the passages contain:
 
 - a place the question names (a Chinese province, city or a country) must appear
-  in the passages;
+  in the passages, and one of the places it names in the best passage;
 - a year the question names must appear in the passages;
 - an article the question names (第九十条, "Article 120") must be among the passages: a
   law without such an article is a false premise, not a reason to quote its neighbours;
@@ -158,9 +158,16 @@ def check(
 def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> str | None:
     """Why the passages cannot answer the question, or None when they may."""
     text = _context_text(passages, index, front_matter=False)
-    for names in places_named(query.text):
+    places = places_named(query.text)
+    for names in places:
         if not any(n in text for n in names):
             return f"the passages do not mention {names[0]}"
+    # The answer opens with the best passage: it must be about one of the places too. A passage
+    # further down that names the place (a Hong Kong travel rule) does not make the best one
+    # (a criminal-law probation) answer "probation for civil servants recruited in Macau".
+    best = _context_text(passages[:1], index, front_matter=False)
+    if places and not any(n in best for names in places for n in names):
+        return f"the best passage does not mention {places[0][0]}"
     years = YEAR.findall(query.text)
     # The front matter is gathered only for a question that names a year: it means a
     # pass over every passage of the index.
