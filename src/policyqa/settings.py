@@ -66,10 +66,11 @@ DEFAULT_NAMED_BONUS = 0.2
 # Above this share (by rarity) of a question's own Chinese words missing from the evidence, the
 # texts do not cover it (verify.missing_content); 1.0 turns the check off.
 DEFAULT_MAX_MISSING_CONTENT = 1.0
-# Whether an English question's names (organisations, programmes, laws) must be found in the
-# evidence through the dictionary (verify.unnamed_in_evidence). Off: on the dev half it handled one
-# more unanswerable question for one false abstention, but on test it cost 6-7 % false abstentions
-# for no gain (docs/evaluation.md).
+# Whether an English question's names (organisations, programmes; not the names of documents, which
+# the named-document lift finds) must be found in the evidence through the dictionary
+# (verify.unnamed_in_evidence). Off: on the dev halves it handled one more unanswerable question
+# for no false abstention, but the seven texts' English test questions lost 7.7 % to false
+# abstentions, with no unanswerable question handled more (docs/evaluation.md).
 DEFAULT_CHECK_NAMES = False
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
