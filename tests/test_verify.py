@@ -62,6 +62,13 @@ def test_a_missing_figure_means_abstain_and_a_present_one_does_not(mini_assistan
     assert _reason(mini_assistant, "单位从转化收入中提取奖励的比例不低于多少？") is None
 
 
+def test_a_day_named_relative_to_the_asking_is_like_a_year(mini_assistant: Assistant) -> None:
+    assert _reason(mini_assistant, "明天技术复苏基金会发放补助吗？") == "the passages say nothing of 明天"
+    assert _reason(mini_assistant, "Did the technology recovery fund pay out yesterday?") == (
+        "the passages say nothing of yesterday"
+    )
+
+
 def test_a_year_in_the_legislative_history_counts(mini_assistant: Assistant) -> None:
     assert _reason(mini_assistant, "示范市科技成果转化促进条例2023年修正后，奖励比例是多少？") is None
 

@@ -19,6 +19,11 @@ RATE = re.compile(
 COUNT = re.compile(rf"{_NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
 DURATION = re.compile(rf"{_NUMBER}\s*(?:个)?(?:年|月|日|天|周|小时)")
 YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
+# A day named relative to the asking ("明天上海会下雨吗", "yesterday's decision"): like a year, the
+# texts answer for it only if they name it.
+RELATIVE_DAY = re.compile(
+    r"今天|明天|昨天|后天|前天|今晚|今日|明日|昨日|\b(?:today|tonight|tomorrow|yesterday)\b", re.I
+)
 
 # Words that ask for a figure. General question forms only: "how much", a money noun
 # followed by 多少, "rate"/比例; a pattern that fits only one question is not a rule.

@@ -7,7 +7,8 @@ asks for with what the passages contain:
 
 - a place the question names (a Chinese province, city or a country) must appear
   in the passages, and one of the places it names in the best passage;
-- a year the question names must appear in the passages;
+- a year the question names must appear in the passages, and so must a day it names relative
+  to the asking (明天, "yesterday");
 - an article the question names (第九十条, "Article 120") must be among the passages: a
   law without such an article is a false premise, not a reason to quote its neighbours;
 - a question for an amount of money, a rate, a duration or a count needs a sentence that
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 
 from .articles import article_of, articles_named
 from .dictionary import chinese_for
-from .figures import FIGURE_NAMES, YEAR, asked_figure, figure_asked, figure_kind
+from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind
 from .index import LoadedIndex
 from .named import document_names
 from .places import places_named
@@ -181,6 +182,10 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     for year in years:
         if year not in with_history:
             return f"the passages give nothing for {year}"
+    lowered = text.lower()
+    for day in RELATIVE_DAY.findall(query.text):
+        if day.lower() not in lowered:
+            return f"the passages say nothing of {day}"
     named = articles_named(query.text)
     # The article must be one of the document the best passage is from: the same number in
     # another law is another article.
