@@ -122,5 +122,5 @@ def test_the_best_passage_must_be_about_a_place_the_question_names(tmp_path: Pat
     question = "澳门新录用的公务员试用期是多久？"
     passages = assistant.retriever.search(assistant.prepare(question), 5)
     assert "澳门" not in passages[0].text and any("澳门" in p.text for p in passages)
-    assert _reason(assistant, question) == "the best passage does not mention 澳门"
+    assert _reason(assistant, question) == "the best passage's document does not mention 澳门"
     assert _reason(assistant, "深圳市新录用的公务员试用期是多久？") is None

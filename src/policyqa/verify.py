@@ -6,7 +6,7 @@ about the right topic. Before answering, three checks compare what the question
 asks for with what the passages contain:
 
 - a place the question names (a Chinese province, city or a country) must appear
-  in the passages, and one of the places it names in the best passage;
+  in the passages, and one of the places it names in those of the best passage's document;
 - a year the question names must appear in the passages, and so must a day it names relative
   to the asking (明天, "yesterday");
 - an article the question names (第九十条, "Article 120") must be among the passages: a
@@ -169,12 +169,13 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     for names in places:
         if not any(n in text for n in names):
             return f"the passages do not mention {names[0]}"
-    # The answer opens with the best passage: it must be about one of the places too. A passage
-    # further down that names the place (a Hong Kong travel rule) does not make the best one
-    # (a criminal-law probation) answer "probation for civil servants recruited in Macau".
-    best = _context_text(passages[:1], index, front_matter=False)
+    # The answer opens with the best passage: its document must be about one of the places too,
+    # as the passages of it retrieved show. A passage of another document that names the place
+    # (a Hong Kong travel rule) does not make the best one (a criminal-law probation) answer
+    # "probation for civil servants recruited in Macau".
+    best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id], index, front_matter=False)
     if places and not any(n in best for names in places for n in names):
-        return f"the best passage does not mention {places[0][0]}"
+        return f"the best passage's document does not mention {places[0][0]}"
     years = YEAR.findall(query.text)
     # The front matter is gathered only for a question that names a year: it means a
     # pass over every passage of the index.
