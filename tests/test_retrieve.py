@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import squash
 
 from policyqa import Assistant
@@ -86,7 +87,10 @@ def test_top_rows_are_the_highest_scores_with_ties_in_position_order() -> None:
         np.testing.assert_array_equal(top_rows(scores, k), expected)
 
 
-def test_a_glossary_term_brings_its_passages_into_the_candidates(tmp_path: Path, use_encoder: Encoder) -> None:
+@pytest.mark.parametrize("question", ["What is the valley of death?", "什么是死亡之谷？"])
+def test_a_glossary_term_brings_its_passages_into_the_candidates(
+    question: str, tmp_path: Path, use_encoder: Encoder
+) -> None:
     """Laws on deaths crowd both candidate pools of "valley of death"; the term's passage still competes."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -111,7 +115,6 @@ def test_a_glossary_term_brings_its_passages_into_the_candidates(tmp_path: Path,
     settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index", candidates=2, top_k=2)
     build_index(settings, use_encoder)
     assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
-    query = assistant.prepare("What is the valley of death?")
-    assert "死亡之谷" in query.glossary_terms
-    passages = assistant.search("What is the valley of death?", k=3).passages
+    assert "死亡之谷" in assistant.prepare(question).glossary_terms
+    passages = assistant.search(question, k=3).passages
     assert "paper" in [p.doc_id for p in passages]

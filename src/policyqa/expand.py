@@ -22,7 +22,7 @@ import numpy as np
 
 from .dictionary import expand_english
 from .embed import Encoder
-from .glossary import chinese_terms
+from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
 from .lexical import STOPWORDS, tokenize
 from .settings import Settings
@@ -185,5 +185,9 @@ class QueryPreparer:
         tokens = list(own_tokens)
         for term in terms[len(glossary_terms) :]:
             tokens.extend(tokenize(term))
+        if chinese and self.settings.use_glossary:
+            # A term of the field in a Chinese question counts as it does in an English one (the
+            # retriever's own candidates and bonus for it); its words are the question's already.
+            glossary_terms = tuple(terms_in_chinese(question))
         vector = self.encoder.encode_query(question)
         return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese, tuple(own_tokens))

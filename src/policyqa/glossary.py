@@ -46,3 +46,13 @@ def chinese_terms(question: str) -> list[str]:
         if pattern.search(lowered):
             terms.extend(t for t in chinese if t not in terms)
     return terms
+
+
+@lru_cache(maxsize=1)
+def _chinese_vocabulary() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t for entry in load_glossary() for t in entry.chinese))
+
+
+def terms_in_chinese(question: str) -> list[str]:
+    """The glossary's Chinese terms a Chinese question contains verbatim, in glossary order."""
+    return [t for t in _chinese_vocabulary() if t in question]

@@ -135,7 +135,7 @@ class Query:
     text: str
     vector: np.ndarray
     tokens: tuple[str, ...]
-    glossary_terms: tuple[str, ...]  # Chinese terms of the glossary phrases the question names
+    glossary_terms: tuple[str, ...]  # the glossary's Chinese terms for the question's phrases, or in its text
     expansion: tuple[str, ...]  # all Chinese terms added for BM25 (glossary and cross-lingual matches)
     chinese: bool
     own_tokens: tuple[str, ...] = ()  # the question's words and its glossary terms, without cross-lingual matches
