@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 
 import numpy as np
 
@@ -48,6 +49,12 @@ def english_phrases(question: str) -> list[str]:
         if len(w) >= MIN_WORD_CHARS and w not in STOPWORDS and w not in _QUESTION_WORDS
     ]
     return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+@lru_cache(maxsize=50_000)
+def term_tokens(term: str) -> tuple[str, ...]:
+    """``tokenize`` of one expansion term: an English question's ~50 terms recur across questions."""
+    return tuple(tokenize(term))
 
 
 class TermMatcher:
@@ -181,10 +188,10 @@ class QueryPreparer:
         # too) and embedding matches only help ranking.
         own_tokens = tokenize(question)
         for term in glossary_terms:
-            own_tokens.extend(tokenize(term))
+            own_tokens.extend(term_tokens(term))
         tokens = list(own_tokens)
         for term in terms[len(glossary_terms) :]:
-            tokens.extend(tokenize(term))
+            tokens.extend(term_tokens(term))
         if chinese and self.settings.use_glossary:
             # A term of the field in a Chinese question counts as it does in an English one (the
             # retriever's own candidates and bonus for it); its words are the question's already.
