@@ -173,9 +173,10 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     # as the passages of it retrieved show. A passage of another document that names the place
     # (a Hong Kong travel rule) does not make the best one (a criminal-law probation) answer
     # "probation for civil servants recruited in Macau".
-    best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id], index, front_matter=False)
-    if places and not any(n in best for names in places for n in names):
-        return f"the best passage's document does not mention {places[0][0]}"
+    if places:
+        best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id], index, front_matter=False)
+        if not any(n in best for names in places for n in names):
+            return f"the best passage's document does not mention {places[0][0]}"
     years = YEAR.findall(query.text)
     # The front matter is gathered only for a question that names a year: it means a
     # pass over every passage of the index.
