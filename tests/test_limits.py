@@ -11,10 +11,11 @@ import httpx
 import pytest
 from app_fixtures import CHINESE_TROUGH, ENGLISH_TROUGH, KEY, OFF_TOPIC, SECOND_KEY, RunningServer, serve
 from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
 
 from policyqa import Assistant, ConfigError
 from policyqa_app import AppSettings
-from policyqa_app.limits import AttemptThrottle, Rate, RateLimiter
+from policyqa_app.limits import KEEP_ALIVE_REQUESTS, AttemptThrottle, KeepAliveLimitMiddleware, Rate, RateLimiter
 
 pytest_plugins = ["app_fixtures"]
 
@@ -307,3 +308,50 @@ def test_real_questions_beyond_capacity_get_200_or_a_quick_503_and_the_server_re
             assert "0 waiting" in response.json()["error"]["message"]  # refused, not held in a queue
     assert any(response.status_code == 200 for response in results)
     assert after == [200] * 4 and healthy == 200
+
+
+def test_a_kept_alive_connection_is_asked_to_close_after_its_quota_and_the_client_reconnects(
+    open_server: RunningServer,
+) -> None:
+    # Real uvicorn, real httpx keep-alive: the quota's last response says "Connection: close", the
+    # ones before do not, and the next request goes out on a new connection (a new client port).
+    ports: list[int] = []
+
+    def remember_port(response: httpx.Response) -> None:
+        stream = response.extensions["network_stream"]
+        ports.append(stream.get_extra_info("client_addr")[1])
+
+    with open_server.client(event_hooks={"response": [remember_port]}) as client:
+        headers = [client.get("/healthz").headers.get("connection") for _ in range(KEEP_ALIVE_REQUESTS + 1)]
+    assert headers[KEEP_ALIVE_REQUESTS - 1] == "close"
+    assert "close" not in headers[: KEEP_ALIVE_REQUESTS - 1]
+    # The connection open before these requests (the fixture's readiness poll may have used
+    # another) served the first KEEP_ALIVE_REQUESTS of them, then a new one took over.
+    assert len(set(ports[:KEEP_ALIVE_REQUESTS])) == 1
+    assert ports[KEEP_ALIVE_REQUESTS] != ports[0]
+
+
+def test_the_connection_quota_counts_each_connection_apart_and_leaves_websockets_alone() -> None:
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"connection", b"keep-alive")]})
+
+    async def send(message: dict[str, object]) -> None:
+        seen.append(list(message["headers"]))  # type: ignore[arg-type]
+
+    async def nothing() -> dict[str, object]:
+        return {}
+
+    middleware = KeepAliveLimitMiddleware(app, max_requests=3)
+
+    async def run() -> None:
+        for port in (1, 2, 1, 2, 1):
+            await middleware({"type": "http", "client": ("10.0.0.1", port)}, nothing, send)  # type: ignore[arg-type]
+
+    asyncio.run(run())
+    # The third response of port 1 is the only one asked to close; its own header is replaced.
+    assert [h for h in seen if (b"connection", b"close") in h] == [[(b"connection", b"close")]]
+    assert seen[4] == [(b"connection", b"close")]
+    with pytest.raises(ConfigError):
+        KeepAliveLimitMiddleware(app, max_requests=0)

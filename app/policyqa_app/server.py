@@ -22,7 +22,13 @@ from .api import api_fallback, api_router, mount_docs
 from .config import AppSettings
 from .embed import add_embedding
 from .errors import add_error_handlers
-from .limits import HEADER_TIMEOUT_SECONDS, KEEP_ALIVE_TIMEOUT_SECONDS, header_timeout_protocol
+from .limits import (
+    HEADER_TIMEOUT_SECONDS,
+    KEEP_ALIVE_REQUESTS,
+    KEEP_ALIVE_TIMEOUT_SECONDS,
+    KeepAliveLimitMiddleware,
+    header_timeout_protocol,
+)
 from .logs import RequestIdMiddleware
 from .metrics import install_metrics
 from .middleware import add_middleware
@@ -111,8 +117,10 @@ def create_app(
         app.add_middleware(ReadOnlyMiddleware)  # innermost: behind access control and the limits
     add_middleware(app, service.settings, service.authenticator, state)
     install_metrics(app, service)  # GET /metrics, and every request counted and timed
-    # Outermost: every response, a refusal too, carries X-Request-ID and is logged with it.
+    # Every response, a refusal too, carries X-Request-ID and is logged with it.
     app.add_middleware(RequestIdMiddleware, settings=service.settings)
+    # Outermost: every response of a connection counts towards its reconnection.
+    app.add_middleware(KeepAliveLimitMiddleware, max_requests=KEEP_ALIVE_REQUESTS)
     if with_ui:
         # Imported here: gradio takes seconds to import, and the API alone never needs it.
         from .ui import mount_ui
