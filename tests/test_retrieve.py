@@ -118,3 +118,26 @@ def test_a_glossary_term_brings_its_passages_into_the_candidates(
     assert "死亡之谷" in assistant.prepare(question).glossary_terms
     passages = assistant.search(question, k=3).passages
     assert "paper" in [p.doc_id for p in passages]
+
+
+def test_a_passage_with_the_kind_of_figure_asked_for_is_lifted(tmp_path: Path, use_encoder: Encoder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "without-figure.txt").write_text(
+        "完成职务科技成果的科研人员可以获得奖励，具体办法由单位规定。\n", encoding="utf-8"
+    )
+    (corpus / "with-figure.txt").write_text(
+        "完成职务科技成果的科研人员可以获得奖励，每项奖励金额不低于五万元。\n", encoding="utf-8"
+    )
+    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
+    build_index(settings, use_encoder)
+    question = "完成职务科技成果的科研人员可以获得多少元奖励？"
+
+    def scores(figure_bonus: float) -> dict[str, float]:
+        assistant = Assistant(settings.replace(figure_bonus=figure_bonus), encoder=use_encoder, auto_build=False)
+        return {p.doc_id: p.score for p in assistant.search(question, k=2).passages}
+
+    without, with_bonus = scores(0.0), scores(0.05)
+    assert set(without) == set(with_bonus) == {"without-figure", "with-figure"}
+    assert with_bonus["with-figure"] - without["with-figure"] == pytest.approx(0.05)
+    assert with_bonus["without-figure"] == pytest.approx(without["without-figure"])

@@ -18,6 +18,7 @@ import numpy as np
 from .articles import articles_named
 from .chunk import Chunk
 from .embed import Encoder
+from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
 from .lexical import tokenize
 from .metadata import LEGAL_KINDS
@@ -126,6 +127,9 @@ class Retriever:
         mode = self.settings.retrieval
         weight = self.settings.lexical_weight
         penalty = self.settings.non_body_penalty
+        # "How long…", "多少元": a passage that gives a figure of that kind may be the answer; one
+        # that gives none cannot be all of it.
+        figure = asked_figure(query.text) if self.settings.figure_bonus else None
         scored = []
         for row, dense_score, row_lexical in zip(candidates, dense.tolist(), lexical_all.tolist(), strict=True):
             lexical = row_lexical / best_lexical if best_lexical > 0 else 0.0
@@ -144,6 +148,8 @@ class Retriever:
                 text = self.index.chunks[row].text
                 found = sum(1 for t in query.glossary_terms if t in text)
                 fused += self.settings.glossary_bonus * found / len(query.glossary_terms)
+            if figure is not None and figure.search(self.index.chunks[row].text):
+                fused += self.settings.figure_bonus
             if not self._is_body_row[row]:
                 # Front matter, references and the English summary stay findable but
                 # yield to body text that says the same thing.
