@@ -76,6 +76,17 @@ def policy_texts() -> Path:
 needs_policy_texts = pytest.mark.usefixtures("policy_texts")
 
 
+def built_corpus(tmp_path: Path, encoder: Encoder, files: dict[str, str], **settings: object) -> Settings:
+    """A corpus of ``files`` (name stem -> text) under ``tmp_path``, indexed with ``encoder``; its settings."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for stem, text in files.items():
+        (corpus / f"{stem}.txt").write_text(f"{text}\n", encoding="utf-8")
+    built = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index", **settings)  # type: ignore[arg-type]
+    build_index(built, encoder)
+    return built
+
+
 def squash(text: str) -> str:
     """The text without any whitespace: how passages are compared with their source."""
     return "".join(ch for ch in text if not ch.isspace())

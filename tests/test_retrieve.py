@@ -6,12 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import squash
+from conftest import built_corpus, squash
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
-from policyqa.index import build_index
-from policyqa.settings import Settings
 from policyqa.stores.local import top_rows
 from policyqa.text import is_chinese
 
@@ -92,8 +90,6 @@ def test_a_glossary_term_brings_its_passages_into_the_candidates(
     question: str, tmp_path: Path, use_encoder: Encoder
 ) -> None:
     """Laws on deaths crowd both candidate pools of "valley of death"; the term's passage still competes."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     deaths = [
         "公民死亡，由户主或者亲属在一个月以内向户口登记机关申报死亡，注销户口。",
         "军人因战、因公死亡的，按照认定的死亡性质给付军人死亡保险金。",
@@ -107,13 +103,9 @@ def test_a_glossary_term_brings_its_passages_into_the_candidates(
         "在山谷、流域等地带施工造成死亡事故的，依法追究责任。",
         "风景区内的幽兰之谷发生游客死亡的，管理单位应当报告。",
     ]
-    for i, article in enumerate(deaths):
-        (corpus / f"law-{i}.txt").write_text(f"第{i + 1}条 {article}\n", encoding="utf-8")
-    (corpus / "paper.txt").write_text(
-        "科技成果从实验室走向市场要跨越死亡之谷，需要概念验证资金和中试平台的接续支持。\n", encoding="utf-8"
-    )
-    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index", candidates=2, top_k=2)
-    build_index(settings, use_encoder)
+    files = {f"law-{i}": f"第{i + 1}条 {article}" for i, article in enumerate(deaths)}
+    files["paper"] = "科技成果从实验室走向市场要跨越死亡之谷，需要概念验证资金和中试平台的接续支持。"
+    settings = built_corpus(tmp_path, use_encoder, files, candidates=2, top_k=2)
     assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
     assert "死亡之谷" in assistant.prepare(question).glossary_terms
     passages = assistant.search(question, k=3).passages
@@ -121,16 +113,11 @@ def test_a_glossary_term_brings_its_passages_into_the_candidates(
 
 
 def test_a_passage_with_the_kind_of_figure_asked_for_is_lifted(tmp_path: Path, use_encoder: Encoder) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "without-figure.txt").write_text(
-        "完成职务科技成果的科研人员可以获得奖励，具体办法由单位规定。\n", encoding="utf-8"
-    )
-    (corpus / "with-figure.txt").write_text(
-        "完成职务科技成果的科研人员可以获得奖励，每项奖励金额不低于五万元。\n", encoding="utf-8"
-    )
-    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
-    build_index(settings, use_encoder)
+    files = {
+        "without-figure": "完成职务科技成果的科研人员可以获得奖励，具体办法由单位规定。",
+        "with-figure": "完成职务科技成果的科研人员可以获得奖励，每项奖励金额不低于五万元。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
     question = "完成职务科技成果的科研人员可以获得多少元奖励？"
 
     def scores(figure_bonus: float) -> dict[str, float]:

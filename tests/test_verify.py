@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import BuiltIndex
+from conftest import BuiltIndex, built_corpus
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
-from policyqa.index import build_index
-from policyqa.settings import Settings
 from policyqa.verify import asked_figure, places_named, unsupported_reason
 
 
@@ -106,17 +104,12 @@ def test_missing_content_check_when_enabled_refuses_a_question_about_something_n
 
 
 def test_the_best_passage_must_be_about_a_place_the_question_names(tmp_path: Path, use_encoder: Encoder) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "civil-servants.txt").write_text(
-        "第三十四条 新录用的公务员试用期为一年。试用期满合格的，予以任职。\n", encoding="utf-8"
-    )
-    (corpus / "travel.txt").write_text(
-        "第五条 内地公民前往澳门，须向公安机关出入境管理部门申请通行证。\n", encoding="utf-8"
-    )
-    (corpus / "shenzhen.txt").write_text("第八条 深圳市新录用的公务员试用期为六个月。\n", encoding="utf-8")
-    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
-    build_index(settings, use_encoder)
+    files = {
+        "civil-servants": "第三十四条 新录用的公务员试用期为一年。试用期满合格的，予以任职。",
+        "travel": "第五条 内地公民前往澳门，须向公安机关出入境管理部门申请通行证。",
+        "shenzhen": "第八条 深圳市新录用的公务员试用期为六个月。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
     assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
 
     question = "澳门新录用的公务员试用期是多久？"
