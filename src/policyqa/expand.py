@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import threading
-from functools import lru_cache
 
 import numpy as np
 
@@ -25,7 +24,7 @@ from .dictionary import expand_english
 from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
-from .lexical import STOPWORDS, tokenize
+from .lexical import STOPWORDS, term_tokens, tokenize
 from .settings import Settings
 from .text import is_chinese
 from .types import Query
@@ -49,12 +48,6 @@ def english_phrases(question: str) -> list[str]:
         if len(w) >= MIN_WORD_CHARS and w not in STOPWORDS and w not in _QUESTION_WORDS
     ]
     return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
-
-
-@lru_cache(maxsize=50_000)
-def term_tokens(term: str) -> tuple[str, ...]:
-    """``tokenize`` of one expansion term: an English question's ~50 terms recur across questions."""
-    return tuple(tokenize(term))
 
 
 class TermMatcher:

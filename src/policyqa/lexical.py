@@ -79,6 +79,12 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=50_000)
+def term_tokens(term: str) -> tuple[str, ...]:
+    """``tokenize`` of one query term (a glossary or expansion term), cut once: terms recur across questions."""
+    return tuple(tokenize(term))
+
+
 # bm25s's methods that add a non-occurrence term to every score; ours is "lucene", without one.
 _NONOCCURRENCE_METHODS = frozenset({"bm25l", "bm25+"})
 

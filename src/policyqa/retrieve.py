@@ -20,7 +20,7 @@ from .chunk import Chunk
 from .embed import Encoder
 from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
-from .lexical import tokenize
+from .lexical import term_tokens
 from .metadata import LEGAL_KINDS
 from .named import document_names
 from .places import places_named
@@ -100,13 +100,14 @@ class Retriever:
             seen.update(candidates)
             cued_lexical, _ = store.lexical(tokens, n, where, cued)
             candidates.extend(r for r in cued_lexical.tolist() if r not in seen)
-        if query.glossary_terms and self.settings.glossary_bonus:
+        glossary_terms = query.glossary_terms if self.settings.glossary_bonus else ()
+        if glossary_terms:
             # A term of the field the question names (死亡之谷 for "valley of death") gets
             # candidates of its own: in a library, passages on the expansion's common words
             # (死亡 in every law on deaths) fill both pools and the term's few passages miss them.
             seen = set(candidates)
-            term_tokens = [t for term in query.glossary_terms for t in tokenize(term)]
-            term_rows, _ = store.lexical(term_tokens, n, where)
+            glossary_tokens = [t for term in glossary_terms for t in term_tokens(term)]
+            term_rows, _ = store.lexical(glossary_tokens, n, where)
             candidates.extend(r for r in term_rows.tolist() if r not in seen)
         # An article number means something only in the law it belongs to: the named article of
         # the documents the question singles out is a candidate however it ranks ("Article 12 of
@@ -142,13 +143,13 @@ class Retriever:
             fused += float(document_bonus[self._doc_of_row[row]])
             if row in article_rows:
                 fused += self.settings.article_bonus
-            if query.glossary_terms and self.settings.glossary_bonus:
+            text = self.index.chunks[row].text if glossary_terms or figure is not None else ""
+            if glossary_terms:
                 # A term of the field named in the question ("trough of disillusionment"
                 # -> 泡沫破裂低谷期) found verbatim is stronger evidence than BM25's mix.
-                text = self.index.chunks[row].text
-                found = sum(1 for t in query.glossary_terms if t in text)
-                fused += self.settings.glossary_bonus * found / len(query.glossary_terms)
-            if figure is not None and figure.search(self.index.chunks[row].text):
+                found = sum(1 for t in glossary_terms if t in text)
+                fused += self.settings.glossary_bonus * found / len(glossary_terms)
+            if figure is not None and figure.search(text):
                 fused += self.settings.figure_bonus
             if not self._is_body_row[row]:
                 # Front matter, references and the English summary stay findable but
