@@ -9,7 +9,7 @@ import pytest
 from conftest import squash
 
 from policyqa import Assistant, Settings
-from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH, _sentence_scores
+from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH, _covering_rest, _sentence_scores
 from policyqa.embed import Encoder
 from policyqa.figures import items_asked
 
@@ -76,12 +76,13 @@ def test_to_dict_has_the_documented_fields(mini_assistant: Assistant) -> None:
         assert key in citation
 
 
-def _assistant_over(tmp_path: Path, name: str, text: str, encoder: Encoder) -> Assistant:
+def _assistant_over(tmp_path: Path, name: str, text: str, encoder: Encoder, **settings: int) -> Assistant:
     """An assistant over a corpus of one file, ``name`` holding ``text``."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / name).write_text(text, encoding="utf-8")
-    return Assistant(Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index"), encoder=encoder)
+    built = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index", **settings)  # type: ignore[arg-type]
+    return Assistant(built, encoder=encoder)
 
 
 CLAUSE_LAW = """# 示范专利条例
@@ -180,3 +181,58 @@ def test_an_enumeration_gets_every_item(tmp_path: Path, use_encoder: Encoder) ->
     answer = assistant.ask("技术成熟度曲线包括哪五个阶段？")
     stages = ("萌芽期", "期望膨胀期", "泡沫破裂低谷期", "稳步爬升复苏期", "生产成熟期")
     assert sum(stage in answer.answer for stage in stages) == 5, answer.answer
+
+
+SEVERANCE_LAW = """# 示范劳动合同法
+
+<!-- INFO END -->
+
+## 正文
+
+第四十七条 经济补偿按劳动者在本单位工作的年限，每满一年支付一个月工资的标准向劳动者支付。\
+六个月以上不满一年的，按一年计算；不满六个月的，向劳动者支付半个月工资的经济补偿。
+劳动者月工资高于用人单位所在直辖市、设区的市级人民政府公布的本地区上年度职工月平均工资三倍的，\
+向其支付经济补偿的标准按职工月平均工资三倍的数额支付，向其支付经济补偿的年限最高不超过十二年。
+本条所称月工资是指劳动者在劳动合同解除或者终止前十二个月的平均工资。
+
+第八十七条 用人单位违反本法规定解除或者终止劳动合同的，\
+应当依照本法第四十七条规定的经济补偿标准的二倍向劳动者支付赔偿金。
+
+第八十五条 用人单位有下列情形之一的，由劳动行政部门责令限期支付劳动报酬、加班费或者经济补偿：
+（一）未按照劳动合同的约定或者国家规定及时足额支付劳动者劳动报酬的；
+（二）低于当地最低工资标准支付劳动者工资的；
+（四）解除或者终止劳动合同，未依照本法规定向劳动者支付经济补偿的。
+"""
+
+
+def test_a_sentence_below_the_gap_is_quoted_for_the_question_terms_it_adds(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    """A two-part question's second part ("what cap for a high earner") is asked in words the best sentence lacks."""
+    assistant = _assistant_over(tmp_path, "labour.md", SEVERANCE_LAW, use_encoder)
+    query = assistant.prepare("经济补偿按什么标准支付？工资高于平均工资三倍的劳动者，经济补偿有什么上限？")
+    index = assistant.index
+    passages = assistant.retriever.search(query, 5)
+    scored = _sentence_scores(query, passages, index)
+    text = {row: index.sentences[row].text for _, _, row in scored}
+    best = next((rank, row) for _, rank, row in scored if "半个月工资" in text[row])
+    cap = next(row for _, _, row in scored if "最高不超过十二年" in text[row])
+    added = _covering_rest(query, scored, [best], [index.sentence_vectors[best[1]]], index, (4, 7), 700)
+    assert cap in [row for _, row in added], [text[row] for _, row in added]
+    # Each sentence added holds a question term that the sentences before it lack.
+    assert "本条所称月工资是指" not in " ".join(text[row] for _, row in added)
+    # Once the answer cites as many passages as it may, only the cited ones are quoted further.
+    other = next((rank, row) for _, rank, row in scored if text[row].startswith("（四）解除或者终止劳动合同"))
+    assert other[0] != best[0]
+    vectors = [index.sentence_vectors[other[1]]]
+    assert cap in [row for _, row in _covering_rest(query, scored, [other], vectors, index, (2, 7), 700)]
+    assert cap not in [row for _, row in _covering_rest(query, scored, [other], vectors, index, (1, 7), 700)]
+
+
+def test_sentences_beyond_the_answer_length_come_from_cited_passages(tmp_path: Path, use_encoder: Encoder) -> None:
+    assistant = _assistant_over(tmp_path, "labour.md", SEVERANCE_LAW, use_encoder, answer_sentences=1)
+    answer = assistant.ask("经济补偿的年限和月工资怎么算？")
+    quoted = MARKER.findall(answer.answer)
+    # More than one sentence, all under the one citation the first opened.
+    assert len(quoted) > 1, answer.answer
+    assert set(quoted) == {"1"} and len(answer.citations) == 1, answer.answer

@@ -2,7 +2,10 @@
 
 The sentences of the retrieved passages are scored against the question (their
 embeddings were computed at index time), the best few are kept in reading
-order, and each is followed by the marker [n] of the passage it quotes. Whether
+order, and each is followed by the marker [n] of the passage it quotes. A
+sentence further down is kept when it holds question terms the others lack (the
+other part of a two-part question), and a few more when they come from passages
+already cited. Whether
 to answer at all is decided before (``Assistant``: the relevance floor, then
 verification); ``not_covered`` words an abstention.
 """
@@ -28,6 +31,14 @@ MAX_ANSWER_CHARS = 700
 _DUPLICATE_COSINE = 0.97
 # A sentence scoring this far below the best one pads the answer with a weaker source.
 _MAX_SCORE_GAP = 0.2
+# ... unless it holds question terms no chosen sentence holds, this share of the question's
+# term weight at least: the other part of a two-part question ("按什么标准支付？…有什么上限？")
+# is asked in other words than the part the best sentence answers. Within a wider gap only.
+_MIN_NEW_TERM_SHARE = 0.15
+_MAX_COVERAGE_GAP = 0.4
+# Sentences an answer may quote beyond ``answer_sentences`` from passages it already cites:
+# the rest of a cited article or paragraph costs the reader no new source to check.
+_MORE_FROM_CITED = 3
 # A quoted sentence that opens with one of these leans on the sentence before it.
 _CONNECTIVE = re.compile(
     r"^(?:但是|但|因此|所以|同时|此外|而且|其一|其二|其三|一方面|另一方面|首先|其次|最后|例如|这|该)"
@@ -142,10 +153,14 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
     # An enumeration ("the five stages") gets room for every item it names, and one more.
     max_sentences = max(settings.answer_sentences, (items_asked(query.text) or 0) + 1)
     max_chars = MAX_ANSWER_CHARS * max_sentences // settings.answer_sentences
+    from_any_passage = max_sentences
+    max_sentences += _MORE_FROM_CITED
     floor = scored[0][0] - _MAX_SCORE_GAP if scored else 0.0
     for score, rank, row in scored:
         if score < floor:
             break
+        if len(chosen) >= from_any_passage and all(rank != r for r, _ in chosen):
+            continue
         vector = index.sentence_vectors[row]
         if any(float(vector @ v) > _DUPLICATE_COSINE for v in chosen_vectors):
             continue
@@ -157,6 +172,10 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         length += len(text)
         if len(chosen) == max_sentences:
             break
+    if len(chosen) < max_sentences and scored:
+        chosen += _covering_rest(
+            query, scored, chosen, chosen_vectors, index, (from_any_passage, max_sentences), max_chars - length
+        )
     chosen = _with_clause_context(_with_leading_context(chosen, passages, index), passages, index)
     chosen = _with_list_items(chosen, passages, index)
     chosen.sort()  # reading order: by passage rank, then by position in the passage
@@ -178,6 +197,50 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         Citation.of(numbers[rank], passages[rank], [index.sentences[r].text for r in quoted[rank]]) for rank in numbers
     )
     return Answer(query.text, answer_text, False, citations, tuple(passages))
+
+
+def _covering_rest(
+    query: Query,
+    scored: list[tuple[float, int, int]],
+    chosen: list[tuple[int, int]],
+    chosen_vectors: list[np.ndarray],
+    index: LoadedIndex,
+    limits: tuple[int, int],
+    room: int,
+) -> list[tuple[int, int]]:
+    """Sentences below the score gap that add question terms the chosen ones lack, best first.
+
+    ``limits``: how many sentences the answer may quote from any passage, and from those it cites.
+    """
+    from_any_passage, max_sentences = limits
+    terms = sorted({t for t in query.tokens if len(t) > 1 or is_cjk(t)})
+    weights = dict(zip(terms, index.lexical.idf(terms).tolist(), strict=True))
+    total = sum(weights.values())
+    if total <= 0:
+        return []
+    covered = {t for _, row in chosen for t in terms if t in index.sentences[row].text.lower()}
+    taken = {row for _, row in chosen}
+    floor = scored[0][0] - _MAX_COVERAGE_GAP
+    added: list[tuple[int, int]] = []
+    for score, rank, row in scored:
+        if score < floor or len(chosen) + len(added) >= max_sentences:
+            break
+        if row in taken:
+            continue
+        cited = any(rank == r for r, _ in chosen + added)
+        if not cited and len(chosen) + len(added) >= from_any_passage:
+            continue
+        text = index.sentences[row].text
+        new = {t for t in terms if t not in covered and t in text.lower()}
+        if sum(weights[t] for t in new) < _MIN_NEW_TERM_SHARE * total or len(text) > room:
+            continue
+        vector = index.sentence_vectors[row]
+        if any(float(vector @ v) > _DUPLICATE_COSINE for v in chosen_vectors):
+            continue
+        added.append((rank, row))
+        covered |= new
+        room -= len(text)
+    return added
 
 
 def _with_leading_context(
