@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policyqa.lexical import LexicalIndex, tokenize, tokenize_joined
+from policyqa.lexical import LexicalIndex, nouns, tokenize, tokenize_joined
 
 PASSAGES = [
     "第四条 高等院校可以自主决定转让其持有的科技成果。",
@@ -150,3 +150,9 @@ def test_tokenize_joined_equals_tokenizing_the_joined_text(parts: list[str], sep
 
     assert tokenize_joined(parts, separators, cache) == tokenize(joined)
     assert tokenize_joined(parts, separators, cache) == tokenize(joined)  # from the cache
+
+
+def test_nouns_are_what_a_question_asks_about_not_how_it_asks() -> None:
+    found = nouns("《民法典》对克隆宠物的所有权归属是怎么规定的？")
+    assert {"宠物", "所有权"} <= set(found)
+    assert not {"怎么", "对", "的"} & set(found)

@@ -9,7 +9,7 @@ from conftest import BuiltIndex, built_corpus
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
-from policyqa.verify import asked_figure, places_named, unsupported_reason
+from policyqa.verify import asked_figure, places_named, unmentioned_in_document, unsupported_reason
 
 
 def _reason(assistant: Assistant, question: str) -> str | None:
@@ -117,3 +117,39 @@ def test_the_best_passage_must_be_about_a_place_the_question_names(tmp_path: Pat
     assert "澳门" not in passages[0].text and any("澳门" in p.text for p in passages)
     assert _reason(assistant, question) == "the best passage's document does not mention 澳门"
     assert _reason(assistant, "深圳市新录用的公务员试用期是多久？") is None
+
+
+PROPERTY_FILES = {
+    "示范物权条例": "# 示范物权条例\n\n"
+    "第一条 因加工、附合、混合而产生的物，其所有权的归属有约定的，按照约定；没有约定的，依照法律规定。\n\n"
+    "第二条 拾得遗失物，应当返还权利人。\n\n"
+    "第三条 饲养的动物造成他人损害的，动物饲养人或者管理人应当承担侵权责任。",
+    "示范生物技术条例": "# 示范生物技术条例\n\n第一条 从事克隆技术研究的单位，应当向主管部门备案。",
+}
+
+
+def test_a_thing_the_named_document_never_mentions_makes_a_partial_answer(tmp_path: Path, use_encoder: Encoder) -> None:
+    settings = built_corpus(tmp_path, use_encoder, PROPERTY_FILES)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+
+    cloned = assistant.ask("《示范物权条例》对克隆宠物的所有权归属是怎么规定的？")
+    assert cloned.citations and cloned.citations[0].title == "示范物权条例"
+    # 克隆 is in another document of the corpus, not in the one the question names.
+    assert cloned.outcome == "partial" and not cloned.abstained
+    assert cloned.answer.startswith("《示范物权条例》未提及克隆、宠物；"), cloned.answer
+    assert "归属" in cloned.answer  # what the regulation does state, cited
+
+    # A noun the named document uses in another article than the one quoted is mentioned.
+    animals = assistant.ask("《示范物权条例》对遗失的动物归谁所有是怎么规定的？")
+    assert animals.outcome == "answered", animals.answer
+
+    bitcoin = assistant.ask("What does the Model Property Regulation say about Bitcoin?")
+    assert bitcoin.outcome == "partial" and "does not mention Bitcoin" in bitcoin.answer, bitcoin.answer
+
+
+def test_a_question_that_points_at_no_document_is_not_held_to_one(tmp_path: Path, use_encoder: Encoder) -> None:
+    settings = built_corpus(tmp_path, use_encoder, PROPERTY_FILES)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    query = assistant.prepare("克隆宠物的所有权归属是怎么规定的？")
+    passages = assistant.retriever.search(query, 5)
+    assert unmentioned_in_document(query, passages, assistant.index) == []

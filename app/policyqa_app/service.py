@@ -29,7 +29,8 @@ from .state import SharedSessionStore, SharedState, StateUnavailableError
 
 log = logging.getLogger("policyqa.app")
 
-WARMUP_QUESTION = "预热 warm-up"
+# It names a document, so that verification loads jieba's part-of-speech tables too.
+WARMUP_QUESTION = "《预热》预热 warm-up"
 # An English question loads what only English questions use (the CC-CEDICT index).
 WARMUP_QUESTION_EN = "warm-up of the policy index"
 # How often a request looks for a build another process published (``policyqa add``).
@@ -66,8 +67,8 @@ class Service:
     def warm_up(self) -> None:
         """Load (or build) the index and the encoder, so the first question is fast."""
         try:
-            self.assistant.search(WARMUP_QUESTION, k=1)
-            self.assistant.search(WARMUP_QUESTION_EN, k=1)
+            self.assistant.ask(WARMUP_QUESTION, k=1)
+            self.assistant.ask(WARMUP_QUESTION_EN, k=1)
             self.load_error = None
             self.ready.set()
         except Exception as exc:  # reported by /readyz; requests retry the load themselves

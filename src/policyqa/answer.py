@@ -133,11 +133,18 @@ def not_covered(query: Query, passages: list[Passage], reason: str) -> Answer:
     return Answer(query.text, message, True, (), tuple(passages), reason, NOT_COVERED)
 
 
-def partial(query: Query, answer: Answer, missing: str, reason: str) -> Answer:
-    """The answer led by what the texts do not state ("the texts state no such amount")."""
+def partial(query: Query, answer: Answer, missing: str, reason: str, unmentioned: tuple[str, ...] = ()) -> Answer:
+    """The answer led by what the texts do not state ("the texts state no such amount").
+
+    With ``unmentioned``, ``missing`` is the title of the document that never uses those words.
+    """
     if answer.abstained:
         return answer
-    if query.chinese:
+    if unmentioned and query.chinese:
+        lead = f"《{missing}》未提及{'、'.join(unmentioned)}；其中相关的内容如下："
+    elif unmentioned:
+        lead = f"《{missing}》 does not mention {', '.join(unmentioned)}. What it states on the matter:"
+    elif query.chinese:
         lead = f"文本未规定所问的{missing}；相关规定如下："
     else:
         lead = f"The texts state no such {missing}. What they state on the matter:"

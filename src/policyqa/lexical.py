@@ -79,6 +79,17 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def nouns(text: str) -> list[str]:
+    """The nouns of a text of two characters or more (jieba's part-of-speech tags n…), in order.
+
+    What a question is about (克隆, 宠物, 生物医药) rather than how it asks (怎么, 规定, 提出).
+    """
+    _jieba()  # the dictionary loaded from the private cache folder
+    import jieba.posseg
+
+    return [pair.word for pair in jieba.posseg.lcut(text) if len(pair.word) >= 2 and pair.flag.startswith("n")]
+
+
 @lru_cache(maxsize=50_000)
 def term_tokens(term: str) -> tuple[str, ...]:
     """``tokenize`` of one query term (a glossary or expansion term), cut once: terms recur across questions."""

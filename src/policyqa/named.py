@@ -12,6 +12,15 @@ from __future__ import annotations
 
 import re
 
+from .types import KIND_PAPER
+
+# Words by which a question points at a kind of document ("the paper says …", "本法"); "law"
+# stands for every legal kind.
+KIND_CUES = {
+    KIND_PAPER: re.compile(r"\b(paper|study|article|authors?|journal)\b|本文|文中|论文|文章|作者|该文", re.I),
+    "legal": re.compile(r"\b(law|laws|regulations?|statute|legal|article \d+)\b|法律|条例|第.{1,4}条|本法", re.I),
+}
+
 # A Chinese name stands in 《》.
 _QUOTED = re.compile(r"《([^《》]{2,60})》")
 # The word that ends an English name of a legal document.

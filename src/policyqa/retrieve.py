@@ -11,8 +11,6 @@ process by default, or a Milvus collection; the scoring after them is the same.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from .articles import articles_named
@@ -22,18 +20,11 @@ from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
 from .lexical import term_tokens
 from .metadata import LEGAL_KINDS
-from .named import document_names
+from .named import KIND_CUES, document_names
 from .places import places_named
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
-from .types import KIND_PAPER, Passage, Query, SearchFilter
-
-# Words by which a question points at a kind of document ("the paper says …", "本法"); "law"
-# stands for every legal kind.
-_KIND_CUES = {
-    KIND_PAPER: re.compile(r"\b(paper|study|article|authors?|journal)\b|本文|文中|论文|文章|作者|该文", re.I),
-    "legal": re.compile(r"\b(law|laws|regulations?|statute|legal|article \d+)\b|法律|条例|第.{1,4}条|本法", re.I),
-}
+from .types import Passage, Query, SearchFilter
 
 # A name's nearest titles: those above the floor and within the margin of the nearest (measured on
 # law names and their titles: the right title lay 0.52-0.79 from its English name, at most 0.02
@@ -63,7 +54,7 @@ class Retriever:
             titles = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
         self._title_vectors = titles
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
-        self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in _KIND_CUES}
+        self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
         self._centroids = None
         if settings.centroid_weight:
@@ -193,7 +184,7 @@ class Retriever:
         if self._centroids is not None:
             closeness = self._centroids @ query.vector
             bonus += self.settings.centroid_weight * np.maximum(0.0, closeness - self.settings.centroid_floor)
-        for kind, cue in _KIND_CUES.items():
+        for kind, cue in KIND_CUES.items():
             if cue.search(query.text):
                 bonus += self.settings.kind_bonus * self._kind_masks[kind]
         if self.settings.region_bonus:

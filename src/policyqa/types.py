@@ -150,12 +150,14 @@ NOT_COVERED = "not_covered"
 class Verdict:
     """What verification found: the evidence answers, answers in part, or does not cover the question.
 
-    ``missing`` names what the texts do not state, for a partial answer.
+    ``missing`` names what the texts do not state, for a partial answer: the kind of figure
+    asked for, or (``unmentioned``) the words of the question the named document never uses.
     """
 
     outcome: str
     reason: str | None = None
     missing: str | None = None
+    unmentioned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

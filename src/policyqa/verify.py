@@ -12,9 +12,14 @@ asks for with what the passages contain:
 - an article the question names (第九十条, "Article 120") must be among the passages: a
   law without such an article is a false premise, not a reason to quote its neighbours;
 - a question for an amount of money, a rate, a duration or a count needs a sentence that
-  holds a figure of that kind and shares a term with the question.
+  holds a figure of that kind and shares a term with the question;
+- a question that points at a document (《民法典》, "the paper") asks about things that
+  document mentions somewhere: its nouns (Chinese) or names (English) are looked for in
+  the whole of the best passage's document.
 
-A failed check means the corpus does not say; the answer abstains with the reason.
+A failed check of the first three kinds means the corpus does not say; the answer abstains
+with the reason. A figure the passages do not give, or a thing the named document never
+mentions, makes the answer partial: it says so, then quotes what the texts do state.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from .articles import article_of, articles_named
 from .dictionary import chinese_for
 from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind
 from .index import LoadedIndex
-from .named import document_names
+from .lexical import nouns
+from .named import KIND_CUES, document_names
 from .places import places_named
 from .text import is_cjk
-from .types import ANSWERED, NOT_COVERED, PARTIAL, Passage, Query, Verdict
+from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, Passage, Query, Verdict
 
 __all__ = ["asked_figure", "check", "places_named", "unsupported_reason"]
 
@@ -54,12 +60,14 @@ def _context_text(passages: Sequence[Passage], index: LoadedIndex, front_matter:
 
 
 NO_FIGURE = "no passage gives the figure asked for"
+_QUOTED_NAME = re.compile(r"《[^《》]*》")
 
 
 # Words that ask rather than name what is asked about; they never count as missing content.
 _ASKING_WORDS = frozenset(
-    "哪些 什么 怎么 怎样 如何 多少 是否 有没有 为什么 规定 要求 应当 可以 主要 具体 哪个 哪里 哪种 几个 "
-    "今年 现在 目前 情况 问题 方面 内容 有关 相关 关于 政策 措施 办法 方式".split()
+    "哪些 什么 怎么 怎样 如何 多少 多长 多久 多大 多高 多远 是否 有没有 为什么 "
+    "规定 要求 应当 可以 主要 具体 哪个 哪里 哪种 几个 今年 现在 目前 "
+    "情况 问题 方面 内容 有关 相关 关于 政策 措施 办法 方式".split()
 )
 
 
@@ -111,22 +119,31 @@ def unnamed_in_evidence(query: Query, passages: Sequence[Passage], index: Loaded
     """A name of an English question whose every dictionary rendering is absent from the evidence, or None.
 
     "What role does the European Data Protection Board play under China's law?" lands on
-    the law's passages; 欧洲 is in none of them. A word the dictionary cannot render
-    proves nothing, so a name with such a word is never counted missing.
+    the law's passages; 欧洲 is in none of them.
     """
     if query.chinese:
         return None
     text = _context_text(passages, index, front_matter=False)
+    return next(iter(_names_unrendered(query.text, text)), None)
+
+
+def _names_unrendered(question: str, text: str) -> list[str]:
+    """The names of an English question (not those of documents) that no dictionary rendering finds in ``text``.
+
+    A word the dictionary cannot render proves nothing, so a name with such a word is never
+    counted missing.
+    """
     # A law's English name renders badly word by word ("Civil Code" is 民法典, filed by its books
     # 总则编, 合同编): document names are the named-document lift's to find, not this check's.
-    documents = " ".join(document_names(query.text))
-    for name in english_names(query.text):
+    documents = " ".join(document_names(question))
+    missing = []
+    for name in english_names(question):
         if name in documents:
             continue
         whole = chinese_for(name, 20)
         if whole:
             if not any(w in text for w in whole):
-                return name
+                missing.append(name)
             continue
         renderings = [
             chinese_for(word.removesuffix("'s"), 20) for word in name.split() if word.lower() not in _NOT_NAMES
@@ -134,8 +151,43 @@ def unnamed_in_evidence(query: Query, passages: Sequence[Passage], index: Loaded
         if not renderings or any(not r for r in renderings):
             continue
         if any(not any(w in text for w in r) for r in renderings):
-            return name
-    return None
+            missing.append(name)
+    return missing
+
+
+# Words of a question that name the kind of answer it wants ("哪些类型", "什么形式"), not a thing asked about.
+_CATEGORY_WORDS = frozenset("类型 种类 形式 特点 作用".split())
+
+
+def unmentioned_in_document(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> list[str]:
+    """What a question that points at a document asks about and that whole document never mentions.
+
+    "《民法典》对克隆宠物的所有权归属是怎么规定的？" finds the Civil Code's articles on ownership;
+    the code never says 克隆 or 宠物, so it answers only in part. The question must name a
+    document (《…》, "the Patent Law") or point at the paper (论文, "the paper"), and the best
+    passage's document is read whole: a law's other articles count, its neighbours in the
+    library do not. A Chinese question's nouns are looked for; an English question's names
+    (Bitcoin, the European Data Protection Board), through the dictionary.
+    """
+    if not passages:
+        return []
+    named = document_names(query.text)
+    if not named and not KIND_CUES[KIND_PAPER].search(query.text):
+        return []
+    rows = index.passage_rows({passages[0].doc_id}).tolist()
+    own = [p for p in passages if p.doc_id == passages[0].doc_id]
+    whole = "".join(index.chunks[row].text for row in rows) + _context_text(own, index, front_matter=False)
+    if not query.chinese:
+        return _names_unrendered(query.text, whole)
+    words = [
+        w
+        for w in nouns(_QUOTED_NAME.sub(" ", query.text))
+        if w not in _ASKING_WORDS
+        and w not in _CATEGORY_WORDS
+        and not KIND_CUES[KIND_PAPER].search(w)
+        and not any(w in name for name in named)
+    ]
+    return [w for w in dict.fromkeys(words) if w not in whole]
 
 
 def check(
@@ -153,6 +205,10 @@ def check(
     if check_names and (name := unnamed_in_evidence(query, passages, index)) is not None:
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
     reason = unsupported_reason(query, passages, index)
+    if reason is None or reason == NO_FIGURE:
+        if unmentioned := unmentioned_in_document(query, passages, index):
+            title = passages[0].title
+            return Verdict(PARTIAL, f"{title} does not mention {'、'.join(unmentioned)}", title, tuple(unmentioned))
     if reason is None:
         return Verdict(ANSWERED)
     if reason == NO_FIGURE:
