@@ -13,6 +13,7 @@ import pytest
 from conftest import MINI_DIR, BuiltIndex, CountingEncoder, FakeEncoder
 
 import policyqa.index as index_module
+import policyqa.index.load as index_load
 import policyqa.index.parts as index_parts
 import policyqa.index.store as index_store
 import policyqa.index.vectors as index_vectors
@@ -70,6 +71,23 @@ def test_loaded_passages_are_their_sentences_joined(mini_index: BuiltIndex) -> N
         rows = loaded.sentence_index(chunk)
         assert join_sentences([loaded.sentences[r] for r in rows]) == chunk.text
         assert all(loaded.sentences[r].doc_id == chunk.doc_id for r in rows)
+
+
+def test_a_documents_whole_text_holds_every_passage_and_few_are_kept(
+    mini_index: BuiltIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded = load_index(mini_index.settings, mini_index.encoder)
+    for doc_id in loaded.document_rows:
+        text = loaded.document_text(doc_id)
+        rows = loaded.passage_rows((doc_id,)).tolist()
+        assert rows and all(loaded.chunks[row].text in text for row in rows)
+        assert loaded.document_text(doc_id) is text  # kept, not read again
+    monkeypatch.setattr(index_load, "DOCUMENT_TEXTS_KEPT", 1)
+    loaded = load_index(mini_index.settings, mini_index.encoder)
+    first, second = list(loaded.document_rows)[:2]
+    loaded.document_text(first)
+    loaded.document_text(second)
+    assert list(loaded._texts) == [second]
 
 
 def test_faiss_top1_equals_brute_force_cosine(mini_index: BuiltIndex) -> None:

@@ -174,9 +174,8 @@ def unmentioned_in_document(query: Query, passages: Sequence[Passage], index: Lo
     named = document_names(query.text)
     if not named and not KIND_CUES[KIND_PAPER].search(query.text):
         return []
-    rows = index.passage_rows({passages[0].doc_id}).tolist()
     own = [p for p in passages if p.doc_id == passages[0].doc_id]
-    whole = "".join(index.chunks[row].text for row in rows) + _context_text(own, index, front_matter=False)
+    whole = index.document_text(passages[0].doc_id) + _context_text(own, index, front_matter=False)
     if not query.chinese:
         return _names_unrendered(query.text, whole)
     words = [

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import mmap
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -47,6 +49,9 @@ from .table import (
 )
 from .vectors import TERM_EF_SEARCH, VectorSearch, read_faiss
 
+# How many documents' whole texts a loaded index keeps (``LoadedIndex.document_text``).
+DOCUMENT_TEXTS_KEPT = 32
+
 
 @dataclass
 class LoadedIndex:
@@ -71,6 +76,8 @@ class LoadedIndex:
     centroid_vectors: np.ndarray | None = field(default=None)
     # The vocabulary's HNSW index (None: a small vocabulary, or a build made before it was kept).
     term_search: VectorSearch | None = field(default=None)
+    _texts: OrderedDict[str, str] = field(default_factory=OrderedDict, init=False, repr=False)
+    _texts_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def generation(self) -> str:
@@ -91,9 +98,28 @@ class LoadedIndex:
 
     def passage_rows(self, doc_ids: Collection[str], kind: str | None = None) -> np.ndarray:
         """Rows of the passages of these documents (only those of ``kind``, if given), in row order."""
-        parts = [rows for doc_id, rows in self.document_rows.items() if doc_id in doc_ids]
+        every = self.document_rows
+        parts = [every[doc_id] for doc_id in set(doc_ids) if doc_id in every]
         rows = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         return rows[self.table.of_kind(kind)[rows]] if kind is not None else rows
+
+    def document_text(self, doc_id: str) -> str:
+        """A document's whole text: its passages joined (a sentence two passages share comes twice).
+
+        Verification reads the whole of a document a question names; the last few read are kept,
+        as a law's passages are parsed one by one (the Civil Code has thousands).
+        """
+        with self._texts_lock:
+            text = self._texts.get(doc_id)
+            if text is not None:
+                self._texts.move_to_end(doc_id)
+                return text
+        text = "\n".join(self.chunks[row].text for row in self.passage_rows((doc_id,)).tolist())
+        with self._texts_lock:
+            self._texts[doc_id] = text
+            while len(self._texts) > DOCUMENT_TEXTS_KEPT:
+                self._texts.popitem(last=False)
+        return text
 
     def sentence_index(self, chunk: Chunk) -> range:
         """Global sentence rows of a chunk."""
