@@ -386,3 +386,20 @@ def test_the_chat_shows_a_generated_answer_sentence_by_sentence_and_never_the_dr
     assert all("虚构" not in html for html in shown)
     final = steps[-1][1][-1]
     assert final["generation"]["fallback"] is False and len(final["generation"]["sentences"]) == 1
+
+
+def test_a_generated_answer_to_a_partial_question_still_says_first_what_the_texts_do_not_state(
+    mini_assistant: Assistant, scripted: tuple[Scripted, str]
+) -> None:
+    # Scripted server: a reply quoting a passage, so that a sentence is kept.
+    state, url = scripted
+    trace = mini_assistant.trace("技术复苏基金的规模有多少资金？", k=3)
+    extractive = trace.answer
+    assert extractive.outcome == "partial"
+    passages = list(trace.passages)
+    source = next(s for s in passages[0].text.split("。") if s.strip())
+    state.behaviour, state.reply = "reply", f"{source}[1]。"
+    answer = _answerer(mini_assistant, url).answer("技术复苏基金的规模有多少资金？", passages, extractive)
+    assert answer.generation is not None and not answer.generation.fallback, answer.generation
+    assert answer.outcome == "partial"
+    assert answer.answer.startswith("文本未规定所问的金额；相关规定如下：\n"), answer.answer

@@ -151,6 +151,11 @@ def partial(query: Query, answer: Answer, missing: str, reason: str, unmentioned
     return replace(answer, answer=f"{lead}\n{answer.answer}", abstain_reason=reason, outcome=PARTIAL)
 
 
+def partial_lead(answer: Answer) -> str:
+    """What a partial answer says first (the texts state no such figure, the document never mentions …); else ""."""
+    return answer.answer.split("\n", 1)[0] if answer.outcome == PARTIAL else ""
+
+
 def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, settings: Settings) -> Answer:
     """Pick the answering sentences, order them, number their passages."""
     chosen: list[tuple[int, int]] = []

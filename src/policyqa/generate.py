@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from .answer import partial_lead
 from .errors import ConfigError, GenerationError
 from .grounding import Check, Evidence, Grounder, cut_sentences, passage_sentences, strip_markers
 from .settings import Settings
@@ -396,6 +397,9 @@ class LlmAnswerer:
             sources = [g.source for g in sentences if g.source_n == shown_n]
             citations.append(_citation(shown_n, passages[prompt_n - 1], sources))
         text = ("" if chinese else " ").join(g.text for g in sentences)
+        if lead := partial_lead(extractive):
+            # Verification found the texts silent on part of the question: the reader is told first.
+            text = f"{lead}\n{text}"
         return replace(
             extractive,
             answer=text,
