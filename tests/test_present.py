@@ -127,3 +127,12 @@ def test_copy_text_names_title_kind_section_and_pages() -> None:
         "来源 Sources:",
         "[2] 中华人民共和国专利法（2020年修正） — 法律 Law, 第二章 专利权的授予 > 第十二条, pp. 4–5",
     ]
+
+
+def test_a_partial_answer_shows_its_label_and_what_the_texts_do_not_state_apart() -> None:
+    text = "《专利法》未提及克隆、<宠物>；其中相关的内容如下：\n应当订立合同。[2]"
+    rendered = answer_html(text, False, turn=1, citations=[PATENT], partial=True)
+    label, _, rest = rendered.partition("</p>")
+    assert 'class="pq-partial"' in label and "Partly covered" in label and "未提及克隆、&lt;宠物&gt;" in label
+    assert "应当订立合同" in rest and "未提及" not in rest
+    assert "Partly covered" not in answer_html(text, False, turn=1, citations=[PATENT])

@@ -201,6 +201,11 @@ def test_chinese_question_is_cited_and_an_off_topic_one_is_not_covered(tab: Tab,
     assert "语料未涵盖" in notice.inner_text()
     assert tab.page.locator("#pq-citations input").count() == 0
 
+    tab.ask("技术复苏基金的规模有多少资金？")  # the fund is described, its size is not
+    flag = tab.page.locator("#pq-chat .pq-partial").last
+    flag.wait_for()
+    assert "Partly covered" in flag.inner_text() and "文本未规定所问的金额" in flag.inner_text()
+
 
 def test_example_questions_in_both_languages_fill_the_question_box(tab: Tab, open_server: RunningServer) -> None:
     tab.open_ui(open_server.url)

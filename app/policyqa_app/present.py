@@ -27,6 +27,7 @@ PAGE_ROUTE = "ui/page/{doc_id}/{page}.png"
 FILE_ROUTE = "ui/file/{doc_id}"
 MAX_PAGE_QUOTES = 4
 NOT_COVERED_LABEL = "语料未涵盖 · Not covered by the corpus"
+PARTIAL_LABEL = "部分涵盖 · Partly covered by the corpus"
 _HIDDEN_RUN = re.compile(f"(?:{HIDDEN_CHARACTERS.pattern})+")
 _MAX_LISTED_CODES = 8
 # A short title's width in columns: a CJK character counts two, so 28 is fourteen characters.
@@ -64,8 +65,11 @@ def answer_html(
     turn: int | None = None,
     citations: Sequence[Mapping[str, object]] = (),
     english: bool = False,
+    partial: bool = False,
 ) -> str:
-    """The answer for the chat window: escaped, markers emphasised, abstention flagged.
+    """The answer for the chat window: escaped, markers emphasised, abstention and partial answer flagged.
+
+    A ``partial`` answer's first line (what the texts do not state) stands under its label.
 
     With ``turn`` (the answer's place in the chat), each ``[n]`` that names one of ``citations``
     is a link to that answer's card n, and the answer ends with its list of sources, so every
@@ -83,15 +87,19 @@ def answer_html(
             return f'<strong class="pq-marker">[{n}]</strong>'
         return f'<a class="pq-marker" href="{CITE_HREF.format(turn=int(turn), n=n)}"><strong>[{n}]</strong></a>'
 
-    body = _MARKER.sub(marker, escape_text(answer))
+    flag = ""
+    if partial:
+        lead, _, answer = answer.partition("\n")
+        flag = f'<p class="pq-partial"><strong>◐ {html.escape(PARTIAL_LABEL)}</strong><br>{escape_text(lead)}</p>'
+    body = flag + f"<p>{_MARKER.sub(marker, escape_text(answer))}</p>"
     if turn is None or not citations:
-        return f"<p>{body}</p>"
+        return body
     links = "".join(
         f'<li><a class="pq-cite" href="{CITE_HREF.format(turn=int(turn), n=int(c["n"]))}">'  # type: ignore[call-overload]
         f"{html.escape(citation_label(c, english))}</a></li>"
         for c in citations
     )
-    return f'<p>{body}</p><div class="pq-sources">来源 Sources<ul>{links}</ul></div>'
+    return f'{body}<div class="pq-sources">来源 Sources<ul>{links}</ul></div>'
 
 
 def _merged(spans: Iterable[Sequence[int]], length: int) -> list[tuple[int, int]]:

@@ -36,6 +36,7 @@ CSS = """
 #pq-header p { margin: 0; color: var(--body-text-color-subdued); }
 #pq-header .pq-logout { float: right; }
 .pq-not-covered { color: #9a3412; }
+.pq-partial { color: #92400e; border-left: 3px solid #f59e0b; padding-left: 0.5em; }
 .pq-hidden { color: #b45309; font-size: .8em; }
 .pq-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .8rem 1rem;
            line-height: 1.6; background: var(--background-fill-primary); }

@@ -28,7 +28,7 @@ from policyqa.documents import decode_bytes  # noqa: E402
 from policyqa.filters import make_filter  # noqa: E402
 from policyqa.library import ADDED, DUPLICATE, AddReport, DocumentNotFoundError, NotManagedError  # noqa: E402
 from policyqa.text import is_chinese  # noqa: E402
-from policyqa.types import GroundedSentence  # noqa: E402
+from policyqa.types import PARTIAL, GroundedSentence  # noqa: E402
 
 from .documents_api import MAX_UPLOAD_FILES, client_reason, safe_file_name  # noqa: E402
 from .feedback import MAX_COMMENT_CHARS, FeedbackRecord  # noqa: E402
@@ -409,10 +409,12 @@ class UIHandlers:
         for count in range(1, len(pieces)):
             partial = {
                 "role": "assistant",
-                "content": answer_html(" ".join(pieces[:count]), answer.abstained, turn, (), english),
+                "content": answer_html(
+                    " ".join(pieces[:count]), answer.abstained, turn, (), english, answer.outcome == PARTIAL
+                ),
             }
             yield history + [partial], answers, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        content = answer_html(answer.answer, answer.abstained, turn, citations, english)
+        content = answer_html(answer.answer, answer.abstained, turn, citations, english, answer.outcome == PARTIAL)
         content = filter_html(filter_text(kinds or (), regions or (), years, len(doc_ids or ()))) + content
         if answer.generation is not None and answer.generation.note:
             # Why a generated answer fell back to quotes, or what the verifier left out.
