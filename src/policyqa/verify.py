@@ -174,6 +174,8 @@ def unmentioned_in_document(query: Query, passages: Sequence[Passage], index: Lo
     named = document_names(query.text)
     if not named and not KIND_CUES[KIND_PAPER].search(query.text):
         return []
+    if not _is_pointed_at(passages[0], named):
+        return []  # the answer would say what another document than the one asked about lacks
     own = [p for p in passages if p.doc_id == passages[0].doc_id]
     whole = index.document_text(passages[0].doc_id) + _context_text(own, index, front_matter=False)
     if not query.chinese:
@@ -187,6 +189,23 @@ def unmentioned_in_document(query: Query, passages: Sequence[Passage], index: Lo
         and not any(w in name for name in named)
     ]
     return [w for w in dict.fromkeys(words) if w not in whole]
+
+
+_STATE_PREFIX = "中华人民共和国"
+
+
+def _is_pointed_at(best: Passage, named: Sequence[str]) -> bool:
+    """Whether the best passage's document is the one the question points at, as far as can be told.
+
+    A name in 《》 must be its title or within it (《劳动合同法》, 中华人民共和国劳动合同法); the paper's
+    cue needs the paper. An English name cannot be compared with a Chinese title: the retriever's
+    lift of the documents nearest to it is trusted.
+    """
+    chinese = [n.removeprefix(_STATE_PREFIX) for n in named if is_cjk(n[0])]
+    if chinese:
+        title = best.title.removeprefix(_STATE_PREFIX)
+        return any(n in title or title in n for n in chinese)
+    return bool(named) or best.kind == KIND_PAPER
 
 
 def check(
