@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from conftest import hypothesis_examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import policyqa.assistant as assistant_module
 from policyqa import Assistant, ConfigError, IndexMismatchError, QuestionError, Settings
 from policyqa.assistant import clean_question
 from policyqa.documents import HIDDEN_CHARACTERS
@@ -117,3 +119,12 @@ def test_documents_lists_titles_and_sections(mini_assistant: Assistant) -> None:
     docs = {d.doc_id: d for d in mini_assistant.documents()}
     assert docs["model-transfer-regulation"].title == "示范市科技成果转化促进条例"
     assert any("第四条" in s for s in docs["model-transfer-regulation"].sections)
+
+
+def test_warm_up_loads_what_a_first_question_would(mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    tagged: list[str] = []
+    real = assistant_module.nouns
+    monkeypatch.setattr(assistant_module, "nouns", lambda text: tagged.append(text) or real(text))
+    mini_assistant.warm_up()
+    # Verification of a question naming a document needs jieba's part-of-speech tables.
+    assert tagged and "jieba.posseg" in sys.modules

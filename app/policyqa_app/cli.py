@@ -178,7 +178,6 @@ def load_before_fork(settings: Settings, *, read_only: bool) -> Assistant:
     from policyqa.index import limit_search_threads
 
     from .prefork import run_in_child
-    from .service import WARMUP_QUESTION, WARMUP_QUESTION_EN
 
     limit_search_threads(1)  # one thread a worker: the workers are the parallelism
     if settings.store != "faiss":
@@ -196,8 +195,7 @@ def load_before_fork(settings: Settings, *, read_only: bool) -> Assistant:
         assistant = Assistant(settings, auto_build=False)
         assistant.generation  # noqa: B018
     assistant.auto_build = not read_only  # later, as a single server: a changed corpus is rebuilt
-    for question in (WARMUP_QUESTION, WARMUP_QUESTION_EN):
-        assistant.ask(question)  # the encoder, jieba and the dictionaries, loaded before the fork
+    assistant.warm_up()  # the encoder, jieba and the dictionaries, loaded before the fork
     return assistant
 
 

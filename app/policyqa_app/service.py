@@ -29,10 +29,6 @@ from .state import SharedSessionStore, SharedState, StateUnavailableError
 
 log = logging.getLogger("policyqa.app")
 
-# It names a document, so that verification loads jieba's part-of-speech tables too.
-WARMUP_QUESTION = "《预热》预热 warm-up"
-# An English question loads what only English questions use (the CC-CEDICT index).
-WARMUP_QUESTION_EN = "warm-up of the policy index"
 # How often a request looks for a build another process published (``policyqa add``).
 REFRESH_INTERVAL_SECONDS = 1.0
 
@@ -67,8 +63,7 @@ class Service:
     def warm_up(self) -> None:
         """Load (or build) the index and the encoder, so the first question is fast."""
         try:
-            self.assistant.ask(WARMUP_QUESTION, k=1)
-            self.assistant.ask(WARMUP_QUESTION_EN, k=1)
+            self.assistant.warm_up()
             self.load_error = None
             self.ready.set()
         except Exception as exc:  # reported by /readyz; requests retry the load themselves

@@ -25,6 +25,7 @@ from .expand import QueryPreparer
 from .followup import resolve_follow_up
 from .generate import MODE_EXTRACTIVE, MODE_LLM, LlmAnswerer, check_mode
 from .index import LoadedIndex, ProgressFn, build_index, current_build, is_stale, load_index
+from .lexical import nouns
 from .retrieve import Retriever
 from .settings import Settings, check_top_k
 from .stores import open_store
@@ -48,6 +49,8 @@ log = logging.getLogger("policyqa")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 BELOW_FLOOR = "no passage is close enough to the question"
+# Asked once before the first real question; the English one loads CC-CEDICT's index and the term matcher.
+WARM_UP_QUESTIONS = ("预热 warm-up", "warm-up of the policy index")
 
 
 def clean_question(question: object, max_chars: int) -> str:
@@ -232,6 +235,12 @@ class Assistant:
 
     def _prepare(self, loaded: _Loaded, question: str) -> Query:
         return loaded.preparer.prepare(clean_question(question, self.settings.max_question_chars))
+
+    def warm_up(self) -> None:
+        """Load the index, the encoder and every table a first question would load, so that it is fast."""
+        for question in WARM_UP_QUESTIONS:
+            self.ask(question, k=1)
+        nouns(WARM_UP_QUESTIONS[0])  # jieba's part-of-speech tables, for questions that name a document
 
     def search(
         self,

@@ -305,8 +305,7 @@ def run_eval(assistant: Assistant, gold: Sequence[GoldQuestion], k: int | None =
     """Evaluate every question; return the report (overall, by language, by type, per question)."""
     top_k = k or assistant.settings.top_k
     _ = assistant.index  # build or load before timing questions
-    # First-call costs (jieba's dictionary and part-of-speech tables) are not question latency.
-    assistant.ask("《预热》预热 warm-up", k=1)
+    assistant.warm_up()  # first-call costs (jieba's tables, the dictionary) are not question latency
     titles = [document.title for document in assistant.index.documents.values()]
     left_out = [g.id for g in gold if g.answered_by(titles)]
     started = time.perf_counter()

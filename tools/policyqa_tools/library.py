@@ -53,7 +53,7 @@ from policyqa.index import check_compatible, current_build, index_home, is_stale
 
 from .http_load import HTTP_CLIENTS, load, stop_process, wait_ready
 from .machine import child_env, free_port
-from .measure import WARM_UP_ASKS, WARM_UP_QUESTION, _cli, _corpus_args, _loaded_index, timed
+from .measure import WARM_UP_ASKS, _cli, _corpus_args, _loaded_index, timed
 from .report import latency_summary
 
 if TYPE_CHECKING:
@@ -359,7 +359,7 @@ def _in_process_steps(
     say(f"[2/{steps}] encoder floor on a sample of {FLOOR_SAMPLE:,} distinct sentences")
     results["floor"] = encoder_floor(settings, _distinct_sentences(index.folder), FLOOR_SAMPLE)
     say(f"[3/{steps}] warm ask and search, {len(questions)} gold questions x {passes}")
-    assistant.search(WARM_UP_QUESTION, k=1)
+    assistant.warm_up()  # as a server does before its first request
     for question in questions[:WARM_UP_ASKS]:
         assistant.ask(question)
     encoder = assistant.encoder

@@ -108,7 +108,7 @@ def warm_latency(settings: Settings, questions: Sequence[str], passes: int) -> d
     from policyqa.compare import LangChainBaseline
 
     assistant = Assistant(settings)
-    assistant.search(WARM_UP_QUESTION, k=1)
+    assistant.warm_up()  # as a server does before its first request
     for question in questions[:WARM_UP_ASKS]:
         assistant.ask(question)
     ask = timed(assistant.ask, questions, passes)
