@@ -2,7 +2,7 @@
 
 Retrieval always returns something, and a plausible question about a place,
 a year or an amount that the corpus never gives lands on passages that are
-about the right topic. Before answering, three checks compare what the question
+about the right topic. Before answering, these checks compare what the question
 asks for with what the passages contain:
 
 - a place the question names (a Chinese province, city or a country) must appear
@@ -226,7 +226,8 @@ def check(
     if reason is None or reason == NO_FIGURE:
         if unmentioned := unmentioned_in_document(query, passages, index):
             title = passages[0].title
-            return Verdict(PARTIAL, f"{title} does not mention {'、'.join(unmentioned)}", title, tuple(unmentioned))
+            listed = ("、" if query.chinese else ", ").join(unmentioned)
+            return Verdict(PARTIAL, f"{title} does not mention {listed}", title, tuple(unmentioned))
     if reason is None:
         return Verdict(ANSWERED)
     if reason == NO_FIGURE:
