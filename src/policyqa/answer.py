@@ -5,9 +5,8 @@ embeddings were computed at index time), the best few are kept in reading
 order, and each is followed by the marker [n] of the passage it quotes. A
 sentence further down is kept when it holds question terms the others lack (the
 other part of a two-part question), and a few more when they come from passages
-already cited. Whether
-to answer at all is decided before (``Assistant``: the relevance floor, then
-verification); ``not_covered`` words an abstention.
+already cited. Whether to answer at all is decided before (``Assistant``: the
+relevance floor, then verification); ``not_covered`` words an abstention.
 """
 
 from __future__ import annotations
