@@ -204,7 +204,7 @@ def _is_pointed_at(best: Passage, named: Sequence[str]) -> bool:
     chinese = [n.removeprefix(_STATE_PREFIX) for n in named if is_cjk(n[0])]
     if chinese:
         title = best.title.removeprefix(_STATE_PREFIX)
-        return any(n in title or title in n for n in chinese)
+        return bool(title) and any(n in title or title in n for n in chinese)
     return bool(named) or best.kind == KIND_PAPER
 
 
