@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
+from policyqa.answer import split_lead
 from policyqa.documents import HIDDEN_CHARACTERS
 from policyqa.metadata import kind_label
 
@@ -89,7 +90,7 @@ def answer_html(
 
     flag = ""
     if partial:
-        lead, _, answer = answer.partition("\n")
+        lead, answer = split_lead(answer)
         flag = f'<p class="pq-partial"><strong>◐ {html.escape(PARTIAL_LABEL)}</strong><br>{escape_text(lead)}</p>'
     body = flag + f"<p>{_MARKER.sub(marker, escape_text(answer))}</p>"
     if turn is None or not citations:

@@ -150,9 +150,15 @@ def partial(query: Query, answer: Answer, missing: str, reason: str, unmentioned
     return replace(answer, answer=f"{lead}\n{answer.answer}", abstain_reason=reason, outcome=PARTIAL)
 
 
+def split_lead(text: str) -> tuple[str, str]:
+    """A partial answer's text as its first line (what the texts do not state) and the quotes after it."""
+    lead, _, rest = text.partition("\n")
+    return lead, rest
+
+
 def partial_lead(answer: Answer) -> str:
     """What a partial answer says first (the texts state no such figure, the document never mentions …); else ""."""
-    return answer.answer.split("\n", 1)[0] if answer.outcome == PARTIAL else ""
+    return split_lead(answer.answer)[0] if answer.outcome == PARTIAL else ""
 
 
 def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, settings: Settings) -> Answer:

@@ -176,8 +176,9 @@ def unmentioned_in_document(query: Query, passages: Sequence[Passage], index: Lo
         return []
     if not _is_pointed_at(passages[0], named):
         return []  # the answer would say what another document than the one asked about lacks
-    own = [p for p in passages if p.doc_id == passages[0].doc_id]
-    whole = index.document_text(passages[0].doc_id) + _context_text(own, index, front_matter=False)
+    # The document's passages hold the retrieved ones' text; their titles and sections are added.
+    headings = " ".join(f"{p.title} {p.section}" for p in passages if p.doc_id == passages[0].doc_id)
+    whole = f"{index.document_text(passages[0].doc_id)}\n{headings}"
     if not query.chinese:
         return _names_unrendered(query.text, whole)
     words = [
@@ -217,9 +218,10 @@ def check(
     else: not covered. A figure they do not give, on a matter they do treat, is a partial
     answer: the texts fix no such figure, and what they say on the matter is quoted.
     """
-    share, missing = missing_content(query, passages, index)
-    if share > max_missing:
-        return Verdict(NOT_COVERED, f"the passages do not mention {'、'.join(missing[:3])}")
+    if max_missing < 1.0:  # a share is at most 1: the default turns the check off, and its work
+        share, missing = missing_content(query, passages, index)
+        if share > max_missing:
+            return Verdict(NOT_COVERED, f"the passages do not mention {'、'.join(missing[:3])}")
     if check_names and (name := unnamed_in_evidence(query, passages, index)) is not None:
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
     reason = unsupported_reason(query, passages, index)
