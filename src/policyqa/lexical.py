@@ -90,6 +90,14 @@ def nouns(text: str) -> list[str]:
     return [pair.word for pair in jieba.posseg.lcut(text) if len(pair.word) >= 2 and pair.flag.startswith("n")]
 
 
+def is_noun(word: str) -> bool:
+    """Whether jieba reads a Chinese word as nouns only (tags n…, or l for set phrases such as 无人机)."""
+    _jieba()
+    import jieba.posseg
+
+    return all(pair.flag.startswith(("n", "l")) for pair in jieba.posseg.lcut(word))
+
+
 @lru_cache(maxsize=50_000)
 def term_tokens(term: str) -> tuple[str, ...]:
     """``tokenize`` of one query term (a glossary or expansion term), cut once: terms recur across questions."""

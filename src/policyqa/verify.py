@@ -28,10 +28,11 @@ import re
 from collections.abc import Sequence
 
 from .articles import article_of, articles_named
-from .dictionary import chinese_for
+from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for
+from .expand import english_phrases
 from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind
 from .index import LoadedIndex
-from .lexical import nouns
+from .lexical import is_noun, nouns
 from .named import KIND_CUES, document_names
 from .places import places_named
 from .text import is_cjk
@@ -143,7 +144,7 @@ def _names_unrendered(question: str, text: str) -> list[str]:
         whole = chinese_for(name, 20)
         if whole:
             if not any(w in text for w in whole):
-                missing.append(name)
+                missing.append(_shown_with(name, whole))
             continue
         renderings = [
             chinese_for(word.removesuffix("'s"), 20) for word in name.split() if word.lower() not in _NOT_NAMES
@@ -151,8 +152,53 @@ def _names_unrendered(question: str, text: str) -> list[str]:
         if not renderings or any(not r for r in renderings):
             continue
         if any(not any(w in text for w in r) for r in renderings):
-            missing.append(name)
+            missing.append(_shown_with(name, [w for r in renderings for w in r[:1]]))
     return missing
+
+
+# Endings of English adjectives, adverbs and verb forms ("technological", "lawfully", "keeping",
+# "commercialise"): the things a question asks about are nouns.
+_NOT_NOUN_ENDINGS = ("ing", "ed", "ly", "ise", "ize", "ical", "ial", "ous", "ful", "less", "able", "ible", "ive")
+_SHOWN_RENDERINGS = 3
+
+
+def _things_unrendered(question: str, text: str) -> list[str]:
+    """The things (lower-case nouns) of an English question that no dictionary rendering finds in ``text``.
+
+    "What does the Tobacco Monopoly Law say about e-cigarettes?": the law treats tobacco, but
+    never says 电子烟. A word is a thing when most of its usual renderings are Chinese nouns
+    (jieba's tags) and its ending is not an adjective's or a verb's; every rendering the dictionary
+    gives (up to 20) must be absent. Words of names, of the named documents and of how the
+    question asks are left to other checks.
+    """
+    names = english_names(question) + document_names(question)
+    skipped = {w for name in names for w in re.findall(r"[a-z][a-z\-']+", name.lower())}
+    missing = []
+    for word in dict.fromkeys(english_phrases(question)):
+        if (
+            " " in word
+            or word in skipped
+            or word in STOPWORDS
+            or word in GENERIC_WORDS
+            or word in _NOT_NAMES
+            or word.endswith(_NOT_NOUN_ENDINGS)
+            or KIND_CUES[KIND_PAPER].search(word)
+        ):
+            continue
+        renderings = chinese_for(word, 20)
+        usual = renderings[:_SHOWN_RENDERINGS]
+        as_nouns = [r for r in usual if is_noun(r)]
+        # Most usual renderings nouns: "cause" (原因, 引起, 造成) and "claims" (声称 …) ask about acts.
+        if 2 * len(as_nouns) <= len(usual):
+            continue
+        if not any(r in text for r in renderings):
+            missing.append(_shown_with(word, as_nouns))
+    return missing
+
+
+def _shown_with(english: str, renderings: Sequence[str]) -> str:
+    """An English word with the Chinese words looked for, so that a reader can check: "e-cigarettes (电子烟)"."""
+    return f"{english} ({', '.join(renderings[:_SHOWN_RENDERINGS])})"
 
 
 # Words of a question that name the kind of answer it wants ("哪些类型", "什么形式"), not a thing asked about.
@@ -180,7 +226,11 @@ def unmentioned_in_document(query: Query, passages: Sequence[Passage], index: Lo
     headings = " ".join(f"{p.title} {p.section}" for p in passages if p.doc_id == passages[0].doc_id)
     whole = f"{index.document_text(passages[0].doc_id)}\n{headings}"
     if not query.chinese:
-        return _names_unrendered(query.text, whole)
+        missing = _names_unrendered(query.text, whole)
+        # A question comparing two documents asks about things only the other one may treat.
+        if len(named) <= 1:
+            missing += _things_unrendered(query.text, whole)
+        return missing
     words = [
         w
         for w in nouns(_QUOTED_NAME.sub(" ", query.text))
@@ -203,9 +253,13 @@ def _is_pointed_at(best: Passage, named: Sequence[str]) -> bool:
     lift of the documents nearest to it is trusted.
     """
     chinese = [n.removeprefix(_STATE_PREFIX) for n in named if is_cjk(n[0])]
+    title = best.title.removeprefix(_STATE_PREFIX)
     if chinese:
-        title = best.title.removeprefix(_STATE_PREFIX)
         return bool(title) and any(n in title or title in n for n in chinese)
+    # An English name the dictionary renders whole ("Civil Code": 民法典) is compared as a Chinese one.
+    rendered = [w for n in named for w in chinese_for(n, 20)]
+    if rendered:
+        return any(w in title for w in rendered)
     return bool(named) or best.kind == KIND_PAPER
 
 
