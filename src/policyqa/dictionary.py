@@ -38,7 +38,6 @@ import gzip
 import hashlib
 import importlib.util
 import math
-import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -48,6 +47,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError
+from .user_cache import cache_home, private_folder, replace_file
 
 __all__ = [
     "CedictDictionary",
@@ -597,17 +597,7 @@ def _jieba_frequencies() -> dict[str, int]:
 
 def default_cache_dir() -> Path:
     """Where the built index is kept between processes: ``$XDG_CACHE_HOME/policyqa/cedict``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "policyqa" / "cedict"
-
-
-def _private_dir(folder: Path) -> bool:
-    """Makes the folder if needed; True when only this user can write it (as the jieba cache in ``lexical``)."""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        status = folder.stat()
-    except OSError:
-        return False
-    return folder.is_dir() and status.st_uid == os.getuid() and not status.st_mode & 0o022
+    return cache_home() / "cedict"
 
 
 def _fingerprint(data: bytes) -> str:
@@ -625,7 +615,7 @@ def _cached_index(data: bytes, cache_dir: Path | None) -> dict[str, str]:
     faster than JSON, and, unlike pickle or marshal, reading it runs nothing.
     """
     path = None
-    if cache_dir is not None and _private_dir(cache_dir):
+    if cache_dir is not None and private_folder(cache_dir):
         path = cache_dir / f"index-{_fingerprint(data)}.txt"
         try:
             count, _, rest = path.read_text(encoding="utf-8").partition("\n")
@@ -636,17 +626,8 @@ def _cached_index(data: bytes, cache_dir: Path | None) -> dict[str, str]:
             pass
     index = build_index(_lines(data), _jieba_frequencies())
     if path is not None:
-        try:
-            for stale in path.parent.glob("index-*"):
-                stale.unlink(missing_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(
-                "".join([f"{len(index)}\n", *(f"{k}\n" for k in index), *(f"{w}\n" for w in index.values())]),
-                encoding="utf-8",
-            )
-            os.replace(partial, path)
-        except OSError:
-            pass  # a read-only home: the next process builds the index again
+        text = "".join([f"{len(index)}\n", *(f"{k}\n" for k in index), *(f"{w}\n" for w in index.values())])
+        replace_file(path, text.encode("utf-8"), stale="index-*")
     return index
 
 

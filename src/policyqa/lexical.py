@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from array import array
 from collections.abc import Iterable, Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .text import CJK_RANGE
+from .user_cache import cache_home, private_folder
 
 _TOKEN_RE = re.compile(rf"[{CJK_RANGE}]|[a-z0-9]+(?:[.%][a-z0-9]+)*", re.I)
 _CHINESE_WORD = re.compile(rf"[{CJK_RANGE}]{{2,}}")
@@ -46,10 +46,8 @@ def _jieba():  # type: ignore[no-untyped-def]
     jieba.setLogLevel(logging.WARNING)
     # jieba caches its parsed dictionary with marshal in the shared temp folder, where
     # another local user could plant one; a folder only this user can write is used instead.
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    private = cache_home / "policyqa" / "jieba"
-    private.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if private.is_dir() and private.stat().st_uid == os.getuid() and not private.stat().st_mode & 0o022:
+    private = cache_home() / "jieba"
+    if private_folder(private):
         jieba.dt.tmp_dir = str(private)
     else:
         jieba.dt.cache_file = None
