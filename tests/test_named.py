@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from conftest import built_corpus
 
 from policyqa import Assistant
-from policyqa.named import document_names
+from policyqa.embed import Encoder
+from policyqa.named import document_names, kind_endings, title_has_ending
 
 
 @pytest.mark.parametrize(
@@ -43,3 +47,40 @@ def test_a_named_document_is_lifted_and_a_question_naming_none_lifts_nothing(min
     )
     assert "示范市科技成果转化促进条例" in [t for t, n in zip(titles, english, strict=True) if n]
     assert not np.any(retriever._named_documents("What should the government do in the trough of disillusionment?"))
+
+
+@pytest.mark.parametrize(
+    ("name", "endings", "title", "of_kind"),
+    [
+        ("Road Traffic Safety Law", ("法",), "中华人民共和国道路交通安全法", True),
+        ("Road Traffic Safety Law", ("法",), "聊城市道路交通安全条例", False),
+        ("Labour Contract Law", ("法",), "中华人民共和国劳动合同法实施条例", True),  # the rules implementing it
+        ("consumer protection law", ("法",), "中华人民共和国刑法（2020年修正）", True),
+        ("重庆市志愿服务条例", ("条例",), "重庆市志愿服务条例", True),
+        ("Civil Code", (), "", False),  # "Code" names no kind by which titles end
+        ("民法典", (), "", False),
+    ],
+)
+def test_a_name_gives_the_kind_of_its_document(name: str, endings: tuple[str, ...], title: str, of_kind: bool) -> None:
+    found = kind_endings(name)
+    assert bool(found) == bool(endings) and all(e in found for e in endings)
+    if title:
+        assert title_has_ending(title, found) == of_kind
+
+
+def test_an_english_law_name_lifts_the_law_not_a_citys_regulation_with_a_nearer_title(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "national": "# 中华人民共和国道路交通安全法\n\n第五十一条 摩托车驾驶人及乘坐人员应当按规定戴安全头盔。",
+        "city": "# 聊城市道路交通安全条例\n\n第三十二条 未经登记的三轮车、摩托车，不得在禁止其通行的道路上行驶。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    retriever = assistant.retriever
+    titles = [assistant.index.documents[d].title for d in retriever._doc_ids]
+    name = "Road Traffic Safety Law"
+    similarity = retriever._title_vectors @ use_encoder.encode_documents([name])[0]
+    assert titles[int(np.argmax(similarity))] == "聊城市道路交通安全条例"  # the encoder alone prefers the city's
+    named = retriever._named_documents(f"What does the {name} require of motorcycle riders?")
+    assert [t for t, n in zip(titles, named, strict=True) if n] == ["中华人民共和国道路交通安全法"]

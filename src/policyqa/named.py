@@ -59,3 +59,26 @@ def document_names(question: str) -> list[str]:
         if not set(words[:-1]) & _GENERIC:  # "the relevant law", "the city's … regulation"
             names.append(match.group(1))
     return list(dict.fromkeys(names))[:MAX_NAMES]
+
+
+# The kind a name's last word gives, as the titles of that kind end: an English "… Law" is a law
+# of the National People's Congress (its title ends in 法), never a city's 条例 of the same matter;
+# a Chinese name's ending is its kind.
+_LAW_ENDINGS = ("法", "法实施条例", "法实施细则", "法实施办法")  # a law, and the rules implementing it
+_ENGLISH_KIND_ENDINGS = {"law": _LAW_ENDINGS, "constitution": ("宪法",)}
+_CHINESE_KIND_ENDINGS = ("条例", "规定", "办法", "决定", "解释", "法")
+# A title's trailing note in brackets ("（2018年修正）") is no part of its kind.
+_TRAILING_NOTE = re.compile(r"\s*[（(][^（）()]*[）)]$")
+
+
+def kind_endings(name: str) -> tuple[str, ...]:
+    """How titles of the kind a document name gives end (("法",) for "Food Safety Law"); () when it gives none."""
+    if name.isascii():
+        return _ENGLISH_KIND_ENDINGS.get(name.split()[-1].lower(), ())
+    ending = next((e for e in _CHINESE_KIND_ENDINGS if name.endswith(e)), None)
+    return _LAW_ENDINGS if ending == "法" else (ending,) if ending else ()
+
+
+def title_has_ending(title: str, endings: tuple[str, ...]) -> bool:
+    """Whether a title, its trailing note set aside, ends as ``endings`` say."""
+    return _TRAILING_NOTE.sub("", title).endswith(endings)

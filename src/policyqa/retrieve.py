@@ -20,7 +20,7 @@ from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
 from .lexical import term_tokens
 from .metadata import LEGAL_KINDS
-from .named import KIND_CUES, document_names
+from .named import KIND_CUES, document_names, kind_endings, title_has_ending
 from .places import places_named
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
@@ -56,6 +56,7 @@ class Retriever:
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
+        self._title_endings: dict[tuple[str, ...], np.ndarray] = {}
         self._centroids = None
         if settings.centroid_weight:
             self._centroids = index.centroid_vectors
@@ -209,10 +210,23 @@ class Retriever:
         if not names:
             return named
         similarity = self._title_vectors @ self.encoder.encode_documents(names).T
+        for column, name in enumerate(names):
+            # A name that gives a kind ("… Law") looks among the titles of that kind, if any is near.
+            if endings := kind_endings(name):
+                of_kind = self._titles_ending(endings)
+                if (similarity[of_kind, column] >= NAMED_TITLE_FLOOR).any():
+                    similarity[~of_kind, column] = -1.0
         best = similarity.max(axis=0)
         chosen = (similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)).any(axis=1)
         named[chosen] = 1.0
         return named
+
+    def _titles_ending(self, endings: tuple[str, ...]) -> np.ndarray:
+        """A mask of the documents (sorted id order) whose titles end as ``endings`` say, kept per ending."""
+        if endings not in self._title_endings:
+            titles = [self.index.documents[d].title for d in self._doc_ids]
+            self._title_endings[endings] = np.asarray([title_has_ending(t, endings) for t in titles], dtype=bool)
+        return self._title_endings[endings]
 
     def _cued_documents(self, bonus: np.ndarray) -> list[str] | None:
         """The few documents a question's cues single out, or None when they single out none.
