@@ -84,3 +84,24 @@ def test_an_english_law_name_lifts_the_law_not_a_citys_regulation_with_a_nearer_
     assert titles[int(np.argmax(similarity))] == "聊城市道路交通安全条例"  # the encoder alone prefers the city's
     named = retriever._named_documents(f"What does the {name} require of motorcycle riders?")
     assert [t for t, n in zip(titles, named, strict=True) if n] == ["中华人民共和国道路交通安全法"]
+
+
+def test_a_name_is_encoded_once_and_alone(mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    retriever = mini_assistant.retriever
+    encoder = retriever.encoder
+    names = ["Model Property Regulation", "Food Safety Law"]
+    expected = np.stack([encoder.encode_documents([name])[0] for name in names])
+    encoded: list[list[str]] = []
+    original = encoder.encode_documents
+
+    def counted(texts: list[str]) -> np.ndarray:
+        encoded.append(list(texts))
+        return original(texts)
+
+    monkeypatch.setattr(encoder, "encode_documents", counted)
+    retriever._name_cache.clear()
+    first = retriever._name_vectors(names)
+    again = retriever._name_vectors(list(reversed(names)))
+    assert encoded == [[names[0]], [names[1]]]  # each alone: its vector does not depend on its company
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(again, expected[::-1])

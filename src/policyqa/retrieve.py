@@ -11,6 +11,8 @@ process by default, or a Milvus collection; the scoring after them is the same.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .articles import articles_named
@@ -31,6 +33,7 @@ from .types import Passage, Query, SearchFilter
 # below the nearest).
 NAMED_TITLE_FLOOR = 0.5
 NAMED_TITLE_MARGIN = 0.03
+NAME_CACHE_SIZE = 4_096
 
 
 class Retriever:
@@ -57,6 +60,9 @@ class Retriever:
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
         self._title_endings: dict[tuple[str, ...], np.ndarray] = {}
+        # Server threads share the retriever: the cache of name vectors is read and filled under the lock.
+        self._name_cache: dict[str, np.ndarray] = {}
+        self._name_lock = threading.Lock()
         self._centroids = None
         if settings.centroid_weight:
             self._centroids = index.centroid_vectors
@@ -209,7 +215,7 @@ class Retriever:
         names = document_names(question)
         if not names:
             return named
-        similarity = self._title_vectors @ self.encoder.encode_documents(names).T
+        similarity = self._title_vectors @ self._name_vectors(names).T
         for column, name in enumerate(names):
             # A name that gives a kind ("… Law") looks among the titles of that kind, if any is near.
             if endings := kind_endings(name):
@@ -220,6 +226,22 @@ class Retriever:
         chosen = (similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)).any(axis=1)
         named[chosen] = 1.0
         return named
+
+    def _name_vectors(self, names: list[str]) -> np.ndarray:
+        """The names' vectors, each encoded alone (so that it is the same whatever names it comes with) and kept.
+
+        Names recur across questions ("the Labour Contract Law"), as the term matcher's phrases do.
+        """
+        with self._name_lock:
+            known = {name: self._name_cache[name] for name in names if name in self._name_cache}
+        for name in names:
+            if name not in known:
+                known[name] = self.encoder.encode_documents([name])[0]
+                with self._name_lock:
+                    if len(self._name_cache) >= NAME_CACHE_SIZE:
+                        self._name_cache.clear()
+                    self._name_cache[name] = known[name]
+        return np.stack([known[name] for name in names])
 
     def _titles_ending(self, endings: tuple[str, ...]) -> np.ndarray:
         """A mask of the documents (sorted id order) whose titles end as ``endings`` say, kept per ending."""
