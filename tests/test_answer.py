@@ -9,7 +9,7 @@ import pytest
 from conftest import squash
 
 from policyqa import Assistant, Settings
-from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH, _covering_rest, _sentence_scores
+from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH, _covering_rest, _sentence_scores, _with_lead_sources
 from policyqa.embed import Encoder
 from policyqa.figures import items_asked
 
@@ -236,3 +236,30 @@ def test_sentences_beyond_the_answer_length_come_from_cited_passages(tmp_path: P
     # More than one sentence, all under the one citation the first opened.
     assert len(quoted) > 1, answer.answer
     assert set(quoted) == {"1"} and len(answer.citations) == 1, answer.answer
+
+
+COMPENSATION_RULES = (
+    "# 示范劳动合同条例\n\n"
+    "第四十七条 经济补偿按劳动者在本单位工作的年限，每满一年支付一个月工资的标准向劳动者支付。"
+    "六个月以上不满一年的，按一年计算；不满六个月的，向劳动者支付半个月工资的经济补偿。"
+    "劳动者月工资高于本地区上年度职工月平均工资三倍的，按职工月平均工资三倍的数额支付。\n\n"
+    "第四十八条 用人单位应当在解除劳动合同时出具解除证明。"
+)
+
+
+def test_a_quote_read_under_its_paragraphs_opening_brings_the_opening(tmp_path: Path, use_encoder: Encoder) -> None:
+    assistant = _assistant_over(tmp_path, "compensation.md", COMPENSATION_RULES, use_encoder)
+    question = "经济补偿按劳动者在本单位工作的年限怎么支付？"
+    query = assistant.prepare(question)
+    passages = assistant.retriever.search(query, 5)
+    index = assistant.index
+    sources: dict[int, int] = {}
+    _sentence_scores(query, passages, index, sources)
+    text_of = {row: index.sentences[row].text for p in passages for row in p.sentence_rows}
+    opening = next(row for row, text in text_of.items() if text.startswith("第四十七条"))
+    # The article's next sentences are read under its opening, which holds the question's words.
+    assert any(source == opening for source in sources.values()), sources
+    rank = next(i for i, p in enumerate(passages) if opening in p.sentence_rows)
+    later = next(row for row, source in sources.items() if source == opening)
+    assert _with_lead_sources([(rank, later)], sources, passages) == [(rank, later), (rank, opening)]
+    assert "每满一年支付一个月工资" in assistant.ask(question).answer

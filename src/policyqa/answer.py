@@ -52,8 +52,14 @@ _CONNECTIVE = re.compile(
 _W_COSINE, _W_PASSAGE, _W_TERMS, _W_LEAD, _W_FIGURE = 0.3, 0.3, 0.4, 0.5, 0.2
 
 
-def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) -> list[tuple[float, int, int]]:
-    """(score, passage rank, sentence row) for every sentence of the passages, best first."""
+def _sentence_scores(
+    query: Query, passages: list[Passage], index: LoadedIndex, lead_sources: dict[int, int] | None = None
+) -> list[tuple[float, int, int]]:
+    """(score, passage rank, sentence row) for every sentence of the passages, best first.
+
+    ``lead_sources`` is filled with the earlier sentence of its paragraph that holds more of the
+    question than a sentence itself does, the one its lead came from.
+    """
     seen: set[int] = set()
     rows: list[int] = []
     ranks: list[int] = []
@@ -88,7 +94,10 @@ def _sentence_scores(query: Query, passages: list[Passage], index: LoadedIndex) 
             sentence.doc_id,
             sentence.block,
         ):
-            lead = max(lead, overlap(earlier))
+            if overlap(earlier) > lead:
+                lead = overlap(earlier)
+                if lead_sources is not None and lead > overlap(row):
+                    lead_sources[row] = earlier
             earlier -= 1
         if _LIST_ITEM.match(sentence.text):
             lead = max(lead, _list_head_overlap(row, index, overlap))
@@ -166,7 +175,8 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
     chosen: list[tuple[int, int]] = []
     chosen_vectors: list[np.ndarray] = []
     length = 0
-    scored = _sentence_scores(query, passages, index)
+    lead_sources: dict[int, int] = {}
+    scored = _sentence_scores(query, passages, index, lead_sources)
     # An enumeration ("the five stages") gets room for every item it names, and one more.
     max_sentences = max(settings.answer_sentences, (items_asked(query.text) or 0) + 1)
     max_chars = MAX_ANSWER_CHARS * max_sentences // settings.answer_sentences
@@ -193,6 +203,7 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         chosen += _covering_rest(
             query, scored, chosen, chosen_vectors, index, (from_any_passage, max_sentences), max_chars - length
         )
+    chosen = _with_lead_sources(chosen, lead_sources, passages)
     chosen = _with_clause_context(_with_leading_context(chosen, passages, index), passages, index)
     chosen = _with_list_items(chosen, passages, index)
     chosen.sort()  # reading order: by passage rank, then by position in the passage
@@ -258,6 +269,25 @@ def _covering_rest(
         covered |= new
         room -= len(text)
     return added
+
+
+def _with_lead_sources(
+    chosen: list[tuple[int, int]], lead_sources: dict[int, int], passages: list[Passage]
+) -> list[tuple[int, int]]:
+    """Add the sentence a quote's paragraph opens its topic with, when the quote was read under it.
+
+    "六个月以上不满一年的，按一年计算" scores for the article's opening, "经济补偿按劳动者在本单位工作的年限，
+    每满一年支付一个月工资的标准向劳动者支付", which holds the question's words: the opening is the answer's
+    first half, and is quoted with it (from the same passage, cited the same way).
+    """
+    out = list(chosen)
+    taken = {row for _, row in chosen}
+    for rank, row in chosen:
+        source = lead_sources.get(row)
+        if source is not None and source not in taken and source in passages[rank].sentence_rows:
+            out.append((rank, source))
+            taken.add(source)
+    return out
 
 
 def _with_leading_context(
