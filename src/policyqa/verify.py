@@ -14,8 +14,8 @@ asks for with what the passages contain:
 - a question for an amount of money, a rate, a duration or a count needs a sentence that
   holds a figure of that kind and shares a term with the question;
 - a question that points at a document (《民法典》, "the paper") asks about things that
-  document mentions somewhere: its nouns (Chinese) or names (English) are looked for in
-  the whole of the best passage's document.
+  document mentions somewhere: its nouns (Chinese) or names and things (English, through
+  the dictionary) are looked for in the whole of the best passage's document.
 
 A failed check of the first three kinds means the corpus does not say; the answer abstains
 with the reason. A figure the passages do not give, or a thing the named document never
@@ -248,9 +248,10 @@ _STATE_PREFIX = "中华人民共和国"
 def _is_pointed_at(best: Passage, named: Sequence[str]) -> bool:
     """Whether the best passage's document is the one the question points at, as far as can be told.
 
-    A name in 《》 must be its title or within it (《劳动合同法》, 中华人民共和国劳动合同法); the paper's
-    cue needs the paper. An English name cannot be compared with a Chinese title: the retriever's
-    lift of the documents nearest to it is trusted.
+    A name in 《》 must be its title or within it (《劳动合同法》, 中华人民共和国劳动合同法), and so must an
+    English name the dictionary renders whole; the paper's cue needs the paper. Another English
+    name cannot be compared with a Chinese title: the retriever's lift of the titles nearest to
+    it is trusted.
     """
     chinese = [n.removeprefix(_STATE_PREFIX) for n in named if is_cjk(n[0])]
     title = best.title.removeprefix(_STATE_PREFIX)
