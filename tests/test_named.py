@@ -99,7 +99,7 @@ def test_a_name_is_encoded_once_and_alone(mini_assistant: Assistant, monkeypatch
         return original(texts)
 
     monkeypatch.setattr(encoder, "encode_documents", counted)
-    retriever._name_cache.clear()
+    retriever._name_vector.cache_clear()
     first = retriever._name_vectors(names)
     again = retriever._name_vectors(list(reversed(names)))
     assert encoded == [[names[0]], [names[1]]]  # each alone: its vector does not depend on its company

@@ -52,6 +52,12 @@ _CONNECTIVE = re.compile(
 _W_COSINE, _W_PASSAGE, _W_TERMS, _W_LEAD, _W_FIGURE = 0.3, 0.3, 0.4, 0.5, 0.2
 
 
+def _question_terms(query: Query, index: LoadedIndex) -> tuple[list[str], np.ndarray]:
+    """The question's lexical terms (single characters only if Chinese) and their rarity (BM25's idf)."""
+    terms = sorted({t for t in query.tokens if len(t) > 1 or is_cjk(t)})
+    return terms, index.lexical.idf(terms)
+
+
 def _sentence_scores(
     query: Query, passages: list[Passage], index: LoadedIndex, lead_sources: dict[int, int] | None = None
 ) -> list[tuple[float, int, int]]:
@@ -72,8 +78,7 @@ def _sentence_scores(
     if not rows:
         return []
     cosine = index.sentence_vectors[rows] @ query.vector
-    terms = sorted({t for t in query.tokens if len(t) > 1 or is_cjk(t)})
-    weights = index.lexical.idf(terms)
+    terms, weights = _question_terms(query, index)
     total = float(weights.sum())
     figure = asked_figure(query.text)
     overlaps: dict[int, float] = {}
@@ -241,8 +246,8 @@ def _covering_rest(
     ``limits``: how many sentences the answer may quote from any passage, and from those it cites.
     """
     from_any_passage, max_sentences = limits
-    terms = sorted({t for t in query.tokens if len(t) > 1 or is_cjk(t)})
-    weights = dict(zip(terms, index.lexical.idf(terms).tolist(), strict=True))
+    terms, idf = _question_terms(query, index)
+    weights = dict(zip(terms, idf.tolist(), strict=True))
     total = sum(weights.values())
     if total <= 0:
         return []

@@ -88,6 +88,7 @@ def nouns(text: str) -> list[str]:
     return [pair.word for pair in jieba.posseg.lcut(text) if len(pair.word) >= 2 and pair.flag.startswith("n")]
 
 
+@lru_cache(maxsize=50_000)
 def is_noun(word: str) -> bool:
     """Whether jieba reads a Chinese word as nouns only (tags n…, or l for set phrases such as 无人机)."""
     _jieba()

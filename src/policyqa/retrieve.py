@@ -11,7 +11,7 @@ process by default, or a Milvus collection; the scoring after them is the same.
 
 from __future__ import annotations
 
-import threading
+from functools import lru_cache
 
 import numpy as np
 
@@ -60,9 +60,8 @@ class Retriever:
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
         self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
         self._title_endings: dict[tuple[str, ...], np.ndarray] = {}
-        # Server threads share the retriever: the cache of name vectors is read and filled under the lock.
-        self._name_cache: dict[str, np.ndarray] = {}
-        self._name_lock = threading.Lock()
+        # Names recur across questions ("the Labour Contract Law"), as the term matcher's phrases do.
+        self._name_vector = lru_cache(maxsize=NAME_CACHE_SIZE)(self._encode_name)
         self._centroids = None
         if settings.centroid_weight:
             self._centroids = index.centroid_vectors
@@ -228,20 +227,12 @@ class Retriever:
         return named
 
     def _name_vectors(self, names: list[str]) -> np.ndarray:
-        """The names' vectors, each encoded alone (so that it is the same whatever names it comes with) and kept.
+        """The names' vectors, each kept (``_name_vector``) and stacked."""
+        return np.stack([self._name_vector(name) for name in names])
 
-        Names recur across questions ("the Labour Contract Law"), as the term matcher's phrases do.
-        """
-        with self._name_lock:
-            known = {name: self._name_cache[name] for name in names if name in self._name_cache}
-        for name in names:
-            if name not in known:
-                known[name] = self.encoder.encode_documents([name])[0]
-                with self._name_lock:
-                    if len(self._name_cache) >= NAME_CACHE_SIZE:
-                        self._name_cache.clear()
-                    self._name_cache[name] = known[name]
-        return np.stack([known[name] for name in names])
+    def _encode_name(self, name: str) -> np.ndarray:
+        """A name's vector, encoded alone: the same whatever names it comes with."""
+        return self.encoder.encode_documents([name])[0]
 
     def _titles_ending(self, endings: tuple[str, ...]) -> np.ndarray:
         """A mask of the documents (sorted id order) whose titles end as ``endings`` say, kept per ending."""

@@ -125,10 +125,10 @@ def unnamed_in_evidence(query: Query, passages: Sequence[Passage], index: Loaded
     if query.chinese:
         return None
     text = _context_text(passages, index, front_matter=False)
-    return next(iter(_names_unrendered(query.text, text)), None)
+    return next(iter(_names_unrendered(query.text, document_names(query.text), text)), None)
 
 
-def _names_unrendered(question: str, text: str) -> list[str]:
+def _names_unrendered(question: str, named: Sequence[str], text: str) -> list[str]:
     """The names of an English question (not those of documents) that no dictionary rendering finds in ``text``.
 
     A word the dictionary cannot render proves nothing, so a name with such a word is never
@@ -136,7 +136,7 @@ def _names_unrendered(question: str, text: str) -> list[str]:
     """
     # A law's English name renders badly word by word ("Civil Code" is 民法典, filed by its books
     # 总则编, 合同编): document names are the named-document lift's to find, not this check's.
-    documents = " ".join(document_names(question))
+    documents = " ".join(named)
     missing = []
     for name in english_names(question):
         if name in documents:
@@ -162,7 +162,7 @@ _NOT_NOUN_ENDINGS = ("ing", "ed", "ly", "ise", "ize", "ical", "ial", "ous", "ful
 _SHOWN_RENDERINGS = 3
 
 
-def _things_unrendered(question: str, text: str) -> list[str]:
+def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[str]:
     """The things (lower-case nouns) of an English question that no dictionary rendering finds in ``text``.
 
     "What does the Tobacco Monopoly Law say about e-cigarettes?": the law treats tobacco, but
@@ -171,8 +171,7 @@ def _things_unrendered(question: str, text: str) -> list[str]:
     gives (up to 20) must be absent. Words of names, of the named documents and of how the
     question asks are left to other checks.
     """
-    names = english_names(question) + document_names(question)
-    skipped = {w for name in names for w in re.findall(r"[a-z][a-z\-']+", name.lower())}
+    skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
     missing = []
     for word in dict.fromkeys(english_phrases(question)):
         if (
@@ -226,10 +225,10 @@ def unmentioned_in_document(query: Query, passages: Sequence[Passage], index: Lo
     headings = " ".join(f"{p.title} {p.section}" for p in passages if p.doc_id == passages[0].doc_id)
     whole = f"{index.document_text(passages[0].doc_id)}\n{headings}"
     if not query.chinese:
-        missing = _names_unrendered(query.text, whole)
+        missing = _names_unrendered(query.text, named, whole)
         # A question comparing two documents asks about things only the other one may treat.
         if len(named) <= 1:
-            missing += _things_unrendered(query.text, whole)
+            missing += _things_unrendered(query.text, named, whole)
         return missing
     words = [
         w
