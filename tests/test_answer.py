@@ -9,7 +9,14 @@ import pytest
 from conftest import squash
 
 from policyqa import Assistant, Settings
-from policyqa.answer import NOT_COVERED_EN, NOT_COVERED_ZH, _covering_rest, _sentence_scores, _with_lead_sources
+from policyqa.answer import (
+    NOT_COVERED_EN,
+    NOT_COVERED_ZH,
+    _covering_rest,
+    _sentence_scores,
+    _with_gaps_filled,
+    _with_lead_sources,
+)
 from policyqa.embed import Encoder
 from policyqa.figures import items_asked
 
@@ -263,3 +270,36 @@ def test_a_quote_read_under_its_paragraphs_opening_brings_the_opening(tmp_path: 
     later = next(row for row, source in sources.items() if source == opening)
     assert _with_lead_sources([(rank, later)], sources, passages) == [(rank, later), (rank, opening)]
     assert "每满一年支付一个月工资" in assistant.ask(question).answer
+
+
+COOPERATION_ESSAY = (
+    "# 示范论文\n\n"
+    "## 合作的障碍\n\n"
+    "各方目标错位是合作停留在表面的重要原因。企业以经济效益为导向，关注短周期的项目。"
+    "高校更注重学术价值，倾向于开展基础研究。双方的考核标准也不相同。评价周期更是相差数年。"
+    "此外，各方缺乏长期稳定的合作形式。\n\n"
+    "合作的成果应当及时公开。"
+)
+
+
+def test_quotes_of_one_paragraph_take_the_few_sentences_between_them(tmp_path: Path, use_encoder: Encoder) -> None:
+    assistant = _assistant_over(tmp_path, "essay.md", COOPERATION_ESSAY, use_encoder)
+    query = assistant.prepare("合作为什么停留在表面？")
+    passages = assistant.retriever.search(query, 5)
+    index = assistant.index
+    rank, rows = next((i, list(p.sentence_rows)) for i, p in enumerate(passages) if "目标错位" in p.text)
+    text_of = {row: index.sentences[row].text for row in rows}
+    first = next(row for row in rows if "目标错位" in text_of[row])
+    after = [row for row in rows if row > first and index.sentences[row].block == index.sentences[first].block]
+
+    # Two sentences left out between two quotes of a paragraph are quoted; so are three.
+    assert sorted(_with_gaps_filled([(rank, first), (rank, after[2])], passages, index)) == [
+        (rank, row) for row in [first, *after[:3]]
+    ]
+    assert len(_with_gaps_filled([(rank, first), (rank, after[3])], passages, index)) == 5
+    # Four are too many: the quotes stay apart.
+    assert len(_with_gaps_filled([(rank, first), (rank, after[4])], passages, index)) == 2
+    # Quotes of different paragraphs are never joined, even in one passage.
+    other = next(row for row in rows if "及时公开" in text_of[row])
+    assert other - after[-1] == 1
+    assert len(_with_gaps_filled([(rank, after[1]), (rank, other)], passages, index)) == 2

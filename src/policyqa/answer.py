@@ -211,6 +211,7 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
     chosen = _with_lead_sources(chosen, lead_sources, passages)
     chosen = _with_clause_context(_with_leading_context(chosen, passages, index), passages, index)
     chosen = _with_list_items(chosen, passages, index)
+    chosen = _with_gaps_filled(chosen, passages, index)
     chosen.sort()  # reading order: by passage rank, then by position in the passage
     numbers: dict[int, int] = {}
     quoted: dict[int, list[int]] = {}
@@ -399,3 +400,33 @@ def _with_list_items(
             previous_text = text
             following += 1
     return out
+
+
+# A quote may leave out at most this many sentences between two of its sentences of one paragraph.
+_MAX_GAP_SENTENCES = 3
+
+
+def _with_gaps_filled(
+    chosen: list[tuple[int, int]], passages: list[Passage], index: LoadedIndex
+) -> list[tuple[int, int]]:
+    """Add the sentences between two quoted sentences of one paragraph, when few are left out.
+
+    "产学研各方目标错位是…原因。" and "此外, 主体间缺乏长期、稳定的合作形式…" quoted with the two
+    sentences between them left out read as one argument with a hole in it; the sentences
+    between say what the first one means ("企业以经济效益为导向…高校和科研机构更注重学术价值…").
+    """
+    out = list(chosen)
+    taken = {row for _, row in chosen}
+    for rank in {rank for rank, _ in chosen}:
+        rows = sorted(row for r, row in out if r == rank)
+        for first, last in zip(rows, rows[1:]):
+            if not 1 < last - first <= _MAX_GAP_SENTENCES + 1:
+                continue
+            if index.sentences[first].block != index.sentences[last].block:
+                continue
+            for row in range(first + 1, last):
+                if row not in taken and row in passages[rank].sentence_rows:
+                    out.append((rank, row))
+                    taken.add(row)
+    return out
+
