@@ -11,6 +11,7 @@ relevance floor, then verification); ``not_covered`` words an abstention.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -419,7 +420,7 @@ def _with_gaps_filled(
     taken = {row for _, row in chosen}
     for rank in {rank for rank, _ in chosen}:
         rows = sorted(row for r, row in out if r == rank)
-        for first, last in zip(rows, rows[1:]):
+        for first, last in itertools.pairwise(rows):
             if not 1 < last - first <= _MAX_GAP_SENTENCES + 1:
                 continue
             if index.sentences[first].block != index.sentences[last].block:
@@ -429,4 +430,3 @@ def _with_gaps_filled(
                     out.append((rank, row))
                     taken.add(row)
     return out
-
