@@ -112,7 +112,7 @@ def test_quick_benchmark_reports_every_target(tmp_path: Path) -> None:
             assert row["measured"] > 0, row
     results = report["results"]
     assert results["synthetic"]["passages"] > 20_000
-    assert results["synthetic"]["faiss"] == "hnsw"
+    assert results["synthetic"]["faiss"] == "hnsw-fp16"
     for name in ("search", "ask"):
         assert results["serving"][name]["requests"] > 0
         assert results["serving"][name]["latency"]["p95_ms"] > 0

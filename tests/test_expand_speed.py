@@ -7,9 +7,10 @@ import zlib
 import numpy as np
 import pytest
 
+import policyqa.index.vectors as vectors_module
 from policyqa.embed import Encoder
 from policyqa.expand import TermMatcher, english_phrases
-from policyqa.index.vectors import TERM_EF_SEARCH, VectorSearch, make_faiss_index
+from policyqa.index.vectors import TERM_EF_SEARCH, VectorSearch, make_term_index
 
 DIMENSION = 512
 CONCEPTS = 40
@@ -129,11 +130,12 @@ def test_words_tied_with_the_best_keep_the_order_of_the_full_partition() -> None
     assert matcher.matches(question) == _brute_force(matcher, question)
 
 
-def test_matches_through_the_vocabularys_hnsw_index_equal_the_exact_ones() -> None:
+def test_matches_through_the_vocabularys_hnsw_index_equal_the_exact_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     # At the library the vocabulary gets an HNSW index (``vectors.make_term_index``); on this
     # vocabulary of 2,400 words its efSearch finds what the full product finds, ties aside.
+    monkeypatch.setattr(vectors_module, "EXACT_SEARCH_LIMIT", 10)
     terms, vectors = _term_vocabulary()
-    index = make_faiss_index(vectors, exact=False)
+    index = make_term_index(vectors)
     assert hasattr(index, "hnsw")
     search = VectorSearch(index, ef_search=TERM_EF_SEARCH)
     exact = TermMatcher(_ConceptEncoder(), terms, vectors, 3, 0.5)

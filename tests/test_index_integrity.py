@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pytest
 from conftest import MINI_DIR, FakeEncoder, count_hashes
@@ -245,16 +246,43 @@ def test_hnsw_index_passes_the_checks_and_a_forged_graph_is_refused(
     monkeypatch.setattr(index_vectors, "EXACT_SEARCH_LIMIT", 0)  # HNSW from the first passage
     folder, _ = build_index(fake_settings, FakeEncoder())
     loaded = load_index(fake_settings, FakeEncoder())
-    assert type(loaded.chunk_vectors.index).__name__ == "IndexHNSWFlat"
+    assert type(loaded.chunk_vectors.index).__name__ == "IndexHNSWSQ"  # its vectors as float16
 
-    # The graph's first vector (assign_probas) claims 2^40 entries, checksum rewritten.
     path = folder / "vectors.faiss"
-    data = bytearray(path.read_bytes())
-    data[37:45] = struct.pack("<Q", 1 << 40)
-    path.write_bytes(bytes(data))
+    original = path.read_bytes()
+    quantizer = original.index(b"IxSQ") + 4 + 33  # after the fourcc and the index header
+    forgeries = {
+        # The graph's first vector (assign_probas) claims 2^40 entries.
+        "HNSW graph declares": (37, struct.pack("<Q", 1 << 40)),
+        # Vectors of another quantizer (8 bits) than the float16 policyqa writes.
+        "quantizer 0": (quantizer, struct.pack("<i", 0)),
+        # More bytes of vectors than the file holds.
+        "bytes of vectors": (
+            len(original) - 8 - 2 * loaded.chunk_vectors.dimension * loaded.chunk_vectors.size,
+            struct.pack("<Q", 1 << 40),
+        ),
+    }
+    for phrase, (offset, value) in forgeries.items():
+        data = bytearray(original)
+        data[offset : offset + len(value)] = value
+        path.write_bytes(bytes(data))
+        _rewrite_checksums(folder)
+        with pytest.raises(IndexCorruptError, match=phrase):
+            load_index(fake_settings, FakeEncoder())
+
+
+def test_an_hnsw_index_of_float32_vectors_still_loads(fake_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builds made before the graph kept float16 vectors hold an HNSW graph over float32 ones."""
+    monkeypatch.setattr(index_vectors, "EXACT_SEARCH_LIMIT", 0)
+    folder, _ = build_index(fake_settings, FakeEncoder())
+    stored = load_index(fake_settings, FakeEncoder()).chunk_vectors
+    older = faiss.IndexHNSWFlat(stored.dimension, index_vectors.HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    older.add(stored.reconstruct(np.arange(stored.size)))
+    faiss.write_index(older, str(folder / "vectors.faiss"))
     _rewrite_checksums(folder)
-    with pytest.raises(IndexCorruptError, match="HNSW graph declares"):
-        load_index(fake_settings, FakeEncoder())
+    loaded = load_index(fake_settings, FakeEncoder())
+    assert type(loaded.chunk_vectors.index).__name__ == "IndexHNSWFlat"
+    assert loaded.chunk_vectors.size == stored.size
 
 
 @pytest.mark.parametrize(

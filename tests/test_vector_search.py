@@ -30,13 +30,16 @@ def test_a_search_among_few_allowed_rows_is_exact_and_ordered() -> None:
     vectors = _vectors(25_000)
     search = VectorSearch(make_faiss_index(vectors))  # HNSW above the exact-search limit
     assert hasattr(search.index, "hnsw") and search.index.hnsw.efSearch == HNSW_EF_SEARCH
+    # The graph keeps its vectors as float16: exact among allowed rows is exact over those.
+    stored = vectors.astype(np.float16).astype(np.float32)
+    assert np.array_equal(search.reconstruct(np.arange(100)), stored[:100])
     query = vectors[126]  # an allowed row
     allowed = np.arange(0, 25_000, 9)  # 2,778 rows scattered over the graph
     assert len(allowed) <= EXACT_ALLOWED_LIMIT
     rows, scores = search.search(query, 10, allowed)
-    expected = allowed[np.argsort(-(vectors[allowed] @ query), kind="stable")[:10]]
+    expected = allowed[np.argsort(-(stored[allowed] @ query), kind="stable")[:10]]
     assert rows.tolist() == expected.tolist()
-    np.testing.assert_allclose(scores, vectors[rows] @ query, rtol=1e-5)
+    np.testing.assert_allclose(scores, stored[rows] @ query, rtol=1e-5)
     assert rows[0] == 126
     # More rows than asked for: all of them, best first.
     few = np.asarray([5, 40, 300])
@@ -71,3 +74,18 @@ def test_a_large_vocabulary_is_searched_through_its_own_index(
     exact = QueryPreparer(use_encoder, index.terms, index.term_vectors, settings)  # as for a small vocabulary
     assert set(searched.prepare(question).expansion) == set(exact.prepare(question).expansion)
     assert Assistant(settings, encoder=use_encoder, auto_build=False)._current().preparer._matcher.search is not None
+
+
+def test_the_graphs_float16_vectors_find_what_exact_float32_search_finds() -> None:
+    vectors = _vectors(25_000, seed=5)
+    search = VectorSearch(make_faiss_index(vectors))
+    assert type(search.index).__name__ == "IndexHNSWSQ"
+    queries = _vectors(50, seed=6)
+    found = 0
+    for query in queries:
+        rows, scores = search.search(query, 10)
+        exact = np.argsort(-(vectors @ query), kind="stable")[:10]
+        found += len(set(rows.tolist()) & set(exact.tolist()))
+        # Scores are the float16 vectors' products: within a rounding of the float32 ones.
+        np.testing.assert_allclose(scores, vectors[rows] @ query, atol=2e-3)
+    assert found / (10 * len(queries)) >= 0.95

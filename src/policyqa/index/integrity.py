@@ -89,7 +89,11 @@ def _verified_record(folder: Path, files: dict[str, object], paths: dict[str, Pa
 # The shortest line of passages.jsonl, ``{"type":"…"}`` and a newline, bounds the records it can hold.
 _MIN_RECORD_BYTES = 16
 _FAISS_FLAT = (b"IxFI", b"IxF2", b"IxFl")
-_FAISS_HNSW_FLAT = b"IHNf"
+_FAISS_HNSW = (b"IHNf", b"IHNs")  # over float32 vectors (builds before float16), over a scalar quantizer
+_FAISS_SCALAR_QUANTIZER = b"IxSQ"
+# The quantizer's type, range statistic and its argument, then d and the bytes of one code.
+_SCALAR_QUANTIZER_HEADER = struct.Struct("<iifQQ")
+_QT_FP16 = 4  # faiss.ScalarQuantizer.QT_fp16, the only quantizer policyqa writes
 # After the fourcc: d (int32), ntotal (int64), two int64 placeholders, is_trained (bool), metric (int32).
 _FAISS_HEADER = struct.Struct("<iqqq?i")
 # The vectors of an HNSW graph, in the order faiss writes them, with their element sizes.
@@ -151,11 +155,11 @@ def _check_npy(path: Path, shape: tuple[int | None, ...]) -> tuple[int, ...]:
 
 
 def _check_faiss_file(path: Path, rows: int, dimension: int) -> None:
-    """Walk a FAISS file's headers (flat, or HNSW over flat) and check every declared length fits the file."""
+    """Walk a FAISS file's headers (flat, HNSW over float32 or float16 vectors); every declared length must fit."""
     size = path.stat().st_size
     with path.open("rb") as handle:
         fourcc = handle.read(4)
-        if fourcc == _FAISS_HNSW_FLAT:
+        if fourcc in _FAISS_HNSW:
             _check_faiss_header(path, handle, rows, dimension)
             for name, item in _HNSW_VECTORS:
                 (length,) = struct.unpack("<Q", _read_exactly(path, handle, 8))
@@ -168,6 +172,9 @@ def _check_faiss_file(path: Path, rows: int, dimension: int) -> None:
                 handle.seek(length * item, os.SEEK_CUR)
             handle.seek(_HNSW_SCALARS, os.SEEK_CUR)
             fourcc = handle.read(4)
+        if fourcc == _FAISS_SCALAR_QUANTIZER:
+            _check_float16_codes(path, handle, size, rows, dimension)
+            return
         if fourcc not in _FAISS_FLAT:
             raise IndexCorruptError(f"{path} is not a FAISS flat or HNSW index (it starts with {fourcc!r}).")
         _check_faiss_header(path, handle, rows, dimension)
@@ -177,6 +184,28 @@ def _check_faiss_file(path: Path, rows: int, dimension: int) -> None:
                 f"{path} declares {floats:,} stored values for {rows:,} passages of dimension {dimension}, "
                 f"in a file of {size:,} bytes."
             )
+
+
+def _check_float16_codes(path: Path, handle: BinaryIO, size: int, rows: int, dimension: int) -> None:
+    """An HNSW graph's float16 vectors: FAISS's scalar quantizer header, then the codes to the file's end."""
+    _check_faiss_header(path, handle, rows, dimension)
+    header = _read_exactly(path, handle, _SCALAR_QUANTIZER_HEADER.size)
+    quantizer, _, _, d, code_size = _SCALAR_QUANTIZER_HEADER.unpack(header)
+    if quantizer != _QT_FP16 or d != dimension or code_size != 2 * dimension:
+        raise IndexCorruptError(
+            f"{path} stores its vectors with FAISS quantizer {quantizer} ({code_size:,} bytes for dimension {d}); "
+            f"policyqa writes float16 vectors of dimension {dimension}."
+        )
+    (trained,) = struct.unpack("<Q", _read_exactly(path, handle, 8))
+    if trained * 4 > size - handle.tell():
+        raise IndexCorruptError(f"{path} declares {trained:,} quantizer values in a file of {size:,} bytes.")
+    handle.seek(trained * 4, os.SEEK_CUR)
+    (codes,) = struct.unpack("<Q", _read_exactly(path, handle, 8))
+    if codes != rows * code_size or handle.tell() + codes != size:
+        raise IndexCorruptError(
+            f"{path} declares {codes:,} bytes of vectors for {rows:,} passages of dimension {dimension}, "
+            f"in a file of {size:,} bytes."
+        )
 
 
 def _check_faiss_header(path: Path, handle: BinaryIO, rows: int, dimension: int) -> None:
