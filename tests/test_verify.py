@@ -165,6 +165,25 @@ def test_a_thing_an_english_question_asks_about_must_be_rendered_in_the_named_do
     assert animals.outcome == "answered", animals.answer  # 动物 is the regulation's own word
 
 
+def test_a_compound_the_dictionary_lacks_is_looked_for_by_its_parts(tmp_path: Path, use_encoder: Encoder) -> None:
+    settings = built_corpus(tmp_path, use_encoder, PROPERTY_FILES)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+
+    # "gene-edited" is in no dictionary; its part "gene" (基因) is a thing, "edited" is not.
+    edited = assistant.ask("What does the Model Property Regulation say about gene-edited animals?")
+    assert edited.citations and edited.citations[0].title == "示范物权条例"
+    assert edited.outcome == "partial", edited.answer
+    assert edited.answer.startswith("《示范物权条例》 does not mention gene-edited (gene: 基因"), edited.answer
+    # A closed compound is read by its head, the longest ending the dictionary knows: a
+    # livestreamer is a kind of streamer (飘带, 横幅, … 主播), none of them in the regulation.
+    streamers = assistant.ask("What does the Model Property Regulation say about livestreamers who lose animals?")
+    assert streamers.outcome == "partial", streamers.answer
+    assert "livestreamers (streamers:" in streamers.answer.split("\n")[0], streamers.answer
+    # A prefix names no thing: "self-" is not looked for, and 动物 is the regulation's own word.
+    own = assistant.ask("What does the Model Property Regulation say about self-owned animals?")
+    assert own.outcome == "answered", own.answer
+
+
 def test_a_thing_is_not_looked_for_in_a_document_other_than_the_one_named(tmp_path: Path, use_encoder: Encoder) -> None:
     settings = built_corpus(tmp_path, use_encoder, PROPERTY_FILES)
     assistant = Assistant(settings, encoder=use_encoder, auto_build=False)

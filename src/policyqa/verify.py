@@ -174,30 +174,63 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
     missing = []
     for word in dict.fromkeys(english_phrases(question)):
-        if (
-            " " in word
-            or word in skipped
-            or word in STOPWORDS
-            or word in GENERIC_WORDS
-            or word in _NOT_NAMES
-            or word.endswith(_NOT_NOUN_ENDINGS)
-            or KIND_CUES[KIND_PAPER].search(word)
-        ):
+        # A hyphenated word is judged by its parts: "gene-edited" is an adjective, "gene" a thing.
+        if " " in word or word in skipped or ("-" not in word and not _may_be_thing(word)):
             continue
-        renderings = chinese_for(word, 20)
-        usual = renderings[:_SHOWN_RENDERINGS]
-        as_nouns = [r for r in usual if is_noun(r)]
-        # Most usual renderings nouns: "cause" (原因, 引起, 造成) and "claims" (声称 …) ask about acts.
-        if 2 * len(as_nouns) <= len(usual):
-            continue
-        if not any(r in text for r in renderings):
-            missing.append(_shown_with(word, as_nouns))
+        # A compound the dictionary lacks ("gene-edited", "livestreamers") is looked up by its parts.
+        for part in [word] if chinese_for(word, 1) else _compound_parts(word):
+            renderings = chinese_for(part, 20)
+            usual = renderings[:_SHOWN_RENDERINGS]
+            as_nouns = [r for r in usual if is_noun(r)]
+            # Most usual renderings nouns: "cause" (原因, 引起, 造成) and "claims" (声称 …) ask about acts.
+            if 2 * len(as_nouns) <= len(usual):
+                continue
+            if not any(r in text for r in renderings):
+                missing.append(_shown_with(word, as_nouns, part if part != word else None))
+                break
     return missing
 
 
-def _shown_with(english: str, renderings: Sequence[str]) -> str:
-    """An English word with the Chinese words looked for, so that a reader can check: "e-cigarettes (电子烟)"."""
-    return f"{english} ({', '.join(renderings[:_SHOWN_RENDERINGS])})"
+def _may_be_thing(word: str) -> bool:
+    """Whether an English word may name a thing: no stop, generic or asking word, no adjective's or verb's form."""
+    return not (
+        word in STOPWORDS
+        or word in GENERIC_WORDS
+        or word in _NOT_NAMES
+        or word.endswith(_NOT_NOUN_ENDINGS)
+        or KIND_CUES[KIND_PAPER].search(word)
+    )
+
+
+# Each part of a compound split at its joint has at least this many letters ("live" + "streamers").
+_MIN_PART_LETTERS = 4
+# Prefixes that a hyphen may set apart ("self-driving", "anti-monopoly"): they name no thing.
+_PREFIXES = frozenset("anti co counter cross inter mid multi non post pre pro re self semi sub super ultra".split())
+
+
+def _compound_parts(word: str) -> list[str]:
+    """The parts of an English compound that may name things: "lab-grown" → ["lab"]; "livestreamers" → ["streamers"].
+
+    A hyphenated word gives its parts; a closed compound, the longest ending the dictionary knows
+    after a beginning it knows too (an English compound's last part is its head: a livestreamer
+    is a kind of streamer).
+    """
+    if "-" in word:
+        return [part for part in word.split("-") if len(part) > 2 and part not in _PREFIXES and _may_be_thing(part)]
+    for joint in range(_MIN_PART_LETTERS, len(word) - _MIN_PART_LETTERS + 1):
+        head = word[joint:]
+        if chinese_for(word[:joint], 1) and chinese_for(head, 1):
+            return [head] if _may_be_thing(head) else []
+    return []
+
+
+def _shown_with(english: str, renderings: Sequence[str], part: str | None = None) -> str:
+    """An English word with the Chinese words looked for, so that a reader can check: "e-cigarettes (电子烟)".
+
+    A compound looked up by one of its parts shows that part: "livestreamers (streamers: 横幅, 彩带)".
+    """
+    words = ", ".join(renderings[:_SHOWN_RENDERINGS])
+    return f"{english} ({part}: {words})" if part else f"{english} ({words})"
 
 
 # Words of a question that name the kind of answer it wants ("哪些类型", "什么形式"), not a thing asked about.
