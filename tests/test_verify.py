@@ -36,6 +36,10 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("What hourly overtime rate in yuan does the law fix?", "money"),
         ("加班费的比例是每小时多少元？", "money"),
         ("政府应当如何支持基础研究？", None),
+        # What decides a figure is asked for, not the figure; unless the figure is asked for too.
+        ("What factors does the court weigh when setting the amount of compensation?", None),
+        ("赔偿金额要参考哪些因素确定？", None),
+        ("What conditions must be met, and how much money does the fund give?", "money"),
     ],
 )
 def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:

@@ -63,9 +63,20 @@ FIGURE_NAMES = {
 }
 
 
+# A question that asks which factors or circumstances decide a figure asks for those, not for
+# the figure: "What factors … list for setting the amount?", "数额要参考哪些因素确定？". Unless it
+# also asks for the figure in so many words ("… and how much is it?").
+_ASKS_CRITERIA = re.compile(
+    r"\b(?:what|which)\s+(?:\w+\s+)?(?:factors|circumstances|conditions|criteria|considerations)\b"
+    r"|哪些(?:因素|情形|情节|条件)",
+    re.I,
+)
+_ASKS_FIGURE_ITSELF = re.compile(r"\bhow (?:much|long|many)\b|多少|多久|多长|几(?:年|个|天|月|倍|成)", re.I)
+
+
 def figure_kind(question: str) -> str | None:
     """``rate``, ``amount``, ``duration`` or ``count``: the kind of figure the question asks for."""
-    for kind, asks, _ in _ASKED:
+    for kind, asks, _ in _asked(question):
         if asks.search(question):
             return kind
     return None
@@ -73,10 +84,17 @@ def figure_kind(question: str) -> str | None:
 
 def figure_asked(question: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
     """The pattern of the figure a question asks for and the pattern of the words that ask, if any."""
-    for _, asks, figure in _ASKED:
+    for _, asks, figure in _asked(question):
         if asks.search(question):
             return figure, asks
     return None
+
+
+def _asked(question: str) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...]:
+    """The kinds of figure the question may ask for: none when it asks what decides a figure."""
+    if _ASKS_CRITERIA.search(question) and not _ASKS_FIGURE_ITSELF.search(question):
+        return ()
+    return _ASKED
 
 
 def asked_figure(question: str) -> re.Pattern[str] | None:
