@@ -174,11 +174,15 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
     missing = []
     for word in dict.fromkeys(english_phrases(question)):
-        # A hyphenated word is judged by its parts: "gene-edited" is an adjective, "gene" a thing.
-        if " " in word or word in skipped or ("-" not in word and not _may_be_thing(word)):
+        if " " in word or word in skipped:
             continue
-        # A compound the dictionary lacks ("gene-edited", "livestreamers") is looked up by its parts.
-        for part in [word] if chinese_for(word, 1) else _compound_parts(word):
+        if chinese_for(word, 1):
+            parts = [word] if _may_be_thing(word) else []
+        else:
+            # A compound the dictionary lacks is looked up by its parts: "gene-edited" is no
+            # thing, its part "gene" is; a livestreamer is a kind of streamer.
+            parts = _compound_parts(word)
+        for part in parts:
             renderings = chinese_for(part, 20)
             usual = renderings[:_SHOWN_RENDERINGS]
             as_nouns = [r for r in usual if is_noun(r)]
@@ -217,6 +221,8 @@ def _compound_parts(word: str) -> list[str]:
     """
     if "-" in word:
         return [part for part in word.split("-") if len(part) > 2 and part not in _PREFIXES and _may_be_thing(part)]
+    if not _may_be_thing(word):  # its ending is its head's: "livestreaming" names an act
+        return []
     for joint in range(_MIN_PART_LETTERS, len(word) - _MIN_PART_LETTERS + 1):
         head = word[joint:]
         if chinese_for(word[:joint], 1) and chinese_for(head, 1):
