@@ -19,6 +19,7 @@ from policyqa.answer import (
 )
 from policyqa.embed import Encoder
 from policyqa.figures import items_asked
+from policyqa.types import Passage, Query
 
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -92,6 +93,12 @@ def _assistant_over(tmp_path: Path, name: str, text: str, encoder: Encoder, **se
     return Assistant(built, encoder=encoder)
 
 
+def _retrieved(assistant: Assistant, question: str) -> tuple[Query, list[Passage]]:
+    """The prepared question and its five best passages, as the answer stage receives them."""
+    query = assistant.prepare(question)
+    return query, assistant.retriever.search(query, 5)
+
+
 CLAUSE_LAW = """# 示范专利条例
 
 <!-- INFO END -->
@@ -146,8 +153,7 @@ ITEMS_RULES = """# 示范限制消费规定
 def test_a_list_item_is_read_under_its_head(tmp_path: Path, use_encoder: Encoder) -> None:
     """The item that answers shares few words with the question; its list head shares many."""
     assistant = _assistant_over(tmp_path, "rules.md", ITEMS_RULES, use_encoder)
-    query = assistant.prepare("被限制高消费的自然人被执行人，在乘坐交通工具方面有哪些限制？")
-    passages = assistant.retriever.search(query, 5)
+    query, passages = _retrieved(assistant, "被限制高消费的自然人被执行人，在乘坐交通工具方面有哪些限制？")
     index = assistant.index
     ranked = [index.sentences[row].text for _, _, row in _sentence_scores(query, passages, index)]
     item = next(i for i, text in enumerate(ranked) if text.startswith("（一）乘坐交通工具时"))
@@ -217,9 +223,10 @@ def test_a_sentence_below_the_gap_is_quoted_for_the_question_terms_it_adds(
 ) -> None:
     """A two-part question's second part ("what cap for a high earner") is asked in words the best sentence lacks."""
     assistant = _assistant_over(tmp_path, "labour.md", SEVERANCE_LAW, use_encoder)
-    query = assistant.prepare("经济补偿按什么标准支付？工资高于平均工资三倍的劳动者，经济补偿有什么上限？")
+    query, passages = _retrieved(
+        assistant, "经济补偿按什么标准支付？工资高于平均工资三倍的劳动者，经济补偿有什么上限？"
+    )
     index = assistant.index
-    passages = assistant.retriever.search(query, 5)
     scored = _sentence_scores(query, passages, index)
     text = {row: index.sentences[row].text for _, _, row in scored}
     best = next((rank, row) for _, rank, row in scored if "半个月工资" in text[row])
@@ -257,8 +264,7 @@ COMPENSATION_RULES = (
 def test_a_quote_read_under_its_paragraphs_opening_brings_the_opening(tmp_path: Path, use_encoder: Encoder) -> None:
     assistant = _assistant_over(tmp_path, "compensation.md", COMPENSATION_RULES, use_encoder)
     question = "经济补偿按劳动者在本单位工作的年限怎么支付？"
-    query = assistant.prepare(question)
-    passages = assistant.retriever.search(query, 5)
+    query, passages = _retrieved(assistant, question)
     index = assistant.index
     sources: dict[int, int] = {}
     _sentence_scores(query, passages, index, sources)
@@ -284,8 +290,7 @@ COOPERATION_ESSAY = (
 
 def test_quotes_of_one_paragraph_take_the_few_sentences_between_them(tmp_path: Path, use_encoder: Encoder) -> None:
     assistant = _assistant_over(tmp_path, "essay.md", COOPERATION_ESSAY, use_encoder)
-    query = assistant.prepare("合作为什么停留在表面？")
-    passages = assistant.retriever.search(query, 5)
+    query, passages = _retrieved(assistant, "合作为什么停留在表面？")
     index = assistant.index
     rank, rows = next((i, list(p.sentence_rows)) for i, p in enumerate(passages) if "目标错位" in p.text)
     text_of = {row: index.sentences[row].text for row in rows}

@@ -174,16 +174,17 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
     missing = []
     for word in dict.fromkeys(english_phrases(question)):
-        if " " in word or word in skipped:
+        # A word without a hyphen that names no thing is left, known or not (a closed compound's
+        # ending is its head's); a hyphenated one may still hold a thing ("gene-edited").
+        if " " in word or word in skipped or ("-" not in word and not _may_be_thing(word)):
             continue
-        if chinese_for(word, 1):
-            parts = [word] if _may_be_thing(word) else []
+        if renderings := chinese_for(word, 20):
+            looked_up = [(word, renderings)] if _may_be_thing(word) else []
         else:
             # A compound the dictionary lacks is looked up by its parts: "gene-edited" is no
             # thing, its part "gene" is; a livestreamer is a kind of streamer.
-            parts = _compound_parts(word)
-        for part in parts:
-            renderings = chinese_for(part, 20)
+            looked_up = [(part, chinese_for(part, 20)) for part in _compound_parts(word)]
+        for part, renderings in looked_up:
             usual = renderings[:_SHOWN_RENDERINGS]
             as_nouns = [r for r in usual if is_noun(r)]
             # Most usual renderings nouns: "cause" (原因, 引起, 造成) and "claims" (声称 …) ask about acts.
@@ -217,12 +218,10 @@ def _compound_parts(word: str) -> list[str]:
 
     A hyphenated word gives its parts; a closed compound, the longest ending the dictionary knows
     after a beginning it knows too (an English compound's last part is its head: a livestreamer
-    is a kind of streamer).
+    is a kind of streamer). The caller has left closed words that name no thing.
     """
     if "-" in word:
         return [part for part in word.split("-") if len(part) > 2 and part not in _PREFIXES and _may_be_thing(part)]
-    if not _may_be_thing(word):  # its ending is its head's: "livestreaming" names an act
-        return []
     for joint in range(_MIN_PART_LETTERS, len(word) - _MIN_PART_LETTERS + 1):
         head = word[joint:]
         if chinese_for(word[:joint], 1) and chinese_for(head, 1):
