@@ -58,7 +58,11 @@ class Retriever:
         self._title_vectors = titles
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
-        self._doc_regions = [str(index.documents[d].metadata.get("region") or "") for d in self._doc_ids]
+        regions: dict[str, list[int]] = {}
+        for position, doc_id in enumerate(self._doc_ids):
+            if region := str(index.documents[doc_id].metadata.get("region") or ""):
+                regions.setdefault(region, []).append(position)
+        self._region_positions = {region: np.asarray(p, dtype=np.int64) for region, p in regions.items()}
         self._title_endings: dict[tuple[str, ...], np.ndarray] = {}
         # Names recur across questions ("the Labour Contract Law"), as the term matcher's phrases do.
         self._name_vector = lru_cache(maxsize=NAME_CACHE_SIZE)(self._encode_name)
@@ -196,9 +200,11 @@ class Retriever:
         if self.settings.region_bonus:
             names = {n for found in places_named(query.text) for n in found}
             if names:
-                bonus += self.settings.region_bonus * np.asarray(
-                    [bool(r) and (r in names or r in query.text) for r in self._doc_regions], dtype=np.float32
-                )
+                of_region = np.zeros(len(self._doc_ids), dtype=np.float32)
+                for region, positions in self._region_positions.items():
+                    if region in names or region in query.text:
+                        of_region[positions] = 1.0
+                bonus += self.settings.region_bonus * of_region
         if self.settings.named_bonus:
             bonus += self.settings.named_bonus * self._named_documents(query.text)
         return bonus
@@ -292,7 +298,12 @@ class Retriever:
         per_document: dict[str, int] = {}
         cap = self.settings.max_per_document
         texts: set[str] = set()
+        covered: set[int] = set()  # the sentence rows of the passages kept
+        first, end = self._sentence_first, self._sentence_end
         for fused, dense, lexical, row in scored:
+            if len(kept) >= k and not any(r in covered for r in range(int(first[row]), int(end[row]))):
+                # Once k are kept, only a passage overlapping one of them can change anything.
+                continue
             chunk = self.index.chunks[row]
             if chunk.text in texts:
                 # The same words in another document (a law's earlier version, a local copy of a
@@ -304,10 +315,12 @@ class Retriever:
                     union = k_sentences | sentences
                     if sum(len(self.index.sentences[r].text) for r in union) <= limit:
                         kept[i] = (k_fused, k_dense, k_lex, k_chunk, union, [*k_merged, chunk])
+                        covered |= sentences
                     break
             else:
                 if len(kept) < k and not (cap and per_document.get(chunk.doc_id, 0) >= cap):
                     kept.append((fused, dense, lexical, chunk, sentences, [chunk]))
+                    covered |= sentences
                     per_document[chunk.doc_id] = per_document.get(chunk.doc_id, 0) + 1
                     texts.add(chunk.text)
         return [self._passage(*item) for item in kept]

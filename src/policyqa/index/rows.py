@@ -67,19 +67,24 @@ class NpyRows:
         out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
         if not len(rows):
             return out
-        # One read for each run of consecutive rows (a candidate's sentences are one run).
+        # One read for each run of consecutive rows (a candidate's sentences are one run), straight
+        # into its place in the result.
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        view = memoryview(out).cast("B")
+        row_bytes = self._row_bytes
         for start, end in zip([0, *breaks.tolist()], [*breaks.tolist(), len(rows)], strict=True):
-            out[start:end] = self._read(int(rows[start]), end - start)
+            self._read_into(view[start * row_bytes : end * row_bytes], int(rows[start]))
         return out
 
     def _read(self, first: int, count: int) -> np.ndarray:
-        size = count * self._row_bytes
-        buffer = bytearray(size)
-        view, done = memoryview(buffer), 0
+        out = np.empty((count, self.shape[1]), dtype=self.dtype)
+        self._read_into(memoryview(out).cast("B"), first)
+        return out
+
+    def _read_into(self, view: memoryview, first: int) -> None:
+        size, done = len(view), 0
         while done < size:  # a read returns at most ~2 GB
             got = os.preadv(self._fd, [view[done:]], self._offset + first * self._row_bytes + done)
             if got == 0:
                 raise OSError(f"the file ended {size - done} bytes early")
             done += got
-        return np.frombuffer(buffer, dtype=self.dtype).reshape(count, self.shape[1])
