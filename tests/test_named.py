@@ -10,7 +10,7 @@ from conftest import built_corpus
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
-from policyqa.named import document_names, kind_endings, title_has_ending
+from policyqa.named import asks_to_compare, document_names, kind_endings, title_has_ending
 
 
 @pytest.mark.parametrize(
@@ -105,3 +105,50 @@ def test_a_name_is_encoded_once_and_alone(mini_assistant: Assistant, monkeypatch
     assert encoded == [[names[0]], [names[1]]]  # each alone: its vector does not depend on its company
     np.testing.assert_array_equal(first, expected)
     np.testing.assert_array_equal(again, expected[::-1])
+
+
+@pytest.mark.parametrize(
+    ("question", "compares"),
+    [
+        ("How do the consumer protection law and the Food Safety Law differ on punitive damages?", True),
+        (
+            "How do the top fines compare between the Personal Information Protection Law and the Data Security Law?",
+            True,
+        ),
+        ("What do the Patent Law and the Copyright Law each require?", True),
+        ("《劳动法》和《劳动合同法》对试用期的最长期限分别如何规定？", True),
+        ("《劳动法》与《国务院关于职工工作时间的规定》对每周工作时间的规定有何不同？", True),
+        (
+            "What is the lowest wage during probation under the Labour Contract Law and its implementing regulations?",
+            False,
+        ),
+        ("《民法典》对诉讼时效期间是怎么规定的？", False),
+    ],
+)
+def test_a_question_that_sets_documents_side_by_side(question: str, compares: bool) -> None:
+    assert asks_to_compare(question) == compares
+
+
+def test_each_document_of_a_comparison_has_its_best_passages_in_the_top_k(tmp_path: Path, use_encoder: Encoder) -> None:
+    # One law says much on working hours, the other nothing: without the comparison's shares
+    # the first law's articles fill the top k; with them each side has its best passage.
+    hours = "".join(
+        f"第{n}条 用人单位安排劳动者延长工作时间的，每日不得超过{h}小时，并应当支付工资报酬。\n\n"
+        for n, h in zip("一二三四五六七八", "12345678", strict=True)
+    )
+    files = {
+        "labour": f"# 中华人民共和国劳动法\n\n{hours}",
+        "rules": "# 国务院关于职工工作时间的规定\n\n第三条 职工每日工作8小时、每周工作40小时。\n\n"
+        "第九条 本规定自发布之日起施行。",
+        "forest": "# 中华人民共和国森林法\n\n第一条 为了保护、培育和合理利用森林资源，制定本法。\n\n"
+        "第二条 林业经营者应当依法保护林地。",
+    }
+    assistant = Assistant(built_corpus(tmp_path, use_encoder, files), encoder=use_encoder, auto_build=False)
+    asked = "《劳动法》与《森林法》对延长工作时间和支付工资报酬的规定有何不同？"
+    alone = "《劳动法》与《森林法》对延长工作时间和支付工资报酬是怎么规定的？"  # no comparison asked
+    titles = [p.title for p in assistant.search(alone, k=3).passages]
+    assert titles == ["中华人民共和国劳动法"] * 3, "the case needs one law to fill the top k alone"
+    ranked = assistant.search(asked, k=6).passages
+    assert [p.title for p in ranked[:2]].count("中华人民共和国森林法") == 1
+    for k in (1, 2, 3, 4):  # the first k are the same however many are asked for
+        assert [p.chunk_id for p in assistant.search(asked, k=k).passages] == [p.chunk_id for p in ranked[:k]]

@@ -43,6 +43,12 @@ _GENERIC = frozenset(
     "existing said whole general city's province's city province".split()
 )
 MAX_NAMES = 4
+# Words by which a question sets documents side by side ("How do … differ", 分别, 有何不同).
+_COMPARISON = re.compile(
+    r"\b(compare[sd]?|comparison|compared|differ|differs|difference|differences|different|versus|vs\.?|"
+    r"both|each|respectively|whereas|between)\b|分别|比较|相比|对比|区别|不同|异同|差异|各自|两者",
+    re.I,
+)
 
 
 def document_names(question: str) -> list[str]:
@@ -59,6 +65,11 @@ def document_names(question: str) -> list[str]:
         if not set(words[:-1]) & _GENERIC:  # "the relevant law", "the city's … regulation"
             names.append(match.group(1))
     return list(dict.fromkeys(names))[:MAX_NAMES]
+
+
+def asks_to_compare(question: str) -> bool:
+    """Whether a question sets things side by side: "how do … differ", "compare", 分别, 有何不同."""
+    return _COMPARISON.search(question) is not None
 
 
 # The kind a name's last word gives, as the titles of that kind end: an English "… Law" is a law

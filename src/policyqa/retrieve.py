@@ -22,7 +22,7 @@ from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
 from .lexical import term_tokens
 from .metadata import LEGAL_KINDS
-from .named import KIND_CUES, document_names, kind_endings, title_has_ending
+from .named import KIND_CUES, asks_to_compare, document_names, kind_endings, title_has_ending
 from .places import places_named
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
@@ -82,7 +82,8 @@ class Retriever:
     def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
         store, tokens, n = self.store, list(query.tokens), self.settings.candidates
-        document_bonus = self._document_bonus(query)
+        named = self._named_groups(query.text) if self.settings.named_bonus else []
+        document_bonus = self._document_bonus(query, named)
         rows, _ = store.dense(query.vector, n, where)
         top_lexical, top_scores = store.lexical(tokens, n, where)
         # BM25 is scaled by the best score under the filter: the first of the lexical top k.
@@ -101,6 +102,13 @@ class Retriever:
             seen.update(candidates)
             cued_lexical, _ = store.lexical(tokens, n, where, cued)
             candidates.extend(r for r in cued_lexical.tolist() if r not in seen)
+        compared = self._compared(query.text, named)
+        for group in compared:
+            # A comparison needs each document's own best passages, however the others rank.
+            seen = set(candidates)
+            group_rows = [*store.dense(query.vector, n, where, group)[0].tolist()]
+            group_rows += store.lexical(tokens, n, where, group)[0].tolist()
+            candidates.extend(r for r in dict.fromkeys(group_rows) if r not in seen)
         glossary_terms = query.glossary_terms if self.settings.glossary_bonus else ()
         if glossary_terms:
             # A term of the field the question names (死亡之谷 for "valley of death") gets
@@ -158,6 +166,8 @@ class Retriever:
                 fused -= penalty
             scored.append((fused, dense_score, lexical, row))
         scored.sort(key=lambda item: (-item[0], item[3]))
+        if compared:
+            return self._each_compared(scored, k, compared)
         return self._merge(scored, k)
 
     def relevance(self, query: Query, passages: list[Passage]) -> float:
@@ -182,7 +192,7 @@ class Retriever:
             best = max(best, passage.dense_score + self.settings.lexical_weight * strict_lexical)
         return best
 
-    def _document_bonus(self, query: Query) -> np.ndarray:
+    def _document_bonus(self, query: Query, named: list[np.ndarray]) -> np.ndarray:
         """Lift the documents a question names: by title similarity, kind ("the paper", "本法") and region.
 
         With a corpus of a paper and several laws, "when did the patent law take
@@ -205,21 +215,21 @@ class Retriever:
                     if region in names or region in query.text:
                         of_region[positions] = 1.0
                 bonus += self.settings.region_bonus * of_region
-        if self.settings.named_bonus:
-            bonus += self.settings.named_bonus * self._named_documents(query.text)
+        if named:
+            # A document nearest any of the names the question gives.
+            bonus += self.settings.named_bonus * np.logical_or.reduce(named).astype(np.float32)
         return bonus
 
-    def _named_documents(self, question: str) -> np.ndarray:
-        """1 for each document whose title is nearest a document name the question gives, else 0.
+    def _named_groups(self, question: str) -> list[np.ndarray]:
+        """For each document name the question gives, a mask of the documents whose titles are nearest it.
 
         Each name is embedded alone: "Food Safety Law" lies near 中华人民共和国食品安全法 where
         the whole question does not. Titles within a small margin of the nearest are all taken
         (a law's versions, 行政处罚法 beside 行政诉讼法): the passages decide between them.
         """
-        named = np.zeros(len(self._doc_ids), dtype=np.float32)
         names = document_names(question)
         if not names:
-            return named
+            return []
         similarity = self._title_vectors @ self._name_vectors(names).T
         for column, name in enumerate(names):
             # A name that gives a kind ("… Law") looks among the titles of that kind, if any is near.
@@ -228,9 +238,57 @@ class Retriever:
                 if (similarity[of_kind, column] >= NAMED_TITLE_FLOOR).any():
                     similarity[~of_kind, column] = -1.0
         best = similarity.max(axis=0)
-        chosen = (similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)).any(axis=1)
-        named[chosen] = 1.0
-        return named
+        chosen = similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)
+        return [chosen[:, column] for column in range(len(names)) if chosen[:, column].any()]
+
+    def _named_documents(self, question: str) -> np.ndarray:
+        """1 for each document whose title is nearest a document name the question gives, else 0."""
+        groups = self._named_groups(question)
+        if not groups:
+            return np.zeros(len(self._doc_ids), dtype=np.float32)
+        return np.logical_or.reduce(groups).astype(np.float32)
+
+    def _compared(self, question: str, named: list[np.ndarray]) -> list[list[str]]:
+        """The documents of each name a comparison gives ("How do the Labour Law and … differ?"), or [].
+
+        Only names that single out documents of their own count: a name whose documents
+        another name already took adds no side to the comparison.
+        """
+        if len(named) < 2 or not asks_to_compare(question):
+            return []
+        taken = np.zeros(len(self._doc_ids), dtype=bool)
+        sides = []
+        for mask in named:
+            if not (mask & taken).any():
+                sides.append([self._doc_ids[d] for d in np.flatnonzero(mask).tolist()])
+                taken |= mask
+        return sides if len(sides) >= 2 else []
+
+    def _each_compared(
+        self, scored: list[tuple[float, float, float, int]], k: int, sides: list[list[str]]
+    ) -> list[Passage]:
+        """The ``k`` best passages, with each compared document's best among them.
+
+        In a library one law's articles on the matter can fill the top k and leave the other
+        law of the comparison out. Position by position, a side that has fewer than its share
+        of the places so far (one in n of them, for n sides) gets its best passage left; else
+        the best passage left comes next. Any first k are thus the same, however many are
+        asked for, as the answer and a deeper ranking must agree.
+        """
+        passages = self._merge(scored, len(scored))
+        side_of = [next((i for i, side in enumerate(sides) if p.doc_id in side), None) for p in passages]
+        counts = [0] * len(sides)
+        left = list(range(len(passages)))
+        ranked: list[Passage] = []
+        while left and len(ranked) < k:
+            share = (len(ranked) + 1) // len(sides)
+            behind = [i for i in range(len(sides)) if counts[i] < share and any(side_of[j] == i for j in left)]
+            chosen = next(j for j in left if side_of[j] == behind[0]) if behind else left[0]
+            left.remove(chosen)
+            ranked.append(passages[chosen])
+            if side_of[chosen] is not None:
+                counts[side_of[chosen]] += 1
+        return ranked
 
     def _name_vectors(self, names: list[str]) -> np.ndarray:
         """The names' vectors, each kept (``_name_vector``) and stacked."""
