@@ -308,3 +308,34 @@ def test_quotes_of_one_paragraph_take_the_few_sentences_between_them(tmp_path: P
     other = next(row for row in rows if "及时公开" in text_of[row])
     assert other - after[-1] == 1
     assert len(_with_gaps_filled([(rank, after[1]), (rank, other)], passages, index)) == 2
+
+
+CONTRACT_TERMS = (
+    "# 示范劳动合同法\n\n"
+    "第二条 本法所称固定期限劳动合同，是指用人单位与劳动者约定合同终止时间的劳动合同。\n\n"
+    "第三条 本法所称无固定期限劳动合同，是指用人单位与劳动者约定无确定终止时间的劳动合同。\n\n"
+    "第十四条 有下列情形之一，劳动者提出或者同意续订、订立劳动合同的，应当订立无固定期限劳动合同：\n"
+    "（一）劳动者在该用人单位连续工作满十年的；\n"
+    "（二）连续订立二次固定期限劳动合同，续订无固定期限劳动合同的。\n\n"
+    "第十五条 用人单位自用工之日起满一年不与劳动者订立书面劳动合同的，视为已订立无固定期限劳动合同。"
+)
+
+
+def test_a_question_asking_what_a_term_means_prefers_the_sentence_defining_that_term(
+    tmp_path: Path, use_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant = _assistant_over(tmp_path, "contract.md", CONTRACT_TERMS, use_encoder)
+    index = assistant.index
+    query, passages = _retrieved(assistant, "《示范劳动合同法》所称的无固定期限劳动合同是指什么？")
+    with_preference = {row: score for score, _, row in _sentence_scores(query, passages, index)}
+    monkeypatch.setattr("policyqa.answer._W_DEFINITION", 0.0)
+    without = {row: score for score, _, row in _sentence_scores(query, passages, index)}
+    lifted = {index.sentences[row].text[:4] for row in with_preference if with_preference[row] > without[row] + 1e-6}
+    # The definition of the term asked about, not that of the term it contains, nor any article using it.
+    assert lifted == {"第三条 "}
+    # A question that asks something else lifts no definition.
+    query, passages = _retrieved(assistant, "什么情形下应当订立无固定期限劳动合同？")
+    monkeypatch.undo()
+    asked = {row: score for score, _, row in _sentence_scores(query, passages, index)}
+    monkeypatch.setattr("policyqa.answer._W_DEFINITION", 0.0)
+    assert asked == {row: score for score, _, row in _sentence_scores(query, passages, index)}

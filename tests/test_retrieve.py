@@ -133,7 +133,8 @@ def test_a_passage_with_the_kind_of_figure_asked_for_is_lifted(tmp_path: Path, u
 def test_a_neighbour_ranked_after_the_top_k_still_folds_into_its_passage(tmp_path: Path, use_encoder: Encoder) -> None:
     # Once k passages are kept, lower candidates are read only if they overlap one of them:
     # the passages a search keeps must not depend on how many it keeps.
-    fund = "".join(f"技术复苏基金的第{n}项用途是支持第{n}类企业开展中试验证和工程化开发，并给予相应补助。" for n in "一二三四五六七八九十")
+    use = "技术复苏基金的第{n}项用途是支持第{n}类企业开展中试验证和工程化开发，并给予相应补助。"
+    fund = "".join(use.format(n=n) for n in "一二三四五六七八九十")
     other = "".join(f"第{n}条规定了产业园区的土地供应和厂房租金标准。" for n in "一二三四五六")
     settings = built_corpus(tmp_path, use_encoder, {"fund": f"# 基金\n\n{fund}", "estate": f"# 园区\n\n{other}"})
     assistant = Assistant(settings)

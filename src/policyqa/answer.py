@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .definitions import asks_for_definition, definitions_asked
 from .figures import asked_figure, items_asked
 from .index import LoadedIndex
 from .settings import Settings
@@ -49,8 +50,11 @@ _CONNECTIVE = re.compile(
 # to the question, its passage's retrieval score, the share of the question's terms it
 # holds (weighted by rarity), the same share for the earlier sentences of its paragraph
 # (a paragraph that opens "当技术处于泡沫破裂低谷期" is about that stage to its end), and
-# holding the kind of figure ("30%", "五万元") that the question asks for.
+# holding the kind of figure ("30%", "五万元") that the question asks for, and defining a term
+# (…，是指…) when the question asks what one means.
 _W_COSINE, _W_PASSAGE, _W_TERMS, _W_LEAD, _W_FIGURE = 0.3, 0.3, 0.4, 0.5, 0.2
+# Chosen on the dev halves (docs/evaluation.md): 0.4 quoted other terms' definitions first.
+_W_DEFINITION = 0.2
 
 
 def _question_terms(query: Query, index: LoadedIndex) -> tuple[list[str], np.ndarray]:
@@ -82,6 +86,9 @@ def _sentence_scores(
     terms, weights = _question_terms(query, index)
     total = float(weights.sum())
     figure = asked_figure(query.text)
+    defining: set[int] = set()
+    if asks_for_definition(query.text):
+        defining = definitions_asked(query.text, terms, {row: index.sentences[row].text for row in rows})
     overlaps: dict[int, float] = {}
 
     def overlap(row: int) -> float:
@@ -108,12 +115,14 @@ def _sentence_scores(
         if _LIST_ITEM.match(sentence.text):
             lead = max(lead, _list_head_overlap(row, index, overlap))
         has_figure = 1.0 if figure is not None and figure.search(sentence.text) else 0.0
+        has_definition = 1.0 if row in defining else 0.0
         score = (
             _W_COSINE * cos
             + _W_PASSAGE * passages[rank].score
             + _W_TERMS * overlap(row)
             + _W_LEAD * lead
             + _W_FIGURE * has_figure
+            + _W_DEFINITION * has_definition
         )
         scored.append((score, rank, row))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))

@@ -1,0 +1,65 @@
+"""Questions that ask what a term means, and the sentences that define one.
+
+"《刑法》所称的国家工作人员是指什么人？", "What does the Criminal Law mean by narcotic drugs?": laws
+and regulations define their terms in sentences of one form (本法所称X，是指…; X，是指…), often in
+an article of their own beside the articles that use the term, and the answer quoted those
+instead. The answer stage prefers the sentence that defines the term asked about
+(``answer._sentence_scores``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+# How a question asks for a meaning: 是指什么, 的含义, 如何定义, 所称的X; "define", "what does X
+# mean", "what counts as X".
+_ASKS = re.compile(
+    r"是指什么|指的是什么|指什么|是什么意思|含义|定义|所称|^什么是"
+    r"|\bdefine[sd]?\b|\bdefinitions?\b|\bmeaning of\b|\bmean(?:s|t)? by\b|\bwhat (?:does|do|did) .{1,80}\bmean\b"
+    r"|\b(?:what|who) counts as\b|\bwhat is meant\b",
+    re.I,
+)
+# How a text defines: "本法所称的毒品，是指…", "无固定期限劳动合同，是指…", "…系指…".
+_DEFINING = re.compile(r"是指|系指|所称的?[^。；，]{1,40}[，,]\s*指")
+# What stands before the term defined: an article's number, then "本法所称的".
+_ARTICLE_NUMBER = re.compile(r"^\s*第[一二三四五六七八九十百零〇]+条\s*")
+_REFERRED_AS = re.compile(r"^.*?所称的?")
+
+
+def asks_for_definition(question: str) -> bool:
+    """Whether a question asks what a term means ("…是指什么？", "How does the law define …?")."""
+    return _ASKS.search(question) is not None
+
+
+def defined_term(sentence: str) -> str | None:
+    """The term a sentence defines as laws do ("本法所称毒品，是指…" → "毒品"), or None if it defines none."""
+    found = _DEFINING.search(sentence)
+    if found is None:
+        return None
+    if found.group(0).startswith("所称"):  # "本条例所称科技成果，指…": the term follows 所称
+        return found.group(0).removeprefix("所称").removeprefix("的").rstrip("，, 指").strip()
+    before = _ARTICLE_NUMBER.sub("", sentence[: found.start()])
+    return _REFERRED_AS.sub("", before).rstrip("，, ").strip()
+
+
+def definitions_asked(question: str, terms: Collection[str], sentences: dict[int, str]) -> set[int]:
+    """Of ``sentences`` (key → text), those that define the term the question asks about.
+
+    A Chinese question names its term: the defining sentence whose term is the longest found in
+    the question is the one ("无固定期限劳动合同" over "固定期限劳动合同", which it contains). An English
+    question's term is known by its Chinese ``terms``: the term that holds most of them. When no
+    term matches at all, every defining sentence may be the one.
+    """
+    defined = {key: term for key, text in sentences.items() if (term := defined_term(text))}
+    if not defined:
+        return set()
+
+    def strength(term: str) -> int:
+        if term in question:
+            return 2 * len(term)  # named in so many words: above any partial match
+        return sum(len(t) for t in terms if len(t) > 1 and t in term)
+
+    strengths = {key: strength(term) for key, term in defined.items()}
+    best = max(strengths.values())
+    return {key for key, value in strengths.items() if value == best}

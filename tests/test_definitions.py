@@ -1,0 +1,56 @@
+"""Questions that ask what a term means, and the sentences that define one (``definitions``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from policyqa.definitions import asks_for_definition, defined_term, definitions_asked
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("《刑法》所称的国家工作人员是指什么人？", True),
+        ("北京市促进科技成果转化条例所称的科技成果具体包括哪些类型？", True),
+        ("“死亡之谷”的含义是什么？", True),
+        ("What does the Criminal Law mean by narcotic drugs?", True),
+        ("How does the Personal Information Protection Law define sensitive personal information?", True),
+        ("What counts as rural land under the contract law?", True),
+        ("《劳动合同法》对试用期有什么规定？", False),
+        ("What does the paper say about funding?", False),  # "say", not "mean"
+        ("How much money does the fund give?", False),
+    ],
+)
+def test_a_question_asking_what_a_term_means(question: str, asks: bool) -> None:
+    assert asks_for_definition(question) == asks
+
+
+@pytest.mark.parametrize(
+    ("sentence", "term"),
+    [
+        ("第三百五十七条 本法所称的毒品，是指鸦片、海洛因、甲基苯丙胺（冰毒）。", "毒品"),
+        ("第十四条 无固定期限劳动合同，是指用人单位与劳动者约定无确定终止时间的劳动合同。", "无固定期限劳动合同"),
+        ("本条例所称科技成果，指通过科学研究与技术开发所产生的具有实用价值的成果。", "科技成果"),
+        ("有下列情形之一，劳动者提出或者同意续订劳动合同的，应当订立无固定期限劳动合同。", None),
+        ("第五条 国家鼓励研究开发机构、高等院校采取转让、许可等方式转化科技成果。", None),
+    ],
+)
+def test_the_term_a_sentence_defines_as_laws_do(sentence: str, term: str | None) -> None:
+    assert defined_term(sentence) == term
+
+
+def test_the_definition_asked_for_is_of_the_term_the_question_names() -> None:
+    sentences = {
+        13: "第十三条 固定期限劳动合同，是指用人单位与劳动者约定合同终止时间的劳动合同。",
+        14: "第十四条 无固定期限劳动合同，是指用人单位与劳动者约定无确定终止时间的劳动合同。",
+        15: "有下列情形之一的，应当订立无固定期限劳动合同。",
+    }
+    # The longer term the question names wins over the one it contains.
+    assert definitions_asked("《劳动合同法》所称的无固定期限劳动合同是指什么？", [], sentences) == {14}
+    assert definitions_asked("固定期限劳动合同是指什么？", [], sentences) == {13}
+    # An English question's term is known by its Chinese renderings.
+    crimes = {1: "本法所称司法工作人员，是指有侦查职责的工作人员。", 2: "本法所称的毒品，是指鸦片、海洛因。"}
+    assert definitions_asked("What does the Criminal Law mean by narcotic drugs?", ["毒品", "刑法"], crimes) == {2}
+    # Nothing to tell them apart: any definition may be the one; no definition, none.
+    assert definitions_asked("What does it mean?", ["法律"], crimes) == {1, 2}
+    assert definitions_asked("什么是中试？", [], {3: "第五条 国家鼓励中试。"}) == set()
