@@ -146,3 +146,30 @@ def test_a_neighbour_ranked_after_the_top_k_still_folds_into_its_passage(tmp_pat
         shallow = assistant.search(question, k=i + 1).passages
         assert shallow[i].chunk_ids == deep[i].chunk_ids
         assert shallow[i].text == deep[i].text
+
+
+def test_the_named_documents_definition_of_the_term_asked_about_is_found_and_lifted(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # The defining article lists kinds of entity and shares little with the question beyond the term;
+    # the articles that use the term share more.
+    uses = "".join(
+        f"第{n}条 市场主体办理{what}登记的，登记机关应当在三个工作日内予以登记并公示。\n\n"
+        for n, what in zip("三四五六七八", ["设立", "变更", "注销", "备案", "年度", "分支"], strict=True)
+    )
+    regulation = (
+        "# 示范市场主体登记条例\n\n"
+        "第二条 本条例所称市场主体，是指以营利为目的从事经营活动的下列自然人、法人及非法人组织："
+        "（一）公司、非公司企业法人及其分支机构；（二）个人独资企业、合伙企业；（三）个体工商户。\n\n" + uses
+    )
+    other = "# 示范广告条例\n\n第二条 本条例所称广告代言人，是指广告主以外的，在广告中推荐商品的自然人。"
+    question = "《示范市场主体登记条例》所称的市场主体是指什么？"
+    ranks = {}
+    for bonus in (0.0, 0.2):
+        folder = tmp_path / str(bonus)
+        folder.mkdir()
+        settings = built_corpus(folder, use_encoder, {"entities": regulation, "ads": other}, definition_bonus=bonus)
+        ranked = Assistant(settings, encoder=use_encoder, auto_build=False).search(question, k=8).passages
+        ranks[bonus] = next(i for i, p in enumerate(ranked) if p.section.endswith("第二条") and "市场主体" in p.text)
+    assert ranks[0.2] == 0, ranks
+    assert ranks[0.0] > 0, "the case needs the articles using the term to rank above the definition alone"

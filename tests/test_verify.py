@@ -186,6 +186,9 @@ def test_a_compound_the_dictionary_lacks_is_looked_for_by_its_parts(tmp_path: Pa
     # A prefix names no thing: "self-" is not looked for, and 动物 is the regulation's own word.
     own = assistant.ask("What does the Model Property Regulation say about self-owned animals?")
     assert own.outcome == "answered", own.answer
+    # "define" asks how; it is no thing the regulation must mention (定义 is in none of its articles).
+    defined = assistant.ask("How does the Model Property Regulation define lost property?")
+    assert "define" not in defined.answer.split("\n")[0], defined.answer
 
 
 def test_a_thing_is_not_looked_for_in_a_document_other_than_the_one_named(tmp_path: Path, use_encoder: Encoder) -> None:

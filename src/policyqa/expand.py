@@ -35,7 +35,7 @@ _QUESTION_WORDS = frozenset(
     "paper article text policy policies according say says said mean means meant should can could would will "
     "were been these those their they there here also any each other some such only own same very just not nor "
     "but we our you your me my his her he she them describe explain give list name main kind kinds type types "
-    "way ways role play plays example examples".split()
+    "way ways role play plays example examples define defines defined definition definitions meaning".split()
 )
 MIN_WORD_CHARS = 3
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .articles import articles_named
 from .chunk import Chunk
+from .definitions import asks_for_definition, defined_term
 from .embed import Encoder
 from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
@@ -64,6 +65,7 @@ class Retriever:
                 regions.setdefault(region, []).append(position)
         self._region_positions = {region: np.asarray(p, dtype=np.int64) for region, p in regions.items()}
         self._title_endings: dict[tuple[str, ...], np.ndarray] = {}
+        self._definitions: dict[str, list[tuple[int, str]]] = {}
         # Names recur across questions ("the Labour Contract Law"), as the term matcher's phrases do.
         self._name_vector = lru_cache(maxsize=NAME_CACHE_SIZE)(self._encode_name)
         self._centroids = None
@@ -130,6 +132,15 @@ class Retriever:
             article_rows = {int(r) for r in hits if int(self._doc_of_row[r]) in named}
             seen = set(candidates)
             candidates.extend(r for r in sorted(article_rows) if r not in seen)
+        # A question asking what a term means, of a document it names: the passage where that
+        # document defines the term (本条例所称市场主体，是指…) is a candidate however it ranks, and is
+        # lifted; it often shares little with the question beyond the term.
+        definition_rows: set[int] = set()
+        if self.settings.definition_bonus and named and asks_for_definition(query.text):
+            named_ids = [self._doc_ids[d] for d in np.flatnonzero(np.logical_or.reduce(named)).tolist()]
+            definition_rows = self._definitions_asked(query, named_ids, where)
+            seen = set(candidates)
+            candidates.extend(r for r in sorted(definition_rows) if r not in seen)
         if not candidates:
             return []
         lexical_all = store.lexical_scores(tokens, candidates) if best_lexical > 0 else np.zeros(len(candidates))
@@ -152,6 +163,8 @@ class Retriever:
             fused += float(document_bonus[self._doc_of_row[row]])
             if row in article_rows:
                 fused += self.settings.article_bonus
+            if row in definition_rows:
+                fused += self.settings.definition_bonus
             text = self.index.chunks[row].text if glossary_terms or figure is not None else ""
             if glossary_terms:
                 # A term of the field named in the question ("trough of disillusionment"
@@ -219,6 +232,35 @@ class Retriever:
             # A document nearest any of the names the question gives.
             bonus += self.settings.named_bonus * np.logical_or.reduce(named).astype(np.float32)
         return bonus
+
+    def _definitions_asked(self, query: Query, doc_ids: list[str], where: SearchFilter | None) -> set[int]:
+        """The passages of these documents that define a term the question names.
+
+        A Chinese question names the term in so many words; an English one through one of its
+        Chinese terms ("market entity" → 市场主体, found by the vocabulary matcher).
+        """
+        documents = self.index.documents
+        tokens = {t for t in query.tokens if len(t) > 1}
+        found: set[int] = set()
+        for doc_id in doc_ids:
+            if where is not None and not where.is_empty and not where.admits(documents[doc_id]):
+                continue
+            for row, term in self._defined_terms(doc_id):
+                if term in query.text if query.chinese else term in tokens:
+                    found.add(row)
+        return found
+
+    def _defined_terms(self, doc_id: str) -> list[tuple[int, str]]:
+        """(passage row, term) for every term a document defines, read once per document and kept."""
+        if (terms := self._definitions.get(doc_id)) is None:
+            chunks = self.index.chunks
+            terms = []
+            for row in self.index.document_rows.get(doc_id, np.zeros(0, dtype=np.int64)).tolist():
+                for sentence in chunks[row].text.split("。"):
+                    if term := defined_term(sentence):
+                        terms.append((int(row), term))
+            self._definitions[doc_id] = terms
+        return terms
 
     def _named_groups(self, question: str) -> list[np.ndarray]:
         """For each document name the question gives, a mask of the documents whose titles are nearest it.
