@@ -3,8 +3,9 @@
 "《刑法》所称的国家工作人员是指什么人？", "What does the Criminal Law mean by narcotic drugs?": laws
 and regulations define their terms in sentences of one form (本法所称X，是指…; X，是指…), often in
 an article of their own beside the articles that use the term, and the answer quoted those
-instead. The answer stage prefers the sentence that defines the term asked about
-(``answer._sentence_scores``).
+instead. Retrieval lifts the passage where a document the question names defines the term
+(``Retriever._definitions_asked``); the answer stage prefers the sentence that defines the term
+asked about (``answer._sentence_scores``).
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ class Retriever:
     def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
         store, tokens, n = self.store, list(query.tokens), self.settings.candidates
-        named = self._named_groups(query.text) if self.settings.named_bonus else []
+        named = self._named_groups(query.text)
         document_bonus = self._document_bonus(query, named)
         rows, _ = store.dense(query.vector, n, where)
         top_lexical, top_scores = store.lexical(tokens, n, where)
@@ -137,7 +137,7 @@ class Retriever:
         # lifted; it often shares little with the question beyond the term.
         definition_rows: set[int] = set()
         if self.settings.definition_bonus and named and asks_for_definition(query.text):
-            named_ids = [self._doc_ids[d] for d in np.flatnonzero(np.logical_or.reduce(named)).tolist()]
+            named_ids = [self._doc_ids[d] for d in np.flatnonzero(_any_of(named)).tolist()]
             definition_rows = self._definitions_asked(query, named_ids, where)
             seen = set(candidates)
             candidates.extend(r for r in sorted(definition_rows) if r not in seen)
@@ -228,9 +228,8 @@ class Retriever:
                     if region in names or region in query.text:
                         of_region[positions] = 1.0
                 bonus += self.settings.region_bonus * of_region
-        if named:
-            # A document nearest any of the names the question gives.
-            bonus += self.settings.named_bonus * np.logical_or.reduce(named).astype(np.float32)
+        if named and self.settings.named_bonus:
+            bonus += self.settings.named_bonus * _any_of(named)
         return bonus
 
     def _definitions_asked(self, query: Query, doc_ids: list[str], where: SearchFilter | None) -> set[int]:
@@ -286,9 +285,7 @@ class Retriever:
     def _named_documents(self, question: str) -> np.ndarray:
         """1 for each document whose title is nearest a document name the question gives, else 0."""
         groups = self._named_groups(question)
-        if not groups:
-            return np.zeros(len(self._doc_ids), dtype=np.float32)
-        return np.logical_or.reduce(groups).astype(np.float32)
+        return _any_of(groups) if groups else np.zeros(len(self._doc_ids), dtype=np.float32)
 
     def _compared(self, question: str, named: list[np.ndarray]) -> list[list[str]]:
         """The documents of each name a comparison gives ("How do the Labour Law and … differ?"), or [].
@@ -456,3 +453,8 @@ class Retriever:
             spans=spans,
             chunk_ids=tuple(c.chunk_id for c in sorted(merged, key=lambda c: c.sentence_start)),
         )
+
+
+def _any_of(masks: list[np.ndarray]) -> np.ndarray:
+    """1.0 where any of the masks (one per name a question gives, at least one) holds, else 0.0."""
+    return np.logical_or.reduce(masks).astype(np.float32)
