@@ -132,11 +132,16 @@ PROPERTY_FILES = {
 }
 
 
-def test_a_thing_the_named_document_never_mentions_makes_a_partial_answer(tmp_path: Path, use_encoder: Encoder) -> None:
-    settings = built_corpus(tmp_path, use_encoder, PROPERTY_FILES)
-    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+@pytest.fixture(scope="module")
+def property_assistant(tmp_path_factory: pytest.TempPathFactory, use_encoder: Encoder) -> Assistant:
+    """An assistant over ``PROPERTY_FILES``, built once for the tests that only ask it."""
+    settings = built_corpus(tmp_path_factory.mktemp("property"), use_encoder, PROPERTY_FILES)
+    return Assistant(settings, encoder=use_encoder, auto_build=False)
 
-    cloned = assistant.ask("《示范物权条例》对克隆宠物的所有权归属是怎么规定的？")
+
+def test_a_thing_the_named_document_never_mentions_makes_a_partial_answer(property_assistant: Assistant) -> None:
+
+    cloned = property_assistant.ask("《示范物权条例》对克隆宠物的所有权归属是怎么规定的？")
     assert cloned.citations and cloned.citations[0].title == "示范物权条例"
     # 克隆 is in another document of the corpus, not in the one the question names.
     assert cloned.outcome == "partial" and not cloned.abstained
@@ -144,20 +149,18 @@ def test_a_thing_the_named_document_never_mentions_makes_a_partial_answer(tmp_pa
     assert "归属" in cloned.answer  # what the regulation does state, cited
 
     # A noun the named document uses in another article than the one quoted is mentioned.
-    animals = assistant.ask("《示范物权条例》对遗失的动物归谁所有是怎么规定的？")
+    animals = property_assistant.ask("《示范物权条例》对遗失的动物归谁所有是怎么规定的？")
     assert animals.outcome == "answered", animals.answer
 
-    bitcoin = assistant.ask("What does the Model Property Regulation say about Bitcoin?")
+    bitcoin = property_assistant.ask("What does the Model Property Regulation say about Bitcoin?")
     assert bitcoin.outcome == "partial" and "does not mention Bitcoin" in bitcoin.answer, bitcoin.answer
 
 
 def test_a_thing_an_english_question_asks_about_must_be_rendered_in_the_named_document(
-    tmp_path: Path, use_encoder: Encoder
+    property_assistant: Assistant,
 ) -> None:
-    settings = built_corpus(tmp_path, use_encoder, PROPERTY_FILES)
-    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
 
-    tigers = assistant.ask("What does the Model Property Regulation say about tigers that cause damage?")
+    tigers = property_assistant.ask("What does the Model Property Regulation say about tigers that cause damage?")
     assert tigers.citations and tigers.citations[0].title == "示范物权条例"
     # The Chinese words looked for are shown, so that the reader can check the claim; "cause"
     # (原因, 引起, 造成: mostly verbs) asks about an act, not a thing the regulation must name.
@@ -165,35 +168,33 @@ def test_a_thing_an_english_question_asks_about_must_be_rendered_in_the_named_do
     assert tigers.answer.startswith("《示范物权条例》 does not mention tigers (老虎"), tigers.answer
     assert "cause" not in tigers.answer.split(".")[0]
 
-    animals = assistant.ask("What does the Model Property Regulation say about animals that cause damage?")
+    animals = property_assistant.ask("What does the Model Property Regulation say about animals that cause damage?")
     assert animals.outcome == "answered", animals.answer  # 动物 is the regulation's own word
 
 
-def test_a_compound_the_dictionary_lacks_is_looked_for_by_its_parts(tmp_path: Path, use_encoder: Encoder) -> None:
-    settings = built_corpus(tmp_path, use_encoder, PROPERTY_FILES)
-    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+def test_a_compound_the_dictionary_lacks_is_looked_for_by_its_parts(property_assistant: Assistant) -> None:
 
     # "gene-edited" is in no dictionary; its part "gene" (基因) is a thing, "edited" is not.
-    edited = assistant.ask("What does the Model Property Regulation say about gene-edited animals?")
+    edited = property_assistant.ask("What does the Model Property Regulation say about gene-edited animals?")
     assert edited.citations and edited.citations[0].title == "示范物权条例"
     assert edited.outcome == "partial", edited.answer
     assert edited.answer.startswith("《示范物权条例》 does not mention gene-edited (gene: 基因"), edited.answer
     # A closed compound is read by its head, the longest ending the dictionary knows: a
     # livestreamer is a kind of streamer (飘带, 横幅, … 主播), none of them in the regulation.
-    streamers = assistant.ask("What does the Model Property Regulation say about livestreamers who lose animals?")
+    streamers = property_assistant.ask(
+        "What does the Model Property Regulation say about livestreamers who lose animals?"
+    )
     assert streamers.outcome == "partial", streamers.answer
     assert "livestreamers (streamers:" in streamers.answer.split("\n")[0], streamers.answer
     # A prefix names no thing: "self-" is not looked for, and 动物 is the regulation's own word.
-    own = assistant.ask("What does the Model Property Regulation say about self-owned animals?")
+    own = property_assistant.ask("What does the Model Property Regulation say about self-owned animals?")
     assert own.outcome == "answered", own.answer
     # "define" asks how; it is no thing the regulation must mention (定义 is in none of its articles).
-    defined = assistant.ask("How does the Model Property Regulation define lost property?")
+    defined = property_assistant.ask("How does the Model Property Regulation define lost property?")
     assert "define" not in defined.answer.split("\n")[0], defined.answer
 
 
-def test_a_thing_is_not_looked_for_in_a_document_other_than_the_one_named(tmp_path: Path, use_encoder: Encoder) -> None:
-    settings = built_corpus(tmp_path, use_encoder, PROPERTY_FILES)
-    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+def test_a_thing_is_not_looked_for_in_a_document_other_than_the_one_named(property_assistant: Assistant) -> None:
     # The dictionary renders "Civil Code" whole (民法典), and no title holds it: the best passage's
     # document is not the one asked about, so what it lacks is not the Civil Code's to lack.
     # A question comparing two documents asks about things only one of them may treat.
@@ -201,19 +202,17 @@ def test_a_thing_is_not_looked_for_in_a_document_other_than_the_one_named(tmp_pa
         "What does the Civil Code say about tigers?",
         "How do the Model Property Regulation and the Model Biotechnology Regulation differ on tigers?",
     ):
-        query = assistant.prepare(question)
-        passages = assistant.retriever.search(query, 5)
+        query = property_assistant.prepare(question)
+        passages = property_assistant.retriever.search(query, 5)
         assert passages
-        assert unmentioned_in_document(query, passages, assistant.index) == [], question
+        assert unmentioned_in_document(query, passages, property_assistant.index) == [], question
 
 
 def test_a_question_that_points_at_no_document_or_at_one_not_found_is_not_held_to_one(
-    tmp_path: Path, use_encoder: Encoder
+    property_assistant: Assistant,
 ) -> None:
-    settings = built_corpus(tmp_path, use_encoder, PROPERTY_FILES)
-    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
     for question in ("克隆宠物的所有权归属是怎么规定的？", "《示范合同条例》对宠物的买卖是怎么规定的？"):
-        query = assistant.prepare(question)
-        passages = assistant.retriever.search(query, 5)
+        query = property_assistant.prepare(question)
+        passages = property_assistant.retriever.search(query, 5)
         assert passages and "示范合同条例" not in passages[0].title
-        assert unmentioned_in_document(query, passages, assistant.index) == [], question
+        assert unmentioned_in_document(query, passages, property_assistant.index) == [], question
