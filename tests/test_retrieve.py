@@ -173,3 +173,29 @@ def test_the_named_documents_definition_of_the_term_asked_about_is_found_and_lif
         ranks[bonus] = next(i for i, p in enumerate(ranked) if p.section.endswith("第二条") and "市场主体" in p.text)
     assert ranks[0.2] == 0, ranks
     assert ranks[0.0] > 0, "the case needs the articles using the term to rank above the definition alone"
+
+
+def test_a_local_copy_of_a_national_article_yields_unless_the_question_names_its_place(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "national": "# 中华人民共和国促进科技成果转化法\n\n（2015年8月29日第十二届全国人民代表大会常务委员会第十六次会议修正）\n\n"
+        "第二十一条 国家设立的研究开发机构、高等院校应当向其主管部门提交科技成果转化情况年度报告。",
+        "henan": "# 河南省促进科技成果转化条例\n\n（2001年5月25日河南省第九届人民代表大会常务委员会第二十二次会议通过）\n\n"
+        "第二十三条 国家设立的研究开发机构、高等院校应当向其主管部门提交上一年度科技成果转化情况报告。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+
+    def scores(question: str, penalty: float) -> dict[str, float]:
+        tuned = settings.replace(unplaced_local_penalty=penalty)
+        assistant = Assistant(tuned, encoder=use_encoder, auto_build=False)
+        assert assistant.index.documents["henan"].kind == "local_regulation"
+        return {p.doc_id: p.score for p in assistant.search(question, k=2).passages}
+
+    unplaced = "国家设立的研究开发机构、高等院校要向主管部门提交什么报告？"
+    without, with_penalty = scores(unplaced, 0.0), scores(unplaced, 0.05)
+    assert with_penalty["henan"] == pytest.approx(without["henan"] - 0.05)
+    assert with_penalty["national"] == pytest.approx(without["national"])
+    assert max(with_penalty, key=with_penalty.__getitem__) == "national"
+    placed = "河南省的研究开发机构、高等院校要向主管部门提交什么报告？"
+    assert scores(placed, 0.05) == pytest.approx(scores(placed, 0.0))

@@ -22,7 +22,7 @@ from .embed import Encoder
 from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
 from .lexical import term_tokens
-from .metadata import LEGAL_KINDS
+from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
 from .named import KIND_CUES, asks_to_compare, document_names, kind_endings, title_has_ending
 from .places import places_named
 from .settings import Settings
@@ -63,6 +63,9 @@ class Retriever:
         for position, doc_id in enumerate(self._doc_ids):
             if region := str(index.documents[doc_id].metadata.get("region") or ""):
                 regions.setdefault(region, []).append(position)
+        self._local_mask = np.asarray(
+            [index.documents[d].kind == KIND_LOCAL_REGULATION for d in self._doc_ids], dtype=np.float32
+        )
         self._region_positions = {region: np.asarray(p, dtype=np.int64) for region, p in regions.items()}
         self._title_endings: dict[tuple[str, ...], np.ndarray] = {}
         self._definitions: dict[str, list[tuple[int, str]]] = {}
@@ -206,7 +209,7 @@ class Retriever:
         return best
 
     def _document_bonus(self, query: Query, named: list[np.ndarray]) -> np.ndarray:
-        """Lift the documents a question names: by title similarity, kind ("the paper", "本法") and region.
+        """Lift the documents a question names: by title similarity, kind ("the paper", "本法"), region, name.
 
         With a corpus of a paper and several laws, "when did the patent law take
         effect" must look inside the patent law, whose articles never say its name; in
@@ -220,16 +223,20 @@ class Retriever:
         for kind, cue in KIND_CUES.items():
             if cue.search(query.text):
                 bonus += self.settings.kind_bonus * self._kind_masks[kind]
-        if self.settings.region_bonus:
-            names = {n for found in places_named(query.text) for n in found}
-            if names:
-                of_region = np.zeros(len(self._doc_ids), dtype=np.float32)
-                for region, positions in self._region_positions.items():
-                    if region in names or region in query.text:
-                        of_region[positions] = 1.0
-                bonus += self.settings.region_bonus * of_region
+        places = places_named(query.text)
+        if self.settings.region_bonus and places:
+            names = {n for found in places for n in found}
+            of_region = np.zeros(len(self._doc_ids), dtype=np.float32)
+            for region, positions in self._region_positions.items():
+                if region in names or region in query.text:
+                    of_region[positions] = 1.0
+            bonus += self.settings.region_bonus * of_region
         if named and self.settings.named_bonus:
             bonus += self.settings.named_bonus * _any_of(named)
+        if self.settings.unplaced_local_penalty and not places:
+            # Without a place the question asks about national law; a local document it names stays.
+            local = self._local_mask * (1.0 - _any_of(named)) if named else self._local_mask
+            bonus -= self.settings.unplaced_local_penalty * local
         return bonus
 
     def _definitions_asked(self, query: Query, doc_ids: list[str], where: SearchFilter | None) -> set[int]:

@@ -53,6 +53,10 @@ DEFAULT_GLOSSARY_BONUS = 0.2
 DEFAULT_FIGURE_BONUS = 0.05
 # A document of the region a question names (浙江, "Beijing") is lifted by this much.
 DEFAULT_REGION_BONUS = 0.12
+# A question that names no place asks about national law: a local regulation (often a copy of the
+# national article, or of another province's) that the question does not name is lowered by this
+# much (0 turns it off); chosen on the dev half at the whole library (docs/evaluation.md).
+DEFAULT_UNPLACED_LOCAL_PENALTY = 0.05
 # The documents a question's cues single out (at most this many) are searched on their own too.
 DEFAULT_CUED_DOCUMENTS = 10
 # A document whose passages, on average, lie close to the question is lifted: the weight of the
@@ -133,6 +137,7 @@ class Settings:
     glossary_bonus: float = DEFAULT_GLOSSARY_BONUS
     figure_bonus: float = DEFAULT_FIGURE_BONUS
     region_bonus: float = DEFAULT_REGION_BONUS
+    unplaced_local_penalty: float = DEFAULT_UNPLACED_LOCAL_PENALTY
     cued_documents: int = DEFAULT_CUED_DOCUMENTS
     centroid_weight: float = DEFAULT_CENTROID_WEIGHT
     centroid_floor: float = DEFAULT_CENTROID_FLOOR
@@ -284,6 +289,7 @@ class Settings:
             "glossary_bonus": float,
             "figure_bonus": float,
             "region_bonus": float,
+            "unplaced_local_penalty": float,
             "cued_documents": int,
             "centroid_weight": float,
             "centroid_floor": float,
