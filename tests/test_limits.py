@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from policyqa import Assistant, ConfigError
 from policyqa_app import AppSettings
 from policyqa_app.limits import KEEP_ALIVE_REQUESTS, AttemptThrottle, KeepAliveLimitMiddleware, Rate, RateLimiter
+from policyqa_app.service import CPU_THREADS_PER_PROCESS
 
 pytest_plugins = ["app_fixtures"]
 
@@ -355,3 +356,38 @@ def test_the_connection_quota_counts_each_connection_apart_and_leaves_websockets
     assert seen[4] == [(b"connection", b"close")]
     with pytest.raises(ConfigError):
         KeepAliveLimitMiddleware(app, max_requests=0)
+
+
+# --- turns at the CPU ------------------------------------------------------------------------------
+
+
+def test_searches_take_turns_at_the_cpu_and_the_rest_wait_without_being_refused(
+    assistant: Assistant, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    inside: list[int] = []
+    released = threading.Event()
+    search = assistant.search
+
+    def held_search(*args, **kwargs):  # type: ignore[no-untyped-def]
+        inside.append(1)
+        released.wait(WAIT_SECONDS)  # the deadline only stops a broken run from hanging
+        result = search(*args, **kwargs)
+        inside.pop()
+        return result
+
+    monkeypatch.setattr(assistant, "search", held_search)
+    security = AppSettings(max_concurrency=8, feedback_db=tmp_path / "f.sqlite3")
+    results: list[httpx.Response] = []
+    with serve(assistant, security, with_ui=False) as server:
+        turns = server.app.state.service.cpu_turns  # type: ignore[attr-defined]
+        post = lambda: httpx.post(  # noqa: E731
+            f"{server.url}/api/v1/search", json={"question": CHINESE_TROUGH}, timeout=2 * WAIT_SECONDS
+        )
+        threads = [_in_background(post, results) for _ in range(CPU_THREADS_PER_PROCESS + 2)]
+        _wait_until(lambda: turns.statistics().tasks_waiting == 2, "two searches waiting for a turn")
+        held = len(inside)
+        released.set()
+        for thread in threads:
+            thread.join()
+    assert held == CPU_THREADS_PER_PROCESS == turns.total_tokens
+    assert [r.status_code for r in results] == [200] * (CPU_THREADS_PER_PROCESS + 2)

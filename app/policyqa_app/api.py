@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
@@ -28,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from policyqa import QuestionError, SearchFilter
 from policyqa.documents import HIDDEN_CHARACTERS
 from policyqa.filters import make_filter
+from policyqa.generate import MODE_LLM
 from policyqa.types import GroundedSentence
 
 from .documents_api import documents_router, is_loopback
@@ -153,6 +155,10 @@ def api_router(service: Service) -> APIRouter:
             return None
         return make_filter(kinds=body.kinds, regions=body.regions, years=body.years)
 
+    async def on_cpu(work: Callable[[], Any]) -> Any:
+        """``work`` in a worker thread, taking one of the process's turns at the CPU (``Service.cpu_turns``)."""
+        return await anyio.to_thread.run_sync(work, limiter=service.cpu_turns)
+
     def asking(ask: Callable[..., Any], body: QuestionRequest) -> Callable[[], Any]:
         """``ask`` (an answer or its stream) bound to everything the request says."""
         return partial(
@@ -214,15 +220,14 @@ def api_router(service: Service) -> APIRouter:
 
     @router.post(f"{API_PREFIX}/ask", tags=["questions"], dependencies=json_body, summary="Answer with citations.")
     async def ask(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
-        answer = await run_in_threadpool(asking(service.assistant.ask, body))
+        work = asking(service.assistant.ask, body)
+        answer = await (run_in_threadpool(work) if body.mode == MODE_LLM else on_cpu(work))
         observe_answer(answer)
         return answer.to_dict()
 
     @router.post(f"{API_PREFIX}/search", tags=["questions"], dependencies=json_body, summary="The best passages.")
     async def search(body: Annotated[QuestionRequest, Depends(checked)]) -> dict[str, Any]:
-        result = await run_in_threadpool(
-            partial(service.assistant.search, body.question, body.k, body.doc_ids, where=where(body))
-        )
+        result = await on_cpu(partial(service.assistant.search, body.question, body.k, body.doc_ids, where=where(body)))
         return result.to_dict()
 
     @router.post(
@@ -235,7 +240,7 @@ def api_router(service: Service) -> APIRouter:
     async def ask_stream(body: Annotated[QuestionRequest, Depends(checked)]) -> StreamingResponse:
         # Retrieval runs before the stream starts, so a bad question still gets a 4xx status;
         # in llm mode the generated sentences follow one by one, each after verification.
-        stream = await run_in_threadpool(asking(service.assistant.ask_stream, body))
+        stream = await on_cpu(asking(service.assistant.ask_stream, body))
 
         async def events() -> AsyncIterator[bytes]:
             index = 0

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
+
 from policyqa import Assistant, ConfigError, DocumentInfo, PolicyQAError
 from policyqa.index import ProgressFn
 from policyqa.library import AddReport, DocumentLibrary, RemoveReport
@@ -31,6 +33,11 @@ log = logging.getLogger("policyqa.app")
 
 # How often a request looks for a build another process published (``policyqa add``).
 REFRESH_INTERVAL_SECONDS = 1.0
+# Retrieval and extractive answers are Python under the GIL: more threads of one process doing them
+# at once only take turns at it, each turn costing a switch. One worker, 8 clients at the library over HTTP:
+# 61 searches/s with 8 threads at once, 80 with 3, 96 with 2, 70 with 1 (docs/performance.md).
+# Generated answers wait on the model's server, not the CPU, and are not counted.
+CPU_THREADS_PER_PROCESS = 2
 
 
 @dataclass
@@ -49,6 +56,8 @@ class Service:
     page_images: PageImages = field(default_factory=lambda: PageImages())
     # Shared with the other workers and replicas (sessions, limits, the index signal); None: in-process.
     state: SharedState | None = None
+    # This process's turns at the CPU for retrieval and extractive answers (the API's worker threads).
+    cpu_turns: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(CPU_THREADS_PER_PROCESS))
 
     @classmethod
     def create(cls, assistant: Assistant, settings: AppSettings, state: SharedState | None = None) -> Service:
