@@ -179,9 +179,11 @@ def test_a_local_copy_of_a_national_article_yields_unless_the_question_names_its
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
     files = {
-        "national": "# 中华人民共和国促进科技成果转化法\n\n（2015年8月29日第十二届全国人民代表大会常务委员会第十六次会议修正）\n\n"
+        "national": "# 中华人民共和国促进科技成果转化法\n\n"
+        "（2015年8月29日第十二届全国人民代表大会常务委员会第十六次会议修正）\n\n"
         "第二十一条 国家设立的研究开发机构、高等院校应当向其主管部门提交科技成果转化情况年度报告。",
-        "henan": "# 河南省促进科技成果转化条例\n\n（2001年5月25日河南省第九届人民代表大会常务委员会第二十二次会议通过）\n\n"
+        "henan": "# 河南省促进科技成果转化条例\n\n"
+        "（2001年5月25日河南省第九届人民代表大会常务委员会第二十二次会议通过）\n\n"
         "第二十三条 国家设立的研究开发机构、高等院校应当向其主管部门提交上一年度科技成果转化情况报告。",
     }
     settings = built_corpus(tmp_path, use_encoder, files)

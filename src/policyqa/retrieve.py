@@ -130,9 +130,9 @@ class Retriever:
         article_rows: set[int] = set()
         if articles and cued:
             documents = self.index.documents
-            named = {self._position[d] for d in cued if where is None or where.is_empty or where.admits(documents[d])}
+            singled = {self._position[d] for d in cued if where is None or where.is_empty or where.admits(documents[d])}
             hits = np.flatnonzero(np.isin(self._article_of_row, articles))
-            article_rows = {int(r) for r in hits if int(self._doc_of_row[r]) in named}
+            article_rows = {int(r) for r in hits if int(self._doc_of_row[r]) in singled}
             seen = set(candidates)
             candidates.extend(r for r in sorted(article_rows) if r not in seen)
         # A question asking what a term means, of a document it names: the passage where that
@@ -332,8 +332,8 @@ class Retriever:
             chosen = next(j for j in left if side_of[j] == behind[0]) if behind else left[0]
             left.remove(chosen)
             ranked.append(passages[chosen])
-            if side_of[chosen] is not None:
-                counts[side_of[chosen]] += 1
+            if (side := side_of[chosen]) is not None:
+                counts[side] += 1
         return ranked
 
     def _name_vectors(self, names: list[str]) -> np.ndarray:

@@ -70,7 +70,7 @@ class NpyRows:
         # One read for each run of consecutive rows (a candidate's sentences are one run), straight
         # into its place in the result.
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-        view = memoryview(out).cast("B")
+        view = memoryview(out).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers
         row_bytes = self._row_bytes
         for start, end in zip([0, *breaks.tolist()], [*breaks.tolist(), len(rows)], strict=True):
             self._read_into(view[start * row_bytes : end * row_bytes], int(rows[start]))
@@ -78,7 +78,7 @@ class NpyRows:
 
     def _read(self, first: int, count: int) -> np.ndarray:
         out = np.empty((count, self.shape[1]), dtype=self.dtype)
-        self._read_into(memoryview(out).cast("B"), first)
+        self._read_into(memoryview(out).cast("B"), first)  # type: ignore[arg-type]
         return out
 
     def _read_into(self, view: memoryview, first: int) -> None:
