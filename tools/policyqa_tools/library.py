@@ -53,7 +53,7 @@ from policyqa.index import check_compatible, current_build, index_home, is_stale
 
 from .http_load import HTTP_CLIENTS, load, stop_process, wait_ready
 from .machine import child_env, free_port
-from .measure import WARM_UP_ASKS, _cli, _corpus_args, _loaded_index, timed
+from .measure import WARM_UP_ASKS, _cli, _corpus_args, _loaded_index, read_through, timed
 from .report import latency_summary
 
 if TYPE_CHECKING:
@@ -360,6 +360,7 @@ def _in_process_steps(
     results["floor"] = encoder_floor(settings, _distinct_sentences(index.folder), FLOOR_SAMPLE)
     say(f"[3/{steps}] warm ask and search, {len(questions)} gold questions x {passes}")
     assistant.warm_up()  # as a server does before its first request
+    results["page_cache_warm_s"] = read_through(index.folder)
     for question in questions[:WARM_UP_ASKS]:
         assistant.ask(question)
     encoder = assistant.encoder
@@ -1002,6 +1003,7 @@ def library_markdown(results: dict[str, object]) -> str:
         ("build peak RSS (with its workers)", get("build", "peak_rss_mb"), "MB", None, "≤ 2,048 MB"),
         ("build passages/s", get("build", "passages_per_s"), "/s", None, ""),
         ("encoder floor (all cores, batches of 256)", get("floor", "floor_s"), "s", None, "(extrapolated)"),
+        ("index files read into the page cache before timing", get("page_cache_warm_s"), "s", None, ""),
         ("warm ask p50", get("ask", "p50_ms"), "ms", get("baseline", "retrieval", "p50_ms"), ""),
         ("warm ask p95", get("ask", "p95_ms"), "ms", get("baseline", "retrieval", "p95_ms"), "≤ 2 × baseline"),
         ("warm ask p99", get("ask", "p99_ms"), "ms", get("baseline", "retrieval", "p99_ms"), ""),
