@@ -10,6 +10,7 @@ from conftest import built_corpus, squash
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
+from policyqa.expand import english_phrases
 from policyqa.stores.local import top_rows
 from policyqa.text import is_chinese
 
@@ -69,6 +70,24 @@ def test_english_question_gets_chinese_terms_for_bm25(mini_assistant: Assistant)
     assert "技术复苏基金" in query.glossary_terms
     assert "技术复苏基金" in "".join(query.tokens) or "复苏" in query.tokens
     assert not query.chinese
+
+
+@pytest.mark.parametrize(
+    ("question", "pairs"),
+    [
+        (
+            "Under the Administrative Penalty Law, how long can a violation go undetected?",
+            ["administrative penalty", "penalty law"],  # not "law long" across ", how", nor across "go"
+        ),
+        ("Which integration model bridges the valley of death?", ["integration model", "model bridges"]),
+        ("Which policy fits a technology in the trough of disillusionment?", []),  # "a", "in the" between
+        ("How did 2024 reforms change patent fees?", ["reforms change", "change patent", "patent fees"]),
+    ],
+)
+def test_word_pairs_for_the_term_matcher_are_words_side_by_side(question: str, pairs: list[str]) -> None:
+    phrases = english_phrases(question)
+    assert [p for p in phrases if " " in p] == pairs
+    assert all(" " not in p for p in phrases[: len(phrases) - len(pairs)])
 
 
 def test_language_detection() -> None:

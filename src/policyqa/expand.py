@@ -29,7 +29,9 @@ from .settings import Settings
 from .text import is_chinese
 from .types import Query
 
-_ENGLISH_WORD = re.compile(r"[a-z][a-z\-']+")
+# A word (of one letter or more), or any other character that is not a space: punctuation, a
+# digit, a Chinese character. Every one of them stands between the words before and after it.
+_TOKEN = re.compile(r"([a-z][a-z\-']*)|\S")
 # Words that ask rather than say what is asked about.
 _QUESTION_WORDS = frozenset(
     "paper article text policy policies according say says said mean means meant should can could would will "
@@ -41,13 +43,26 @@ MIN_WORD_CHARS = 3
 
 
 def english_phrases(question: str) -> list[str]:
-    """Content words of an English question and their adjacent pairs."""
-    words = [
-        w
-        for w in _ENGLISH_WORD.findall(question.lower())
-        if len(w) >= MIN_WORD_CHARS and w not in STOPWORDS and w not in _QUESTION_WORDS
+    """Content words of an English question, and the pairs of them that stand side by side.
+
+    A pair is a phrase only when nothing stands between its words: "penalty law" in "the
+    Administrative Penalty Law", not "law long" across ", how long" nor "violation undetected"
+    across "go". Such pairs matched unrelated words and cost a vector each.
+    """
+    matches = list(_TOKEN.finditer(question.lower()))
+    tokens = [match.group(0) for match in matches]
+    content = [_is_content(match.group(1)) for match in matches]
+    words = [token for token, is_content in zip(tokens, content, strict=True) if is_content]
+    pairs = [
+        f"{a} {b}"
+        for a, b, a_content, b_content in zip(tokens, tokens[1:], content, content[1:], strict=False)
+        if a_content and b_content
     ]
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return words + pairs
+
+
+def _is_content(word: str | None) -> bool:
+    return word is not None and len(word) >= MIN_WORD_CHARS and word not in STOPWORDS and word not in _QUESTION_WORDS
 
 
 class TermMatcher:
