@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
@@ -63,24 +62,6 @@ def test_build_then_load_mini_corpus(mini_index: BuiltIndex) -> None:
     law = loaded.documents["model-transfer-regulation"]
     assert law.title == "示范市科技成果转化促进条例"
     assert "第二章 技术权益 > 第四条" in law.sections
-
-
-def test_loading_asks_the_kernel_to_read_every_index_file_ahead(
-    mini_index: BuiltIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The kernel's read-ahead cannot be observed from here; what load_index asks of it can.
-    if not hasattr(os, "posix_fadvise"):
-        pytest.skip("this system has no posix_fadvise")
-    advised: list[tuple[str, int]] = []
-
-    def advise(handle: int, offset: int, length: int, advice: int) -> None:
-        advised.append((os.readlink(f"/proc/self/fd/{handle}"), advice))
-
-    monkeypatch.setattr(os, "posix_fadvise", advise)
-    loaded = load_index(mini_index.settings, mini_index.encoder)
-    files = read_manifest(loaded.folder)["files"]
-    assert sorted(path for path, _ in advised) == sorted(str((loaded.folder / name).resolve()) for name in files)
-    assert {advice for _, advice in advised} == {os.POSIX_FADV_WILLNEED}
 
 
 def test_loaded_passages_are_their_sentences_joined(mini_index: BuiltIndex) -> None:

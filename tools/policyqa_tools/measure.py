@@ -69,10 +69,9 @@ def timed(call: Callable[[str], object], questions: Sequence[str], passes: int) 
 def read_through(folder: Path) -> float:
     """Read every file of a build once, so that timing starts with them in the page cache; the seconds it took.
 
-    "Warm" latency is that of a server that has run a while: its index's pages are in the cache
-    (``load_index`` asks the kernel to read them ahead). Right after a build, or when the machine
-    has reclaimed the cache, the first questions wait for the disk instead; that is the cold
-    start's cost, measured apart.
+    "Warm" latency is that of a server that has run a while: its index's pages are in the cache.
+    Right after a build, or when the machine has reclaimed the cache, the first questions wait for
+    the disk instead; that is the cold start's cost, measured apart.
     """
     started = time.perf_counter()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):

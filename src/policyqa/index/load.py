@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import mmap
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
@@ -166,7 +165,6 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
     centroids = _document_vectors(folder, manifest, CENTROID_VECTORS_FILE, len(documents), encoder.dimension)
     if vectors.size != len(chunks) or vectors.dimension != encoder.dimension or len(sentence_vectors) != len(sentences):
         raise IndexCorruptError(f"{folder}: vector counts do not match the passage store.")
-    read_ahead(folder, manifest)
     return LoadedIndex(
         folder,
         manifest,
@@ -184,31 +182,6 @@ def load_index(settings: Settings, encoder: Encoder) -> LoadedIndex:
         centroids,
         term_search,
     )
-
-
-def read_ahead(folder: Path, manifest: dict[str, object]) -> None:
-    """Ask the kernel to read the build's files into the page cache, in the background.
-
-    Questions read the mapped files a few pages at a time; a page not in the cache waits for
-    the disk. At the whole library, with the files evicted, an ask took 88 ms at the median and
-    365 at p95 until the pages were in (docs/performance.md). The advice returns at once; where
-    the system has no such call, the pages come in as questions touch them.
-    """
-    advise = getattr(os, "posix_fadvise", None)
-    files = manifest.get("files")
-    if advise is None or not isinstance(files, dict):
-        return
-    for name in files:
-        try:
-            handle = os.open(folder / name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
-            continue  # verified a moment ago; a file gone since fails where it is read
-        try:
-            advise(handle, 0, 0, os.POSIX_FADV_WILLNEED)
-        except OSError:
-            pass  # advice only
-        finally:
-            os.close(handle)
 
 
 def _document_vectors(
