@@ -27,7 +27,7 @@ from .named import KIND_CUES, asks_to_compare, document_names, kind_endings, tit
 from .places import places_named
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
-from .types import Passage, Query, SearchFilter
+from .types import Passage, Query, SearchFilter, admitted
 
 # A name's nearest titles: those above the floor and within the margin of the nearest (measured on
 # law names and their titles: the right title lay 0.52-0.79 from its English name, at most 0.02
@@ -88,7 +88,8 @@ class Retriever:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
         store, tokens, n = self.store, list(query.tokens), self.settings.candidates
         named = self._named_groups(query.text)
-        document_bonus = self._document_bonus(query, named)
+        named_mask = _any_of(named, len(self._doc_ids))
+        document_bonus = self._document_bonus(query, named_mask)
         rows, _ = store.dense(query.vector, n, where)
         top_lexical, top_scores = store.lexical(tokens, n, where)
         # BM25 is scaled by the best score under the filter: the first of the lexical top k.
@@ -130,7 +131,7 @@ class Retriever:
         article_rows: set[int] = set()
         if articles and cued:
             documents = self.index.documents
-            singled = {self._position[d] for d in cued if where is None or where.is_empty or where.admits(documents[d])}
+            singled = {self._position[d] for d in cued if admitted(where, documents[d])}
             hits = np.flatnonzero(np.isin(self._article_of_row, articles))
             article_rows = {int(r) for r in hits if int(self._doc_of_row[r]) in singled}
             seen = set(candidates)
@@ -140,7 +141,7 @@ class Retriever:
         # lifted; it often shares little with the question beyond the term.
         definition_rows: set[int] = set()
         if self.settings.definition_bonus and named and asks_for_definition(query.text):
-            named_ids = [self._doc_ids[d] for d in np.flatnonzero(_any_of(named)).tolist()]
+            named_ids = [self._doc_ids[d] for d in np.flatnonzero(named_mask).tolist()]
             definition_rows = self._definitions_asked(query, named_ids, where)
             seen = set(candidates)
             candidates.extend(r for r in sorted(definition_rows) if r not in seen)
@@ -208,7 +209,7 @@ class Retriever:
             best = max(best, passage.dense_score + self.settings.lexical_weight * strict_lexical)
         return best
 
-    def _document_bonus(self, query: Query, named: list[np.ndarray]) -> np.ndarray:
+    def _document_bonus(self, query: Query, named: np.ndarray) -> np.ndarray:
         """Lift the documents a question names: by title similarity, kind ("the paper", "本法"), region, name.
 
         With a corpus of a paper and several laws, "when did the patent law take
@@ -231,12 +232,11 @@ class Retriever:
                 if region in names or region in query.text:
                     of_region[positions] = 1.0
             bonus += self.settings.region_bonus * of_region
-        if named and self.settings.named_bonus:
-            bonus += self.settings.named_bonus * _any_of(named)
+        if self.settings.named_bonus and named.any():
+            bonus += self.settings.named_bonus * named
         if self.settings.unplaced_local_penalty and not places:
             # Without a place the question asks about national law; a local document it names stays.
-            local = self._local_mask * (1.0 - _any_of(named)) if named else self._local_mask
-            bonus -= self.settings.unplaced_local_penalty * local
+            bonus -= self.settings.unplaced_local_penalty * (self._local_mask * (1.0 - named))
         return bonus
 
     def _definitions_asked(self, query: Query, doc_ids: list[str], where: SearchFilter | None) -> set[int]:
@@ -249,7 +249,7 @@ class Retriever:
         tokens = {t for t in query.tokens if len(t) > 1}
         found: set[int] = set()
         for doc_id in doc_ids:
-            if where is not None and not where.is_empty and not where.admits(documents[doc_id]):
+            if not admitted(where, documents[doc_id]):
                 continue
             for row, term in self._defined_terms(doc_id):
                 if term in query.text if query.chinese else term in tokens:
@@ -291,8 +291,7 @@ class Retriever:
 
     def _named_documents(self, question: str) -> np.ndarray:
         """1 for each document whose title is nearest a document name the question gives, else 0."""
-        groups = self._named_groups(question)
-        return _any_of(groups) if groups else np.zeros(len(self._doc_ids), dtype=np.float32)
+        return _any_of(self._named_groups(question), len(self._doc_ids))
 
     def _compared(self, question: str, named: list[np.ndarray]) -> list[list[str]]:
         """The documents of each name a comparison gives ("How do the Labour Law and … differ?"), or [].
@@ -462,6 +461,6 @@ class Retriever:
         )
 
 
-def _any_of(masks: list[np.ndarray]) -> np.ndarray:
-    """1.0 where any of the masks (one per name a question gives, at least one) holds, else 0.0."""
-    return np.logical_or.reduce(masks).astype(np.float32)
+def _any_of(masks: list[np.ndarray], count: int) -> np.ndarray:
+    """1.0 where any of the masks (one per name a question gives) holds, else 0.0; ``count`` zeros for none."""
+    return np.logical_or.reduce(masks).astype(np.float32) if masks else np.zeros(count, dtype=np.float32)

@@ -343,6 +343,11 @@ class SearchFilter:
         }
 
 
+def admitted(where: SearchFilter | None, document: DocumentInfo) -> bool:
+    """Whether an optional filter lets ``document`` through (no filter, or an empty one, lets all)."""
+    return where is None or where.is_empty or where.admits(document)
+
+
 @dataclass(frozen=True)
 class SkippedFile:
     """A corpus file that could not be indexed, and why."""

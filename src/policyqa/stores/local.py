@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..index import LoadedIndex
-from ..types import SearchFilter
+from ..types import SearchFilter, admitted
 
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 
@@ -65,14 +65,10 @@ class LocalStore:
         """The rows a search may return, sorted; None when every row may."""
         if (where is None or where.is_empty) and documents is None:
             return None
-        admitted = self.index.documents
+        documents_by_id = self.index.documents
         # The named documents alone when there are some (a question's few cued ones), in id order.
         candidates = self._doc_ids if documents is None else sorted(set(documents) & self._doc_rows.keys())
-        parts = [
-            self._doc_rows[d]
-            for d in candidates
-            if d in self._doc_rows and (where is None or where.is_empty or where.admits(admitted[d]))
-        ]
+        parts = [self._doc_rows[d] for d in candidates if d in self._doc_rows and admitted(where, documents_by_id[d])]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
