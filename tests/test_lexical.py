@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policyqa.lexical import LexicalIndex, nouns, tokenize, tokenize_joined
+from policyqa.lexical import (
+    LexicalIndex,
+    flat_tokens,
+    nouns,
+    synonym_set,
+    tokenize,
+    tokenize_joined,
+)
 
 PASSAGES = [
     "第四条 高等院校可以自主决定转让其持有的科技成果。",
@@ -156,3 +163,66 @@ def test_nouns_are_what_a_question_asks_about_not_how_it_asks() -> None:
     found = nouns("《民法典》对克隆宠物的所有权归属是怎么规定的？")
     assert {"宠物", "所有权"} <= set(found)
     assert not {"怎么", "对", "的"} & set(found)
+
+
+# Passages as BM25 tokens: a partnership law's words, and passages on companies and universities.
+SET_PASSAGES = [
+    ["合伙", "企业", "合伙", "合伙人", "协议"],
+    ["企业", "高校", "合作", "培养"],
+    ["伙伴", "合作", "高校"],
+    ["其他", "事项"],
+]
+
+
+def test_a_synonym_set_scores_each_passage_by_its_best_member_there() -> None:
+    lexical = LexicalIndex.build_from_tokens(SET_PASSAGES)
+    members = ["合伙", "合伙人", "伙伴", "不在语料"]
+
+    scores = lexical.scores([synonym_set(members)])
+
+    each = np.stack([lexical.scores([member]) for member in members])
+    assert scores.tolist() == each.max(axis=0).tolist()
+    assert scores[0] > 0 and scores[2] > 0 and scores[1] == scores[3] == 0
+
+
+def test_a_synonym_set_weighs_as_one_word_where_flat_renderings_add_up() -> None:
+    # "How do companies partner with universities": "partner" rendered 合伙, 合伙人, 伙伴关系 and 伙伴.
+    passages = [
+        ["合伙", "合伙人", "伙伴关系", "协议"],  # a partnership law: three renderings of one English word
+        ["企业", "高校", "伙伴", "培养"],  # companies, universities and a partner
+        ["其他", "事项"],
+        ["企业", "管理"],
+        ["高校", "招生"],
+    ]
+    lexical = LexicalIndex.build_from_tokens(passages)
+    partner = ["合伙", "合伙人", "伙伴关系", "伙伴"]
+
+    flat = lexical.scores([*partner, "企业", "高校"])
+    structured = lexical.scores([synonym_set(partner), "企业", "高校"])
+
+    assert int(np.argmax(flat)) == 0
+    assert int(np.argmax(structured)) == 1
+
+
+def test_a_synonym_set_of_one_word_scores_as_that_word() -> None:
+    lexical = LexicalIndex.build_from_tokens(SET_PASSAGES)
+
+    assert lexical.scores([synonym_set(["高校"])]).tolist() == pytest.approx(lexical.scores(["高校"]).tolist())
+    assert not lexical.scores([synonym_set(["不在语料", "也不在"])]).any()
+
+
+def test_synonym_sets_asked_again_score_the_same_within_the_bound_kept() -> None:
+    lexical = LexicalIndex.build_from_tokens(SET_PASSAGES)
+    lexical.SYNONYM_POSTINGS_KEPT = 3  # passages of the sets kept, at most
+    first, second = synonym_set(["合伙", "伙伴"]), synonym_set(["高校", "企业"])
+
+    before = lexical.scores([first]).copy()
+    lexical.scores([second])  # 3 passages: the first set's 2 make way
+    after = lexical.scores([first])
+
+    assert after.tolist() == before.tolist()
+    assert lexical._synonym_postings_kept <= 3
+
+
+def test_flat_tokens_give_a_synonym_sets_members_as_tokens() -> None:
+    assert flat_tokens(["专利", synonym_set(["合伙", "伙伴"])]) == ["专利", "合伙", "伙伴"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ from conftest import built_corpus, squash
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
-from policyqa.expand import english_phrases
+from policyqa.expand import english_phrases, structured_query
+from policyqa.lexical import SYNONYM_SEPARATOR, flat_tokens, synonym_set
 from policyqa.stores.local import top_rows
 from policyqa.text import is_chinese
 
@@ -70,6 +72,29 @@ def test_english_question_gets_chinese_terms_for_bm25(mini_assistant: Assistant)
     assert "技术复苏基金" in query.glossary_terms
     assert "技术复苏基金" in "".join(query.tokens) or "复苏" in query.tokens
     assert not query.chinese
+
+
+def test_an_english_phrases_renderings_are_one_term_of_the_bm25_query() -> None:
+    query = structured_query(
+        ["partner"],
+        {"partner": ["合伙", "伙伴", "合伙"], "universities": ["高校"], "institutes": ["研究开发机构", "伙伴"]},
+        glossary_terms=["高校"],
+    )
+
+    # A repeated rendering counts once, in the first phrase; a glossary term is the question's own
+    # already; a rendering that jieba cuts into words stays those words.
+    assert query == ["partner", synonym_set(["合伙", "伙伴"]), "研究", "开发", "机构"]
+
+
+def test_an_english_question_searches_bm25_with_synonym_sets_unless_turned_off(mini_assistant: Assistant) -> None:
+    question = "How do companies partner with universities on joint training?"
+    query = mini_assistant.prepare(question)
+
+    assert any(SYNONYM_SEPARATOR in token for token in query.lexical)
+    assert not any(SYNONYM_SEPARATOR in token for token in query.tokens)
+    assert set(flat_tokens(query.lexical)) <= set(query.tokens)
+    flat = Assistant(replace(mini_assistant.settings, structured_query=False), auto_build=False).prepare(question)
+    assert flat.lexical == flat.tokens == query.tokens
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,19 @@ def test_use_glossary_flag(raw: str, expected: bool) -> None:
     assert Settings.from_env({"POLICYQA_USE_GLOSSARY": raw}).use_glossary is expected
 
 
+@pytest.mark.parametrize(("raw", "expected"), [("0", False), ("off", False), ("1", True), ("true", True)])
+def test_structured_query_flag(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"POLICYQA_STRUCTURED_QUERY": raw}).structured_query is expected
+    assert Settings().structured_query is True
+
+
+@pytest.mark.parametrize("senses", [0, 6])
+def test_dictionary_senses_out_of_range_is_a_config_error(senses: int) -> None:
+    with pytest.raises(ConfigError, match="dictionary_senses must be between 1 and 5"):
+        Settings(dictionary_senses=senses)
+    assert Settings.from_env({"POLICYQA_DICTIONARY_SENSES": "3"}).dictionary_senses == 3
+
+
 @pytest.mark.parametrize(
     ("variable", "raw"),
     [("POLICYQA_CHUNK_CHARS", "many"), ("POLICYQA_TOP_K", "3.5"), ("POLICYQA_LEXICAL_WEIGHT", "heavy")],

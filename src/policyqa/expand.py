@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from .dictionary import expand_english
 from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
-from .lexical import STOPWORDS, term_tokens, tokenize
+from .lexical import STOPWORDS, synonym_set, term_tokens, tokenize
 from .settings import Settings
 from .text import is_chinese
 from .types import Query
@@ -94,6 +95,13 @@ class TermMatcher:
 
     def matches(self, question: str) -> list[tuple[str, float]]:
         """Corpus words close to the question's phrases, with their similarity, best per phrase first."""
+        found: dict[str, float] = {}
+        for _, term, similarity in self.matches_by_phrase(question):
+            found[term] = max(found.get(term, 0.0), similarity)
+        return list(found.items())
+
+    def matches_by_phrase(self, question: str) -> list[tuple[str, str, float]]:
+        """(phrase, corpus word, similarity) for each of the question's phrases, best per phrase first."""
         phrases = english_phrases(question)
         if not phrases or not self.terms or self.per_phrase == 0:
             return []
@@ -106,11 +114,11 @@ class TermMatcher:
                 if len(self._cache) + len(missing) > self.CACHE_SIZE:
                     self._cache.clear()
                 self._cache.update((p, known[p]) for p in missing)
-        found: dict[str, float] = {}
-        for phrase in phrases:
-            for term, similarity in known.get(phrase, ()):
-                found[term] = max(found.get(term, 0.0), similarity)
-        return list(found.items())
+        return [
+            (phrase, term, similarity)
+            for phrase in dict.fromkeys(phrases)
+            for term, similarity in known.get(phrase, ())
+        ]
 
     def _closest_terms(self, phrases: list[str]) -> dict[str, list[tuple[str, float]]]:
         """Each phrase's ``per_phrase`` most similar corpus words at or above the floor, best first.
@@ -185,12 +193,20 @@ class QueryPreparer:
         terms = chinese_terms(question) if self.settings.use_glossary else []
         glossary_terms = tuple(terms)
         translated: list[str] = []
+        renderings: dict[str, list[str]] = {}
         if not chinese and self.settings.dictionary_terms:
-            pairs = expand_english(question, self.settings.dictionary_terms, skip=_QUESTION_WORDS)
+            pairs = expand_english(
+                question, self.settings.dictionary_terms, self.settings.dictionary_senses, skip=_QUESTION_WORDS
+            )
             translated = [zh for _, zh in pairs if zh not in terms]
             terms += translated
+            for english, zh in pairs:
+                renderings.setdefault(english.lower(), []).append(zh)
         if not chinese:
-            terms += [t for t, _ in self._matcher.matches(question) if t not in terms]
+            matched = self._matcher.matches_by_phrase(question)
+            terms += list(dict.fromkeys(t for _, t, _ in matched if t not in terms))
+            for phrase, term, _ in matched:
+                renderings.setdefault(phrase, []).append(term)
         # The question's own words and its glossary terms: what the relevance floor and
         # verification judge by. Dictionary words (a general dictionary gives wrong senses
         # too) and embedding matches only help ranking.
@@ -204,5 +220,41 @@ class QueryPreparer:
             # A term of the field in a Chinese question counts as it does in an English one (the
             # retriever's own candidates and bonus for it); its words are the question's already.
             glossary_terms = tuple(terms_in_chinese(question))
+        lexical = tuple(tokens)
+        if renderings and self.settings.structured_query:
+            lexical = tuple(structured_query(own_tokens, renderings, glossary_terms))
         vector = self.encoder.encode_query(question)
-        return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese, tuple(own_tokens))
+        return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese, tuple(own_tokens), lexical)
+
+
+def structured_query(
+    own_tokens: Sequence[str], renderings: Mapping[str, Sequence[str]], glossary_terms: Iterable[str] = ()
+) -> list[str]:
+    """A BM25 query in which each English phrase's Chinese renderings count as one term.
+
+    In a flat query, a phrase with three renderings weighs three times: the vocabulary matcher
+    gave "partner" 合伙, 合伙人 and 伙伴关系, and a partnership law's articles, which hold all
+    three, ranked first for how companies partner with universities. As a synonym set
+    (``lexical.synonym_set``) the phrase counts once in a passage, by its best rendering there.
+    A rendering goes to the first phrase that has it; one that jieba cuts into several words
+    stays as those words, and a glossary term is among the question's own tokens already.
+    """
+    query = list(own_tokens)
+    placed = set(glossary_terms)
+    for terms in renderings.values():
+        members: list[str] = []
+        for term in dict.fromkeys(terms):
+            if term in placed:
+                continue
+            placed.add(term)
+            words = term_tokens(term)
+            if len(words) == 1:
+                members.append(words[0])
+            else:
+                query.extend(words)
+        members = list(dict.fromkeys(members))
+        if len(members) == 1:
+            query.append(members[0])
+        elif members:
+            query.append(synonym_set(members))
+    return query

@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -152,6 +154,23 @@ TOKEN_OFFSETS_FILE = "token_offsets.npy"
 _VOCAB_FILE = "vocab.index.json"
 
 
+# Joins the members of a synonym set into one query token; jieba never yields it inside a word.
+SYNONYM_SEPARATOR = "\x1f"
+
+
+def synonym_set(members: Sequence[str]) -> str:
+    """One BM25 query token for several words that render one English phrase (a structured query).
+
+    The phrase counts once in a passage, by the best of its words there, however many the passage holds.
+    """
+    return SYNONYM_SEPARATOR.join(members)
+
+
+def flat_tokens(query_tokens: Iterable[str]) -> list[str]:
+    """The query's tokens with each synonym set's members as tokens of their own (for a store without sets)."""
+    return [member for token in query_tokens for member in token.split(SYNONYM_SEPARATOR)]
+
+
 @dataclass(frozen=True)
 class TokenIds:
     """Every passage's BM25 tokens as ids into one vocabulary, in one flat array.
@@ -236,6 +255,9 @@ class LexicalIndex:
     (``data``, ``indices``, ``indptr``), as bm25s saves it.
     """
 
+    # At most this many postings of synonym sets kept (8 bytes each).
+    SYNONYM_POSTINGS_KEPT = 2_000_000
+
     def __init__(
         self,
         vocab: dict[str, int],
@@ -251,6 +273,11 @@ class LexicalIndex:
         self._indptr = indptr
         self._num_docs = num_docs
         self._tokens = tokens  # a fresh build's token ids, saved with it
+        # English phrases recur across questions, and so do their synonym sets: each set's
+        # postings are kept (bounded by their total count), so a known set costs what a token does.
+        self._synonym_postings: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._synonym_postings_kept = 0
+        self._synonym_lock = threading.Lock()
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
@@ -313,16 +340,66 @@ class LexicalIndex:
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (zeros if none is known).
 
+        A synonym set (``synonym_set``) counts as one token, scored in each passage by its
+        best member there.
+
         A repeated token counts each time, and tokens are added in query order, as
         bm25s does; within one token's column every passage appears once, so a
         plain fancy-index addition equals bm25s's ``np.add.at``.
         """
         scores = np.zeros(self._num_docs, dtype=np.float32)
         for token in query_tokens:
-            if (j := self._vocab.get(token)) is not None:
+            if SYNONYM_SEPARATOR in token:
+                rows, values = self._synonym_set_postings(token)
+                scores[rows] += values
+            elif (j := self._vocab.get(token)) is not None:
                 start, end = int(self._indptr[j]), int(self._indptr[j + 1])
                 scores[self._indices[start:end]] += self._data[start:end]
         return scores
+
+    def _synonym_set_postings(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """A synonym set's passages (each once) and its BM25 score in each, kept for sets asked again."""
+        with self._synonym_lock:
+            if (kept := self._synonym_postings.get(token)) is not None:
+                self._synonym_postings.move_to_end(token)
+                return kept
+        postings = self._synonym_set_scores(token.split(SYNONYM_SEPARATOR))
+        size = len(postings[0])
+        with self._synonym_lock:
+            if token not in self._synonym_postings and size <= self.SYNONYM_POSTINGS_KEPT:
+                self._synonym_postings[token] = postings
+                self._synonym_postings_kept += size
+                while self._synonym_postings_kept > self.SYNONYM_POSTINGS_KEPT:
+                    _, (rows, _) = self._synonym_postings.popitem(last=False)
+                    self._synonym_postings_kept -= len(rows)
+        return postings
+
+    def _synonym_set_scores(self, members: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Passages holding any member, and the set's score there: that of its best member in the passage.
+
+        The best, not the sum: a passage that holds three renderings of one English word (合伙,
+        合伙人, 伙伴关系 for "partner") answers that word no better than one holding one of them;
+        each member keeps its own rarity (a set's pooled document frequency, measured too, gave
+        a rare right rendering the weight of the common ones beside it).
+        """
+        columns = [
+            (self._indices[start:end], self._data[start:end])
+            for member in members
+            if (j := self._vocab.get(member)) is not None
+            for start, end in [(int(self._indptr[j]), int(self._indptr[j + 1]))]
+        ]
+        if not columns:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        if len(columns) == 1:
+            return columns[0]
+        best = np.zeros(self._num_docs, dtype=np.float32)
+        for rows, data in columns:
+            best[rows] = np.maximum(best[rows], data)
+        if sum(len(rows) for rows, _ in columns) * 32 < self._num_docs:
+            held = np.unique(np.concatenate([rows for rows, _ in columns]))  # cheaper than a pass over all
+        else:
+            held = np.flatnonzero(best)
+        return held, best[held]
 
 
 class _Bm25sIndex(LexicalIndex):
@@ -340,7 +417,7 @@ class _Bm25sIndex(LexicalIndex):
         self._model = model
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
-        ids = [self._vocab[t] for t in query_tokens if t in self._vocab]
+        ids = [self._vocab[t] for t in flat_tokens(query_tokens) if t in self._vocab]
         if not ids:
             return np.zeros(self._num_docs, dtype=np.float32)
         return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)  # type: ignore[attr-defined]

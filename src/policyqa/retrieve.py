@@ -86,7 +86,7 @@ class Retriever:
 
     def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
-        store, tokens, n = self.store, list(query.tokens), self.settings.candidates
+        store, tokens, n = self.store, list(query.lexical or query.tokens), self.settings.candidates
         named = self._named_groups(query.text)
         named_mask = _any_of(named, len(self._doc_ids))
         document_bonus = self._document_bonus(query, named_mask)

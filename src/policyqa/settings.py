@@ -38,7 +38,14 @@ DEFAULT_NON_BODY_PENALTY = 0.05
 DEFAULT_SENTENCE_WEIGHT = 0.5
 DEFAULT_TERM_MATCHES = 3
 # Chinese words an English question gets from CC-CEDICT (dictionary.expand_english); 0 turns it off.
-DEFAULT_DICTIONARY_TERMS = 12
+DEFAULT_DICTIONARY_TERMS = 24
+# At most this many of them for one English phrase (its usual senses); with structured queries a
+# phrase counts once however many of its words a passage holds, so a second sense adds recall
+# without adding weight.
+DEFAULT_DICTIONARY_SENSES = 2
+# An English phrase's Chinese renderings form one BM25 term, scored by the best of them in each
+# passage (lexical.synonym_set); chosen on the dev half (docs/evaluation.md).
+DEFAULT_STRUCTURED_QUERY = True
 DEFAULT_TERM_FLOOR = 0.5
 DEFAULT_TITLE_WEIGHT = 0.2
 DEFAULT_TITLE_FLOOR = 0.4
@@ -131,6 +138,8 @@ class Settings:
     term_matches: int = DEFAULT_TERM_MATCHES
     term_floor: float = DEFAULT_TERM_FLOOR
     dictionary_terms: int = DEFAULT_DICTIONARY_TERMS
+    dictionary_senses: int = DEFAULT_DICTIONARY_SENSES
+    structured_query: bool = DEFAULT_STRUCTURED_QUERY
     title_weight: float = DEFAULT_TITLE_WEIGHT
     title_floor: float = DEFAULT_TITLE_FLOOR
     kind_bonus: float = DEFAULT_KIND_BONUS
@@ -191,6 +200,8 @@ class Settings:
             raise ConfigError(f"term_matches must be between 0 and 10. Currently, it is {self.term_matches}.")
         if not 0 <= self.dictionary_terms <= 40:
             raise ConfigError(f"dictionary_terms must be between 0 and 40. Currently, it is {self.dictionary_terms}.")
+        if not 1 <= self.dictionary_senses <= 5:
+            raise ConfigError(f"dictionary_senses must be between 1 and 5. Currently, it is {self.dictionary_senses}.")
         if self.retrieval not in RETRIEVAL_MODES:
             raise ConfigError(
                 f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}. Currently, it is {self.retrieval!r}."
@@ -283,6 +294,7 @@ class Settings:
             "term_matches": int,
             "term_floor": float,
             "dictionary_terms": int,
+            "dictionary_senses": int,
             "title_weight": float,
             "title_floor": float,
             "kind_bonus": float,
@@ -328,6 +340,8 @@ class Settings:
             values["check_names"] = names.strip().lower() not in {"0", "false", "no", "off"}
         if (glossary := env.get(ENV_PREFIX + "USE_GLOSSARY")) is not None:
             values["use_glossary"] = glossary.strip().lower() not in {"0", "false", "no", "off"}
+        if (structured := env.get(ENV_PREFIX + "STRUCTURED_QUERY")) is not None:
+            values["structured_query"] = structured.strip().lower() not in {"0", "false", "no", "off"}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

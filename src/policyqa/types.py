@@ -139,6 +139,7 @@ class Query:
     expansion: tuple[str, ...]  # all Chinese terms added for BM25 (glossary and cross-lingual matches)
     chinese: bool
     own_tokens: tuple[str, ...] = ()  # the question's words and its glossary terms, without cross-lingual matches
+    lexical: tuple[str, ...] = ()  # the BM25 query: tokens, and synonym sets of one English phrase's renderings
 
 
 ANSWERED = "answered"

@@ -15,6 +15,8 @@ back from FAISS, never encoded again) and the chunk's BM25 tokens, cut by
 Milvus's BM25 function scores that text through its jieba analyzer in exact mode, which
 leaves a jieba word whole, so both stores weigh the same words (documents and
 questions pass the same analyzer, so a word it did split would still match itself).
+Milvus has no synonym sets: an English question's renderings of one phrase go to it as
+separate words, as they did to the local index before structured queries.
 The collection is named by the index's configuration and build, so publishing the same
 build again writes nothing, and a new build goes into a new collection before the old
 one is dropped: a reader never sees a half-written collection under the current name.
@@ -39,7 +41,7 @@ import numpy as np
 
 from ..errors import ConfigError, StoreError
 from ..index import LoadedIndex
-from ..lexical import tokenize
+from ..lexical import flat_tokens, tokenize
 from ..types import SearchFilter
 
 log = logging.getLogger("policyqa")
@@ -301,7 +303,7 @@ class MilvusStore:
     ) -> tuple[np.ndarray, np.ndarray]:
         if k <= 0 or not tokens or (documents is not None and not documents):
             return _EMPTY
-        rows, scores = self._search("sparse", [" ".join(tokens)], k, where, documents)
+        rows, scores = self._search("sparse", [" ".join(flat_tokens(tokens))], k, where, documents)
         keep = scores > 0
         return rows[keep], scores[keep]
 
@@ -310,7 +312,9 @@ class MilvusStore:
         if not tokens or not len(rows):
             return out
         wanted = [int(r) for r in rows]
-        found, scores = self._search("sparse", [" ".join(tokens)], len(set(wanted)), None, None, rows=wanted)
+        found, scores = self._search(
+            "sparse", [" ".join(flat_tokens(tokens))], len(set(wanted)), None, None, rows=wanted
+        )
         score_of = dict(zip(found.tolist(), scores.tolist(), strict=True))
         for i, row in enumerate(wanted):
             out[i] = score_of.get(row, 0.0)
@@ -346,7 +350,11 @@ class MilvusStore:
         if tokens:
             requests.append(
                 pymilvus.AnnSearchRequest(
-                    data=[" ".join(tokens)], anns_field="sparse", param={}, limit=k, expr=expression or None
+                    data=[" ".join(flat_tokens(tokens))],
+                    anns_field="sparse",
+                    param={},
+                    limit=k,
+                    expr=expression or None,
                 )
             )
         fuse = pymilvus.RRFRanker(RRF_K) if ranker == "rrf" else pymilvus.WeightedRanker(*weights[: len(requests)])
