@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO_ROOT, FakeEncoder
 from langchain_core.embeddings import Embeddings
 
-from policyqa.embed import ComposableEncoder, Encoder, get_encoder
+from policyqa.embed import ComposableEncoder, Encoder, UniversalSentenceEncoder, _UseStates, get_encoder
 from policyqa.errors import ConfigError
 
 
@@ -170,6 +170,22 @@ def test_states_give_each_texts_own_vector(use_encoder: Encoder) -> None:
 
     assert states.shape == (3, use_encoder.state_dimension)
     np.testing.assert_allclose(use_encoder.vectors_from_states(states), use_encoder.encode_documents(texts), atol=1e-6)
+
+
+def test_states_are_the_same_once_the_kept_token_projections_are_full(use_encoder: Encoder) -> None:
+    # Keeping 8 tokens' projections: the first batch fills them, later batches mix kept tokens
+    # with tokens projected afresh, and every text still gets its own vector.
+    assert isinstance(use_encoder, UniversalSentenceEncoder)
+    forward = _UseStates(use_encoder._model._model, projected_tokens=8)
+    texts = [f"第{i}条 国家鼓励高等院校与企业合作，转化科技成果{i}项。" for i in range(40)]
+    texts += ["What policy fits the trough of disillusionment?"] * 2
+
+    first = forward.states(texts)
+    again = forward.states(texts[::-1])[::-1]
+
+    assert forward._projected_count == 8
+    np.testing.assert_allclose(first, again, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(forward.vectors(first), use_encoder.encode_documents(texts), atol=1e-6)
 
 
 def test_composed_vector_is_close_to_encoding_the_joined_text(use_encoder: Encoder) -> None:
