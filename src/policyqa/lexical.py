@@ -395,10 +395,7 @@ class LexicalIndex:
         best = np.zeros(self._num_docs, dtype=np.float32)
         for rows, data in columns:
             best[rows] = np.maximum(best[rows], data)
-        if sum(len(rows) for rows, _ in columns) * 32 < self._num_docs:
-            held = np.unique(np.concatenate([rows for rows, _ in columns]))  # cheaper than a pass over all
-        else:
-            held = np.flatnonzero(best)
+        held = np.flatnonzero(best)  # a stored score is never 0: every posting is held
         return held, best[held]
 
 
