@@ -13,7 +13,9 @@ import pytest
 
 from policyqa.lexical import (
     LexicalIndex,
+    cut,
     flat_tokens,
+    jieba_module,
     nouns,
     synonym_set,
     tokenize,
@@ -47,6 +49,47 @@ def test_tokenize_keeps_english_words_and_numbers_lower_cased() -> None:
 
 def test_tokenize_of_punctuation_only_is_empty() -> None:
     assert tokenize("，。！？、；：“”（）…—— ,.;:!?") == []
+
+
+# Texts where jieba-rs and jieba could part: alphanumeric runs joined by marks, dictionary
+# words with marks, full-width forms, rare ideographs, whitespace and line breaks.
+SEGMENTATION_CASES = [
+    "抗震设防烈度分区值0.10g确定抗震设防，0.20g以上地区。",
+    "《建筑标准》（DBJ14-022-2003），在1980-1981年建成的住宅；规划（2020-2035年）。",
+    "PM2.5浓度下降3.5%，增长50%以上，COVID-19疫情，5G网络，7×24小时服务，3.5‰。",
+    "C++、C#、AT&T、T恤和B超、A股；foo_bar、self-report.md、github.com/mr.zhou。",
+    "#### 5.1.1 重伤\n面积累计75.0cm2以上。",
+    "Ｐ２Ｐ网贷１．２万元，①②③第一条，一、二、x²+y²，e-mail地址。",
+    "㐀㐁中国人民，中国鿪龦人民银行，豈更规定，𠀀𠀁中国。",
+    "第一条　为了规范行政处罚的设定和实施，\r\n保障和监督行政机关有效实施行政管理。",
+    "How do companies partner with universities under the 2015 law?",
+    "",
+]
+
+
+def test_jieba_reads_its_dictionary_cache_from_a_private_folder() -> None:
+    from policyqa.user_cache import cache_home
+
+    # jieba unmarshals that cache: in the shared temp folder another local user could plant one.
+    assert Path(jieba_module().dt.tmp_dir) == cache_home() / "jieba"
+
+
+@pytest.mark.parametrize("text", SEGMENTATION_CASES)
+def test_cut_gives_jiebas_own_words(text: str) -> None:
+    import jieba
+
+    for variant in (text, text.lower()):
+        assert cut(variant) == jieba.lcut(variant)
+
+
+def test_cut_gives_jiebas_own_words_on_the_corpus() -> None:
+    import jieba
+
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(corpus.glob("*.txt"))]
+    assert texts, "the default corpus holds the paper"
+    for text in texts:
+        assert cut(text.lower()) == jieba.lcut(text.lower())
 
 
 def test_bm25_ranks_the_passage_with_the_query_words_first(lexical: LexicalIndex) -> None:

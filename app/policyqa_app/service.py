@@ -269,10 +269,9 @@ def key_term_glosses(text: str, limit: int = MAX_GLOSSED_TERMS) -> list[tuple[st
     the parts of a word already chosen are passed over. At most ``limit``, in text order.
     """
     from policyqa.dictionary import english_glosses
-    from policyqa.lexical import tokenize
+    from policyqa.lexical import jieba_module
 
-    tokenize(text)  # loads jieba the index's way (its dictionary cache in a private folder)
-    import jieba
+    jieba = jieba_module()  # its dictionary cache in a private folder
 
     bounds = [0]
     for token in jieba.lcut(text):

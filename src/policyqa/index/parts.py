@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO
@@ -273,16 +274,16 @@ def _composed_vectors(
 
     data_offset = new_array_file(sentence_file, (len(sentence_rows), encoder.dimension))
     fd = os.open(sentence_file, os.O_WRONLY)
+
+    def sentence_block(start: int, stop: int) -> None:
+        # Repeated sentences (boilerplate) share a state: run the head once per distinct one.
+        distinct, inverse = np.unique(sentence_rows[start:stop], return_inverse=True)
+        vectors = encoder.vectors_from_states(np.asarray(states.vectors[distinct]))[inverse]
+        write_rows(fd, data_offset, start, vectors.astype(np.float32, copy=False))
+        release_pages(states.vectors)
+
     try:
-        for start in range(0, len(sentence_rows), block):
-            part = sentence_rows[start : start + block]
-            # Repeated sentences (boilerplate) share a state: run the head once per distinct one.
-            distinct, inverse = np.unique(part, return_inverse=True)
-            vectors = encoder.vectors_from_states(np.asarray(states.vectors[distinct]))[inverse]
-            write_rows(fd, data_offset, start, vectors.astype(np.float32, copy=False))
-            release_pages(states.vectors)
-            if progress:
-                progress("sentence vectors", min(start + block, len(sentence_rows)), len(sentence_rows))
+        _in_blocks(sentence_block, len(sentence_rows), block, progress, "sentence vectors")
     finally:
         os.close(fd)
 
@@ -300,11 +301,27 @@ def _composed_vectors(
     del parts, starts
     count = len(bounds) - 1
     passage_vectors = np.empty((count, encoder.dimension), dtype=np.float32)
-    for first in range(0, count, block):
-        last = min(first + block, count)
+
+    def passage_block(first: int, last: int) -> None:
         lo, hi = int(bounds[first]), int(bounds[last])
         passage_vectors[first:last] = encoder.compose(states.vectors, all_parts[lo:hi], bounds[first:last] - lo)
         release_pages(states.vectors)
-        if progress:
-            progress("compose passages", last, count)
+
+    _in_blocks(passage_block, count, block, progress, "compose passages")
     return passage_vectors
+
+
+def _in_blocks(
+    step: Callable[[int, int], None], count: int, block: int, progress: ProgressFn | None, label: str
+) -> None:
+    """``step(first, last)`` over ``range(count)`` in blocks, on a thread per core.
+
+    The steps are matrix products on one BLAS thread each, which release the GIL: two
+    threads took the library's sentence vectors and passages in about half the time (a
+    core otherwise idle after encoding, docs/performance.md). Progress is reported in order.
+    """
+    starts = range(0, count, block)
+    with ThreadPoolExecutor(max_workers=max(1, min(worker_count(), len(starts)))) as pool:
+        for first, _ in zip(starts, pool.map(lambda first: step(first, min(first + block, count)), starts)):
+            if progress:
+                progress(label, min(first + block, count), count)

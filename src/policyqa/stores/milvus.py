@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import ConfigError, StoreError
 from ..index import LoadedIndex
-from ..lexical import flat_tokens, tokenize
+from ..lexical import flat_tokens, jieba_module, tokenize
 from ..types import SearchFilter
 
 log = logging.getLogger("policyqa")
@@ -173,8 +173,8 @@ class MilvusStore:
         if address.lite:
             # milvus-lite runs in this process and cuts text with this process's jieba; lexical
             # points jieba's dictionary cache at a private folder, which must happen before
-            # jieba first loads, rather than at the shared temporary folder (lexical._jieba).
-            tokenize("")
+            # jieba first loads, rather than at the shared temporary folder (lexical.jieba_module).
+            jieba_module()
             Path(address.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
             client = pymilvus.MilvusClient(uri=address.uri, db_name=address.database, timeout=CONNECT_TIMEOUT)
