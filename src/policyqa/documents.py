@@ -99,6 +99,11 @@ def _not_files(corpus_dirs: Iterable[Path]) -> list[SkippedFile]:
     return skipped
 
 
+# Control characters other than line breaks, tabs and form feeds: many of them mean a binary file.
+# Counted by a regular expression: a loop over characters was 5 s of the whole library's 8 s of loading.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+
+
 def decode_bytes(raw: bytes) -> tuple[str, str]:
     """Decode a corpus file: UTF-8 first, then GB18030 (common in Chinese government files).
 
@@ -111,8 +116,8 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-        controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\n\r\t\f")
-        if controls > max(8, len(text[:65536]) // 100):
+        sample = text[:65536]
+        if len(_CONTROL_CHARACTER.findall(sample)) > max(8, len(sample) // 100):
             raise ValueError("binary content (control characters)")
         return text.replace("\r\n", "\n").replace("\r", "\n"), "utf-8" if encoding == "utf-8-sig" else encoding
     raise ValueError("neither UTF-8 nor GB18030 text")
