@@ -191,6 +191,14 @@ def test_decode_bytes_rejects_nul_bytes() -> None:
         decode_bytes(b"abc\x00def")
 
 
+def test_decode_bytes_rejects_many_control_characters_but_keeps_breaks_tabs_and_a_few_strays() -> None:
+    with pytest.raises(ValueError, match="control characters"):
+        decode_bytes(("第一条" + "\x01\x02\x1b" * 10).encode("utf-8"))
+
+    text = "第一条\t规定。\r\n第二条\f办法。\x07\x0b" + "正文。" * 100
+    assert decode_bytes(text.encode("utf-8")) == (text.replace("\r\n", "\n"), "utf-8")
+
+
 def test_same_document_id_twice_keeps_the_first(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     _write(tmp_path, "a/policy.txt", GOOD_TEXT)
     _write(tmp_path, "b/policy.md", "# 另一个\n\n正文。\n")
