@@ -20,6 +20,7 @@ from policyqa.lexical import (
     synonym_set,
     tokenize,
     tokenize_joined,
+    tokenize_passage,
 )
 
 PASSAGES = [
@@ -80,6 +81,8 @@ def test_cut_gives_jiebas_own_words(text: str) -> None:
 
     for variant in (text, text.lower()):
         assert cut(variant) == jieba.lcut(variant)
+    # A passage's words (jieba-rs, at build) are those of a question (jieba, at query time).
+    assert tokenize_passage(text) == tokenize(text)
 
 
 def test_cut_gives_jiebas_own_words_on_the_corpus() -> None:

@@ -119,9 +119,22 @@ def cut(text: str) -> list[str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Words for BM25: jieba's segmentation, lower-cased, without punctuation and function words."""
+    """Words for BM25: jieba's segmentation, lower-cased, without punctuation and function words.
+
+    A question's words: cut by jieba itself, which a server loads anyway for its tags
+    (``nouns``); jieba-rs's dictionary would add ~33 MB to every worker.
+    """
+    return _bm25_words(_jieba().lcut(text.lower()))
+
+
+def tokenize_passage(text: str) -> list[str]:
+    """``tokenize``'s words of a passage, cut by jieba-rs (``cut``): a build cuts millions of characters."""
+    return _bm25_words(cut(text.lower()))
+
+
+def _bm25_words(words: Iterable[str]) -> list[str]:
     tokens: list[str] = []
-    for word in cut(text.lower()):
+    for word in words:
         word = word.strip()
         if not word or word in STOPWORDS or not _TOKEN_RE.search(word):
             continue
@@ -178,11 +191,11 @@ def tokenize_joined(parts: Sequence[str], separators: Sequence[str], cache: dict
         left, right = parts[i], parts[i + 1]
         if not separator and left and right and word.match(left[-1]) and word.match(right[0]):
             joined = "".join(p + s for p, s in zip(parts, [*separators, ""], strict=True))
-            return tokenize(joined)
+            return tokenize_passage(joined)
     tokens: list[str] = []
     for part in parts:
         if (cut := cache.get(part)) is None:
-            cut = cache[part] = tokenize(part)
+            cut = cache[part] = tokenize_passage(part)
         tokens.extend(cut)
     return tokens
 
@@ -331,7 +344,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        return cls.build_from_tokens([tokenize(t) for t in texts])
+        return cls.build_from_tokens([tokenize_passage(t) for t in texts])
 
     @classmethod
     def build_from_tokens(cls, corpus_tokens: list[list[str]]) -> LexicalIndex:
