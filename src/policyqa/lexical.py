@@ -458,7 +458,9 @@ class LexicalIndex:
         best = np.zeros(self._num_docs, dtype=np.float32)
         for rows, data in columns:
             best[rows] = np.maximum(best[rows], data)
-        held = np.flatnonzero(best)  # a stored score is never 0: every posting is held
+        # A stored score is never 0, so every posting is held. Read through a boolean mask: numpy
+        # finds the nonzero entries of a bool array about ten times faster than of a float one.
+        held = np.flatnonzero(best > 0)
         return held, best[held]
 
 
