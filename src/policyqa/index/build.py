@@ -66,21 +66,23 @@ def _build_full(settings: Settings, encoder: Encoder, progress: ProgressFn | Non
             lexical = LexicalIndex.build_from_ids(tokens.result())
         terms = vocabulary_terms(lexical.vocabulary())
         term_vectors = cache.embed(encoder, terms, progress, "embed vocabulary")
-        parts.save_terms(tmp, terms, np.asarray(term_vectors))
-        del term_vectors
-        lexical.save(tmp / "bm25")
-        del lexical, tokens
-        parts.save_title_vectors(tmp, cache, encoder, {d.doc_id: d.title for d in documents}, progress)
-        with (tmp / "passages.jsonl").open("w", encoding="utf-8") as out:
-            parts.write_records(out, chunked)
-        # The documents, their sentences and passages are on disk: FAISS builds without them in memory.
-        chunk_counts = {doc.doc_id: len(cd.chunks) for doc, cd in chunked}
-        counts = {"documents": len(documents), "chunks": chunk_count, "sentences": sentence_count}
-        del chunked, documents
-
+        # The passages' graph builds on FAISS's threads while this thread writes the rest, which
+        # is mostly Python on one core (docs/performance.md); the encoder's workers are gone by now.
         if progress:
             progress("FAISS index", 0, 1)
-        faiss_index = make_faiss_index(passage_vectors)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faiss-graph") as background:
+            graph = background.submit(make_faiss_index, passage_vectors)
+            parts.save_terms(tmp, terms, np.asarray(term_vectors))
+            del term_vectors
+            lexical.save(tmp / "bm25")
+            del lexical, tokens
+            parts.save_title_vectors(tmp, cache, encoder, {d.doc_id: d.title for d in documents}, progress)
+            with (tmp / "passages.jsonl").open("w", encoding="utf-8") as out:
+                parts.write_records(out, chunked)
+            chunk_counts = {doc.doc_id: len(cd.chunks) for doc, cd in chunked}
+            counts = {"documents": len(documents), "chunks": chunk_count, "sentences": sentence_count}
+            del chunked, documents
+            faiss_index = graph.result()
         del passage_vectors
         write_faiss(faiss_index, tmp / "vectors.faiss")
         parts.save_centroids(tmp, VectorSearch(faiss_index), chunk_counts)
