@@ -61,8 +61,8 @@ def _jieba():  # type: ignore[no-untyped-def]
 def jieba_module():  # type: ignore[no-untyped-def]
     """The ``jieba`` module, its dictionary cache pointed at a private folder before it first loads.
 
-    For what only jieba gives (its tags, full mode, word frequencies): BM25's words come
-    from ``cut``, which does not load jieba.
+    For what only jieba gives (its tags, full mode, word frequencies) and a question's
+    BM25 words; a passage's are cut by jieba-rs (``cut``), which does not load jieba.
     """
     return _jieba()
 
@@ -88,10 +88,10 @@ def _rjieba():  # type: ignore[no-untyped-def]
 # re_skip): "0.10g" -> "0.10", "g"; "2020-2035" -> "2020", "-", "2035".
 _ALNUM_PIECE = re.compile(r"([a-zA-Z0-9]+(?:\.\d+)?%?)")
 _JOINING_MARK = re.compile(r"[.\-+#&_%]")
-# A run of characters that jieba segments as one block (jieba's re_han_default).
 # Rarer ideographs (extensions A and B on, compatibility ones) that jieba-rs joins into blocks
 # and jieba does not; a text with one is cut by jieba itself.
 _BEYOND_JIEBA_HAN = re.compile("[\u3400-\u4dbf\u9fd6-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+# A character of the runs that jieba segments one by one (its re_han_default).
 _JIEBA_BLOCK_CHAR = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]")
 
 
@@ -100,11 +100,11 @@ def cut(text: str) -> list[str]:
 
     jieba-rs reads jieba's dictionary with jieba's algorithm at about 15 times its
     speed (the whole library's BM25 cuts: 58 s against 4 s), which took jieba's share of a
-    build's cores away from the encoder (docs/performance.md). The one difference is an
-    alphanumeric run joined by marks ("0.10g", "dbj14-022-2003") that no dictionary word
-    covers: jieba-rs keeps it whole, jieba cuts it into pieces, and it is cut here the same
-    way, so that both give the same words (the whole library: 20 M characters, no difference);
-    the other, rare ideographs outside jieba's range, is left to jieba.
+    build's cores away from the encoder (docs/performance.md). Two differences are undone,
+    so that both give the same words (the whole library, 20 M characters: no difference):
+    an alphanumeric run joined by marks ("0.10g", "dbj14-022-2003") that no dictionary word
+    covers, which jieba-rs keeps whole, is cut into jieba's pieces; a text with rare
+    ideographs outside jieba's range is left to jieba.
     """
     if _BEYOND_JIEBA_HAN.search(text):
         return _jieba().lcut(text)
@@ -194,9 +194,9 @@ def tokenize_joined(parts: Sequence[str], separators: Sequence[str], cache: dict
             return tokenize_passage(joined)
     tokens: list[str] = []
     for part in parts:
-        if (cut := cache.get(part)) is None:
-            cut = cache[part] = tokenize_passage(part)
-        tokens.extend(cut)
+        if (words := cache.get(part)) is None:
+            words = cache[part] = tokenize_passage(part)
+        tokens.extend(words)
     return tokens
 
 

@@ -322,6 +322,7 @@ def _in_blocks(
     """
     starts = range(0, count, block)
     with ThreadPoolExecutor(max_workers=max(1, min(worker_count(), len(starts)))) as pool:
-        for first, _ in zip(starts, pool.map(lambda first: step(first, min(first + block, count)), starts)):
+        done = pool.map(lambda first: step(first, min(first + block, count)), starts)
+        for first, _ in zip(starts, done, strict=True):
             if progress:
                 progress(label, min(first + block, count), count)
