@@ -77,8 +77,7 @@ def test_jieba_reads_its_dictionary_cache_from_a_private_folder() -> None:
 
 @pytest.mark.parametrize("text", SEGMENTATION_CASES)
 def test_cut_gives_jiebas_own_words(text: str) -> None:
-    import jieba
-
+    jieba = jieba_module()
     for variant in (text, text.lower()):
         assert cut(variant) == jieba.lcut(variant)
     # A passage's words (jieba-rs, at build) are those of a question (jieba, at query time).
@@ -86,8 +85,7 @@ def test_cut_gives_jiebas_own_words(text: str) -> None:
 
 
 def test_cut_gives_jiebas_own_words_on_the_corpus() -> None:
-    import jieba
-
+    jieba = jieba_module()
     corpus = Path(__file__).resolve().parents[1] / "corpus"
     texts = [p.read_text(encoding="utf-8") for p in sorted(corpus.glob("*.txt"))]
     assert texts, "the default corpus holds the paper"

@@ -42,7 +42,12 @@ STOPWORDS = frozenset(
 
 
 @lru_cache(maxsize=1)
-def _jieba():  # type: ignore[no-untyped-def]
+def jieba_module():  # type: ignore[no-untyped-def]
+    """The ``jieba`` module, its dictionary cache pointed at a private folder before it first loads.
+
+    For what only jieba gives (its tags, full mode, word frequencies) and a question's
+    BM25 words; a passage's are cut by jieba-rs (``cut``), which does not load jieba.
+    """
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -56,15 +61,6 @@ def _jieba():  # type: ignore[no-untyped-def]
         jieba.dt.tmp_dir = None
         raise RuntimeError(f"{private} is not a private folder; refusing to load jieba's cache from it.")
     return jieba
-
-
-def jieba_module():  # type: ignore[no-untyped-def]
-    """The ``jieba`` module, its dictionary cache pointed at a private folder before it first loads.
-
-    For what only jieba gives (its tags, full mode, word frequencies) and a question's
-    BM25 words; a passage's are cut by jieba-rs (``cut``), which does not load jieba.
-    """
-    return _jieba()
 
 
 @lru_cache(maxsize=1)
@@ -107,7 +103,7 @@ def cut(text: str) -> list[str]:
     ideographs outside jieba's range is left to jieba.
     """
     if _BEYOND_JIEBA_HAN.search(text):
-        return _jieba().lcut(text)
+        return jieba_module().lcut(text)
     rjieba = _rjieba()
     words: list[str] = []
     for word in rjieba.cut(text):
@@ -124,7 +120,7 @@ def tokenize(text: str) -> list[str]:
     A question's words: cut by jieba itself, which a server loads anyway for its tags
     (``nouns``); jieba-rs's dictionary would add ~33 MB to every worker.
     """
-    return _bm25_words(_jieba().lcut(text.lower()))
+    return _bm25_words(jieba_module().lcut(text.lower()))
 
 
 def tokenize_passage(text: str) -> list[str]:
@@ -147,7 +143,7 @@ def nouns(text: str) -> list[str]:
 
     What a question is about (克隆, 宠物, 生物医药) rather than how it asks (怎么, 规定, 提出).
     """
-    _jieba()  # the dictionary loaded from the private cache folder
+    jieba_module()  # the dictionary loaded from the private cache folder
     import jieba.posseg
 
     return [pair.word for pair in jieba.posseg.lcut(text) if len(pair.word) >= 2 and pair.flag.startswith("n")]
@@ -156,7 +152,7 @@ def nouns(text: str) -> list[str]:
 @lru_cache(maxsize=50_000)
 def is_noun(word: str) -> bool:
     """Whether jieba reads a Chinese word as nouns only (tags n…, or l for set phrases such as 无人机)."""
-    _jieba()
+    jieba_module()
     import jieba.posseg
 
     return all(pair.flag.startswith(("n", "l")) for pair in jieba.posseg.lcut(word))
@@ -184,12 +180,12 @@ def tokenize_joined(parts: Sequence[str], separators: Sequence[str], cache: dict
     overlapping passages; where two parts meet inside a block (a sentence cut for
     length), the joined text is tokenized whole.
     """
-    word = _JIEBA_BLOCK_CHAR
     for i, separator in enumerate(separators):
         if separator.strip():
             raise ValueError(f"separators must be whitespace or empty. Currently, one is {separator!r}.")
         left, right = parts[i], parts[i + 1]
-        if not separator and left and right and word.match(left[-1]) and word.match(right[0]):
+        joins_a_block = left and right and _JIEBA_BLOCK_CHAR.match(left[-1]) and _JIEBA_BLOCK_CHAR.match(right[0])
+        if not separator and joins_a_block:
             joined = "".join(p + s for p, s in zip(parts, [*separators, ""], strict=True))
             return tokenize_passage(joined)
     tokens: list[str] = []
