@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 POLICY_TEXTS ?= ../shared/policy-texts
 
-.PHONY: setup setup-dev setup-st setup-browser setup-services test test-fast lint eval compare bench soak serve clean
+.PHONY: setup setup-dev setup-st setup-browser setup-services test test-fast lint eval compare compare-library bench soak serve clean
 
 $(BIN)/policyqa:
 	$(PY) -m venv $(VENV)
@@ -98,6 +98,13 @@ bench-library: setup-dev library
 
 compare: setup-dev
 	$(BIN)/policyqa compare eval/ --corpus corpus --corpus $(POLICY_TEXTS)
+
+# The same comparison at the whole library, on the test half: only the variants that score the
+# library index differently (another chunking or encoder would be another build of every
+# document), and the LangChain baseline, whose chunks go to the index's embedding cache.
+compare-library: setup-dev library
+	$(BIN)/policyqa compare eval/ eval/library/ --same-index --split test --corpus corpus --corpus $(POLICY_TEXTS) \
+		--corpus "$(LIBRARY_DIR)" --index-dir "$(LIBRARY_INDEX_DIR)"
 
 bench: setup-dev
 	$(BIN)/policyqa bench --out bench-out

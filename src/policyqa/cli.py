@@ -167,8 +167,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .evaluate import load_gold
 
     gold = load_gold([Path(p) for p in args.gold])
+    if args.split:
+        gold = [g for g in gold if g.split == args.split]
     rows = compare_configurations(
-        settings_from_args(args), gold, quick=args.quick, progress=lambda m: print(m, file=sys.stderr)
+        settings_from_args(args),
+        gold,
+        quick=args.quick,
+        progress=lambda m: print(m, file=sys.stderr),
+        same_index=args.same_index,
+        build_progress=_progress_bar(),
     )
     if args.json:
         _print_json(rows)
@@ -275,6 +282,12 @@ def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("compare", parents=[common], help="compare retrieval configurations on a gold set")
     p.add_argument("gold", nargs="+", help="gold JSONL file(s) or folder(s)")
     p.add_argument("--quick", action="store_true", help="only the default encoder's variants")
+    p.add_argument(
+        "--same-index",
+        action="store_true",
+        help="only variants that search the default index (no other build: for a library)",
+    )
+    p.add_argument("--split", choices=("dev", "test"), help="only one half of the gold set")
     p.add_argument("--json", action="store_true", help="print rows as JSON")
     p.set_defaults(func=_cmd_compare)
 
