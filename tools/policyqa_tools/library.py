@@ -49,11 +49,11 @@ import numpy as np
 from policyqa import Assistant, Settings
 from policyqa.embed import Encoder
 from policyqa.errors import IndexMismatchError
-from policyqa.index import check_compatible, current_build, index_home, is_stale, read_manifest
+from policyqa.index import check_compatible, current_build, index_home, is_stale, read_manifest, read_through
 
 from .http_load import HTTP_CLIENTS, load, stop_process, wait_ready
 from .machine import child_env, free_port
-from .measure import WARM_UP_ASKS, _cli, _corpus_args, _loaded_index, read_through, timed
+from .measure import WARM_UP_ASKS, _cli, _corpus_args, _loaded_index, timed
 from .report import latency_summary
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from policyqa import Assistant, Settings
+from policyqa.index import read_through
 
 from .machine import child_env
 from .report import latency_summary
@@ -31,7 +32,6 @@ from .synthetic import SYNTHETIC_SEED, baseline_chunks, synthetic_corpus
 WARM_UP_QUESTION = "预热 warm-up"
 WARM_UP_ASKS = 10  # first calls compile regexes and fill small caches
 CLI_TIMEOUT_S = 600
-READ_THROUGH_BYTES = 1 << 20
 
 
 class StageClock:
@@ -64,21 +64,6 @@ def timed(call: Callable[[str], object], questions: Sequence[str], passes: int) 
             call(question)
             ms.append((time.perf_counter() - started) * 1000)
     return ms
-
-
-def read_through(folder: Path) -> float:
-    """Read every file of a build once, so that timing starts with them in the page cache; the seconds it took.
-
-    "Warm" latency is that of a server that has run a while: its index's pages are in the cache.
-    Right after a build, or when the machine has reclaimed the cache, the first questions wait for
-    the disk instead; that is the cold start's cost, measured apart.
-    """
-    started = time.perf_counter()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        with path.open("rb") as handle:
-            while handle.read(READ_THROUGH_BYTES):
-                pass
-    return round(time.perf_counter() - started, 2)
 
 
 def _loaded_index(assistant: Assistant) -> Any:

@@ -35,7 +35,7 @@ from __future__ import annotations
 from ..types import DocumentInfo
 from .build import build_index
 from .cache import EmbeddingCache, ProgressFn
-from .load import LoadedIndex, load_index
+from .load import LoadedIndex, load_index, read_through
 from .manifest import FORMAT_VERSION, check_compatible, is_stale, read_manifest
 from .parts import COMPOSED_PASSAGES_ABOVE
 from .store import current_build, index_home
@@ -60,4 +60,5 @@ __all__ = [
     "load_index",
     "make_faiss_index",
     "read_manifest",
+    "read_through",
 ]
