@@ -13,6 +13,7 @@ from policyqa import Assistant
 from policyqa.embed import Encoder
 from policyqa.expand import english_phrases, structured_query
 from policyqa.lexical import SYNONYM_SEPARATOR, flat_tokens, synonym_set
+from policyqa.retrieve import MERGED_CHUNKS
 from policyqa.stores.local import top_rows
 from policyqa.text import is_chinese
 
@@ -190,6 +191,21 @@ def test_a_neighbour_ranked_after_the_top_k_still_folds_into_its_passage(tmp_pat
         shallow = assistant.search(question, k=i + 1).passages
         assert shallow[i].chunk_ids == deep[i].chunk_ids
         assert shallow[i].text == deep[i].text
+
+
+def test_a_passage_folds_neighbours_up_to_its_bound_and_no_further(tmp_path: Path, use_encoder: Encoder) -> None:
+    use = "技术复苏基金的第{n}项用途是支持第{n}类企业开展中试验证和工程化开发，并给予相应补助。"
+    numbers = "一二三四五六七八九十"
+    fund = "".join(use.format(n=f"{a}{b}") for a in numbers[:3] for b in numbers)
+    other = "".join(f"第{n}条规定了产业园区的土地供应和厂房租金标准。" for n in numbers)
+    settings = built_corpus(tmp_path, use_encoder, {"fund": f"# 基金\n\n{fund}", "estate": f"# 园区\n\n{other}"})
+    assistant = Assistant(settings)
+    passages = assistant.search("技术复苏基金支持企业中试验证和工程化开发", k=3).passages
+    bound = MERGED_CHUNKS * settings.chunk_chars
+    lengths = [len(p.text) for p in passages if p.doc_id == "fund"]
+    assert all(length <= bound for length in lengths), lengths
+    # The fund's section is ~1,400 characters of chunks that all match: a passage grows past two chunks.
+    assert max(lengths) > 2 * settings.chunk_chars, lengths
 
 
 def test_the_named_documents_definition_of_the_term_asked_about_is_found_and_lifted(
