@@ -15,6 +15,11 @@ from policyqa.compare import LangChainBaseline, compare_configurations, configur
 from policyqa.evaluate import GoldQuestion
 from policyqa.settings import Settings
 
+
+def _unanswerable(question_id: str, question: str, answerable_with: tuple[str, ...] = ()) -> GoldQuestion:
+    return GoldQuestion(question_id, "zh", question, (), (), "", "none", answerable_with=answerable_with)
+
+
 MINI_GOLD = [
     GoldQuestion(
         id="mini-definition",
@@ -25,26 +30,9 @@ MINI_GOLD = [
         answer="",
         type="definition",
     ),
-    GoldQuestion(
-        id="mini-weather",
-        lang="zh",
-        question="今天北京的天气怎么样？",
-        evidence=(),
-        key_points=(),
-        answer="",
-        type="none",
-    ),
+    _unanswerable("mini-weather", "今天北京的天气怎么样？"),
     # A question written for a corpus without the regulation: here it is answered, so left out.
-    GoldQuestion(
-        id="mini-answered-here",
-        lang="zh",
-        question="示范市的科技成果转化由谁协调？",
-        evidence=(),
-        key_points=(),
-        answer="",
-        type="none",
-        answerable_with=("示范市科技成果转化促进条例",),
-    ),
+    _unanswerable("mini-answered-here", "示范市的科技成果转化由谁协调？", ("示范市科技成果转化促进条例",)),
 ]
 
 
