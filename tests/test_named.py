@@ -10,6 +10,7 @@ from conftest import built_corpus
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
+from policyqa.lexical import synonym_set
 from policyqa.named import asks_to_compare, document_names, kind_endings, title_has_ending
 
 
@@ -47,6 +48,16 @@ def test_a_named_document_is_lifted_and_a_question_naming_none_lifts_nothing(min
     )
     assert "示范市科技成果转化促进条例" in [t for t, n in zip(titles, english, strict=True) if n]
     assert not np.any(retriever._named_documents("What should the government do in the trough of disillusionment?"))
+
+
+def test_a_named_documents_title_words_leave_its_bm25_query(mini_assistant: Assistant) -> None:
+    # Every article of the named regulation holds its title's words: they rank nothing inside it.
+    retriever = mini_assistant.retriever
+    named = retriever._named_documents("《示范市科技成果转化促进条例》对奖励比例有什么规定？")
+    tokens = ["示范市", "科技成果", "奖励", "比例", synonym_set(["促进", "报酬"])]
+    assert retriever._without_title_words(tokens, named) == ["奖励", "比例", "报酬"]
+    assert retriever._without_title_words(["科技成果", "转化"], named) == ["科技成果", "转化"], "all title words: kept"
+    assert retriever._without_title_words(tokens, np.zeros_like(named)) == tokens, "no document named"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from .definitions import asks_for_definition, defined_term
 from .embed import Encoder
 from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
-from .lexical import term_tokens
+from .lexical import SYNONYM_SEPARATOR, synonym_set, term_tokens
 from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
 from .named import KIND_CUES, asks_to_compare, document_names, kind_endings, title_has_ending
 from .places import places_named
@@ -94,6 +94,7 @@ class Retriever:
         store, tokens, n = self.store, list(query.lexical or query.tokens), self.settings.candidates
         named = self._named_groups(query.text)
         named_mask = _any_of(named, len(self._doc_ids))
+        tokens = self._without_title_words(tokens, named_mask)
         document_bonus = self._document_bonus(query, named_mask)
         rows, _ = store.dense(query.vector, n, where)
         top_lexical, top_scores = store.lexical(tokens, n, where)
@@ -272,6 +273,24 @@ class Retriever:
                         terms.append((int(row), term))
             self._definitions[doc_id] = terms
         return terms
+
+    def _without_title_words(self, tokens: list[str], named: np.ndarray) -> list[str]:
+        """The BM25 query less the words in the titles of the documents the question names.
+
+        Every article of 《劳动合同法》 shares 劳动 and 合同 with "under the Labour Contract Law, …",
+        so those words rank nothing inside the law, which the name lifts as a whole, and outside
+        it they favour passages that merely cite it; the question's other words decide. A synonym
+        set keeps its members that are not title words. All of a query in the titles stays.
+        """
+        if not named.any():
+            return tokens
+        titles = [self.index.documents[self._doc_ids[i]].title for i in np.flatnonzero(named)]
+        kept = []
+        for token in tokens:
+            members = [m for m in token.split(SYNONYM_SEPARATOR) if not any(m in title for title in titles)]
+            if members:
+                kept.append(synonym_set(members) if len(members) > 1 else members[0])
+        return kept or tokens
 
     def _named_groups(self, question: str) -> list[np.ndarray]:
         """For each document name the question gives, a mask of the documents whose titles are nearest it.
