@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from .assistant import Assistant
 from .errors import PolicyQAError
@@ -23,6 +23,9 @@ from .filters import make_filter
 from .settings import Settings
 from .types import SearchFilter
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .evaluate import GoldQuestion
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -118,13 +121,21 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import load_gold, markdown_table, run_eval, write_artefacts
+def _gold(args: argparse.Namespace) -> list[GoldQuestion]:
+    """The gold questions ``args.gold`` names, only those of ``args.split`` when it is given."""
+    from .evaluate import load_gold
 
     gold = load_gold([Path(p) for p in args.gold])
     if args.split:
         # Tuning runs on dev only: the test half's failures stay unseen.
         gold = [g for g in gold if g.split == args.split]
+    return gold
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import markdown_table, run_eval, write_artefacts
+
+    gold = _gold(args)
     assistant = Assistant(settings_from_args(args))
     report = run_eval(assistant, gold, k=args.k)
     if args.mode == "llm":
@@ -164,14 +175,10 @@ def _cmd_verifier_eval(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_configurations, comparison_table
-    from .evaluate import load_gold
 
-    gold = load_gold([Path(p) for p in args.gold])
-    if args.split:
-        gold = [g for g in gold if g.split == args.split]
     rows = compare_configurations(
         settings_from_args(args),
-        gold,
+        _gold(args),
         quick=args.quick,
         progress=lambda m: print(m, file=sys.stderr),
         same_index=args.same_index,

@@ -289,7 +289,7 @@ class Retriever:
         for token in tokens:
             members = [m for m in token.split(SYNONYM_SEPARATOR) if not any(m in title for title in titles)]
             if members:
-                kept.append(synonym_set(members) if len(members) > 1 else members[0])
+                kept.append(synonym_set(members))  # a set of one member is that word
         return kept or tokens
 
     def _named_groups(self, question: str) -> list[np.ndarray]:
