@@ -9,6 +9,7 @@ from conftest import BuiltIndex, built_corpus
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
+from policyqa.types import SearchFilter
 from policyqa.verify import asked_figure, places_named, unmentioned_in_document, unsupported_reason
 
 
@@ -205,7 +206,45 @@ def test_a_thing_is_not_looked_for_in_a_document_other_than_the_one_named(proper
         query = property_assistant.prepare(question)
         passages = property_assistant.retriever.search(query, 5)
         assert passages
-        assert unmentioned_in_document(query, passages, property_assistant.index) == [], question
+        assert unmentioned_in_document(query, passages, property_assistant.index)[1] == [], question
+
+
+def test_the_named_document_is_read_when_another_one_answers(property_assistant: Assistant) -> None:
+    # Only the biotechnology regulation treats cloning; the question names the property one,
+    # which never mentions it: the answer quotes the other, led by what the named one lacks.
+    answer = property_assistant.ask("《示范物权条例》对克隆技术研究的备案是怎么规定的？")
+    assert answer.citations and answer.citations[0].title == "示范生物技术条例", answer.answer
+    assert answer.outcome == "partial", answer.answer
+    assert answer.answer.startswith("《示范物权条例》未提及克隆"), answer.answer
+    # It quotes the named one too (its articles on 物), so the lead names no source.
+    assert answer.answer.split("\n")[0].endswith("；相关的内容如下："), answer.answer
+
+
+def test_the_documents_found_for_a_name_count_only_if_their_titles_carry_it(property_assistant: Assistant) -> None:
+    index = property_assistant.index
+    ids = {document.title: doc_id for doc_id, document in index.documents.items()}
+    question = "What does the Model Property Regulation say about cloned tigers?"
+    query = property_assistant.prepare(question)
+    biotech = SearchFilter(doc_ids=(ids["示范生物技术条例"],))
+    passages = property_assistant.retriever.search(query, 5, biotech)
+    assert passages and passages[0].title == "示范生物技术条例"
+    # The regulation named (示范物权条例: 物权, a rendering of "property") is read, not the one quoted.
+    title, missing = unmentioned_in_document(query, passages, index, [(ids["示范物权条例"],)])
+    assert title == "示范物权条例" and any(m.startswith("tigers") for m in missing), missing
+    # A title found nearest a name but carrying none of its words ("negotiable", "instruments") is
+    # not taken for it: the best passage's document is read, as the retriever's lift is trusted.
+    other = property_assistant.prepare("What does the Negotiable Instruments Law say about cloned tigers?")
+    title, _ = unmentioned_in_document(other, passages, index, [(ids["示范物权条例"],)])
+    assert title == "示范生物技术条例"
+
+
+def test_an_english_word_the_dictionary_knows_only_in_a_phrase_is_looked_for_as_that_phrase(
+    property_assistant: Assistant,
+) -> None:
+    # CC-CEDICT has no "paternity", but "paternity leave" (陪产假), which the regulation never says.
+    leave = property_assistant.ask("What does the Model Property Regulation say about paternity leave?")
+    assert leave.outcome == "partial", leave.answer
+    assert "paternity (paternity leave: 陪产假)" in leave.answer.split("\n")[0], leave.answer
 
 
 def test_a_question_that_points_at_no_document_or_at_one_not_found_is_not_held_to_one(
@@ -215,4 +254,4 @@ def test_a_question_that_points_at_no_document_or_at_one_not_found_is_not_held_t
         query = property_assistant.prepare(question)
         passages = property_assistant.retriever.search(query, 5)
         assert passages and "示范合同条例" not in passages[0].title
-        assert unmentioned_in_document(query, passages, property_assistant.index) == [], question
+        assert unmentioned_in_document(query, passages, property_assistant.index)[1] == [], question

@@ -163,10 +163,14 @@ def partial(query: Query, answer: Answer, missing: str, reason: str, unmentioned
     """
     if answer.abstained:
         return answer
+    # The document that lacks the words may not be the one quoted: others may treat the matter.
+    sources = {c.title == missing for c in answer.citations}
     if unmentioned and query.chinese:
-        lead = f"《{missing}》未提及{'、'.join(unmentioned)}；其中相关的内容如下："
+        where = "其中" if sources == {True} else "其他文本中" if sources == {False} else ""
+        lead = f"《{missing}》未提及{'、'.join(unmentioned)}；{where}相关的内容如下："
     elif unmentioned:
-        lead = f"《{missing}》 does not mention {', '.join(unmentioned)}. What it states on the matter:"
+        where = "it states" if sources == {True} else "other texts state" if sources == {False} else "the texts state"
+        lead = f"《{missing}》 does not mention {', '.join(unmentioned)}. What {where} on the matter:"
     elif query.chinese:
         lead = f"文本未规定所问的{missing}；相关规定如下："
     else:

@@ -320,7 +320,7 @@ class Assistant:
         ranked = loaded.retriever.search(query, max(top_k, depth or 0), _combined(where, doc_ids))
         passages = ranked[:top_k]
         relevance = loaded.retriever.relevance(query, passages)
-        answer = self._answer(query, passages, relevance, loaded.index)
+        answer = self._answer(query, passages, relevance, loaded)
         if resolved is not None:
             answer = replace(answer, question=asked, resolved_question=resolved)
         if mode == MODE_LLM:
@@ -328,10 +328,12 @@ class Assistant:
             answer = self.llm.answer(asked, passages, answer)
         return Trace(query, tuple(ranked), top_k, relevance, answer)
 
-    def _answer(self, query: Query, passages: list[Passage], relevance: float, index: LoadedIndex) -> Answer:
+    def _answer(self, query: Query, passages: list[Passage], relevance: float, loaded: _Loaded) -> Answer:
         if not passages or relevance < self.settings.abstain_threshold:
             return not_covered(query, passages, BELOW_FLOOR)
-        verdict = check(query, passages, index, self.settings.max_missing_content, self.settings.check_names)
+        index = loaded.index
+        named = loaded.retriever.named_documents(query.text)
+        verdict = check(query, passages, index, self.settings.max_missing_content, self.settings.check_names, named)
         if verdict.outcome == NOT_COVERED:
             return not_covered(query, passages, verdict.reason or "")
         answer = compose_answer(query, passages, index, self.settings)

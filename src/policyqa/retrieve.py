@@ -313,6 +313,11 @@ class Retriever:
         chosen = similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)
         return [chosen[:, column] for column in range(len(names)) if chosen[:, column].any()]
 
+    def named_documents(self, question: str) -> list[tuple[str, ...]]:
+        """For each document name the question gives, the ids of the documents whose titles are nearest it."""
+        groups = self._named_groups(question)
+        return [tuple(self._doc_ids[d] for d in np.flatnonzero(group).tolist()) for group in groups]
+
     def _named_documents(self, question: str) -> np.ndarray:
         """1 for each document whose title is nearest a document name the question gives, else 0."""
         return _any_of(self._named_groups(question), len(self._doc_ids))

@@ -25,7 +25,7 @@ mentions, makes the answer partial: it says so, then quotes what the texts do st
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from .articles import article_of, articles_named
 from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for
@@ -33,7 +33,7 @@ from .expand import english_phrases
 from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind
 from .index import LoadedIndex
 from .lexical import is_noun, nouns
-from .named import KIND_CUES, document_names
+from .named import KIND_CUES, document_names, kind_endings
 from .places import places_named
 from .text import is_cjk
 from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, Passage, Query, Verdict
@@ -172,8 +172,9 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     question asks are left to other checks.
     """
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
+    phrases = list(dict.fromkeys(english_phrases(question)))
     missing = []
-    for word in dict.fromkeys(english_phrases(question)):
+    for word in phrases:
         # A word without a hyphen that names no thing is left, known or not (a closed compound's
         # ending is its head's); a hyphenated one may still hold a thing ("gene-edited").
         if " " in word or word in skipped or ("-" not in word and not _may_be_thing(word)):
@@ -184,9 +185,18 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
             # A compound the dictionary lacks is looked up by its parts: "gene-edited" is no
             # thing, its part "gene" is; a livestreamer is a kind of streamer.
             looked_up = [(part, chinese_for(part, 20)) for part in _compound_parts(word)]
+            if not looked_up:
+                # A word the dictionary knows only with its neighbour: "paternity leave" (陪产假).
+                # Its head must be a thing: the phrase then names one, whatever jieba tags its rendering.
+                known = (
+                    (p, chinese_for(p, 20))
+                    for p in phrases
+                    if word in p.split() and p not in skipped and _may_be_thing(p.split()[-1])
+                )
+                looked_up = [next(((p, r) for p, r in known if r), (word, []))]
         for part, renderings in looked_up:
             usual = renderings[:_SHOWN_RENDERINGS]
-            as_nouns = [r for r in usual if is_noun(r)]
+            as_nouns = usual if " " in part else [r for r in usual if is_noun(r)]
             # Most usual renderings nouns: "cause" (原因, 引起, 造成) and "claims" (声称 …) ask about acts.
             if 2 * len(as_nouns) <= len(usual):
                 continue
@@ -242,32 +252,46 @@ def _shown_with(english: str, renderings: Sequence[str], part: str | None = None
 _CATEGORY_WORDS = frozenset("类型 种类 形式 特点 作用".split())
 
 
-def unmentioned_in_document(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> list[str]:
+def unmentioned_in_document(
+    query: Query, passages: Sequence[Passage], index: LoadedIndex, named_documents: Sequence[Sequence[str]] = ()
+) -> tuple[str, list[str]]:
     """What a question that points at a document asks about and that whole document never mentions.
 
     "《民法典》对克隆宠物的所有权归属是怎么规定的？" finds the Civil Code's articles on ownership;
     the code never says 克隆 or 宠物, so it answers only in part. The question must name a
-    document (《…》, "the Patent Law") or point at the paper (论文, "the paper"), and the best
-    passage's document is read whole: a law's other articles count, its neighbours in the
-    library do not. A Chinese question's nouns are looked for; an English question's names
-    (Bitcoin, the European Data Protection Board), through the dictionary.
+    document (《…》, "the Patent Law") or point at the paper (论文, "the paper"), and that
+    document is read whole: a law's other articles count, its neighbours in the library do not.
+    It is the best passage's document when that is the one pointed at; else the documents the
+    retriever found for the one name the question gives (``named_documents``, one group of ids
+    per name): "《劳动合同法》规定的陪产假是几天？" may be answered from a local regulation that grants
+    it, and the law asked about still never mentions it. A Chinese question's nouns are looked
+    for; an English question's names (Bitcoin, the European Data Protection Board) and things,
+    through the dictionary. Returns the title of the document read and the words it lacks.
     """
     if not passages:
-        return []
+        return "", []
     named = document_names(query.text)
     if not named and not KIND_CUES[KIND_PAPER].search(query.text):
-        return []
-    if not _is_pointed_at(passages[0], named):
-        return []  # the answer would say what another document than the one asked about lacks
-    # The document's passages hold the retrieved ones' text; their titles and sections are added.
-    headings = " ".join(f"{p.title} {p.section}" for p in passages if p.doc_id == passages[0].doc_id)
-    whole = f"{index.document_text(passages[0].doc_id)}\n{headings}"
+        return "", []
+    documents = index.documents
+    confirmed = [g for g in named_documents if _titles_confirm(named, [documents[d].title for d in g])]
+    found = {d for group in confirmed for d in group}
+    if _is_pointed_at(passages[0], named, found):
+        doc_ids = [passages[0].doc_id]
+    elif len(named_documents) == 1 and confirmed:
+        doc_ids = list(confirmed[0])
+    else:
+        return "", []  # the answer would say what another document than the one asked about lacks
+    # The documents' passages hold the retrieved ones' text; their titles and sections are added.
+    headings = " ".join(f"{p.title} {p.section}" for p in passages if p.doc_id in doc_ids)
+    whole = "\n".join([*(index.document_text(d) for d in doc_ids), headings])
+    title = index.documents[doc_ids[0]].title
     if not query.chinese:
         missing = _names_unrendered(query.text, named, whole)
         # A question comparing two documents asks about things only the other one may treat.
         if len(named) <= 1:
             missing += _things_unrendered(query.text, named, whole)
-        return missing
+        return title, missing
     words = [
         w
         for w in nouns(_QUOTED_NAME.sub(" ", query.text))
@@ -276,19 +300,39 @@ def unmentioned_in_document(query: Query, passages: Sequence[Passage], index: Lo
         and not KIND_CUES[KIND_PAPER].search(w)
         and not any(w in name for name in named)
     ]
-    return [w for w in dict.fromkeys(words) if w not in whole]
+    return title, [w for w in dict.fromkeys(words) if w not in whole]
 
 
 _STATE_PREFIX = "中华人民共和国"
 
 
-def _is_pointed_at(best: Passage, named: Sequence[str]) -> bool:
+def _titles_confirm(named: Sequence[str], titles: Sequence[str]) -> bool:
+    """Whether the titles the retriever found nearest a question's names carry one of them.
+
+    The titles come from the encoder's similarity, which for an English name can be far off
+    ("Negotiable Instruments Law" near a customs rule); a name in 《》 must be within a title
+    (or a title within it), an English one must have a word, its kind aside, rendered in one.
+    """
+    for name in named:
+        if is_cjk(name[0]):
+            bare = name.removeprefix(_STATE_PREFIX)
+            if any(bare in t or t.removeprefix(_STATE_PREFIX) in bare for t in titles):
+                return True
+            continue
+        words = name.split()[:-1] if kind_endings(name) else name.split()
+        renderings = [r for w in words for r in chinese_for(w.removesuffix("'s"), 20) if len(r) > 1]
+        if any(r in t for r in renderings for t in titles):
+            return True
+    return False
+
+
+def _is_pointed_at(best: Passage, named: Sequence[str], found: Collection[str] = ()) -> bool:
     """Whether the best passage's document is the one the question points at, as far as can be told.
 
     A name in 《》 must be its title or within it (《劳动合同法》, 中华人民共和国劳动合同法), and so must an
     English name the dictionary renders whole; the paper's cue needs the paper. Another English
-    name cannot be compared with a Chinese title: the retriever's lift of the titles nearest to
-    it is trusted.
+    name cannot be compared with a Chinese title: the documents the retriever found nearest it
+    (``found``) decide, or, without them, the retriever's lift is trusted.
     """
     chinese = [n.removeprefix(_STATE_PREFIX) for n in named if is_cjk(n[0])]
     title = best.title.removeprefix(_STATE_PREFIX)
@@ -298,11 +342,18 @@ def _is_pointed_at(best: Passage, named: Sequence[str]) -> bool:
     rendered = [w for n in named for w in chinese_for(n, 20)]
     if rendered:
         return any(w in title for w in rendered)
+    if named and found:
+        return best.doc_id in found
     return bool(named) or best.kind == KIND_PAPER
 
 
 def check(
-    query: Query, passages: Sequence[Passage], index: LoadedIndex, max_missing: float = 1.0, check_names: bool = False
+    query: Query,
+    passages: Sequence[Passage],
+    index: LoadedIndex,
+    max_missing: float = 1.0,
+    check_names: bool = False,
+    named_documents: Sequence[Sequence[str]] = (),
 ) -> Verdict:
     """Whether the passages answer the question, answer it in part, or do not cover it.
 
@@ -318,8 +369,8 @@ def check(
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
     reason = unsupported_reason(query, passages, index)
     if reason is None or reason == NO_FIGURE:
-        if unmentioned := unmentioned_in_document(query, passages, index):
-            title = passages[0].title
+        title, unmentioned = unmentioned_in_document(query, passages, index, named_documents)
+        if unmentioned:
             listed = ("、" if query.chinese else ", ").join(unmentioned)
             return Verdict(PARTIAL, f"{title} does not mention {listed}", title, tuple(unmentioned))
     if reason is None:
