@@ -209,6 +209,17 @@ def test_a_thing_is_not_looked_for_in_a_document_other_than_the_one_named(proper
         assert unmentioned_in_document(query, passages, property_assistant.index)[1] == [], question
 
 
+def test_words_that_ask_are_not_things_the_named_document_must_mention(property_assistant: Assistant) -> None:
+    # 多长时间 and 界定 are nouns to jieba, but they ask; 遗失物 is the regulation's own word.
+    for question in ("《示范物权条例》规定拾得遗失物后多长时间内应当返还？", "《示范物权条例》如何界定遗失物？"):
+        query = property_assistant.prepare(question)
+        passages = property_assistant.retriever.search(query, 5)
+        assert unmentioned_in_document(query, passages, property_assistant.index) == ("示范物权条例", []), question
+    # A thing beside them is still looked for.
+    query = property_assistant.prepare("《示范物权条例》规定拾得宠物后多长时间内应当返还？")
+    assert unmentioned_in_document(query, property_assistant.retriever.search(query, 5), property_assistant.index)[1]
+
+
 def test_the_named_document_is_read_when_another_one_answers(property_assistant: Assistant) -> None:
     # Only the biotechnology regulation treats cloning; the question names the property one,
     # which never mentions it: the answer quotes the other, led by what the named one lacks.

@@ -68,8 +68,16 @@ _QUOTED_NAME = re.compile(r"《[^《》]*》")
 _ASKING_WORDS = frozenset(
     "哪些 什么 怎么 怎样 如何 多少 多长 多久 多大 多高 多远 是否 有没有 为什么 "
     "规定 要求 应当 可以 主要 具体 哪个 哪里 哪种 几个 今年 现在 目前 "
-    "情况 问题 方面 内容 有关 相关 关于 政策 措施 办法 方式".split()
+    "情况 问题 方面 内容 有关 相关 关于 政策 措施 办法 方式 "
+    "界定 定义 含义 概念 意思".split()  # asking what a term means
 )
+# A word that opens with an interrogative asks too: 多长时间, 多少钱, 什么时候, 哪些方面, 几年.
+_ASKING_OPENINGS = ("多长", "多少", "多久", "多大", "什么", "哪", "几", "怎")
+
+
+def _asks(word: str) -> bool:
+    """Whether a word of a question asks (多长时间, 如何) rather than names what is asked about."""
+    return word in _ASKING_WORDS or word.startswith(_ASKING_OPENINGS)
 
 
 def missing_content(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> tuple[float, list[str]]:
@@ -79,7 +87,7 @@ def missing_content(query: Query, passages: Sequence[Passage], index: LoadedInde
     organisation they do not name) lands on passages about something nearby; its own specific
     words are then missing from them. English questions are judged by their glossary terms.
     """
-    terms = sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and t not in _ASKING_WORDS})
+    terms = sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and not _asks(t)})
     if not terms:
         return 0.0, []
     text = _context_text(passages, index, front_matter=False)
@@ -295,7 +303,7 @@ def unmentioned_in_document(
     words = [
         w
         for w in nouns(_QUOTED_NAME.sub(" ", query.text))
-        if w not in _ASKING_WORDS
+        if not _asks(w)
         and w not in _CATEGORY_WORDS
         and not KIND_CUES[KIND_PAPER].search(w)
         and not any(w in name for name in named)
