@@ -231,6 +231,19 @@ def test_the_named_document_is_read_when_another_one_answers(property_assistant:
     assert answer.answer.split("\n")[0].endswith("；相关的内容如下："), answer.answer
 
 
+def test_the_paper_is_read_when_a_question_about_it_is_answered_from_another_document(
+    mini_assistant: Assistant,
+) -> None:
+    index = mini_assistant.index
+    paper = next(d for d, document in index.documents.items() if document.kind == "paper")
+    law = SearchFilter(doc_ids=tuple(d for d in index.documents if d != paper))
+    query = mini_assistant.prepare("What does the paper say about tigers in the conversion of results?")
+    passages = mini_assistant.retriever.search(query, 5, law)
+    assert passages and all(p.doc_id != paper for p in passages)
+    title, missing = unmentioned_in_document(query, passages, index)
+    assert title == index.documents[paper].title and any(m.startswith("tigers") for m in missing), missing
+
+
 def test_the_documents_found_for_a_name_count_only_if_their_titles_carry_it(property_assistant: Assistant) -> None:
     index = property_assistant.index
     ids = {document.title: doc_id for doc_id, document in index.documents.items()}

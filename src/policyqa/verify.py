@@ -272,7 +272,8 @@ def unmentioned_in_document(
     It is the best passage's document when that is the one pointed at; else the documents the
     retriever found for the one name the question gives (``named_documents``, one group of ids
     per name): "《劳动合同法》规定的陪产假是几天？" may be answered from a local regulation that grants
-    it, and the law asked about still never mentions it. A Chinese question's nouns are looked
+    it, and the law asked about still never mentions it; or the papers, for a question that
+    points at "the paper" and is answered from a law. A Chinese question's nouns are looked
     for; an English question's names (Bitcoin, the European Data Protection Board) and things,
     through the dictionary. Returns the title of the document read and the words it lacks.
     """
@@ -288,6 +289,8 @@ def unmentioned_in_document(
         doc_ids = [passages[0].doc_id]
     elif len(named_documents) == 1 and confirmed:
         doc_ids = list(confirmed[0])
+    elif not named and (papers := [d for d, doc in documents.items() if doc.kind == KIND_PAPER]):
+        doc_ids = papers  # "the paper" asked about, a law answering: the paper is read
     else:
         return "", []  # the answer would say what another document than the one asked about lacks
     # The documents' passages hold the retrieved ones' text; their titles and sections are added.
