@@ -41,11 +41,14 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("What factors does the court weigh when setting the amount of compensation?", None),
         ("赔偿金额要参考哪些因素确定？", None),
         ("What conditions must be met, and how much money does the fund give?", "money"),
+        ("答复信息公开申请的期限是多久？", "duration"),
+        ("How long does the body have to complete an inspection?", "duration"),
     ],
 )
 def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
     pattern = asked_figure(question)
-    samples = {"rate": "不低于百分之五十", "money": "五万元", "count": "3061家"}
+    # A deadline in working days is a duration: 应当自收到申请之日起20个工作日内予以答复.
+    samples = {"rate": "不低于百分之五十", "money": "五万元", "count": "3061家", "duration": "20个工作日内"}
     if kind is None:
         assert pattern is None
     else:

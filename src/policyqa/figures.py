@@ -17,7 +17,8 @@ RATE = re.compile(
     rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
 )
 COUNT = re.compile(rf"{_NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
-DURATION = re.compile(rf"{_NUMBER}\s*(?:个)?(?:年|月|日|天|周|小时)")
+# Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
+DURATION = re.compile(rf"{_NUMBER}\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")
 YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
 # A day named relative to the asking ("明天上海会下雨吗", "yesterday's decision"): like a year, the
 # texts answer for it only if they name it.
