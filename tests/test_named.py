@@ -50,6 +50,23 @@ def test_a_named_document_is_lifted_and_a_question_naming_none_lifts_nothing(min
     assert not np.any(retriever._named_documents("What should the government do in the trough of disillusionment?"))
 
 
+def test_the_documents_named_are_kept_per_question_until_forgotten(mini_assistant: Assistant) -> None:
+    retriever = mini_assistant.retriever
+    question = "《示范市科技成果转化促进条例》对奖励比例有什么规定？"
+    mini_assistant.forget_questions()
+    found = retriever.named_documents(question)
+    assert [[mini_assistant.index.documents[d].title for d in group] for group in found] == [
+        ["示范市科技成果转化促进条例"]
+    ]
+    # Verification asks again after the search: the same groups, kept, and never to be changed.
+    first = retriever._named_groups(question)
+    assert retriever._named_groups(question) is first and not first[0].flags.writeable
+    assert retriever._named_groups.cache_info().currsize >= 1
+    mini_assistant.forget_questions()
+    assert retriever._named_groups.cache_info().currsize == 0
+    assert "_query_cache" not in mini_assistant.encoder.__dict__
+
+
 def test_a_named_documents_title_words_leave_its_bm25_query(mini_assistant: Assistant) -> None:
     # Every article of the named regulation holds its title's words: they rank nothing inside it.
     retriever = mini_assistant.retriever

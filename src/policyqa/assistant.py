@@ -242,6 +242,11 @@ class Assistant:
             self.ask(question, k=1)
         nouns(WARM_UP_QUESTIONS[0])  # jieba's part-of-speech tables, for questions that name a document
 
+    def forget_questions(self) -> None:
+        """Forget the questions asked so far (their vectors, their named documents): benchmarks time each as new."""
+        self.encoder.forget_queries()
+        self.retriever.forget_questions()
+
     def search(
         self,
         question: str,

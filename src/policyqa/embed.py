@@ -120,6 +120,11 @@ class Encoder(Embeddings):
                 cache.popitem(last=False)
         return vector.copy()
 
+    def forget_queries(self) -> None:
+        """Drop the kept question vectors: the next questions are encoded as if new (benchmarks)."""
+        with _QUERY_CACHE_LOCK:
+            self.__dict__.pop("_query_cache", None)
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode_documents(texts).tolist()
 

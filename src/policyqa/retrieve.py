@@ -11,6 +11,7 @@ process by default, or a Milvus collection; the scoring after them is the same.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -35,6 +36,8 @@ from .types import Passage, Query, SearchFilter, admitted
 NAMED_TITLE_FLOOR = 0.5
 NAMED_TITLE_MARGIN = 0.03
 NAME_CACHE_SIZE = 4_096
+# The documents found for the names of the last questions: the answer stage asks again (verification).
+QUESTION_CACHE_SIZE = 256
 # A passage folds overlapping neighbours of its section up to this many chunks' length; a
 # neighbour that would make it longer stays out. Two chunks left out the neighbour that held
 # the evidence (dev: seven texts MRR 0.888 → 0.906, within 1,500 characters 0.883 → 0.905 at
@@ -76,6 +79,7 @@ class Retriever:
         self._definitions: dict[str, list[tuple[int, str]]] = {}
         # Names recur across questions ("the Labour Contract Law"), as the term matcher's phrases do.
         self._name_vector = lru_cache(maxsize=NAME_CACHE_SIZE)(self._encode_name)
+        self._named_groups = lru_cache(maxsize=QUESTION_CACHE_SIZE)(self._find_named_groups)
         self._centroids = None
         if settings.centroid_weight:
             self._centroids = index.centroid_vectors
@@ -88,6 +92,10 @@ class Retriever:
         doc_first = np.asarray([offsets.get(d, 0) for d in index.documents], dtype=np.int64)
         self._sentence_first = doc_first[table.doc] + table.sentence_start
         self._sentence_end = doc_first[table.doc] + table.sentence_end
+
+    def forget_questions(self) -> None:
+        """Drop what is kept per question (the documents its names point at): each next one is new."""
+        self._named_groups.cache_clear()
 
     def search(self, query: Query, k: int, where: SearchFilter | None = None) -> list[Passage]:
         """The ``k`` best passages, fused, non-body text yielding, overlaps merged."""
@@ -292,7 +300,7 @@ class Retriever:
                 kept.append(synonym_set(members))  # a set of one member is that word
         return kept or tokens
 
-    def _named_groups(self, question: str) -> list[np.ndarray]:
+    def _find_named_groups(self, question: str) -> tuple[np.ndarray, ...]:
         """For each document name the question gives, a mask of the documents whose titles are nearest it.
 
         Each name is embedded alone: "Food Safety Law" lies near 中华人民共和国食品安全法 where
@@ -301,7 +309,7 @@ class Retriever:
         """
         names = document_names(question)
         if not names:
-            return []
+            return ()
         similarity = self._title_vectors @ self._name_vectors(names).T
         for column, name in enumerate(names):
             # A name that gives a kind ("… Law") looks among the titles of that kind, if any is near.
@@ -311,7 +319,10 @@ class Retriever:
                     similarity[~of_kind, column] = -1.0
         best = similarity.max(axis=0)
         chosen = similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)
-        return [chosen[:, column] for column in range(len(names)) if chosen[:, column].any()]
+        groups = tuple(np.ascontiguousarray(chosen[:, c]) for c in range(len(names)) if chosen[:, c].any())
+        for group in groups:
+            group.flags.writeable = False  # kept for the question's next use (``_named_groups``)
+        return groups
 
     def named_documents(self, question: str) -> list[tuple[str, ...]]:
         """For each document name the question gives, the ids of the documents whose titles are nearest it."""
@@ -322,7 +333,7 @@ class Retriever:
         """1 for each document whose title is nearest a document name the question gives, else 0."""
         return _any_of(self._named_groups(question), len(self._doc_ids))
 
-    def _compared(self, question: str, named: list[np.ndarray]) -> list[list[str]]:
+    def _compared(self, question: str, named: Sequence[np.ndarray]) -> list[list[str]]:
         """The documents of each name a comparison gives ("How do the Labour Law and … differ?"), or [].
 
         Only names that single out documents of their own count: a name whose documents
@@ -490,6 +501,6 @@ class Retriever:
         )
 
 
-def _any_of(masks: list[np.ndarray], count: int) -> np.ndarray:
+def _any_of(masks: Sequence[np.ndarray], count: int) -> np.ndarray:
     """1.0 where any of the masks (one per name a question gives) holds, else 0.0; ``count`` zeros for none."""
     return np.logical_or.reduce(masks).astype(np.float32) if masks else np.zeros(count, dtype=np.float32)
