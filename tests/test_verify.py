@@ -212,6 +212,13 @@ def test_a_thing_is_not_looked_for_in_a_document_other_than_the_one_named(proper
         assert unmentioned_in_document(query, passages, property_assistant.index)[1] == [], question
 
 
+def test_a_rendering_names_a_thing_when_its_head_is_a_noun(property_assistant: Assistant) -> None:
+    # 元宇宙 is 元 + 宇宙 to jieba: the head, 宇宙, is a noun, so "metaverse" names a thing.
+    metaverse = property_assistant.ask("What does the Model Property Regulation say about metaverse animals?")
+    assert metaverse.outcome == "partial", metaverse.answer
+    assert "metaverse (元宇宙)" in metaverse.answer.split("\n")[0], metaverse.answer
+
+
 def test_words_that_ask_are_not_things_the_named_document_must_mention(property_assistant: Assistant) -> None:
     # 多长时间 and 界定 are nouns to jieba, but they ask; 遗失物 is the regulation's own word.
     for question in ("《示范物权条例》规定拾得遗失物后多长时间内应当返还？", "《示范物权条例》如何界定遗失物？"):

@@ -151,11 +151,16 @@ def nouns(text: str) -> list[str]:
 
 @lru_cache(maxsize=50_000)
 def is_noun(word: str) -> bool:
-    """Whether jieba reads a Chinese word as nouns only (tags n…, or l for set phrases such as 无人机)."""
+    """Whether a Chinese word names a thing: jieba reads its head, its last word, as a noun (n…, or l).
+
+    A Chinese compound is head-final: 元宇宙 (元 + 宇宙) and 陪产假 (陪 + 产假) name things as their
+    heads do, whatever their first parts; 引起 and 造成 are verbs.
+    """
     jieba_module()
     import jieba.posseg
 
-    return all(pair.flag.startswith(("n", "l")) for pair in jieba.posseg.lcut(word))
+    pieces = jieba.posseg.lcut(word)
+    return bool(pieces) and pieces[-1].flag.startswith(("n", "l"))
 
 
 @lru_cache(maxsize=50_000)
