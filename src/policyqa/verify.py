@@ -15,7 +15,7 @@ asks for with what the passages contain:
   holds a figure of that kind and shares a term with the question;
 - a question that points at a document (《民法典》, "the paper") asks about things that
   document mentions somewhere: its nouns (Chinese) or names and things (English, through
-  the dictionary) are looked for in the whole of the best passage's document.
+  the dictionary) are looked for in the whole of that document, whichever document answers.
 
 A failed check of the first three kinds means the corpus does not say; the answer abstains
 with the reason. A figure the passages do not give, or a thing the named document never
