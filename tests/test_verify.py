@@ -289,3 +289,12 @@ def test_a_question_that_points_at_no_document_or_at_one_not_found_is_not_held_t
         passages = property_assistant.retriever.search(query, 5)
         assert passages and "示范合同条例" not in passages[0].title
         assert unmentioned_in_document(query, passages, property_assistant.index)[1] == [], question
+
+
+def test_a_one_character_rendering_does_not_find_a_name(mini_assistant: Assistant) -> None:
+    # "Moon" renders as 月球, 月亮 and 月; 月 stands in the regulation's dates, 月球 nowhere.
+    question = "What does the Model City Regulation on Promoting the Transformation say about research on the Moon?"
+    answer = mini_assistant.ask(question)
+    assert answer.citations and answer.citations[0].title == "示范市科技成果转化促进条例", answer.answer
+    assert "月" in mini_assistant.index.document_text(answer.citations[0].doc_id)
+    assert answer.outcome == "partial" and "does not mention Moon (" in answer.answer, answer.answer

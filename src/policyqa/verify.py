@@ -150,6 +150,8 @@ def _names_unrendered(question: str, named: Sequence[str], text: str) -> list[st
         if name in documents:
             continue
         whole = chinese_for(name, 20)
+        # A one-character rendering (月 for "Moon") stands in every text; a name's longer ones decide.
+        whole = [w for w in whole if len(w) > 1] or whole
         if whole:
             if not any(w in text for w in whole):
                 missing.append(_shown_with(name, whole))
