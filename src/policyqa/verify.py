@@ -198,12 +198,12 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
             if not looked_up:
                 # A word the dictionary knows only with its neighbour: "paternity leave" (陪产假).
                 # Its head must be a thing: the phrase then names one, whatever jieba tags its rendering.
-                known = (
+                known = [
                     (p, chinese_for(p, 20))
                     for p in phrases
                     if word in p.split() and p not in skipped and _may_be_thing(p.split()[-1])
-                )
-                looked_up = [next(((p, r) for p, r in known if r), (word, []))]
+                ]
+                looked_up = [(p, r) for p, r in known if r][:1]
         for part, renderings in looked_up:
             usual = renderings[:_SHOWN_RENDERINGS]
             as_nouns = usual if " " in part else [r for r in usual if is_noun(r)]
@@ -298,7 +298,7 @@ def unmentioned_in_document(
     # The documents' passages hold the retrieved ones' text; their titles and sections are added.
     headings = " ".join(f"{p.title} {p.section}" for p in passages if p.doc_id in doc_ids)
     whole = "\n".join([*(index.document_text(d) for d in doc_ids), headings])
-    title = index.documents[doc_ids[0]].title
+    title = documents[doc_ids[0]].title
     if not query.chinese:
         missing = _names_unrendered(query.text, named, whole)
         # A question comparing two documents asks about things only the other one may treat.
@@ -319,6 +319,12 @@ def unmentioned_in_document(
 _STATE_PREFIX = "中华人民共和国"
 
 
+def _carries(title: str, name: str) -> bool:
+    """Whether a title is a Chinese name's document: the name within it or it within the name, 中华人民共和国 aside."""
+    title, name = title.removeprefix(_STATE_PREFIX), name.removeprefix(_STATE_PREFIX)
+    return bool(title) and (name in title or title in name)
+
+
 def _titles_confirm(named: Sequence[str], titles: Sequence[str]) -> bool:
     """Whether the titles the retriever found nearest a question's names carry one of them.
 
@@ -328,8 +334,7 @@ def _titles_confirm(named: Sequence[str], titles: Sequence[str]) -> bool:
     """
     for name in named:
         if is_cjk(name[0]):
-            bare = name.removeprefix(_STATE_PREFIX)
-            if any(bare in t or t.removeprefix(_STATE_PREFIX) in bare for t in titles):
+            if any(_carries(t, name) for t in titles):
                 return True
             continue
         words = name.split()[:-1] if kind_endings(name) else name.split()
@@ -347,10 +352,10 @@ def _is_pointed_at(best: Passage, named: Sequence[str], found: Collection[str] =
     name cannot be compared with a Chinese title: the documents the retriever found nearest it
     (``found``) decide, or, without them, the retriever's lift is trusted.
     """
-    chinese = [n.removeprefix(_STATE_PREFIX) for n in named if is_cjk(n[0])]
-    title = best.title.removeprefix(_STATE_PREFIX)
+    chinese = [n for n in named if is_cjk(n[0])]
     if chinese:
-        return bool(title) and any(n in title or title in n for n in chinese)
+        return any(_carries(best.title, n) for n in chinese)
+    title = best.title.removeprefix(_STATE_PREFIX)
     # An English name the dictionary renders whole ("Civil Code": 民法典) is compared as a Chinese one.
     rendered = [w for n in named for w in chinese_for(n, 20)]
     if rendered:

@@ -373,12 +373,11 @@ def _in_process_steps(
     results["page_cache_warm_s"] = read_through(index.folder)
     for question in questions[:WARM_UP_ASKS]:
         assistant.ask(question)
-    forget = assistant.forget_questions
-    results["ask"] = latency_summary(timed(_each_as_new(assistant.ask, forget), questions, passes))
-    results["search"] = latency_summary(timed(_each_as_new(assistant.search, forget), questions, passes))
+    for name, call in (("ask", assistant.ask), ("search", assistant.search)):
+        results[name] = latency_summary(timed(_each_as_new(call, assistant.forget_questions), questions, passes))
     say(f"[4/{steps}] the plain LangChain pipeline: build from a sample, retrieval")
     results["baseline"] = _baseline(settings, assistant, questions, passes, BASELINE_SAMPLE)
-    del assistant, index, forget
+    del assistant, index
     say(f"[5/{steps}] cold start, 3 runs of policyqa ask")
     results["cold_start"] = _cold_start(settings, questions[0], 3, scratch)
     say(f"[6/{steps}] a serving process's memory after 20 questions")
