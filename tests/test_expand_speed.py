@@ -142,7 +142,8 @@ def test_matches_through_the_vocabularys_hnsw_index_equal_the_exact_ones(monkeyp
     searched = TermMatcher(_ConceptEncoder(), terms, vectors, 3, 0.5, search)
     for question in QUESTIONS:
         expected, found = dict(exact.matches(question)), dict(searched.matches(question))
-        assert sorted(np.round(list(found.values()), 5)) == sorted(np.round(list(expected.values()), 5))
+        # FAISS's and numpy's float32 products may differ in the last place (by the CPU's vector unit).
+        np.testing.assert_allclose(sorted(found.values()), sorted(expected.values()), atol=1e-5)
         for term in found.keys() - expected.keys():  # only a tied twin may stand for another word
             twin = vectors[terms.index(term)]
             assert any(np.array_equal(twin, vectors[terms.index(t)]) for t in expected.keys() - found.keys())
