@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from policyqa.lexical import (
+    COHESION_PRIOR,
     LexicalIndex,
     cut,
     flat_tokens,
@@ -246,6 +247,38 @@ def test_a_synonym_set_weighs_as_one_word_where_flat_renderings_add_up() -> None
 
     assert int(np.argmax(flat)) == 0
     assert int(np.argmax(structured)) == 1
+
+
+def test_a_sense_the_other_phrases_stand_beside_is_more_cohesive_than_one_seen_alone() -> None:
+    # "limitation period … defence": 时效 stands with 期间 and 抗辩 in the passages on limitation; 限度 does not.
+    passages = [
+        ["诉讼", "时效", "期间", "届满"],
+        ["时效", "抗辩", "不予", "支持"],
+        ["时效", "期间", "抗辩"],
+        ["噪声", "限度"],
+        ["必要", "限度", "防御"],
+        ["局限性"],
+    ]
+    lexical = LexicalIndex.build_from_tokens(passages)
+
+    limitation, period, defence = lexical.cohesion([["限度", "局限性", "时效"], ["时期", "期间"], ["防御", "抗辩"]])
+
+    assert limitation[2] > limitation[0] > limitation[1] == 0.0
+    assert period[1] > period[0] == 0.0  # a word the corpus lacks holds nothing
+    assert defence[1] > defence[0]
+
+
+def test_cohesion_counts_a_group_once_in_a_passage_and_shrinks_rare_words() -> None:
+    passages = [["时效", "期间", "期限"], ["时效", "期间"], ["罕见", "期间"]]
+    lexical = LexicalIndex.build_from_tokens(passages)
+
+    (often, rare), _ = lexical.cohesion([["时效", "罕见"], ["期间", "期限"]])
+
+    # 期间 and 期限 render one phrase: the first passage holds that phrase once, not twice.
+    assert often == pytest.approx(2 / (2 + COHESION_PRIOR))
+    # Each of 罕见's passages holds the other phrase too, but one passage is little evidence.
+    assert rare == pytest.approx(1 / (1 + COHESION_PRIOR))
+    assert rare < often
 
 
 def test_a_synonym_set_of_one_word_scores_as_that_word() -> None:

@@ -98,6 +98,32 @@ def test_an_english_question_searches_bm25_with_synonym_sets_unless_turned_off(m
     assert flat.lexical == flat.tokens == query.tokens
 
 
+def test_an_english_phrase_takes_the_senses_the_corpus_uses_beside_the_others(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # CC-CEDICT lists "limitation" as 限度, 局限性, 时效 and "defence" as 防御, 防务, 防卫, 辩方, 抗辩; with
+    # two senses a phrase, the dictionary's order would never reach 时效 or 抗辩.
+    settings = built_corpus(
+        tmp_path,
+        use_encoder,
+        {
+            "limitation": "请求时效规定\n\n第一条 当事人对下列请求权提出时效抗辩的，人民法院不予支持。\n\n"
+            "第二条 请求时效期间届满的，赔偿义务机关可以提出不予赔偿的抗辩。",
+            "noise": "噪声管理办法\n\n第一条 噪声不得超过规定的限度。\n\n第二条 防御工程应当符合标准。",
+        },
+        term_matches=0,  # the dictionary's senses only, not the corpus words nearest each phrase
+    )
+    question = "Which claims cannot be defeated by a limitation period defence?"
+
+    chosen = flat_tokens(Assistant(settings, auto_build=False).prepare(question).lexical)
+    dictionary_first = Assistant(replace(settings, sense_pool=0), auto_build=False)
+    in_dictionary_order = flat_tokens(dictionary_first.prepare(question).lexical)
+
+    assert {"时效", "抗辩"} <= set(chosen)
+    assert not {"时效", "抗辩"} & set(in_dictionary_order)
+    assert {"限度", "防御"} <= set(in_dictionary_order)
+
+
 @pytest.mark.parametrize(
     ("question", "pairs"),
     [

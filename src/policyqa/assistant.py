@@ -71,7 +71,9 @@ class _Loaded:
 
     def __init__(self, index: LoadedIndex, encoder: Encoder, settings: Settings, publish: bool = True) -> None:
         self.index = index
-        self.preparer = QueryPreparer(encoder, index.terms, index.term_vectors, settings, index.term_search)
+        self.preparer = QueryPreparer(
+            encoder, index.terms, index.term_vectors, settings, index.term_search, index.lexical
+        )
         # POLICYQA_STORE=milvus…: candidates come from Milvus, which gets the build first when it
         # lacks it and publishing is allowed (as a missing local index is built when auto_build is on).
         store = open_store(settings.store, index, publish=publish)

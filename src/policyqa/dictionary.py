@@ -64,6 +64,8 @@ DATA_FILE = "data/cedict_1_0_ts_utf-8_mdbg.txt.gz"
 # Longest English phrase (in words) looked up in a question; CC-CEDICT's glosses
 # of terms rarely run longer, and longer glosses are descriptions, not names.
 MAX_PHRASE_WORDS = 5
+# Puts each phrase's Chinese words in the order they are taken, given every phrase's words.
+SenseOrder = Callable[[list[tuple[str, ...]]], list[tuple[str, ...]]]
 # Glosses longer than this are explanations ("market access in return for ...").
 MAX_GLOSS_WORDS = 6
 # How much worse a gloss with one word more ranks than a gloss that is the whole phrase
@@ -531,7 +533,12 @@ class CedictDictionary:
         return matches
 
     def expand_english(
-        self, question: str, max_terms: int, per_phrase: int = 1, skip: Iterable[str] = ()
+        self,
+        question: str,
+        max_terms: int,
+        per_phrase: int = 1,
+        skip: Iterable[str] = (),
+        order: SenseOrder | None = None,
     ) -> list[tuple[str, str]]:
         """(English phrase, Chinese word) pairs for an English question's dictionary phrases.
 
@@ -543,6 +550,8 @@ class CedictDictionary:
             max_terms: at most this many pairs.
             per_phrase: at most this many Chinese words for one phrase.
             skip: more words never looked up alone (e.g. "paper" in questions about papers).
+            order: puts each phrase's words in the order they are taken, given every phrase's
+                words (the dictionary's order when None).
         """
         if max_terms < 0:
             raise ConfigError(f"max_terms must be 0 or more. Currently, max_terms is {max_terms}.")
@@ -554,14 +563,17 @@ class CedictDictionary:
             if (key := normalize_english(match.english)) not in seen:  # a phrase asked twice counts once
                 seen.add(key)
                 matches.append(match)
+        senses = [match.chinese for match in matches]
+        if order is not None:
+            senses = order(senses)
         out: list[tuple[str, str]] = []
         taken: set[str] = set()
         for round_ in range(per_phrase):
-            for match in matches:
-                fresh = [c for c in match.chinese if c not in taken]
+            for match, words in zip(matches, senses, strict=True):
+                fresh = [c for c in words if c not in taken]
                 if len(out) >= max_terms:
                     return out
-                if round_ < len(match.chinese) and fresh:
+                if round_ < len(words) and fresh:
                     out.append((match.english, fresh[0]))
                     taken.add(fresh[0])
         return out
@@ -662,7 +674,7 @@ def english_glosses(word: str) -> list[str]:
 
 
 def expand_english(
-    question: str, max_terms: int, per_phrase: int = 1, skip: Iterable[str] = ()
+    question: str, max_terms: int, per_phrase: int = 1, skip: Iterable[str] = (), order: SenseOrder | None = None
 ) -> list[tuple[str, str]]:
     """(English phrase, Chinese word) pairs for the longest CC-CEDICT phrases of an English question."""
-    return load_dictionary().expand_english(question, max_terms, per_phrase, skip)
+    return load_dictionary().expand_english(question, max_terms, per_phrase, skip, order)

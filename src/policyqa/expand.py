@@ -25,7 +25,7 @@ from .dictionary import expand_english
 from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
-from .lexical import STOPWORDS, synonym_set, term_tokens, tokenize
+from .lexical import STOPWORDS, LexicalIndex, synonym_set, term_tokens, tokenize
 from .settings import Settings
 from .text import is_chinese
 from .types import Query
@@ -181,9 +181,11 @@ class QueryPreparer:
         term_vectors: np.ndarray,
         settings: Settings,
         term_search: VectorSearch | None = None,
+        lexical: LexicalIndex | None = None,
     ) -> None:
         self.encoder = encoder
         self.settings = settings
+        self._lexical = lexical  # the corpus, for picking a phrase's senses by what stands beside them
         self._matcher = TermMatcher(
             encoder, terms, term_vectors, settings.term_matches, settings.term_floor, term_search
         )
@@ -196,7 +198,11 @@ class QueryPreparer:
         renderings: dict[str, list[str]] = {}
         if not chinese and self.settings.dictionary_terms:
             pairs = expand_english(
-                question, self.settings.dictionary_terms, self.settings.dictionary_senses, skip=_QUESTION_WORDS
+                question,
+                self.settings.dictionary_terms,
+                self.settings.dictionary_senses,
+                skip=_QUESTION_WORDS,
+                order=self._by_cohesion if self._lexical is not None and self.settings.sense_pool else None,
             )
             translated = [zh for _, zh in pairs if zh not in terms]
             terms += translated
@@ -225,6 +231,24 @@ class QueryPreparer:
             lexical = tuple(structured_query(own_tokens, renderings, glossary_terms))
         vector = self.encoder.encode_query(question)
         return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese, tuple(own_tokens), lexical)
+
+    def _by_cohesion(self, senses: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        """Each phrase's first ``sense_pool`` dictionary words, those used beside the other phrases' first.
+
+        CC-CEDICT lists a word's senses by how common each is in general ("limitation": 限度,
+        局限性, 时效); the question's other phrases say which one it means (``LexicalIndex.cohesion``).
+        Equal cohesion keeps the dictionary's order; words past the pool follow in it.
+        """
+        assert self._lexical is not None
+        pool = self.settings.sense_pool
+        if len(senses) < 2 or all(len(words) == 1 for words in senses):
+            return senses
+        heads = [words[:pool] for words in senses]
+        ordered = []
+        for head, cohesion, words in zip(heads, self._lexical.cohesion(heads), senses, strict=True):
+            most_cohesive_first = np.argsort(-np.asarray(cohesion), kind="stable")
+            ordered.append(tuple(head[i] for i in most_cohesive_first) + words[pool:])
+        return ordered
 
 
 def structured_query(

@@ -43,6 +43,10 @@ DEFAULT_DICTIONARY_TERMS = 24
 # phrase counts once however many of its words a passage holds, so a second sense adds recall
 # without adding weight.
 DEFAULT_DICTIONARY_SENSES = 2
+# Of an English phrase's first five senses, those the corpus uses beside the question's other
+# phrases come first (expand.QueryPreparer, lexical.LexicalIndex.cohesion); 0 keeps the dictionary's
+# order. Chosen on the dev half (docs/evaluation.md): 4 to 6 gave the same gains, 10 lost hit@5.
+DEFAULT_SENSE_POOL = 5
 # An English phrase's Chinese renderings form one BM25 term, scored by the best of them in each
 # passage (lexical.synonym_set); chosen on the dev half (docs/evaluation.md).
 DEFAULT_STRUCTURED_QUERY = True
@@ -139,6 +143,7 @@ class Settings:
     term_floor: float = DEFAULT_TERM_FLOOR
     dictionary_terms: int = DEFAULT_DICTIONARY_TERMS
     dictionary_senses: int = DEFAULT_DICTIONARY_SENSES
+    sense_pool: int = DEFAULT_SENSE_POOL
     structured_query: bool = DEFAULT_STRUCTURED_QUERY
     title_weight: float = DEFAULT_TITLE_WEIGHT
     title_floor: float = DEFAULT_TITLE_FLOOR
@@ -202,6 +207,8 @@ class Settings:
             raise ConfigError(f"dictionary_terms must be between 0 and 40. Currently, it is {self.dictionary_terms}.")
         if not 1 <= self.dictionary_senses <= 5:
             raise ConfigError(f"dictionary_senses must be between 1 and 5. Currently, it is {self.dictionary_senses}.")
+        if not 0 <= self.sense_pool <= 20:
+            raise ConfigError(f"sense_pool must be between 0 and 20. Currently, it is {self.sense_pool}.")
         if self.retrieval not in RETRIEVAL_MODES:
             raise ConfigError(
                 f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}. Currently, it is {self.retrieval!r}."
@@ -295,6 +302,7 @@ class Settings:
             "term_floor": float,
             "dictionary_terms": int,
             "dictionary_senses": int,
+            "sense_pool": int,
             "title_weight": float,
             "title_floor": float,
             "kind_bonus": float,
