@@ -9,6 +9,7 @@ import pytest
 from conftest import built_corpus
 
 from policyqa import Assistant
+from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
 from policyqa.lexical import synonym_set
 from policyqa.named import asks_to_compare, document_names, kind_endings, title_has_ending
@@ -180,3 +181,41 @@ def test_each_document_of_a_comparison_has_its_best_passages_in_the_top_k(tmp_pa
     assert [p.title for p in ranked[:2]].count("中华人民共和国森林法") == 1
     for k in (1, 2, 3, 4):  # the first k are the same however many are asked for
         assert [p.chunk_id for p in assistant.search(asked, k=k).passages] == [p.chunk_id for p in ranked[:k]]
+
+
+def test_a_title_as_near_as_a_name_takes_its_words_out_of_the_bm25_query(
+    tmp_path: Path, use_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The question names no document, but its words are the rule's title, which every article
+    # holds: the question's other words decide among its articles.
+    rule = (
+        "最高人民法院关于限制被执行人高消费的若干规定\n\n"
+        "第一条 被执行人未按执行通知书指定的期间履行给付义务的，人民法院可以限制其高消费。\n\n"
+        "第二条 被执行人为自然人的，被限制高消费后，不得乘坐飞机、列车软卧。"
+    )
+    settings = built_corpus(
+        tmp_path, use_encoder, {"rule": rule, "other": "道路运输条例\n\n第一条 旅客乘坐公共汽车应当遵守秩序。"}
+    )
+    question = "被限制高消费的自然人被执行人，在乘坐交通工具方面有哪些限制？"
+
+    def bm25_query(assistant: Assistant) -> set[str]:
+        """The words the search asked the BM25 index for first."""
+        asked: list[list[str]] = []
+        store = assistant.retriever.store
+        search_words = store.lexical
+
+        def recorded(tokens: list[str], *rest: object) -> object:
+            asked.append(list(tokens))
+            return search_words(tokens, *rest)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store, "lexical", recorded)
+        assistant.search(question, 3)
+        return set(asked[0])
+
+    assistant = Assistant(settings, auto_build=False)
+    retriever = assistant.retriever
+    title_similarity = float(retriever._title_vectors[retriever._position["rule"]] @ assistant.prepare(question).vector)
+    assert title_similarity >= retrieve_module.POINTED_TITLE_FLOOR
+    assert bm25_query(assistant) == {"自然人", "乘坐", "交通工具", "方面"}
+    monkeypatch.setattr(retrieve_module, "POINTED_TITLE_FLOOR", 2.0)  # no title that near
+    assert {"限制", "消费", "被执行人"} <= bm25_query(Assistant(settings, auto_build=False))

@@ -35,6 +35,11 @@ from .types import Passage, Query, SearchFilter, admitted
 # below the nearest).
 NAMED_TITLE_FLOOR = 0.5
 NAMED_TITLE_MARGIN = 0.03
+# A question whose vector lies this near a document's title points at that document as a name
+# does ("被限制高消费的自然人被执行人…" at 0.66 from 最高人民法院关于限制被执行人高消费的若干规定): its title
+# words leave the BM25 query (Retriever._without_title_words). Chosen on the dev half: 0.6 and
+# 0.65 gave the same, 0.55 and 0.7 less.
+POINTED_TITLE_FLOOR = 0.6
 NAME_CACHE_SIZE = 4_096
 # The documents found for the names of the last questions: the answer stage asks again (verification).
 QUESTION_CACHE_SIZE = 256
@@ -102,8 +107,11 @@ class Retriever:
         store, tokens, n = self.store, list(query.lexical or query.tokens), self.settings.candidates
         named = self._named_groups(query.text)
         named_mask = _any_of(named, len(self._doc_ids))
-        tokens = self._without_title_words(tokens, named_mask)
-        document_bonus = self._document_bonus(query, named_mask)
+        title_similarity = self._title_vectors @ query.vector
+        # A title as near the question as a name is to its title points at its document as a name does.
+        pointed_at = np.maximum(named_mask, title_similarity >= POINTED_TITLE_FLOOR)
+        tokens = self._without_title_words(tokens, pointed_at)
+        document_bonus = self._document_bonus(query, named_mask, title_similarity)
         rows, _ = store.dense(query.vector, n, where)
         top_lexical, top_scores = store.lexical(tokens, n, where)
         # BM25 is scaled by the best score under the filter: the first of the lexical top k.
@@ -223,15 +231,14 @@ class Retriever:
             best = max(best, passage.dense_score + self.settings.lexical_weight * strict_lexical)
         return best
 
-    def _document_bonus(self, query: Query, named: np.ndarray) -> np.ndarray:
+    def _document_bonus(self, query: Query, named: np.ndarray, title_similarity: np.ndarray) -> np.ndarray:
         """Lift the documents a question names: by title similarity, kind ("the paper", "本法"), region, name.
 
         With a corpus of a paper and several laws, "when did the patent law take
         effect" must look inside the patent law, whose articles never say its name; in
         a library, "what does Zhejiang require" must look at Zhejiang's regulations.
         """
-        similarity = self._title_vectors @ query.vector
-        bonus = self.settings.title_weight * np.maximum(0.0, similarity - self.settings.title_floor)
+        bonus = self.settings.title_weight * np.maximum(0.0, title_similarity - self.settings.title_floor)
         if self._centroids is not None:
             closeness = self._centroids @ query.vector
             bonus += self.settings.centroid_weight * np.maximum(0.0, closeness - self.settings.centroid_floor)
@@ -283,7 +290,7 @@ class Retriever:
         return terms
 
     def _without_title_words(self, tokens: list[str], named: np.ndarray) -> list[str]:
-        """The BM25 query less the words in the titles of the documents the question names.
+        """The BM25 query less the words in the titles of the documents the question names or points at.
 
         Every article of 《劳动合同法》 shares 劳动 and 合同 with "under the Labour Contract Law, …",
         so those words rank nothing inside the law, which the name lifts as a whole, and outside
