@@ -10,7 +10,13 @@ from conftest import BuiltIndex, built_corpus
 from policyqa import Assistant
 from policyqa.embed import Encoder
 from policyqa.types import SearchFilter
-from policyqa.verify import asked_figure, places_named, unmentioned_in_document, unsupported_reason
+from policyqa.verify import (
+    _titles_confirm,
+    asked_figure,
+    places_named,
+    unmentioned_in_document,
+    unsupported_reason,
+)
 
 
 def _reason(assistant: Assistant, question: str) -> str | None:
@@ -257,18 +263,22 @@ def test_the_paper_is_read_when_a_question_about_it_is_answered_from_another_doc
 def test_the_documents_found_for_a_name_count_only_if_their_titles_carry_it(property_assistant: Assistant) -> None:
     index = property_assistant.index
     ids = {document.title: doc_id for doc_id, document in index.documents.items()}
-    question = "What does the Model Property Regulation say about cloned tigers?"
+    question = "What does the Demonstration Property Regulation say about cloned tigers?"
     query = property_assistant.prepare(question)
     biotech = SearchFilter(doc_ids=(ids["示范生物技术条例"],))
     passages = property_assistant.retriever.search(query, 5, biotech)
     assert passages and passages[0].title == "示范生物技术条例"
-    # The regulation named (示范物权条例: 物权, a rendering of "property") is read, not the one quoted.
+    # The regulation named (示范物权条例: 示范, a rendering of "demonstration") is read, not the one quoted.
     title, missing = unmentioned_in_document(query, passages, index, [(ids["示范物权条例"],)])
     assert title == "示范物权条例" and any(m.startswith("tigers") for m in missing), missing
     # A title found nearest a name but carrying none of its words ("negotiable", "instruments") is
     # not taken for it: the best passage's document is read, as the retriever's lift is trusted.
     other = property_assistant.prepare("What does the Negotiable Instruments Law say about cloned tigers?")
     title, _ = unmentioned_in_document(other, passages, index, [(ids["示范物权条例"],)])
+    assert title == "示范生物技术条例"
+    # Nor one that carries only its kind: every regulation's title ends in 条例.
+    kind_only = property_assistant.prepare("What does the Model Property Regulation say about cloned tigers?")
+    title, _ = unmentioned_in_document(kind_only, passages, index, [(ids["示范物权条例"],)])
     assert title == "示范生物技术条例"
 
 
@@ -298,3 +308,17 @@ def test_a_one_character_rendering_does_not_find_a_name(mini_assistant: Assistan
     assert answer.citations and answer.citations[0].title == "示范市科技成果转化促进条例", answer.answer
     assert "月" in mini_assistant.index.document_text(answer.citations[0].doc_id)
     assert answer.outcome == "partial" and "does not mention Moon (" in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "confirms"),
+    [
+        ("Regulations on the Protection of Minors Online", "未成年人网络保护条例", True),  # protection: 保护
+        ("Law on Seeds", "中华人民共和国种子法", True),
+        # Their kind (条例, 办法) and little words (for: 为了) are in many titles; none of their own words is.
+        ("Regulations on Cat Breeding", "未成年人网络保护条例", False),
+        ("Measures for Tea Tasting", "科学技术成果登记办法", False),
+    ],
+)
+def test_an_english_name_confirms_a_title_by_its_own_words_not_its_kind(name: str, title: str, confirms: bool) -> None:
+    assert _titles_confirm([name], [title]) is confirms

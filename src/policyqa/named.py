@@ -23,7 +23,11 @@ KIND_CUES = {
 
 # A Chinese name stands in 《》.
 _QUOTED = re.compile(r"《([^《》]{2,60})》")
-# The word that ends an English name of a legal document.
+# The words that end an English name of a legal document: its kind, which many titles share.
+KIND_WORDS = frozenset(
+    "law code constitution regulation regulations rules provisions measures interpretation interpretations "
+    "act ordinance decision".split()
+)
 _HEAD = r"(?:Law|Code|Constitution|Regulations?|Rules|Provisions|Measures|Interpretations?|Act|Ordinance|Decision)"
 # "the Personal Information Protection Law", "Law on the Protection of Minors": capitalised
 # words ending in a head word, or a head word followed by "on/of …" and capitalised words.

@@ -33,7 +33,7 @@ from .expand import english_phrases
 from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind
 from .index import LoadedIndex
 from .lexical import is_noun, nouns
-from .named import KIND_CUES, document_names, kind_endings
+from .named import KIND_CUES, KIND_WORDS, document_names
 from .places import places_named
 from .text import is_cjk
 from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, Passage, Query, Verdict
@@ -330,14 +330,16 @@ def _titles_confirm(named: Sequence[str], titles: Sequence[str]) -> bool:
 
     The titles come from the encoder's similarity, which for an English name can be far off
     ("Negotiable Instruments Law" near a customs rule); a name in 《》 must be within a title
-    (or a title within it), an English one must have a word, its kind aside, rendered in one.
+    (or a title within it), an English one must have a word, its kind and little words aside,
+    rendered in one.
     """
     for name in named:
         if is_cjk(name[0]):
             if any(_carries(t, name) for t in titles):
                 return True
             continue
-        words = name.split()[:-1] if kind_endings(name) else name.split()
+        # Its kind ("Regulations": 条例) and its little words ("for": 为了) stand in any number of titles.
+        words = [w for w in name.split() if w.lower() not in KIND_WORDS and w.lower() not in STOPWORDS]
         renderings = [r for w in words for r in chinese_for(w.removesuffix("'s"), 20) if len(r) > 1]
         if any(r in t for r in renderings for t in titles):
             return True
