@@ -28,7 +28,8 @@ KIND_WORDS = frozenset(
     "law code constitution regulation regulations rules provisions measures interpretation interpretations "
     "act ordinance decision".split()
 )
-_HEAD = r"(?:Law|Code|Constitution|Regulations?|Rules|Provisions|Measures|Interpretations?|Act|Ordinance|Decision)"
+# Longer words first: "Regulations" before "Regulation".
+_HEAD = "(?:" + "|".join(sorted((w.capitalize() for w in KIND_WORDS), key=lambda w: (-len(w), w))) + ")"
 # "the Personal Information Protection Law", "Law on the Protection of Minors": capitalised
 # words ending in a head word, or a head word followed by "on/of …" and capitalised words.
 _TITLED = re.compile(
