@@ -72,6 +72,7 @@ def configurations(base: Settings, quick: bool, same_index: bool = False) -> lis
         ),
         ("default without dictionary expansion (CC-CEDICT)", base.replace(dictionary_terms=0)),
         ("default without synonym sets (a flat BM25 query)", base.replace(structured_query=False)),
+        ("default, dictionary senses in the dictionary's order", base.replace(sense_pool=0)),
         ("default, at most 2 passages per document", base.replace(max_per_document=2)),
         ("default without front-matter penalty", base.replace(non_body_penalty=0.0)),
         ("default, passages without headings or title", base.replace(passage_context="none")),
