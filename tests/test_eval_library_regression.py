@@ -25,16 +25,6 @@ LIBRARY = ROOT.parent / "shared" / "library"
 # A rate may drop by this much, or by two questions of the group where that is more.
 TOLERANCE = 0.03
 SLACK_QUESTIONS = 2
-ANSWER_METRICS = (
-    "hit@1",
-    "hit@5",
-    "recall@5",
-    "mrr@10",
-    "ndcg@10",
-    "recall@1500chars",
-    "key_point_coverage",
-    "citation_precision",
-)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +52,10 @@ def test_the_whole_library_holds_its_recorded_test_half(report: dict[str, object
     answerable = int(measured["answerable"])
     unanswerable = int(measured["questions"]) - answerable
     answer_slack = max(TOLERANCE, SLACK_QUESTIONS / answerable)
-    for metric in ANSWER_METRICS:
-        assert measured[metric] >= recorded[metric] - answer_slack, f"{group} {metric}: {measured[metric]}"
     abstention_slack = max(TOLERANCE, SLACK_QUESTIONS / unanswerable)
-    assert measured["abstention_recall"] >= recorded["abstention_recall"] - abstention_slack, group
-    assert measured["false_abstention_rate"] <= recorded["false_abstention_rate"] + answer_slack, group
+    for metric, value in recorded.items():
+        if metric == "false_abstention_rate":  # the one rate where lower is better
+            assert measured[metric] <= value + answer_slack, f"{group} {metric}: {measured[metric]}"
+        else:
+            slack = abstention_slack if metric == "abstention_recall" else answer_slack
+            assert measured[metric] >= value - slack, f"{group} {metric}: {measured[metric]}"
