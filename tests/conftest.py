@@ -30,6 +30,8 @@ MINI_LAW = MINI_DIR / "model-transfer-regulation.md"
 PAPER = REPO_ROOT / "corpus" / "bai2026-sci-tech-industry-integration.txt"
 # The law texts stay in the shared folder beside the repository; they are never copied into it.
 POLICY_TEXTS = REPO_ROOT.parent / "shared" / "policy-texts"
+# The real library, as a tarball there too; tests read it from the tarball or unpack it into a temporary folder.
+LIBRARY = REPO_ROOT.parent / "shared" / "library"
 # CI sets CI=true (GitHub Actions, GitLab, most others); there a quality gate must never skip.
 CI_VALUES = {"true", "1", "yes"}
 
@@ -62,6 +64,17 @@ def require_policy_texts() -> Path:
         f"the shared law texts are not at {POLICY_TEXTS} "
         "(../shared/policy-texts beside the repository, which the quality gates need)"
     )
+    if running_in_ci():
+        pytest.fail(f"CI=true and {missing}: the gate must run in CI, not skip", pytrace=False)
+    pytest.skip(missing)
+
+
+def require_library_tarball() -> Path:
+    """The newest library tarball (../shared/library/*.tar.xz); without it, fail under CI and skip locally."""
+    tarballs = sorted(LIBRARY.glob("*.tar.xz"))
+    if tarballs:
+        return tarballs[-1]
+    missing = f"the library tarball is not at {LIBRARY}/*.tar.xz (../shared/library beside the repository)"
     if running_in_ci():
         pytest.fail(f"CI=true and {missing}: the gate must run in CI, not skip", pytrace=False)
     pytest.skip(missing)

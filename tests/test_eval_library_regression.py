@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import require_policy_texts, running_in_ci
+from conftest import require_library_tarball, require_policy_texts
 
 from policyqa import Assistant, Settings
 from policyqa.evaluate import load_gold, run_eval
@@ -21,7 +21,6 @@ from policyqa.evaluate import load_gold, run_eval
 pytestmark = pytest.mark.slow  # the whole library indexed, then the test half asked
 
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARY = ROOT.parent / "shared" / "library"
 # A rate may drop by this much, or by two questions of the group where that is more.
 TOLERANCE = 0.03
 SLACK_QUESTIONS = 2
@@ -30,13 +29,9 @@ SLACK_QUESTIONS = 2
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     policy_texts = require_policy_texts()
-    tarballs = sorted(LIBRARY.glob("*.tar.xz"))
-    if not tarballs:
-        if running_in_ci():
-            pytest.fail(f"CI=true and the library tarball is not at {LIBRARY}/*.tar.xz", pytrace=False)
-        pytest.skip(f"the library tarball is not at {LIBRARY}/*.tar.xz")
+    tarball = require_library_tarball()
     library = tmp_path_factory.mktemp("library")
-    with tarfile.open(tarballs[-1], mode="r:xz") as archive:
+    with tarfile.open(tarball, mode="r:xz") as archive:
         archive.extractall(library, filter="data")
     settings = Settings(
         corpus_dirs=(ROOT / "corpus", policy_texts, library), index_dir=tmp_path_factory.mktemp("library-index")

@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import require_policy_texts, running_in_ci, squash
+from conftest import require_library_tarball, require_policy_texts, squash
 
 from policyqa.errors import ConfigError
 from policyqa.evaluate import GoldQuestion, load_gold, run_eval
@@ -20,7 +20,6 @@ TYPES = {"fact", "concept", "framework", "case", "bottleneck", "multi", "unanswe
 # The library gold set asks about the real library (../shared/library/*.tar.xz, never unpacked
 # here); its `doc` is a file's path inside the tarball, " | " between the two of a comparison.
 LIBRARY_GOLD_DIR = GOLD_DIR / "library"
-LIBRARY = ROOT.parent / "shared" / "library"
 DOC_SEPARATOR = " | "
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 
@@ -117,22 +116,17 @@ def library_texts() -> dict[str, str]:
 
     Without the tarball: a failure under CI, a skip elsewhere.
     """
-    tarballs = sorted(LIBRARY.glob("*.tar.xz"))
-    if not tarballs:
-        missing = f"the library tarball is not at {LIBRARY}/*.tar.xz (../shared/library beside the repository)"
-        if running_in_ci():
-            pytest.fail(f"CI=true and {missing}: the gate must run in CI, not skip", pytrace=False)
-        pytest.skip(missing)
+    tarball = require_library_tarball()
     wanted = {d for g in _library_gold() for d in _docs(g)}
     texts: dict[str, str] = {}
-    with tarfile.open(tarballs[-1], mode="r:xz") as archive:
+    with tarfile.open(tarball, mode="r:xz") as archive:
         for member in archive:  # streamed: only the named members are read
             name = member.name.removeprefix("./")
             if name in wanted and member.isfile():
                 file = archive.extractfile(member)
                 assert file is not None
                 texts[name] = file.read().decode("utf-8")
-    assert not wanted - texts.keys(), f"not in {tarballs[-1].name}: {sorted(wanted - texts.keys())}"
+    assert not wanted - texts.keys(), f"not in {tarball.name}: {sorted(wanted - texts.keys())}"
     return texts
 
 
@@ -211,12 +205,8 @@ def test_a_question_that_an_indexed_document_answers_is_left_out(mini_assistant,
 def test_documents_that_answer_unanswerable_questions_are_in_the_library() -> None:
     marked = {t for g in load_gold([GOLD_DIR]) for t in g.answerable_with}
     assert marked, "the seven-text gold set names the library documents that answer some of its questions"
-    tarballs = sorted(LIBRARY.glob("*.tar.xz"))
-    if not tarballs:
-        if running_in_ci():
-            pytest.fail(f"CI=true and the library tarball is not at {LIBRARY}/*.tar.xz", pytrace=False)
-        pytest.skip(f"the library tarball is not at {LIBRARY}/*.tar.xz")
-    with tarfile.open(tarballs[-1], mode="r:xz") as archive:
+    tarball = require_library_tarball()
+    with tarfile.open(tarball, mode="r:xz") as archive:
         names = [Path(m.name).stem for m in archive if m.isfile()]
     for title in marked:
-        assert any(title in name for name in names), f"{title} is in no file name of {tarballs[-1].name}"
+        assert any(title in name for name in names), f"{title} is in no file name of {tarball.name}"

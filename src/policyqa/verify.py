@@ -325,6 +325,10 @@ def _carries(title: str, name: str) -> bool:
     return bool(title) and (name in title or title in name)
 
 
+# A name's kind ("Regulations": 条例) and its little words ("for": 为了) stand in any number of titles.
+_UNCONFIRMING_WORDS = KIND_WORDS | STOPWORDS
+
+
 def _titles_confirm(named: Sequence[str], titles: Sequence[str]) -> bool:
     """Whether the titles the retriever found nearest a question's names carry one of them.
 
@@ -338,8 +342,7 @@ def _titles_confirm(named: Sequence[str], titles: Sequence[str]) -> bool:
             if any(_carries(t, name) for t in titles):
                 return True
             continue
-        # Its kind ("Regulations": 条例) and its little words ("for": 为了) stand in any number of titles.
-        words = [w for w in name.split() if w.lower() not in KIND_WORDS and w.lower() not in STOPWORDS]
+        words = [w for w in name.split() if w.lower() not in _UNCONFIRMING_WORDS]
         renderings = [r for w in words for r in chinese_for(w.removesuffix("'s"), 20) if len(r) > 1]
         if any(r in t for r in renderings for t in titles):
             return True
