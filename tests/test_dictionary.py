@@ -144,6 +144,12 @@ def test_english_glosses_explain_a_chinese_word(cedict: CedictDictionary) -> Non
     assert "trough (as opposed to peaks)" in cedict.english_glosses("低谷")
 
 
+def test_a_word_is_the_dictionarys_by_its_simplified_column(cedict: CedictDictionary) -> None:
+    assert cedict.is_word("专利") and cedict.is_word("抖音")
+    assert not cedict.is_word("專利")  # the traditional column
+    assert not cedict.is_word("红在") and not cedict.is_word("")
+
+
 def test_english_glosses_leave_out_measure_words_and_cross_references(cedict: CedictDictionary) -> None:
     glosses = cedict.english_glosses("大学")
 

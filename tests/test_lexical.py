@@ -22,6 +22,7 @@ from policyqa.lexical import (
     tokenize,
     tokenize_joined,
     tokenize_passage,
+    words_jieba_lacks,
 )
 
 PASSAGES = [
@@ -303,3 +304,12 @@ def test_synonym_sets_asked_again_score_the_same_within_the_bound_kept() -> None
 
 def test_flat_tokens_give_a_synonym_sets_members_as_tokens() -> None:
     assert flat_tokens(["专利", synonym_set(["合伙", "伙伴"])]) == ["专利", "合伙", "伙伴"]
+
+
+def test_words_jieba_lacks_are_the_other_dictionarys_words_it_guesses() -> None:
+    known = {"抖音", "网红", "和平"}.__contains__
+    assert words_jieba_lacks("对通过抖音提交的申请如何处理？", known) == ["抖音"]
+    assert words_jieba_lacks("网红在小红书上发布广告", known) == ["网红"]  # 小红, a guess no dictionary has
+    # Words jieba knows are no such words, whatever the other dictionary holds.
+    assert words_jieba_lacks("和平台签订的合同", known) == []
+    assert words_jieba_lacks("对通过抖音提交的申请如何处理？", lambda word: False) == []

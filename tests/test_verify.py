@@ -158,6 +158,10 @@ def test_a_thing_the_named_document_never_mentions_makes_a_partial_answer(proper
     assert cloned.answer.startswith("《示范物权条例》未提及克隆、宠物；"), cloned.answer
     assert "归属" in cloned.answer  # what the regulation does state, cited
 
+    # A name jieba lacks (抖音) is no noun of its tags, and is still looked for.
+    app = property_assistant.ask("《示范物权条例》对通过抖音出售的遗失物归谁所有是怎么规定的？")
+    assert app.outcome == "partial" and app.answer.startswith("《示范物权条例》未提及抖音"), app.answer
+
     # A noun the named document uses in another article than the one quoted is mentioned.
     animals = property_assistant.ask("《示范物权条例》对遗失的动物归谁所有是怎么规定的？")
     assert animals.outcome == "answered", animals.answer
@@ -318,6 +322,8 @@ def test_a_one_character_rendering_does_not_find_a_name(mini_assistant: Assistan
         # Their kind (条例, 办法) and little words (for: 为了) are in many titles; none of their own words is.
         ("Regulations on Cat Breeding", "未成年人网络保护条例", False),
         ("Measures for Tea Tasting", "科学技术成果登记办法", False),
+        # The name rendered whole: "civil" alone gives 民事, 民用, in no such title.
+        ("Civil Code", "中华人民共和国民法典", True),
     ],
 )
 def test_an_english_name_confirms_a_title_by_its_own_words_not_its_kind(name: str, title: str, confirms: bool) -> None:

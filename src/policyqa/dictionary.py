@@ -109,6 +109,8 @@ _SKIPPED_GLOSS = re.compile(
     r"(?:japanese |korean )?surname\b|used in\b|abbr\. for\b|classifier for\b)"
 )
 # Glosses left out of ``english_glosses``: they name no meaning.
+# A line's simplified column: "專利 专利 [zhuan1 li4] /patent/" gives 专利.
+_SIMPLIFIED_COLUMN = re.compile(rb"^[^#\s]\S* (\S+) \[", re.MULTILINE)
 _CROSS_REFERENCE = re.compile(
     r"^(?:cl:|(?:old |archaic |japanese |erhua )?variant of\b|see\b|also written\b|also pr\.)"
 )
@@ -424,6 +426,7 @@ class CedictDictionary:
         self._index = index
         self._read_source = source
         self._source: bytes | None = None
+        self._headwords: frozenset[str] | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -479,11 +482,7 @@ class CedictDictionary:
         word = word.strip()
         if not word or not _CJK.search(word) or any(c.isspace() for c in word):
             return []
-        if self._source is None:
-            with self._lock:
-                if self._source is None:
-                    self._source = b"\n" + self._read_source()
-        source = self._source
+        source = self._source_bytes()
         # The simplified column is the only one between a space and " [": "\n專利 专利 [zhuan1 li4] /patent/".
         needle = f" {word} [".encode()
         out: list[str] = []
@@ -499,6 +498,23 @@ class CedictDictionary:
                         out.append(gloss)
             at = source.find(needle, end)
         return out
+
+    def is_word(self, word: str) -> bool:
+        """Whether a simplified Chinese word is one of the dictionary's (抖音, 网红: words jieba lacks)."""
+        if self._headwords is None:
+            source = self._source_bytes()
+            with self._lock:
+                if self._headwords is None:
+                    self._headwords = frozenset(w.decode() for w in _SIMPLIFIED_COLUMN.findall(source))
+        return word in self._headwords
+
+    def _source_bytes(self) -> bytes:
+        """The CC-CEDICT file, read at the first call: only some callers need the Chinese-to-English side."""
+        if self._source is None:
+            with self._lock:
+                if self._source is None:
+                    self._source = b"\n" + self._read_source()
+        return self._source
 
     def match_phrases(self, question: str, skip: Iterable[str] = ()) -> list[PhraseMatch]:
         """The dictionary phrases of an English question, by greedy longest match from the left.
@@ -671,6 +687,11 @@ def chinese_for(phrase: str, limit: int | None = None) -> list[str]:
 def english_glosses(word: str) -> list[str]:
     """CC-CEDICT's English glosses of a simplified Chinese word, in dictionary order."""
     return load_dictionary().english_glosses(word)
+
+
+def is_chinese_word(word: str) -> bool:
+    """Whether a simplified Chinese word is a CC-CEDICT headword."""
+    return load_dictionary().is_word(word)
 
 
 def expand_english(

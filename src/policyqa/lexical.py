@@ -20,7 +20,7 @@ import re
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +32,7 @@ from .user_cache import cache_home, private_folder
 
 _TOKEN_RE = re.compile(rf"[{CJK_RANGE}]|[a-z0-9]+(?:[.%][a-z0-9]+)*", re.I)
 _CHINESE_WORD = re.compile(rf"[{CJK_RANGE}]{{2,}}")
+_CJK_RUN = re.compile(rf"[{CJK_RANGE}]+")
 # Function words that would otherwise dominate short Chinese queries.
 STOPWORDS = frozenset(
     "的 了 和 与 及 或 是 在 为 对 等 中 将 以 其 并 而 也 都 由 从 向 于 之 被 把 这 那 该 有 个 "
@@ -147,6 +148,21 @@ def nouns(text: str) -> list[str]:
     import jieba.posseg
 
     return [pair.word for pair in jieba.posseg.lcut(text) if len(pair.word) >= 2 and pair.flag.startswith("n")]
+
+
+def words_jieba_lacks(text: str, is_word: Callable[[str], bool]) -> list[str]:
+    """Words of ``text`` that jieba's dictionary lacks and another one (``is_word``) has, in order.
+
+    jieba's exact cut guesses such words by its HMM (抖音, 网红) where its part-of-speech cut,
+    which ``nouns`` reads, leaves them in characters (抖, 音). A guess that no dictionary knows
+    (小红 of 小红书) may be any few characters, and is left out.
+    """
+    jieba = jieba_module()
+    return list(
+        dict.fromkeys(
+            w for w in jieba.lcut(text) if len(w) > 1 and _CJK_RUN.fullmatch(w) and not jieba.get_FREQ(w) and is_word(w)
+        )
+    )
 
 
 @lru_cache(maxsize=50_000)

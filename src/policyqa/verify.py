@@ -28,11 +28,11 @@ import re
 from collections.abc import Collection, Sequence
 
 from .articles import article_of, articles_named
-from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for
+from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
 from .expand import english_phrases
 from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind
 from .index import LoadedIndex
-from .lexical import is_noun, nouns
+from .lexical import is_noun, nouns, words_jieba_lacks
 from .named import KIND_CUES, KIND_WORDS, document_names
 from .places import places_named
 from .text import is_cjk
@@ -305,9 +305,11 @@ def unmentioned_in_document(
         if len(named) <= 1:
             missing += _things_unrendered(query.text, named, whole)
         return title, missing
+    asked = _QUOTED_NAME.sub(" ", query.text)
+    # Names jieba lacks (抖音, 网红) are no nouns of its tags, and are what such a question asks about.
     words = [
         w
-        for w in nouns(_QUOTED_NAME.sub(" ", query.text))
+        for w in [*nouns(asked), *words_jieba_lacks(asked, is_chinese_word)]
         if not _asks(w)
         and w not in _CATEGORY_WORDS
         and not KIND_CUES[KIND_PAPER].search(w)
@@ -343,7 +345,8 @@ def _titles_confirm(named: Sequence[str], titles: Sequence[str]) -> bool:
                 return True
             continue
         words = [w for w in name.split() if w.lower() not in _UNCONFIRMING_WORDS]
-        renderings = [r for w in words for r in chinese_for(w.removesuffix("'s"), 20) if len(r) > 1]
+        # The name rendered whole ("Civil Code": 民法典) or by its words ("Food Safety Law": 食品).
+        renderings = [r for w in [name, *words] for r in chinese_for(w.removesuffix("'s"), 20) if len(r) > 1]
         if any(r in t for r in renderings for t in titles):
             return True
     return False
