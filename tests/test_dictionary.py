@@ -144,6 +144,14 @@ def test_english_glosses_explain_a_chinese_word(cedict: CedictDictionary) -> Non
     assert "trough (as opposed to peaks)" in cedict.english_glosses("低谷")
 
 
+def test_a_noun_in_tion_has_its_verbs_words_after_its_own(cedict: CedictDictionary) -> None:
+    # CC-CEDICT glosses "pollution" as 烟霾 alone; "to pollute" gives 污染.
+    pollution = cedict.chinese_for("pollution")
+    assert pollution[0] == "烟霾" and "污染" in pollution
+    # A root of four letters is another word's: "station" is not "state" (国家).
+    assert "国家" not in cedict.chinese_for("station")
+
+
 def test_a_word_is_the_dictionarys_by_its_simplified_column(cedict: CedictDictionary) -> None:
     assert cedict.is_word("专利") and cedict.is_word("抖音")
     assert not cedict.is_word("專利")  # the traditional column

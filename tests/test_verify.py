@@ -11,6 +11,7 @@ from policyqa import Assistant
 from policyqa.embed import Encoder
 from policyqa.types import SearchFilter
 from policyqa.verify import (
+    _things_unrendered,
     _titles_confirm,
     asked_figure,
     places_named,
@@ -328,3 +329,20 @@ def test_a_one_character_rendering_does_not_find_a_name(mini_assistant: Assistan
 )
 def test_an_english_name_confirms_a_title_by_its_own_words_not_its_kind(name: str, title: str, confirms: bool) -> None:
     assert _titles_confirm([name], [title]) is confirms
+
+
+MINIMUM_WAGE_ARTICLE = "第四十八条 国家实行最低工资保障制度。用人单位支付劳动者的工资不得低于当地最低工资标准。"
+
+
+def test_a_pair_of_words_found_in_a_row_is_found_though_one_word_alone_is_not() -> None:
+    # "minimum" renders 最低点, 最小值 and 最低限度, none of them in the article; 最低 beside 工资 is.
+    assert _things_unrendered("What does the Labour Law say about the minimum wage?", [], MINIMUM_WAGE_ARTICLE) == []
+    # The pair is not there, so each word is looked for as before.
+    lone = _things_unrendered("What does the Labour Law say about the minimum age?", [], MINIMUM_WAGE_ARTICLE)
+    assert [thing.split(" (")[0] for thing in lone] == ["minimum", "age"]
+
+
+def test_a_word_with_a_nouns_ending_is_a_thing_whatever_jieba_tags_its_rendering() -> None:
+    # 代孕 is a verb to jieba; "surrogacy" is a noun by its ending.
+    missing = _things_unrendered("What does the Labour Law say about surrogacy?", [], MINIMUM_WAGE_ARTICLE)
+    assert missing == ["surrogacy (代孕, 代理孕母)"]

@@ -204,6 +204,16 @@ def _stem(word: str) -> str:
     return _drop_final_e(_base(word))
 
 
+# A noun in -tion or -sion whose verb's words are added has a root of five letters or more:
+# "pollution" (pollut-), not "station" (stat-, which is "state") nor "mention".
+_ION_NOUN_CHARS = 8
+
+
+def _ion_verb_keys(noun: str) -> list[str]:
+    """The keys a noun in -ion's verb may have: "integration" → "integrat", "integr"; "pollution" → "pollut"."""
+    return [_stem(noun[:-3])] + ([_stem(noun[:-5])] if noun.endswith("ation") else [])
+
+
 @lru_cache(maxsize=1 << 16)
 def _verb_stem(word: str) -> str:
     """The key of a word with -ed or -ing removed: "licensed" -> "licens", "transferred" -> "transfer"."""
@@ -441,6 +451,13 @@ class CedictDictionary:
     def _lookup(self, phrase: str) -> list[str]:
         words = _words(phrase)
         found = self._index.get(" ".join(_stem(w) for w in words))
+        if len(words) == 1 and (base := _base(words[0])).endswith(("tion", "sion")) and len(base) >= _ION_NOUN_CHARS:
+            # CC-CEDICT often glosses a noun in -ion only under its verb, or gives it alone in a
+            # rare sense ("pollution": 烟霾, "registration": 对准 as in printing, where "to pollute"
+            # gives 污染, "to register" 注册): the verb's words follow the noun's own.
+            verb = next((v for k in _ion_verb_keys(base) if len(k) >= 3 and (v := self._index.get(k))), None)
+            if verb:
+                found = " ".join(dict.fromkeys([*(found or "").split(), *verb.split()]))
         if not found and len(words) == 1:
             # A participle alone may stand for its verb ("licensed", "funded"); CC-CEDICT often
             # glosses only the verb of a noun in -ion ("integration" -> "to integrate",
@@ -448,7 +465,7 @@ class CedictDictionary:
             # An adverb in -ly may stand for its adjective ("lawfully", "steadily").
             related = [_verb_stem(words[0])]
             if (base := _base(words[0])).endswith("ion"):
-                related += [_stem(base[:-3])] + ([_stem(base[:-5])] if base.endswith("ation") else [])
+                related += _ion_verb_keys(base)
             elif base.endswith("ily") and len(base) > 5:
                 related.append(_stem(base[:-3] + "y"))
             elif base.endswith("ly") and len(base) > 5:

@@ -170,6 +170,8 @@ def _names_unrendered(question: str, named: Sequence[str], text: str) -> list[st
 # "commercialise"): the things a question asks about are nouns.
 _NOT_NOUN_ENDINGS = ("ing", "ed", "ly", "ise", "ize", "ical", "ial", "ous", "ful", "less", "able", "ible", "ive")
 _SHOWN_RENDERINGS = 3
+# Endings only English nouns have ("surrogacy": 代孕, a verb to jieba; "liability", "ownership").
+_NOUN_ENDINGS = ("cy", "ity", "ness", "ship", "ism")
 
 
 def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[str]:
@@ -184,6 +186,11 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
     phrases = list(dict.fromkeys(english_phrases(question)))
     missing = []
+    # A pair of words may name one thing ("minimum wage": 最低工资, where "minimum" renders 最低点,
+    # 最小值). Found whole or by its words' renderings in a row, its words are not looked for alone.
+    for pair in [p for p in phrases if " " in p and p not in skipped]:
+        if any(r in text for r in chinese_for(pair, 20)) or _composed_in(pair, text):
+            skipped.update(pair.split())
     for word in phrases:
         # A word without a hyphen that names no thing is left, known or not (a closed compound's
         # ending is its head's); a hyphenated one may still hold a thing ("gene-edited").
@@ -206,7 +213,8 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
                 looked_up = [(p, r) for p, r in known if r][:1]
         for part, renderings in looked_up:
             usual = renderings[:_SHOWN_RENDERINGS]
-            as_nouns = usual if " " in part else [r for r in usual if is_noun(r)]
+            # An English noun's own ending says it names a thing, whatever jieba tags its rendering.
+            as_nouns = usual if " " in part or part.endswith(_NOUN_ENDINGS) else [r for r in usual if is_noun(r)]
             # Most usual renderings nouns: "cause" (原因, 引起, 造成) and "claims" (声称 …) ask about acts.
             if 2 * len(as_nouns) <= len(usual):
                 continue
@@ -214,6 +222,21 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
                 missing.append(_shown_with(word, as_nouns, part if part != word else None))
                 break
     return missing
+
+
+# A pair's words in a row: at most this many characters between their renderings, each taken by
+# its first two characters (婴幼儿配方食品 holds 幼儿 and 配方 of 配方奶; 竞业限制协议, 竞业 and 协议).
+_COMPOSED_GAP = 2
+_COMPOSED_PREFIX = 2
+
+
+def _composed_in(pair: str, text: str) -> bool:
+    """Whether a rendering of a pair's first word stands just before one of its second word's in ``text``."""
+    first, second = ({r[:_COMPOSED_PREFIX] for r in chinese_for(word, 20) if len(r) > 1} for word in pair.split(" ", 1))
+    if not first or not second:
+        return False
+    alternatives = ["|".join(map(re.escape, sorted(r))) for r in (first, second)]
+    return re.search(f"(?:{alternatives[0]}).{{0,{_COMPOSED_GAP}}}(?:{alternatives[1]})", text) is not None
 
 
 def _may_be_thing(word: str) -> bool:
