@@ -132,8 +132,10 @@ def test_an_english_phrase_takes_the_senses_the_corpus_uses_beside_the_others(
             ["administrative penalty", "penalty law"],  # not "law long" across ", how", nor across "go"
         ),
         ("Which integration model bridges the valley of death?", ["integration model", "model bridges"]),
-        ("Which policy fits a technology in the trough of disillusionment?", []),  # "a", "in the" between
+        ("Which policy fits a technology in the trough of disillusionment?", ["policy fits"]),  # "a", "in the" between
         ("How did 2024 reforms change patent fees?", ["reforms change", "change patent", "patent fees"]),
+        # In a corpus of policy, "industrial policy" names what is asked about (产业政策).
+        ("How are industrial policies classified?", ["industrial policies", "policies classified"]),
     ],
 )
 def test_word_pairs_for_the_term_matcher_are_words_side_by_side(question: str, pairs: list[str]) -> None:

@@ -33,9 +33,10 @@ from .types import Query
 # A word (of one letter or more), or any other character that is not a space: punctuation, a
 # digit, a Chinese character. Every one of them stands between the words before and after it.
 _TOKEN = re.compile(r"([a-z][a-z\-']*)|\S")
-# Words that ask rather than say what is asked about.
+# Words that ask rather than say what is asked about. "policy" is not one: in a corpus of policy
+# "industrial policies" and "spatial policy" name what is asked about (产业政策 against a law's words).
 _QUESTION_WORDS = frozenset(
-    "paper article text policy policies according say says said mean means meant should can could would will "
+    "paper article text according say says said mean means meant should can could would will "
     "were been these those their they there here also any each other some such only own same very just not nor "
     "but we our you your me my his her he she them describe explain give list name main kind kinds type types "
     "way ways role play plays example examples define defines defined definition definitions meaning".split()
