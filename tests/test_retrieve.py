@@ -12,8 +12,10 @@ from conftest import built_corpus, squash
 from policyqa import Assistant
 from policyqa.embed import Encoder
 from policyqa.expand import english_phrases, structured_query
+from policyqa.index import build_index
 from policyqa.lexical import SYNONYM_SEPARATOR, flat_tokens, synonym_set
 from policyqa.retrieve import MERGED_CHUNKS
+from policyqa.settings import Settings
 from policyqa.stores.local import top_rows
 from policyqa.text import is_chinese
 
@@ -289,3 +291,38 @@ def test_a_local_copy_of_a_national_article_yields_unless_the_question_names_its
     assert max(with_penalty, key=with_penalty.__getitem__) == "national"
     placed = "河南省的研究开发机构、高等院校要向主管部门提交什么报告？"
     assert scores(placed, 0.05) == pytest.approx(scores(placed, 0.0))
+
+
+def test_a_text_outside_the_law_that_discusses_the_place_asked_about_is_lifted_as_its_laws_are(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "地方创新模式": "# 地方创新模式\n\n浙江模式的特点在于充分发挥市场机制作用。\n\n合肥模式以政府引导为主。",
+        "浙江省示范河道条例": "# 浙江省示范河道条例\n\n第一条 本省河道划分为省级、市级、县级河道。",
+        "示范安徽交通条例": "# 示范交通条例\n\n第一条 往来香港、澳门的车辆，应当依法办理通行手续。",
+    }
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for stem, text in files.items():
+        (corpus / f"{stem}.txt").write_text(text, encoding="utf-8")
+    # Sidecars give the kinds a law collection's folders give.
+    (corpus / "浙江省示范河道条例.meta.json").write_text('{"kind": "local_regulation", "region": "浙江"}')
+    (corpus / "示范安徽交通条例.meta.json").write_text('{"kind": "department_rule"}')
+    (corpus / "地方创新模式.meta.json").write_text('{"kind": "paper"}')
+    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
+    build_index(settings, use_encoder)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    retriever = assistant.retriever
+
+    def lifted(question: str) -> set[str]:
+        query = assistant.prepare(question)
+        no_names = np.zeros(len(assistant.index.documents), dtype=np.float32)
+        titles = np.zeros(len(assistant.index.documents), dtype=np.float32)
+        bonus = retriever._document_bonus(query, no_names, titles)
+        ids = sorted(assistant.index.documents)
+        return {assistant.index.documents[ids[i]].title for i in np.flatnonzero(bonus > bonus.min())}
+
+    # The regulation is Zhejiang's by its title; the essay names 浙江 in its text.
+    assert lifted("What is special about the Zhejiang model?") == {"地方创新模式", "浙江省示范河道条例"}
+    # A legal text that names a place is not that place's: its place is its jurisdiction.
+    assert "示范交通条例" not in lifted("澳门的公务员试用期是多久？")

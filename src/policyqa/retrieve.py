@@ -72,6 +72,8 @@ class Retriever:
         self._title_vectors = titles
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
+        self._is_legal = self._kind_masks["legal"].astype(bool)
+        self._discussed: dict[tuple[str, ...], np.ndarray] = {}
         regions: dict[str, list[int]] = {}
         for position, doc_id in enumerate(self._doc_ids):
             if region := str(index.documents[doc_id].metadata.get("region") or ""):
@@ -247,11 +249,8 @@ class Retriever:
                 bonus += self.settings.kind_bonus * self._kind_masks[kind]
         places = places_named(query.text)
         if self.settings.region_bonus and places:
-            names = {n for found in places for n in found}
-            of_region = np.zeros(len(self._doc_ids), dtype=np.float32)
-            for region, positions in self._region_positions.items():
-                if region in names or region in query.text:
-                    of_region[positions] = 1.0
+            names = tuple(n for found in places for n in found)
+            of_region = np.maximum(self._of_region(names, query.text), self._discussing(names))
             bonus += self.settings.region_bonus * of_region
         if self.settings.named_bonus and named.any():
             bonus += self.settings.named_bonus * named
@@ -259,6 +258,29 @@ class Retriever:
             # Without a place the question asks about national law; a local document it names stays.
             bonus -= self.settings.unplaced_local_penalty * (self._local_mask * (1.0 - named))
         return bonus
+
+    def _of_region(self, place_names: Sequence[str], question: str) -> np.ndarray:
+        """1.0 for each document (sorted id order) of a region the question names, else 0.0."""
+        of_region = np.zeros(len(self._doc_ids), dtype=np.float32)
+        for region, positions in self._region_positions.items():
+            if region in place_names or region in question:
+                of_region[positions] = 1.0
+        return of_region
+
+    def _discussing(self, place_names: tuple[str, ...]) -> np.ndarray:
+        """1.0 for each paper or other text outside the law whose text names one of the places, else 0.0.
+
+        A legal text's place is its jurisdiction (its region); a paper's are the places it discusses:
+        its account of "the Zhejiang model" competes with Zhejiang's regulations, which say 本省.
+        A national travel rule that names 澳门 is still not about Macau's civil servants.
+        """
+        if (found := self._discussed.get(place_names)) is None:
+            found = np.zeros(len(self._doc_ids), dtype=np.float32)
+            for position in np.flatnonzero(~self._is_legal).tolist():
+                text = self.index.document_text(self._doc_ids[position])
+                found[position] = float(any(name in text for name in place_names))
+            self._discussed[place_names] = found
+        return found
 
     def _definitions_asked(self, query: Query, doc_ids: list[str], where: SearchFilter | None) -> set[int]:
         """The passages of these documents that define a term the question names.
