@@ -152,6 +152,11 @@ def test_a_noun_in_tion_has_its_verbs_words_after_its_own(cedict: CedictDictiona
     assert "国家" not in cedict.chinese_for("station")
 
 
+def test_a_phrase_led_by_a_participle_is_looked_up_by_its_verb(cedict: CedictDictionary) -> None:
+    assert "下蛋" in cedict.chinese_for("laying eggs")  # glossed "to lay eggs"
+    assert cedict.chinese_for("laying eggs") == cedict.chinese_for("lay eggs")
+
+
 def test_a_word_is_the_dictionarys_by_its_simplified_column(cedict: CedictDictionary) -> None:
     assert cedict.is_word("专利") and cedict.is_word("抖音")
     assert not cedict.is_word("專利")  # the traditional column

@@ -458,6 +458,9 @@ class CedictDictionary:
             verb = next((v for k in _ion_verb_keys(base) if len(k) >= 3 and (v := self._index.get(k))), None)
             if verb:
                 found = " ".join(dict.fromkeys([*(found or "").split(), *verb.split()]))
+        if not found and len(words) > 1 and words[0] != (verb := _verb_stem(words[0])):
+            # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs".
+            found = self._index.get(" ".join([verb, *(_stem(w) for w in words[1:])]))
         if not found and len(words) == 1:
             # A participle alone may stand for its verb ("licensed", "funded"); CC-CEDICT often
             # glosses only the verb of a noun in -ion ("integration" -> "to integrate",
