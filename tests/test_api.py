@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -233,6 +234,35 @@ def test_feedback_is_stored_and_exported_as_json_lines(open_server: RunningServe
     assert mine["rating"] == "down" and mine["comment"] == "引用不够具体 <b>not specific</b>"
     assert mine["question"] == CHINESE_TROUGH and mine["source"] == "api" and mine["user"] == "anonymous"
     assert [c["chunk_id"] for c in mine["citations"]] == [c["chunk_id"] for c in answer["citations"]]
+
+
+def test_a_feedback_store_opened_while_another_process_turns_wal_on_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite refuses the second of two processes that open a new file and turn WAL on at the same
+    # moment, without waiting its busy timeout (seen with two replicas starting under load). That
+    # race cannot be made to happen on demand, so the refusal is injected: twice, then the real call.
+    real_create = FeedbackStore._create
+    refusals = []
+
+    def refused_twice(self: FeedbackStore) -> None:
+        if len(refusals) < 2:
+            refusals.append(1)
+            raise sqlite3.OperationalError("database is locked")
+        real_create(self)
+
+    monkeypatch.setattr(FeedbackStore, "_create", refused_twice)
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    assert len(refusals) == 2
+    assert store.add(FeedbackRecord("q", "a [1]", False, [], "up")) == 1
+
+    # Any other error is the file's, and is not waited out.
+    def broken(self: FeedbackStore) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(FeedbackStore, "_create", broken)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        FeedbackStore(tmp_path / "other.sqlite3")
 
 
 def test_feedback_store_uses_wal_and_keeps_every_concurrent_write(tmp_path) -> None:  # type: ignore[no-untyped-def]
