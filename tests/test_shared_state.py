@@ -7,6 +7,7 @@ Redis cases skip locally and fail under CI (``make setup-services`` installs it)
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import threading
 import time
@@ -298,3 +299,26 @@ def test_two_servers_on_one_redis_share_the_rate_limit_sessions_and_503_when_it_
         assert "Retry" in down.json()["error"]["message"]
         redis_server.start()
         assert a.get("/api/v1/documents").status_code == 200  # a fresh Redis: a fresh bucket
+
+
+def test_a_state_file_opened_while_another_process_turns_wal_on_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for the feedback store (tests/test_api.py): SQLite's refusal of a second process turning
+    # WAL on at the same moment cannot be made to happen on demand, so it is injected once.
+    real_open = SqliteState._open
+    refusals = []
+
+    def refused_once(self: SqliteState) -> sqlite3.Connection:
+        if not refusals:
+            refusals.append(1)
+            raise sqlite3.OperationalError("database is locked")
+        return real_open(self)
+
+    monkeypatch.setattr(SqliteState, "_open", refused_once)
+    state = SqliteState(tmp_path / "state.sqlite3")
+    try:
+        assert refusals == [1]
+        assert state.backend == "sqlite" and (tmp_path / "state.sqlite3").exists()
+    finally:
+        state.close()

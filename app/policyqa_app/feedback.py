@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from policyqa import ConfigError
 
+from .sqlite_files import opened_while_locked
+
 if TYPE_CHECKING:
     from .config import AppSettings
 
@@ -34,7 +35,6 @@ MAX_COMMENT_CHARS = 2000
 MAX_TEXT_CHARS = 20_000
 RATINGS = ("up", "down")
 _BUSY_TIMEOUT_MS = 10_000
-_CREATE_RETRY_SECONDS = 0.05
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -145,18 +145,7 @@ class FeedbackStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                self._create()
-                return
-            except sqlite3.OperationalError as error:
-                # Turning WAL on takes the file for itself, and SQLite refuses a second process that
-                # opens it at that moment at once, without its busy timeout: replicas starting
-                # together wait for each other here instead.
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(_CREATE_RETRY_SECONDS)
+        opened_while_locked(self._create, _BUSY_TIMEOUT_MS / 1000)
 
     def _create(self) -> None:
         """Put the file in WAL mode and create the table if it is new."""

@@ -52,6 +52,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .embed import EMBED_TOKEN_TTL_SECONDS, embed_token_error, new_embed_token
 from .limits import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS, Rate
 from .security import Identity, error_body
+from .sqlite_files import opened_while_locked
 
 if TYPE_CHECKING:
     from .config import AppSettings
@@ -382,15 +383,24 @@ class SqliteState:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=SQLITE_BUSY_MS)
-        self._db.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")  # limits and sessions, not records: a power cut may lose some
-        self._db.executescript(_SCHEMA)
+        self._db = opened_while_locked(self._open, SQLITE_BUSY_MS / 1000)
         self._owner = _owner_id()
         self._lease_seconds = lease_seconds
         self._lease = _SlotLease(self._renew_lease, lease_seconds)
         self._writes = 0
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection to the file in WAL mode, its tables created if it is new."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=SQLITE_BUSY_MS / 1000)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")  # limits and sessions, not records: a power cut may lose some
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _transaction(self, work: Any) -> Any:
         """Run ``work(db, now)`` in one write transaction (other processes wait for the file lock)."""
