@@ -313,10 +313,3 @@ def test_words_jieba_lacks_are_the_other_dictionarys_words_it_guesses() -> None:
     # Words jieba knows are no such words, whatever the other dictionary holds.
     assert words_jieba_lacks("和平台签订的合同", known) == []
     assert words_jieba_lacks("对通过抖音提交的申请如何处理？", lambda word: False) == []
-
-
-def test_the_index_mentions_a_word_of_its_own_or_inside_a_longer_one() -> None:
-    index = LexicalIndex.build(PASSAGES)
-    assert index.mentions("泡沫破裂低谷期")  # cut into 泡沫, 破裂, 低谷, 期 in the passage
-    assert index.mentions("科技") and index.mentions("成果")  # 科技成果 is one word of jieba's
-    assert not index.mentions("特斯拉")

@@ -15,7 +15,6 @@ from policyqa.verify import (
     _titles_confirm,
     asked_figure,
     places_named,
-    unknown_to_corpus,
     unmentioned_in_document,
     unsupported_reason,
 )
@@ -347,17 +346,3 @@ def test_a_word_with_a_nouns_ending_is_a_thing_whatever_jieba_tags_its_rendering
     # 代孕 is a verb to jieba; "surrogacy" is a noun by its ending.
     missing = _things_unrendered("What does the Labour Law say about surrogacy?", [], MINIMUM_WAGE_ARTICLE)
     assert missing == ["surrogacy (代孕, 代理孕母)"]
-
-
-def test_a_name_no_text_of_the_corpus_holds_is_not_covered(property_assistant: Assistant) -> None:
-    # No document is named: the question lands on whatever is nearest, and no text says 特斯拉.
-    tesla = property_assistant.ask("Who must return a lost Tesla car that someone found?")
-    assert tesla.outcome == "not_covered" and tesla.abstained
-    assert tesla.abstain_reason == "the texts never mention Tesla (特斯拉)", tesla.abstain_reason
-    # A name one of whose renderings the corpus holds is mentioned ("Demonstration": 示范).
-    question = "Which animals do Demonstration keepers feed?"
-    assert unknown_to_corpus(property_assistant.prepare(question), property_assistant.index) is None
-    # A Chinese question's names are not judged so (jieba tags common words as names), nor a question
-    # that points at a document: it is answered in part (Bitcoin, above).
-    for question in ("特斯拉的汽车归谁所有？", "What does the Demonstration Property Regulation say about Tesla?"):
-        assert unknown_to_corpus(property_assistant.prepare(question), property_assistant.index) is None, question

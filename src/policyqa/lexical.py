@@ -361,7 +361,6 @@ class LexicalIndex:
         self._synonym_postings: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._synonym_postings_kept = 0
         self._synonym_lock = threading.Lock()
-        self._joined_vocabulary: str | None = None
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
@@ -420,21 +419,6 @@ class LexicalIndex:
 
     def vocabulary(self) -> list[str]:
         return list(self._vocab)
-
-    def mentions(self, word: str) -> bool:
-        """Whether a passage may hold ``word`` (lower case): as a word, inside one, or as the words jieba cuts it into.
-
-        The last is not proof (the pieces may stand apart), and errs towards "mentioned": 泡沫破裂低谷期
-        is cut into 泡沫, 破裂, 低谷, 期 wherever it stands.
-        """
-        if word in self._vocab:
-            return True
-        if self._joined_vocabulary is None:
-            self._joined_vocabulary = "\n".join(self._vocab)  # a few MB, made at the first miss
-        if word in self._joined_vocabulary:
-            return True
-        pieces = tokenize(word)  # jieba's cut, as a passage's (jieba-rs, which answering never loads)
-        return len(pieces) > 1 and all(piece in self._vocab for piece in pieces)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (zeros if none is known).

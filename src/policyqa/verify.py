@@ -124,29 +124,6 @@ def english_names(question: str) -> list[str]:
     return names
 
 
-def unknown_to_corpus(query: Query, index: LoadedIndex) -> str | None:
-    """A name an English question gives that no passage of the whole corpus holds, or None.
-
-    "Who won the 2022 FIFA World Cup?" lands on a sports regulation that names 2022; no text says
-    大力神杯 or anything else CC-CEDICT renders the name with, and nothing in the corpus can answer
-    it. Only a name rendered whole counts (a name rendered word by word proves nothing, as
-    elsewhere), and any of its renderings found, even of one character, mentions it: "Chinese"
-    renders 中. A question that points at a document (a name, "the paper") gets a partial answer
-    instead: what that document states on the matter, after what it never mentions. A Chinese question's names are
-    not judged so: jieba tags common words as names (摩托车, 申报), and a small corpus may lack a
-    word a question uses for one it holds (科研院所 for 科研机构).
-    """
-    named = document_names(query.text)
-    if query.chinese or named or KIND_CUES[KIND_PAPER].search(query.text):
-        return None  # a question pointing at a document is answered in part (``unmentioned_in_document``)
-    lexical = index.lexical
-    for name in english_names(query.text):
-        renderings = chinese_for(name, 20)
-        if renderings and not any(lexical.mentions(w) for w in renderings):
-            return _shown_with(name.removesuffix("'s"), renderings)
-    return None
-
-
 def unnamed_in_evidence(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> str | None:
     """A name of an English question whose every dictionary rendering is absent from the evidence, or None.
 
@@ -439,8 +416,6 @@ def check(
             return Verdict(NOT_COVERED, f"the passages do not mention {'、'.join(missing[:3])}")
     if check_names and (name := unnamed_in_evidence(query, passages, index)) is not None:
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
-    if (name := unknown_to_corpus(query, index)) is not None:
-        return Verdict(NOT_COVERED, f"the texts never mention {name}")
     reason = unsupported_reason(query, passages, index)
     if reason is None or reason == NO_FIGURE:
         title, unmentioned = unmentioned_in_document(query, passages, index, named_documents)
