@@ -455,10 +455,10 @@ class CedictDictionary:
             # CC-CEDICT often glosses a noun in -ion only under its verb, or gives it alone in a
             # rare sense ("pollution": 烟霾, "registration": 对准 as in printing, where "to pollute"
             # gives 污染, "to register" 注册): the verb's words follow the noun's own.
-            verb_words = next((v for k in _ion_verb_keys(base) if len(k) >= 3 and (v := self._index.get(k))), None)
+            verb_words = next((v for k in _ion_verb_keys(base) if (v := self._index.get(k))), None)
             if verb_words:
                 found = " ".join(dict.fromkeys([*(found or "").split(), *verb_words.split()]))
-        if not found and len(words) > 1 and words[0] != (verb := _verb_stem(words[0])):
+        if not found and len(words) > 1 and _stem(words[0]) != (verb := _verb_stem(words[0])):
             # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs".
             found = self._index.get(" ".join([verb, *(_stem(w) for w in words[1:])]))
         if not found and len(words) == 1:
