@@ -56,11 +56,14 @@ def serve(args: argparse.Namespace) -> int:
     except ImportError:
         print("error: the server needs the 'serve' extra: pip install 'policyqa[serve]'", file=sys.stderr)
         return 2
+    from .allocator import limit_malloc_arenas
     from .config import AppSettings
     from .server import create_app, server_options
 
     with private_gradio_temp_dir():
         security = AppSettings.from_env()
+        # Before any thread starts (the forked workers inherit it): see allocator.py.
+        limit_malloc_arenas(security.malloc_arenas)
         logging_options: dict[str, object] = {}
         if security.log_format == "json":
             from .logs import configure_logging

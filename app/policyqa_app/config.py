@@ -34,6 +34,8 @@ Variables::
                                       --workers N`` sets var/state.sqlite3); unset: each process its own
     POLICYQA_READ_ONLY                1: a replica that serves the published index and never builds or
                                       takes documents (default 0)
+    POLICYQA_MALLOC_ARENAS            malloc arenas the server's request threads share, glibc only
+                                      (default 1; 0: the C library's default, up to eight a core)
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ LOG_FORMATS = ("text", "json")
 DEFAULT_FEEDBACK_DB = Path("var/feedback.sqlite3")
 DEFAULT_FRAME_ANCESTORS = ("'self'",)
 DEFAULT_SESSION_TTL_SECONDS = 8 * 3600
+DEFAULT_MALLOC_ARENAS = 1  # see allocator.py
 # A larger upload could never be added: the loader refuses files over this size.
 DEFAULT_MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 MIN_KEY_CHARS = 16
@@ -139,6 +142,7 @@ class AppSettings:
     redis_url: str | None = None
     state_db: Path | None = None
     read_only: bool = False
+    malloc_arenas: int = DEFAULT_MALLOC_ARENAS
     # Re-read while serving (``security.Authenticator``): a key taken out of them is refused within seconds.
     api_keys_file: Path | None = None
     admin_keys_file: Path | None = None
@@ -161,6 +165,8 @@ class AppSettings:
                 )
         if self.max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1. Currently, it is {self.max_concurrency}.")
+        if self.malloc_arenas < 0:
+            raise ConfigError(f"malloc_arenas must be 0 or more. Currently, it is {self.malloc_arenas}.")
         if self.max_queue < 0:
             raise ConfigError(f"max_queue must be 0 or more. Currently, it is {self.max_queue}.")
         if not self.queue_timeout_seconds > 0:
@@ -268,6 +274,7 @@ class AppSettings:
             ("MAX_QUEUE", "max_queue", int),
             ("QUEUE_TIMEOUT", "queue_timeout_seconds", float),
             ("MAX_UPLOAD_BYTES", "max_upload_bytes", int),
+            ("MALLOC_ARENAS", "malloc_arenas", int),
         ):
             if raw := (env.get(ENV_PREFIX + name) or "").strip():
                 try:
