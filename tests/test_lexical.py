@@ -21,7 +21,6 @@ from policyqa.lexical import (
     synonym_set,
     tokenize,
     tokenize_joined,
-    tokenize_passage,
     words_jieba_lacks,
 )
 
@@ -82,8 +81,6 @@ def test_cut_gives_jiebas_own_words(text: str) -> None:
     jieba = jieba_module()
     for variant in (text, text.lower()):
         assert cut(variant) == jieba.lcut(variant)
-    # A passage's words (jieba-rs, at build) are those of a question (jieba, at query time).
-    assert tokenize_passage(text) == tokenize(text)
 
 
 def test_cut_gives_jiebas_own_words_on_the_corpus() -> None:
@@ -186,6 +183,23 @@ def test_querying_a_loaded_index_does_not_import_bm25s(lexical: LexicalIndex, tm
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.slow  # a subprocess of its own: make test runs it
+def test_a_questions_words_are_cut_without_loading_jieba() -> None:
+    # jieba takes ~0.6 s to load its dictionary: a new process answering a question pays it only for tags.
+    code = (
+        "import sys\n"
+        "from policyqa.lexical import tokenize\n"
+        "print(tokenize('What do 科技成果转化 rules say about 2020-2035?'))\n"
+        "print('jieba' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+
+    assert result.returncode == 0, result.stderr
+    words, jieba_loaded = result.stdout.strip().splitlines()
+    assert words == str(["科技成果", "转化", "rules", "say", "2020", "2035"])  # jieba's own words
+    assert jieba_loaded == "False"
 
 
 @pytest.mark.parametrize(

@@ -116,16 +116,12 @@ def cut(text: str) -> list[str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Words for BM25: jieba's segmentation, lower-cased, without punctuation and function words.
+    """Words for BM25: jieba's segmentation (``cut``, by jieba-rs), lower-cased, without punctuation and function words.
 
-    A question's words: cut by jieba itself, which a server loads anyway for its tags
-    (``nouns``); jieba-rs's dictionary would add ~33 MB to every worker.
+    The same for passages and questions. A question's words were once cut by jieba itself,
+    which loads its dictionary in ~0.6 s: a new process answering an English question
+    needs jieba for nothing else, and a server loads jieba-rs before it forks its workers.
     """
-    return _bm25_words(jieba_module().lcut(text.lower()))
-
-
-def tokenize_passage(text: str) -> list[str]:
-    """``tokenize``'s words of a passage, cut by jieba-rs (``cut``): a build cuts millions of characters."""
     return _bm25_words(cut(text.lower()))
 
 
@@ -208,11 +204,11 @@ def tokenize_joined(parts: Sequence[str], separators: Sequence[str], cache: dict
         joins_a_block = left and right and _JIEBA_BLOCK_CHAR.match(left[-1]) and _JIEBA_BLOCK_CHAR.match(right[0])
         if not separator and joins_a_block:
             joined = "".join(p + s for p, s in zip(parts, [*separators, ""], strict=True))
-            return tokenize_passage(joined)
+            return tokenize(joined)
     tokens: list[str] = []
     for part in parts:
         if (words := cache.get(part)) is None:
-            words = cache[part] = tokenize_passage(part)
+            words = cache[part] = tokenize(part)
         tokens.extend(words)
     return tokens
 
@@ -364,7 +360,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        return cls.build_from_tokens([tokenize_passage(t) for t in texts])
+        return cls.build_from_tokens([tokenize(t) for t in texts])
 
     @classmethod
     def build_from_tokens(cls, corpus_tokens: list[list[str]]) -> LexicalIndex:

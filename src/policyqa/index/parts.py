@@ -21,7 +21,7 @@ import numpy as np
 from ..chunk import Chunk, ChunkedDocument, Sentence, chunk_document
 from ..documents import Document
 from ..embed import ComposableEncoder, Encoder, shared_encoder_name
-from ..lexical import TokenIds, tokenize_joined, tokenize_passage
+from ..lexical import TokenIds, tokenize, tokenize_joined
 from ..settings import Settings
 from ..types import DocumentInfo, SkippedFile
 from .cache import EmbeddingCache, ProgressFn, cache_folder, new_array_file, release_pages
@@ -228,7 +228,7 @@ def passage_tokens(
             parts, separators = _passage_parts(chunk, cd.sentences, context)
             text = chunk.retrieval_text(context)
             if "".join(p + s for p, s in zip(parts, [*separators, ""], strict=True)) != text:
-                yield tokenize_passage(text)  # not its parts joined: cut the text itself
+                yield tokenize(text)  # not its parts joined: cut the text itself
             else:
                 yield tokenize_joined(parts, separators, cache)
 

@@ -11,7 +11,7 @@ Milvus Standalone or Distributed (a server): ``POLICYQA_STORE`` names which.
 A collection holds one build: per chunk its row in the build (the primary key), chunk
 id, document id, kind, region, year, the chunk vector the build already computed (read
 back from FAISS, never encoded again) and the chunk's BM25 tokens, cut by
-``lexical.tokenize_passage`` exactly as the local BM25 index cuts them and joined by spaces.
+``lexical.tokenize`` exactly as the local BM25 index cuts them and joined by spaces.
 Milvus's BM25 function scores that text through its jieba analyzer in exact mode, which
 leaves a jieba word whole, so both stores weigh the same words (documents and
 questions pass the same analyzer, so a word it did split would still match itself).
@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import ConfigError, StoreError
 from ..index import LoadedIndex
-from ..lexical import flat_tokens, jieba_module, tokenize_passage
+from ..lexical import flat_tokens, jieba_module, tokenize
 from ..types import SearchFilter
 
 log = logging.getLogger("policyqa")
@@ -416,7 +416,7 @@ def _records(index: LoadedIndex, rows: range, context: str) -> list[dict[str, ob
                 "kind": document.kind,
                 "region": str(document.metadata.get("region") or ""),
                 "year": year if isinstance(year, int) and not isinstance(year, bool) else 0,
-                "text": " ".join(tokenize_passage(chunk.retrieval_text(context)))[:MAX_TEXT_LENGTH],
+                "text": " ".join(tokenize(chunk.retrieval_text(context)))[:MAX_TEXT_LENGTH],
                 "vector": vector.astype(np.float32).tolist(),
             }
         )
