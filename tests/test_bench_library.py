@@ -125,13 +125,18 @@ def test_adding_a_file_while_serving_reports_when_the_server_answers_with_it(
 
 
 def test_http_workers_rows_give_both_runs_and_the_ratios_against_their_targets() -> None:
-    def run(rps: float, p95: float) -> dict[str, object]:
+    def run(rps: float, p95: float, workers_private: list[float]) -> dict[str, object]:
         return {
             "rps": rps,
             "requests": 100,
             "errors": 0,
             "latency": {"p50_ms": p95 / 2, "p95_ms": p95, "p99_ms": p95 * 1.5},
-            "memory_end_mb": {"rss_mb": 3000.0, "pss_mb": 2000.0},
+            "memory_end_mb": {
+                "rss_mb": 3000.0,
+                "pss_mb": 2000.0,
+                "each": [{"role": "main", "Private": 900.0}]
+                + [{"role": "child", "Private": p} for p in workers_private],
+            },
             "server_cores_used": 1.0,
             "client_cpu_share": 0.3,
         }
@@ -139,8 +144,8 @@ def test_http_workers_rows_give_both_runs_and_the_ratios_against_their_targets()
     results = {
         "http_workers": {
             "clients": 8,
-            "workers_1": run(40.0, 300.0),
-            "workers_2": run(76.0, 240.0),
+            "workers_1": run(40.0, 300.0, []),
+            "workers_2": run(76.0, 240.0, [110.5, 115.25]),
             "throughput_ratio": 1.9,
             "p95_ratio": 0.8,
             "second_worker_mb": 120.5,
@@ -154,6 +159,8 @@ def test_http_workers_rows_give_both_runs_and_the_ratios_against_their_targets()
     assert "| 1.9 |" in ratio and "≥ 1.8" in ratio
     p95 = next(line for line in lines if line.startswith("| p95 ratio 2 workers / 1"))
     assert "| 0.8 |" in p95 and "≤ 1.0" in p95
+    largest = [line for line in lines if line.startswith("|   private memory of the largest worker")]
+    assert largest == ["|   private memory of the largest worker, 2 workers | 115.25 MB | – | – |  |"]
     second = next(line for line in lines if line.startswith("| memory of the second worker"))
     assert "| 120.5 MB |" in second and "≤ +150 MB" in second
 

@@ -1061,6 +1061,11 @@ def _http_workers_rows(results: dict[str, object]) -> list[tuple[str, object, st
             (f"HTTP search, {name}: errors", get(run, "errors"), f"of {get(run, 'requests')}", None, "0"),
             (f"  server RSS, {name} (every process)", get(run, "memory_end_mb", "rss_mb"), "MB", None, ""),
             (f"  server PSS, {name} (shared pages split)", get(run, "memory_end_mb", "pss_mb"), "MB", None, ""),
+            *(
+                [(f"  private memory of the largest worker, {name}", _largest_worker(get(run)), "MB", None, "")]
+                if count > 1
+                else []
+            ),
             (f"  server CPU, {name}", get(run, "server_cores_used"), "cores", None, ""),
             (f"  load generator's CPU, {name}", get(run, "client_cpu_share"), "cores", None, ""),
         ]
@@ -1070,6 +1075,13 @@ def _http_workers_rows(results: dict[str, object]) -> list[tuple[str, object, st
         ("memory of the second worker (server PSS, 2 workers − 1)", get("second_worker_mb"), "MB", None, "≤ +150 MB"),
     ]
     return rows
+
+
+def _largest_worker(run: object) -> float | None:
+    """The largest private memory among a server's forked workers after the load (shared pages aside)."""
+    each = _dig(run, ["memory_end_mb", "each"])
+    sizes = [p["Private"] for p in each if p.get("role") == "child"] if isinstance(each, list) else []
+    return max(sizes) if sizes else None
 
 
 def _dig(data: object, path: Sequence[str]) -> object:
