@@ -6,6 +6,8 @@ Redis cases skip locally and fail under CI (``make setup-services`` installs it)
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -173,6 +175,45 @@ def test_the_slots_of_a_crashed_process_come_back_when_its_lease_expires(backend
     while not survivor.enter(2):
         assert time.monotonic() < deadline, "the crashed process's slots never came back"
         time.sleep(0.1)
+
+
+def test_a_state_made_before_a_fork_gives_the_child_its_own_slots_and_connection(
+    backend: tuple[str, object],
+) -> None:
+    # `policyqa serve --workers N` builds the app, and its state, before forking the workers.
+    state = _open(backend)
+    assert state.enter(3)  # the parent holds a slot (and, on SQLite, an open connection)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, and leave without running the test session's teardown
+        code = 1
+        try:
+            report = {
+                "owner": getattr(state, "_owner", None) or state._own_slot_key,  # type: ignore[attr-defined]
+                "count_at_start": state._lease.count,  # type: ignore[attr-defined]
+                "entered": [state.enter(3), state.enter(3), state.enter(3)],
+                "bucket": state.take("after the fork", Rate(1, 60)),
+            }
+            state.leave()
+            os.write(write_end, json.dumps(report).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        report = json.loads(pipe.read() or b"{}")
+    assert os.waitpid(pid, 0)[1] == 0, "the child failed"
+    parent_owner = getattr(state, "_owner", None) or state._own_slot_key  # type: ignore[attr-defined]
+    assert report["owner"] != parent_owner  # the child's slots are its own, under its own lease
+    assert report["count_at_start"] == 0
+    assert report["entered"] == [True, True, False]  # one slot the parent's, two the child's
+    assert report["bucket"] == 0.0
+    # The child kept one slot (until its lease runs out); the parent's connection still works.
+    assert state.take("after the fork", Rate(1, 60)) > 0
+    assert state.enter(3) and not state.enter(3)
+    state.leave()
+    state.leave()
+    assert state._lease.count == 0  # type: ignore[attr-defined]
 
 
 def test_sessions_are_shared_revoked_and_expire(backend: tuple[str, object]) -> None:

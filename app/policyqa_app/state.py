@@ -19,7 +19,9 @@ replica signs its frame in on another); the concurrency limiter asks :meth:`Shar
 Queue slots are leased per process: a process's count lives under its own key (row) with an
 expiry that a heartbeat thread renews every few seconds and resets to the process's own count,
 so the slots of a worker that crashed come back within ``SLOT_LEASE_SECONDS`` and a count that
-drifted (a release lost while the store was down) is corrected.
+drifted (a release lost while the store was down) is corrected. A state made before a fork (the
+supervisor of ``policyqa serve --workers N`` builds the app once for every worker) gives each
+child its own owner, lease and connections.
 
 When the store cannot be reached, operations raise :class:`StateUnavailableError`, which
 :class:`StateErrorMiddleware` answers with 503 ``state_unavailable``; the next request tries
@@ -44,6 +46,7 @@ import socket
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -133,6 +136,23 @@ class SharedState(Protocol):
 
 def _owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _begin_in_each_forked_child(state: RedisState | SqliteState) -> None:
+    """Give ``state`` a process of its own again in every child forked after this call.
+
+    ``policyqa serve --workers N`` builds the app, and with it the state, before it forks the
+    workers, so that they share its pages: each worker must still own its queue slots (its own
+    owner and lease) and its own connections.
+    """
+    own = weakref.ref(state)
+
+    def begin() -> None:
+        alive = own()
+        if alive is not None:
+            alive._begin_process()
+
+    os.register_at_fork(after_in_child=begin)
 
 
 class _SlotLease:
@@ -268,9 +288,9 @@ class RedisState:
             decode_responses=True,
         )
         self._prefix = prefix
+        self._lease_seconds = lease_seconds
         self._lease_ms = int(lease_seconds * 1000)
         self._slots_key = f"{prefix}slots"
-        self._own_slot_key = f"{prefix}slot:{_owner_id()}"
         self._take = self._client.register_script(_TAKE)
         self._attempt = self._client.register_script(_ATTEMPT)
         self._refund = self._client.register_script(_DECREMENT)
@@ -279,7 +299,13 @@ class RedisState:
         self._renew = self._client.register_script(_RENEW)
         self._put_embed = self._client.register_script(_PUT_EMBED)
         self._redeem_embed = self._client.register_script(_REDEEM_EMBED)
-        self._lease = _SlotLease(self._renew_lease, lease_seconds)
+        self._begin_process()
+        _begin_in_each_forked_child(self)
+
+    def _begin_process(self) -> None:
+        """This process's slot key and lease (redis-py opens new connections in a forked child itself)."""
+        self._own_slot_key = f"{self._prefix}slot:{_owner_id()}"
+        self._lease = _SlotLease(self._renew_lease, self._lease_seconds)
 
     def _call(self, operation: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -366,6 +392,8 @@ CREATE TABLE IF NOT EXISTS signals (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Expired rows are deleted every this many writes, so the file stays small.
 _PRUNE_EVERY = 500
+# Connections a forked child inherited: kept referenced, so that they are never closed there.
+_INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
 
 
 class SqliteState:
@@ -382,12 +410,32 @@ class SqliteState:
     def __init__(self, path: Path, *, lease_seconds: float = SLOT_LEASE_SECONDS) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = opened_while_locked(self._open, SQLITE_BUSY_MS / 1000)
-        self._owner = _owner_id()
+        # Opened here so that a bad file fails at start-up; each process then opens a connection
+        # of its own at its first use, since SQLite's connections must not cross a fork.
+        opened_while_locked(self._open, SQLITE_BUSY_MS / 1000).close()
         self._lease_seconds = lease_seconds
-        self._lease = _SlotLease(self._renew_lease, lease_seconds)
         self._writes = 0
+        self._db: sqlite3.Connection | None = None
+        self._begin_process()
+        _begin_in_each_forked_child(self)
+
+    def _begin_process(self) -> None:
+        """This process's lock, slot owner and lease, and no connection until its first use.
+
+        A connection inherited from the parent is neither used nor closed here: closing it
+        could checkpoint the WAL and remove the files that the other processes have open.
+        """
+        if self._db is not None:
+            _INHERITED_CONNECTIONS.append(self._db)
+        self._lock = threading.Lock()
+        self._db = None
+        self._owner = _owner_id()
+        self._lease = _SlotLease(self._renew_lease, self._lease_seconds)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = opened_while_locked(self._open, SQLITE_BUSY_MS / 1000)
+        return self._db
 
     def _open(self) -> sqlite3.Connection:
         """A connection to the file in WAL mode, its tables created if it is new."""
@@ -406,27 +454,29 @@ class SqliteState:
         """Run ``work(db, now)`` in one write transaction (other processes wait for the file lock)."""
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                db = self._connection()
+                db.execute("BEGIN IMMEDIATE")
                 try:
-                    result = work(self._db, time.time())
+                    result = work(db, time.time())
                     self._writes += 1
                     if self._writes % _PRUNE_EVERY == 0:
-                        self._prune(time.time())
-                    self._db.execute("COMMIT")
+                        self._prune(db, time.time())
+                    db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 raise StateUnavailableError(f"{self.path}: {exc}") from exc
             return result
 
-    def _prune(self, now: float) -> None:
-        self._db.execute("DELETE FROM attempts WHERE expires <= ?", (now,))
-        self._db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
-        self._db.execute("DELETE FROM slots WHERE expires <= ?", (now,))
-        self._db.execute("DELETE FROM embed_tokens WHERE forget <= ?", (now,))
+    @staticmethod
+    def _prune(db: sqlite3.Connection, now: float) -> None:
+        db.execute("DELETE FROM attempts WHERE expires <= ?", (now,))
+        db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
+        db.execute("DELETE FROM slots WHERE expires <= ?", (now,))
+        db.execute("DELETE FROM embed_tokens WHERE forget <= ?", (now,))
         # A bucket untouched for a day is full again whatever its rate (the longest period is a day).
-        self._db.execute("DELETE FROM buckets WHERE updated <= ?", (now - 86400,))
+        db.execute("DELETE FROM buckets WHERE updated <= ?", (now - 86400,))
 
     def take(self, key: str, rate: Rate) -> float:
         per_second = rate.count / rate.seconds
@@ -558,7 +608,9 @@ class SqliteState:
     def close(self) -> None:
         self._lease.stop()
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
 
 def open_state(settings: AppSettings) -> SharedState | None:
