@@ -7,8 +7,10 @@ of uvicorn, so that what is tested is the supervision. tests/test_workers.py run
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,13 +23,42 @@ from policyqa import PolicyQAError
 
 pytest.importorskip("uvicorn", reason="serving needs the 'serve' extra")
 
-from policyqa_app.prefork import QUICK_EXITS_TO_GIVE_UP, run_in_child  # noqa: E402
+from policyqa_app.prefork import QUICK_EXITS_TO_GIVE_UP, bind_sockets, run_in_child  # noqa: E402
 
 
 def test_run_in_child_returns_after_the_work_and_leaves_this_process_unchanged(tmp_path: Path) -> None:
     marker = tmp_path / "done"
     run_in_child(lambda: marker.write_text(str(os.getpid())))
     assert int(marker.read_text()) != os.getpid()
+
+
+def test_a_workers_connections_send_at_once_without_nagles_delay() -> None:
+    # As a worker's uvicorn serves them: asyncio's server on a socket bound here. With Nagle's
+    # algorithm on, a response's body waited for the client's delayed ACK of its headers (40 ms).
+    served, *others = bind_sockets("127.0.0.1", 0, 2)
+    for other in others:  # SO_REUSEPORT could hand the connection to another socket of the port
+        other.close()
+    port = served.getsockname()[1]
+
+    async def accepted_nodelay() -> int:
+        options: list[int] = []
+        connected = asyncio.Event()
+
+        def on_connection(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            options.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            connected.set()
+            writer.close()
+
+        async with await asyncio.start_server(on_connection, sock=served):
+            _, client = await asyncio.open_connection("127.0.0.1", port)
+            await asyncio.wait_for(connected.wait(), 10)
+            client.close()
+        return options[0]
+
+    try:
+        assert asyncio.run(accepted_nodelay()) != 0
+    finally:
+        served.close()
 
 
 def test_run_in_child_raises_the_childs_error_here() -> None:
