@@ -139,6 +139,7 @@ def test_http_workers_rows_give_both_runs_and_the_ratios_against_their_targets()
             },
             "server_cores_used": 1.0,
             "client_cpu_share": 0.3,
+            "one_client": {"latency": {"p50_ms": 7.5, "p95_ms": 12.25}},
         }
 
     results = {
@@ -155,6 +156,7 @@ def test_http_workers_rows_give_both_runs_and_the_ratios_against_their_targets()
     assert any(line.startswith("| HTTP search, 1 worker, 8 clients: throughput | 40.0 req/s |") for line in lines)
     assert any(line.startswith("| HTTP search, 2 workers: p95 | 240.0 ms |") for line in lines)
     assert any(line.startswith("| HTTP search, 2 workers: errors | 0 of 100 |") for line in lines)
+    assert any(line.startswith("| HTTP search, 2 workers, 1 client alone: p95 | 12.25 ms |") for line in lines)
     ratio = next(line for line in lines if line.startswith("| throughput ratio 2 workers / 1"))
     assert "| 1.9 |" in ratio and "≥ 1.8" in ratio
     p95 = next(line for line in lines if line.startswith("| p95 ratio 2 workers / 1"))
@@ -200,7 +202,7 @@ def test_search_over_http_against_one_and_two_workers_reports_both_and_their_rat
     scratch.mkdir()
     questions = ["技术成熟度曲线的阶段", "模型转让应当登记吗？", "What is the trough of disillusionment?"]
 
-    out = http_workers_scaling(settings, questions, scratch, seconds=2.0, say=lambda _: None)
+    out = http_workers_scaling(settings, questions, scratch, seconds=2.0, one_client_seconds=1.0, say=lambda _: None)
 
     assert out["generation"] == live.name and out["clients"] == 8 and out["rate_limit"] is None
     seen: list[int] = []
@@ -214,6 +216,9 @@ def test_search_over_http_against_one_and_two_workers_reports_both_and_their_rat
         assert isinstance(run["server_cores_used"], float) and isinstance(run["server_cpu_ms_per_request"], float)
         latency = run["latency"]
         assert isinstance(latency, dict) and {"p50_ms", "p95_ms", "p99_ms"} <= set(latency)
+        alone = run["one_client"]
+        assert isinstance(alone, dict) and alone["errors"] == 0 and alone["requests"] > 0
+        assert {"p50_ms", "p95_ms"} <= set(alone["latency"])
         for memory in (run["memory_ready_mb"], run["memory_end_mb"]):
             assert isinstance(memory, dict)
             # 2 workers: the supervisor and its workers.

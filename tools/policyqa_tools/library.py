@@ -65,6 +65,7 @@ BASELINE_SAMPLE = 300
 SAMPLE_SEED = 13
 POLL_S = 0.2
 WORKERS_LOAD_S = 60.0  # the recorded load against each server, after the load's own warm-up
+ONE_CLIENT_LOAD_S = 10.0  # then one client alone, for the latency of a request without a queue
 
 
 def _tree_rss_kib(root: int) -> int:
@@ -755,6 +756,7 @@ def http_workers_scaling(
     seconds: float = WORKERS_LOAD_S,
     workers: Sequence[int] = WORKER_COUNTS,
     clients: int = HTTP_CLIENTS,
+    one_client_seconds: float = ONE_CLIENT_LOAD_S,
     say: Callable[[str], object] = print,
 ) -> dict[str, object]:
     """``/api/v1/search`` under ``clients`` concurrent clients against ``policyqa serve --workers N``, for each N.
@@ -781,7 +783,7 @@ def http_workers_scaling(
     }
     for count in workers:
         say(f"      policyqa serve --workers {count}: waiting for every worker, then {seconds:.0f} s of load")
-        figures = _serve_and_load(settings, count, questions, seconds, clients, scratch)
+        figures = _serve_and_load(settings, count, questions, (seconds, one_client_seconds), clients, scratch)
         latency = figures["latency"]
         assert isinstance(latency, dict)
         say(
@@ -853,9 +855,17 @@ def _no_build_guard(settings: Settings) -> Callable[[], None]:
 
 
 def _serve_and_load(
-    settings: Settings, workers: int, questions: Sequence[str], seconds: float, clients: int, scratch: Path
+    settings: Settings,
+    workers: int,
+    questions: Sequence[str],
+    seconds: tuple[float, float],
+    clients: int,
+    scratch: Path,
 ) -> dict[str, object]:
-    """Start ``policyqa serve --workers WORKERS``, wait for every worker, load it, read its processes; stop it."""
+    """Start ``policyqa serve --workers WORKERS``, wait for every worker, load it, read its processes; stop it.
+
+    ``seconds``: of the load by ``clients`` clients, then of one client alone.
+    """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = scratch / f"http-workers-{workers}.log"
@@ -882,9 +892,12 @@ def _serve_and_load(
             memory_ready = _tree_memory_mb(server.pid)
             cpu = _tree_cpu_s(server.pid)
             began = time.perf_counter()
-            figures = asyncio.run(load(base_url, "/api/v1/search", questions, seconds, clients))
+            figures = asyncio.run(load(base_url, "/api/v1/search", questions, seconds[0], clients))
             wall = time.perf_counter() - began  # the load's warm-up included: so is its CPU
             used = _tree_cpu_s(server.pid) - cpu
+            # One client alone: a request's own latency, without the queue of the loaded run
+            # (where a 40 ms stall in every request once hid behind the queueing).
+            alone = asyncio.run(load(base_url, "/api/v1/search", questions, seconds[1], 1))
             guard()
             started.update(_started(server.pid))
             requests = figures["requests"]
@@ -895,6 +908,7 @@ def _serve_and_load(
                 "server_cores_used": round(used / wall, 2),
                 "server_cpu_ms_per_request": round(1000 * used / max(1, requests), 2),
                 "server_ready_s": round(ready_s, 2),
+                "one_client": {key: alone[key] for key in ("seconds", "requests", "errors", "rps", "latency")},
                 **settle,
                 "memory_ready_mb": memory_ready,
                 "memory_end_mb": _tree_memory_mb(server.pid),
@@ -1059,6 +1073,8 @@ def _http_workers_rows(results: dict[str, object]) -> list[tuple[str, object, st
             (f"HTTP search, {name}: p95", get(run, "latency", "p95_ms"), "ms", None, ""),
             (f"HTTP search, {name}: p99", get(run, "latency", "p99_ms"), "ms", None, ""),
             (f"HTTP search, {name}: errors", get(run, "errors"), f"of {get(run, 'requests')}", None, "0"),
+            (f"HTTP search, {name}, 1 client alone: p50", get(run, "one_client", "latency", "p50_ms"), "ms", None, ""),
+            (f"HTTP search, {name}, 1 client alone: p95", get(run, "one_client", "latency", "p95_ms"), "ms", None, ""),
             (f"  server RSS, {name} (every process)", get(run, "memory_end_mb", "rss_mb"), "MB", None, ""),
             (f"  server PSS, {name} (shared pages split)", get(run, "memory_end_mb", "pss_mb"), "MB", None, ""),
             *(
