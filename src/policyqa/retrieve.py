@@ -49,6 +49,9 @@ QUESTION_CACHE_SIZE = 256
 # three; 1.5 lost at the library; four and no bound gave what three gives).
 MERGED_CHUNKS = 3
 
+# A passage in the making: fused, dense and lexical scores, its first chunk, its sentence rows, its chunks.
+_Kept = tuple[float, float, float, Chunk, set[int], list[Chunk]]
+
 
 class Retriever:
     """Hybrid search over a loaded index; its candidate rows come from ``store`` (FAISS and BM25 by default)."""
@@ -389,17 +392,18 @@ class Retriever:
         the best passage left comes next. Any first k are thus the same, however many are
         asked for, as the answer and a deeper ranking must agree.
         """
-        passages = self._merge(scored, len(scored))
-        side_of = [next((i for i, side in enumerate(sides) if p.doc_id in side), None) for p in passages]
+        merged = self._kept(scored, len(scored))
+        # Only the chosen become passages: building all of them took ~15 ms a comparison.
+        side_of = [next((i for i, side in enumerate(sides) if item[3].doc_id in side), None) for item in merged]
         counts = [0] * len(sides)
-        left = list(range(len(passages)))
+        left = list(range(len(merged)))
         ranked: list[Passage] = []
         while left and len(ranked) < k:
             share = (len(ranked) + 1) // len(sides)
             behind = [i for i in range(len(sides)) if counts[i] < share and any(side_of[j] == i for j in left)]
             chosen = next(j for j in left if side_of[j] == behind[0]) if behind else left[0]
             left.remove(chosen)
-            ranked.append(passages[chosen])
+            ranked.append(self._passage(*merged[chosen]))
             if (side := side_of[chosen]) is not None:
                 counts[side] += 1
         return ranked
@@ -465,12 +469,19 @@ class Retriever:
         them gives one longer passage instead of two near-duplicates, up to
         ``MERGED_CHUNKS`` times the chunk size, beyond which the lower one stays out.
         """
-        kept: list[tuple[float, float, float, Chunk, set[int], list[Chunk]]] = []
+        return [self._passage(*item) for item in self._kept(scored, k)]
+
+    def _kept(self, scored: list[tuple[float, float, float, int]], k: int) -> list[_Kept]:
+        """What ``_merge`` makes its passages of: scores, first chunk, sentence rows and chunks of each."""
+        kept: list[_Kept] = []
         limit = MERGED_CHUNKS * self.settings.chunk_chars
         per_document: dict[str, int] = {}
         cap = self.settings.max_per_document
         texts: set[str] = set()
         covered: set[int] = set()  # the sentence rows of the passages kept
+        # The passages kept of each document's section, in order: only those can take a chunk in,
+        # and a comparison keeps every candidate (hundreds: looking through all was ~15 ms).
+        of_section: dict[tuple[str, str], list[int]] = {}
         first, end = self._sentence_first, self._sentence_end
         for fused, dense, lexical, row in scored:
             if len(kept) >= k and not any(r in covered for r in range(int(first[row]), int(end[row]))):
@@ -482,8 +493,10 @@ class Retriever:
                 # national article) add nothing to the passages already kept.
                 continue
             sentences = set(self.index.sentence_index(chunk))
-            for i, (k_fused, k_dense, k_lex, k_chunk, k_sentences, k_merged) in enumerate(kept):
-                if k_chunk.doc_id == chunk.doc_id and k_chunk.section == chunk.section and k_sentences & sentences:
+            section = (chunk.doc_id, chunk.section)
+            for i in of_section.get(section, ()):
+                k_fused, k_dense, k_lex, k_chunk, k_sentences, k_merged = kept[i]
+                if k_sentences & sentences:
                     union = k_sentences | sentences
                     if sum(len(self.index.sentences[r].text) for r in union) <= limit:
                         kept[i] = (k_fused, k_dense, k_lex, k_chunk, union, [*k_merged, chunk])
@@ -491,11 +504,12 @@ class Retriever:
                     break
             else:
                 if len(kept) < k and not (cap and per_document.get(chunk.doc_id, 0) >= cap):
+                    of_section.setdefault(section, []).append(len(kept))
                     kept.append((fused, dense, lexical, chunk, sentences, [chunk]))
                     covered |= sentences
                     per_document[chunk.doc_id] = per_document.get(chunk.doc_id, 0) + 1
                     texts.add(chunk.text)
-        return [self._passage(*item) for item in kept]
+        return kept
 
     def _passage(
         self, fused: float, dense: float, lexical: float, chunk: Chunk, rows: set[int], merged: list[Chunk]
