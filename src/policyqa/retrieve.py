@@ -393,7 +393,7 @@ class Retriever:
         asked for, as the answer and a deeper ranking must agree.
         """
         merged = self._kept(scored, len(scored))
-        # Only the chosen become passages: building all of them took ~15 ms a comparison.
+        # Only the chosen become passages: a comparison keeps every candidate, hundreds.
         side_of = [next((i for i, side in enumerate(sides) if item[3].doc_id in side), None) for item in merged]
         counts = [0] * len(sides)
         left = list(range(len(merged)))
@@ -479,8 +479,8 @@ class Retriever:
         cap = self.settings.max_per_document
         texts: set[str] = set()
         covered: set[int] = set()  # the sentence rows of the passages kept
-        # The passages kept of each document's section, in order: only those can take a chunk in,
-        # and a comparison keeps every candidate (hundreds: looking through all was ~15 ms).
+        # The passages kept of each document's section, in order: only those can take a chunk in
+        # (a comparison keeps every candidate, and each was checked against all kept before it).
         of_section: dict[tuple[str, str], list[int]] = {}
         first, end = self._sentence_first, self._sentence_end
         for fused, dense, lexical, row in scored:
