@@ -79,7 +79,8 @@ from policyqa_app.prefork import Supervisor, bind_sockets
 logging.basicConfig(level=logging.INFO)
 mode, folder = sys.argv[1], Path(sys.argv[2])
 
-def serve_one(sock):
+def serve_one(slot):
+    sock = sockets[slot]
     (folder / str(os.getpid())).write_text("started")
     if mode == "fail":
         return 3

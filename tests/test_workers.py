@@ -43,8 +43,10 @@ def _children(pid: int) -> list[int]:
 
 
 @contextmanager
-def _serving_two_workers(tmp_path: Path, shared: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``policyqa serve --workers 2`` on a copy of the mini corpus, once it answers /readyz; stopped after."""
+def _serving_two_workers(
+    tmp_path: Path, shared: dict[str, str], key: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``policyqa serve --workers 2`` on a copy of the mini corpus, ready (asked with ``key``); stopped after."""
     corpus = tmp_path / "corpus"
     shutil.copytree(MINI_DIR, corpus)
     port = free_port()
@@ -64,7 +66,8 @@ def _serving_two_workers(tmp_path: Path, shared: dict[str, str]) -> Iterator[tup
             if server.poll() is not None:
                 pytest.fail(f"serve exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
             try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                headers = {"Authorization": f"Bearer {key}"} if key else {}
+                if httpx.get(f"{url}/readyz", headers=headers, timeout=5).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

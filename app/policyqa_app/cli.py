@@ -10,7 +10,6 @@ import logging
 import math
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -109,12 +108,16 @@ def _serve_workers(args: argparse.Namespace, workers: int, logging_options: dict
     """
     import uvicorn
 
+    from .affinity import SessionAffinity
     from .config import AppSettings
-    from .metrics import mark_worker_metrics_dead
-    from .prefork import Supervisor, bind_sockets
+    from .metrics import MULTIPROC_ENV, mark_worker_metrics_dead
+    from .prefork import Supervisor, bind_peer_sockets, bind_sockets
     from .server import create_app, server_options
 
     settings = settings_from_args(args)
+    if not os.environ.get(MULTIPROC_ENV):
+        # prometheus-client reads it at its import, before this command runs: the operator must set it.
+        log.warning("%s is not set: /metrics counts the requests of whichever worker answers it.", MULTIPROC_ENV)
     if not os.environ.get("POLICYQA_REDIS_URL") and not os.environ.get("POLICYQA_STATE_DB"):
         os.environ["POLICYQA_STATE_DB"] = str(Path(DEFAULT_STATE_DB).resolve())
     security = AppSettings.from_env()
@@ -123,12 +126,17 @@ def _serve_workers(args: argparse.Namespace, workers: int, logging_options: dict
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    # Each worker's own socket, for the UI's sessions passed on to the worker that holds them.
+    peer_folder = tempfile.mkdtemp(prefix="policyqa-workers-")
     try:
+        peer_sockets = bind_peer_sockets(peer_folder, workers)
         assistant = load_before_fork(settings, read_only=security.read_only)
     except BaseException:
         for sock in sockets:
             sock.close()
+        shutil.rmtree(peer_folder, ignore_errors=True)
         raise
+    peer_paths = [sock.getsockname() for sock in peer_sockets]
     from . import ui  # noqa: F401  (gradio's modules, imported once and shared by the workers)
 
     options = {
@@ -148,9 +156,11 @@ def _serve_workers(args: argparse.Namespace, workers: int, logging_options: dict
         # Only a build a worker puts live itself (an upload) is loaded there, at once.
         prebuilt.state.service.refresh_interval = math.inf
 
-    def serve_one(worker_socket: socket.socket) -> int:
+    def serve_one(slot: int) -> int:
         app = prebuilt or create_app(settings, security=security, assistant=assistant)
-        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[worker_socket])  # type: ignore[arg-type]
+        routed = SessionAffinity(app, slot, peer_paths)
+        served = [sockets[slot], peer_sockets[slot]]
+        uvicorn.Server(uvicorn.Config(routed, **options)).run(sockets=served)  # type: ignore[arg-type]
         return 0
 
     def follow_new_build() -> bool:
@@ -165,10 +175,14 @@ def _serve_workers(args: argparse.Namespace, workers: int, logging_options: dict
     print(f"PolicyQA: http://{args.host}:{args.port}/  ({workers} workers; API docs: /docs)", file=sys.stderr)
     reload = follow_new_build if supervisor_follows else None
     try:
-        return Supervisor(sockets, serve_one, on_worker_exit=mark_worker_metrics_dead, reload=reload).run()
+        supervisor = Supervisor(
+            sockets, serve_one, peer_sockets=peer_sockets, on_worker_exit=mark_worker_metrics_dead, reload=reload
+        )
+        return supervisor.run()
     finally:
-        for sock in sockets:
+        for sock in [*sockets, *peer_sockets]:
             sock.close()
+        shutil.rmtree(peer_folder, ignore_errors=True)
 
 
 def load_before_fork(settings: Settings, *, read_only: bool) -> Assistant:

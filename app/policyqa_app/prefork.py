@@ -106,11 +106,33 @@ def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return sockets * count if shared else sockets
 
 
+def bind_peer_sockets(folder: str, count: int) -> list[socket.socket]:
+    """``count`` Unix sockets in ``folder`` (``worker-N.sock``), one a worker, for the workers to reach each other.
+
+    The chat UI's requests of one session go to one worker (see ``policyqa_app.affinity``);
+    a worker started in place of another takes over its socket, as it does the port's.
+    ``folder`` should be private to the server (``tempfile.mkdtemp``): whoever can connect
+    to these sockets is believed about a request's client address.
+    """
+    sockets: list[socket.socket] = []
+    try:
+        for slot in range(count):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.bind(os.path.join(folder, f"worker-{slot}.sock"))
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
 @dataclass
 class Supervisor:
-    """Forks one process a socket, each running ``serve_one(sock)``, and keeps one running on each.
+    """Forks one process a socket, each running ``serve_one(slot)``, and keeps one running on each.
 
-    ``serve_one`` runs in the child and returns its exit code; ``on_worker_exit(pid)`` runs in
+    ``serve_one`` runs in the child, serves ``sockets[slot]`` (and ``peer_sockets[slot]``, the
+    worker's own Unix socket, when there are such) and returns its exit code; ``on_worker_exit(pid)`` runs in
     the supervisor after a worker has gone (for example to mark its metrics dead). A worker
     started in place of one that died takes over its socket, with the connections waiting there.
 
@@ -120,7 +142,8 @@ class Supervisor:
     """
 
     sockets: list[socket.socket]
-    serve_one: Callable[[socket.socket], int]
+    serve_one: Callable[[int], int]
+    peer_sockets: list[socket.socket] = field(default_factory=list)
     on_worker_exit: Callable[[int], None] = lambda pid: None
     reload: Callable[[], bool] | None = None
     running: dict[int, tuple[int, float]] = field(default_factory=dict)  # pid -> (slot, monotonic start)
@@ -129,7 +152,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Start the workers and supervise them until SIGTERM or SIGINT; the exit code of the server."""
-        for sock in {id(sock): sock for sock in self.sockets}.values():
+        for sock in {id(sock): sock for sock in [*self.sockets, *self.peer_sockets]}.values():
             sock.listen(LISTEN_BACKLOG)
         self._freeze()
         previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISOR_SIGNALS)
@@ -155,10 +178,11 @@ class Supervisor:
             code = 1
             try:
                 signal.pthread_sigmask(signal.SIG_SETMASK, child_mask)
-                for sock in self.sockets:
-                    if sock is not self.sockets[slot]:
+                own = {id(self.sockets[slot]), *(id(s) for s in self.peer_sockets[slot : slot + 1])}
+                for sock in [*self.sockets, *self.peer_sockets]:
+                    if id(sock) not in own:
                         sock.close()  # this worker's copies of the other workers' sockets
-                code = self.serve_one(self.sockets[slot])
+                code = self.serve_one(slot)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
             except BaseException:
