@@ -174,7 +174,8 @@ def test_the_served_process_keeps_gradio_files_in_a_private_folder_removed_at_sh
     command += ["--corpus", str(mini_index.settings.corpus_dirs[0])]
     log = tmp_path / "server.log"  # a file, not a pipe: a full pipe would stall the server
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, env=environment, stdout=sink, stderr=subprocess.STDOUT)
+        # In the test's folder: workers (the default, one a core) keep their shared state in ./var.
+        process = subprocess.Popen(command, env=environment, stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS  # only stops a broken run from hanging

@@ -235,9 +235,11 @@ def register(subparsers: argparse._SubParsersAction, common_parent: argparse.Arg
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        # Default 1: the UI's Gradio queue needs a browser's requests on one process (see docs/deployment.md).
-        help=f"worker processes (default 1; 0: one a core, at most {MAX_DEFAULT_WORKERS}); limits hold across them",
+        default=0,
+        help=(
+            f"worker processes (default 0: one a core, at most {MAX_DEFAULT_WORKERS}); limits, sessions and"
+            " the chat UI's conversations hold across them"
+        ),
     )
     parser.add_argument(
         "--read-only",

@@ -621,9 +621,9 @@ def _serve_and_add(
     requests: list[_Request] = []
     stop = threading.Event()
     with server_log.open("w") as log:
-        server = subprocess.Popen(
-            [*_cli(), "serve", *where, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
-        )
+        # One process, as in the runs this step is compared with (the default is now one worker a core).
+        command = [*_cli(), "serve", *where, "--port", str(port), "--workers", "1"]
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             say(f"      policyqa serve on port {port}, a copy of the index; waiting for /readyz")
             out: dict[str, object] = {

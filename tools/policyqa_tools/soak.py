@@ -111,7 +111,9 @@ class Server:
             GRADIO_ANALYTICS_ENABLED="False",
         )
         env.pop("POLICYQA_API_KEYS_FILE", None)
+        # One process: the memory sampled is the server's pid (the default is now one worker a core).
         command = [sys.executable, "-m", "policyqa_app", "--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--workers", "1"]
         for folder in args.corpus or ():
             command += ["--corpus", folder]
         if args.index_dir:
