@@ -204,3 +204,25 @@ def test_gradio_upload_route_opens_to_admin_identities_only(identity: Identity |
     scope = {"type": "http", "path": "/gradio_api/upload", "method": "POST", "headers": [], "state": dict(state)}
     asyncio.run(ClosedRoutesMiddleware(app, admin_open=frozenset())(scope, receive, send))
     assert sent[-1] == 404
+
+
+def test_a_worker_that_lost_the_session_keeps_the_earlier_turns_apart(handlers: UIHandlers) -> None:
+    """A new build's worker (or a restarted server) gets the page's chat but none of its answers."""
+    import gradio as gr
+
+    question = "职务科技成果转化的奖励是多少？"
+    first = list(handlers.respond(question, [], [], 5, None))  # type: ignore[arg-type]
+    history, answers = first[-1][0], first[-1][1]
+    assert len(answers) == 1 and "#pq-cite-0-" in history[-1]["content"]
+    # The same page asks again of a worker that has no answers for it.
+    second = list(handlers.respond(question, history, [], 5, None))  # type: ignore[arg-type]
+    history, answers = second[-1][0], second[-1][1]
+    assert answers[0] is None and answers[1]["citations"]
+    assert "#pq-cite-1-" in history[-1]["content"] and "#pq-cite-0-" not in history[-1]["content"]
+    # The first answer's links open nothing rather than the second answer's cards ...
+    assert handlers.open_cited("0:1", answers, False) == (gr.skip(),) * 4
+    assert handlers.open_cited("1:1", answers, False)[0] is answers[1]
+    # ... and rating the first answer records nothing rather than rating the second.
+    like = SimpleNamespace(index=1, liked=True)
+    rated, note = handlers.rate(answers, {}, like, request_with(READER_KEY))  # type: ignore[arg-type]
+    assert rated == {} and note == gr.skip()

@@ -361,8 +361,12 @@ class UIHandlers:
             gr.Warning("请输入问题。Please type a question.")
             yield history, answers, message, gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        history = list(history or []) + [{"role": "user", "content": escape_text(question)}]
-        answers = list(answers or [])
+        history = list(history or [])
+        # A worker that has lost the session (restarted, or replaced by a new build's) starts with no
+        # answers while the page still shows the earlier ones: those turns are kept as unknown, so that
+        # the new answer's turn, its citation links and its rating are its own, not an earlier one's.
+        answers = list(answers or []) + [None] * (_replies(history) - len(answers or []))
+        history.append({"role": "user", "content": escape_text(question)})
         turn = len(answers)
         yield history, answers, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
@@ -498,6 +502,12 @@ class UIHandlers:
 
     def clear(self) -> tuple[list[Any], list[Any], dict[str, int], None, Any, str, str]:
         return [], [], {}, None, citation_choices(None), placeholder_card_html(CARD_HINT), ""
+
+
+def _replies(history: Sequence[Any]) -> int:
+    """How many answers the chat shows: its assistant messages (dicts, or Gradio's message objects)."""
+    roles = (m.get("role") if isinstance(m, dict) else getattr(m, "role", None) for m in history)
+    return sum(1 for role in roles if role == "assistant")
 
 
 class UploadError(Exception):
