@@ -326,3 +326,26 @@ def test_a_text_outside_the_law_that_discusses_the_place_asked_about_is_lifted_a
     assert lifted("What is special about the Zhejiang model?") == {"地方创新模式", "浙江省示范河道条例"}
     # A legal text that names a place is not that place's: its place is its jurisdiction.
     assert "示范交通条例" not in lifted("澳门的公务员试用期是多久？")
+
+
+def test_an_english_passages_match_of_the_questions_own_words_leaves_chinese_bm25_its_scale(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # The paper's English summary holds the English question's own words; the Chinese passage
+    # holds their renderings. In one BM25 scale whichever scored higher set the best score and the
+    # other's share of it shrank (at the library, the summary's many words crushed every Chinese
+    # passage); each language's part now has its own best.
+    files = {
+        "summary": "Summary\n\nThis paper studies how the government can support technology transfer by "
+        "universities, how universities can support technology transfer, and how government policy can "
+        "support technology transfer by universities in industry.",
+        "answer": "第三章 职责\n\n政府应当支持高等院校的科技成果转化，完善技术转移政策。",
+        "other": "第一章 总则\n\n本办法所称的农产品，是指来源于农业的初级产品。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    question = "How can the government support technology transfer by universities?"
+    shares = {p.doc_id: p.lexical_score for p in assistant.search(question, k=3).passages}
+    assert shares["summary"] == pytest.approx(1.0)
+    assert shares["answer"] == pytest.approx(1.0)
+    assert shares.get("other", 0.0) < 0.5

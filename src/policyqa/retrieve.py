@@ -11,6 +11,7 @@ process by default, or a Milvus collection; the scoring after them is the same.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -174,7 +175,7 @@ class Retriever:
             candidates.extend(r for r in sorted(definition_rows) if r not in seen)
         if not candidates:
             return []
-        lexical_all = store.lexical_scores(tokens, candidates) if best_lexical > 0 else np.zeros(len(candidates))
+        shares = self._lexical_shares(tokens, candidates, best_lexical, english=not query.chinese)
         dense = self._dense_scores(query.vector, candidates)
         mode = self.settings.retrieval
         weight = self.settings.lexical_weight
@@ -183,8 +184,7 @@ class Retriever:
         # that gives none cannot be all of it.
         figure = asked_figure(query.text) if self.settings.figure_bonus else None
         scored = []
-        for row, dense_score, row_lexical in zip(candidates, dense.tolist(), lexical_all.tolist(), strict=True):
-            lexical = row_lexical / best_lexical if best_lexical > 0 else 0.0
+        for row, dense_score, lexical in zip(candidates, dense.tolist(), shares.tolist(), strict=True):
             if mode == "dense":
                 fused = dense_score
             elif mode == "lexical":
@@ -213,6 +213,27 @@ class Retriever:
         if compared:
             return self._each_compared(scored, k, compared)
         return self._merge(scored, k)
+
+    def _lexical_shares(self, tokens: list[str], candidates: list[int], best: float, english: bool) -> np.ndarray:
+        """Each candidate's BM25 as a share of the best score, ``best`` (that of the lexical top k).
+
+        An English question's own words match only the corpus's English text (the paper's
+        English summary and front matter, a document in English). In one query with their
+        Chinese renderings, a passage holding many of them set the scale, and every Chinese
+        passage's share of it shrank: the paper's summary ranked above the body text that
+        answers. For such a question each part is scaled by its own best among the candidates
+        (BM25 adds up over a query's words, so the Chinese part is the whole less the English
+        one), and a passage keeps the larger share.
+        """
+        if best <= 0:
+            return np.zeros(len(candidates))
+        whole = self.store.lexical_scores(tokens, candidates)
+        latin = [t for t in tokens if _LATIN_WORD.fullmatch(t)]
+        if not english or not latin or len(latin) == len(tokens):
+            return whole.astype(np.float64) / best
+        in_english = self.store.lexical_scores(latin, candidates)
+        parts = [in_english, np.maximum(whole - in_english, 0.0)]
+        return np.max([part / top if (top := float(part.max())) > 0 else part for part in parts], axis=0)
 
     def relevance(self, query: Query, passages: list[Passage]) -> float:
         """How close the best passage is to the question itself, for the abstention floor.
@@ -542,6 +563,10 @@ class Retriever:
             spans=spans,
             chunk_ids=tuple(c.chunk_id for c in sorted(merged, key=lambda c: c.sentence_start)),
         )
+
+
+# A word of a Latin alphabet as the tokenizer gives it (lower case); digits and CJK are the other part.
+_LATIN_WORD = re.compile(r"[a-z]+")
 
 
 def _any_of(masks: Sequence[np.ndarray], count: int) -> np.ndarray:
