@@ -52,6 +52,19 @@ def admin_server(
         yield running
 
 
+def add_as_admin(page: object, url: str, admin_key: str, upload: Path) -> None:
+    """Sign in with ``admin_key``, choose ``upload`` in the Documents tab and press Add."""
+    page.goto(url)  # type: ignore[attr-defined]
+    page.fill("#api_key", admin_key)  # type: ignore[attr-defined]
+    page.click("button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_selector("#pq-send")  # type: ignore[attr-defined]
+    page.get_by_role("tab", name="文档 Documents").click()  # type: ignore[attr-defined]
+    page.locator("#pq-documents table").wait_for()  # type: ignore[attr-defined]
+    page.locator("#pq-upload input[type=file]").set_input_files(str(upload))  # type: ignore[attr-defined]
+    page.locator("#pq-upload").get_by_text(upload.name).first.wait_for()  # type: ignore[attr-defined]
+    page.click("#pq-add")  # type: ignore[attr-defined]
+
+
 def test_an_admin_uploads_a_file_sees_it_go_live_and_gets_answers_from_it(
     admin_server: RunningServer, tmp_path: Path
 ) -> None:
@@ -62,15 +75,7 @@ def test_an_admin_uploads_a_file_sees_it_go_live_and_gets_answers_from_it(
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            page.goto(admin_server.url)
-            page.fill("#api_key", ADMIN_KEY)
-            page.click("button[type=submit]")
-            page.wait_for_selector("#pq-send")
-            page.get_by_role("tab", name="文档 Documents").click()
-            page.locator("#pq-documents table").wait_for()
-            page.locator("#pq-upload input[type=file]").set_input_files(str(upload))
-            page.locator("#pq-upload").get_by_text(upload.name).first.wait_for()
-            page.click("#pq-add")
+            add_as_admin(page, admin_server.url, ADMIN_KEY, upload)
             # Gradio's progress shows the stages while the file goes in ...
             page.locator("#pq-admin-report .progress-text, #pq-admin-report .eta-bar, .progress-level").first.wait_for()
             report = page.locator("#pq-admin-report .pq-add-report")

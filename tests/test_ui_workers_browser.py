@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from test_ui_documents_browser import add_as_admin
 from test_workers import _serving_two_workers
 
 pytestmark = [
@@ -94,15 +95,7 @@ def test_an_upload_through_the_ui_of_two_workers_goes_live_on_both(tmp_path: Pat
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            page.goto(url)
-            page.fill("#api_key", ADMIN_KEY)
-            page.click("button[type=submit]")
-            page.wait_for_selector("#pq-send")
-            page.get_by_role("tab", name="文档 Documents").click()
-            page.locator("#pq-documents table").wait_for()
-            page.locator("#pq-upload input[type=file]").set_input_files(str(upload))
-            page.locator("#pq-upload").get_by_text(upload.name).first.wait_for()
-            page.click("#pq-add")
+            add_as_admin(page, url, ADMIN_KEY, upload)
             report = page.locator("#pq-admin-report .pq-add-report")
             report.wait_for()
             assert "已添加 added as" in report.inner_text() and "is live" in report.inner_text()
