@@ -251,3 +251,44 @@ def test_a_session_whose_worker_cannot_be_reached_gets_a_retryable_refusal(tmp_p
     sent = asyncio.run(unreachable_owner())
     assert sent[0]["status"] == 503 and (b"retry-after", b"1") in sent[0]["headers"]
     assert json.loads(sent[1]["body"])["error"]["code"] == "worker_unavailable"
+
+
+def test_a_body_that_trickles_in_is_left_to_the_apps_own_body_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from policyqa_app import affinity
+
+    monkeypatch.setattr(affinity, "BODY_TIMEOUT_SECONDS", 0.2)
+    seen: list[bytes] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append((await receive())["body"])  # what came before the stall, given again
+        await send({"type": "http.response.start", "status": 408, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def stalled() -> list[dict]:  # type: ignore[type-arg]
+        router = SessionAffinity(app, 0, ["/nowhere/worker-0.sock", "/nowhere/worker-1.sock"])
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/gradio_api/queue/join",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8000),
+        }
+        first = iter([{"type": "http.request", "body": b'{"data": [', "more_body": True}])
+
+        async def receive():  # type: ignore[no-untyped-def]
+            return next(first, None) or await asyncio.Event().wait()
+
+        sent: list[dict] = []  # type: ignore[type-arg]
+
+        async def send(message):  # type: ignore[no-untyped-def]
+            sent.append(message)
+
+        await router(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(stalled())
+    assert seen == [b'{"data": ['] and sent[0]["status"] == 408

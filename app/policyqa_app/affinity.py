@@ -34,6 +34,8 @@ from urllib.parse import parse_qs
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .limits import BODY_TIMEOUT_SECONDS
+
 UI_API_PREFIX = "/gradio_api/"
 ROUTED_CLIENT_HEADER = b"x-policyqa-routed-client"
 # Read to find the session in an event's JSON body; a larger body is served where it arrives
@@ -198,16 +200,19 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, Receiv
     chunks: list[bytes] = []
     size = 0
     messages: list[Message] = []
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        size += len(chunks[-1])
-        if not message.get("more_body", False) or size > limit:
-            break
-    complete = messages[-1]["type"] == "http.request" and not messages[-1].get("more_body", False)
+    # A body that trickles in is left to the app's body limit (408) with what has come so far.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if not message.get("more_body", False) or size > limit:
+                    break
+    complete = bool(messages) and messages[-1]["type"] == "http.request" and not messages[-1].get("more_body", False)
     replayed = iter(messages)
 
     async def replay() -> Message:
