@@ -227,6 +227,19 @@ def test_sessions_are_shared_revoked_and_expire(backend: tuple[str, object]) -> 
     assert first.get_session("digest-b") is None
 
 
+def test_a_conversation_kept_by_one_process_is_read_by_another_and_expires(backend: tuple[str, object]) -> None:
+    first, second = _open(backend), _open(backend)
+    answers = '[{"question": "职务科技成果转化的奖励是多少？", "citations": []}, null]'
+    first.put_conversation("page-a", answers, 3600)
+    first.put_conversation("page-b", "[]", 1)
+    assert second.get_conversation("page-a") == answers
+    second.put_conversation("page-a", "[null, null, null]", 3600)  # the next answer replaces the whole
+    assert first.get_conversation("page-a") == "[null, null, null]"
+    assert first.get_conversation("page-c") is None
+    time.sleep(1.2)
+    assert first.get_conversation("page-b") is None
+
+
 def _refusal(store: SharedEmbedTokenStore, token: str) -> str:
     with pytest.raises(EmbedTokenError) as refused:
         store.redeem(token)

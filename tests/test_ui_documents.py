@@ -226,3 +226,30 @@ def test_a_worker_that_lost_the_session_keeps_the_earlier_turns_apart(handlers: 
     like = SimpleNamespace(index=1, liked=True)
     rated, note = handlers.rate(answers, {}, like, request_with(READER_KEY))  # type: ignore[arg-type]
     assert rated == {} and note == gr.skip()
+
+
+def test_another_worker_opens_the_cards_of_answers_it_never_gave(tmp_path: Path, handlers: UIHandlers) -> None:
+    """Two workers' handlers share one state file: the conversation goes on where the other left it."""
+    import gradio as gr
+
+    from policyqa_app.state import SqliteState
+
+    state = SqliteState(tmp_path / "state.sqlite3")
+    first_worker = handlers
+    first_worker.service.state = state
+    second_worker = UIHandlers(dataclasses.replace(first_worker.service))
+    page = SimpleNamespace(**vars(request_with(READER_KEY)), session_hash="page-1")
+    question = "职务科技成果转化的奖励是多少？"
+    history, answers = list(first_worker.respond(question, [], [], 5, None, request=page))[-1][:2]
+    history, answers = list(first_worker.respond(question, history, answers, 5, None, request=page))[-1][:2]
+    # The second worker has none of the page's answers in memory, as after a new build's fork.
+    opened = second_worker.open_cited("0:1", [], False, page)
+    assert opened[0] == answers[0] and "pq-card" in opened[2]
+    history, answers_now = list(second_worker.respond(question, history, [], 5, None, request=page))[-1][:2]
+    assert answers_now[:2] == answers and answers_now[2]["citations"]
+    assert "#pq-cite-2-" in history[-1]["content"]
+    # Another page, or another person on the same page's session id, finds nothing of it.
+    other_page = SimpleNamespace(**vars(request_with(READER_KEY)), session_hash="page-2")
+    assert second_worker.open_cited("0:1", [], False, other_page) == (gr.skip(),) * 4
+    anonymous = SimpleNamespace(**vars(request_with(None)), session_hash="page-1")
+    assert second_worker.open_cited("0:1", [], False, anonymous) == (gr.skip(),) * 4

@@ -52,12 +52,22 @@ def admin_server(
         yield running
 
 
-def add_as_admin(page: object, url: str, admin_key: str, upload: Path) -> None:
-    """Sign in with ``admin_key``, choose ``upload`` in the Documents tab and press Add."""
+def sign_in(page: object, url: str, key: str) -> None:
+    """Open the UI at ``url`` and sign in with ``key``."""
     page.goto(url)  # type: ignore[attr-defined]
-    page.fill("#api_key", admin_key)  # type: ignore[attr-defined]
+    page.fill("#api_key", key)  # type: ignore[attr-defined]
     page.click("button[type=submit]")  # type: ignore[attr-defined]
     page.wait_for_selector("#pq-send")  # type: ignore[attr-defined]
+
+
+def add_as_admin(page: object, url: str, admin_key: str, upload: Path) -> None:
+    """Sign in with ``admin_key``, choose ``upload`` in the Documents tab and press Add."""
+    sign_in(page, url, admin_key)
+    add_file(page, upload)
+
+
+def add_file(page: object, upload: Path) -> None:
+    """Choose ``upload`` in the Documents tab (signed in as an admin) and press Add."""
     page.get_by_role("tab", name="文档 Documents").click()  # type: ignore[attr-defined]
     page.locator("#pq-documents table").wait_for()  # type: ignore[attr-defined]
     page.locator("#pq-upload input[type=file]").set_input_files(str(upload))  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
-from test_ui_documents_browser import add_as_admin
+from test_ui_documents_browser import add_file, sign_in
 from test_workers import _serving_two_workers
 
 pytestmark = [
@@ -95,15 +95,28 @@ def test_an_upload_through_the_ui_of_two_workers_goes_live_on_both(tmp_path: Pat
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            add_as_admin(page, url, ADMIN_KEY, upload)
+            sign_in(page, url, ADMIN_KEY)
+            page.fill("#pq-question textarea", "技术成熟度曲线")  # an answer before the new build
+            page.click("#pq-send")
+            first_link = page.locator("#pq-chat .pq-sources a.pq-cite[href^='#pq-cite-0-']").first
+            first_link.wait_for()
+            add_file(page, upload)
             report = page.locator("#pq-admin-report .pq-add-report")
             report.wait_for()
             assert "已添加 added as" in report.inner_text() and "is live" in report.inner_text()
             page.get_by_role("tab", name="问答 Ask").click()
-            for turn in range(3):  # new connections each time, to whichever worker; all serve the new build
+            for turn in range(1, 4):  # new connections each time, to whichever worker; all serve the new build
                 page.fill("#pq-question textarea", "数据交易场所应当多久公开交易规则？")
                 page.click("#pq-send")
                 page.locator(f"#pq-chat .pq-sources a.pq-cite[href^='#pq-cite-{turn}-']").first.wait_for()
             assert page.locator("#pq-chat").inner_text().count("每季度公开交易规则") >= 3
+            # The answer given before the workers were replaced still opens its card (the shared store).
+            before = page.inner_text("#pq-card")
+            first_link.click()
+            page.wait_for_function(
+                "before => { const card = document.querySelector('#pq-card');"
+                " return card.innerText !== before && card.innerText.includes('技术成熟度'); }",
+                arg=before,
+            )
         finally:
             browser.close()

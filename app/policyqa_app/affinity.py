@@ -18,8 +18,9 @@ if it had come from the browser: the browser's address and scheme travel in
 request that arrives over the network. Limits, metrics and logs see a passed-on request once,
 on its owner.
 
-A worker replaced by a new build's (see ``prefork``) takes its conversations with it, as a
-restart of a single server does: the chat goes on, earlier answers' citation cards are gone.
+A worker replaced by a new build's (see ``prefork``) loses what Gradio held in its memory; the
+UI's handlers keep each conversation's answers in the shared store too, and the worker that takes
+the session over reads them back (``ui_handlers.UIHandlers.conversation``).
 """
 
 from __future__ import annotations

@@ -107,6 +107,12 @@ class SharedState(Protocol):
         """Keep an embed token (``identity`` serialised) under its digest, redeemable once within ``ttl`` seconds."""
         ...
 
+    def put_conversation(self, key: str, answers: str, ttl: int) -> None:
+        """Keep a chat UI conversation's answers (JSON) under ``key`` for ``ttl`` seconds."""
+        ...
+
+    def get_conversation(self, key: str) -> str | None: ...
+
     def redeem_embed_token(self, digest: str) -> tuple[str, str | None]:
         """Spend an embed token: ``("ok", identity)``, or ``("unknown" | "used" | "expired", None)``."""
         ...
@@ -338,6 +344,13 @@ class RedisState:
     def drop_session(self, digest: str) -> None:
         self._call(self._client.delete, self._key("session", digest))
 
+    def put_conversation(self, key: str, answers: str, ttl: int) -> None:
+        self._call(self._client.set, self._key("conversation", key), answers, ex=ttl)
+
+    def get_conversation(self, key: str) -> str | None:
+        value = self._call(self._client.get, self._key("conversation", key))
+        return None if value is None else str(value)
+
     def put_embed_token(self, digest: str, identity: str, ttl: float) -> None:
         args = [identity, int(ttl * 1000), int(EMBED_TOKEN_MEMORY_SECONDS * 1000)]
         self._call(self._put_embed, keys=[self._key("embed", digest)], args=args)
@@ -389,6 +402,7 @@ CREATE TABLE IF NOT EXISTS embed_tokens (
 );
 CREATE TABLE IF NOT EXISTS slots (owner TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS signals (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conversations (key TEXT PRIMARY KEY, answers TEXT NOT NULL, expires REAL NOT NULL);
 """
 # Expired rows are deleted every this many writes, so the file stays small.
 _PRUNE_EVERY = 500
@@ -475,6 +489,7 @@ class SqliteState:
         db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
         db.execute("DELETE FROM slots WHERE expires <= ?", (now,))
         db.execute("DELETE FROM embed_tokens WHERE forget <= ?", (now,))
+        db.execute("DELETE FROM conversations WHERE expires <= ?", (now,))
         # A bucket untouched for a day is full again whatever its rate (the longest period is a day).
         db.execute("DELETE FROM buckets WHERE updated <= ?", (now - 86400,))
 
@@ -526,6 +541,21 @@ class SqliteState:
 
     def drop_session(self, digest: str) -> None:
         self._transaction(lambda db, _now: db.execute("DELETE FROM sessions WHERE digest = ?", (digest,)))
+
+    def put_conversation(self, key: str, answers: str, ttl: int) -> None:
+        self._transaction(
+            lambda db, now: db.execute(
+                "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?)", (key, answers, now + ttl)
+            )
+        )
+
+    def get_conversation(self, key: str) -> str | None:
+        def work(db: sqlite3.Connection, now: float) -> str | None:
+            row = db.execute("SELECT answers FROM conversations WHERE key = ? AND expires > ?", (key, now)).fetchone()
+            return None if row is None else str(row[0])
+
+        result: str | None = self._transaction(work)
+        return result
 
     def put_embed_token(self, digest: str, identity: str, ttl: float) -> None:
         self._transaction(

@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no calls home
 
 import hashlib  # noqa: E402
+import json  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
@@ -50,11 +51,14 @@ from .present import (  # noqa: E402
 )
 from .security import Identity  # noqa: E402
 from .service import Service, key_term_glosses  # noqa: E402
+from .state import StateUnavailableError  # noqa: E402
 
 log = logging.getLogger("policyqa.app")
 
 CARD_HINT = "点击答案中的引用编号查看出处。\nClick a citation number in an answer to see its source."
 MAX_GLOSSED_QUOTES = 3
+# Turns of a conversation kept for the other workers; older ones are kept as unknown (their cards close).
+MAX_REMEMBERED_TURNS = 50
 
 
 class SourceTexts:
@@ -354,6 +358,7 @@ class UIHandlers:
         regions: list[str] | None = None,
         years: str | None = None,
         mode: str = "extractive",
+        request: gr.Request = None,  # type: ignore[assignment]
     ):  # type: ignore[no-untyped-def]
         # ``mode``: the answer toggle (extractive | llm), the last input of the ask controls.
         question = (message or "").strip()
@@ -363,9 +368,11 @@ class UIHandlers:
             return
         history = list(history or [])
         # A worker that has lost the session (restarted, or replaced by a new build's) starts with no
-        # answers while the page still shows the earlier ones: those turns are kept as unknown, so that
-        # the new answer's turn, its citation links and its rating are its own, not an earlier one's.
-        answers = list(answers or []) + [None] * (_replies(history) - len(answers or []))
+        # answers while the page still shows the earlier ones: they come back from the shared store,
+        # or are kept as unknown, so that the new answer's turn, its citation links and its rating
+        # are its own, not an earlier one's.
+        answers = self.conversation(request, answers, _replies(history))
+        answers += [None] * (_replies(history) - len(answers))
         history.append({"role": "user", "content": escape_text(question)})
         turn = len(answers)
         yield history, answers, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -390,6 +397,7 @@ class UIHandlers:
         except (QuestionError, ConfigError) as exc:
             history.append({"role": "assistant", "content": f"<p>⚠ {escape_text(str(exc))}</p>"})
             answers.append(None)
+            self.remember(request, answers)
             yield history, answers, "", None, citation_choices(None), placeholder_card_html(CARD_HINT), ""
             return
         except PolicyQAError as exc:
@@ -398,10 +406,12 @@ class UIHandlers:
                 {"role": "assistant", "content": f"<p>⚠ 服务暂不可用 Service unavailable: {escape_text(str(exc))}</p>"}
             )
             answers.append(None)
+            self.remember(request, answers)
             yield history, answers, "", None, citation_choices(None), placeholder_card_html(CARD_HINT), ""
             return
         data = answer.to_dict()
         answers.append(data)
+        self.remember(request, answers)
         english = english_reader(data)
         citations: list[dict[str, Any]] = data["citations"]  # type: ignore[assignment]
         # Quotes are revealed one by one too, unless the generated sentences were already.
@@ -430,11 +440,18 @@ class UIHandlers:
         history.append(final)
         yield history, answers, "", data, citation_choices(data), self.card_for(data, None, False), copy_text(data)
 
-    def open_cited(self, target: str, answers: list[dict[str, Any] | None], with_context: bool):  # type: ignore[no-untyped-def]
+    def open_cited(  # type: ignore[no-untyped-def]
+        self,
+        target: str,
+        answers: list[dict[str, Any] | None],
+        with_context: bool,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ):
         """Open card n of answer ``turn``: ``target`` is "TURN:N", sent by the page's click handler."""
         turn_text, _, n = str(target or "").partition(":")
         try:
             turn = int(turn_text)
+            answers = self.conversation(request, answers, turn + 1)
             answer = answers[turn] if turn >= 0 else None
         except (ValueError, IndexError, TypeError):
             answer = None
@@ -450,6 +467,7 @@ class UIHandlers:
     ) -> tuple[dict[str, int], str]:
         index = data.index if isinstance(data.index, int) else data.index[0]
         turn = index // 2  # each question gets exactly one reply: user, assistant, user, assistant...
+        answers = self.conversation(request, answers, turn + 1)
         answer = answers[turn] if 0 <= turn < len(answers) else None
         if answer is None or data.liked not in (True, False):
             return rated, gr.skip()
@@ -479,6 +497,7 @@ class UIHandlers:
             return rated, comment, placeholder_card_html("请先填写意见。Please write a comment first.")
         rated = dict(rated or {})
         turn = rated.get("last")
+        answers = self.conversation(request, answers, (turn or 0) + 1)
         if turn is None:
             turn = max((i for i, a in enumerate(answers or []) if a is not None), default=None)
         if turn is None:
@@ -499,6 +518,51 @@ class UIHandlers:
                 )
             )
         return rated, "", placeholder_card_html("已保存意见，谢谢！Comment saved, thank you.")
+
+    # --- the conversation, kept in the shared store for the other workers ------------------------
+
+    def conversation(
+        self, request: gr.Request | None, answers: list[dict[str, Any] | None] | None, turns: int
+    ) -> list[dict[str, Any] | None]:
+        """The session's answers: this worker's, or the shared store's when it holds more of the ``turns`` asked for.
+
+        Gradio keeps them in this worker's memory: a worker started in place of another (a new
+        build, a crash, a restart) has none for a page that shows some.
+        """
+        answers = list(answers or [])
+        if len(answers) >= turns and all(a is not None for a in answers[:turns]):
+            return answers
+        key = self._conversation_key(request)
+        if key is None:
+            return answers
+        try:
+            stored = self.service.state.get_conversation(key)  # type: ignore[union-attr]
+        except StateUnavailableError as exc:
+            log.warning("conversation not read: %s", exc)
+            return answers
+        kept = json.loads(stored) if stored else []
+        return kept if isinstance(kept, list) and len(kept) > len(answers) else answers
+
+    def remember(self, request: gr.Request | None, answers: list[dict[str, Any] | None]) -> None:
+        """Keep the session's answers in the shared store, for as long as a sign-in lasts."""
+        key = self._conversation_key(request)
+        if key is None:
+            return
+        try:
+            kept = [None] * max(0, len(answers) - MAX_REMEMBERED_TURNS) + answers[-MAX_REMEMBERED_TURNS:]
+            body = json.dumps(kept, ensure_ascii=False)
+            self.service.state.put_conversation(key, body, self.service.settings.session_ttl_seconds)  # type: ignore[union-attr]
+        except StateUnavailableError as exc:  # the answer is shown all the same; only another worker misses it
+            log.warning("conversation not kept: %s", exc)
+
+    def _conversation_key(self, request: gr.Request | None) -> str | None:
+        """The store's key for this browser session: its Gradio session and who is signed in, hashed."""
+        session = getattr(request, "session_hash", None)
+        if self.service.state is None or not session:
+            return None
+        identity = request_identity(request, self.service)
+        owner = identity.name if identity else "anonymous"
+        return hashlib.sha256(f"{owner}\x00{session}".encode()).hexdigest()
 
     def clear(self) -> tuple[list[Any], list[Any], dict[str, int], None, Any, str, str]:
         return [], [], {}, None, citation_choices(None), placeholder_card_html(CARD_HINT), ""
