@@ -532,8 +532,13 @@ class SqliteState:
         )
 
     def get_session(self, digest: str) -> str | None:
+        return self._unexpired("SELECT name FROM sessions WHERE digest = ? AND expires > ?", digest)
+
+    def _unexpired(self, select: str, key: str) -> str | None:
+        """The value ``select`` (with the parameters key, now) finds for ``key`` before it expires, or None."""
+
         def work(db: sqlite3.Connection, now: float) -> str | None:
-            row = db.execute("SELECT name FROM sessions WHERE digest = ? AND expires > ?", (digest, now)).fetchone()
+            row = db.execute(select, (key, now)).fetchone()
             return None if row is None else str(row[0])
 
         result: str | None = self._transaction(work)
@@ -550,12 +555,7 @@ class SqliteState:
         )
 
     def get_conversation(self, key: str) -> str | None:
-        def work(db: sqlite3.Connection, now: float) -> str | None:
-            row = db.execute("SELECT answers FROM conversations WHERE key = ? AND expires > ?", (key, now)).fetchone()
-            return None if row is None else str(row[0])
-
-        result: str | None = self._transaction(work)
-        return result
+        return self._unexpired("SELECT answers FROM conversations WHERE key = ? AND expires > ?", key)
 
     def put_embed_token(self, digest: str, identity: str, ttl: float) -> None:
         self._transaction(
