@@ -36,14 +36,14 @@ import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .limits import BODY_TIMEOUT_SECONDS
+from .middleware import UI_API_PREFIX
 
-UI_API_PREFIX = "/gradio_api/"
 ROUTED_CLIENT_HEADER = b"x-policyqa-routed-client"
 # Read to find the session in an event's JSON body; a larger body is served where it arrives
 # (the body limit refuses it there anyway).
 MAX_ROUTED_BODY_BYTES = 1024 * 1024
 _SESSION_IN_BODY = re.compile(rb'"session_hash"\s*:\s*"([A-Za-z0-9_\-]{1,128})"')
-_HEARTBEAT = re.compile(r"^/gradio_api/heartbeat/([A-Za-z0-9_\-]{1,128})/?$")
+_HEARTBEAT = re.compile(rf"^{UI_API_PREFIX}heartbeat/([A-Za-z0-9_\-]{{1,128}})/?$")
 PEER_KEEPALIVE_SECONDS = 1.0
 _UNAVAILABLE_BODY = (
     b'{"error": {"code": "worker_unavailable", "message": "The worker holding this session is restarting. Retry."}}'
@@ -97,7 +97,9 @@ class SessionAffinity:
             await self.app(scope, receive, send)
             return
         scope = self._believed(scope)
-        if not scope.get("path", "").startswith(UI_API_PREFIX) or len(self.peer_paths) < 2:
+        # A peer passes on only what this worker owns: served here without looking for its session again.
+        local = not scope.get("path", "").startswith(UI_API_PREFIX) or len(self.peer_paths) < 2
+        if local or _arrived_from_peer(scope):
             await self.app(scope, receive, send)
             return
         key = session_key(scope)
@@ -106,7 +108,7 @@ class SessionAffinity:
             body, receive = await _read_body(receive, MAX_ROUTED_BODY_BYTES)
             key = session_key(scope, body) if body is not None else None
         owner = owner_slot(key, len(self.peer_paths)) if key is not None else self.slot
-        if owner == self.slot or _arrived_from_peer(scope):
+        if owner == self.slot:
             await self.app(scope, receive, send)
             return
         await self._pass_on(owner, scope, receive, send, body)
@@ -123,7 +125,6 @@ class SessionAffinity:
             host, _, port = address.rpartition(":")
             scope["client"] = (host, int(port)) if port.isdigit() else None
             scope["scheme"] = scheme if scheme in ("http", "https") else "http"
-            scope["policyqa.routed"] = True
         return scope
 
     async def _pass_on(self, owner: int, scope: Scope, receive: Receive, send: Send, body: bytes | None) -> None:

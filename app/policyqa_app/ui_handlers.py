@@ -371,8 +371,9 @@ class UIHandlers:
         # answers while the page still shows the earlier ones: they come back from the shared store,
         # or are kept as unknown, so that the new answer's turn, its citation links and its rating
         # are its own, not an earlier one's.
-        answers = self.conversation(request, answers, _replies(history))
-        answers += [None] * (_replies(history) - len(answers))
+        replies = _replies(history)
+        answers = self.conversation(request, answers, replies)
+        answers += [None] * (replies - len(answers))
         history.append({"role": "user", "content": escape_text(question)})
         turn = len(answers)
         yield history, answers, "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
