@@ -8,13 +8,14 @@ browser session in three got no answer at all.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from test_ui_documents_browser import add_file, sign_in
-from test_workers import _serving_two_workers
+from test_workers import READY_WAIT_SECONDS, _children, _serving_two_workers
 
 pytestmark = [
     pytest.mark.browser,
@@ -88,7 +89,7 @@ def test_an_upload_through_the_ui_of_two_workers_goes_live_on_both(tmp_path: Pat
         "POLICYQA_ADMIN_KEYS": ADMIN_KEY,
     }
     with (
-        _serving_two_workers(tmp_path, shared, key=ADMIN_KEY) as (url, _server),
+        _serving_two_workers(tmp_path, shared, key=ADMIN_KEY) as (url, server),
         sync_api.sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -100,12 +101,14 @@ def test_an_upload_through_the_ui_of_two_workers_goes_live_on_both(tmp_path: Pat
             page.click("#pq-send")
             first_link = page.locator("#pq-chat .pq-sources a.pq-cite[href^='#pq-cite-0-']").first
             first_link.wait_for()
+            old_workers = set(_children(server.pid))
             add_file(page, upload)
             report = page.locator("#pq-admin-report .pq-add-report")
             report.wait_for()
             assert "已添加 added as" in report.inner_text() and "is live" in report.inner_text()
+            _wait_for_new_workers(server.pid, old_workers)
             page.get_by_role("tab", name="问答 Ask").click()
-            for turn in range(1, 4):  # new connections each time, to whichever worker; all serve the new build
+            for turn in range(1, 4):  # new connections each time, to whichever new worker; both serve the new build
                 page.fill("#pq-question textarea", "数据交易场所应当多久公开交易规则？")
                 page.click("#pq-send")
                 page.locator(f"#pq-chat .pq-sources a.pq-cite[href^='#pq-cite-{turn}-']").first.wait_for()
@@ -120,3 +123,12 @@ def test_an_upload_through_the_ui_of_two_workers_goes_live_on_both(tmp_path: Pat
             )
         finally:
             browser.close()
+
+
+def _wait_for_new_workers(server_pid: int, old_workers: set[int]) -> None:
+    """Until the supervisor has forked two workers in place of ``old_workers`` (it follows the new build)."""
+    deadline = time.monotonic() + READY_WAIT_SECONDS  # a wait for an event, not a measurement
+    while len(set(_children(server_pid)) - old_workers) < 2:
+        if time.monotonic() > deadline:
+            pytest.fail("the workers were never replaced after the new build went live")
+        time.sleep(0.2)

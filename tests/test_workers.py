@@ -58,13 +58,16 @@ def _serving_two_workers(
     script = Path(sys.executable).with_name("policyqa")
     command = [str(script), "serve", "--workers", "2", "--port", str(port), "--corpus", str(corpus)]
     command += ["--index-dir", str(tmp_path / "index")]
-    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The log goes to a file: a pipe nobody reads would stop the server once it filled.
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=sink)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + READY_WAIT_SECONDS  # a wait for readiness, not a measurement
     try:
         while True:
             if server.poll() is not None:
-                pytest.fail(f"serve exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+                pytest.fail(f"serve exited: {log.read_text(errors='replace')[-2000:]}")
             try:
                 headers = {"Authorization": f"Bearer {key}"} if key else {}
                 if httpx.get(f"{url}/readyz", headers=headers, timeout=5).status_code == 200:
@@ -167,7 +170,7 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(tmp_path: Pat
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
         assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "every worker stopped with the server"
-        assert b"exited (signal SIGKILL)" in (server.stderr.read() if server.stderr else b"")
+        assert "exited (signal SIGKILL)" in (tmp_path / "serve.log").read_text(errors="replace")
 
 
 NEW_DOCUMENT = """# 示范无人机物流配送试点办法

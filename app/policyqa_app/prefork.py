@@ -39,6 +39,8 @@ STOP_TIMEOUT_SECONDS = 30.0  # SIGTERM, then this long for the workers' graceful
 # this many such exits in a row stop the server (a broken configuration, not a crash).
 QUICK_EXIT_SECONDS = 5.0
 QUICK_EXITS_TO_GIVE_UP = 5
+# uvicorn notices a SIGTERM within 0.1 s and then stops accepting; a new worker starts after this.
+RETIRE_PAUSE_SECONDS = 0.25
 REAP_INTERVAL_SECONDS = 1.0  # how often the supervisor reaps workers and looks for a new index build
 CHILD_ERROR_BYTES = 4096  # of a child's error message, passed back through a pipe
 SUPERVISOR_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
@@ -221,11 +223,17 @@ class Supervisor:
     def _replace_workers(self, child_mask: set[int | signal.Signals]) -> None:
         """A new worker on each socket, forked from what the supervisor now holds; the old ones retire."""
         self._freeze()
-        for pid, (slot, _started) in list(self.running.items()):
-            self._start_worker(slot, child_mask)
+        slots = sorted(slot for slot, _started in self.running.values())
+        for pid in list(self.running):
             del self.running[pid]
             self.retiring.add(pid)
             _signal(pid, signal.SIGTERM)  # uvicorn's graceful shutdown: requests in flight are answered
+        # The old workers stop accepting first: while an old and a new worker both accepted on one
+        # socket, a UI session's question could reach one and its event stream the other, and the
+        # page, told the session was unknown, would reload. Connections wait in the backlog meanwhile.
+        time.sleep(RETIRE_PAUSE_SECONDS)
+        for slot in slots:
+            self._start_worker(slot, child_mask)
         log.info("Workers replaced: %d started, %d retiring.", len(self.running), len(self.retiring))
 
     def _reap(self) -> list[tuple[int, int]]:
