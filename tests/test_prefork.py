@@ -72,15 +72,30 @@ def test_run_in_child_raises_the_childs_error_here() -> None:
 
 
 SUPERVISED = """
-import logging, os, socket, sys, time
+import logging, os, signal, socket, sys, time
 from pathlib import Path
 from policyqa_app.prefork import Supervisor, bind_sockets
 
 logging.basicConfig(level=logging.INFO)
 mode, folder = sys.argv[1], Path(sys.argv[2])
 
+def unsignalled(old_workers):  # those still running and not sent SIGTERM
+    found = []
+    for pid in old_workers:
+        try:
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        except OSError:
+            continue  # gone
+        pending = int(status["SigPnd"], 16) | int(status["ShdPnd"], 16)
+        if status["State"].split()[0] not in "ZX" and not pending & (1 << (signal.SIGTERM - 1)):
+            found.append(pid)
+    return found
+
 def serve_one(slot):
     sock = sockets[slot]
+    if (folder / "reloaded").exists():  # a replacement: the old workers must have been told to stop
+        old_workers = (folder / "reloaded").read_text().split()
+        (folder / f"old-running-{os.getpid()}").write_text(" ".join(unsignalled(old_workers)))
     (folder / str(os.getpid())).write_text("started")
     if mode == "fail":
         return 3
@@ -93,6 +108,7 @@ def reload():  # "a new build": once, when the test drops a file
     signal_file = folder / "reload"
     if signal_file.exists():
         signal_file.unlink()
+        (folder / "reloaded").write_text(" ".join(p.name for p in folder.iterdir() if p.name.isdigit()))
         return True
     return False
 
@@ -176,6 +192,11 @@ def test_a_reload_replaces_every_worker_and_retires_the_old_ones(tmp_path: Path)
         _wait(lambda: len(_started(tmp_path)) == 4)
         replacements = _started(tmp_path) - first
         assert len(replacements) == 2
+        # Each new worker started after every old one had been sent SIGTERM (uvicorn then stops
+        # accepting): never an old and a new worker accepting on one socket at once.
+        _wait(lambda: len(list((tmp_path / "workers").glob("old-running-*"))) == 2)
+        seen = {p.name: p.read_text() for p in (tmp_path / "workers").glob("old-running-*")}
+        assert len(seen) == 2 and set(seen.values()) == {""}, seen
         _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in first))
         assert not any(Path(f"/proc/{pid}").exists() for pid in first), "the old workers exited"
 
