@@ -8,14 +8,13 @@ browser session in three got no answer at all.
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from test_ui_documents_browser import add_file, sign_in
-from test_workers import READY_WAIT_SECONDS, _children, _serving_two_workers
+from test_workers import READY_WAIT_SECONDS, _children, _serving_two_workers, _wait_for_children
 
 pytestmark = [
     pytest.mark.browser,
@@ -127,8 +126,6 @@ def test_an_upload_through_the_ui_of_two_workers_goes_live_on_both(tmp_path: Pat
 
 def _wait_for_new_workers(server_pid: int, old_workers: set[int]) -> None:
     """Until the supervisor has forked two workers in place of ``old_workers`` (it follows the new build)."""
-    deadline = time.monotonic() + READY_WAIT_SECONDS  # a wait for an event, not a measurement
-    while len(set(_children(server_pid)) - old_workers) < 2:
-        if time.monotonic() > deadline:
-            pytest.fail("the workers were never replaced after the new build went live")
-        time.sleep(0.2)
+    children = _wait_for_children(server_pid, lambda now: len(set(now) - old_workers) >= 2, READY_WAIT_SECONDS)
+    if len(set(children) - old_workers) < 2:
+        pytest.fail("the workers were never replaced after the new build went live")

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from test_shared_state import RedisServer, require_redis_server
 pytest.importorskip("uvicorn", reason="serving needs the 'serve' extra")
 
 RATE = 5
+SERVE_LOG = "serve.log"  # in the test's folder: what `policyqa serve` wrote to stderr
 READY_WAIT_SECONDS = 240  # the index is built first, then two workers each load it
 
 
@@ -59,7 +60,7 @@ def _serving_two_workers(
     command = [str(script), "serve", "--workers", "2", "--port", str(port), "--corpus", str(corpus)]
     command += ["--index-dir", str(tmp_path / "index")]
     # The log goes to a file: a pipe nobody reads would stop the server once it filled.
-    log = tmp_path / "serve.log"
+    log = tmp_path / SERVE_LOG
     with log.open("wb") as sink:
         server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=sink)
     url = f"http://127.0.0.1:{port}"
@@ -135,12 +136,12 @@ def _assert_mostly_shared(workers: Iterable[int]) -> None:
         assert shared > 2 * private, f"worker {worker}: {shared} KiB shared, {private} KiB private"
 
 
-def _wait_for_replacement(pid: int, gone: int, seconds: float) -> list[int]:
-    """The supervisor's children once ``gone`` is no longer among them and two are running again."""
+def _wait_for_children(pid: int, done: Callable[[list[int]], bool], seconds: float) -> list[int]:
+    """The supervisor's children once ``done`` holds of them, or when ``seconds`` have passed."""
     deadline = time.monotonic() + seconds  # a wait for the supervisor, not a measurement
     while True:
         children = _children(pid)
-        if (gone not in children and len(children) == 2) or time.monotonic() > deadline:
+        if done(children) or time.monotonic() > deadline:
             return children
         time.sleep(0.2)
 
@@ -162,7 +163,7 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(tmp_path: Pat
     with _serving_two_workers(tmp_path, {"POLICYQA_STATE_DB": str(tmp_path / "state.sqlite3")}) as (url, server):
         first, second = _children(server.pid)
         os.kill(first, signal.SIGKILL)
-        workers = _wait_for_replacement(server.pid, first, 60)
+        workers = _wait_for_children(server.pid, lambda children: first not in children and len(children) == 2, 60)
         assert len(workers) == 2 and first not in workers and second in workers
         for _ in range(4):  # new connections, so that both workers take some
             with httpx.Client(base_url=url, timeout=60, headers={"Connection": "close"}) as client:
@@ -170,7 +171,7 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(tmp_path: Pat
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
         assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "every worker stopped with the server"
-        assert "exited (signal SIGKILL)" in (tmp_path / "serve.log").read_text(errors="replace")
+        assert "exited (signal SIGKILL)" in (tmp_path / SERVE_LOG).read_text(errors="replace")
 
 
 NEW_DOCUMENT = """# 示范无人机物流配送试点办法
