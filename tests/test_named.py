@@ -12,7 +12,8 @@ from policyqa import Assistant
 from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
 from policyqa.lexical import synonym_set
-from policyqa.named import asks_to_compare, document_names, kind_endings, title_has_ending
+from policyqa.named import asks_to_compare, described_documents, document_names, kind_endings, title_has_ending
+from policyqa.retrieve import DESCRIBED_TITLE_SEPARATION
 
 
 @pytest.mark.parametrize(
@@ -37,6 +38,64 @@ from policyqa.named import asks_to_compare, document_names, kind_endings, title_
 )
 def test_names_of_documents_are_found_in_both_languages(question: str, names: list[str]) -> None:
     assert document_names(question) == names
+
+
+_ASKING = frozenset("how what does do define say says require".split())
+
+
+@pytest.mark.parametrize(
+    ("question", "described"),
+    [
+        (
+            "How does Guangdong's regulation on domestic services define domestic services?",
+            ["Guangdong's regulation on domestic services"],
+        ),
+        (
+            "Under Shanghai's regulation on transforming scientific and technological achievements, what share?",
+            ["Shanghai's regulation on transforming scientific and technological achievements"],
+        ),
+        (  # "the" opens no subject; "of" ends none
+            "What do the State Council's provisions on the protection of minors say?",
+            ["State Council's provisions on protection of minors"],
+        ),
+        (
+            "Under the Supreme People's Court rules on private lending cases, what rate?",
+            ["Supreme People's Court rules on private lending cases"],
+        ),
+        ("What does the Data Security Law say about cars?", []),  # a name, found by document_names
+        ("Under the Regulations on the Registration of Market Entities, what?", []),  # likewise
+        ("What rules on data apply here?", []),  # no issuer
+    ],
+)
+def test_documents_described_by_issuer_kind_and_subject(question: str, described: list[str]) -> None:
+    assert described_documents(question, _ASKING | {"the", "of", "on", "and"}) == described
+
+
+def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "housekeeping": "# 广东省家政服务条例\n\n第二条 本条例所称家政服务，是指家政服务人员进入家庭提供的服务。",
+        "market": "# 广东省市场监管条例\n\n第二条 本条例适用于本省行政区域内的市场监管活动。",
+        "deposits": "# 最高人民法院关于审理存单纠纷案件的若干规定\n\n第一条 存单纠纷案件的范围。",
+        "ip-court": "# 最高人民法院关于知识产权法庭若干问题的规定\n\n第一条 知识产权法庭。",
+        "chengyu": "# 最高人民法院关于成渝金融法院案件管辖的规定\n\n第一条 成渝金融法院。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    retriever = assistant.retriever
+    titles = [assistant.index.documents[d].title for d in retriever._doc_ids]
+
+    def separation(description: str) -> float:
+        similarity = np.sort(retriever._title_vectors @ use_encoder.encode_documents([description])[0])
+        return float(similarity[-1] - similarity[-2])
+
+    described = "Guangdong's regulation on domestic services"
+    assert separation(described) >= DESCRIBED_TITLE_SEPARATION
+    named = retriever._named_documents(f"How does {described} define domestic services?")
+    assert [t for t, n in zip(titles, named, strict=True) if n] == ["广东省家政服务条例"]
+    # The court's rules lie close for a subject the encoder renders poorly: neither is taken.
+    vague = "Supreme People's Court rules on private lending cases"
+    assert separation(vague) < DESCRIBED_TITLE_SEPARATION
+    assert not np.any(retriever._named_documents(f"Under the {vague}, what rate applies?"))
 
 
 def test_a_named_document_is_lifted_and_a_question_naming_none_lifts_nothing(mini_assistant: Assistant) -> None:

@@ -35,7 +35,7 @@ from .types import Query
 _TOKEN = re.compile(r"([a-z][a-z\-']*)|\S")
 # Words that ask rather than say what is asked about. "policy" is not one: in a corpus of policy
 # "industrial policies" and "spatial policy" name what is asked about (产业政策 against a law's words).
-_QUESTION_WORDS = frozenset(
+QUESTION_WORDS = frozenset(
     "paper article text according say says said mean means meant should can could would will "
     "were been these those their they there here also any each other some such only own same very just not nor "
     "but we our you your me my his her he she them describe explain give list name main kind kinds type types "
@@ -64,7 +64,7 @@ def english_phrases(question: str) -> list[str]:
 
 
 def _is_content(word: str | None) -> bool:
-    return word is not None and len(word) >= MIN_WORD_CHARS and word not in STOPWORDS and word not in _QUESTION_WORDS
+    return word is not None and len(word) >= MIN_WORD_CHARS and word not in STOPWORDS and word not in QUESTION_WORDS
 
 
 class TermMatcher:
@@ -202,7 +202,7 @@ class QueryPreparer:
                 question,
                 self.settings.dictionary_terms,
                 self.settings.dictionary_senses,
-                skip=_QUESTION_WORDS,
+                skip=QUESTION_WORDS,
                 order=self._by_cohesion if self._lexical is not None and self.settings.sense_pool else None,
             )
             translated = [zh for _, zh in pairs if zh not in terms]

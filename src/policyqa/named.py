@@ -72,6 +72,47 @@ def document_names(question: str) -> list[str]:
     return list(dict.fromkeys(names))[:MAX_NAMES]
 
 
+# "Guangdong's regulation on domestic services": a document described by its issuer, its kind and
+# its subject instead of named by its title. The issuer is a capitalised run (a place, a court);
+# the subject runs to the first word that asks ("define", "say", "how") or ends the clause.
+_DESCRIBED = re.compile(
+    r"((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)\s+(regulations?|rules|provisions|measures|interpretations?)\s+"
+    r"(on|of|for|governing|concerning)\s+((?:[a-z][\w'’-]*)(?:\s+[a-z][\w'’-]*){0,7})"
+)
+# Words that may stand inside a subject ("transforming scientific and technological achievements",
+# "the protection of minors") but neither end it nor open it.
+_SUBJECT_LINKS = frozenset("and of the for in on".split())
+_MAX_SUBJECT_WORDS = 6
+
+
+def described_documents(question: str, stop_words: frozenset[str]) -> list[str]:
+    """Documents a question describes by issuer, kind and subject ("Guangdong's regulation on domestic services").
+
+    ``stop_words`` end a subject: the words that ask rather than say what is asked about.
+    Names ``document_names`` finds are left out.
+    """
+    named = document_names(question)
+    described = []
+    for match in _DESCRIBED.finditer(question):
+        issuer = match.group(1).split()
+        while issuer and issuer[0] in _OPENERS:
+            issuer = issuer[1:]
+        subject: list[str] = []
+        words = match.group(4).split()
+        for word in words[1:] if words[0] == "the" else words:
+            if (word in stop_words and word not in _SUBJECT_LINKS) or len(subject) == _MAX_SUBJECT_WORDS:
+                break
+            subject.append(word)
+        while subject and subject[-1] in _SUBJECT_LINKS:
+            subject.pop()
+        if not issuer or not subject or subject[0] in _SUBJECT_LINKS:
+            continue
+        description = " ".join([*issuer, match.group(2), match.group(3), *subject])
+        if not any(description in name or name in description for name in named):
+            described.append(description)
+    return list(dict.fromkeys(described))[:MAX_NAMES]
+
+
 def asks_to_compare(question: str) -> bool:
     """Whether a question sets things side by side: "how do … differ", "compare", 分别, 有何不同."""
     return _COMPARISON.search(question) is not None
