@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import policyqa.assistant as assistant_module
 from policyqa import Assistant, ConfigError, IndexMismatchError, QuestionError, Settings
 from policyqa.assistant import clean_question
+from policyqa.dictionary import load_dictionary
 from policyqa.documents import HIDDEN_CHARACTERS
 
 
@@ -125,6 +126,9 @@ def test_warm_up_loads_what_a_first_question_would(mini_assistant: Assistant, mo
     tagged: list[str] = []
     real = assistant_module.nouns
     monkeypatch.setattr(assistant_module, "nouns", lambda text: tagged.append(text) or real(text))
+    monkeypatch.setattr(load_dictionary(), "_headwords", None)  # as in a new process
     mini_assistant.warm_up()
     # Verification of a question naming a document needs jieba's part-of-speech tables.
     assert tagged and "jieba.posseg" in sys.modules
+    # ... and CC-CEDICT's headwords (words jieba lacks).
+    assert load_dictionary()._headwords is not None
