@@ -278,3 +278,30 @@ def test_a_title_as_near_as_a_name_takes_its_words_out_of_the_bm25_query(
     assert bm25_query(assistant) == {"自然人", "乘坐", "交通工具", "方面"}
     monkeypatch.setattr(retrieve_module, "POINTED_TITLE_FLOOR", 2.0)  # no title that near
     assert {"限制", "消费", "被执行人"} <= bm25_query(Assistant(settings, auto_build=False))
+
+
+def test_each_place_of_a_comparison_has_its_best_passage_in_the_top_k(
+    tmp_path: Path, use_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Shenzhen's regulations say much on opening application scenarios, Hefei's little: without
+    # the comparison Shenzhen's articles fill the top k. A place's share is one passage, found by
+    # its name in the passage, its section or its document's title (本市 in 深圳…条例).
+    scenario = "本市推动应用场景开放，支持新技术、新产品在应用场景中先行先试，政府部门定期发布应用场景清单。"
+    files = {
+        f"shenzhen-{n}": f"# 深圳经济特区{topic}促进条例\n\n第{n}条 {scenario}"
+        for n, topic in zip("一二三四", ("人工智能产业", "低空经济", "智能网联汽车", "数字经济产业"), strict=True)
+    }
+    files["hefei"] = (
+        "# 合肥市科技创新条例\n\n第九条 本市支持大科学装置建设，推动原始创新成果转化，鼓励企业参与新技术应用。"
+    )
+    files["forest"] = "# 中华人民共和国森林法\n\n第一条 为了保护、培育和合理利用森林资源，制定本法。"
+    assistant = Assistant(built_corpus(tmp_path, use_encoder, files), encoder=use_encoder, auto_build=False)
+    asked = "How do Shenzhen and Hefei differ on opening application scenarios for new technologies?"
+    ranked = assistant.search(asked, k=3).passages
+    assistant.forget_questions()
+    with monkeypatch.context() as patched:
+        patched.setattr(assistant.retriever, "_places_compared", lambda question: [])
+        alone = assistant.search(asked, k=3).passages
+    assert all(p.title.startswith("深圳") for p in alone), "the case needs Shenzhen to fill the top k alone"
+    assert [p.title for p in ranked].count("合肥市科技创新条例") == 1
+    assert ranked[0].chunk_id == alone[0].chunk_id  # the other side comes second, the first stays

@@ -12,7 +12,7 @@ process by default, or a Milvus collection; the scoring after them is the same.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -218,7 +218,9 @@ class Retriever:
             scored.append((fused, dense_score, lexical, row))
         scored.sort(key=lambda item: (-item[0], item[3]))
         if compared:
-            return self._each_compared(scored, k, compared)
+            return self._each_compared(scored, k, compared, self._side_by_document, balanced=True)
+        if places := self._places_compared(query.text):
+            return self._each_compared(scored, k, places, self._side_by_place, balanced=False)
         return self._merge(scored, k)
 
     def _lexical_shares(self, tokens: list[str], candidates: list[int], best: float, english: bool) -> np.ndarray:
@@ -418,30 +420,56 @@ class Retriever:
                 taken |= mask
         return sides if len(sides) >= 2 else []
 
-    def _each_compared(
-        self, scored: list[tuple[float, float, float, int]], k: int, sides: list[list[str]]
-    ) -> list[Passage]:
-        """The ``k`` best passages, with each compared document's best among them.
+    def _places_compared(self, question: str) -> list[tuple[str, ...]]:
+        """The Chinese names of each place a comparison sets side by side ("Hefei's model … Shenzhen's"), or []."""
+        if not asks_to_compare(question):
+            return []
+        places = list(dict.fromkeys(places_named(question)))
+        return places if len(places) >= 2 else []
 
-        In a library one law's articles on the matter can fill the top k and leave the other
-        law of the comparison out. Position by position, a side that has fewer than its share
-        of the places so far (one in n of them, for n sides) gets its best passage left; else
-        the best passage left comes next. Any first k are thus the same, however many are
-        asked for, as the answer and a deeper ranking must agree.
+    def _side_by_document(self, item: _Kept, sides: Sequence[Sequence[str]]) -> int | None:
+        return next((i for i, side in enumerate(sides) if item[3].doc_id in side), None)
+
+    def _side_by_place(self, item: _Kept, sides: Sequence[Sequence[str]]) -> int | None:
+        """The one place a passage speaks of, in its words, section or title (本市 in 上海市…条例); else None."""
+        chunk = item[3]
+        text = " ".join([chunk.title, chunk.section, *(c.text for c in (chunk, *item[5]))])
+        spoken = [i for i, names in enumerate(sides) if any(name in text for name in names)]
+        return spoken[0] if len(spoken) == 1 else None
+
+    def _each_compared(
+        self,
+        scored: list[tuple[float, float, float, int]],
+        k: int,
+        sides: Sequence[Sequence[str]],
+        side_of: Callable[[_Kept, Sequence[Sequence[str]]], int | None],
+        balanced: bool,
+    ) -> list[Passage]:
+        """The ``k`` best passages, with each compared side's best among them.
+
+        A side is a document named ("How do the Labour Law and … differ?") or a place
+        ("Hefei's model compared with Shenzhen's"). In a library one law's articles on the
+        matter can fill the top k and leave the other side out. Position by position, a side
+        that has fewer than its share of the places so far (one in n of them, for n sides;
+        ``balanced`` False: at most one) gets its best passage left; else the best passage left
+        comes next. Any first k are thus the same, however many are asked for, as the answer
+        and a deeper ranking must agree. A place's share is one passage: the passages that name
+        it are not all about it (a city's regulation on another matter).
         """
         merged = self._kept(scored, len(scored))
         # Only the chosen become passages: a comparison keeps every candidate, hundreds.
-        side_of = [next((i for i, side in enumerate(sides) if item[3].doc_id in side), None) for item in merged]
+        side_of_item = [side_of(item, sides) for item in merged]
         counts = [0] * len(sides)
         left = list(range(len(merged)))
         ranked: list[Passage] = []
         while left and len(ranked) < k:
             share = (len(ranked) + 1) // len(sides)
-            behind = [i for i in range(len(sides)) if counts[i] < share and any(side_of[j] == i for j in left)]
-            chosen = next(j for j in left if side_of[j] == behind[0]) if behind else left[0]
+            share = share if balanced else min(share, 1)
+            behind = [i for i in range(len(sides)) if counts[i] < share and any(side_of_item[j] == i for j in left)]
+            chosen = next(j for j in left if side_of_item[j] == behind[0]) if behind else left[0]
             left.remove(chosen)
             ranked.append(self._passage(*merged[chosen]))
-            if (side := side_of[chosen]) is not None:
+            if (side := side_of_item[chosen]) is not None:
                 counts[side] += 1
         return ranked
 
