@@ -65,6 +65,9 @@ _ASKING = frozenset("how what does do define say says require".split())
         ("What does the Data Security Law say about cars?", []),  # a name, found by document_names
         ("Under the Regulations on the Registration of Market Entities, what?", []),  # likewise
         ("What rules on data apply here?", []),  # no issuer
+        ("What does Zhejiang's patent regulation say about licences?", ["Zhejiang's patent regulation"]),
+        ("How do the national law and Zhejiang's regulation differ?", []),  # a kind with no subject
+        ("What do the rules say about Beijing's parks?", []),
     ],
 )
 def test_documents_described_by_issuer_kind_and_subject(question: str, described: list[str]) -> None:

@@ -79,6 +79,11 @@ _DESCRIBED = re.compile(
     r"((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)\s+(regulations?|rules|provisions|measures|interpretations?)\s+"
     r"(on|of|for|governing|concerning)\s+((?:[a-z][\w'’-]*)(?:\s+[a-z][\w'’-]*){0,7})"
 )
+# "Zhejiang's patent regulation": the subject stands before the kind, after a possessive issuer.
+_DESCRIBED_BEFORE = re.compile(
+    r"((?:[A-Z][\w'’-]*\s+)*[A-Z][\w-]*(?:'s|’s))\s+((?:[a-z][\w-]*\s+){1,4})"
+    r"(regulations?|rules|provisions|measures|interpretations?)\b"
+)
 # Words that may stand inside a subject ("transforming scientific and technological achievements",
 # "the protection of minors") but neither end it nor open it.
 _SUBJECT_LINKS = frozenset("and of the for in on".split())
@@ -86,7 +91,8 @@ _MAX_SUBJECT_WORDS = 6
 
 
 def described_documents(question: str, stop_words: frozenset[str]) -> list[str]:
-    """Documents a question describes by issuer, kind and subject ("Guangdong's regulation on domestic services").
+    """Documents a question describes by issuer, kind and subject ("Guangdong's regulation on domestic services",
+    "Zhejiang's patent regulation").
 
     ``stop_words`` end a subject: the words that ask rather than say what is asked about.
     Names ``document_names`` finds are left out.
@@ -110,6 +116,13 @@ def described_documents(question: str, stop_words: frozenset[str]) -> list[str]:
         description = " ".join([*issuer, match.group(2), match.group(3), *subject])
         if not any(description in name or name in description for name in named):
             described.append(description)
+    for match in _DESCRIBED_BEFORE.finditer(question):
+        issuer = match.group(1).split()
+        while issuer and issuer[0] in _OPENERS:
+            issuer = issuer[1:]
+        subject = match.group(2).split()
+        if issuer and not any(word in stop_words for word in subject):
+            described.append(" ".join([*issuer, *subject, match.group(3)]))
     return list(dict.fromkeys(described))[:MAX_NAMES]
 
 
