@@ -73,17 +73,17 @@ def document_names(question: str) -> list[str]:
 
 
 # "Guangdong's regulation on domestic services": a document described by its issuer, its kind and
-# its subject instead of named by its title. The issuer is a capitalised run (a place, a court);
-# the subject runs to the first word that asks ("define", "say", "how") or ends the clause.
+# its subject instead of named by its title. The issuer is a run of up to six capitalised words
+# (a place, a court); the subject runs to the first word that asks ("define", "say", "how") or
+# ends the clause. Matched possessively (*+, {…}+) and bounded: a question of capitalised words
+# without a kind word must cost a pass, not a try at every length from every word.
+_KINDS = r"(regulations?|rules|provisions|measures|interpretations?)"
+_ISSUER = r"\b((?:[A-Z][\w'’-]*+\s+){1,6}+)"
 _DESCRIBED = re.compile(
-    r"((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)\s+(regulations?|rules|provisions|measures|interpretations?)\s+"
-    r"(on|of|for|governing|concerning)\s+((?:[a-z][\w'’-]*)(?:\s+[a-z][\w'’-]*){0,7})"
+    rf"{_ISSUER}{_KINDS}\s+(on|of|for|governing|concerning)\s+((?:[a-z][\w'’-]*+)(?:\s+[a-z][\w'’-]*+){{0,7}})"
 )
 # "Zhejiang's patent regulation": the subject stands before the kind, after a possessive issuer.
-_DESCRIBED_BEFORE = re.compile(
-    r"((?:[A-Z][\w'’-]*\s+)*[A-Z][\w-]*(?:'s|’s))\s+((?:[a-z][\w-]*\s+){1,4})"
-    r"(regulations?|rules|provisions|measures|interpretations?)\b"
-)
+_DESCRIBED_BEFORE = re.compile(rf"{_ISSUER}((?:[a-z][\w-]*+\s+){{1,4}}){_KINDS}\b")
 # Words that may stand inside a subject ("transforming scientific and technological achievements",
 # "the protection of minors") but neither end it nor open it.
 _SUBJECT_LINKS = frozenset("and of the for in on".split())
@@ -121,7 +121,8 @@ def described_documents(question: str, stop_words: frozenset[str]) -> list[str]:
         while issuer and issuer[0] in _OPENERS:
             issuer = issuer[1:]
         subject = match.group(2).split()
-        if issuer and not any(word in stop_words for word in subject):
+        possessive = bool(issuer) and issuer[-1].endswith(("'s", "’s"))
+        if possessive and not any(word in stop_words for word in subject):
             described.append(" ".join([*issuer, *subject, match.group(3)]))
     return list(dict.fromkeys(described))[:MAX_NAMES]
 
