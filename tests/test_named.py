@@ -13,7 +13,7 @@ from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
 from policyqa.lexical import synonym_set
 from policyqa.named import asks_to_compare, described_documents, document_names, kind_endings, title_has_ending
-from policyqa.retrieve import DESCRIBED_TITLE_SEPARATION
+from policyqa.retrieve import DESCRIBED_TITLE_SEPARATION, Retriever
 
 
 @pytest.mark.parametrize(
@@ -74,6 +74,13 @@ def test_documents_described_by_issuer_kind_and_subject(question: str, described
     assert described_documents(question, _ASKING | {"the", "of", "on", "and"}) == described
 
 
+def _retriever_and_titles(tmp_path: Path, encoder: Encoder, files: dict[str, str]) -> tuple[Retriever, list[str]]:
+    """The retriever of a corpus of ``files`` and its documents' titles, in its order."""
+    assistant = Assistant(built_corpus(tmp_path, encoder, files), encoder=encoder, auto_build=False)
+    retriever = assistant.retriever
+    return retriever, [assistant.index.documents[d].title for d in retriever._doc_ids]
+
+
 def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
         "housekeeping": "# 广东省家政服务条例\n\n第二条 本条例所称家政服务，是指家政服务人员进入家庭提供的服务。",
@@ -82,10 +89,7 @@ def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_pat
         "ip-court": "# 最高人民法院关于知识产权法庭若干问题的规定\n\n第一条 知识产权法庭。",
         "chengyu": "# 最高人民法院关于成渝金融法院案件管辖的规定\n\n第一条 成渝金融法院。",
     }
-    settings = built_corpus(tmp_path, use_encoder, files)
-    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
-    retriever = assistant.retriever
-    titles = [assistant.index.documents[d].title for d in retriever._doc_ids]
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
 
     def separation(description: str) -> float:
         similarity = np.sort(retriever._title_vectors @ use_encoder.encode_documents([description])[0])
@@ -166,10 +170,7 @@ def test_an_english_law_name_lifts_the_law_not_a_citys_regulation_with_a_nearer_
         "national": "# 中华人民共和国道路交通安全法\n\n第五十一条 摩托车驾驶人及乘坐人员应当按规定戴安全头盔。",
         "city": "# 聊城市道路交通安全条例\n\n第三十二条 未经登记的三轮车、摩托车，不得在禁止其通行的道路上行驶。",
     }
-    settings = built_corpus(tmp_path, use_encoder, files)
-    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
-    retriever = assistant.retriever
-    titles = [assistant.index.documents[d].title for d in retriever._doc_ids]
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
     name = "Road Traffic Safety Law"
     similarity = retriever._title_vectors @ use_encoder.encode_documents([name])[0]
     assert titles[int(np.argmax(similarity))] == "聊城市道路交通安全条例"  # the encoder alone prefers the city's
