@@ -9,8 +9,10 @@ from conftest import BuiltIndex, built_corpus
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
+from policyqa.figures import period_asked
 from policyqa.types import SearchFilter
 from policyqa.verify import (
+    NO_FIGURE,
     _things_unrendered,
     _titles_confirm,
     asked_figure,
@@ -97,6 +99,38 @@ def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answ
 
     english = mini_assistant.ask("How much money does the technology recovery fund hold?")
     assert english.outcome == "partial" and english.answer.startswith("The texts state no such amount.")
+
+
+@pytest.mark.parametrize(
+    ("question", "period"),
+    [
+        ("How much is the fine per day for reporting late?", "每日"),
+        ("逾期未报告的，每日罚款多少元？", "按日"),
+        ("What monthly salary in yuan must be paid?", "每月"),
+        ("What daily interest rate applies?", "日利率"),
+        ("How much is the fine for reporting late?", None),  # no period asked
+        ("How long is annual leave?", None),  # a period, not a figure per period
+        ("It was granted more than a year ago: how much may the inventor keep?", None),  # when, not per what
+    ],
+)
+def test_the_period_a_figure_is_asked_for(question: str, period: str | None) -> None:
+    pattern = period_asked(question)
+    assert (pattern.search(period) is not None) if period else pattern is None
+
+
+def test_a_figure_per_period_is_answered_only_by_a_figure_for_that_period(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "lump": "# 示范市排污报告条例\n\n第二十条 排污单位逾期未报告排污情况的，由生态环境部门责令改正，"
+        "处二万元以上十万元以下的罚款。",
+        "daily": "# 示范市排污许可条例\n\n第三十条 排污单位拒不改正的，自责令改正之日的次日起，"
+        "按照原处罚数额按日连续处罚，每日罚款一万元。",
+    }
+    assistant = Assistant(built_corpus(tmp_path, use_encoder, files), encoder=use_encoder, auto_build=False)
+    lump = "《示范市排污报告条例》对逾期未报告排污情况的，每日罚款多少元？"
+    assert _reason(assistant, lump.replace("每日", "")) is None  # the fine itself is given
+    assert _reason(assistant, lump) == NO_FIGURE  # a daily fine is not: the premise is false
+    assert assistant.ask(lump).outcome == "partial"
+    assert _reason(assistant, "《示范市排污许可条例》对拒不改正的排污单位每日罚款多少元？") is None
 
 
 def test_a_place_the_texts_never_mention_is_not_covered_and_a_full_answer_is_answered(

@@ -55,6 +55,25 @@ _ASKED = (
     ("duration", ASKS_DURATION, DURATION),
     ("count", ASKS_COUNT, COUNT),
 )
+# A figure asked for by the period it runs over ("a daily fine", "每日罚款多少") is given only with
+# that period: 按日连续处罚 answers it, a fine of ten thousand yuan does not. "a day", "a year" are
+# left out: "more than a year ago" and "within a month" say when, not per what.
+_PERIODS = (
+    (r"\bdaily\b|\b(?:per|each|every)\s+day\b|每日|每天|按日", r"每日|每天|按日|日利率|日息"),
+    (r"\bmonthly\b|\b(?:per|each|every)\s+month\b|每月|按月", r"每月|每个月|按月|月利率|月息|月工资"),
+    (r"\bhourly\b|\b(?:per|each|every)\s+hour\b|每小时|按小时", r"每小时|按小时|小时工资"),
+    (r"\byearly\b|\bper annum\b|\b(?:per|each|every)\s+year\b|每年|按年", r"每年|按年|年利率|年息|年度"),
+)
+_PERIOD_PATTERNS = tuple((re.compile(asks, re.I), re.compile(given)) for asks, given in _PERIODS)
+
+
+def period_asked(question: str) -> re.Pattern[str] | None:
+    """The words that give a figure's period when the question asks for an amount or rate per period."""
+    if figure_kind(question) not in ("amount", "rate"):
+        return None
+    return next((given for asks, given in _PERIOD_PATTERNS if asks.search(question)), None)
+
+
 # How an answer names the kind of figure the texts do not give (English, Chinese).
 FIGURE_NAMES = {
     "rate": ("rate or share", "比例"),

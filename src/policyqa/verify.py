@@ -30,7 +30,7 @@ from collections.abc import Collection, Sequence
 from .articles import article_of, articles_named
 from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
 from .expand import english_phrases
-from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind
+from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind, period_asked
 from .index import LoadedIndex
 from .lexical import is_noun, nouns, words_jieba_lacks
 from .named import KIND_CUES, KIND_WORDS, document_names
@@ -466,6 +466,7 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     if asked is None:
         return None
     figure, asks = asked
+    period = period_asked(query.text)
     # The question's own words and glossary terms: cross-lingual matches are hints for
     # ranking, too loose to judge what a sentence is about.
     terms = sorted({t for t in query.own_tokens if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t)})
@@ -481,6 +482,8 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
             # the title and section name the document and article it belongs to.
             before = index.sentences[rows[i - 1]].text if i else ""
             window = f"{passage.title} {passage.section} {before}{sentence}"
+            if period is not None and not period.search(window):
+                continue  # a fine, where a daily fine is asked for
             covered = sum(w for t, w in zip(terms, weights, strict=True) if t in window)
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
