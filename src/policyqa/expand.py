@@ -25,7 +25,7 @@ from .dictionary import expand_english
 from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
-from .lexical import STOPWORDS, LexicalIndex, synonym_set, term_tokens, tokenize
+from .lexical import QUESTION_WORDS, STOPWORDS, LexicalIndex, synonym_set, term_tokens, tokenize
 from .settings import Settings
 from .text import is_chinese
 from .types import Query
@@ -33,14 +33,6 @@ from .types import Query
 # A word (of one letter or more), or any other character that is not a space: punctuation, a
 # digit, a Chinese character. Every one of them stands between the words before and after it.
 _TOKEN = re.compile(r"([a-z][a-z\-']*)|\S")
-# Words that ask rather than say what is asked about. "policy" is not one: in a corpus of policy
-# "industrial policies" and "spatial policy" name what is asked about (产业政策 against a law's words).
-QUESTION_WORDS = frozenset(
-    "paper article text according say says said mean means meant should can could would will "
-    "were been these those their they there here also any each other some such only own same very just not nor "
-    "but we our you your me my his her he she them describe explain give list name main kind kinds type types "
-    "way ways role play plays example examples define defines defined definition definitions meaning".split()
-)
 MIN_WORD_CHARS = 3
 
 

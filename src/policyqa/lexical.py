@@ -41,6 +41,15 @@ STOPWORDS = frozenset(
     "be it its into about".split()
 )
 
+# Words that ask rather than say what is asked about. "policy" is not one: in a corpus of policy
+# "industrial policies" and "spatial policy" name what is asked about (产业政策 against a law's words).
+QUESTION_WORDS = frozenset(
+    "paper article text according say says said mean means meant should can could would will "
+    "were been these those their they there here also any each other some such only own same very just not nor "
+    "but we our you your me my his her he she them describe explain give list name main kind kinds type types "
+    "way ways role play plays example examples define defines defined definition definitions meaning".split()
+)
+
 
 @lru_cache(maxsize=1)
 def jieba_module():  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from .lexical import QUESTION_WORDS, STOPWORDS
 from .types import KIND_PAPER
 
 # Words by which a question points at a kind of document ("the paper says …", "本法"); "law"
@@ -87,15 +88,16 @@ _DESCRIBED_BEFORE = re.compile(rf"{_ISSUER}((?:[a-z][\w-]*+\s+){{1,4}}){_KINDS}\
 # Words that may stand inside a subject ("transforming scientific and technological achievements",
 # "the protection of minors") but neither end it nor open it.
 _SUBJECT_LINKS = frozenset("and of the for in on".split())
+_SUBJECT_STOP_WORDS = STOPWORDS | QUESTION_WORDS
 _MAX_SUBJECT_WORDS = 6
 
 
-def described_documents(question: str, stop_words: frozenset[str]) -> list[str]:
+def described_documents(question: str) -> list[str]:
     """Documents a question describes by issuer, kind and subject ("Guangdong's regulation on domestic services",
     "Zhejiang's patent regulation").
 
-    ``stop_words`` end a subject: the words that ask rather than say what is asked about.
-    Names ``document_names`` finds are left out.
+    A subject ends at a word that asks rather than says what is asked about. Names
+    ``document_names`` finds are left out.
     """
     named = document_names(question)
     described = []
@@ -106,7 +108,7 @@ def described_documents(question: str, stop_words: frozenset[str]) -> list[str]:
         subject: list[str] = []
         words = match.group(4).split()
         for word in words[1:] if words[0] == "the" else words:
-            if (word in stop_words and word not in _SUBJECT_LINKS) or len(subject) == _MAX_SUBJECT_WORDS:
+            if (word in _SUBJECT_STOP_WORDS and word not in _SUBJECT_LINKS) or len(subject) == _MAX_SUBJECT_WORDS:
                 break
             subject.append(word)
         while subject and subject[-1] in _SUBJECT_LINKS:
@@ -122,7 +124,7 @@ def described_documents(question: str, stop_words: frozenset[str]) -> list[str]:
             issuer = issuer[1:]
         subject = match.group(2).split()
         possessive = bool(issuer) and issuer[-1].endswith(("'s", "’s"))
-        if possessive and not any(word in stop_words for word in subject):
+        if possessive and not any(word in _SUBJECT_STOP_WORDS for word in subject):
             described.append(" ".join([*issuer, *subject, match.group(3)]))
     return list(dict.fromkeys(described))[:MAX_NAMES]
 

@@ -21,10 +21,9 @@ from .articles import articles_named
 from .chunk import Chunk
 from .definitions import asks_for_definition, defined_term
 from .embed import Encoder
-from .expand import QUESTION_WORDS
 from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
-from .lexical import STOPWORDS, SYNONYM_SEPARATOR, synonym_set, term_tokens
+from .lexical import SYNONYM_SEPARATOR, synonym_set, term_tokens
 from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
 from .named import KIND_CUES, asks_to_compare, described_documents, document_names, kind_endings, title_has_ending
 from .places import places_named
@@ -45,8 +44,6 @@ POINTED_TITLE_FLOOR = 0.6
 # A document described rather than named ("Guangdong's regulation on domestic services") is taken
 # only when its nearest title is this much nearer than every other title.
 DESCRIBED_TITLE_SEPARATION = 0.05
-# Words that end a described document's subject: those that ask rather than say what is asked about.
-_SUBJECT_STOP_WORDS = STOPWORDS | QUESTION_WORDS
 NAME_CACHE_SIZE = 4_096
 # The documents found for the names of the last questions: the answer stage asks again (verification).
 QUESTION_CACHE_SIZE = 256
@@ -370,7 +367,7 @@ class Retriever:
         (a law's versions, 行政处罚法 beside 行政诉讼法): the passages decide between them.
         """
         names = document_names(question)
-        described = described_documents(question, _SUBJECT_STOP_WORDS)
+        described = described_documents(question)
         if not names and not described:
             return ()
         similarity = self._title_vectors @ self._name_vectors([*names, *described]).T
