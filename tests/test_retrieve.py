@@ -349,3 +349,28 @@ def test_an_english_passages_match_of_the_questions_own_words_leaves_chinese_bm2
     assert shares["summary"] == pytest.approx(1.0)
     assert shares["answer"] == pytest.approx(1.0)
     assert shares.get("other", 0.0) < 0.5
+
+
+def test_a_place_is_rendered_by_its_chinese_name_not_by_the_vocabulary_matchers_guesses(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # The encoder knows "Hefei" only by its letters' pieces: its nearest corpus words are about
+    # fertiliser (肥沃, 粪肥). The place's name (合肥) and words holding it (合肥市) stay.
+    settings = built_corpus(
+        tmp_path,
+        use_encoder,
+        {
+            "hefei": "# 合肥市科技创新条例\n\n第一条 合肥市支持大科学装置建设。",
+            "soil": "# 示范市耕地保护条例\n\n第二条 保持土壤肥沃，鼓励施用粪肥和有机肥。",
+        },
+    )
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    question = "What does Hefei's regulation support?"
+    guessed = {
+        term
+        for phrase, term, _ in assistant._current().preparer._matcher.matches_by_phrase(question)
+        if phrase == "hefei's"
+    }
+    assert guessed & {"肥沃", "粪肥", "有机肥"}, "the case needs the matcher to guess wrong"
+    rendered = set(flat_tokens(assistant.prepare(question).lexical))
+    assert "合肥" in rendered and not rendered & {"肥沃", "粪肥", "有机肥"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
 from .lexical import QUESTION_WORDS, STOPWORDS, LexicalIndex, synonym_set, term_tokens, tokenize
+from .places import gazetteer
 from .settings import Settings
 from .text import is_chinese
 from .types import Query
@@ -57,6 +59,17 @@ def english_phrases(question: str) -> list[str]:
 
 def _is_content(word: str | None) -> bool:
     return word is not None and len(word) >= MIN_WORD_CHARS and word not in STOPWORDS and word not in QUESTION_WORDS
+
+
+@lru_cache(maxsize=1)
+def _place_names() -> dict[str, tuple[str, ...]]:
+    """Each place's English names (lower case) and its Chinese ones.
+
+    A place's rendering is its Chinese name, or a corpus word holding it (深圳市 for 深圳): the
+    vocabulary matcher knows a name it has not learnt only by its letters' pieces ("hefei":
+    肥沃, 粪肥), and a nearby one by its neighbours ("guangdong": 粤东).
+    """
+    return {english.lower(): place.chinese for place in gazetteer() for english in place.english}
 
 
 class TermMatcher:
@@ -202,7 +215,12 @@ class QueryPreparer:
             for english, zh in pairs:
                 renderings.setdefault(english.lower(), []).append(zh)
         if not chinese:
-            matched = self._matcher.matches_by_phrase(question)
+            places = _place_names()
+            matched = [
+                (phrase, term, similarity)
+                for phrase, term, similarity in self._matcher.matches_by_phrase(question)
+                if (name := phrase.removesuffix("'s")) not in places or any(c in term for c in places[name])
+            ]
             terms += list(dict.fromkeys(t for _, t, _ in matched if t not in terms))
             for phrase, term, _ in matched:
                 renderings.setdefault(phrase, []).append(term)
