@@ -425,6 +425,7 @@ class Retriever:
         return places if len(places) >= 2 else []
 
     def _side_by_document(self, item: _Kept, sides: Sequence[Sequence[str]]) -> int | None:
+        """The side (named documents) a passage's document is one of; else None."""
         return next((i for i, side in enumerate(sides) if item[3].doc_id in side), None)
 
     def _side_by_place(self, item: _Kept, sides: Sequence[Sequence[str]]) -> int | None:
@@ -447,8 +448,8 @@ class Retriever:
         A side is a document named ("How do the Labour Law and … differ?") or a place
         ("Hefei's model compared with Shenzhen's"). In a library one law's articles on the
         matter can fill the top k and leave the other side out. Position by position, a side
-        that has fewer than its share of the places so far (one in n of them, for n sides;
-        ``balanced`` False: at most one) gets its best passage left; else the best passage left
+        that has fewer than its share of the positions so far (one in n of them, for n sides;
+        ``balanced`` False: one at most) gets its best passage left; else the best passage left
         comes next. Any first k are thus the same, however many are asked for, as the answer
         and a deeper ranking must agree. A place's share is one passage: the passages that name
         it are not all about it (a city's regulation on another matter).
