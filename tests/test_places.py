@@ -21,6 +21,7 @@ CEDICT_LINES = [
     "榆林 榆林 [Yu2 lin2] /Yulin, prefecture-level city in Shaanxi/",
     "玉林 玉林 [Yu4 lin2] /Yulin, prefecture-level city in Guangxi/",
     "某城 某城 [Mou3 cheng2] /Capital, prefecture-level city somewhere/",
+    "濟南 济南 [Ji3 nan2] /Jinan, subprovincial city and capital of Shandong province in northeast China/",
 ]
 
 
@@ -31,6 +32,7 @@ def test_cities_come_from_their_cedict_glosses() -> None:
     assert "lima" not in found  # the capital of another country
     assert found["yulin"] == ["榆林", "玉林"]  # one English name, two cities
     assert "capital" not in found  # a gloss that is not the entry's own pinyin
+    assert found["jinan"] == ["济南"]  # "subprovincial" as CC-CEDICT also writes it
 
 
 def test_merging_keeps_hand_entries_and_marks_names_that_are_words() -> None:
@@ -62,6 +64,8 @@ def test_the_shipped_gazetteer_is_what_the_generator_makes() -> None:
         ("日照充足的地区有哪些扶持？", []),  # 日照 is also "sunshine": only 日照市 names the city
         ("日照市的海洋牧场条例规定了什么？", [("日照",)]),
         ("What does Rizhao require?", [("日照",)]),
+        ("In Jinan, how long may green space be occupied?", [("济南",)]),
+        ("What does Harbin's regulation say?", [("哈尔滨",)]),  # a capital whose name is not its pinyin
     ],
 )
 def test_cities_are_recognised_in_questions(text: str, named: list[tuple[str, ...]]) -> None:

@@ -25,7 +25,7 @@ PLACES_FILE = Path(__file__).resolve().parents[2] / "src" / "policyqa" / "data" 
 _ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]+)\] /(.*)/$")
 # The gloss of a city: "Shaoxing, prefecture-level city in Zhejiang", "Hefei, capital of Anhui Province".
 _CITY_GLOSS = re.compile(
-    r"^([A-Z][a-z']+(?: [A-Z][a-z']+)?),? (?:prefecture[- ]level city|sub-provincial city|capital of (\w+))"
+    r"^([A-Z][a-z']+(?: [A-Z][a-z']+)?),? (?:prefecture[- ]level city|sub-?provincial city|capital of (\w+))"
 )
 CITY_LEVEL = "city"
 
