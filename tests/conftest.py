@@ -100,6 +100,11 @@ def built_corpus(tmp_path: Path, encoder: Encoder, files: dict[str, str], **sett
     return built
 
 
+def built_assistant(tmp_path: Path, encoder: Encoder, files: dict[str, str]) -> Assistant:
+    """An assistant over a corpus of ``files`` (``built_corpus``), with ``encoder``."""
+    return Assistant(built_corpus(tmp_path, encoder, files), encoder=encoder, auto_build=False)
+
+
 def squash(text: str) -> str:
     """The text without any whitespace: how passages are compared with their source."""
     return "".join(ch for ch in text if not ch.isspace())

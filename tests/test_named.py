@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import built_corpus
+from conftest import built_assistant, built_corpus
 
 from policyqa import Assistant
 from policyqa import retrieve as retrieve_module
@@ -73,7 +73,7 @@ def test_documents_described_by_issuer_kind_and_subject(question: str, described
 
 def _retriever_and_titles(tmp_path: Path, encoder: Encoder, files: dict[str, str]) -> tuple[Retriever, list[str]]:
     """The retriever of a corpus of ``files`` and its documents' titles, in its order."""
-    assistant = Assistant(built_corpus(tmp_path, encoder, files), encoder=encoder, auto_build=False)
+    assistant = built_assistant(tmp_path, encoder, files)
     retriever = assistant.retriever
     return retriever, [assistant.index.documents[d].title for d in retriever._doc_ids]
 
@@ -232,7 +232,7 @@ def test_each_document_of_a_comparison_has_its_best_passages_in_the_top_k(tmp_pa
         "forest": "# 中华人民共和国森林法\n\n第一条 为了保护、培育和合理利用森林资源，制定本法。\n\n"
         "第二条 林业经营者应当依法保护林地。",
     }
-    assistant = Assistant(built_corpus(tmp_path, use_encoder, files), encoder=use_encoder, auto_build=False)
+    assistant = built_assistant(tmp_path, use_encoder, files)
     asked = "《劳动法》与《森林法》对延长工作时间和支付工资报酬的规定有何不同？"
     alone = "《劳动法》与《森林法》对延长工作时间和支付工资报酬是怎么规定的？"  # no comparison asked
     titles = [p.title for p in assistant.search(alone, k=3).passages]
@@ -296,7 +296,7 @@ def test_each_place_of_a_comparison_has_its_best_passage_in_the_top_k(
         "# 合肥市科技创新条例\n\n第九条 本市支持大科学装置建设，推动原始创新成果转化，鼓励企业参与新技术应用。"
     )
     files["forest"] = "# 中华人民共和国森林法\n\n第一条 为了保护、培育和合理利用森林资源，制定本法。"
-    assistant = Assistant(built_corpus(tmp_path, use_encoder, files), encoder=use_encoder, auto_build=False)
+    assistant = built_assistant(tmp_path, use_encoder, files)
     asked = "How do Shenzhen and Hefei differ on opening application scenarios for new technologies?"
     ranked = assistant.search(asked, k=3).passages
     assistant.forget_questions()

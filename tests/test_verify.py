@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import BuiltIndex, built_corpus
+from conftest import BuiltIndex, built_assistant, built_corpus
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
@@ -125,7 +125,7 @@ def test_a_figure_per_period_is_answered_only_by_a_figure_for_that_period(tmp_pa
         "daily": "# 示范市排污许可条例\n\n第三十条 排污单位拒不改正的，自责令改正之日的次日起，"
         "按照原处罚数额按日连续处罚，每日罚款一万元。",
     }
-    assistant = Assistant(built_corpus(tmp_path, use_encoder, files), encoder=use_encoder, auto_build=False)
+    assistant = built_assistant(tmp_path, use_encoder, files)
     lump = "《示范市排污报告条例》对逾期未报告排污情况的，每日罚款多少元？"
     assert _reason(assistant, lump.replace("每日", "")) is None  # the fine itself is given
     assert _reason(assistant, lump) == NO_FIGURE  # a daily fine is not: the premise is false

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 
 import numpy as np
 
@@ -27,7 +26,7 @@ from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
 from .lexical import QUESTION_WORDS, STOPWORDS, LexicalIndex, synonym_set, term_tokens, tokenize
-from .places import gazetteer
+from .places import chinese_names_by_english
 from .settings import Settings
 from .text import is_chinese
 from .types import Query
@@ -59,17 +58,6 @@ def english_phrases(question: str) -> list[str]:
 
 def _is_content(word: str | None) -> bool:
     return word is not None and len(word) >= MIN_WORD_CHARS and word not in STOPWORDS and word not in QUESTION_WORDS
-
-
-@lru_cache(maxsize=1)
-def _place_names() -> dict[str, tuple[str, ...]]:
-    """Each place's English names (lower case) and its Chinese ones.
-
-    A place's rendering is its Chinese name, or a corpus word holding it (深圳市 for 深圳): the
-    vocabulary matcher knows a name it has not learnt only by its letters' pieces ("hefei":
-    肥沃, 粪肥), and a nearby one by its neighbours ("guangdong": 粤东).
-    """
-    return {english.lower(): place.chinese for place in gazetteer() for english in place.english}
 
 
 class TermMatcher:
@@ -215,7 +203,10 @@ class QueryPreparer:
             for english, zh in pairs:
                 renderings.setdefault(english.lower(), []).append(zh)
         if not chinese:
-            places = _place_names()
+            # A place's rendering is its Chinese name, or a corpus word holding it (深圳市 for 深圳): the
+            # vocabulary matcher knows a name it has not learnt only by its letters' pieces ("hefei":
+            # 肥沃, 粪肥), and a nearby one by its neighbours ("guangdong": 粤东).
+            places = chinese_names_by_english()
             matched = [
                 (phrase, term, similarity)
                 for phrase, term, similarity in self._matcher.matches_by_phrase(question)

@@ -92,19 +92,17 @@ _SUBJECT_STOP_WORDS = STOPWORDS | QUESTION_WORDS
 _MAX_SUBJECT_WORDS = 6
 
 
-def described_documents(question: str) -> list[str]:
+def described_documents(question: str, named: list[str] | None = None) -> list[str]:
     """Documents a question describes by issuer, kind and subject ("Guangdong's regulation on domestic services",
     "Zhejiang's patent regulation").
 
     A subject ends at a word that asks rather than says what is asked about. Names
-    ``document_names`` finds are left out.
+    ``document_names`` finds (``named``, if the caller has them) are left out.
     """
-    named = document_names(question)
+    named = document_names(question) if named is None else named
     described = []
     for match in _DESCRIBED.finditer(question):
-        issuer = match.group(1).split()
-        while issuer and issuer[0] in _OPENERS:
-            issuer = issuer[1:]
+        issuer = _without_openers(match.group(1).split())
         subject: list[str] = []
         words = match.group(4).split()
         for word in words[1:] if words[0] == "the" else words:
@@ -119,14 +117,19 @@ def described_documents(question: str) -> list[str]:
         if not any(description in name or name in description for name in named):
             described.append(description)
     for match in _DESCRIBED_BEFORE.finditer(question):
-        issuer = match.group(1).split()
-        while issuer and issuer[0] in _OPENERS:
-            issuer = issuer[1:]
+        issuer = _without_openers(match.group(1).split())
         subject = match.group(2).split()
         possessive = bool(issuer) and issuer[-1].endswith(("'s", "’s"))
         if possessive and not any(word in _SUBJECT_STOP_WORDS for word in subject):
             described.append(" ".join([*issuer, *subject, match.group(3)]))
     return list(dict.fromkeys(described))[:MAX_NAMES]
+
+
+def _without_openers(words: list[str]) -> list[str]:
+    """A capitalised run without the words that open a sentence rather than a name ("Under", "The")."""
+    while words and words[0] in _OPENERS:
+        words = words[1:]
+    return words
 
 
 def asks_to_compare(question: str) -> bool:

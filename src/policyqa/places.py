@@ -35,6 +35,12 @@ def gazetteer() -> tuple[Place, ...]:
 
 
 @lru_cache(maxsize=1)
+def chinese_names_by_english() -> dict[str, tuple[str, ...]]:
+    """Each place's English names (lower case) and its Chinese ones."""
+    return {english.lower(): place.chinese for place in gazetteer() for english in place.english}
+
+
+@lru_cache(maxsize=1)
 def _any_name() -> re.Pattern[str]:
     """Every name of the gazetteer as one pattern: most texts name no place, and one search says so."""
     names = {name.lower() for place in gazetteer() for name in (*place.english, *place.chinese)}

@@ -367,7 +367,7 @@ class Retriever:
         (a law's versions, 行政处罚法 beside 行政诉讼法): the passages decide between them.
         """
         names = document_names(question)
-        described = described_documents(question)
+        described = described_documents(question, names)
         if not names and not described:
             return ()
         similarity = self._title_vectors @ self._name_vectors([*names, *described]).T
@@ -482,8 +482,7 @@ class Retriever:
     def _titles_ending(self, endings: tuple[str, ...]) -> np.ndarray:
         """A mask of the documents (sorted id order) whose titles end as ``endings`` say, kept per ending."""
         if endings not in self._title_endings:
-            titles = [self.index.documents[d].title for d in self._doc_ids]
-            self._title_endings[endings] = np.asarray([title_has_ending(t, endings) for t in titles], dtype=bool)
+            self._title_endings[endings] = np.asarray([title_has_ending(t, endings) for t in self._titles], dtype=bool)
         return self._title_endings[endings]
 
     def _cued_documents(self, bonus: np.ndarray) -> list[str] | None:
