@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policyqa.definitions import asks_for_definition, defined_term, definitions_asked
+from policyqa.definitions import asks_for_definition, defined_term, definitions_asked, terms_asked
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,9 @@ def test_a_question_asking_what_a_term_means(question: str, asks: bool) -> None:
         ("本条例所称科技成果，指通过科学研究与技术开发所产生的具有实用价值的成果。", "科技成果"),
         ("有下列情形之一，劳动者提出或者同意续订劳动合同的，应当订立无固定期限劳动合同。", None),
         ("第五条 国家鼓励研究开发机构、高等院校采取转让、许可等方式转化科技成果。", None),
+        # A passage's sentence may open on a new line; a list of definitions defines its items.
+        ("\n本法所称科技成果转化，是指为提高生产力水平而对科技成果所进行的后续试验。", "科技成果转化"),
+        ("本条例下列用语的含义：\n（一）举办单位，是指负责制定展会实施方案的单位。", "举办单位"),
     ],
 )
 def test_the_term_a_sentence_defines_as_laws_do(sentence: str, term: str | None) -> None:
@@ -51,6 +54,10 @@ def test_the_definition_asked_for_is_of_the_term_the_question_names() -> None:
     # An English question's term is known by its Chinese renderings.
     crimes = {1: "本法所称司法工作人员，是指有侦查职责的工作人员。", 2: "本法所称的毒品，是指鸦片、海洛因。"}
     assert definitions_asked("What does the Criminal Law mean by narcotic drugs?", ["毒品", "刑法"], crimes) == {2}
+    # Renderings within a term count by their length: "domestic services" gives 服务, not 家政.
+    services = {1: "本条例所称家政服务，是指以家庭为服务对象的活动。", 2: "本条例所称消费者，是指购买服务的人。"}
+    assert definitions_asked("How does the regulation define domestic services?", ["服务", "国内"], services) == {1}
+    assert terms_asked("What is a consumer?", ["顾客"], {1: "家政服务", 2: "消费者"}) == set()
     # Nothing to tell them apart: any definition may be the one; no definition, none.
     assert definitions_asked("What does it mean?", ["法律"], crimes) == {1, 2}
     assert definitions_asked("什么是中试？", [], {3: "第五条 国家鼓励中试。"}) == set()

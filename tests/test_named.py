@@ -15,6 +15,8 @@ from policyqa.lexical import synonym_set
 from policyqa.named import asks_to_compare, described_documents, document_names, kind_endings, title_has_ending
 from policyqa.retrieve import DESCRIBED_TITLE_SEPARATION, Retriever
 
+PATENT_RULES = "Implementing Regulations of the Patent Law"
+
 
 @pytest.mark.parametrize(
     ("question", "names"),
@@ -34,6 +36,15 @@ from policyqa.retrieve import DESCRIBED_TITLE_SEPARATION, Retriever
         ("Which rate applies under these laws?", []),
         ("What steps must the wine go through under the city's protection regulation?", []),
         ("What does the paper recommend?", []),
+        # The rules implementing a law, however the question says so, are one name of their own.
+        (
+            "What is the lowest wage during probation under the implementing regulations of the Labour Contract Law?",
+            ["Implementing Regulations of the Labour Contract Law"],
+        ),
+        ("What do the Regulations for the Implementation of the Patent Law say?", [PATENT_RULES]),
+        ("What do the Patent Law's implementing rules say about exhibitions?", [PATENT_RULES]),
+        ("Under the Implementing Rules of the Patent Law, what is it?", ["Implementing Rules of the Patent Law"]),
+        ("What do the implementing regulations say?", []),  # no law named: nothing to implement
     ],
 )
 def test_names_of_documents_are_found_in_both_languages(question: str, names: list[str]) -> None:
@@ -147,6 +158,10 @@ def test_a_named_documents_title_words_leave_its_bm25_query(mini_assistant: Assi
         ("Road Traffic Safety Law", ("法",), "中华人民共和国道路交通安全法", True),
         ("Road Traffic Safety Law", ("法",), "聊城市道路交通安全条例", False),
         ("Labour Contract Law", ("法",), "中华人民共和国劳动合同法实施条例", True),  # the rules implementing it
+        ("Implementing Regulations of the Labour Contract Law", ("法实施条例",), "中华人民共和国劳动合同法", False),
+        ("Implementing Regulations of the Labour Contract Law", ("法实施条例",), "劳动合同法实施条例", True),
+        ("Patent Law Implementing Rules", ("法实施细则",), "中华人民共和国专利法实施细则", True),
+        ("专利法实施细则", ("法实施细则",), "中华人民共和国专利法", False),
         ("consumer protection law", ("法",), "中华人民共和国刑法（2020年修正）", True),
         ("重庆市志愿服务条例", ("条例",), "重庆市志愿服务条例", True),
         ("Civil Code", (), "", False),  # "Code" names no kind by which titles end
@@ -173,6 +188,26 @@ def test_an_english_law_name_lifts_the_law_not_a_citys_regulation_with_a_nearer_
     assert titles[int(np.argmax(similarity))] == "聊城市道路交通安全条例"  # the encoder alone prefers the city's
     named = retriever._named_documents(f"What does the {name} require of motorcycle riders?")
     assert [t for t, n in zip(titles, named, strict=True) if n] == ["中华人民共和国道路交通安全法"]
+
+
+def test_the_rules_implementing_a_law_are_lifted_without_the_law_when_the_question_says_so(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "law": "# 中华人民共和国劳动合同法\n\n第二十条 劳动者在试用期的工资不得低于本单位相同岗位最低档工资。",
+        "rules": "# 中华人民共和国劳动合同法实施条例\n\n第十五条 劳动者在试用期的工资不得低于相同岗位最低档工资的80%。",
+        "unrelated": "# 规章制定程序条例\n\n第二条 规章的立项、起草、审查、决定、公布、解释，适用本条例。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+
+    def lifted(question: str) -> list[str]:
+        return sorted(t for t, n in zip(titles, retriever._named_documents(question), strict=True) if n)
+
+    both = ["中华人民共和国劳动合同法", "中华人民共和国劳动合同法实施条例"]
+    assert lifted("What is the lowest wage during probation under the Labour Contract Law?") == both
+    # "the implementing regulations" alone used to be a name of its own, near any 条例.
+    implementing = "What is the lowest wage in probation under the implementing regulations of the Labour Contract Law?"
+    assert lifted(implementing) == ["中华人民共和国劳动合同法实施条例"]
 
 
 def test_a_name_is_encoded_once_and_alone(mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:

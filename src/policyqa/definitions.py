@@ -23,9 +23,10 @@ _ASKS = re.compile(
 )
 # How a text defines: "本法所称的毒品，是指…", "无固定期限劳动合同，是指…", "…系指…".
 _DEFINING = re.compile(r"是指|系指|所称的?[^。；，]{1,40}[，,]\s*指")
-# What stands before the term defined: an article's number, then "本法所称的".
+# What stands before the term defined: an article's number or a list item's, then "本法所称的".
 _ARTICLE_NUMBER = re.compile(r"^\s*第[一二三四五六七八九十百零〇]+条\s*")
-_REFERRED_AS = re.compile(r"^.*?所称的?")
+_LIST_ITEM = re.compile(r"^\s*(?:[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])\s*")
+_REFERRED_AS = re.compile(r"^.*?所称的?", re.S)
 
 
 def asks_for_definition(question: str) -> bool:
@@ -40,8 +41,10 @@ def defined_term(sentence: str) -> str | None:
         return None
     if found.group(0).startswith("所称"):  # "本条例所称科技成果，指…": the term follows 所称
         return found.group(0).removeprefix("所称").removeprefix("的").rstrip("，, 指").strip()
-    before = _ARTICLE_NUMBER.sub("", sentence[: found.start()])
-    return _REFERRED_AS.sub("", before).rstrip("，, ").strip()
+    # A list of definitions ("下列用语的含义：\n（一）举办单位，是指…") defines the item on the match's line.
+    before = sentence[: found.start()].rsplit("\n", 1)[-1]
+    before = _LIST_ITEM.sub("", _ARTICLE_NUMBER.sub("", before))
+    return _REFERRED_AS.sub("", before).rstrip("，, ").strip() or None
 
 
 def definitions_asked(question: str, terms: Collection[str], sentences: dict[int, str]) -> set[int]:
@@ -53,14 +56,22 @@ def definitions_asked(question: str, terms: Collection[str], sentences: dict[int
     term matches at all, every defining sentence may be the one.
     """
     defined = {key: term for key, text in sentences.items() if (term := defined_term(text))}
-    if not defined:
-        return set()
+    return terms_asked(question, terms, defined) or set(defined)
+
+
+def terms_asked(question: str, terms: Collection[str], defined: dict[int, str]) -> set[int]:
+    """Of ``defined`` (key → term), the keys whose term the question asks about best; none if none matches.
+
+    A term named in so many words ranks above any partial match; else the question's Chinese
+    ``terms`` found within it count by their length ("domestic services" gives 服务, which
+    家政服务 holds).
+    """
 
     def strength(term: str) -> int:
         if term in question:
-            return 2 * len(term)  # named in so many words: above any partial match
+            return 2 * len(term)
         return sum(len(t) for t in terms if len(t) > 1 and t in term)
 
     strengths = {key: strength(term) for key, term in defined.items()}
-    best = max(strengths.values())
-    return {key for key, value in strengths.items() if value == best}
+    best = max(strengths.values(), default=0)
+    return {key for key, value in strengths.items() if value == best} if best > 0 else set()

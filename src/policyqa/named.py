@@ -57,19 +57,56 @@ _COMPARISON = re.compile(
 )
 
 
+# The State Council's rules that implement a law: "the implementing regulations of the Labour
+# Contract Law" (劳动合同法实施条例), "Regulations for the Implementation of the Patent Law", "the
+# Patent Law's implementing rules". Said around a law's name, they name another document.
+_IMPLEMENTING_KINDS = r"(?:regulations?|rules|measures|provisions)"
+_IMPLEMENTING_BEFORE = re.compile(
+    rf"(?:implement(?:ing|ation)\s+{_IMPLEMENTING_KINDS}\s+(?:of|for|under)"
+    rf"|{_IMPLEMENTING_KINDS}\s+for\s+(?:the\s+)?implementation\s+of)\s+(?:the\s+)?$",
+    re.I,
+)
+_IMPLEMENTING_AFTER = re.compile(rf"^(?:['’]s)?\s+implement(?:ing|ation)\s+{_IMPLEMENTING_KINDS}\b", re.I)
+# What names only that a document implements another, without the other's name.
+_IMPLEMENTING_ALONE = re.compile(
+    rf"(?:the\s+)?(?:implement(?:ing|ation)\s+{_IMPLEMENTING_KINDS}(?:\s+(?:of|for|under))?"
+    rf"|{_IMPLEMENTING_KINDS}\s+for\s+the\s+implementation)",
+    re.I,
+)
+_IMPLEMENTING_NAME = re.compile(r"\bimplement(?:ing|ation)\b", re.I)
+_LAW_WORD = re.compile(r"\blaw\b", re.I)
+IMPLEMENTING_PREFIX = "Implementing Regulations of the "
+
+
 def document_names(question: str) -> list[str]:
-    """The document names a question gives, in order, without repeats (at most ``MAX_NAMES``)."""
-    names = [m.group(1).strip() for m in _QUOTED.finditer(question)]
+    """The document names a question gives, in order, without repeats (at most ``MAX_NAMES``).
+
+    A law's name said with "implementing regulations of" (or "… for the implementation of",
+    "…'s implementing rules") names the rules implementing it: "Implementing Regulations of the
+    Labour Contract Law".
+    """
+    found = [(m.start(1), m.group(1).strip()) for m in _QUOTED.finditer(question)]
     for match in _TITLED.finditer(question):
         words = match.group(0).split()
         while words and (words[0] in _OPENERS or words[0].islower()):
             words = words[1:]
         if len(words) >= 2:  # "Law" alone names nothing
-            names.append(" ".join(words))
+            name = " ".join(words)
+            found.append((match.end() - len(name), name))
     for match in _LOWER.finditer(question):
         words = match.group(1).split()
         if not set(words[:-1]) & _GENERIC:  # "the relevant law", "the city's … regulation"
-            names.append(match.group(1))
+            found.append((match.start(1), match.group(1)))
+    names = []
+    for start, name in found:
+        if _IMPLEMENTING_ALONE.fullmatch(name):
+            continue
+        end = start + len(name)
+        if not _IMPLEMENTING_NAME.search(name) and (
+            _IMPLEMENTING_BEFORE.search(question[:start]) or _IMPLEMENTING_AFTER.match(question[end:])
+        ):
+            name = IMPLEMENTING_PREFIX + name.removeprefix("the ")
+        names.append(name)
     return list(dict.fromkeys(names))[:MAX_NAMES]
 
 
@@ -140,7 +177,8 @@ def asks_to_compare(question: str) -> bool:
 # The kind a name's last word gives, as the titles of that kind end: an English "… Law" is a law
 # of the National People's Congress (its title ends in 法), never a city's 条例 of the same matter;
 # a Chinese name's ending is its kind.
-_LAW_ENDINGS = ("法", "法实施条例", "法实施细则", "法实施办法")  # a law, and the rules implementing it
+_IMPLEMENTING_ENDINGS = ("法实施条例", "法实施细则", "法实施办法")
+_LAW_ENDINGS = ("法", *_IMPLEMENTING_ENDINGS)  # a law, and the rules implementing it
 _ENGLISH_KIND_ENDINGS = {"law": _LAW_ENDINGS, "constitution": ("宪法",)}
 _CHINESE_KIND_ENDINGS = ("条例", "规定", "办法", "决定", "解释", "法")
 # A title's trailing note in brackets ("（2018年修正）") is no part of its kind.
@@ -149,6 +187,9 @@ _TRAILING_NOTE = re.compile(r"\s*[（(][^（）()]*[）)]$")
 
 def kind_endings(name: str) -> tuple[str, ...]:
     """How titles of the kind a document name gives end (("法",) for "Food Safety Law"); () when it gives none."""
+    # "Implementing Rules of the Patent Law", 专利法实施细则: no law, but the rules implementing one.
+    if name.endswith(_IMPLEMENTING_ENDINGS) or (_IMPLEMENTING_NAME.search(name) and _LAW_WORD.search(name)):
+        return _IMPLEMENTING_ENDINGS
     if name.isascii():
         return _ENGLISH_KIND_ENDINGS.get(name.split()[-1].lower(), ())
     ending = next((e for e in _CHINESE_KIND_ENDINGS if name.endswith(e)), None)

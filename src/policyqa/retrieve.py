@@ -19,7 +19,7 @@ import numpy as np
 
 from .articles import articles_named
 from .chunk import Chunk
-from .definitions import asks_for_definition, defined_term
+from .definitions import asks_for_definition, defined_term, terms_asked
 from .embed import Encoder
 from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
@@ -319,15 +319,16 @@ class Retriever:
         Chinese terms ("market entity" → 市场主体, found by the vocabulary matcher).
         """
         documents = self.index.documents
-        tokens = {t for t in query.tokens if len(t) > 1}
-        found: set[int] = set()
-        for doc_id in doc_ids:
-            if not admitted(where, documents[doc_id]):
-                continue
-            for row, term in self._defined_terms(doc_id):
-                if term in query.text if query.chinese else term in tokens:
-                    found.add(row)
-        return found
+        defined = [
+            (row, term)
+            for doc_id in doc_ids
+            if admitted(where, documents[doc_id])
+            for row, term in self._defined_terms(doc_id)
+        ]
+        # A Chinese question's words count only as it writes them; an English one's, by its renderings.
+        terms = () if query.chinese else query.tokens
+        asked = terms_asked(query.text, terms, dict(enumerate(term for _, term in defined)))
+        return {defined[i][0] for i in asked}
 
     def _defined_terms(self, doc_id: str) -> list[tuple[int, str]]:
         """(passage row, term) for every term a document defines, read once per document and kept."""
