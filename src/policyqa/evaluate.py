@@ -238,10 +238,15 @@ def _ranking_metrics(results: Sequence[QuestionResult]) -> dict[str, dict[str, f
             continue
         for i in range(len(r.evidence_ranks)):
             qrels.append(ir_measures.Qrel(r.id, f"evidence-{i}", 1))
+        ranked_evidence: set[int] = set()
         for entry in r.ranked:
             rank = int(entry["rank"])
-            hits = entry["evidence"] or []
-            # A passage stands for each evidence string it holds; tiny offsets keep ties ordered.
+            # A passage stands for each evidence string it holds first; one found again further
+            # down (a merged passage, another version of the law) is no new hit, and listed
+            # twice in the run its lower score would replace its rank.
+            hits = [i for i in entry["evidence"] or [] if i not in ranked_evidence]
+            ranked_evidence.update(hits)
+            # Tiny offsets keep ties ordered.
             ids = [f"evidence-{i}" for i in hits] or [f"passage-{rank}"]
             for j, doc_id in enumerate(ids):
                 run.append(ir_measures.ScoredDoc(r.id, doc_id, float(RANK_DEPTH + 1 - rank) - j * 1e-3))

@@ -1,0 +1,42 @@
+"""Ranking metrics of the evaluation (``evaluate.report_of``): each evidence string counts at its first rank."""
+
+from __future__ import annotations
+
+from policyqa.evaluate import QuestionResult, report_of
+
+
+def _result(question_id: str, evidence_by_rank: list[list[int]], evidence_count: int) -> QuestionResult:
+    ranked = [{"rank": rank, "evidence": hits} for rank, hits in enumerate(evidence_by_rank, 1)]
+    first: list[int | None] = [None] * evidence_count
+    for rank, hits in enumerate(evidence_by_rank, 1):
+        for i in hits:
+            first[i] = first[i] or rank
+    return QuestionResult(
+        id=question_id,
+        lang="en",
+        type="fact",
+        question="?",
+        answerable=True,
+        ranked=ranked,
+        evidence_ranks=first,
+        recall_1500=None,
+        answer="",
+        abstained=False,
+        citations=[],
+        key_point_coverage=None,
+        citation_precision=None,
+        latency_ms=1.0,
+        top_score=1.0,
+    )
+
+
+def test_an_evidence_string_found_again_further_down_keeps_its_first_rank() -> None:
+    # Rank 2 holds both evidence strings; rank 10 holds them again (another version of the law).
+    again = _result("again", [[], [0, 1], [], [], [], [], [1], [], [], [0, 1]], evidence_count=3)
+    once = _result("once", [[], [0, 1], [], [], [], [], [], [], [], []], evidence_count=3)
+    report_of([again, once])
+    assert again.metrics == once.metrics
+    assert again.metrics["hit@1"] == 0.0
+    assert again.metrics["hit@5"] == 1.0
+    assert again.metrics["mrr@10"] == 0.5
+    assert abs(again.metrics["recall@5"] - 2 / 3) < 1e-9
