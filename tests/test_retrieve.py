@@ -187,6 +187,14 @@ def test_a_glossary_term_brings_its_passages_into_the_candidates(
     assert "paper" in [p.doc_id for p in passages]
 
 
+def test_a_word_of_a_documents_name_brings_no_glossary_term(mini_assistant: Assistant) -> None:
+    # "penalty" is a fine (罚款) to the glossary; in "the Administrative Penalty Law" it is part of a name.
+    fined = mini_assistant.prepare("What is the highest penalty for late filing?")
+    assert "罚款" in fined.glossary_terms
+    named = "Under the Administrative Penalty Law, how long can a violation go undetected before it is time-barred?"
+    assert "罚款" not in mini_assistant.prepare(named).glossary_terms
+
+
 def test_a_passage_with_the_kind_of_figure_asked_for_is_lifted(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
         "without-figure": "完成职务科技成果的科研人员可以获得奖励，具体办法由单位规定。",

@@ -26,6 +26,7 @@ from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
 from .lexical import QUESTION_WORDS, STOPWORDS, LexicalIndex, synonym_set, term_tokens, tokenize
+from .named import IMPLEMENTING_PREFIX, document_names
 from .places import chinese_names_by_english
 from .settings import Settings
 from .text import is_chinese
@@ -186,7 +187,9 @@ class QueryPreparer:
 
     def prepare(self, question: str) -> Query:
         chinese = is_chinese(question)
-        terms = chinese_terms(question) if self.settings.use_glossary else []
+        # A document's name is the named-document lift's to find: "penalty" in "the Administrative
+        # Penalty Law" (行政处罚法) asks about no fine (罚款), the glossary's sense of the word.
+        terms = chinese_terms(_without_document_names(question)) if self.settings.use_glossary else []
         glossary_terms = tuple(terms)
         translated: list[str] = []
         renderings: dict[str, list[str]] = {}
@@ -284,3 +287,12 @@ def structured_query(
         elif members:
             query.append(synonym_set(members))
     return query
+
+
+def _without_document_names(question: str) -> str:
+    """An English question with the document names it gives blanked out (a Chinese one as it is)."""
+    if is_chinese(question):
+        return question
+    for name in document_names(question):
+        question = question.replace(name.removeprefix(IMPLEMENTING_PREFIX), " ")
+    return question
