@@ -327,7 +327,7 @@ def test_an_english_word_the_dictionary_knows_only_in_a_phrase_is_looked_for_as_
     # CC-CEDICT has no "paternity", but "paternity leave" (陪产假), which the regulation never says.
     leave = property_assistant.ask("What does the Model Property Regulation say about paternity leave?")
     assert leave.outcome == "partial", leave.answer
-    assert "paternity (paternity leave: 陪产假)" in leave.answer.split("\n")[0], leave.answer
+    assert "paternity leave (陪产假)" in leave.answer.split("\n")[0], leave.answer
 
 
 def test_a_question_that_points_at_no_document_or_at_one_not_found_is_not_held_to_one(
@@ -380,3 +380,22 @@ def test_a_word_with_a_nouns_ending_is_a_thing_whatever_jieba_tags_its_rendering
     # 代孕 is a verb to jieba; "surrogacy" is a noun by its ending.
     missing = _things_unrendered("What does the Labour Law say about surrogacy?", [], MINIMUM_WAGE_ARTICLE)
     assert missing == ["surrogacy (代孕, 代理孕母)"]
+
+
+FUSION_TEXT = "科技创新和产业创新深度融合，需要把握技术的核心环节。"
+
+
+def test_a_pair_the_dictionary_knows_as_one_thing_is_missing_though_its_words_stand_apart() -> None:
+    # 核 and 融合 are there, 核聚变 is not: the paper treats integration, not nuclear fusion.
+    missing = _things_unrendered("What does the paper recommend for nuclear fusion?", [], FUSION_TEXT)
+    assert missing == ["nuclear fusion (核聚变, 聚变反应)"]
+    # A pair whose renderings are no nouns ("well known": 知名, 著名) names no thing to look for.
+    trademark = "第十三条 为相关公众所熟知的商标，持有人认为其权利受到侵害时，可以请求驰名商标保护。"
+    assert _things_unrendered("When is a trademark well known to the public protected?", [], trademark) == []
+
+
+def test_a_rare_one_character_rendering_does_not_decide_whether_a_word_names_a_thing() -> None:
+    # "unicorn" renders 独角兽 and 廌 (a mythical beast, no noun to jieba): the usual sense is a noun.
+    text = "北京的科技公司数量快速增长。" + FUSION_TEXT
+    missing = _things_unrendered("How many unicorn companies does the paper count?", [], text)
+    assert [thing.split(" (")[0] for thing in missing] == ["unicorn"]

@@ -189,7 +189,13 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     # A pair of words may name one thing ("minimum wage": 最低工资, where "minimum" renders 最低点,
     # 最小值). Found whole or by its words' renderings in a row, its words are not looked for alone.
     for pair in [p for p in phrases if " " in p and p not in skipped]:
-        if any(r in text for r in chinese_for(pair, 20)) or _composed_in(pair, text):
+        whole = chinese_for(pair, 20)
+        if any(r in text for r in whole) or _composed_in(pair, text):
+            skipped.update(pair.split())
+        elif (longer := [r for r in whole if len(r) > 1]) and _usual_nouns(pair, longer, by_tags=True):
+            # A pair the dictionary knows as one thing ("nuclear fusion": 核聚变) is absent when
+            # neither it nor its words in a row are there: 核 and 融合 apart are no fusion reactor.
+            missing.append(_shown_with(pair, longer))
             skipped.update(pair.split())
     for word in phrases:
         # A word without a hyphen that names no thing is left, known or not (a closed compound's
@@ -212,16 +218,28 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
                 ]
                 looked_up = [(p, r) for p, r in known if r][:1]
         for part, renderings in looked_up:
-            usual = renderings[:_SHOWN_RENDERINGS]
-            # An English noun's own ending says it names a thing, whatever jieba tags its rendering.
-            as_nouns = usual if " " in part or part.endswith(_NOUN_ENDINGS) else [r for r in usual if is_noun(r)]
-            # Most usual renderings nouns: "cause" (原因, 引起, 造成) and "claims" (声称 …) ask about acts.
-            if 2 * len(as_nouns) <= len(usual):
+            as_nouns = _usual_nouns(part, renderings)
+            if not as_nouns:
                 continue
             if not any(r in text for r in renderings):
                 missing.append(_shown_with(word, as_nouns, part if part != word else None))
                 break
     return missing
+
+
+def _usual_nouns(english: str, renderings: Sequence[str], by_tags: bool = False) -> list[str]:
+    """The usual renderings of an English word or phrase that are nouns, if most are; else [].
+
+    Most usual renderings nouns: "cause" (原因, 引起, 造成) and "claims" (声称 …) ask about acts.
+    A rare one-character rendering ("unicorn": 独角兽, 廌) says nothing of the usual sense. An
+    English noun's own ending, or a phrase the dictionary knows only whole ("paternity leave"),
+    says it names a thing whatever jieba tags its rendering, unless ``by_tags`` ("well known":
+    知名, 著名 are no things).
+    """
+    usual = [r for r in renderings if len(r) > 1][:_SHOWN_RENDERINGS] or list(renderings[:_SHOWN_RENDERINGS])
+    named_thing = not by_tags and (" " in english or english.endswith(_NOUN_ENDINGS))
+    as_nouns = usual if named_thing else [r for r in usual if is_noun(r)]
+    return as_nouns if 2 * len(as_nouns) > len(usual) else []
 
 
 # A pair's words in a row: at most this many characters between their renderings, each taken by
