@@ -18,6 +18,7 @@ from policyqa.lexical import (
     flat_tokens,
     jieba_module,
     nouns,
+    one_character_headed,
     synonym_set,
     tokenize,
     tokenize_joined,
@@ -318,6 +319,12 @@ def test_synonym_sets_asked_again_score_the_same_within_the_bound_kept() -> None
 
 def test_flat_tokens_give_a_synonym_sets_members_as_tokens() -> None:
     assert flat_tokens(["专利", synonym_set(["合伙", "伙伴"])]) == ["专利", "合伙", "伙伴"]
+
+
+def test_a_compound_headed_by_a_one_character_noun_is_found_whole() -> None:
+    assert one_character_headed("《食品安全法》对预制菜的标签有什么规定？") == ["预制菜"]
+    assert one_character_headed("《食品安全法》对细胞培养肉的上市审批有什么规定？") == ["细胞培养肉"]
+    assert one_character_headed("论文如何评价硅谷银行倒闭？") == []  # two nouns of two characters: no such head
 
 
 def test_words_jieba_lacks_are_the_other_dictionarys_words_it_guesses() -> None:

@@ -204,6 +204,10 @@ def test_a_thing_the_named_document_never_mentions_makes_a_partial_answer(proper
     bitcoin = property_assistant.ask("What does the Model Property Regulation say about Bitcoin?")
     assert bitcoin.outcome == "partial" and "does not mention Bitcoin" in bitcoin.answer, bitcoin.answer
 
+    # A compound whose head is one character (饲养 + 鸡) is looked for whole: 鸡 alone is no noun looked for.
+    chickens = property_assistant.ask("《示范物权条例》对饲养鸡造成的损害是怎么规定的？")
+    assert chickens.outcome == "partial" and chickens.answer.startswith("《示范物权条例》未提及饲养鸡"), chickens.answer
+
 
 def test_a_thing_an_english_question_asks_about_must_be_rendered_in_the_named_document(
     property_assistant: Assistant,

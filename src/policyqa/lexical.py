@@ -155,6 +155,29 @@ def nouns(text: str) -> list[str]:
     return [pair.word for pair in jieba.posseg.lcut(text) if len(pair.word) >= 2 and pair.flag.startswith("n")]
 
 
+def one_character_headed(text: str) -> list[str]:
+    """Compounds of a text whose head is a one-character noun, with the word before it: 预制菜, 培养肉.
+
+    ``nouns`` leaves one-character nouns out (菜 and 肉 stand in any food law), and so the thing
+    asked about, the compound, would never be looked for. The word before is a noun or a verb of
+    two characters or more (预制, 培养).
+    """
+    jieba_module()
+    import jieba.posseg
+
+    cut = jieba.posseg.lcut(text)
+    return [
+        before.word + head.word
+        for before, head in zip(cut, cut[1:], strict=False)
+        if len(head.word) == 1
+        and head.flag.startswith("n")
+        and _CJK_RUN.fullmatch(head.word)
+        and len(before.word) >= 2
+        and before.flag[:1] in ("n", "v")
+        and _CJK_RUN.fullmatch(before.word)
+    ]
+
+
 def words_jieba_lacks(text: str, is_word: Callable[[str], bool]) -> list[str]:
     """Words of ``text`` that jieba's dictionary lacks and another one (``is_word``) has, in order.
 
