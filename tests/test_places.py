@@ -8,7 +8,7 @@ import pytest
 
 from policyqa.dictionary import _data, _lines
 from policyqa.metadata import infer_metadata
-from policyqa.places import leading_place, places_named
+from policyqa.places import in_force_at, leading_place, places_named
 from policyqa_tools.gazetteer import PLACES_FILE, cities, common_words, merged
 
 CEDICT_LINES = [
@@ -26,21 +26,29 @@ CEDICT_LINES = [
 
 
 def test_cities_come_from_their_cedict_glosses() -> None:
-    found = cities(CEDICT_LINES, provinces={"anhui", "zhejiang"})
-    assert found["shaoxing"] == ["绍兴"]  # 绍兴 and 绍兴市 are one city
-    assert found["hefei"] == ["合肥"]  # the capital of a province
+    found = cities(CEDICT_LINES, provinces={"anhui", "zhejiang", "shandong", "shaanxi", "guangxi"})
+    assert found["shaoxing"] == {"绍兴": "zhejiang"}  # 绍兴 and 绍兴市 are one city, in Zhejiang
+    assert found["hefei"] == {"合肥": "anhui"}  # the capital of a province
     assert "lima" not in found  # the capital of another country
-    assert found["yulin"] == ["榆林", "玉林"]  # one English name, two cities
+    assert found["yulin"] == {"榆林": "shaanxi", "玉林": "guangxi"}  # one English name, two cities
     assert "capital" not in found  # a gloss that is not the entry's own pinyin
-    assert found["jinan"] == ["济南"]  # "subprovincial" as CC-CEDICT also writes it
+    assert found["jinan"] == {"济南": "shandong"}  # "subprovincial" as CC-CEDICT also writes it
+    assert cities(CEDICT_LINES, provinces={"anhui"})["shaoxing"] == {"绍兴": ""}  # a province not known
+
+
+def test_a_city_lies_in_its_province_whose_local_law_is_in_force_there_too() -> None:
+    assert in_force_at(places_named("What does Zhumadian require of residents?")) == ("驻马店", "河南")
+    assert in_force_at(places_named("What do Shenzhen and Henan require?")) == ("河南", "深圳", "广东")
+    assert in_force_at(places_named("浙江省有什么规定？")) == ("浙江",)
 
 
 def test_merging_keeps_hand_entries_and_marks_names_that_are_words() -> None:
-    hand = [{"en": ["hefei"], "zh": ["合肥"]}]
-    found = cities(CEDICT_LINES, provinces={"anhui"})
+    hand = [{"en": ["shandong"], "zh": ["山东"]}, {"en": ["hefei"], "zh": ["合肥"]}]
+    found = cities(CEDICT_LINES, provinces={"anhui", "shandong"})
     places = merged(hand, found, common_words(CEDICT_LINES))
-    assert places[0] == {"en": ["hefei"], "zh": ["合肥"]}
-    assert {"en": ["rizhao"], "zh": ["日照"], "level": "city", "word": True} in places
+    assert places[1] == {"en": ["hefei"], "zh": ["合肥"]}
+    # A city's province is given by its Chinese name, as the hand-written province is.
+    assert {"en": ["rizhao"], "zh": ["日照"], "level": "city", "word": True, "in": ["山东"]} in places
     assert sum(1 for p in places if p["en"] == ["hefei"]) == 1
     # Merging again over its own output changes nothing.
     assert merged(places, found, common_words(CEDICT_LINES)) == places

@@ -301,6 +301,42 @@ def test_a_local_copy_of_a_national_article_yields_unless_the_question_names_its
     assert scores(placed, 0.05) == pytest.approx(scores(placed, 0.0))
 
 
+def test_another_regions_local_regulation_yields_when_the_question_names_a_place(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    adopted = "（2019年1月14日{}人民代表大会常务委员会第十次会议通过）\n\n"
+    files = {
+        "zhumadian": "# 驻马店市城市市容和环境卫生管理条例\n\n"
+        + adopted.format("驻马店市第四届")
+        + "第十四条 封闭阳台、安装防盗窗不得超出建筑物设计外沿。",
+        "xuchang": "# 许昌市城市市容和环境卫生管理条例\n\n"
+        + adopted.format("许昌市第七届")
+        + "第十五条 封闭阳台、安装防盗窗的，不得超出建筑物的设计外沿。",
+        "henan": "# 河南省城市市容和环境卫生管理条例\n\n"
+        + adopted.format("河南省第十三届")
+        + "第十条 封闭阳台不得超出建筑物外墙。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+
+    def scores(question: str, penalty: float) -> dict[str, float]:
+        assistant = Assistant(settings.replace(other_region_penalty=penalty), encoder=use_encoder, auto_build=False)
+        documents = assistant.index.documents.values()
+        assert {(d.kind, d.metadata.get("region")) for d in documents} == {
+            ("local_regulation", "驻马店"),
+            ("local_regulation", "许昌"),
+            ("local_regulation", "河南"),
+        }
+        return {p.doc_id: p.score for p in assistant.search(question, k=3).passages}
+
+    question = "In Zhumadian, may a resident enclose a balcony beyond the building's designed outer edge?"
+    without, with_penalty = scores(question, 0.0), scores(question, 0.1)
+    assert with_penalty["xuchang"] == pytest.approx(without["xuchang"] - 0.1)  # another city's copy
+    assert with_penalty["zhumadian"] == pytest.approx(without["zhumadian"])
+    assert with_penalty["henan"] == pytest.approx(without["henan"])  # Henan's law is in force in Zhumadian
+    unplaced = "May a resident enclose a balcony beyond the building's designed outer edge?"
+    assert scores(unplaced, 0.1) == pytest.approx(scores(unplaced, 0.0))
+
+
 def test_a_text_outside_the_law_that_discusses_the_place_asked_about_is_lifted_as_its_laws_are(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
@@ -317,7 +353,9 @@ def test_a_text_outside_the_law_that_discusses_the_place_asked_about_is_lifted_a
     (corpus / "浙江省示范河道条例.meta.json").write_text('{"kind": "local_regulation", "region": "浙江"}')
     (corpus / "示范安徽交通条例.meta.json").write_text('{"kind": "department_rule"}')
     (corpus / "地方创新模式.meta.json").write_text('{"kind": "paper"}')
-    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
+    # Only the lift: another region's local law lowered for a question naming a place would count
+    # everything else as lifted.
+    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index", other_region_penalty=0.0)
     build_index(settings, use_encoder)
     assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
     retriever = assistant.retriever

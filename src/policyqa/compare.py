@@ -60,7 +60,8 @@ def configurations(base: Settings, quick: bool, same_index: bool = False) -> lis
         (
             "default without the library's document evidence",
             # What a library needs beyond title and kind cues: the document's centroid, the documents
-            # and articles a question names, its region, national law when it names no place.
+            # and articles a question names, its region (others' local law lowered), national law
+            # when it names no place.
             base.replace(
                 centroid_weight=0.0,
                 named_bonus=0.0,
@@ -68,6 +69,7 @@ def configurations(base: Settings, quick: bool, same_index: bool = False) -> lis
                 definition_bonus=0.0,
                 region_bonus=0.0,
                 unplaced_local_penalty=0.0,
+                other_region_penalty=0.0,
             ),
         ),
         ("default without dictionary expansion (CC-CEDICT)", base.replace(dictionary_terms=0)),

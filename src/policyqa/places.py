@@ -23,6 +23,7 @@ class Place(NamedTuple):
     chinese: tuple[str, ...]
     city: bool  # from CC-CEDICT's cities: its Chinese name must stand as a word
     word: bool  # the city's name is also a common word: only X市 names it in Chinese
+    within: tuple[str, ...] = ()  # the provinces a city lies in (Chinese names)
 
 
 @lru_cache(maxsize=1)
@@ -30,8 +31,21 @@ def gazetteer() -> tuple[Place, ...]:
     """Every place, with its English and Chinese names."""
     raw = json.loads(resources.files("policyqa").joinpath("data/places.json").read_text(encoding="utf-8"))
     return tuple(
-        Place(tuple(p["en"]), tuple(p["zh"]), p.get("level") == "city", bool(p.get("word"))) for p in raw["places"]
+        Place(tuple(p["en"]), tuple(p["zh"]), p.get("level") == "city", bool(p.get("word")), tuple(p.get("in", ())))
+        for p in raw["places"]
     )
+
+
+@lru_cache(maxsize=1)
+def _provinces_by_chinese_name() -> dict[str, tuple[str, ...]]:
+    return {name: place.within for place in gazetteer() if place.within for name in place.chinese}
+
+
+def in_force_at(places: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The regions whose local law is in force at these places: the places and the provinces of their cities."""
+    provinces = _provinces_by_chinese_name()
+    names = [name for found in places for name in found]
+    return tuple(dict.fromkeys([*names, *(p for name in names for p in provinces.get(name, ()))]))
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +68,7 @@ def places_named(text: str) -> list[tuple[str, ...]]:
         return []
     words: set[str] | None = None
     found = []
-    for english, chinese, city, word in gazetteer():
+    for english, chinese, city, word, _ in gazetteer():
         # The substring test first: a pattern for each of 300 places costs ~2 ms a text.
         named = any(e in lowered and re.search(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered) for e in english)
         if not named and any(c in text for c in chinese):

@@ -26,7 +26,7 @@ from .index import LoadedIndex, document_centroids
 from .lexical import SYNONYM_SEPARATOR, synonym_set, term_tokens
 from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
 from .named import KIND_CUES, asks_to_compare, described_documents, document_names, kind_endings, title_has_ending
-from .places import places_named
+from .places import in_force_at, places_named
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
 from .types import Passage, Query, SearchFilter, admitted
@@ -282,6 +282,11 @@ class Retriever:
             names = tuple(n for found in places for n in found)
             of_region = np.maximum(self._of_region(names, query.text), self._discussing(names))
             bonus += self.settings.region_bonus * of_region
+        if self.settings.other_region_penalty and places:
+            # "In Zhumadian, …": Xuchang's regulation on the same matter reads alike and is no answer;
+            # Henan's own regulations are in force in Zhumadian and stay. A local document named stays.
+            in_force = self._of_region(in_force_at(places), query.text)
+            bonus -= self.settings.other_region_penalty * (self._local_mask * (1.0 - in_force) * (1.0 - named))
         if self.settings.named_bonus and named.any():
             bonus += self.settings.named_bonus * named
         if self.settings.unplaced_local_penalty and not places:

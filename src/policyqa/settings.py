@@ -68,6 +68,10 @@ DEFAULT_REGION_BONUS = 0.12
 # national article, or of another province's) that the question does not name is lowered by this
 # much (0 turns it off); chosen on the dev half at the whole library (docs/evaluation.md).
 DEFAULT_UNPLACED_LOCAL_PENALTY = 0.05
+# A question that names a place asks about the law in force there: a local regulation of another
+# region (another city's regulation on the same matter) is lowered by this much; its own province's
+# stay. Chosen on the dev half at the whole library (docs/evaluation.md; 0.05 to 0.2 alike there).
+DEFAULT_OTHER_REGION_PENALTY = 0.1
 # The documents a question's cues single out (at most this many) are searched on their own too.
 DEFAULT_CUED_DOCUMENTS = 10
 # A document whose passages, on average, lie close to the question is lifted: the weight of the
@@ -152,6 +156,7 @@ class Settings:
     figure_bonus: float = DEFAULT_FIGURE_BONUS
     region_bonus: float = DEFAULT_REGION_BONUS
     unplaced_local_penalty: float = DEFAULT_UNPLACED_LOCAL_PENALTY
+    other_region_penalty: float = DEFAULT_OTHER_REGION_PENALTY
     cued_documents: int = DEFAULT_CUED_DOCUMENTS
     centroid_weight: float = DEFAULT_CENTROID_WEIGHT
     centroid_floor: float = DEFAULT_CENTROID_FLOOR
@@ -310,6 +315,7 @@ class Settings:
             "figure_bonus": float,
             "region_bonus": float,
             "unplaced_local_penalty": float,
+            "other_region_penalty": float,
             "cued_documents": int,
             "centroid_weight": float,
             "centroid_floor": float,

@@ -3,7 +3,7 @@
 The gazetteer's provinces, the paper's cities and the foreign countries are kept as
 written; every prefecture-level city, sub-provincial city and provincial capital that
 CC-CEDICT describes as such ("Shaoxing, prefecture-level city in Zhejiang") is added
-with its pinyin name, so that a question about Shaoxing's or Yantai's regulations is
+with its pinyin name and the province its gloss names, so that a question about Shaoxing's or Yantai's regulations is
 recognised as naming a place like one about Shanghai. Cities that share an English
 name (Yulin: 榆林 and 玉林) are one entry with both Chinese names. A city whose
 name CC-CEDICT also lists as a common word (日照 "sunshine", 白银 "silver") is marked
@@ -39,13 +39,17 @@ def common_words(lines: list[str]) -> set[str]:
     return words
 
 
-def cities(lines: list[str], provinces: set[str]) -> dict[str, list[str]]:
-    """English name (lower case) -> the Chinese short names of the cities CC-CEDICT gives it.
+def cities(lines: list[str], provinces: set[str]) -> dict[str, dict[str, str]]:
+    """English name (lower case) -> the Chinese short names of the cities CC-CEDICT gives it, each
+    with the province (English, lower case; "" if the gloss names none) the gloss puts it in.
 
     A capital counts only as the capital of one of ``provinces`` (English, lower case):
-    CC-CEDICT names the capitals of other countries and of old dynasties the same way.
+    CC-CEDICT names the capitals of other countries and of old dynasties the same way. A city's
+    province is the first of ``provinces`` its gloss names ("prefecture-level city in Henan",
+    "…, Hainan", "subprovincial city and capital of Shandong province").
     """
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[str, str]] = {}
+    province_names = re.compile(r"\b(" + "|".join(map(re.escape, sorted(provinces, key=len, reverse=True))) + r")\b")
     for line in lines:
         match = _ENTRY.match(line)
         if not match:
@@ -63,22 +67,33 @@ def cities(lines: list[str], provinces: set[str]) -> dict[str, list[str]]:
             letters = "".join(c for c in pinyin.lower() if "a" <= c <= "z").removesuffix("shi")
             if name.replace("'", "").replace(" ", "") != letters:
                 continue
-            names = found.setdefault(name, [])
-            if short not in names:
-                names.append(short)
+            province = province_names.search(gloss.lower())
+            names = found.setdefault(name, {})
+            if not names.get(short):
+                names[short] = province.group(1) if province else ""
     return found
 
 
-def merged(places: list[dict[str, object]], found: dict[str, list[str]], words: set[str]) -> list[dict[str, object]]:
-    """The gazetteer with the found cities added; entries already there keep their names."""
+def merged(
+    places: list[dict[str, object]], found: dict[str, dict[str, str]], words: set[str]
+) -> list[dict[str, object]]:
+    """The gazetteer with the found cities added; entries already there keep their names.
+
+    A city's ``in`` lists the Chinese names of the provinces it lies in (one per Chinese name
+    of the entry): a province's local law is in force in its cities too.
+    """
     kept = [p for p in places if p.get("level") != CITY_LEVEL]  # the hand-written entries
     known_en = {e for p in kept for e in p["en"]}  # type: ignore[attr-defined]
     known_zh = {z for p in kept for z in p["zh"]}  # type: ignore[attr-defined]
+    chinese_of = {e: p["zh"][0] for p in kept for e in p["en"]}  # type: ignore[attr-defined, index]
     for name in sorted(found):
         chinese = [z for z in found[name] if z not in known_zh]
         if name in known_en or not chinese:
             continue
         entry: dict[str, object] = {"en": [name], "zh": chinese, "level": CITY_LEVEL}
+        within = list(dict.fromkeys(chinese_of[p] for z in chinese if (p := found[name][z]) in chinese_of))
+        if within:
+            entry["in"] = within
         if any(z in words for z in chinese):
             entry["word"] = True
         kept.append(entry)
