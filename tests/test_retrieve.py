@@ -11,7 +11,7 @@ from conftest import built_corpus, squash
 
 from policyqa import Assistant
 from policyqa.embed import Encoder
-from policyqa.expand import english_phrases, structured_query
+from policyqa.expand import english_phrases, pairs_in_a_row, rendered_in_a_row, structured_query
 from policyqa.index import build_index
 from policyqa.lexical import SYNONYM_SEPARATOR, flat_tokens, synonym_set
 from policyqa.retrieve import MERGED_CHUNKS
@@ -335,6 +335,41 @@ def test_another_regions_local_regulation_yields_when_the_question_names_a_place
     assert with_penalty["henan"] == pytest.approx(without["henan"])  # Henan's law is in force in Zhumadian
     unplaced = "May a resident enclose a balcony beyond the building's designed outer edge?"
     assert scores(unplaced, 0.1) == pytest.approx(scores(unplaced, 0.0))
+
+
+def test_a_pair_of_words_is_found_rendered_in_a_row_not_apart() -> None:
+    assert rendered_in_a_row("lawful rights").search("损害旅游者合法权益的")  # type: ignore[union-attr]
+    assert not rendered_in_a_row("lawful rights").search("合法经营，维护权益")  # type: ignore[union-attr]
+    assert rendered_in_a_row("minimum wage").search("最低工资标准")  # type: ignore[union-attr]
+    assert rendered_in_a_row("zzqx wibble") is None  # nothing the dictionary renders
+
+
+def test_a_passage_saying_the_questions_word_pairs_in_a_row_is_lifted(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "liability": "第六十五条 旅行社违反本条例的规定，损害旅游者合法权益的，应当承担相应的民事责任。",
+        "complaints": "第三十条 旅游者的权益受到损害的，可以向旅游主管部门投诉，旅行社应当合法经营。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    question = "What liability does a travel agency bear when it harms tourists' lawful rights?"
+    patterns = pairs_in_a_row(question)
+
+    def scores(bonus: float) -> dict[str, float]:
+        assistant = Assistant(settings.replace(proximity_bonus=bonus), encoder=use_encoder, auto_build=False)
+        return {p.doc_id: p.score for p in assistant.search(question, k=2).passages}
+
+    without, with_bonus = scores(0.0), scores(0.2)
+    for doc_id, text in files.items():
+        share = sum(1 for p in patterns if p.search(text)) / len(patterns)
+        assert with_bonus[doc_id] == pytest.approx(without[doc_id] + 0.2 * share)
+    assert with_bonus["liability"] - without["liability"] > with_bonus["complaints"] - without["complaints"]
+    # A Chinese question has no English pairs: nothing changes.
+    chinese = "旅行社损害旅游者合法权益要承担什么责任？"
+    lifted, plain = (
+        Assistant(settings.replace(proximity_bonus=b), encoder=use_encoder, auto_build=False) for b in (0.2, 0.0)
+    )
+    assert [p.score for p in lifted.search(chinese, k=2).passages] == [
+        p.score for p in plain.search(chinese, k=2).passages
+    ]
 
 
 def test_a_text_outside_the_law_that_discusses_the_place_asked_about_is_lifted_as_its_laws_are(

@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
-from .dictionary import expand_english
+from .dictionary import chinese_for, expand_english
 from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
@@ -55,6 +56,36 @@ def english_phrases(question: str) -> list[str]:
         if a_content and b_content
     ]
     return words + pairs
+
+
+# A pair's words in a row: at most this many characters between their renderings, each taken by
+# its first two characters (婴幼儿配方食品 holds 幼儿 and 配方 of 配方奶; 竞业限制协议, 竞业 and 协议).
+_IN_A_ROW_GAP = 2
+_IN_A_ROW_PREFIX = 2
+# Enough for every pair of the questions asked in a while: each costs two dictionary lookups.
+PAIR_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=PAIR_CACHE_SIZE)
+def rendered_in_a_row(pair: str) -> re.Pattern[str] | None:
+    """What finds a pair of English words rendered in Chinese as one: "minimum wage" in 最低工资标准.
+
+    A rendering of the whole pair (CC-CEDICT's 最低工资), or the first two characters of a
+    rendering of its first word standing just before those of one of its second's. None when
+    the dictionary gives no rendering of two characters or more to make either of.
+    """
+    first, second = ({r[:_IN_A_ROW_PREFIX] for r in chinese_for(word, 20) if len(r) > 1} for word in pair.split(" ", 1))
+    alternatives = ["|".join(map(re.escape, sorted({r for r in chinese_for(pair, 20) if len(r) > 1})))]
+    if first and second:
+        firsts, seconds = ("|".join(map(re.escape, sorted(r))) for r in (first, second))
+        alternatives.append(f"(?:{firsts}).{{0,{_IN_A_ROW_GAP}}}(?:{seconds})")
+    alternatives = [a for a in alternatives if a]
+    return re.compile("|".join(f"(?:{a})" for a in alternatives)) if alternatives else None
+
+
+def pairs_in_a_row(question: str) -> list[re.Pattern[str]]:
+    """The patterns of ``rendered_in_a_row`` for the pairs of an English question's words that stand side by side."""
+    return [p for pair in dict.fromkeys(english_phrases(question)) if " " in pair and (p := rendered_in_a_row(pair))]
 
 
 def _is_content(word: str | None) -> bool:

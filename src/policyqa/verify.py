@@ -29,7 +29,7 @@ from collections.abc import Collection, Sequence
 
 from .articles import article_of, articles_named
 from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
-from .expand import english_phrases
+from .expand import english_phrases, rendered_in_a_row
 from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind, period_asked
 from .index import LoadedIndex
 from .lexical import is_noun, nouns, one_character_headed, words_jieba_lacks
@@ -190,7 +190,7 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     # 最小值). Found whole or by its words' renderings in a row, its words are not looked for alone.
     for pair in [p for p in phrases if " " in p and p not in skipped]:
         whole = chinese_for(pair, 20)
-        if any(r in text for r in whole) or _composed_in(pair, text):
+        if any(r in text for r in whole) or ((in_a_row := rendered_in_a_row(pair)) and in_a_row.search(text)):
             skipped.update(pair.split())
         elif (longer := [r for r in whole if len(r) > 1]) and _usual_nouns(pair, longer, by_tags=True):
             # A pair the dictionary knows as one thing ("nuclear fusion": 核聚变) is absent when
@@ -240,21 +240,6 @@ def _usual_nouns(english: str, renderings: Sequence[str], by_tags: bool = False)
     named_thing = not by_tags and (" " in english or english.endswith(_NOUN_ENDINGS))
     as_nouns = usual if named_thing else [r for r in usual if is_noun(r)]
     return as_nouns if 2 * len(as_nouns) > len(usual) else []
-
-
-# A pair's words in a row: at most this many characters between their renderings, each taken by
-# its first two characters (婴幼儿配方食品 holds 幼儿 and 配方 of 配方奶; 竞业限制协议, 竞业 and 协议).
-_COMPOSED_GAP = 2
-_COMPOSED_PREFIX = 2
-
-
-def _composed_in(pair: str, text: str) -> bool:
-    """Whether a rendering of a pair's first word stands just before one of its second word's in ``text``."""
-    first, second = ({r[:_COMPOSED_PREFIX] for r in chinese_for(word, 20) if len(r) > 1} for word in pair.split(" ", 1))
-    if not first or not second:
-        return False
-    alternatives = ["|".join(map(re.escape, sorted(r))) for r in (first, second)]
-    return re.search(f"(?:{alternatives[0]}).{{0,{_COMPOSED_GAP}}}(?:{alternatives[1]})", text) is not None
 
 
 def _may_be_thing(word: str) -> bool:
