@@ -195,6 +195,12 @@ def test_a_word_of_a_documents_name_brings_no_glossary_term(mini_assistant: Assi
     assert "罚款" not in mini_assistant.prepare(named).glossary_terms
 
 
+def _scores(settings: Settings, encoder: Encoder, question: str, k: int, **tuned: float) -> dict[str, float]:
+    """Each document's passage score among the first ``k`` for ``question``, with the settings ``tuned``."""
+    assistant = Assistant(settings.replace(**tuned), encoder=encoder, auto_build=False)
+    return {p.doc_id: p.score for p in assistant.search(question, k=k).passages}
+
+
 def test_a_passage_with_the_kind_of_figure_asked_for_is_lifted(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
         "without-figure": "完成职务科技成果的科研人员可以获得奖励，具体办法由单位规定。",
@@ -203,11 +209,7 @@ def test_a_passage_with_the_kind_of_figure_asked_for_is_lifted(tmp_path: Path, u
     settings = built_corpus(tmp_path, use_encoder, files)
     question = "完成职务科技成果的科研人员可以获得多少元奖励？"
 
-    def scores(figure_bonus: float) -> dict[str, float]:
-        assistant = Assistant(settings.replace(figure_bonus=figure_bonus), encoder=use_encoder, auto_build=False)
-        return {p.doc_id: p.score for p in assistant.search(question, k=2).passages}
-
-    without, with_bonus = scores(0.0), scores(0.05)
+    without, with_bonus = (_scores(settings, use_encoder, question, 2, figure_bonus=b) for b in (0.0, 0.05))
     assert set(without) == set(with_bonus) == {"without-figure", "with-figure"}
     assert with_bonus["with-figure"] - without["with-figure"] == pytest.approx(0.05)
     assert with_bonus["without-figure"] == pytest.approx(without["without-figure"])
@@ -285,12 +287,10 @@ def test_a_local_copy_of_a_national_article_yields_unless_the_question_names_its
         "第二十三条 国家设立的研究开发机构、高等院校应当向其主管部门提交上一年度科技成果转化情况报告。",
     }
     settings = built_corpus(tmp_path, use_encoder, files)
+    assert Assistant(settings, encoder=use_encoder).index.documents["henan"].kind == "local_regulation"
 
     def scores(question: str, penalty: float) -> dict[str, float]:
-        tuned = settings.replace(unplaced_local_penalty=penalty)
-        assistant = Assistant(tuned, encoder=use_encoder, auto_build=False)
-        assert assistant.index.documents["henan"].kind == "local_regulation"
-        return {p.doc_id: p.score for p in assistant.search(question, k=2).passages}
+        return _scores(settings, use_encoder, question, 2, unplaced_local_penalty=penalty)
 
     unplaced = "国家设立的研究开发机构、高等院校要向主管部门提交什么报告？"
     without, with_penalty = scores(unplaced, 0.0), scores(unplaced, 0.05)
@@ -317,16 +317,15 @@ def test_another_regions_local_regulation_yields_when_the_question_names_a_place
         + "第十条 封闭阳台不得超出建筑物外墙。",
     }
     settings = built_corpus(tmp_path, use_encoder, files)
+    documents = Assistant(settings, encoder=use_encoder).index.documents.values()
+    assert {(d.kind, d.metadata.get("region")) for d in documents} == {
+        ("local_regulation", "驻马店"),
+        ("local_regulation", "许昌"),
+        ("local_regulation", "河南"),
+    }
 
     def scores(question: str, penalty: float) -> dict[str, float]:
-        assistant = Assistant(settings.replace(other_region_penalty=penalty), encoder=use_encoder, auto_build=False)
-        documents = assistant.index.documents.values()
-        assert {(d.kind, d.metadata.get("region")) for d in documents} == {
-            ("local_regulation", "驻马店"),
-            ("local_regulation", "许昌"),
-            ("local_regulation", "河南"),
-        }
-        return {p.doc_id: p.score for p in assistant.search(question, k=3).passages}
+        return _scores(settings, use_encoder, question, 3, other_region_penalty=penalty)
 
     question = "In Zhumadian, may a resident enclose a balcony beyond the building's designed outer edge?"
     without, with_penalty = scores(question, 0.0), scores(question, 0.1)
@@ -353,23 +352,15 @@ def test_a_passage_saying_the_questions_word_pairs_in_a_row_is_lifted(tmp_path: 
     question = "What liability does a travel agency bear when it harms tourists' lawful rights?"
     patterns = pairs_in_a_row(question)
 
-    def scores(bonus: float) -> dict[str, float]:
-        assistant = Assistant(settings.replace(proximity_bonus=bonus), encoder=use_encoder, auto_build=False)
-        return {p.doc_id: p.score for p in assistant.search(question, k=2).passages}
-
-    without, with_bonus = scores(0.0), scores(0.2)
+    without, with_bonus = (_scores(settings, use_encoder, question, 2, proximity_bonus=b) for b in (0.0, 0.2))
     for doc_id, text in files.items():
         share = sum(1 for p in patterns if p.search(text)) / len(patterns)
         assert with_bonus[doc_id] == pytest.approx(without[doc_id] + 0.2 * share)
     assert with_bonus["liability"] - without["liability"] > with_bonus["complaints"] - without["complaints"]
     # A Chinese question has no English pairs: nothing changes.
     chinese = "旅行社损害旅游者合法权益要承担什么责任？"
-    lifted, plain = (
-        Assistant(settings.replace(proximity_bonus=b), encoder=use_encoder, auto_build=False) for b in (0.2, 0.0)
-    )
-    assert [p.score for p in lifted.search(chinese, k=2).passages] == [
-        p.score for p in plain.search(chinese, k=2).passages
-    ]
+    lifted, plain = (_scores(settings, use_encoder, chinese, 2, proximity_bonus=b) for b in (0.2, 0.0))
+    assert lifted == plain
 
 
 def test_a_text_outside_the_law_that_discusses_the_place_asked_about_is_lifted_as_its_laws_are(
