@@ -190,6 +190,28 @@ def test_an_english_law_name_lifts_the_law_not_a_citys_regulation_with_a_nearer_
     assert [t for t, n in zip(titles, named, strict=True) if n] == ["中华人民共和国道路交通安全法"]
 
 
+def test_a_name_without_a_place_lifts_national_law_not_a_provinces_regulation_with_a_nearer_title(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "national": "# 中华人民共和国道路运输条例\n\n第七十条 经营者不按规定维护和检测运输车辆的，处以罚款。",
+        "henan": "# 河南省道路运输条例\n\n（2007年12月3日河南省第十届人民代表大会常务委员会第三十四次会议通过）\n\n"
+        "第三十九条 客运包车经营者招揽包车合同外旅客乘车的，处一千元以上三千元以下的罚款。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    name = "Road Transport Regulations"
+    similarity = retriever._title_vectors @ use_encoder.encode_documents([name])[0]
+    assert titles[int(np.argmax(similarity))] == "河南省道路运输条例"  # the encoder alone prefers the province's
+
+    def lifted(question: str) -> list[str]:
+        return [t for t, n in zip(titles, retriever._named_documents(question), strict=True) if n]
+
+    assert lifted(f"Under the {name}, what fine applies to an operator that fails to maintain its vehicles?") == [
+        "中华人民共和国道路运输条例"
+    ]
+    assert lifted("What do the Henan Road Transport Regulations fine?") == ["河南省道路运输条例"]
+
+
 def test_the_rules_implementing_a_law_are_lifted_without_the_law_when_the_question_says_so(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

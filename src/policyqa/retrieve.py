@@ -94,6 +94,7 @@ class Retriever:
             [index.documents[d].kind == KIND_LOCAL_REGULATION for d in self._doc_ids], dtype=np.float32
         )
         self._region_positions = {region: np.asarray(p, dtype=np.int64) for region, p in regions.items()}
+        self._is_national = self._local_mask == 0
         self._title_endings: dict[tuple[str, ...], np.ndarray] = {}
         self._definitions: dict[str, list[tuple[int, str]]] = {}
         # Names recur across questions ("the Labour Contract Law"), as the term matcher's phrases do.
@@ -414,6 +415,10 @@ class Retriever:
                 of_kind = self._titles_ending(endings)
                 if (similarity[of_kind, column] >= NAMED_TITLE_FLOOR).any():
                     similarity[~of_kind, column] = -1.0
+            # A name that gives no place ("the Road Transport Regulations") names national law, if
+            # a national title is near: the encoder put 河南省道路运输条例 nearer than 道路运输条例.
+            if not places_named(name) and (similarity[self._is_national, column] >= NAMED_TITLE_FLOOR).any():
+                similarity[~self._is_national, column] = -1.0
         best = similarity.max(axis=0)
         chosen = similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)
         for column in range(len(names), len(names) + len(described)):
