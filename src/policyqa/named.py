@@ -85,23 +85,22 @@ def document_names(question: str) -> list[str]:
     "…'s implementing rules") names the rules implementing it: "Implementing Regulations of the
     Labour Contract Law".
     """
-    found = [(m.start(1), m.group(1).strip()) for m in _QUOTED.finditer(question)]
+    # Each name with where it starts and ends in the question, for the words around it.
+    found = [(m.start(1), m.end(1), m.group(1).strip()) for m in _QUOTED.finditer(question)]
     for match in _TITLED.finditer(question):
-        words = match.group(0).split()
-        while words and (words[0] in _OPENERS or words[0].islower()):
-            words = words[1:]
-        if len(words) >= 2:  # "Law" alone names nothing
-            name = " ".join(words)
-            found.append((match.end() - len(name), name))
+        spans = [(w.start(), w.group(0)) for w in re.finditer(r"\S+", match.group(0))]
+        while spans and (spans[0][1] in _OPENERS or spans[0][1].islower()):
+            spans = spans[1:]
+        if len(spans) >= 2:  # "Law" alone names nothing
+            found.append((match.start() + spans[0][0], match.end(), " ".join(w for _, w in spans)))
     for match in _LOWER.finditer(question):
         words = match.group(1).split()
         if not set(words[:-1]) & _GENERIC:  # "the relevant law", "the city's … regulation"
-            found.append((match.start(1), match.group(1)))
+            found.append((match.start(1), match.end(1), match.group(1)))
     names = []
-    for start, name in found:
+    for start, end, name in found:
         if _IMPLEMENTING_ALONE.fullmatch(name):
             continue
-        end = start + len(name)
         if not _IMPLEMENTING_NAME.search(name) and (
             _IMPLEMENTING_BEFORE.search(question[:start]) or _IMPLEMENTING_AFTER.match(question[end:])
         ):

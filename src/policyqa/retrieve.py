@@ -416,7 +416,7 @@ class Retriever:
                 if (similarity[of_kind, column] >= NAMED_TITLE_FLOOR).any():
                     similarity[~of_kind, column] = -1.0
             # A name that gives no place ("the Road Transport Regulations") names national law, if
-            # a national title is near: the encoder put 河南省道路运输条例 nearer than 道路运输条例.
+            # a national title is near: the encoder put 河南省道路运输条例 nearer than 中华人民共和国道路运输条例.
             if not places_named(name) and (similarity[self._is_national, column] >= NAMED_TITLE_FLOOR).any():
                 similarity[~self._is_national, column] = -1.0
         best = similarity.max(axis=0)
