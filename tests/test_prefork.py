@@ -23,7 +23,7 @@ from policyqa import PolicyQAError
 
 pytest.importorskip("uvicorn", reason="serving needs the 'serve' extra")
 
-from policyqa_app.prefork import QUICK_EXITS_TO_GIVE_UP, bind_sockets, run_in_child  # noqa: E402
+from policyqa_app.prefork import QUICK_EXITS_TO_GIVE_UP, bind_sockets, holds_socket, run_in_child  # noqa: E402
 
 
 def test_run_in_child_returns_after_the_work_and_leaves_this_process_unchanged(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_run_in_child_raises_the_childs_error_here() -> None:
 SUPERVISED = """
 import logging, os, signal, socket, sys, time
 from pathlib import Path
-from policyqa_app.prefork import Supervisor, bind_sockets
+from policyqa_app.prefork import Supervisor, bind_sockets, holds_socket
 
 logging.basicConfig(level=logging.INFO)
 mode, folder = sys.argv[1], Path(sys.argv[2])
@@ -96,9 +96,27 @@ def serve_one(slot):
     if (folder / "reloaded").exists():  # a replacement: the old workers must have been told to stop
         old_workers = (folder / "reloaded").read_text().split()
         (folder / f"old-running-{os.getpid()}").write_text(" ".join(unsignalled(old_workers)))
+        inodes = {os.fstat(sock.fileno()).st_ino}
+        holding = [pid for pid in old_workers if holds_socket(int(pid), inodes)]
+        (folder / f"old-holding-{os.getpid()}").write_text(" ".join(holding))
     (folder / str(os.getpid())).write_text("started")
     if mode == "fail":
         return 3
+    if mode == "slow":  # a busy worker: it notices SIGTERM late, then closes its socket and finishes
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        sock.settimeout(0.05)
+        while not stopping:
+            try:
+                connection, _ = sock.accept()
+            except socket.timeout:
+                continue
+            with connection:
+                connection.sendall(str(os.getpid()).encode())
+        time.sleep(1.0)
+        sock.close()
+        time.sleep(1.0)
+        return 0
     while True:  # answer each connection with this worker's pid
         connection, _ = sock.accept()
         with connection:
@@ -213,3 +231,32 @@ def test_a_reload_replaces_every_worker_and_retires_the_old_ones(tmp_path: Path)
         if supervisor.poll() is None:
             supervisor.kill()
             supervisor.wait()
+
+
+def test_new_workers_start_only_once_the_old_ones_have_closed_the_listening_socket(tmp_path: Path) -> None:
+    # The old workers take a second to close their sockets after SIGTERM, as uvicorn can on a busy
+    # machine; a fixed pause before forking the new ones let both accept on one socket meanwhile.
+    supervisor = _supervisor(tmp_path, "slow")
+    try:
+        _wait(lambda: len(_started(tmp_path)) == 2 and (tmp_path / "workers" / "port").exists())
+        (tmp_path / "workers" / "reload").write_text("")
+        _wait(lambda: len(list((tmp_path / "workers").glob("old-holding-*"))) == 2)
+        holding = {p.name: p.read_text() for p in (tmp_path / "workers").glob("old-holding-*")}
+        assert len(holding) == 2 and set(holding.values()) == {""}, holding
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=60) == 0
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+
+
+def test_a_process_holds_a_socket_until_it_closes_it_and_one_that_is_gone_holds_none() -> None:
+    listener = socket.socket()
+    inodes = {os.fstat(listener.fileno()).st_ino}
+    assert holds_socket(os.getpid(), inodes) is True
+    listener.close()
+    assert holds_socket(os.getpid(), inodes) is False
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert holds_socket(gone.pid, inodes) is False

@@ -39,7 +39,11 @@ STOP_TIMEOUT_SECONDS = 30.0  # SIGTERM, then this long for the workers' graceful
 # this many such exits in a row stop the server (a broken configuration, not a crash).
 QUICK_EXIT_SECONDS = 5.0
 QUICK_EXITS_TO_GIVE_UP = 5
-# uvicorn notices a SIGTERM within 0.1 s and then stops accepting; a new worker starts after this.
+# A new worker starts once every old one has closed the listening sockets (uvicorn does so as it
+# begins its graceful shutdown, within 0.1 s of SIGTERM on an idle machine, later on a busy one),
+# looked for this often and for at most this long; where /proc cannot tell, after the pause.
+RETIRE_POLL_SECONDS = 0.02
+RETIRE_WAIT_SECONDS = 5.0
 RETIRE_PAUSE_SECONDS = 0.25
 REAP_INTERVAL_SECONDS = 1.0  # how often the supervisor reaps workers and looks for a new index build
 CHILD_ERROR_BYTES = 4096  # of a child's error message, passed back through a pipe
@@ -127,6 +131,27 @@ def bind_peer_sockets(folder: str, count: int) -> list[socket.socket]:
             sock.close()
         raise
     return sockets
+
+
+def holds_socket(pid: int, inodes: set[int]) -> bool | None:
+    """Whether process ``pid`` has a socket with one of these inodes open; None where /proc cannot say.
+
+    A process that has exited (a zombie too) holds nothing.
+    """
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:[") and int(target[len("socket:[") : -1]) in inodes:
+            return True
+    return False
 
 
 @dataclass
@@ -231,10 +256,25 @@ class Supervisor:
         # The old workers stop accepting first: while an old and a new worker both accepted on one
         # socket, a UI session's question could reach one and its event stream the other, and the
         # page, told the session was unknown, would reload. Connections wait in the backlog meanwhile.
-        time.sleep(RETIRE_PAUSE_SECONDS)
+        self._wait_until_closed(sorted(self.retiring))
         for slot in slots:
             self._start_worker(slot, child_mask)
         log.info("Workers replaced: %d started, %d retiring.", len(self.running), len(self.retiring))
+
+    def _wait_until_closed(self, pids: list[int]) -> None:
+        """Until none of ``pids`` holds a listening socket of this server (a fixed 0.25 s pause had
+        not been enough on a busy machine), at most ``RETIRE_WAIT_SECONDS``."""
+        inodes = {os.fstat(sock.fileno()).st_ino for sock in [*self.sockets, *self.peer_sockets]}
+        deadline = time.monotonic() + RETIRE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            held = [holds_socket(pid, inodes) for pid in pids]
+            if None in held:
+                time.sleep(RETIRE_PAUSE_SECONDS)
+                return
+            if not any(held):
+                return
+            time.sleep(RETIRE_POLL_SECONDS)
+        log.warning("Old workers held the listening sockets for %.0f s; starting new ones.", RETIRE_WAIT_SECONDS)
 
     def _reap(self) -> list[tuple[int, int]]:
         """Every running worker that has exited, with its wait status (SIGCHLD signals may merge).
