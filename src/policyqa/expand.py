@@ -75,12 +75,11 @@ def rendered_in_a_row(pair: str) -> re.Pattern[str] | None:
     the dictionary gives no rendering of two characters or more to make either of.
     """
     first, second = ({r[:_IN_A_ROW_PREFIX] for r in chinese_for(word, 20) if len(r) > 1} for word in pair.split(" ", 1))
-    alternatives = ["|".join(map(re.escape, sorted({r for r in chinese_for(pair, 20) if len(r) > 1})))]
+    alternatives = [re.escape(r) for r in sorted({r for r in chinese_for(pair, 20) if len(r) > 1})]
     if first and second:
         firsts, seconds = ("|".join(map(re.escape, sorted(r))) for r in (first, second))
         alternatives.append(f"(?:{firsts}).{{0,{_IN_A_ROW_GAP}}}(?:{seconds})")
-    alternatives = [a for a in alternatives if a]
-    return re.compile("|".join(f"(?:{a})" for a in alternatives)) if alternatives else None
+    return re.compile("|".join(alternatives)) if alternatives else None
 
 
 def pairs_in_a_row(question: str) -> list[re.Pattern[str]]:

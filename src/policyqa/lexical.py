@@ -144,15 +144,26 @@ def _bm25_words(words: Iterable[str]) -> list[str]:
     return tokens
 
 
+# Questions whose part-of-speech cut is kept: verification reads a question's nouns and its
+# compounds from one cut (~0.3 ms each).
+TAGGED_CACHE_SIZE = 64
+
+
+@lru_cache(maxsize=TAGGED_CACHE_SIZE)
+def _tagged(text: str) -> tuple[tuple[str, str], ...]:
+    """jieba's part-of-speech cut of a text: (word, tag) in order."""
+    jieba_module()  # the dictionary loaded from the private cache folder
+    import jieba.posseg
+
+    return tuple((pair.word, pair.flag) for pair in jieba.posseg.lcut(text))
+
+
 def nouns(text: str) -> list[str]:
     """The nouns of a text of two characters or more (jieba's part-of-speech tags n…), in order.
 
     What a question is about (克隆, 宠物, 生物医药) rather than how it asks (怎么, 规定, 提出).
     """
-    jieba_module()  # the dictionary loaded from the private cache folder
-    import jieba.posseg
-
-    return [pair.word for pair in jieba.posseg.lcut(text) if len(pair.word) >= 2 and pair.flag.startswith("n")]
+    return [word for word, tag in _tagged(text) if len(word) >= 2 and tag.startswith("n")]
 
 
 def one_character_headed(text: str) -> list[str]:
@@ -162,19 +173,16 @@ def one_character_headed(text: str) -> list[str]:
     asked about, the compound, would never be looked for. The word before is a noun or a verb of
     two characters or more (预制, 培养).
     """
-    jieba_module()
-    import jieba.posseg
-
-    cut = jieba.posseg.lcut(text)
+    cut = _tagged(text)
     return [
-        before.word + head.word
-        for before, head in zip(cut, cut[1:], strict=False)
-        if len(head.word) == 1
-        and head.flag.startswith("n")
-        and _CJK_RUN.fullmatch(head.word)
-        and len(before.word) >= 2
-        and before.flag[:1] in ("n", "v")
-        and _CJK_RUN.fullmatch(before.word)
+        before + head
+        for (before, before_tag), (head, head_tag) in zip(cut, cut[1:], strict=False)
+        if len(head) == 1
+        and head_tag.startswith("n")
+        and _CJK_RUN.fullmatch(head)
+        and len(before) >= 2
+        and before_tag[:1] in ("n", "v")
+        and _CJK_RUN.fullmatch(before)
     ]
 
 
