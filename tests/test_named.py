@@ -45,6 +45,15 @@ PATENT_RULES = "Implementing Regulations of the Patent Law"
         ("What do the Patent Law's implementing rules say about exhibitions?", [PATENT_RULES]),
         ("Under the Implementing Rules of the Patent Law, what is it?", ["Implementing Rules of the Patent Law"]),
         ("What do the implementing regulations say?", []),  # no law named: nothing to implement
+        ("What are the measures implementing the Patent Law about?", [PATENT_RULES]),
+        # A region's measures implementing a law: the law's name in 《》 is part of theirs, with the place.
+        ("河南省实施《农产品质量安全法》办法是否允许收获农产品？", ["河南省实施《农产品质量安全法》办法"]),
+        ("根据河南省实施《农产品质量安全法》办法，谁负责？", ["河南省实施《农产品质量安全法》办法"]),
+        ("按照实施《农产品质量安全法》办法，谁负责？", ["实施《农产品质量安全法》办法"]),
+        (
+            "Under Henan's measures implementing the Organic Law of Urban Residents' Committees, who pays?",
+            ["Henan's Measures Implementing the Organic Law of Urban Residents' Committees"],
+        ),
     ],
 )
 def test_names_of_documents_are_found_in_both_languages(question: str, names: list[str]) -> None:
@@ -363,3 +372,32 @@ def test_each_place_of_a_comparison_has_its_best_passage_in_the_top_k(
     assert all(p.title.startswith("深圳") for p in alone), "the case needs Shenzhen to fill the top k alone"
     assert [p.title for p in ranked].count("合肥市科技创新条例") == 1
     assert ranked[0].chunk_id == alone[0].chunk_id  # the other side comes second, the first stays
+
+
+def test_a_regions_measures_implementing_a_law_are_lifted_without_the_law(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "law": "# 中华人民共和国城市居民委员会组织法\n\n第十七条 居民委员会的工作经费由人民政府拨付。",
+        "henan": (
+            "# 河南省实施《中华人民共和国城市居民委员会组织法》办法\n\n"
+            "第二十二条 家属委员会的工作经费和办公用房由所在单位解决。"
+        ),
+        "unrelated": "# 规章制定程序条例\n\n第二条 规章的立项、起草、审查、决定、公布、解释，适用本条例。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+
+    def lifted(question: str) -> list[str]:
+        return [t for t, n in zip(titles, retriever._named_documents(question), strict=True) if n]
+
+    henan = ["河南省实施《中华人民共和国城市居民委员会组织法》办法"]
+    # The 《》 name alone was the national law's, which never says 河南省 nor answers for it.
+    assert lifted("河南省实施《城市居民委员会组织法》办法规定家属委员会的工作经费由谁解决？") == henan
+    assert (
+        lifted(
+            "Under Henan's measures implementing the Organic Law of Urban Residents' Committees, "
+            "who covers a family committee's working funds?"
+        )
+        == henan
+    )
+    assert lifted("Under the Organic Law of Urban Residents' Committees, who pays the working funds?") == [
+        "中华人民共和国城市居民委员会组织法"
+    ]

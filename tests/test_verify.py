@@ -88,6 +88,39 @@ def test_a_year_in_the_legislative_history_counts(mini_assistant: Assistant) -> 
     assert _reason(mini_assistant, "示范市科技成果转化促进条例2023年修正后，奖励比例是多少？") is None
 
 
+def test_a_year_in_a_preamble_counts_and_one_elsewhere_in_a_paper_does_not(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "interpretation": (
+            "# 最高人民法院关于商标法修改决定施行后商标案件法律适用问题的解释\n\n"
+            "为正确审理商标案件，根据2013年8月30日通过的《关于修改〈中华人民共和国商标法〉的决定》，制定本解释。\n\n"
+            "第一条 商标法修改决定施行后人民法院受理的商标民事案件，侵权行为发生在修改决定施行前，"
+            "并持续到修改决定施行后的，适用修改后的商标法。\n\n"
+            "第二条 商标注册申请案件，适用修改后的商标法。"
+        ),
+        "paper": (
+            "# 科技成果转化的研究\n\n一、引言\n\n2024年，中国科技成果转化率为30%左右。\n\n"
+            + "".join(f"第{i}类高校的研究侧重各有不同，产业需求与科研供给的对接方式也各不相同。" for i in range(40))
+            + "\n\n二、文献\n\n2020年以来，关于科技成果转化的研究不断增多。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # The decision the interpretation implements is named in its preamble, before its first article.
+    assert (
+        _reason(assistant, "商标法2013年修改决定施行后受理的商标民事案件，侵权行为持续到施行后，适用哪部商标法？")
+        is None
+    )
+    assert _reason(assistant, "商标法2015年修改决定施行后受理的商标民事案件适用哪部商标法？") == (
+        "the passages give nothing for 2015"
+    )
+    # A paper has no articles: a year its passages do not give stays unsupported though the text names it.
+    query = assistant.prepare("2020年中国科技成果转化率是多少？")
+    passages = [p for p in assistant.retriever.search(query, 5) if "30%" in p.text]
+    assert passages and all("2020" not in p.text for p in passages)
+    assert unsupported_reason(query, passages, assistant.index) == "the passages give nothing for 2020"
+
+
 def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answer(
     mini_assistant: Assistant,
 ) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from .lexical import QUESTION_WORDS, STOPWORDS
+from .places import places_named
 from .types import KIND_PAPER
 
 # Words by which a question points at a kind of document ("the paper says …", "本法"); "law"
@@ -67,6 +68,14 @@ _IMPLEMENTING_BEFORE = re.compile(
     re.I,
 )
 _IMPLEMENTING_AFTER = re.compile(rf"^(?:['’]s)?\s+implement(?:ing|ation)\s+{_IMPLEMENTING_KINDS}\b", re.I)
+# A region's rules implementing a national law: "Henan's measures implementing the Organic Law of …"
+# (河南省实施《中华人民共和国城市居民委员会组织法》办法); the issuer said before them is part of the name.
+_LOCAL_IMPLEMENTING_BEFORE = re.compile(
+    rf"((?:[A-Z][\w'’-]*\s+)*)((?i:{_IMPLEMENTING_KINDS}))\s+(?:for\s+)?(?i:implementing)\s+(?:the\s+)?$"
+)
+# The same in Chinese: the law's name stands in 《》 between 实施 and the kind, the place before them.
+_CHINESE_IMPLEMENTING = re.compile(r"实施《[^《》]{2,60}》(?:的)?(?:若干规定|规定|办法|细则|条例)")
+_CHINESE_PLACE_SUFFIXES = ("省", "市", "自治区", "自治州", "县", "")
 # What names only that a document implements another, without the other's name.
 _IMPLEMENTING_ALONE = re.compile(
     rf"(?:the\s+)?(?:implement(?:ing|ation)\s+{_IMPLEMENTING_KINDS}(?:\s+(?:of|for|under))?"
@@ -101,12 +110,27 @@ def document_names(question: str) -> list[str]:
     for start, end, name in found:
         if _IMPLEMENTING_ALONE.fullmatch(name):
             continue
-        if not _IMPLEMENTING_NAME.search(name) and (
-            _IMPLEMENTING_BEFORE.search(question[:start]) or _IMPLEMENTING_AFTER.match(question[end:])
+        local = _LOCAL_IMPLEMENTING_BEFORE.search(question[:start])
+        if local and (issuer := " ".join(_without_openers(local.group(1).split()))):
+            name = f"{issuer} {local.group(2).capitalize()} Implementing the {name.removeprefix('the ')}"
+        elif not _IMPLEMENTING_NAME.search(name) and (
+            local or _IMPLEMENTING_BEFORE.search(question[:start]) or _IMPLEMENTING_AFTER.match(question[end:])
         ):
             name = IMPLEMENTING_PREFIX + name.removeprefix("the ")
+        elif (local_zh := _CHINESE_IMPLEMENTING.match(question, start - 3)) and question[start - 1] == "《":
+            name = _place_before(question[: start - 3]) + local_zh.group(0)
         names.append(name)
     return list(dict.fromkeys(names))[:MAX_NAMES]
+
+
+def _place_before(text: str) -> str:
+    """The place name ``text`` ends with (河南省 of 根据河南省), or ''."""
+    for length in range(min(len(text), 8), 1, -1):
+        tail = text[-length:]
+        for suffix in _CHINESE_PLACE_SUFFIXES:
+            if tail.endswith(suffix) and any(tail.removesuffix(suffix) in names for names in places_named(tail)):
+                return tail
+    return ""
 
 
 # "Guangdong's regulation on domestic services": a document described by its issuer, its kind and
@@ -176,8 +200,17 @@ def asks_to_compare(question: str) -> bool:
 # The kind a name's last word gives, as the titles of that kind end: an English "… Law" is a law
 # of the National People's Congress (its title ends in 法), never a city's 条例 of the same matter;
 # a Chinese name's ending is its kind.
-_IMPLEMENTING_ENDINGS = ("法实施条例", "法实施细则", "法实施办法")
-_LAW_ENDINGS = ("法", *_IMPLEMENTING_ENDINGS)  # a law, and the rules implementing it
+_NATIONAL_IMPLEMENTING_ENDINGS = ("法实施条例", "法实施细则", "法实施办法")
+# A region's rules implementing a law end in their kind after the law's name: 实施《…法》办法.
+_IMPLEMENTING_ENDINGS = (
+    *_NATIONAL_IMPLEMENTING_ENDINGS,
+    "法》办法",
+    "法》细则",
+    "法》条例",
+    "法》若干规定",
+    "法》规定",
+)
+_LAW_ENDINGS = ("法", *_NATIONAL_IMPLEMENTING_ENDINGS)  # a law, and the State Council's rules implementing it
 _ENGLISH_KIND_ENDINGS = {"law": _LAW_ENDINGS, "constitution": ("宪法",)}
 _CHINESE_KIND_ENDINGS = ("条例", "规定", "办法", "决定", "解释", "法")
 # A title's trailing note in brackets ("（2018年修正）") is no part of its kind.
@@ -187,7 +220,11 @@ _TRAILING_NOTE = re.compile(r"\s*[（(][^（）()]*[）)]$")
 def kind_endings(name: str) -> tuple[str, ...]:
     """How titles of the kind a document name gives end (("法",) for "Food Safety Law"); () when it gives none."""
     # "Implementing Rules of the Patent Law", 专利法实施细则: no law, but the rules implementing one.
-    if name.endswith(_IMPLEMENTING_ENDINGS) or (_IMPLEMENTING_NAME.search(name) and _LAW_WORD.search(name)):
+    if (
+        name.endswith(_NATIONAL_IMPLEMENTING_ENDINGS)
+        or _CHINESE_IMPLEMENTING.search(name)
+        or (_IMPLEMENTING_NAME.search(name) and _LAW_WORD.search(name))
+    ):
         return _IMPLEMENTING_ENDINGS
     if name.isascii():
         return _ENGLISH_KIND_ENDINGS.get(name.split()[-1].lower(), ())

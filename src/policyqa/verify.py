@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 
+import numpy as np
+
 from .articles import article_of, articles_named
 from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
 from .expand import english_phrases, rendered_in_a_row
@@ -47,16 +49,27 @@ __all__ = ["asked_figure", "check", "places_named", "unsupported_reason"]
 MIN_TERM_SHARE = 0.5
 
 
-def _context_text(passages: Sequence[Passage], index: LoadedIndex, front_matter: bool) -> str:
-    """The passages with their documents' titles and sections (and front matter).
+def _context_text(passages: Sequence[Passage], index: LoadedIndex) -> str:
+    """The passages with their documents' titles and sections.
 
-    A regulation of Shenzhen rarely says "深圳" in its articles, and a law's
-    year of revision stands in its legislative history.
+    A regulation of Shenzhen rarely says "深圳" in its articles.
     """
-    parts = [p.text for p in passages] + [f"{p.title} {p.section}" for p in passages]
-    if front_matter:
-        doc_ids = {p.doc_id for p in passages}
-        parts += [index.chunks[row].text for row in index.passage_rows(doc_ids, "front_matter").tolist()]
+    return "\n".join([p.text for p in passages] + [f"{p.title} {p.section}" for p in passages])
+
+
+def _with_openings(passages: Sequence[Passage], index: LoadedIndex) -> str:
+    """``_context_text`` and the openings of the passages' documents: all a text says before its first article.
+
+    A law's year of revision stands in its legislative history (its front matter), and the
+    decision a judicial interpretation implements in its preamble (根据2013年8月30日…的决定).
+    A text without articles (a paper) opens with its front matter alone.
+    """
+    parts = [_context_text(passages, index)]
+    for doc_id in dict.fromkeys(p.doc_id for p in passages):
+        rows = index.passage_rows((doc_id,))
+        numbered = np.flatnonzero(index.table.article[rows] > 0)
+        opening = rows[: numbered[0]] if len(numbered) else rows[index.table.of_kind("front_matter")[rows]]
+        parts += [index.chunks[row].text for row in opening.tolist()]
     return "\n".join(parts)
 
 
@@ -90,7 +103,7 @@ def missing_content(query: Query, passages: Sequence[Passage], index: LoadedInde
     terms = sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and not _asks(t)})
     if not terms:
         return 0.0, []
-    text = _context_text(passages, index, front_matter=False)
+    text = _context_text(passages, index)
     idf = index.lexical.idf(terms)
     # A word the corpus never uses weighs as much as its rarest word.
     weights = [float(w) if w > 0 else float(max(idf.max(), 1.0)) for w in idf]
@@ -132,7 +145,7 @@ def unnamed_in_evidence(query: Query, passages: Sequence[Passage], index: Loaded
     """
     if query.chinese:
         return None
-    text = _context_text(passages, index, front_matter=False)
+    text = _context_text(passages, index)
     return next(iter(_names_unrendered(query.text, document_names(query.text), text)), None)
 
 
@@ -436,7 +449,7 @@ def check(
 
 def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> str | None:
     """Why the passages cannot answer the question, or None when they may."""
-    text = _context_text(passages, index, front_matter=False)
+    text = _context_text(passages, index)
     places = places_named(query.text)
     for names in places:
         if not any(n in text for n in names):
@@ -446,13 +459,12 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     # (a Hong Kong travel rule) does not make the best one (a criminal-law probation) answer
     # "probation for civil servants recruited in Macau".
     if places:
-        best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id], index, front_matter=False)
+        best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id], index)
         if not any(n in best for names in places for n in names):
             return f"the best passage's document does not mention {places[0][0]}"
     years = YEAR.findall(query.text)
-    # The front matter is gathered only for a question that names a year: it means a
-    # pass over every passage of the index.
-    with_history = _context_text(passages, index, front_matter=True) if years else ""
+    # Their openings are gathered only for a question that names a year.
+    with_history = _with_openings(passages, index) if years else ""
     for year in years:
         if year not in with_history:
             return f"the passages give nothing for {year}"
