@@ -18,6 +18,7 @@ from policyqa.lexical import (
     flat_tokens,
     jieba_module,
     nouns,
+    nouns_asked_for,
     one_character_headed,
     synonym_set,
     tokenize,
@@ -334,3 +335,18 @@ def test_words_jieba_lacks_are_the_other_dictionarys_words_it_guesses() -> None:
     # Words jieba knows are no such words, whatever the other dictionary holds.
     assert words_jieba_lacks("和平台签订的合同", known) == []
     assert words_jieba_lacks("对通过抖音提交的申请如何处理？", lambda word: False) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("科研成果可以通过哪些途径推广？", ["途径"]),
+        ("需要具备什么样的条件？", ["条件"]),
+        ("应当采取何种措施？", ["措施"]),
+        ("对广告代言人有什么年龄限制？", ["年龄"]),
+        ("违约金如何计算？", []),  # asks how, names no kind
+        ("论文对低空经济提出了哪些建议？", ["建议"]),  # 低空经济 is what it is about, not the kind asked for
+    ],
+)
+def test_the_kind_of_thing_a_question_asks_for(question: str, kinds: list[str]) -> None:
+    assert nouns_asked_for(question) == kinds

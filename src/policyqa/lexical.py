@@ -166,6 +166,29 @@ def nouns(text: str) -> list[str]:
     return [word for word, tag in _tagged(text) if len(word) >= 2 and tag.startswith("n")]
 
 
+# Interrogatives that pick one of a kind: 哪些途径, 什么样的条件, 何种措施.
+_PICKING_OPENINGS = ("哪", "什么", "何")
+
+
+def nouns_asked_for(text: str) -> list[str]:
+    """The nouns that name the kind of thing a question asks for: 途径 of 通过哪些途径推广.
+
+    The answer gives things of that kind; the text that gives them need not name the kind (a
+    law lists the ways an achievement is spread without the word 途径).
+    """
+    cut = _tagged(text)
+    found = []
+    for i, (word, _) in enumerate(cut):
+        if not word.startswith(_PICKING_OPENINGS):
+            continue
+        following = cut[i + 1 : i + 3]
+        if following and following[0][0] == "的":
+            following = following[1:]
+        if following and following[0][1].startswith("n"):
+            found.append(following[0][0])
+    return found
+
+
 def one_character_headed(text: str) -> list[str]:
     """Compounds of a text whose head is a one-character noun, with the word before it: 预制菜, 培养肉.
 

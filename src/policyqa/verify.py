@@ -34,7 +34,7 @@ from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
 from .expand import english_phrases, rendered_in_a_row
 from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind, period_asked
 from .index import LoadedIndex
-from .lexical import is_noun, nouns, one_character_headed, words_jieba_lacks
+from .lexical import is_noun, nouns, nouns_asked_for, one_character_headed, words_jieba_lacks
 from .named import KIND_CUES, KIND_WORDS, document_names
 from .places import places_named
 from .text import is_cjk
@@ -345,11 +345,13 @@ def unmentioned_in_document(
             missing += _things_unrendered(query.text, named, whole)
         return title, missing
     asked = _QUOTED_NAME.sub(" ", query.text)
+    kinds_asked_for = set(nouns_asked_for(asked))
     # Names jieba lacks (抖音, 网红) are no nouns of its tags, and are what such a question asks about.
     words = [
         w
         for w in [*nouns(asked), *words_jieba_lacks(asked, is_chinese_word), *one_character_headed(asked)]
         if not _asks(w)
+        and w not in kinds_asked_for
         and w not in _CATEGORY_WORDS
         and not KIND_CUES[KIND_PAPER].search(w)
         and not any(w in name for name in named)
