@@ -54,6 +54,23 @@ PATENT_RULES = "Implementing Regulations of the Patent Law"
             "Under Henan's measures implementing the Organic Law of Urban Residents' Committees, who pays?",
             ["Henan's Measures Implementing the Organic Law of Urban Residents' Committees"],
         ),
+        # A court's rules named without 《》, as people shorten them.
+        (
+            "按照最高法关于审理拒不执行判决、裁定刑事案件的解释，金额达到多少元才算情节严重？",
+            ["最高法关于审理拒不执行判决、裁定刑事案件的解释"],
+        ),
+        # A lower-case head after a subject in any case; an issuer and a kind alone name nothing.
+        (
+            "In Shangqiu, does the ancient city protection regulation require a permit?",
+            ["ancient city protection regulation"],
+        ),
+        (
+            "What price does the Ningbo Dongqian Lake tourist resort regulation set?",
+            ["Ningbo Dongqian Lake tourist resort regulation"],
+        ),
+        ("What does the Shenzhen regulation require of an AI company?", []),
+        ("Under the State Council's regulations on paid annual leave, how many days are given?", []),
+        ("What do the Patent Law and the tech transfer law each require?", ["Patent Law", "tech transfer law"]),
     ],
 )
 def test_names_of_documents_are_found_in_both_languages(question: str, names: list[str]) -> None:
@@ -401,3 +418,44 @@ def test_a_regions_measures_implementing_a_law_are_lifted_without_the_law(tmp_pa
     assert lifted("Under the Organic Law of Urban Residents' Committees, who pays the working funds?") == [
         "中华人民共和国城市居民委员会组织法"
     ]
+
+
+def test_a_name_without_a_place_may_be_the_law_of_the_place_the_question_names(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "great-wall": "# 长城保护条例\n\n第八条 长城所在地县级以上地方人民政府应当对长城进行保护。",
+        "shangqiu": (
+            "# 商丘古城保护条例\n\n2018年10月30日商丘市人民代表大会常务委员会通过\n\n"
+            "第二条 商丘古城保护范围包括归德府古城。"
+        ),
+        "xian": (
+            "# 西安城墙保护条例\n\n2009年8月28日西安市人民代表大会常务委员会通过\n\n"
+            "第二条 本条例所称西安城墙，包括城墙、城门和护城河。"
+        ),
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    assert retriever._local_mask.sum() == 2  # the two cities' regulations are local law
+
+    def lifted(question: str) -> list[str]:
+        return [t for t, n in zip(titles, retriever._named_documents(question), strict=True) if n]
+
+    in_shangqiu = lifted("In Shangqiu, does the ancient city protection regulation require a permit for drones?")
+    assert "商丘古城保护条例" in in_shangqiu and "西安城墙保护条例" not in in_shangqiu
+    # Without a place in the question, national law is what such a name names.
+    assert lifted("Does the ancient city protection regulation require a permit for drones?") == ["长城保护条例"]
+
+
+def test_titles_equally_near_a_name_yield_to_the_kind_its_words_usually_render(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "place-names": "# 上海市地名管理条例\n\n第四条 市地名管理办公室负责本市地名管理工作。",
+        "firm-names": "# 上海市企业名称登记管理规定\n\n第三条 企业名称应当经登记机关登记。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    name = "Shanghai Regulations on Place Name Administration"
+    similarity = retriever._title_vectors @ use_encoder.encode_documents([name])[0]
+    assert abs(float(similarity[0] - similarity[1])) < retrieve_module.NAMED_TITLE_MARGIN  # the encoder alone: a tie
+    named = retriever._named_documents(f"Under the {name}, which office manages place names?")
+    assert [t for t, n in zip(titles, named, strict=True) if n] == ["上海市地名管理条例"]  # "Regulations": 条例

@@ -25,6 +25,11 @@ KIND_CUES = {
 
 # A Chinese name stands in 《》.
 _QUOTED = re.compile(r"《([^《》]{2,60})》")
+# A court's or the State Council's rules named without 《》: 最高法关于审理拒不执行判决、裁定刑事案件的解释.
+_ISSUED_ABOUT = re.compile(
+    r"(?:最高人民法院|最高法院|最高法|最高人民检察院|最高检|国务院)(?:[、和与](?:最高人民检察院|最高检))?"
+    r"关于[^，。？；：《》]{2,50}?的(?:解释|若干规定|规定|决定|批复|意见)"
+)
 # The words that end an English name of a legal document: its kind, which many titles share.
 KIND_WORDS = frozenset(
     "law code constitution regulation regulations rules provisions measures interpretation interpretations "
@@ -38,8 +43,12 @@ _TITLED = re.compile(
     rf"\b(?:[A-Z][\w'’-]*\s+(?:(?:of|on|and|for|the|in)\s+)?)*{_HEAD}\b"
     rf"(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:(?:of|on|and|for|the|in)\s+)?[A-Z][\w'’-]*)*)?"
 )
-# "the consumer protection law": a lower-case name needs "the" and one to four words before its head word.
-_LOWER = re.compile(r"\bthe\s+((?:[a-z][\w'’-]*\s+){1,4}(?:law|code|regulations?))\b")
+# "the consumer protection law", "the Ningbo Dongqian Lake tourist resort regulation": a name with a
+# lower-case head word needs "the" and one to six words before it.
+# A name's words run to its head: never across another name's head word, "the" or "and".
+_LOWER = re.compile(
+    r"\bthe\s+((?:(?!(?i:the|and|or|law|code|regulations?)\b)[A-Za-z][\w'’-]*\s+){1,6}(?:law|code|regulations?))\b"
+)
 # Words that open a capitalised run without being part of the name, and lower-case words that make
 # "the … law" a phrase about laws in general ("the relevant law", "the same law").
 _OPENERS = frozenset(
@@ -50,6 +59,10 @@ _GENERIC = frozenset(
     "existing said whole general city's province's city province".split()
 )
 MAX_NAMES = 4
+# Words that make "the … law" about laws in general wherever they stand in it ("the city's protection regulation").
+_GENERIC_INSIDE = frozenset("city's province's same relevant applicable above following".split())
+# Words after which a name gives its subject: "Law on the Protection of Minors".
+_OF = frozenset("on of for concerning governing".split())
 # Words by which a question sets documents side by side ("How do … differ", 分别, 有何不同).
 _COMPARISON = re.compile(
     r"\b(compare[sd]?|comparison|compared|differ|differs|difference|differences|different|versus|vs\.?|"
@@ -96,6 +109,7 @@ def document_names(question: str) -> list[str]:
     """
     # Each name with where it starts and ends in the question, for the words around it.
     found = [(m.start(1), m.end(1), m.group(1).strip()) for m in _QUOTED.finditer(question)]
+    found += [(m.start(), m.end(), m.group(0)) for m in _ISSUED_ABOUT.finditer(_QUOTED.sub(_blanked, question))]
     for match in _TITLED.finditer(question):
         spans = [(w.start(), w.group(0)) for w in re.finditer(r"\S+", match.group(0))]
         while spans and (spans[0][1] in _OPENERS or spans[0][1].islower()):
@@ -104,7 +118,14 @@ def document_names(question: str) -> list[str]:
             found.append((match.start() + spans[0][0], match.end(), " ".join(w for _, w in spans)))
     for match in _LOWER.finditer(question):
         words = match.group(1).split()
-        if not set(words[:-1]) & _GENERIC:  # "the relevant law", "the city's … regulation"
+        # "the Shenzhen regulation", "the State Council's regulations" give an issuer and a kind, no
+        # name: a name says its subject in lower-case words, places and other names beside them.
+        subject = [w for w in words[:-1] if not places_named(w)]
+        if (
+            any(w.islower() for w in subject)
+            and words[0].lower() not in _GENERIC
+            and not any(w in _GENERIC_INSIDE for w in subject)
+        ):
             found.append((match.start(1), match.end(1), match.group(1)))
     names = []
     for start, end, name in found:
@@ -121,6 +142,11 @@ def document_names(question: str) -> list[str]:
             name = _place_before(question[: start - 3]) + local_zh.group(0)
         names.append(name)
     return list(dict.fromkeys(names))[:MAX_NAMES]
+
+
+def _blanked(match: re.Match[str]) -> str:
+    """A 《》 name blanked out, its length kept (offsets in the question stay true)."""
+    return " " * len(match.group(0))
 
 
 def _place_before(text: str) -> str:
@@ -227,9 +253,39 @@ def kind_endings(name: str) -> tuple[str, ...]:
     ):
         return _IMPLEMENTING_ENDINGS
     if name.isascii():
-        return _ENGLISH_KIND_ENDINGS.get(name.split()[-1].lower(), ())
+        return _ENGLISH_KIND_ENDINGS.get(_kind_word(name), ())
     ending = next((e for e in _CHINESE_KIND_ENDINGS if name.endswith(e)), None)
     return _LAW_ENDINGS if ending == "法" else (ending,) if ending else ()
+
+
+# How the official English names render the kinds of Chinese titles: 条例 "Regulations", 规定
+# "Provisions", 办法 "Measures". Translations vary (a 规定 is "Regulations" now and then), so
+# the kind only settles between titles that lie equally near a name.
+_USUAL_RENDERINGS = {
+    "regulation": ("条例",),
+    "regulations": ("条例",),
+    "ordinance": ("条例",),
+    "provisions": ("规定",),
+    "measures": ("办法",),
+    "rules": ("规则", "细则", "规定"),
+    "interpretation": ("解释",),
+    "interpretations": ("解释",),
+    "decision": ("决定",),
+}
+
+
+def usual_endings(name: str) -> tuple[str, ...]:
+    """How titles usually end whose English name ends as this does (("条例",) for "… Regulations"); () if unknown."""
+    return _USUAL_RENDERINGS.get(_kind_word(name), ()) if name.isascii() else ()
+
+
+def _kind_word(name: str) -> str:
+    """The word that gives an English name's kind, lower-cased: its last, or the one before "on …"
+    ("Regulations on Place Name Administration"); "" when there is none."""
+    words = [w.lower() for w in name.split()]
+    if words and words[-1] in KIND_WORDS:
+        return words[-1]
+    return next((w for w, after in zip(words, words[1:], strict=False) if w in KIND_WORDS and after in _OF), "")
 
 
 def title_has_ending(title: str, endings: tuple[str, ...]) -> bool:

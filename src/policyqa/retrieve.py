@@ -26,7 +26,15 @@ from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
 from .lexical import SYNONYM_SEPARATOR, synonym_set, term_tokens
 from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
-from .named import KIND_CUES, asks_to_compare, described_documents, document_names, kind_endings, title_has_ending
+from .named import (
+    KIND_CUES,
+    asks_to_compare,
+    described_documents,
+    document_names,
+    kind_endings,
+    title_has_ending,
+    usual_endings,
+)
 from .places import in_force_at, places_named
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
@@ -409,6 +417,7 @@ class Retriever:
         if not names and not described:
             return ()
         similarity = self._title_vectors @ self._name_vectors([*names, *described]).T
+        in_force = self._of_region(in_force_at(places_named(question)), question)
         for column, name in enumerate(names):
             # A name that gives a kind ("… Law") looks among the titles of that kind, if any is near.
             if endings := kind_endings(name):
@@ -417,10 +426,21 @@ class Retriever:
                     similarity[~of_kind, column] = -1.0
             # A name that gives no place ("the Road Transport Regulations") names national law, if
             # a national title is near: the encoder put 河南省道路运输条例 nearer than 中华人民共和国道路运输条例.
-            if not places_named(name) and (similarity[self._is_national, column] >= NAMED_TITLE_FLOOR).any():
-                similarity[~self._is_national, column] = -1.0
+            # Where the question names a place ("In Shangqiu, … the ancient city protection
+            # regulation"), that place's own law may be the one named.
+            if not places_named(name):
+                allowed = self._is_national | (in_force > 0)
+                if (similarity[allowed, column] >= NAMED_TITLE_FLOOR).any():
+                    similarity[~allowed, column] = -1.0
         best = similarity.max(axis=0)
         chosen = similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)
+        for column, name in enumerate(names):
+            # Titles equally near "the Shanghai Regulations on Place Name Administration" (上海市地名管理条例,
+            # 上海市企业名称登记管理规定): those of the kind its last word usually renders.
+            if endings := usual_endings(name):
+                of_usual_kind = chosen[:, column] & self._titles_ending(endings)
+                if of_usual_kind.any():
+                    chosen[:, column] = of_usual_kind
         for column in range(len(names), len(names) + len(described)):
             # A description points at a title only when no other title comes near it: "Guangdong's
             # regulation on domestic services" at 0.75 from 广东省家政服务条例, the next 0.62; the
