@@ -350,3 +350,7 @@ def test_words_jieba_lacks_are_the_other_dictionarys_words_it_guesses() -> None:
 )
 def test_the_kind_of_thing_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert nouns_asked_for(question) == kinds
+
+
+def test_nouns_include_things_jieba_tags_as_fixed_expressions() -> None:
+    assert "无人机" in nouns("对用无人机投送除颤器有什么规定？")

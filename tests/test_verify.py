@@ -13,6 +13,7 @@ from policyqa.figures import period_asked
 from policyqa.types import SearchFilter
 from policyqa.verify import (
     NO_FIGURE,
+    _carries,
     _things_unrendered,
     _titles_confirm,
     asked_figure,
@@ -311,6 +312,10 @@ def test_words_that_ask_are_not_things_the_named_document_must_mention(property_
     query = property_assistant.prepare("《示范物权条例》规定拾得人可以通过哪些途径返还遗失物？")
     passages = property_assistant.retriever.search(query, 5)
     assert unmentioned_in_document(query, passages, property_assistant.index) == ("示范物权条例", [])
+    # jieba tags some things as fixed expressions (无人机: l), not nouns: they are looked for too.
+    query = property_assistant.prepare("《示范物权条例》对用无人机寻找遗失物有什么规定？")
+    passages = property_assistant.retriever.search(query, 5)
+    assert unmentioned_in_document(query, passages, property_assistant.index)[1] == ["无人机"]
     # A thing beside them is still looked for.
     query = property_assistant.prepare("《示范物权条例》规定拾得宠物后多长时间内应当返还？")
     assert unmentioned_in_document(query, property_assistant.retriever.search(query, 5), property_assistant.index)[1]
@@ -440,3 +445,33 @@ def test_a_rare_one_character_rendering_does_not_decide_whether_a_word_names_a_t
     text = "北京的科技公司数量快速增长。" + FUSION_TEXT
     missing = _things_unrendered("How many unicorn companies does the paper count?", [], text)
     assert [thing.split(" (")[0] for thing in missing] == ["unicorn"]
+
+
+def test_a_court_rule_named_short_is_carried_by_its_title() -> None:
+    title = "最高人民法院关于审理拒不执行判决、裁定刑事案件适用法律若干问题的解释"
+    assert _carries(title, "最高法关于审理拒不执行判决、裁定刑事案件的解释")
+    assert not _carries(title, "最高法关于审理拒不执行判决、裁定刑事案件的规定")  # another kind
+    assert not _carries(title, "最高法关于审理危害税收征管刑事案件的解释")  # another subject
+
+
+def test_a_term_the_named_document_defines_is_no_thing_it_lacks(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "entities": (
+            "# 市场主体登记管理条例\n\n"
+            "第二条 本条例所称市场主体，是指以营利为目的从事经营活动的自然人、法人及非法人组织。\n\n"
+            "第三条 市场主体应当依照本条例办理登记。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    question = (
+        "How do the Regulations on the Registration and Administration of Market Entities define a market entity?"
+    )
+    query = assistant.prepare(question)
+    assert "市场主体" in query.expansion  # "market entity" found whole; "entity" alone renders 实体, never said
+    passages = assistant.retriever.search(query, 5)
+    assert unmentioned_in_document(query, passages, assistant.index)[1] == []
+    # A term the regulation does not define is still a thing it may lack.
+    other = assistant.prepare(
+        "How do the Regulations on the Registration and Administration of Market Entities define a unicorn?"
+    )
+    assert unmentioned_in_document(other, assistant.retriever.search(other, 5), assistant.index)[1]

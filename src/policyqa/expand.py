@@ -265,7 +265,18 @@ class QueryPreparer:
         if renderings and self.settings.structured_query:
             lexical = tuple(structured_query(own_tokens, renderings, glossary_terms))
         vector = self.encoder.encode_query(question)
-        return Query(question, vector, tuple(tokens), glossary_terms, tuple(terms), chinese, tuple(own_tokens), lexical)
+        by_phrase = tuple((phrase, tuple(words)) for phrase, words in renderings.items())
+        return Query(
+            question,
+            vector,
+            tuple(tokens),
+            glossary_terms,
+            tuple(terms),
+            chinese,
+            tuple(own_tokens),
+            lexical,
+            by_phrase,
+        )
 
     def _by_cohesion(self, senses: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
         """Each phrase's first ``sense_pool`` dictionary words, those used beside the other phrases' first.

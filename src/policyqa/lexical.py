@@ -159,11 +159,12 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def nouns(text: str) -> list[str]:
-    """The nouns of a text of two characters or more (jieba's part-of-speech tags n…), in order.
+    """The nouns of a text of two characters or more (jieba's part-of-speech tags n…, and l), in order.
 
-    What a question is about (克隆, 宠物, 生物医药) rather than how it asks (怎么, 规定, 提出).
+    What a question is about (克隆, 宠物, 生物医药) rather than how it asks (怎么, 规定, 提出). jieba
+    tags some names of things as fixed expressions (l): 无人机.
     """
-    return [word for word, tag in _tagged(text) if len(word) >= 2 and tag.startswith("n")]
+    return [word for word, tag in _tagged(text) if len(word) >= 2 and tag.startswith(("n", "l"))]
 
 
 # Interrogatives that pick one of a kind: 哪些途径, 什么样的条件, 何种措施.

@@ -140,6 +140,8 @@ class Query:
     chinese: bool
     own_tokens: tuple[str, ...] = ()  # the question's words and its glossary terms, without cross-lingual matches
     lexical: tuple[str, ...] = ()  # the BM25 query: tokens, and synonym sets of one English phrase's renderings
+    # An English question's phrases and the Chinese words found for each (dictionary and vocabulary matcher).
+    renderings: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 ANSWERED = "answered"

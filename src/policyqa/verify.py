@@ -30,6 +30,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from .articles import article_of, articles_named
+from .definitions import asks_for_definition, defined_term
 from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
 from .expand import english_phrases, rendered_in_a_row
 from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind, period_asked
@@ -338,6 +339,8 @@ def unmentioned_in_document(
     headings = " ".join(f"{p.title} {p.section}" for p in passages if p.doc_id in doc_ids)
     whole = "\n".join([*(index.document_text(d) for d in doc_ids), headings])
     title = documents[doc_ids[0]].title
+    if _defines_term_asked(query, whole):
+        return title, []  # the document says what the term asked about means: it treats that thing
     if not query.chinese:
         missing = _names_unrendered(query.text, named, whole)
         # A question comparing two documents asks about things only the other one may treat.
@@ -359,13 +362,49 @@ def unmentioned_in_document(
     return title, [w for w in dict.fromkeys(words) if w not in whole]
 
 
+def _defines_term_asked(query: Query, text: str) -> bool:
+    """Whether a question asks what a term means and ``text`` defines that term (本条例所称市场主体，是指…).
+
+    The term is named in so many words, or (an English question) is one of the question's
+    Chinese renderings whole: "define a market entity" finds 市场主体, though "entity" alone
+    renders 实体, which the regulation never says.
+    """
+    if not asks_for_definition(query.text):
+        return False
+    if query.chinese:
+        return any((term := defined_term(s)) and term in query.text for s in text.split("。"))
+    # A phrase's rendering counts when the dictionary confirms one of the phrase's words in it: the
+    # vocabulary matcher finds the nearest corpus words even for a thing no text names ("unicorn"
+    # may land on 市场主体; "market entity" holds 市场, a rendering of "market").
+    # The document's name is not the term asked about ("… of Market Entities define a unicorn").
+    in_names = {p for name in document_names(query.text) for p in english_phrases(name)}
+    renderings = {
+        term
+        for phrase, terms in query.renderings
+        if phrase not in in_names
+        for term in terms
+        if any(r in term for word in phrase.split() for r in chinese_for(word, 20) if len(r) > 1)
+    }
+    return any((term := defined_term(s)) and term in renderings for s in text.split("。"))
+
+
 _STATE_PREFIX = "中华人民共和国"
 
 
 def _carries(title: str, name: str) -> bool:
-    """Whether a title is a Chinese name's document: the name within it or it within the name, 中华人民共和国 aside."""
+    """Whether a title is a Chinese name's document: the name within it or it within the name, 中华人民共和国 aside.
+
+    A court's rules are often named short ("最高法关于审理拒不执行判决、裁定刑事案件的解释" for
+    最高人民法院关于审理拒不执行判决、裁定刑事案件适用法律若干问题的解释): their subject, between 关于 and
+    的, must be within the title, and the title must end in their kind.
+    """
     title, name = title.removeprefix(_STATE_PREFIX), name.removeprefix(_STATE_PREFIX)
-    return bool(title) and (name in title or title in name)
+    if not title:
+        return False
+    if name in title or title in name:
+        return True
+    about, _, kind = name.partition("关于")[2].rpartition("的")
+    return bool(about) and len(kind) >= 2 and about in title and title.endswith(kind)
 
 
 # A name's kind ("Regulations": 条例) and its little words ("for": 为了) stand in any number of titles.
