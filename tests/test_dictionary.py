@@ -148,6 +148,17 @@ def test_a_noun_in_tion_has_its_verbs_words_after_its_own(cedict: CedictDictiona
     # CC-CEDICT glosses "pollution" as 烟霾 alone; "to pollute" gives 污染.
     pollution = cedict.chinese_for("pollution")
     assert pollution[0] == "烟霾" and "污染" in pollution
+    # "registration" alone is 对准 (as in printing); its verb, "register", gives 登记 and 注册.
+    registration = cedict.chinese_for("registration")
+    assert registration[0] == "对准" and {"登记", "注册"} <= set(registration)
+
+
+def test_a_noun_in_ility_has_its_adjectives_words_after_its_own(cedict: CedictDictionary) -> None:
+    # "accessibility" alone is 亲和力; "accessible" gives 无障碍, the word of the law on barrier-free access.
+    accessibility = cedict.chinese_for("accessibility")
+    assert accessibility[0] == "亲和力" and "无障碍" in accessibility
+    assert "有责任" in cedict.chinese_for("liability")  # "liable"
+    assert cedict.chinese_for("ability")[0] == "能力"  # too short to be an adjective's noun
     # A root of four letters is another word's: "station" is not "state" (国家).
     assert "国家" not in cedict.chinese_for("station")
 

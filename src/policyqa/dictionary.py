@@ -210,8 +210,15 @@ _ION_NOUN_CHARS = 8
 
 
 def _ion_verb_keys(noun: str) -> list[str]:
-    """The keys a noun in -ion's verb may have: "integration" → "integrat", "integr"; "pollution" → "pollut"."""
-    return [_stem(noun[:-3])] + ([_stem(noun[:-5])] if noun.endswith("ation") else [])
+    """The keys a noun in -ion's verb may have: "integration" → "integrat", "integr"; "pollution" → "pollut";
+    "registration" → … "register"."""
+    keys = [_stem(noun[:-3])] + ([_stem(noun[:-5])] if noun.endswith("ation") else [])
+    return keys + ([_stem(noun[:-6] + "er")] if noun.endswith("ration") else [])
+
+
+def _ility_adjective_key(noun: str) -> str | None:
+    """The key of the adjective a noun in -ility comes from: "accessibility" → "accessible", "liability" → "liable"."""
+    return _stem(noun[:-5] + "le") if noun.endswith("ility") and len(noun) >= _ION_NOUN_CHARS else None
 
 
 @lru_cache(maxsize=1 << 16)
@@ -458,6 +465,11 @@ class CedictDictionary:
             verb_words = next((v for k in _ion_verb_keys(base) if (v := self._index.get(k))), None)
             if verb_words:
                 found = " ".join(dict.fromkeys([*(found or "").split(), *verb_words.split()]))
+        if len(words) == 1 and (adjective := _ility_adjective_key(_base(words[0]))):
+            # Likewise a noun in -ility under its adjective ("accessibility": 亲和力 alone, where
+            # "accessible" gives 无障碍): the adjective's words follow the noun's own.
+            if adjective_words := self._index.get(adjective):
+                found = " ".join(dict.fromkeys([*(found or "").split(), *adjective_words.split()]))
         if not found and len(words) > 1 and _stem(words[0]) != (verb := _verb_stem(words[0])):
             # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs".
             found = self._index.get(" ".join([verb, *(_stem(w) for w in words[1:])]))
