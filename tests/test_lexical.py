@@ -23,6 +23,7 @@ from policyqa.lexical import (
     synonym_set,
     tokenize,
     tokenize_joined,
+    word_parts,
     words_jieba_lacks,
 )
 
@@ -354,3 +355,9 @@ def test_the_kind_of_thing_a_question_asks_for(question: str, kinds: list[str]) 
 
 def test_nouns_include_things_jieba_tags_as_fixed_expressions() -> None:
     assert "无人机" in nouns("对用无人机投送除颤器有什么规定？")
+
+
+def test_a_compound_jieba_knows_whole_is_made_of_its_parts() -> None:
+    assert word_parts("平均水平") == ("平均", "水平")
+    assert word_parts("科研成果") == ("科研", "成果")  # not 研成, which overlaps both
+    assert word_parts("无人机") == ()  # 无人 and 机: a part of one character tiles nothing

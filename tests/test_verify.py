@@ -14,6 +14,7 @@ from policyqa.types import SearchFilter
 from policyqa.verify import (
     NO_FIGURE,
     _carries,
+    _parts_in_a_row,
     _things_unrendered,
     _titles_confirm,
     asked_figure,
@@ -50,6 +51,9 @@ def test_places_are_recognised_in_both_languages() -> None:
         # What decides a figure is asked for, not the figure; unless the figure is asked for too.
         ("What factors does the court weigh when setting the amount of compensation?", None),
         ("赔偿金额要参考哪些因素确定？", None),
+        # An amount the question gives as a condition is not one it asks for.
+        ("出售重大资产的金额超过资产总额30%的，需要履行什么决策程序？", None),
+        ("罚款的金额是多少？", "money"),
         ("What conditions must be met, and how much money does the fund give?", "money"),
         ("答复信息公开申请的期限是多久？", "duration"),
         ("How long does the body have to complete an inspection?", "duration"),
@@ -316,6 +320,10 @@ def test_words_that_ask_are_not_things_the_named_document_must_mention(property_
     query = property_assistant.prepare("《示范物权条例》对用无人机寻找遗失物有什么规定？")
     passages = property_assistant.retriever.search(query, 5)
     assert unmentioned_in_document(query, passages, property_assistant.index)[1] == ["无人机"]
+    # A compound jieba knows whole counts when its parts stand in a row (平均水平: 平均生活水平), not apart.
+    assert _parts_in_a_row("平均水平", "达不到当地居民的平均生活水平的")
+    assert not _parts_in_a_row("平均水平", "平均分配，提高服务水平")  # apart: another matter
+    assert not _parts_in_a_row("无人机", "无人驾驶的飞机")  # jieba gives it no parts of two characters
     # A thing beside them is still looked for.
     query = property_assistant.prepare("《示范物权条例》规定拾得宠物后多长时间内应当返还？")
     assert unmentioned_in_document(query, property_assistant.retriever.search(query, 5), property_assistant.index)[1]

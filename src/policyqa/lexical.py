@@ -210,6 +210,23 @@ def one_character_headed(text: str) -> list[str]:
     ]
 
 
+@lru_cache(maxsize=TAGGED_CACHE_SIZE)
+def word_parts(word: str) -> tuple[str, ...]:
+    """The words of two characters or more that make up a compound jieba knows whole, in order:
+    平均水平 → 平均, 水平. () when they do not tile it (无人机: 无人 and 机)."""
+    jieba = jieba_module()
+    inner = {w for w in jieba.cut_for_search(word) if 2 <= len(w) < len(word)}
+    parts: list[str] = []
+    at = 0
+    while at < len(word):
+        part = max((w for w in inner if word.startswith(w, at)), key=len, default=None)
+        if part is None:
+            return ()
+        parts.append(part)
+        at += len(part)
+    return tuple(parts)
+
+
 def words_jieba_lacks(text: str, is_word: Callable[[str], bool]) -> list[str]:
     """Words of ``text`` that jieba's dictionary lacks and another one (``is_word``) has, in order.
 

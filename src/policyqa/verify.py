@@ -35,7 +35,7 @@ from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
 from .expand import english_phrases, rendered_in_a_row
 from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind, period_asked
 from .index import LoadedIndex
-from .lexical import is_noun, nouns, nouns_asked_for, one_character_headed, words_jieba_lacks
+from .lexical import is_noun, nouns, nouns_asked_for, one_character_headed, word_parts, words_jieba_lacks
 from .named import KIND_CUES, KIND_WORDS, document_names
 from .places import places_named
 from .text import is_cjk
@@ -359,7 +359,18 @@ def unmentioned_in_document(
         and not KIND_CUES[KIND_PAPER].search(w)
         and not any(w in name for name in named)
     ]
-    return title, [w for w in dict.fromkeys(words) if w not in whole]
+    return title, [w for w in dict.fromkeys(words) if w not in whole and not _parts_in_a_row(w, whole)]
+
+
+# A compound's parts may stand apart by this many characters: 平均水平 in 平均生活水平.
+_PARTS_GAP = 2
+
+
+def _parts_in_a_row(word: str, text: str) -> bool:
+    """Whether a Chinese compound's parts stand in ``text`` in order, at most ``_PARTS_GAP`` characters apart."""
+    parts = word_parts(word)
+    gap = f".{{0,{_PARTS_GAP}}}"
+    return bool(parts) and re.search(gap.join(map(re.escape, parts)), text) is not None
 
 
 def _defines_term_asked(query: Query, text: str) -> bool:
