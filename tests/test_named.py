@@ -59,6 +59,10 @@ PATENT_RULES = "Implementing Regulations of the Patent Law"
             "按照最高法关于审理拒不执行判决、裁定刑事案件的解释，金额达到多少元才算情节严重？",
             ["最高法关于审理拒不执行判决、裁定刑事案件的解释"],
         ),
+        (
+            "最高法关于审理劳动争议案件的司法解释（三）中，外卖骑手算不算劳动者？",
+            ["最高法关于审理劳动争议案件的司法解释（三）"],
+        ),
         # A lower-case head after a subject in any case; an issuer and a kind alone name nothing.
         (
             "In Shangqiu, does the ancient city protection regulation require a permit?",

@@ -54,6 +54,11 @@ def test_places_are_recognised_in_both_languages() -> None:
         # An amount the question gives as a condition is not one it asks for.
         ("出售重大资产的金额超过资产总额30%的，需要履行什么决策程序？", None),
         ("罚款的金额是多少？", "money"),
+        # A quantity in a unit, and a time of day, are figures too.
+        ("中央政府粮食储备规模是多少万吨？", "quantity"),
+        ("How many tonnes of grain does the state reserve?", "quantity"),
+        ("户外电子显示屏晚上几点以后必须关闭？", "time"),
+        ("What time must outdoor screens be switched off?", "time"),
         ("What conditions must be met, and how much money does the fund give?", "money"),
         ("答复信息公开申请的期限是多久？", "duration"),
         ("How long does the body have to complete an inspection?", "duration"),
@@ -62,7 +67,14 @@ def test_places_are_recognised_in_both_languages() -> None:
 def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
     pattern = asked_figure(question)
     # A deadline in working days is a duration: 应当自收到申请之日起20个工作日内予以答复.
-    samples = {"rate": "不低于百分之五十", "money": "五万元", "count": "3061家", "duration": "20个工作日内"}
+    samples = {
+        "rate": "不低于百分之五十",
+        "money": "五万元",
+        "count": "3061家",
+        "duration": "20个工作日内",
+        "quantity": "五百万吨",
+        "time": "每日二十二时至次日七时",
+    }
     if kind is None:
         assert pattern is None
     else:
@@ -458,6 +470,9 @@ def test_a_rare_one_character_rendering_does_not_decide_whether_a_word_names_a_t
 def test_a_court_rule_named_short_is_carried_by_its_title() -> None:
     title = "最高人民法院关于审理拒不执行判决、裁定刑事案件适用法律若干问题的解释"
     assert _carries(title, "最高法关于审理拒不执行判决、裁定刑事案件的解释")
+    third = "最高人民法院关于审理劳动争议案件适用法律若干问题的解释（三）"
+    assert _carries(third, "最高法关于审理劳动争议案件的司法解释（三）")
+    assert not _carries(third.replace("三", "二"), "最高法关于审理劳动争议案件的司法解释（三）")
     assert not _carries(title, "最高法关于审理拒不执行判决、裁定刑事案件的规定")  # another kind
     assert not _carries(title, "最高法关于审理危害税收征管刑事案件的解释")  # another subject
 

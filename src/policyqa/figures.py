@@ -19,6 +19,11 @@ RATE = re.compile(
 COUNT = re.compile(rf"{_NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
 DURATION = re.compile(rf"{_NUMBER}\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")
+# A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.
+_UNITS_ZH = "吨|公斤|千克|平方米|平方公里|立方米|公里|千米|米|千瓦|兆瓦|亩|公顷|升"
+QUANTITY = re.compile(rf"{_NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
+# A time of day: 晚上十点, 22时, 22:00.
+TIME_OF_DAY = re.compile(rf"{_NUMBER}\s*(?:点|时)(?![间期候代])|(?<![0-9])[0-2]?[0-9][:：][0-5][0-9](?![0-9])")
 YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
 # A day named relative to the asking ("明天上海会下雨吗", "yesterday's decision"): like a year, the
 # texts answer for it only if they name it.
@@ -42,6 +47,12 @@ ASKS_RATE = re.compile(
 )
 ASKS_DURATION = re.compile(r"how long|how many (?:years|months|days)|多长时间|多久|多长|几年|期限是多|期限为多", re.I)
 ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
+ASKS_QUANTITY = re.compile(
+    rf"多少(?:万|亿)?(?:{_UNITS_ZH})|how many (?:tons|tonnes|kilograms|square (?:metres|meters)|cubic (?:metres|meters)"
+    r"|(?:kilo)?(?:metres|meters)|hectares|kilowatts|litres|liters)\b",
+    re.I,
+)
+ASKS_TIME_OF_DAY = re.compile(r"几点|几时(?!间)|\bwhat time\b|\bat what hour\b", re.I)
 
 
 # A currency the question names says what kind of figure it wants before any other word does:
@@ -52,7 +63,9 @@ _ASKED = (
     ("amount", NAMES_CURRENCY, MONEY),
     ("rate", ASKS_RATE, RATE),
     ("amount", ASKS_MONEY, MONEY),
+    ("time", ASKS_TIME_OF_DAY, TIME_OF_DAY),
     ("duration", ASKS_DURATION, DURATION),
+    ("quantity", ASKS_QUANTITY, QUANTITY),
     ("count", ASKS_COUNT, COUNT),
 )
 # A figure asked for by the period it runs over ("a daily fine", "每日罚款多少") is given only with
@@ -80,6 +93,8 @@ FIGURE_NAMES = {
     "amount": ("amount", "金额"),
     "duration": ("period", "期限"),
     "count": ("number", "数量"),
+    "quantity": ("quantity", "数量"),
+    "time": ("time of day", "时刻"),
 }
 
 

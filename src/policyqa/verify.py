@@ -415,6 +415,7 @@ def _carries(title: str, name: str) -> bool:
     if name in title or title in name:
         return True
     about, _, kind = name.partition("关于")[2].rpartition("的")
+    kind = kind.removeprefix("司法")  # 司法解释（三）: a title says 解释（三）
     return bool(about) and len(kind) >= 2 and about in title and title.endswith(kind)
 
 
