@@ -51,6 +51,10 @@ def test_places_are_recognised_in_both_languages() -> None:
         # What decides a figure is asked for, not the figure; unless the figure is asked for too.
         ("What factors does the court weigh when setting the amount of compensation?", None),
         ("赔偿金额要参考哪些因素确定？", None),
+        # How a figure is worked out, or who sets it, is asked; the figure is not.
+        ("When gambling is done online, how can the amount of gambling funds be worked out?", None),
+        ("Who decides how much a couple pays as the certificate fee?", None),
+        ("赌资数额怎么认定？", None),
         # An amount the question gives as a condition is not one it asks for.
         ("出售重大资产的金额超过资产总额30%的，需要履行什么决策程序？", None),
         ("罚款的金额是多少？", "money"),

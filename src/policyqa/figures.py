@@ -106,6 +106,17 @@ _ASKS_CRITERIA = re.compile(
     r"|哪些(?:因素|情形|情节|条件)",
     re.I,
 )
+# A question that asks how a figure is worked out ("how can the amount … be worked out", 如何计算)
+# asks for the method; one that asks who sets it ("who decides how much …", 由谁确定) for the body.
+_ASKS_METHOD = re.compile(
+    r"\bhow\b[^?]{0,80}\b(?:calculated|computed|worked out|determined|assessed|counted|reckoned)\b"
+    r"|(?:如何|怎么|怎样)(?:计算|算|确定|认定|核定)",
+    re.I,
+)
+_ASKS_WHO_SETS = re.compile(
+    r"\b(?:who|which\s+\w+(?:\s+\w+)?)\s+(?:decides|determines|sets|fixes|approves)\b|由谁(?:确定|决定|制定|核定)",
+    re.I,
+)
 _ASKS_FIGURE_ITSELF = re.compile(r"\bhow (?:much|long|many)\b|多少|多久|多长|几(?:年|个|天|月|倍|成)", re.I)
 
 
@@ -126,8 +137,11 @@ def figure_asked(question: str) -> tuple[re.Pattern[str], re.Pattern[str]] | Non
 
 
 def _asked(question: str) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...]:
-    """The kinds of figure the question may ask for: none when it asks what decides a figure."""
-    if _ASKS_CRITERIA.search(question) and not _ASKS_FIGURE_ITSELF.search(question):
+    """The kinds of figure the question may ask for: none when it asks what decides a figure, how it is
+    worked out, or who sets it."""
+    if _ASKS_WHO_SETS.search(question):
+        return ()
+    if (_ASKS_CRITERIA.search(question) or _ASKS_METHOD.search(question)) and not _ASKS_FIGURE_ITSELF.search(question):
         return ()
     return _ASKED
 
