@@ -119,6 +119,16 @@ def _retriever_and_titles(tmp_path: Path, encoder: Encoder, files: dict[str, str
     return retriever, [assistant.index.documents[d].title for d in retriever._doc_ids]
 
 
+def _lifted(retriever: Retriever, titles: list[str], question: str) -> list[str]:
+    """The titles (in the retriever's order) of the documents the question's names lift."""
+    return [t for t, n in zip(titles, retriever._named_documents(question), strict=True) if n]
+
+
+def _similarity(retriever: Retriever, encoder: Encoder, name: str) -> np.ndarray:
+    """Each title's similarity to a name embedded alone, in the retriever's order."""
+    return retriever._title_vectors @ encoder.encode_documents([name])[0]
+
+
 def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
         "housekeeping": "# 广东省家政服务条例\n\n第二条 本条例所称家政服务，是指家政服务人员进入家庭提供的服务。",
@@ -135,8 +145,7 @@ def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_pat
 
     described = "Guangdong's regulation on domestic services"
     assert separation(described) >= DESCRIBED_TITLE_SEPARATION
-    named = retriever._named_documents(f"How does {described} define domestic services?")
-    assert [t for t, n in zip(titles, named, strict=True) if n] == ["广东省家政服务条例"]
+    assert _lifted(retriever, titles, f"How does {described} define domestic services?") == ["广东省家政服务条例"]
     # The court's rules lie close for a subject the encoder renders poorly: neither is taken.
     vague = "Supreme People's Court rules on private lending cases"
     assert separation(vague) < DESCRIBED_TITLE_SEPARATION
@@ -146,8 +155,9 @@ def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_pat
 def test_a_named_document_is_lifted_and_a_question_naming_none_lifts_nothing(mini_assistant: Assistant) -> None:
     retriever = mini_assistant.retriever
     titles = [mini_assistant.index.documents[d].title for d in retriever._doc_ids]
-    named = retriever._named_documents("《示范市科技成果转化促进条例》对奖励比例有什么规定？")
-    assert [t for t, n in zip(titles, named, strict=True) if n] == ["示范市科技成果转化促进条例"]
+    assert _lifted(retriever, titles, "《示范市科技成果转化促进条例》对奖励比例有什么规定？") == [
+        "示范市科技成果转化促进条例"
+    ]
     english = retriever._named_documents(
         "What does the Model City Regulations on Promoting the Transformation of Scientific Achievements say?"
     )
@@ -214,10 +224,11 @@ def test_an_english_law_name_lifts_the_law_not_a_citys_regulation_with_a_nearer_
     }
     retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
     name = "Road Traffic Safety Law"
-    similarity = retriever._title_vectors @ use_encoder.encode_documents([name])[0]
+    similarity = _similarity(retriever, use_encoder, name)
     assert titles[int(np.argmax(similarity))] == "聊城市道路交通安全条例"  # the encoder alone prefers the city's
-    named = retriever._named_documents(f"What does the {name} require of motorcycle riders?")
-    assert [t for t, n in zip(titles, named, strict=True) if n] == ["中华人民共和国道路交通安全法"]
+    assert _lifted(retriever, titles, f"What does the {name} require of motorcycle riders?") == [
+        "中华人民共和国道路交通安全法"
+    ]
 
 
 def test_a_name_without_a_place_lifts_national_law_not_a_provinces_regulation_with_a_nearer_title(
@@ -230,11 +241,11 @@ def test_a_name_without_a_place_lifts_national_law_not_a_provinces_regulation_wi
     }
     retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
     name = "Road Transport Regulations"
-    similarity = retriever._title_vectors @ use_encoder.encode_documents([name])[0]
+    similarity = _similarity(retriever, use_encoder, name)
     assert titles[int(np.argmax(similarity))] == "河南省道路运输条例"  # the encoder alone prefers the province's
 
     def lifted(question: str) -> list[str]:
-        return [t for t, n in zip(titles, retriever._named_documents(question), strict=True) if n]
+        return _lifted(retriever, titles, question)
 
     assert lifted(f"Under the {name}, what fine applies to an operator that fails to maintain its vehicles?") == [
         "中华人民共和国道路运输条例"
@@ -253,7 +264,7 @@ def test_the_rules_implementing_a_law_are_lifted_without_the_law_when_the_questi
     retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
 
     def lifted(question: str) -> list[str]:
-        return sorted(t for t, n in zip(titles, retriever._named_documents(question), strict=True) if n)
+        return sorted(_lifted(retriever, titles, question))
 
     both = ["中华人民共和国劳动合同法", "中华人民共和国劳动合同法实施条例"]
     assert lifted("What is the lowest wage during probation under the Labour Contract Law?") == both
@@ -407,7 +418,7 @@ def test_a_regions_measures_implementing_a_law_are_lifted_without_the_law(tmp_pa
     retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
 
     def lifted(question: str) -> list[str]:
-        return [t for t, n in zip(titles, retriever._named_documents(question), strict=True) if n]
+        return _lifted(retriever, titles, question)
 
     henan = ["河南省实施《中华人民共和国城市居民委员会组织法》办法"]
     # The 《》 name alone was the national law's, which never says 河南省 nor answers for it.
@@ -442,7 +453,7 @@ def test_a_name_without_a_place_may_be_the_law_of_the_place_the_question_names(
     assert retriever._local_mask.sum() == 2  # the two cities' regulations are local law
 
     def lifted(question: str) -> list[str]:
-        return [t for t, n in zip(titles, retriever._named_documents(question), strict=True) if n]
+        return _lifted(retriever, titles, question)
 
     in_shangqiu = lifted("In Shangqiu, does the ancient city protection regulation require a permit for drones?")
     assert "商丘古城保护条例" in in_shangqiu and "西安城墙保护条例" not in in_shangqiu
@@ -459,7 +470,8 @@ def test_titles_equally_near_a_name_yield_to_the_kind_its_words_usually_render(
     }
     retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
     name = "Shanghai Regulations on Place Name Administration"
-    similarity = retriever._title_vectors @ use_encoder.encode_documents([name])[0]
+    similarity = _similarity(retriever, use_encoder, name)
     assert abs(float(similarity[0] - similarity[1])) < retrieve_module.NAMED_TITLE_MARGIN  # the encoder alone: a tie
-    named = retriever._named_documents(f"Under the {name}, which office manages place names?")
-    assert [t for t, n in zip(titles, named, strict=True) if n] == ["上海市地名管理条例"]  # "Regulations": 条例
+    assert _lifted(retriever, titles, f"Under the {name}, which office manages place names?") == [
+        "上海市地名管理条例"
+    ]  # "Regulations": 条例
