@@ -13,6 +13,7 @@ from policyqa.figures import period_asked
 from policyqa.types import SearchFilter
 from policyqa.verify import (
     NO_FIGURE,
+    _agent_forms,
     _carries,
     _parts_in_a_row,
     _things_unrendered,
@@ -502,3 +503,13 @@ def test_a_term_the_named_document_defines_is_no_thing_it_lacks(tmp_path: Path, 
         "How do the Regulations on the Registration and Administration of Market Entities define a unicorn?"
     )
     assert unmentioned_in_document(other, assistant.retriever.search(other, 5), assistant.index)[1]
+
+
+def test_a_person_noun_is_found_under_another_agent_ending() -> None:
+    # "user" renders 用户 and 使用者; the law on barrier-free access says 使用人.
+    assert "使用人" in _agent_forms(["用户", "使用者"])
+    assert "统计人员" in _agent_forms(["统计员"])
+    assert _agent_forms(["无人机", "平台"]) == []  # no agent ending
+    text = "无障碍设施的使用人应当爱护无障碍设施。"
+    assert _things_unrendered("What must the user of barrier-free facilities do?", [], text) == []
+    assert _things_unrendered("What must the user of barrier-free facilities do?", [], "无障碍设施应当维护。")

@@ -235,10 +235,24 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
             as_nouns = _usual_nouns(part, renderings)
             if not as_nouns:
                 continue
-            if not any(r in text for r in renderings):
+            if not any(r in text for r in renderings) and not any(v in text for v in _agent_forms(renderings)):
                 missing.append(_shown_with(word, as_nouns, part if part != word else None))
                 break
     return missing
+
+
+# A person who does something is said with one of these endings: 统计员, 统计人员; 使用者, 使用人.
+_AGENT_ENDINGS = ("人员", "员", "者", "人")
+
+
+def _agent_forms(renderings: Sequence[str]) -> list[str]:
+    """A person-noun rendering's other agent endings ("statistician": 统计员 is 统计人员 in a law)."""
+    forms = []
+    for rendering in renderings:
+        ending = next((e for e in _AGENT_ENDINGS if rendering.endswith(e)), None)
+        if ending and len(stem := rendering[: -len(ending)]) >= 2:
+            forms += [stem + e for e in _AGENT_ENDINGS if e != ending]
+    return forms
 
 
 def _usual_nouns(english: str, renderings: Sequence[str], by_tags: bool = False) -> list[str]:
