@@ -153,9 +153,9 @@ def _place_before(text: str) -> str:
     """The place name ``text`` ends with (河南省 of 根据河南省), or ''."""
     for length in range(min(len(text), 8), 1, -1):
         tail = text[-length:]
-        for suffix in _CHINESE_PLACE_SUFFIXES:
-            if tail.endswith(suffix) and any(tail.removesuffix(suffix) in names for names in places_named(tail)):
-                return tail
+        named = [name for names in places_named(tail) for name in names]
+        if any(tail.removesuffix(suffix) in named for suffix in _CHINESE_PLACE_SUFFIXES if tail.endswith(suffix)):
+            return tail
     return ""
 
 

@@ -417,7 +417,7 @@ class Retriever:
         if not names and not described:
             return ()
         similarity = self._title_vectors @ self._name_vectors([*names, *described]).T
-        in_force = self._of_region(in_force_at(places_named(question)), question)
+        in_force: np.ndarray | None = None  # the documents in force where the question's places are, if needed
         for column, name in enumerate(names):
             # A name that gives a kind ("… Law") looks among the titles of that kind, if any is near.
             if endings := kind_endings(name):
@@ -429,6 +429,8 @@ class Retriever:
             # Where the question names a place ("In Shangqiu, … the ancient city protection
             # regulation"), that place's own law may be the one named.
             if not places_named(name):
+                if in_force is None:
+                    in_force = self._of_region(in_force_at(places_named(question)), question)
                 allowed = self._is_national | (in_force > 0)
                 if (similarity[allowed, column] >= NAMED_TITLE_FLOOR).any():
                     similarity[~allowed, column] = -1.0

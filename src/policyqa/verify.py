@@ -50,7 +50,7 @@ __all__ = ["asked_figure", "check", "places_named", "unsupported_reason"]
 MIN_TERM_SHARE = 0.5
 
 
-def _context_text(passages: Sequence[Passage], index: LoadedIndex) -> str:
+def _context_text(passages: Sequence[Passage]) -> str:
     """The passages with their documents' titles and sections.
 
     A regulation of Shenzhen rarely says "深圳" in its articles.
@@ -58,14 +58,14 @@ def _context_text(passages: Sequence[Passage], index: LoadedIndex) -> str:
     return "\n".join([p.text for p in passages] + [f"{p.title} {p.section}" for p in passages])
 
 
-def _with_openings(passages: Sequence[Passage], index: LoadedIndex) -> str:
-    """``_context_text`` and the openings of the passages' documents: all a text says before its first article.
+def _openings(passages: Sequence[Passage], index: LoadedIndex) -> str:
+    """What the passages' documents say before their first article.
 
     A law's year of revision stands in its legislative history (its front matter), and the
     decision a judicial interpretation implements in its preamble (根据2013年8月30日…的决定).
     A text without articles (a paper) opens with its front matter alone.
     """
-    parts = [_context_text(passages, index)]
+    parts = []
     for doc_id in dict.fromkeys(p.doc_id for p in passages):
         rows = index.passage_rows((doc_id,))
         numbered = np.flatnonzero(index.table.article[rows] > 0)
@@ -104,7 +104,7 @@ def missing_content(query: Query, passages: Sequence[Passage], index: LoadedInde
     terms = sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and not _asks(t)})
     if not terms:
         return 0.0, []
-    text = _context_text(passages, index)
+    text = _context_text(passages)
     idf = index.lexical.idf(terms)
     # A word the corpus never uses weighs as much as its rarest word.
     weights = [float(w) if w > 0 else float(max(idf.max(), 1.0)) for w in idf]
@@ -146,7 +146,7 @@ def unnamed_in_evidence(query: Query, passages: Sequence[Passage], index: Loaded
     """
     if query.chinese:
         return None
-    text = _context_text(passages, index)
+    text = _context_text(passages)
     return next(iter(_names_unrendered(query.text, document_names(query.text), text)), None)
 
 
@@ -516,7 +516,7 @@ def check(
 
 def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> str | None:
     """Why the passages cannot answer the question, or None when they may."""
-    text = _context_text(passages, index)
+    text = _context_text(passages)
     places = places_named(query.text)
     for names in places:
         if not any(n in text for n in names):
@@ -526,12 +526,12 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     # (a Hong Kong travel rule) does not make the best one (a criminal-law probation) answer
     # "probation for civil servants recruited in Macau".
     if places:
-        best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id], index)
+        best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id])
         if not any(n in best for names in places for n in names):
             return f"the best passage's document does not mention {places[0][0]}"
     years = YEAR.findall(query.text)
     # Their openings are gathered only for a question that names a year.
-    with_history = _with_openings(passages, index) if years else ""
+    with_history = f"{text}\n{_openings(passages, index)}" if years else ""
     for year in years:
         if year not in with_history:
             return f"the passages give nothing for {year}"
