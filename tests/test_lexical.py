@@ -14,6 +14,7 @@ import pytest
 from policyqa.lexical import (
     COHESION_PRIOR,
     LexicalIndex,
+    counted_nouns,
     cut,
     flat_tokens,
     jieba_module,
@@ -361,3 +362,9 @@ def test_a_compound_jieba_knows_whole_is_made_of_its_parts() -> None:
     assert word_parts("平均水平") == ("平均", "水平")
     assert word_parts("科研成果") == ("科研", "成果")  # not 研成, which overlaps both
     assert word_parts("无人机") == ()  # 无人 and 机: a part of one character tiles nothing
+
+
+def test_the_nouns_a_question_asks_the_number_of() -> None:
+    assert counted_nouns("小学每个班最多能有多少名学生？") == [("名", "学生")]
+    assert counted_nouns("全市有几家企业参与？") == [("家", "企业")]
+    assert counted_nouns("可以处多少罚款？") == []

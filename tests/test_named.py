@@ -75,6 +75,21 @@ PATENT_RULES = "Implementing Regulations of the Patent Law"
         ("What does the Shenzhen regulation require of an AI company?", []),
         ("Under the State Council's regulations on paid annual leave, how many days are given?", []),
         ("What do the Patent Law and the tech transfer law each require?", ["Patent Law", "tech transfer law"]),
+        # "the national … Law" against a region's rules implementing it.
+        (
+            "Under Beijing's rules implementing the national Mine Safety Law, how many hours of training are due?",
+            ["Beijing's Rules Implementing the Mine Safety Law"],
+        ),
+        # A court's rules on applying a law are named around the law's name.
+        (
+            "Under the Supreme People's Court's second set of provisions on applying the Company Law, who liquidates?",
+            ["Supreme People's Court Provisions on Applying the Company Law"],
+        ),
+        (
+            "What does the judicial interpretation of the Labour Contract Law say about non-compete?",
+            ["Supreme People's Court Provisions on Applying the Labour Contract Law"],
+        ),
+        ("What do the provisions of the Company Law say about liquidation?", ["Company Law"]),
     ],
 )
 def test_names_of_documents_are_found_in_both_languages(question: str, names: list[str]) -> None:
@@ -432,6 +447,28 @@ def test_a_regions_measures_implementing_a_law_are_lifted_without_the_law(tmp_pa
     )
     assert lifted("Under the Organic Law of Urban Residents' Committees, who pays the working funds?") == [
         "中华人民共和国城市居民委员会组织法"
+    ]
+
+
+def test_a_courts_rules_on_applying_a_law_are_lifted_through_the_law(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "law": "# 中华人民共和国公司法\n\n第二百三十二条 公司因本法第二百二十九条规定而解散的，应当清算。",
+        "second": (
+            "# 最高人民法院关于适用《中华人民共和国公司法》若干问题的规定（二）\n\n"
+            "第十六条 人民法院组织清算的，清算组应当自成立之日起六个月内清算完毕。"
+        ),
+        "other_court_rule": (
+            "# 最高人民法院关于审理企业破产案件确定管理人报酬的规定\n\n"
+            "第二条 人民法院应当根据债务人最终清偿的财产价值总额，确定管理人报酬。"
+        ),
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    # The court's rules all lie near each other for the encoder; their titles name the law they apply.
+    assert _lifted(retriever, titles, "Under the court's provisions on applying the Company Law, who liquidates?") == [
+        "最高人民法院关于适用《中华人民共和国公司法》若干问题的规定（二）"
+    ]
+    assert _lifted(retriever, titles, "Under the Company Law, when must a company be liquidated?") == [
+        "中华人民共和国公司法"
     ]
 
 

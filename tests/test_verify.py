@@ -67,6 +67,11 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("What conditions must be met, and how much money does the fund give?", "money"),
         ("答复信息公开申请的期限是多久？", "duration"),
         ("How long does the body have to complete an inspection?", "duration"),
+        # A period asked by its bound or in days, and a fee asked by 多少.
+        ("What is the minimum period a draft plan must be put on display?", "duration"),
+        ("What is the time limit for filing an appeal?", "duration"),
+        ("申请人应当在多少天内补正材料？", "duration"),
+        ("办理养犬登记证需要缴纳多少管理服务费？", "money"),
     ],
 )
 def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
@@ -141,6 +146,26 @@ def test_a_year_in_a_preamble_counts_and_one_elsewhere_in_a_paper_does_not(
     passages = [p for p in assistant.retriever.search(query, 5) if "30%" in p.text]
     assert passages and all("2020" not in p.text for p in passages)
     assert unsupported_reason(query, passages, assistant.index) == "the passages give nothing for 2020"
+
+
+def test_a_figure_heading_a_list_is_about_its_items_and_a_count_must_count_what_is_asked(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "regulation": (
+            "# 示范市拆船管理条例\n\n"
+            "第十七条 违反本条例规定，有下列情形之一的，主管部门可以处以1万元以上10万元以下的罚款：\n"
+            "（一）废油船未经洗舱、排污、清舱和测爆即行拆解的；\n"
+            "（二）任意排放或者丢弃污染物造成严重污染的。\n\n"
+            "第十八条 示范市中小学校每个年级设置不超过十二个班。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # The fine stands in the list's head, the act asked about in its item.
+    assert _reason(assistant, "废油船未经洗舱、排污、清舱和测爆就拆解的，可以处多少罚款？") is None
+    # Twelve classes is no number of pupils.
+    assert _reason(assistant, "示范市中小学校每个班最多能有多少名学生？") == NO_FIGURE
+    assert _reason(assistant, "示范市中小学校每个年级最多设置多少个班？") is None
 
 
 def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answer(
@@ -442,9 +467,9 @@ MINIMUM_WAGE_ARTICLE = "第四十八条 国家实行最低工资保障制度。�
 def test_a_pair_of_words_found_in_a_row_is_found_though_one_word_alone_is_not() -> None:
     # "minimum" renders 最低点, 最小值 and 最低限度, none of them in the article; 最低 beside 工资 is.
     assert _things_unrendered("What does the Labour Law say about the minimum wage?", [], MINIMUM_WAGE_ARTICLE) == []
-    # The pair is not there, so each word is looked for as before.
+    # The pair is not there, so each word is looked for as before; "minimum" bounds a figure and names no thing.
     lone = _things_unrendered("What does the Labour Law say about the minimum age?", [], MINIMUM_WAGE_ARTICLE)
-    assert [thing.split(" (")[0] for thing in lone] == ["minimum", "age"]
+    assert [thing.split(" (")[0] for thing in lone] == ["age"]
 
 
 def test_a_word_with_a_nouns_ending_is_a_thing_whatever_jieba_tags_its_rendering() -> None:

@@ -10,20 +10,21 @@ import re
 
 _DIGITS = r"[0-9０-９]"
 _CN_NUMERAL = "零〇一二三四五六七八九十百千万亿两"
-# A Chinese numeral needs a digit character: "亿元以上" alone is not an amount.
-_NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四五六七八九十两][{_CN_NUMERAL}]*)"
-MONEY = re.compile(rf"{_NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民币)?")
+# A number in digits or Chinese numerals. A Chinese numeral needs a digit character: "亿元以上"
+# alone is not an amount.
+NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四五六七八九十两][{_CN_NUMERAL}]*)"
+MONEY = re.compile(rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民币)?")
 RATE = re.compile(
     rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
 )
-COUNT = re.compile(rf"{_NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
+COUNT = re.compile(rf"{NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
-DURATION = re.compile(rf"{_NUMBER}\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")
+DURATION = re.compile(rf"{NUMBER}\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")
 # A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.
 _UNITS_ZH = "吨|公斤|千克|平方米|平方公里|立方米|公里|千米|米|千瓦|兆瓦|亩|公顷|升"
-QUANTITY = re.compile(rf"{_NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
+QUANTITY = re.compile(rf"{NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
 # A time of day: 晚上十点, 22时, 22:00.
-TIME_OF_DAY = re.compile(rf"{_NUMBER}\s*(?:点|时)(?![间期候代])|(?<![0-9])[0-2]?[0-9][:：][0-5][0-9](?![0-9])")
+TIME_OF_DAY = re.compile(rf"{NUMBER}\s*(?:点|时)(?![间期候代])|(?<![0-9])[0-2]?[0-9][:：][0-5][0-9](?![0-9])")
 YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
 # A day named relative to the asking ("明天上海会下雨吗", "yesterday's decision"): like a year, the
 # texts answer for it only if they name it.
@@ -37,7 +38,7 @@ RELATIVE_DAY = re.compile(
 _MONEY_NOUNS = "经费|资金|费用|补贴|补助|奖金|罚款|税款|工资|价格"
 ASKS_MONEY = re.compile(
     rf"\bhow much\b(?!\s+(?:time|longer))|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
-    rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少|几何|多大|多高)|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元)",
+    rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少|几何|多大|多高)|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)",
     re.I,
 )
 ASKS_RATE = re.compile(
@@ -45,7 +46,13 @@ ASKS_RATE = re.compile(
     r"|比例|比率|占比|百分之几|率(?:是|为)?多少|率有多高",
     re.I,
 )
-ASKS_DURATION = re.compile(r"how long|how many (?:years|months|days)|多长时间|多久|多长|几年|期限是多|期限为多", re.I)
+# A bound on a period ("the minimum period", "the time limit") asks for it as "how long" does.
+ASKS_DURATION = re.compile(
+    r"how long|how soon|how many (?:years|months|days|hours|working days)|\btime limits?\b"
+    r"|\b(?:minimum|maximum|shortest|longest|what)\s+(?:time\s+)?period\b"
+    r"|多长时间|多久|多长|几年|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|天|日|月|小时)",
+    re.I,
+)
 ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
 ASKS_QUANTITY = re.compile(
     rf"多少(?:万|亿)?(?:{_UNITS_ZH})|how many (?:tons|tonnes|kilograms|square (?:metres|meters)|cubic (?:metres|meters)"

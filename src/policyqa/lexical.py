@@ -190,6 +190,24 @@ def nouns_asked_for(text: str) -> list[str]:
     return found
 
 
+# 多少名, 几家: a number asked for, by the measure word of what is counted.
+_COUNT_ASKED = re.compile(r"(?:多少|几)(个|家|项|所|名|人|件|次|条|位|辆|套)")
+
+
+def counted_nouns(text: str) -> list[tuple[str, str]]:
+    """The nouns a question asks the number of, each with its measure word: ("名", "学生") of 最多能有多少名学生.
+
+    A number of classes does not answer it: the sentence that gives the number says what it
+    counts, by the noun or by the measure word (四十五名).
+    """
+    found = []
+    for match in _COUNT_ASKED.finditer(text):
+        following = _tagged(text[match.end() : match.end() + 8])
+        if following and len(following[0][0]) >= 2 and following[0][1].startswith("n"):
+            found.append((match.group(1), following[0][0]))
+    return found
+
+
 def one_character_headed(text: str) -> list[str]:
     """Compounds of a text whose head is a one-character noun, with the word before it: 预制菜, 培养肉.
 

@@ -75,16 +75,18 @@ _COMPARISON = re.compile(
 # Contract Law" (劳动合同法实施条例), "Regulations for the Implementation of the Patent Law", "the
 # Patent Law's implementing rules". Said around a law's name, they name another document.
 _IMPLEMENTING_KINDS = r"(?:regulations?|rules|measures|provisions)"
+# "the national Mine Safety Law": the law as against the region's rules implementing it.
+_THE_LAW = r"(?:the\s+)?(?:national\s+)?"
 _IMPLEMENTING_BEFORE = re.compile(
     rf"(?:implement(?:ing|ation)\s+{_IMPLEMENTING_KINDS}\s+(?:of|for|under)"
-    rf"|{_IMPLEMENTING_KINDS}\s+for\s+(?:the\s+)?implementation\s+of)\s+(?:the\s+)?$",
+    rf"|{_IMPLEMENTING_KINDS}\s+for\s+(?:the\s+)?implementation\s+of)\s+{_THE_LAW}$",
     re.I,
 )
 _IMPLEMENTING_AFTER = re.compile(rf"^(?:['’]s)?\s+implement(?:ing|ation)\s+{_IMPLEMENTING_KINDS}\b", re.I)
 # A region's rules implementing a national law: "Henan's measures implementing the Organic Law of …"
 # (河南省实施《中华人民共和国城市居民委员会组织法》办法); the issuer said before them is part of the name.
 _LOCAL_IMPLEMENTING_BEFORE = re.compile(
-    rf"((?:[A-Z][\w'’-]*\s+)*)((?i:{_IMPLEMENTING_KINDS}))\s+(?:for\s+)?(?i:implementing)\s+(?:the\s+)?$"
+    rf"((?:[A-Z][\w'’-]*\s+)*)((?i:{_IMPLEMENTING_KINDS}))\s+(?:for\s+)?(?i:implementing)\s+{_THE_LAW}$"
 )
 # The same in Chinese: the law's name stands in 《》 between 实施 and the kind, the place before them.
 _CHINESE_IMPLEMENTING = re.compile(r"实施《[^《》]{2,60}》(?:的)?(?:若干规定|规定|办法|细则|条例)")
@@ -96,6 +98,15 @@ _IMPLEMENTING_ALONE = re.compile(
     re.I,
 )
 _IMPLEMENTING_NAME = re.compile(r"\bimplement(?:ing|ation)\b", re.I)
+# The Supreme People's Court's rules on applying a law (最高人民法院关于适用《公司法》若干问题的规定):
+# "the court's second set of provisions on applying the Company Law", "the judicial interpretation
+# of the Company Law". Said around a law's name, they name the court's rules, not the law.
+_APPLYING_BEFORE = re.compile(
+    rf"(?:(?:provisions|rules|interpretations?|opinions)\s+(?:on|concerning|regarding)\s+(?:the\s+)?"
+    rf"(?:applying|application\s+of)|judicial\s+interpretations?\s+(?:of|on))\s+{_THE_LAW}$",
+    re.I,
+)
+APPLYING_PREFIX = "Supreme People's Court Provisions on Applying the "
 _LAW_WORD = re.compile(r"\blaw\b", re.I)
 IMPLEMENTING_PREFIX = "Implementing Regulations of the "
 
@@ -132,7 +143,9 @@ def document_names(question: str) -> list[str]:
         if _IMPLEMENTING_ALONE.fullmatch(name):
             continue
         local = _LOCAL_IMPLEMENTING_BEFORE.search(question[:start])
-        if local and (issuer := " ".join(_without_openers(local.group(1).split()))):
+        if _APPLYING_BEFORE.search(question[:start]):
+            name = APPLYING_PREFIX + name.removeprefix("the ")
+        elif local and (issuer := " ".join(_without_openers(local.group(1).split()))):
             name = f"{issuer} {local.group(2).capitalize()} Implementing the {name.removeprefix('the ')}"
         elif not _IMPLEMENTING_NAME.search(name) and (
             local or _IMPLEMENTING_BEFORE.search(question[:start]) or _IMPLEMENTING_AFTER.match(question[end:])
@@ -236,6 +249,8 @@ _IMPLEMENTING_ENDINGS = (
     "法》若干规定",
     "法》规定",
 )
+# How a court's rules end: 若干问题的规定, 的解释, 的批复.
+_COURT_RULE_ENDINGS = ("规定", "解释", "意见", "批复", "答复")
 _LAW_ENDINGS = ("法", *_NATIONAL_IMPLEMENTING_ENDINGS)  # a law, and the State Council's rules implementing it
 _ENGLISH_KIND_ENDINGS = {"law": _LAW_ENDINGS, "constitution": ("宪法",)}
 _CHINESE_KIND_ENDINGS = ("条例", "规定", "办法", "决定", "解释", "法")
@@ -245,6 +260,8 @@ _TRAILING_NOTE = re.compile(r"\s*[（(][^（）()]*[）)]$")
 
 def kind_endings(name: str) -> tuple[str, ...]:
     """How titles of the kind a document name gives end (("法",) for "Food Safety Law"); () when it gives none."""
+    if name.startswith(APPLYING_PREFIX):
+        return _COURT_RULE_ENDINGS
     # "Implementing Rules of the Patent Law", 专利法实施细则: no law, but the rules implementing one.
     if (
         name.endswith(_NATIONAL_IMPLEMENTING_ENDINGS)

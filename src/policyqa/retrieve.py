@@ -27,6 +27,7 @@ from .index import LoadedIndex, document_centroids
 from .lexical import SYNONYM_SEPARATOR, synonym_set, term_tokens
 from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
 from .named import (
+    APPLYING_PREFIX,
     KIND_CUES,
     asks_to_compare,
     described_documents,
@@ -416,9 +417,11 @@ class Retriever:
         described = described_documents(question, names)
         if not names and not described:
             return ()
-        similarity = self._title_vectors @ self._name_vectors([*names, *described]).T
+        # A court's rules on applying a law are found through the law: their titles all lie near each other.
+        laws = [name.removeprefix(APPLYING_PREFIX) for name in names]
+        similarity = self._title_vectors @ self._name_vectors([*laws, *described]).T
         in_force: np.ndarray | None = None  # the documents in force where the question's places are, if needed
-        for column, name in enumerate(names):
+        for column, name in enumerate(laws):
             # A name that gives a kind ("… Law") looks among the titles of that kind, if any is near.
             if endings := kind_endings(name):
                 of_kind = self._titles_ending(endings)
@@ -443,6 +446,9 @@ class Retriever:
                 of_usual_kind = chosen[:, column] & self._titles_ending(endings)
                 if of_usual_kind.any():
                     chosen[:, column] = of_usual_kind
+        for column, name in enumerate(names):
+            if name.startswith(APPLYING_PREFIX) and (rules := self._rules_applying(chosen[:, column])).any():
+                chosen[:, column] = rules
         for column in range(len(names), len(names) + len(described)):
             # A description points at a title only when no other title comes near it: "Guangdong's
             # regulation on domestic services" at 0.75 from 广东省家政服务条例, the next 0.62; the
@@ -455,6 +461,12 @@ class Retriever:
         for group in groups:
             group.flags.writeable = False  # kept for the question's next use (``_named_groups``)
         return groups
+
+    def _rules_applying(self, laws: np.ndarray) -> np.ndarray:
+        """The court's rules whose titles say they apply one of the laws: 关于适用《公司法》若干问题的规定."""
+        short = [str(t).removeprefix("中华人民共和国") for t in self._titles[laws]]
+        applying = tuple(f"适用《{prefix}{law}》" for law in short for prefix in ("", "中华人民共和国"))
+        return np.asarray([any(a in t for a in applying) for t in self._titles], dtype=bool)
 
     def named_documents(self, question: str) -> list[tuple[str, ...]]:
         """For each document name the question gives, the ids of the documents whose titles are nearest it."""

@@ -33,9 +33,9 @@ from .articles import article_of, articles_named
 from .definitions import asks_for_definition, defined_term
 from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
 from .expand import english_phrases, rendered_in_a_row
-from .figures import FIGURE_NAMES, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind, period_asked
+from .figures import FIGURE_NAMES, NUMBER, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind, period_asked
 from .index import LoadedIndex
-from .lexical import is_noun, nouns, nouns_asked_for, one_character_headed, word_parts, words_jieba_lacks
+from .lexical import counted_nouns, is_noun, nouns, nouns_asked_for, one_character_headed, word_parts, words_jieba_lacks
 from .named import KIND_CUES, KIND_WORDS, document_names
 from .places import places_named
 from .text import is_cjk
@@ -270,12 +270,19 @@ def _usual_nouns(english: str, renderings: Sequence[str], by_tags: bool = False)
     return as_nouns if 2 * len(as_nouns) > len(usual) else []
 
 
+# Words that bound a figure ("the minimum registered capital", "the cap on a bid bond"): a text
+# says 不少于, 不得超过, 以上, never a noun for the bound.
+_BOUND_WORDS = frozenset("minimum maximum cap caps ceiling ceilings threshold thresholds upper lower".split())
+
+
 def _may_be_thing(word: str) -> bool:
-    """Whether an English word may name a thing: no stop, generic or asking word, no adjective's or verb's form."""
+    """Whether an English word may name a thing: no stop, generic, asking or bounding word, no adjective's or
+    verb's form."""
     return not (
         word in STOPWORDS
         or word in GENERIC_WORDS
         or word in _NOT_NAMES
+        or word in _BOUND_WORDS
         or word.endswith(_NOT_NOUN_ENDINGS)
         or KIND_CUES[KIND_PAPER].search(word)
     )
@@ -549,6 +556,7 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
         return None
     figure, asks = asked
     period = period_asked(query.text)
+    counted = counted_nouns(query.text) if query.chinese else []
     # The question's own words and glossary terms: cross-lingual matches are hints for
     # ranking, too loose to judge what a sentence is about.
     terms = sorted({t for t in query.own_tokens if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t)})
@@ -561,12 +569,25 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
             if not figure.search(sentence):
                 continue
             # The sentence before often names what a list item's figure is about, and
-            # the title and section name the document and article it belongs to.
+            # the title and section name the document and article it belongs to. A figure
+            # that heads a list (有下列情形之一的，处…罚款：) is about its items.
             before = index.sentences[rows[i - 1]].text if i else ""
-            window = f"{passage.title} {passage.section} {before}{sentence}"
+            items = _LIST_HEAD.search(sentence) and "".join(index.sentences[r].text for r in rows[i + 1 :])
+            window = f"{passage.title} {passage.section} {before}{sentence}{items or ''}"
             if period is not None and not period.search(window):
                 continue  # a fine, where a daily fine is asked for
+            if counted and not any(noun in window or _counts_by(measure, sentence) for measure, noun in counted):
+                continue  # a number of classes, where a number of pupils is asked for
             covered = sum(w for t, w in zip(terms, weights, strict=True) if t in window)
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _counts_by(measure: str, sentence: str) -> bool:
+    """Whether a sentence gives a number in a measure word (四十五名 for 名)."""
+    return re.search(rf"{NUMBER}\s*{measure}", sentence) is not None
+
+
+# A sentence that introduces a list: its figure applies to the items after it.
+_LIST_HEAD = re.compile(r"下列|如下|[：:]$")
