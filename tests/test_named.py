@@ -472,6 +472,31 @@ def test_a_courts_rules_on_applying_a_law_are_lifted_through_the_law(tmp_path: P
     ]
 
 
+def test_an_english_names_phrases_rendered_in_a_title_count_whole_and_by_rarity(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        stem: f"# {title}\n\n第一条 为了{title[7:-1]}，制定本法。"
+        for stem, title in {
+            "criminal": "中华人民共和国刑法",
+            "procedure": "中华人民共和国刑事诉讼法",
+            "security": "中华人民共和国国家安全法",
+            "mine": "中华人民共和国矿山安全法",
+        }.items()
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+
+    def best(name: str) -> str:
+        return titles[int(np.argmax(retriever._title_word_shares(name)))]
+
+    # "mine" renders 矿山, in one title; "safety" 安全, in two: the rarer word decides.
+    assert best("Mine Safety Law") == "中华人民共和国矿山安全法"
+    # The dictionary knows "criminal law" whole (刑法): 刑事 of "criminal" alone is the procedure law's.
+    assert best("Criminal Law") == "中华人民共和国刑法"
+    shares = retriever._title_word_shares("Criminal Law")
+    assert shares[titles.index("中华人民共和国刑事诉讼法")] == 0
+
+
 def test_a_name_without_a_place_may_be_the_law_of_the_place_the_question_names(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

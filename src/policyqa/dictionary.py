@@ -716,6 +716,11 @@ def chinese_for(phrase: str, limit: int | None = None) -> list[str]:
     return load_dictionary().chinese_for(phrase, limit)
 
 
+def match_phrases(text: str) -> list[PhraseMatch]:
+    """The CC-CEDICT phrases of an English text, longest first from the left (``CedictDictionary.match_phrases``)."""
+    return load_dictionary().match_phrases(text)
+
+
 def english_glosses(word: str) -> list[str]:
     """CC-CEDICT's English glosses of a simplified Chinese word, in dictionary order."""
     return load_dictionary().english_glosses(word)

@@ -17,7 +17,8 @@ MONEY = re.compile(rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民�
 RATE = re.compile(
     rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
 )
-COUNT = re.compile(rf"{NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
+# Not an ordinal: 第十八条 numbers an article and counts nothing.
+COUNT = re.compile(rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
 DURATION = re.compile(rf"{NUMBER}\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")
 # A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.

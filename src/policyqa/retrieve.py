@@ -20,15 +20,17 @@ import numpy as np
 from .articles import articles_named
 from .chunk import Chunk
 from .definitions import asks_for_definition, defined_term, terms_asked
+from .dictionary import match_phrases
 from .embed import Encoder
 from .expand import pairs_in_a_row
 from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
-from .lexical import SYNONYM_SEPARATOR, synonym_set, term_tokens
+from .lexical import STOPWORDS, SYNONYM_SEPARATOR, synonym_set, term_tokens
 from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
 from .named import (
     APPLYING_PREFIX,
     KIND_CUES,
+    KIND_WORDS,
     asks_to_compare,
     described_documents,
     document_names,
@@ -46,6 +48,14 @@ from .types import Passage, Query, SearchFilter, admitted
 # below the nearest).
 NAMED_TITLE_FLOOR = 0.5
 NAMED_TITLE_MARGIN = 0.03
+# How much an English name's own words rendered in a title add to its similarity (``_title_word_shares``).
+TITLE_WORDS_WEIGHT = 0.1
+# Words of an English name that say which country or what kind, found in any number of titles.
+_NAME_FILLER_WORDS = (
+    KIND_WORDS
+    | STOPWORDS
+    | frozenset("china china's chinese prc people's republic national implementing implementation".split())
+)
 # A question whose vector lies this near a document's title points at that document as a name
 # does ("被限制高消费的自然人被执行人…" at 0.66 from 最高人民法院关于限制被执行人高消费的若干规定): its title
 # words leave the BM25 query (Retriever._without_title_words). Chosen on the dev half: 0.6 and
@@ -91,6 +101,8 @@ class Retriever:
             titles = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
         self._title_vectors = titles
         self._titles = np.asarray([index.documents[d].title for d in self._doc_ids], dtype=object)
+        self._joined_titles = "\n".join(self._titles.tolist())
+        self._title_offsets = np.cumsum([0] + [len(t) + 1 for t in self._titles.tolist()[:-1]])
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
         self._is_legal = self._kind_masks["legal"].astype(bool)
@@ -420,6 +432,9 @@ class Retriever:
         # A court's rules on applying a law are found through the law: their titles all lie near each other.
         laws = [name.removeprefix(APPLYING_PREFIX) for name in names]
         similarity = self._title_vectors @ self._name_vectors([*laws, *described]).T
+        for column, name in enumerate(laws):
+            if name.isascii():
+                similarity[:, column] += TITLE_WORDS_WEIGHT * self._title_word_shares(name)
         in_force: np.ndarray | None = None  # the documents in force where the question's places are, if needed
         for column, name in enumerate(laws):
             # A name that gives a kind ("… Law") looks among the titles of that kind, if any is near.
@@ -461,6 +476,38 @@ class Retriever:
         for group in groups:
             group.flags.writeable = False  # kept for the question's next use (``_named_groups``)
         return groups
+
+    def _title_word_shares(self, name: str) -> np.ndarray:
+        """For each title, the share of an English name's own phrases that the dictionary finds rendered in it.
+
+        Weighted by how few titles hold the phrase's renderings. The encoder alone puts short law
+        names far off ("Bidding Law" nearest 律师法 and 拍卖法); "bid" renders 投标, which few titles
+        hold. The longest phrase the dictionary knows counts whole: "Criminal Law" is 刑法, not the
+        刑事 of 刑事诉讼法; "place name" is 地名.
+        """
+        shares = np.zeros(len(self._titles), dtype=np.float32)
+        total = 0.0
+        for match in match_phrases(name):
+            if all(word in _NAME_FILLER_WORDS for word in match.english.split()):
+                continue
+            renderings = tuple(r for r in match.chinese[:20] if len(r) > 1)
+            if not renderings:
+                continue
+            holding = self._titles_holding(renderings)
+            held = float(holding.sum())
+            weight = float(np.log1p((len(self._titles) - held + 0.5) / (held + 0.5)))  # BM25's idf, never below 0
+            shares += weight * holding
+            total += weight
+        return shares / total if total > 0 else shares
+
+    def _titles_holding(self, renderings: tuple[str, ...]) -> np.ndarray:
+        """A mask of the titles that hold one of ``renderings``: one scan of all titles joined."""
+        found = np.zeros(len(self._titles), dtype=np.float32)
+        pattern = re.compile("|".join(map(re.escape, sorted(renderings, key=len, reverse=True))))
+        starts = [m.start() for m in pattern.finditer(self._joined_titles)]
+        if starts:
+            found[np.searchsorted(self._title_offsets, starts, side="right") - 1] = 1.0
+        return found
 
     def _rules_applying(self, laws: np.ndarray) -> np.ndarray:
         """The court's rules whose titles say they apply one of the laws: 关于适用《公司法》若干问题的规定."""
