@@ -148,6 +148,27 @@ def test_a_year_in_a_preamble_counts_and_one_elsewhere_in_a_paper_does_not(
     assert unsupported_reason(query, passages, assistant.index) == "the passages give nothing for 2020"
 
 
+def test_a_place_the_best_documents_other_articles_name_counts(tmp_path: Path, use_encoder: Encoder) -> None:
+    articles = "\n\n".join(f"第{n}条 示范河的河道应当保持畅通，沿岸绿化由有关部门负责养护。" for n in "五六七八九十")
+    files = {
+        "river": (
+            "# 浙江省示范河保护管理条例\n\n第一条 为了保护示范河生态环境，制定本条例。\n\n"
+            "第三条 温州市人民政府应当加强对示范河保护管理工作的领导。\n\n"
+            f"{articles}\n\n"
+            "第三十四条 违反本条例规定，向示范河水体倾倒人畜粪便的，对单位处一万元罚款，对个人处二百元罚款。"
+        ),
+        "city": "# 温州市市容和环境卫生管理条例\n\n第四十四条 违反本条例规定，随地便溺的，处五十元罚款。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    query = assistant.prepare("在温州示范河保护区内，向水体倾倒人畜粪便的，单位和个人分别罚多少钱？")
+    found = assistant.retriever.search(query, 10)
+    best = [p for p in found if "一万元" in p.text]
+    city = [p for p in found if p.title.startswith("温州市")]
+    assert best and city and "温州" not in best[0].text
+    # The river's regulation names 温州 in its third article only: it is still about 温州.
+    assert unsupported_reason(query, [best[0], city[0]], assistant.index) is None
+
+
 def test_a_figure_heading_a_list_is_about_its_items_and_a_count_must_count_what_is_asked(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
