@@ -212,6 +212,9 @@ def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answ
         ("How much is the fine for reporting late?", None),  # no period asked
         ("How long is annual leave?", None),  # a period, not a figure per period
         ("It was granted more than a year ago: how much may the inventor keep?", None),  # when, not per what
+        # A quantity per person is not one for a whole site.
+        ("城市人均公园绿地面积要达到多少平方米？", "人均"),
+        ("How many square metres of park per capita must the city provide?", "每人"),
     ],
 )
 def test_the_period_a_figure_is_asked_for(question: str, period: str | None) -> None:
@@ -483,6 +486,13 @@ def test_an_english_name_confirms_a_title_by_its_own_words_not_its_kind(name: st
 
 
 MINIMUM_WAGE_ARTICLE = "第四十八条 国家实行最低工资保障制度。用人单位支付劳动者的工资不得低于当地最低工资标准。"
+
+
+def test_a_term_the_glossary_renders_is_found_by_its_terms() -> None:
+    # "utility model" is 实用新型, a term of patent law; "utility" alone renders 功利, 效用.
+    article = "第四十二条 发明专利权的期限为二十年，实用新型专利权的期限为十年。"
+    assert _things_unrendered("How long do utility model patents last under the Patent Law?", [], article) == []
+    assert _things_unrendered("How long do utility model patents last?", [], "第一条 专利权的期限。") != []
 
 
 def test_a_pair_of_words_found_in_a_row_is_found_though_one_word_alone_is_not() -> None:

@@ -84,13 +84,16 @@ _PERIODS = (
     (r"\bmonthly\b|\b(?:per|each|every)\s+month\b|每月|按月", r"每月|每个月|按月|月利率|月息|月工资"),
     (r"\bhourly\b|\b(?:per|each|every)\s+hour\b|每小时|按小时", r"每小时|按小时|小时工资"),
     (r"\byearly\b|\bper annum\b|\b(?:per|each|every)\s+year\b|每年|按年", r"每年|按年|年利率|年息|年度"),
+    # A figure per person ("人均公园绿地面积") is not one for a whole site.
+    (r"\bper (?:capita|person|head|resident|inhabitant)\b|人均|每人", r"人均|每人|每位|每名"),
 )
 _PERIOD_PATTERNS = tuple((re.compile(asks, re.I), re.compile(given)) for asks, given in _PERIODS)
 
 
 def period_asked(question: str) -> re.Pattern[str] | None:
-    """The words that give a figure's period when the question asks for an amount or rate per period."""
-    if figure_kind(question) not in ("amount", "rate"):
+    """The words that give a figure's period (or the person it is per) when the question asks for an amount,
+    rate or quantity per period."""
+    if figure_kind(question) not in ("amount", "rate", "quantity"):
         return None
     return next((given for asks, given in _PERIOD_PATTERNS if asks.search(question)), None)
 

@@ -48,6 +48,12 @@ def chinese_terms(question: str) -> list[str]:
     return terms
 
 
+def phrases_with_terms(question: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Each glossary phrase the question contains, as it stands there, with its Chinese terms."""
+    lowered = f" {question.lower()} "
+    return [(match.group(0), chinese) for pattern, chinese in _patterns() if (match := pattern.search(lowered))]
+
+
 @lru_cache(maxsize=1)
 def _chinese_vocabulary() -> tuple[str, ...]:
     return tuple(dict.fromkeys(t for entry in load_glossary() for t in entry.chinese))

@@ -34,6 +34,7 @@ from .definitions import asks_for_definition, defined_term
 from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
 from .expand import english_phrases, rendered_in_a_row
 from .figures import FIGURE_NAMES, NUMBER, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind, period_asked
+from .glossary import phrases_with_terms
 from .index import LoadedIndex
 from .lexical import counted_nouns, is_noun, nouns, nouns_asked_for, one_character_headed, word_parts, words_jieba_lacks
 from .named import KIND_CUES, KIND_WORDS, document_names
@@ -198,6 +199,10 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     question asks are left to other checks.
     """
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
+    # A term of the field the glossary renders ("utility model": 实用新型) is found by its terms.
+    for phrase, terms in phrases_with_terms(question):
+        if any(term in text for term in terms):
+            skipped.update([phrase, *phrase.split()])
     phrases = list(dict.fromkeys(english_phrases(question)))
     missing = []
     # A pair of words may name one thing ("minimum wage": 最低工资, where "minimum" renders 最低点,
