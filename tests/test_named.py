@@ -497,6 +497,37 @@ def test_an_english_names_phrases_rendered_in_a_title_count_whole_and_by_rarity(
     assert shares[titles.index("中华人民共和国刑事诉讼法")] == 0
 
 
+def test_a_named_documents_own_word_stands_for_a_name_word_said_again(
+    tmp_path: Path, use_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {
+        "inspections": (
+            "# 政府督查工作条例\n\n第二条 本条例所称政府督查，是指县级以上人民政府在法定职权范围内开展的工作。\n\n"
+            "第十七条 督查对象对督查结论有异议的，可以自收到该督查结论之日起30日内申请复核。"
+        ),
+        "equipment": (
+            "# 特种设备检验条例\n\n第二条 特种设备的检查和检验工作由检验机构负责。\n\n"
+            "第十五条 当事人对检验结论有异议的，可以自收到检验结论之日起7个工作日内提出复检申请。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    retriever = assistant.retriever
+    lexical = retriever.index.lexical
+    # 督查 is rare in this corpus, 工作 common: the threshold between them, as in a library.
+    rare, common = lexical.idf(["督查", "工作"]).tolist()
+    monkeypatch.setattr(retrieve_module, "RARE_TITLE_WORD_IDF", (rare + common) / 2)
+    question = (
+        "Under the State Council's regulation on government inspections, how long does an inspected "
+        "department have to ask for a review of the inspection conclusion?"
+    )
+    query = assistant.prepare(question)
+    assert retriever._title_words_for_name_words(query, retriever._named_groups(question)) == ["督查"]
+    # Said only in the name, the name's word asks nothing of the title.
+    named_only = "Under the State Council's regulation on government inspections, who may apply for a review?"
+    query = assistant.prepare(named_only)
+    assert retriever._title_words_for_name_words(query, retriever._named_groups(named_only)) == []
+
+
 def test_a_name_without_a_place_may_be_the_law_of_the_place_the_question_names(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

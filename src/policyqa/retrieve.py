@@ -20,12 +20,12 @@ import numpy as np
 from .articles import articles_named
 from .chunk import Chunk
 from .definitions import asks_for_definition, defined_term, terms_asked
-from .dictionary import match_phrases
+from .dictionary import chinese_for, match_phrases
 from .embed import Encoder
 from .expand import pairs_in_a_row
 from .figures import asked_figure
 from .index import LoadedIndex, document_centroids
-from .lexical import STOPWORDS, SYNONYM_SEPARATOR, synonym_set, term_tokens
+from .lexical import STOPWORDS, SYNONYM_SEPARATOR, cut, synonym_set, term_tokens
 from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
 from .named import (
     APPLYING_PREFIX,
@@ -48,6 +48,12 @@ from .types import Passage, Query, SearchFilter, admitted
 # below the nearest).
 NAMED_TITLE_FLOOR = 0.5
 NAMED_TITLE_MARGIN = 0.03
+# A named title's word beyond the name's renderings counts for the question when rarer than this
+# (BM25's idf: in fewer than about 1 in 150 passages).
+RARE_TITLE_WORD_IDF = 5.0
+# Letters two English words share at their start to be one word said again ("inspection", "inspected").
+_STEM_LETTERS = 5
+_CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
 # How much an English name's own words rendered in a title add to its similarity (``_title_word_shares``).
 TITLE_WORDS_WEIGHT = 0.1
 # Words of an English name that say which country or what kind, found in any number of titles.
@@ -147,6 +153,7 @@ class Retriever:
         # A title as near the question as a name is to its title points at its document as a name does.
         pointed_at = np.maximum(named_mask, title_similarity >= POINTED_TITLE_FLOOR)
         tokens = self._without_title_words(tokens, pointed_at)
+        tokens += [t for t in self._title_words_for_name_words(query, named) if t not in tokens]
         document_bonus = self._document_bonus(query, named_mask, title_similarity)
         rows, _ = store.dense(query.vector, n, where)
         top_lexical, top_scores = store.lexical(tokens, n, where)
@@ -417,6 +424,43 @@ class Retriever:
             if members:
                 kept.append(synonym_set(members))  # a set of one member is that word
         return kept or tokens
+
+    def _title_words_for_name_words(self, query: Query, named: Sequence[np.ndarray]) -> list[str]:
+        """The named document's own words for what an English question says again outside the name.
+
+        "Under the State Council's regulation on government inspections, … the inspection
+        conclusion": the dictionary renders "inspection" 检查, 检验, and the regulation (政府督查工作条例)
+        says 督查 throughout. What its title holds beyond the renderings of the name's words, its
+        place and its kind, is its word for the name's word the dictionary does not find there;
+        kept only when rare in the corpus (工作 of the same title says nothing).
+        """
+        if query.chinese or len(named) != 1 or named[0].sum() != 1:
+            return []
+        names = [*document_names(query.text), *described_documents(query.text)]
+        if len(names) != 1:
+            return []
+        name = names[0]
+        title = str(self._titles[int(np.flatnonzero(named[0])[0])]).removeprefix("中华人民共和国")
+        outside = query.text.replace(name, " ")
+        unrendered = []
+        for word in re.findall(r"[A-Za-z]{4,}", name):
+            renderings = [r for r in chinese_for(word.lower(), 20) if len(r) > 1]
+            if word.lower() in _NAME_FILLER_WORDS or not renderings:
+                continue
+            if any(r in title for r in renderings):
+                title = title.replace(next(r for r in renderings if r in title), " ")
+            else:
+                unrendered.append(word.lower())
+        said_again = [w for w in unrendered if re.search(rf"\b{re.escape(w[:_STEM_LETTERS])}", outside, re.I)]
+        if not said_again:
+            return []
+        for place in (p for names in places_named(title) for p in names):
+            title = title.replace(place, " ")
+        words = [w for w in cut(title) if len(w) > 1 and _CJK_WORD.fullmatch(w)]
+        if not words:
+            return []
+        rare = self.index.lexical.idf(words) >= RARE_TITLE_WORD_IDF
+        return [w for w, keep in zip(words, rare.tolist(), strict=True) if keep]
 
     def _find_named_groups(self, question: str) -> tuple[np.ndarray, ...]:
         """For each document name the question gives, a mask of the documents whose titles are nearest it.
