@@ -488,6 +488,12 @@ def test_an_english_name_confirms_a_title_by_its_own_words_not_its_kind(name: st
 MINIMUM_WAGE_ARTICLE = "第四十八条 国家实行最低工资保障制度。用人单位支付劳动者的工资不得低于当地最低工资标准。"
 
 
+def test_a_light_noun_names_no_thing() -> None:
+    # "the event triggering liquidation" is a 法律事实 in the law; 事件 would be a thing it lacks.
+    article = "第六条 应当进行清算的法律事实发生在公司法施行前，因清算责任发生争议的，适用当时的法律。"
+    assert _things_unrendered("What applies if the event triggering liquidation came before?", [], article) == []
+
+
 def test_a_term_the_glossary_renders_is_found_by_its_terms() -> None:
     # "utility model" is 实用新型, a term of patent law; "utility" alone renders 功利, 效用.
     article = "第四十二条 发明专利权的期限为二十年，实用新型专利权的期限为十年。"

@@ -278,16 +278,20 @@ def _usual_nouns(english: str, renderings: Sequence[str], by_tags: bool = False)
 # Words that bound a figure ("the minimum registered capital", "the cap on a bid bond"): a text
 # says 不少于, 不得超过, 以上, never a noun for the bound.
 _BOUND_WORDS = frozenset("minimum maximum cap caps ceiling ceilings threshold thresholds upper lower".split())
+# Light nouns that stand for whatever the sentence is about ("the event triggering liquidation",
+# "in that situation"): a law says 法律事实, 情形, never 事件 for them.
+_LIGHT_NOUNS = frozenset("event events matter matters situation situations circumstance circumstances".split())
 
 
 def _may_be_thing(word: str) -> bool:
-    """Whether an English word may name a thing: no stop, generic, asking or bounding word, no adjective's or
-    verb's form."""
+    """Whether an English word may name a thing: no stop, generic, asking, bounding or light word, no adjective's
+    or verb's form."""
     return not (
         word in STOPWORDS
         or word in GENERIC_WORDS
         or word in _NOT_NAMES
         or word in _BOUND_WORDS
+        or word in _LIGHT_NOUNS
         or word.endswith(_NOT_NOUN_ENDINGS)
         or KIND_CUES[KIND_PAPER].search(word)
     )
