@@ -54,8 +54,6 @@ RARE_TITLE_WORD_IDF = 5.0
 # Letters two English words share at their start to be one word said again ("inspection", "inspected").
 _STEM_LETTERS = 5
 _CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
-# How much an English name's own words rendered in a title add to its similarity (``_title_word_shares``).
-TITLE_WORDS_WEIGHT = 0.1
 # Words of an English name that say which country or what kind, found in any number of titles.
 _NAME_FILLER_WORDS = (
     KIND_WORDS
@@ -476,9 +474,6 @@ class Retriever:
         # A court's rules on applying a law are found through the law: their titles all lie near each other.
         laws = [name.removeprefix(APPLYING_PREFIX) for name in names]
         similarity = self._title_vectors @ self._name_vectors([*laws, *described]).T
-        for column, name in enumerate(laws):
-            if name.isascii():
-                similarity[:, column] += TITLE_WORDS_WEIGHT * self._title_word_shares(name)
         in_force: np.ndarray | None = None  # the documents in force where the question's places are, if needed
         for column, name in enumerate(laws):
             # A name that gives a kind ("… Law") looks among the titles of that kind, if any is near.
@@ -505,6 +500,14 @@ class Retriever:
                 of_usual_kind = chosen[:, column] & self._titles_ending(endings)
                 if of_usual_kind.any():
                     chosen[:, column] = of_usual_kind
+        for column, name in enumerate(laws):
+            # Titles equally near "the Mine Safety Law" (国家安全法, 特种设备安全法, 矿山安全法): those that
+            # render most of its words. Only a tie-break: where the dictionary lacks a name's sense
+            # ("civil servant": 公职人员, not 公务员) its renderings would bring in a neighbour's title.
+            if name.isascii() and chosen[:, column].sum() > 1:
+                shares = self._title_word_shares(name) * chosen[:, column]
+                if shares.max() > 0:
+                    chosen[:, column] = shares == shares.max()
         for column, name in enumerate(names):
             if name.startswith(APPLYING_PREFIX) and (rules := self._rules_applying(chosen[:, column])).any():
                 chosen[:, column] = rules
