@@ -73,6 +73,11 @@ PATENT_RULES = "Implementing Regulations of the Patent Law"
             ["Ningbo Dongqian Lake tourist resort regulation"],
         ),
         ("What does the Shenzhen regulation require of an AI company?", []),
+        # A subject in capitalised words that are neither a place nor an issuer.
+        (
+            "What VAT treatment does the Zhengzhou Airport Economy Zone regulation provide?",
+            ["Zhengzhou Airport Economy Zone regulation"],
+        ),
         ("Under the State Council's regulations on paid annual leave, how many days are given?", []),
         ("What do the Patent Law and the tech transfer law each require?", ["Patent Law", "tech transfer law"]),
         # "the national … Law" against a region's rules implementing it.

@@ -72,6 +72,9 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("What is the time limit for filing an appeal?", "duration"),
         ("申请人应当在多少天内补正材料？", "duration"),
         ("办理养犬登记证需要缴纳多少管理服务费？", "money"),
+        ("What fine does the regulation set for forging a seal?", "money"),
+        ("What is the maximum premium an insurer may charge?", "money"),
+        ("What penalty applies to forging a seal?", None),  # a warning or detention may answer it
     ],
 )
 def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
@@ -486,6 +489,30 @@ def test_an_english_name_confirms_a_title_by_its_own_words_not_its_kind(name: st
 
 
 MINIMUM_WAGE_ARTICLE = "第四十八条 国家实行最低工资保障制度。用人单位支付劳动者的工资不得低于当地最低工资标准。"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "According to the Bai et al. paper, what did Zhejiang require of major projects?",  # 白族: an ethnic group
+        "In the paper's Zhejiang case study, what did Zhejiang require of major projects?",  # 经典案例
+        "How does the paper contrast Beijing and Guangdong on major projects?",  # 京广: a railway
+        "What did Zhejiang require of pre-2020 major projects?",  # 前置
+        "What VAT rule did Zhejiang set for major projects?",  # 大桶: a tub
+    ],
+)
+def test_authors_places_acronyms_prefixes_and_words_about_the_paper_name_no_thing(question: str) -> None:
+    text = "以北京和广东为例。浙江规定省级重大科技项目由企业牵头的比例不低于80%。"
+    assert _things_unrendered(question, [], text) == []
+
+
+def test_the_word_that_asks_for_a_figure_is_no_thing_the_document_lacks(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {"militia": "# 示范民兵工作条例\n\n第三十条 省军区、军分区两级留用的民兵事业费，不得超过全省总指标的20%。"}
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    query = assistant.prepare("《示范民兵工作条例》对省军区、军分区两级留用民兵事业费的比例有什么限制？")
+    passages = assistant.retriever.search(query, 5)
+    # 比例 asks for a rate; the article gives 20%, and never says 比例.
+    assert unmentioned_in_document(query, passages, assistant.index) == ("示范民兵工作条例", [])
 
 
 def test_a_light_noun_names_no_thing() -> None:

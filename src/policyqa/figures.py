@@ -39,6 +39,9 @@ RELATIVE_DAY = re.compile(
 _MONEY_NOUNS = "经费|资金|费用|补贴|补助|奖金|罚款|税款|工资|价格"
 ASKS_MONEY = re.compile(
     rf"\bhow much\b(?!\s+(?:time|longer))|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
+    # "What fine does … set", "what is the maximum premium": a sum of money named by what it pays.
+    rf"|\bwhat\s+(?:is\s+the\s+|are\s+the\s+)?(?:(?:maximum|minimum|annual|monthly|daily)\s+)?"
+    rf"(?:fines?|fees?|premiums?|prices?|salar(?:y|ies)|wages?|subsid(?:y|ies)|allowances?)\b"
     rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少|几何|多大|多高)|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)",
     re.I,
 )

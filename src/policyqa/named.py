@@ -130,13 +130,11 @@ def document_names(question: str) -> list[str]:
     for match in _LOWER.finditer(question):
         words = match.group(1).split()
         # "the Shenzhen regulation", "the State Council's regulations" give an issuer and a kind, no
-        # name: a name says its subject in lower-case words, places and other names beside them.
-        subject = [w for w in words[:-1] if not places_named(w)]
-        if (
-            any(w.islower() for w in subject)
-            and words[0].lower() not in _GENERIC
-            and not any(w in _GENERIC_INSIDE for w in subject)
-        ):
+        # name: a name says its subject, in lower-case words ("tourist resort") or capitalised ones
+        # that are neither a place nor the issuer before a possessive ("Airport Economy Zone").
+        issued = max((i + 1 for i, w in enumerate(words[:-1]) if w.endswith(("'s", "’s"))), default=0)
+        subject = [w for w in words[issued:-1] if not places_named(w)]
+        if subject and words[0].lower() not in _GENERIC and not any(w in _GENERIC_INSIDE for w in subject):
             found.append((match.start(1), match.end(1), match.group(1)))
     names = []
     for start, end, name in found:

@@ -199,6 +199,10 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     question asks are left to other checks.
     """
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
+    # Authors cited ("the Bai et al. paper": 白族 is an ethnic group) name no thing the text must say.
+    skipped.update(w.lower() for w in _CITED_AUTHORS.findall(question))
+    # An acronym is no lower-case word: "VAT" is value-added tax, not the vat (大桶) the dictionary finds.
+    skipped.update(w.lower() for w in re.findall(r"\b[A-Z]{2,6}s?\b", question))
     # A term of the field the glossary renders ("utility model": 实用新型) is found by its terms.
     for phrase, terms in phrases_with_terms(question):
         if any(term in text for term in terms):
@@ -207,7 +211,17 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     missing = []
     # A pair of words may name one thing ("minimum wage": 最低工资, where "minimum" renders 最低点,
     # 最小值). Found whole or by its words' renderings in a row, its words are not looked for alone.
-    for pair in [p for p in phrases if " " in p and p not in skipped]:
+    # A pair naming places ("Beijing and Guangdong": 京广, a railway) is the place checks' to judge; one
+    # with a word about the paper ("the paper's case study") names the text, not a thing in it.
+    pairs = [
+        p
+        for p in phrases
+        if " " in p
+        and p not in skipped
+        and not all(places_named(w) or w in STOPWORDS for w in p.split())
+        and not any(KIND_CUES[KIND_PAPER].search(w) for w in p.split())
+    ]
+    for pair in pairs:
         whole = chinese_for(pair, 20)
         if any(r in text for r in whole) or ((in_a_row := rendered_in_a_row(pair)) and in_a_row.search(text)):
             skipped.update(pair.split())
@@ -283,6 +297,10 @@ _BOUND_WORDS = frozenset("minimum maximum cap caps ceiling ceilings threshold th
 _LIGHT_NOUNS = frozenset("event events matter matters situation situations circumstance circumstances".split())
 
 
+# "Bai et al.", "Bai and Chen (2026)": the surnames of a work's authors.
+_CITED_AUTHORS = re.compile(r"\b([A-Z][a-z]+)(?=\s+(?:et\s+al\b|and\s+[A-Z][a-z]+\s*\(\d{4}\)))")
+
+
 def _may_be_thing(word: str) -> bool:
     """Whether an English word may name a thing: no stop, generic, asking, bounding or light word, no adjective's
     or verb's form."""
@@ -292,6 +310,7 @@ def _may_be_thing(word: str) -> bool:
         or word in _NOT_NAMES
         or word in _BOUND_WORDS
         or word in _LIGHT_NOUNS
+        or word.strip("-") in _PREFIXES  # "pre-" of "pre-2020"
         or word.endswith(_NOT_NOUN_ENDINGS)
         or KIND_CUES[KIND_PAPER].search(word)
     )
@@ -379,6 +398,10 @@ def unmentioned_in_document(
         return title, missing
     asked = _QUOTED_NAME.sub(" ", query.text)
     kinds_asked_for = set(nouns_asked_for(asked))
+    # The word that asks for a figure names its kind (比例 of 比例有什么限制): a text gives 20%, not 比例.
+    figure = figure_asked(asked)
+    if figure is not None:
+        kinds_asked_for.update(w for w in nouns(asked) if figure[1].fullmatch(w))
     # Names jieba lacks (抖音, 网红) are no nouns of its tags, and are what such a question asks about.
     words = [
         w
