@@ -15,6 +15,7 @@ from policyqa.verify import (
     NO_FIGURE,
     _agent_forms,
     _carries,
+    _names_unrendered,
     _parts_in_a_row,
     _things_unrendered,
     _titles_confirm,
@@ -504,6 +505,13 @@ MINIMUM_WAGE_ARTICLE = "第四十八条 国家实行最低工资保障制度。�
 def test_authors_places_acronyms_prefixes_and_words_about_the_paper_name_no_thing(question: str) -> None:
     text = "以北京和广东为例。浙江规定省级重大科技项目由企业牵头的比例不低于80%。"
     assert _things_unrendered(question, [], text) == []
+    assert _names_unrendered(question, [], text) == []
+
+
+def test_a_name_the_text_never_renders_is_missing() -> None:
+    text = "以北京和广东为例。浙江规定省级重大科技项目由企业牵头的比例不低于80%。"
+    question = "What role does the European Data Protection Board play in Zhejiang's projects?"
+    assert [name.split(" (")[0] for name in _names_unrendered(question, [], text)] == ["European Data Protection Board"]
 
 
 def test_the_word_that_asks_for_a_figure_is_no_thing_the_document_lacks(tmp_path: Path, use_encoder: Encoder) -> None:

@@ -160,9 +160,10 @@ def _names_unrendered(question: str, named: Sequence[str], text: str) -> list[st
     # A law's English name renders badly word by word ("Civil Code" is 民法典, filed by its books
     # 总则编, 合同编): document names are the named-document lift's to find, not this check's.
     documents = " ".join(named)
+    authors = set(_CITED_AUTHORS.findall(question))
     missing = []
     for name in english_names(question):
-        if name in documents:
+        if name in documents or not _may_be_name(name, authors):
             continue
         whole = chinese_for(name, 20)
         # A one-character rendering (月 for "Moon") stands in every text; a name's longer ones decide.
@@ -179,6 +180,18 @@ def _names_unrendered(question: str, named: Sequence[str], text: str) -> list[st
         if any(not any(w in text for w in r) for r in renderings):
             missing.append(_shown_with(name, [w for r in renderings for w in r[:1]]))
     return missing
+
+
+def _may_be_name(name: str, authors: Collection[str]) -> bool:
+    """Whether a capitalised run names something a text must render: not a cited author ("Bai et al."),
+    not places alone ("Beijing and Guangdong": 京广 is a railway; places have their own check), not
+    an acronym (the dictionary's lower-case "vat" is a tub, not value-added tax)."""
+    words = [w for w in name.split() if w.lower() not in STOPWORDS]
+    return not (
+        name in authors
+        or (words and all(places_named(w) for w in words))
+        or re.fullmatch(r"[A-Z]{2,6}s?", name) is not None
+    )
 
 
 # Endings of English adjectives, adverbs and verb forms ("technological", "lawfully", "keeping",
