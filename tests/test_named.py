@@ -12,7 +12,14 @@ from policyqa import Assistant
 from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
 from policyqa.lexical import synonym_set
-from policyqa.named import asks_to_compare, described_documents, document_names, kind_endings, title_has_ending
+from policyqa.named import (
+    asks_to_compare,
+    described_documents,
+    document_names,
+    kind_endings,
+    title_has_ending,
+    without_kind,
+)
 from policyqa.retrieve import DESCRIBED_TITLE_SEPARATION, Retriever
 
 PATENT_RULES = "Implementing Regulations of the Patent Law"
@@ -500,6 +507,14 @@ def test_an_english_names_phrases_rendered_in_a_title_count_whole_and_by_rarity(
     assert best("Criminal Law") == "中华人民共和国刑法"
     shares = retriever._title_word_shares("Criminal Law")
     assert shares[titles.index("中华人民共和国刑事诉讼法")] == 0
+
+
+@pytest.mark.parametrize(
+    ("title", "bare"),
+    [("行政许可法", "行政许可"), ("政府督查工作条例", "政府督查工作"), ("示范市若干规定（2020年修正）", "示范市若干")],
+)
+def test_a_title_without_its_kind(title: str, bare: str) -> None:
+    assert without_kind(title) == bare
 
 
 def test_a_named_documents_own_word_stands_for_a_name_word_said_again(

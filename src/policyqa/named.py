@@ -303,6 +303,13 @@ def _kind_word(name: str) -> str:
     return next((w for w, after in zip(words, words[1:], strict=False) if w in KIND_WORDS and after in _OF), "")
 
 
+def without_kind(title: str) -> str:
+    """A title without its trailing note and the word that gives its kind (条例, 规定, 法 …)."""
+    title = _TRAILING_NOTE.sub("", title)
+    ending = next((e for e in _CHINESE_KIND_ENDINGS if title.endswith(e)), "")
+    return title.removesuffix(ending) if ending else title
+
+
 def title_has_ending(title: str, endings: tuple[str, ...]) -> bool:
     """Whether a title, its trailing note set aside, ends as ``endings`` say."""
     return _TRAILING_NOTE.sub("", title).endswith(endings)

@@ -37,6 +37,7 @@ from .named import (
     kind_endings,
     title_has_ending,
     usual_endings,
+    without_kind,
 )
 from .places import in_force_at, places_named
 from .settings import Settings
@@ -454,6 +455,7 @@ class Retriever:
             return []
         for place in (p for names in places_named(title) for p in names):
             title = title.replace(place, " ")
+        title = without_kind(title)  # 许可法 of 行政许可法 is the kind, not the law's word
         words = [w for w in cut(title) if len(w) > 1 and _CJK_WORD.fullmatch(w)]
         if not words:
             return []
