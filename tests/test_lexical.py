@@ -368,3 +368,8 @@ def test_the_nouns_a_question_asks_the_number_of() -> None:
     assert counted_nouns("小学每个班最多能有多少名学生？") == [("名", "学生")]
     assert counted_nouns("全市有几家企业参与？") == [("家", "企业")]
     assert counted_nouns("可以处多少罚款？") == []
+
+
+def test_a_clause_of_time_heads_no_compound() -> None:
+    # 时 ends "when … are transferred"; 科技成果时 is no thing a law must say.
+    assert one_character_headed("高校转让科技成果时，需要履行什么公示义务？") == []

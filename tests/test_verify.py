@@ -74,6 +74,8 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("申请人应当在多少天内补正材料？", "duration"),
         ("办理养犬登记证需要缴纳多少管理服务费？", "money"),
         ("What fine does the regulation set for forging a seal?", "money"),
+        ("How much community home-care space must new residential areas provide?", "quantity"),
+        ("科技创新券多久结算一次？", "half_year"),
         ("What is the maximum premium an insurer may charge?", "money"),
         ("What penalty applies to forging a seal?", None),  # a warning or detention may answer it
     ],
@@ -88,6 +90,7 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         "duration": "20个工作日内",
         "quantity": "五百万吨",
         "time": "每日二十二时至次日七时",
+        "half_year": "每半年至少结算一次",
     }
     if kind is None:
         assert pattern is None
@@ -521,6 +524,35 @@ def test_the_word_that_asks_for_a_figure_is_no_thing_the_document_lacks(tmp_path
     passages = assistant.retriever.search(query, 5)
     # 比例 asks for a rate; the article gives 20%, and never says 比例.
     assert unmentioned_in_document(query, passages, assistant.index) == ("示范民兵工作条例", [])
+
+
+def test_subject_to_names_no_thing() -> None:
+    article = "第九条 县级以上人民政府计量行政部门对社会公用计量标准器具实行强制检定。"
+    question = "Which measuring instruments are subject to compulsory verification?"
+    assert all(not thing.startswith("subject") for thing in _things_unrendered(question, [], article))
+
+
+def test_a_figure_is_judged_by_the_part_of_the_question_that_asks_for_it(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "district": (
+            "# 示范市历史文化街区保护条例\n\n"
+            "第十四条 市历史文化街区保护规划报送审批前，组织编制机关应当将保护规划草案予以公告，"
+            "并征求专家和公众的意见。"
+            "公告时间不少于三十日。\n\n"
+            "第十六条 市住房和城乡建设部门应当会同有关部门对报批的保护规划提出意见。"
+        ),
+        # The later part's words stand in the corpus, elsewhere: in a library they weigh.
+        "housing": (
+            "# 示范市房屋征收条例\n\n第八条 房屋征收涉及搬迁补偿、产权调换、安置房源和临时过渡的，依照本条例办理。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # The second part's words (房屋征收, 搬迁补偿, 安置程序) say nothing of the notice period.
+    question = (
+        "示范市历史文化街区保护规划报批前要公告，公告期至少多长？"
+        "涉及房屋征收、搬迁补偿、产权调换、安置房源和临时过渡时还有什么程序？"
+    )
+    assert _reason(assistant, question) is None
 
 
 def test_a_light_noun_names_no_thing() -> None:

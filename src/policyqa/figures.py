@@ -20,7 +20,7 @@ RATE = re.compile(
 # Not an ordinal: 第十八条 numbers an article and counts nothing.
 COUNT = re.compile(rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
-DURATION = re.compile(rf"{NUMBER}\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")
+DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")  # 半年: half a year
 # A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.
 _UNITS_ZH = "吨|公斤|千克|平方米|平方公里|立方米|公里|千米|米|千瓦|兆瓦|亩|公顷|升"
 QUANTITY = re.compile(rf"{NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
@@ -59,7 +59,9 @@ ASKS_DURATION = re.compile(
 )
 ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
 ASKS_QUANTITY = re.compile(
-    rf"多少(?:万|亿)?(?:{_UNITS_ZH})|how many (?:tons|tonnes|kilograms|square (?:metres|meters)|cubic (?:metres|meters)"
+    rf"多少(?:万|亿)?(?:{_UNITS_ZH})"
+    r"|\bhow much\s+(?:[\w-]+\s+){0,2}(?:space|land|area|floor|room|water|electricity|energy)\b"
+    r"|how many (?:tons|tonnes|kilograms|square (?:metres|meters)|cubic (?:metres|meters)"
     r"|(?:kilo)?(?:metres|meters)|hectares|kilowatts|litres|liters)\b",
     re.I,
 )
@@ -70,13 +72,14 @@ ASKS_TIME_OF_DAY = re.compile(r"几点|几时(?!间)|\bwhat time\b|\bat what hou
 # "what overtime rate in yuan" asks for an amount, and a percentage does not answer it.
 NAMES_CURRENCY = re.compile(r"\bin (?:yuan|rmb|renminbi)\b|多少(?:钱|元|万元|亿元)|几(?:元|万元)", re.I)
 
+# "How much … space" asks for a quantity before "how much" asks for money.
 _ASKED = (
     ("amount", NAMES_CURRENCY, MONEY),
     ("rate", ASKS_RATE, RATE),
+    ("quantity", ASKS_QUANTITY, QUANTITY),
     ("amount", ASKS_MONEY, MONEY),
     ("time", ASKS_TIME_OF_DAY, TIME_OF_DAY),
     ("duration", ASKS_DURATION, DURATION),
-    ("quantity", ASKS_QUANTITY, QUANTITY),
     ("count", ASKS_COUNT, COUNT),
 )
 # A figure asked for by the period it runs over ("a daily fine", "每日罚款多少") is given only with

@@ -208,6 +208,11 @@ def counted_nouns(text: str) -> list[tuple[str, str]]:
     return found
 
 
+# One-character words jieba may tag as nouns that end a clause of time or place instead (转让科技成果时,
+# 审批后): they head no compound.
+_CLAUSE_MARKERS = frozenset("时后前中内外上下间")
+
+
 def one_character_headed(text: str) -> list[str]:
     """Compounds of a text whose head is a one-character noun, with the word before it: 预制菜, 培养肉.
 
@@ -221,6 +226,7 @@ def one_character_headed(text: str) -> list[str]:
         for (before, before_tag), (head, head_tag) in zip(cut, cut[1:], strict=False)
         if len(head) == 1
         and head_tag.startswith("n")
+        and head not in _CLAUSE_MARKERS
         and _CJK_RUN.fullmatch(head)
         and len(before) >= 2
         and before_tag[:1] in ("n", "v")

@@ -214,6 +214,9 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
     # Authors cited ("the Bai et al. paper": 白族 is an ethnic group) name no thing the text must say.
     skipped.update(w.lower() for w in _CITED_AUTHORS.findall(question))
+    # "subject to" says what applies to a thing, and names none.
+    if re.search(r"\bsubject to\b", question, re.I):
+        skipped.add("subject")
     # An acronym is no lower-case word: "VAT" is value-added tax, not the vat (大桶) the dictionary finds.
     skipped.update(w.lower() for w in re.findall(r"\b[A-Z]{2,6}s?\b", question))
     # A term of the field the glossary renders ("utility model": 实用新型) is found by its terms.
@@ -607,7 +610,14 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     counted = counted_nouns(query.text) if query.chinese else []
     # The question's own words and glossary terms: cross-lingual matches are hints for
     # ranking, too loose to judge what a sentence is about.
-    terms = sorted({t for t in query.own_tokens if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t)})
+    # A question of several parts ("公告期至少多长？涉及房屋征收时还有什么程序？") is judged by the part
+    # that asks for the figure and those before it: the later parts' words are not the figure's.
+    asking = asks.search(query.text)
+    part_end = _PART_END.search(query.text, asking.end()) if asking else None
+    figure_part = query.text[: part_end.end()] if part_end else query.text
+    terms = sorted(
+        {t for t in query.own_tokens if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t) and t in figure_part}
+    )
     weights = index.lexical.idf(terms)
     total = float(weights.sum())
     for passage in passages:
@@ -637,5 +647,7 @@ def _counts_by(measure: str, sentence: str) -> bool:
     return re.search(rf"{NUMBER}\s*{measure}", sentence) is not None
 
 
+# Where a part of a question ends: a question mark or a semicolon.
+_PART_END = re.compile(r"[？?；;]")
 # A sentence that introduces a list: its figure applies to the items after it.
 _LIST_HEAD = re.compile(r"下列|如下|[：:]$")
