@@ -610,13 +610,18 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     counted = counted_nouns(query.text) if query.chinese else []
     # The question's own words and glossary terms: cross-lingual matches are hints for
     # ranking, too loose to judge what a sentence is about.
-    # A question of several parts ("公告期至少多长？涉及房屋征收时还有什么程序？") is judged by the part
-    # that asks for the figure and those before it: the later parts' words are not the figure's.
-    asking = asks.search(query.text)
+    # A Chinese question of several parts ("公告期至少多长？涉及房屋征收时还有什么程序？") is judged by the
+    # part that asks for the figure and those before it: the later parts' words are not the figure's.
+    # (An English question's Chinese words are its glossary terms, which stand in no part of it.)
+    asking = asks.search(query.text) if query.chinese else None
     part_end = _PART_END.search(query.text, asking.end()) if asking else None
-    figure_part = query.text[: part_end.end()] if part_end else query.text
+    figure_part = query.text[: part_end.end()] if part_end else None
     terms = sorted(
-        {t for t in query.own_tokens if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t) and t in figure_part}
+        {
+            t
+            for t in query.own_tokens
+            if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t) and (figure_part is None or t in figure_part)
+        }
     )
     weights = index.lexical.idf(terms)
     total = float(weights.sum())
