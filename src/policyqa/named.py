@@ -269,8 +269,13 @@ def kind_endings(name: str) -> tuple[str, ...]:
         return _IMPLEMENTING_ENDINGS
     if name.isascii():
         return _ENGLISH_KIND_ENDINGS.get(_kind_word(name), ())
-    ending = next((e for e in _CHINESE_KIND_ENDINGS if name.endswith(e)), None)
+    ending = _chinese_kind_ending(name)
     return _LAW_ENDINGS if ending == "法" else (ending,) if ending else ()
+
+
+def _chinese_kind_ending(title: str) -> str:
+    """The word that ends a Chinese title or name and gives its kind (条例, 规定, 法 …), or ""."""
+    return next((e for e in _CHINESE_KIND_ENDINGS if title.endswith(e)), "")
 
 
 # How the official English names render the kinds of Chinese titles: 条例 "Regulations", 规定
@@ -306,8 +311,7 @@ def _kind_word(name: str) -> str:
 def without_kind(title: str) -> str:
     """A title without its trailing note and the word that gives its kind (条例, 规定, 法 …)."""
     title = _TRAILING_NOTE.sub("", title)
-    ending = next((e for e in _CHINESE_KIND_ENDINGS if title.endswith(e)), "")
-    return title.removesuffix(ending) if ending else title
+    return title.removesuffix(_chinese_kind_ending(title))
 
 
 def title_has_ending(title: str, endings: tuple[str, ...]) -> bool:

@@ -186,12 +186,13 @@ def _may_be_name(name: str, authors: Collection[str]) -> bool:
     """Whether a capitalised run names something a text must render: not a cited author ("Bai et al."),
     not places alone ("Beijing and Guangdong": 京广 is a railway; places have their own check), not
     an acronym (the dictionary's lower-case "vat" is a tub, not value-added tax)."""
-    words = [w for w in name.split() if w.lower() not in STOPWORDS]
-    return not (
-        name in authors
-        or (words and all(places_named(w) for w in words))
-        or re.fullmatch(r"[A-Z]{2,6}s?", name) is not None
-    )
+    return not (name in authors or _places_alone(name.split()) or _ACRONYM.fullmatch(name) is not None)
+
+
+def _places_alone(words: Sequence[str]) -> bool:
+    """Whether words name places and nothing else ("Beijing and Guangdong"), little words aside."""
+    named = [w for w in words if w.lower() not in STOPWORDS]
+    return bool(named) and all(places_named(w) for w in named)
 
 
 # Endings of English adjectives, adverbs and verb forms ("technological", "lawfully", "keeping",
@@ -218,7 +219,7 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     if re.search(r"\bsubject to\b", question, re.I):
         skipped.add("subject")
     # An acronym is no lower-case word: "VAT" is value-added tax, not the vat (大桶) the dictionary finds.
-    skipped.update(w.lower() for w in re.findall(r"\b[A-Z]{2,6}s?\b", question))
+    skipped.update(w.lower() for w in _ACRONYM.findall(question))
     # A term of the field the glossary renders ("utility model": 实用新型) is found by its terms.
     for phrase, terms in phrases_with_terms(question):
         if any(term in text for term in terms):
@@ -234,7 +235,7 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
         for p in phrases
         if " " in p
         and p not in skipped
-        and not all(places_named(w) or w in STOPWORDS for w in p.split())
+        and not _places_alone(p.split())
         and not any(KIND_CUES[KIND_PAPER].search(w) for w in p.split())
     ]
     for pair in pairs:
@@ -313,6 +314,8 @@ _BOUND_WORDS = frozenset("minimum maximum cap caps ceiling ceilings threshold th
 _LIGHT_NOUNS = frozenset("event events matter matters situation situations circumstance circumstances".split())
 
 
+# "VAT", "SMEs": letters that stand for words.
+_ACRONYM = re.compile(r"\b[A-Z]{2,6}s?\b")
 # "Bai et al.", "Bai and Chen (2026)": the surnames of a work's authors.
 _CITED_AUTHORS = re.compile(r"\b([A-Z][a-z]+)(?=\s+(?:et\s+al\b|and\s+[A-Z][a-z]+\s*\(\d{4}\)))")
 
