@@ -13,6 +13,7 @@ from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
 from policyqa.lexical import synonym_set
 from policyqa.named import (
+    WrittenTitles,
     asks_to_compare,
     described_documents,
     document_names,
@@ -588,3 +589,32 @@ def test_titles_equally_near_a_name_yield_to_the_kind_its_words_usually_render(
     assert _lifted(retriever, titles, f"Under the {name}, which office manages place names?") == [
         "上海市地名管理条例"
     ]  # "Regulations": 条例
+
+
+def test_titles_a_chinese_question_writes_without_brackets_are_found_longest_first() -> None:
+    titles = [
+        "浙江省促进科技成果转化条例",
+        "中华人民共和国促进科技成果转化法",
+        "中华人民共和国公司法（2023修订）",
+        "中华人民共和国公司法",
+        "中华人民共和国监察法",
+    ]
+    written = WrittenTitles(titles)
+    # The province's regulation, not the national law nor a shorter title inside it.
+    assert written.find("浙江省促进科技成果转化条例规定，研发机构可以按什么比例给予奖励？") == [[0]]
+    # The country's name left out, and every version of a title.
+    assert written.find("依照促进科技成果转化法第四十五条，奖励比例是多少？") == [[1]]
+    assert written.find("公司法对董事会有什么规定？") == [[2, 3]]
+    # A title in 《》 is the encoder's to find; 法 followed by 规 is 法规, another word.
+    assert written.find("《公司法》对董事会有什么规定？") == []
+    assert written.find("监察法规由哪个机关制定？") == []
+
+
+def test_a_title_written_without_brackets_lifts_its_document(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "zhejiang": "# 浙江省促进科技成果转化条例\n\n第三十七条 转化职务科技成果的，提取百分之七十用于奖励。",
+        "hightech": "# 浙江省高新技术促进条例\n\n第十一条 奖励依照《浙江省促进科技成果转化条例》有关规定执行。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    question = "浙江省促进科技成果转化条例规定，转化职务科技成果的奖励比例是多少？"
+    assert _lifted(retriever, titles, question) == ["浙江省促进科技成果转化条例"]

@@ -78,6 +78,15 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("科技创新券多久结算一次？", "half_year"),
         ("What is the maximum premium an insurer may charge?", "money"),
         ("What penalty applies to forging a seal?", None),  # a warning or detention may answer it
+        # A period asked by how quickly or how much notice; a part of a whole by "how much of".
+        ("How quickly must the carrier report a lost sample?", "duration"),
+        ("How much advance notice must villagers receive?", "duration"),
+        ("How much of the heating fee must be refunded?", "rate"),
+        ("How much of the heating fee must be refunded?", "money"),
+        # A sum named by what it pays, after words that say which; a law may set it as a share.
+        ("What heating price does the regulation set?", "money"),
+        ("What is the lowest wage an employer may pay during probation?", "rate"),
+        ("What happens to fees paid late?", None),
     ],
 )
 def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
@@ -509,6 +518,26 @@ def test_authors_places_acronyms_prefixes_and_words_about_the_paper_name_no_thin
     text = "以北京和广东为例。浙江规定省级重大科技项目由企业牵头的比例不低于80%。"
     assert _things_unrendered(question, [], text) == []
     assert _names_unrendered(question, [], text) == []
+
+
+def test_the_country_every_text_is_of_names_no_thing() -> None:
+    article = "第十五条 中华人民共和国民用航空器的国籍标志为罗马体大写字母B。"
+    question = "What nationality mark does the regulation set for Chinese civil aircraft?"
+    assert _names_unrendered(question, [], article) == []
+    assert all(not thing.startswith("Chinese") for thing in _things_unrendered(question, [], article))
+
+
+def test_a_place_a_chinese_question_names_in_a_longer_form_is_found_in_its_short_one(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {"report": "# 示范成果转化报告\n\n合肥在全国率先成立了市级科技成果转化专班，已累计推动3061家企业落地。"}
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    query = assistant.prepare("《示范成果转化报告》提到，合肥市级科技成果转化专班累计推动了多少家科技企业落地？")
+    passages = assistant.retriever.search(query, 5)
+    # 合肥市 is a noun to jieba; the report says 合肥, which names the same city.
+    assert unmentioned_in_document(query, passages, assistant.index) == ("示范成果转化报告", [])
+    query = assistant.prepare("《示范成果转化报告》提到，芜湖市级科技成果转化专班累计推动了多少家科技企业落地？")
+    assert unmentioned_in_document(query, passages, assistant.index) == ("示范成果转化报告", ["芜湖"])
 
 
 def test_a_name_the_text_never_renders_is_missing() -> None:

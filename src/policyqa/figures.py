@@ -36,13 +36,21 @@ RELATIVE_DAY = re.compile(
 # Words that ask for a figure. General question forms only: "how much", a money noun
 # followed by 多少, "rate"/比例; a pattern that fits only one question is not a rule.
 # 奖励 is left out: "提取多少奖励" asks for a share as often as for an amount.
+# Words between "what" and a money noun that do not say which sum: "what happens to fees" asks no sum.
+_NOT_WHICH = r"(?:is|are|was|were|do|does|did|to|of|for|on|in|the|happens?|must|can|may|should|will)"
 _MONEY_NOUNS = "经费|资金|费用|补贴|补助|奖金|罚款|税款|工资|价格"
 ASKS_MONEY = re.compile(
-    rf"\bhow much\b(?!\s+(?:time|longer))|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
-    # "What fine does … set", "what is the maximum premium": a sum of money named by what it pays.
-    rf"|\bwhat\s+(?:is\s+the\s+|are\s+the\s+)?(?:(?:maximum|minimum|annual|monthly|daily)\s+)?"
-    rf"(?:fines?|fees?|premiums?|prices?|salar(?:y|ies)|wages?|subsid(?:y|ies)|allowances?)\b"
+    rf"\bhow much\b(?!\s+(?:time|longer|(?:advance\s+|prior\s+)?notice))"
+    rf"|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
     rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少|几何|多大|多高)|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)",
+    re.I,
+)
+# "What fine does … set", "what is the lowest wage", "what heating price": a sum named by what it
+# pays, after at most two words that say which. A law often fixes such a sum as a share of another
+# (不得低于…工资的80%), so a share answers it too.
+ASKS_SUM_BY_NOUN = re.compile(
+    rf"\bwhat\s+(?:is\s+the\s+|are\s+the\s+)?(?:(?!{_NOT_WHICH}\b)[\w-]+\s+){{0,2}}"
+    r"(?:fines?|fees?|premiums?|prices?|salar(?:y|ies)|wages?|subsid(?:y|ies)|allowances?)\b",
     re.I,
 )
 ASKS_RATE = re.compile(
@@ -52,7 +60,9 @@ ASKS_RATE = re.compile(
 )
 # A bound on a period ("the minimum period", "the time limit") asks for it as "how long" does.
 ASKS_DURATION = re.compile(
-    r"how long|how soon|how many (?:years|months|days|hours|working days)|\btime limits?\b"
+    r"how long|how soon|how quickly|how promptly|how fast"
+    r"|how much (?:time|(?:advance\s+|prior\s+)?notice)\b"
+    r"|how many (?:years|months|days|hours|working days)|\btime limits?\b"
     r"|\b(?:minimum|maximum|shortest|longest|what)\s+(?:time\s+)?period\b"
     r"|多长时间|多久|多长|几年|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|天|日|月|小时)",
     re.I,
@@ -68,6 +78,11 @@ ASKS_QUANTITY = re.compile(
 ASKS_TIME_OF_DAY = re.compile(r"几点|几时(?!间)|\bwhat time\b|\bat what hour\b", re.I)
 
 
+# "How much of the heating fee must be refunded" asks for a part of a whole: a share of it
+# (百分之五十) or a sum; asked before "how much" alone asks for money.
+ASKS_PART = re.compile(r"\bhow much of (?:the|a|an|its|their|his|her|this|that)\b", re.I)
+PART = re.compile(f"{RATE.pattern}|{MONEY.pattern}")
+
 # A currency the question names says what kind of figure it wants before any other word does:
 # "what overtime rate in yuan" asks for an amount, and a percentage does not answer it.
 NAMES_CURRENCY = re.compile(r"\bin (?:yuan|rmb|renminbi)\b|多少(?:钱|元|万元|亿元)|几(?:元|万元)", re.I)
@@ -76,8 +91,10 @@ NAMES_CURRENCY = re.compile(r"\bin (?:yuan|rmb|renminbi)\b|多少(?:钱|元|万�
 _ASKED = (
     ("amount", NAMES_CURRENCY, MONEY),
     ("rate", ASKS_RATE, RATE),
+    ("part", ASKS_PART, PART),
     ("quantity", ASKS_QUANTITY, QUANTITY),
     ("amount", ASKS_MONEY, MONEY),
+    ("amount", ASKS_SUM_BY_NOUN, PART),
     ("time", ASKS_TIME_OF_DAY, TIME_OF_DAY),
     ("duration", ASKS_DURATION, DURATION),
     ("count", ASKS_COUNT, COUNT),
@@ -99,7 +116,7 @@ _PERIOD_PATTERNS = tuple((re.compile(asks, re.I), re.compile(given)) for asks, g
 def period_asked(question: str) -> re.Pattern[str] | None:
     """The words that give a figure's period (or the person it is per) when the question asks for an amount,
     rate or quantity per period."""
-    if figure_kind(question) not in ("amount", "rate", "quantity"):
+    if figure_kind(question) not in ("amount", "rate", "part", "quantity"):
         return None
     return next((given for asks, given in _PERIOD_PATTERNS if asks.search(question)), None)
 
@@ -108,6 +125,7 @@ def period_asked(question: str) -> re.Pattern[str] | None:
 FIGURE_NAMES = {
     "rate": ("rate or share", "比例"),
     "amount": ("amount", "金额"),
+    "part": ("share or amount", "比例或金额"),
     "duration": ("period", "期限"),
     "count": ("number", "数量"),
     "quantity": ("quantity", "数量"),
@@ -138,7 +156,7 @@ _ASKS_FIGURE_ITSELF = re.compile(r"\bhow (?:much|long|many)\b|多少|多久|多�
 
 
 def figure_kind(question: str) -> str | None:
-    """``rate``, ``amount``, ``duration`` or ``count``: the kind of figure the question asks for."""
+    """The kind of figure asked for: ``rate``, ``part``, ``amount``, ``quantity``, ``time``, ``duration``, ``count``."""
     for kind, asks, _ in _asked(question):
         if asks.search(question):
             return kind

@@ -317,3 +317,49 @@ def without_kind(title: str) -> str:
 def title_has_ending(title: str, endings: tuple[str, ...]) -> bool:
     """Whether a title, its trailing note set aside, ends as ``endings`` say."""
     return _TRAILING_NOTE.sub("", title).endswith(endings)
+
+
+# The country's name that opens national titles, left out when a question writes a title.
+_COUNTRY_PREFIX = "中华人民共和国"
+# A written title is at least this long: 民法典, 公司法.
+_MIN_WRITTEN_TITLE = 3
+_MAX_WRITTEN_TITLE = 60
+# Characters that make a title's final 法 part of another word: 监察法规, 专利法律, 刑法学.
+_WORD_AFTER_FA = frozenset("规律学典院官人制")
+
+
+class WrittenTitles:
+    """Titles a Chinese question writes out without 《》: "浙江省促进科技成果转化条例规定，…".
+
+    The encoder finds a bracketed name's title; a title written in the running text is the same
+    name, and is found here by its exact words, the longest first. Each written title maps to
+    every document that bears it (a law's dated versions), in the order the titles were given.
+    """
+
+    def __init__(self, titles: list[str]) -> None:
+        self._positions: dict[str, list[int]] = {}
+        for position, title in enumerate(titles):
+            bare = _TRAILING_NOTE.sub("", title)
+            for form in {title, bare, bare.removeprefix(_COUNTRY_PREFIX)}:
+                if _MIN_WRITTEN_TITLE <= len(form) <= _MAX_WRITTEN_TITLE and not form.isascii():
+                    self._positions.setdefault(form, []).append(position)
+        self._finals = frozenset(form[-1] for form in self._positions)
+
+    def find(self, question: str) -> list[list[int]]:
+        """For each title the question writes outside 《》, the positions of the documents bearing it."""
+        text = _QUOTED.sub(lambda m: " " * len(m.group(0)), question)
+        found: list[tuple[int, int]] = []
+        for end in range(_MIN_WRITTEN_TITLE, len(text) + 1):
+            if text[end - 1] not in self._finals:
+                continue
+            if text[end - 1] == "法" and end < len(text) and text[end] in _WORD_AFTER_FA:
+                continue
+            for start in range(max(0, end - _MAX_WRITTEN_TITLE), end - _MIN_WRITTEN_TITLE + 1):
+                if text[start:end] in self._positions:
+                    found.append((start, end))
+                    break  # the longest title ending here
+        taken: list[tuple[int, int]] = []
+        for start, end in sorted(found, key=lambda span: (span[0] - span[1], span[0])):
+            if all(end <= s or start >= e for s, e in taken):
+                taken.append((start, end))
+        return [self._positions[text[s:e]] for s, e in sorted(taken)]

@@ -31,6 +31,7 @@ from .named import (
     APPLYING_PREFIX,
     KIND_CUES,
     KIND_WORDS,
+    WrittenTitles,
     asks_to_compare,
     described_documents,
     document_names,
@@ -107,6 +108,7 @@ class Retriever:
         self._title_vectors = titles
         self._titles = np.asarray([index.documents[d].title for d in self._doc_ids], dtype=object)
         self._joined_titles = "\n".join(self._titles.tolist())
+        self._written_titles = WrittenTitles(self._titles.tolist())
         self._title_offsets = np.cumsum([0] + [len(t) + 1 for t in self._titles.tolist()[:-1]])
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
@@ -471,8 +473,9 @@ class Retriever:
         """
         names = document_names(question)
         described = described_documents(question, names)
+        written = self._written_titles.find(question)
         if not names and not described:
-            return ()
+            return self._frozen(self._written_masks(written, ()))
         # A court's rules on applying a law are found through the law: their titles all lie near each other.
         laws = [name.removeprefix(APPLYING_PREFIX) for name in names]
         similarity = self._title_vectors @ self._name_vectors([*laws, *described]).T
@@ -521,10 +524,24 @@ class Retriever:
             others = similarity[self._titles != self._titles[nearest], column]
             if best[column] - others.max(initial=-1.0) < DESCRIBED_TITLE_SEPARATION:
                 chosen[:, column] = False
-        groups = tuple(np.ascontiguousarray(chosen[:, c]) for c in range(chosen.shape[1]) if chosen[:, c].any())
+        groups = [np.ascontiguousarray(chosen[:, c]) for c in range(chosen.shape[1]) if chosen[:, c].any()]
+        return self._frozen(groups + self._written_masks(written, groups))
+
+    def _written_masks(self, written: list[list[int]], groups: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """A mask for each title written out in the question (``WrittenTitles``) that no name's group holds."""
+        masks = []
+        for positions in written:
+            if not any(group[positions].all() for group in groups):
+                mask = np.zeros(len(self._doc_ids), dtype=bool)
+                mask[positions] = True
+                masks.append(mask)
+        return masks
+
+    @staticmethod
+    def _frozen(groups: list[np.ndarray]) -> tuple[np.ndarray, ...]:
         for group in groups:
             group.flags.writeable = False  # kept for the question's next use (``_named_groups``)
-        return groups
+        return tuple(groups)
 
     def _title_word_shares(self, name: str) -> np.ndarray:
         """For each title, the share of an English name's own phrases that the dictionary finds rendered in it.

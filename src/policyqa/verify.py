@@ -185,8 +185,14 @@ def _names_unrendered(question: str, named: Sequence[str], text: str) -> list[st
 def _may_be_name(name: str, authors: Collection[str]) -> bool:
     """Whether a capitalised run names something a text must render: not a cited author ("Bai et al."),
     not places alone ("Beijing and Guangdong": 京广 is a railway; places have their own check), not
-    an acronym (the dictionary's lower-case "vat" is a tub, not value-added tax)."""
-    return not (name in authors or _places_alone(name.split()) or _ACRONYM.fullmatch(name) is not None)
+    an acronym (the dictionary's lower-case "vat" is a tub, not value-added tax), not the country
+    every text here is of ("Chinese" alone)."""
+    return not (
+        name in authors
+        or name.lower() in _COUNTRY_WORDS
+        or _places_alone(name.split())
+        or _ACRONYM.fullmatch(name) is not None
+    )
 
 
 def _places_alone(words: Sequence[str]) -> bool:
@@ -203,6 +209,9 @@ _SHOWN_RENDERINGS = 3
 _NOUN_ENDINGS = ("cy", "ity", "ness", "ship", "ism")
 
 
+_COUNTRY_WORDS = frozenset({"china", "china's", "chinese", "prc"})
+
+
 def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[str]:
     """The things (lower-case nouns) of an English question that no dictionary rendering finds in ``text``.
 
@@ -213,6 +222,8 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     question asks are left to other checks.
     """
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
+    # Every text here is China's: "Chinese civil aircraft" are 中华人民共和国民用航空器 (语文 is the school subject).
+    skipped.update(_COUNTRY_WORDS)
     # Authors cited ("the Bai et al. paper": 白族 is an ethnic group) name no thing the text must say.
     skipped.update(w.lower() for w in _CITED_AUTHORS.findall(question))
     # "subject to" says what applies to a thing, and names none.
@@ -430,8 +441,14 @@ def unmentioned_in_document(
         and w not in _CATEGORY_WORDS
         and not KIND_CUES[KIND_PAPER].search(w)
         and not any(w in name for name in named)
+        and not _place_in(w, whole)
     ]
     return title, [w for w in dict.fromkeys(words) if w not in whole and not _parts_in_a_row(w, whole)]
+
+
+def _place_in(word: str, text: str) -> bool:
+    """Whether a word names a place that ``text`` names in one of its forms (合肥市级 asks of 合肥)."""
+    return any(name in text for names in places_named(word) for name in names)
 
 
 # A compound's parts may stand apart by this many characters: 平均水平 in 平均生活水平.
