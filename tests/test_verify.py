@@ -83,9 +83,9 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("How much advance notice must villagers receive?", "duration"),
         ("How much of the heating fee must be refunded?", "rate"),
         ("How much of the heating fee must be refunded?", "money"),
-        # A sum named by what it pays, after words that say which; a law may set it as a share.
+        # A sum named by what it pays, after words that say which.
         ("What heating price does the regulation set?", "money"),
-        ("What is the lowest wage an employer may pay during probation?", "rate"),
+        ("What is the lowest wage an employer may pay during probation?", "money"),
         ("What happens to fees paid late?", None),
     ],
 )
@@ -671,3 +671,20 @@ def test_a_person_noun_is_found_under_another_agent_ending() -> None:
     text = "无障碍设施的使用人应当爱护无障碍设施。"
     assert _things_unrendered("What must the user of barrier-free facilities do?", [], text) == []
     assert _things_unrendered("What must the user of barrier-free facilities do?", [], "无障碍设施应当维护。")
+
+
+def test_a_sum_named_by_its_noun_is_given_by_a_share_of_that_noun_only(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "wages": "# 示范劳动合同条例\n\n第十五条 劳动者在试用期的工资不得低于本单位相同岗位最低档工资的80%。",
+        "heating": "# 示范供热条例\n\n第四十五条 建筑节能达到百分之五十，是指新建住宅符合节能设计标准。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+
+    def reason(question: str) -> str | None:
+        query = assistant.prepare(question)
+        return unsupported_reason(query, assistant.retriever.search(query, 5), assistant.index)
+
+    # The law fixes the wage as a share of another wage: that answers the question.
+    assert reason("What is the lowest wage an employer may pay during the probation period?") is None
+    # A share of energy saving is no price.
+    assert reason("What heating price per square metre does the heating regulation set?") == NO_FIGURE

@@ -46,11 +46,10 @@ ASKS_MONEY = re.compile(
     re.I,
 )
 # "What fine does … set", "what is the lowest wage", "what heating price": a sum named by what it
-# pays, after at most two words that say which. A law often fixes such a sum as a share of another
-# (不得低于…工资的80%), so a share answers it too.
+# pays, after at most two words that say which.
 ASKS_SUM_BY_NOUN = re.compile(
     rf"\bwhat\s+(?:is\s+the\s+|are\s+the\s+)?(?:(?!{_NOT_WHICH}\b)[\w-]+\s+){{0,2}}"
-    r"(?:fines?|fees?|premiums?|prices?|salar(?:y|ies)|wages?|subsid(?:y|ies)|allowances?)\b",
+    r"(?P<noun>fines?|fees?|premiums?|prices?|salar(?:y|ies)|wages?|subsid(?:y|ies)|allowances?)\b",
     re.I,
 )
 ASKS_RATE = re.compile(
@@ -94,7 +93,7 @@ _ASKED = (
     ("part", ASKS_PART, PART),
     ("quantity", ASKS_QUANTITY, QUANTITY),
     ("amount", ASKS_MONEY, MONEY),
-    ("amount", ASKS_SUM_BY_NOUN, PART),
+    ("amount", ASKS_SUM_BY_NOUN, MONEY),
     ("time", ASKS_TIME_OF_DAY, TIME_OF_DAY),
     ("duration", ASKS_DURATION, DURATION),
     ("count", ASKS_COUNT, COUNT),
@@ -179,6 +178,18 @@ def _asked(question: str) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str]],
     if (_ASKS_CRITERIA.search(question) or _ASKS_METHOD.search(question)) and not _ASKS_FIGURE_ITSELF.search(question):
         return ()
     return _ASKED
+
+
+def sum_noun_asked(question: str) -> str | None:
+    """The English noun that names the sum asked for ("wage" of "what is the lowest wage"), if any.
+
+    A law often fixes such a sum as a share of another (不得低于…工资的80%): a share said of that
+    noun answers the question too.
+    """
+    if figure_kind(question) != "amount" or ASKS_MONEY.search(question) or NAMES_CURRENCY.search(question):
+        return None
+    match = ASKS_SUM_BY_NOUN.search(question)
+    return match.group("noun").lower() if match else None
 
 
 def asked_figure(question: str) -> re.Pattern[str] | None:

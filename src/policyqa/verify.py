@@ -33,7 +33,18 @@ from .articles import article_of, articles_named
 from .definitions import asks_for_definition, defined_term
 from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
 from .expand import english_phrases, rendered_in_a_row
-from .figures import FIGURE_NAMES, NUMBER, RELATIVE_DAY, YEAR, asked_figure, figure_asked, figure_kind, period_asked
+from .figures import (
+    FIGURE_NAMES,
+    NUMBER,
+    RATE,
+    RELATIVE_DAY,
+    YEAR,
+    asked_figure,
+    figure_asked,
+    figure_kind,
+    period_asked,
+    sum_noun_asked,
+)
 from .glossary import phrases_with_terms
 from .index import LoadedIndex
 from .lexical import counted_nouns, is_noun, nouns, nouns_asked_for, one_character_headed, word_parts, words_jieba_lacks
@@ -645,11 +656,15 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     )
     weights = index.lexical.idf(terms)
     total = float(weights.sum())
+    # "What is the lowest wage …": 不得低于…工资的80% gives it as a share of the wage named.
+    noun = sum_noun_asked(query.text) if not query.chinese else None
+    share_of = [r for r in chinese_for(noun, 20) if r in _SUM_WORDS or len(r) > 1] if noun else []
     for passage in passages:
         rows = passage.sentence_rows
         for i, row in enumerate(rows):
             sentence = index.sentences[row].text
-            if not figure.search(sentence):
+            as_share = not figure.search(sentence)
+            if as_share and not (share_of and RATE.search(sentence)):
                 continue
             # The sentence before often names what a list item's figure is about, and
             # the title and section name the document and article it belongs to. A figure
@@ -657,6 +672,8 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
             before = index.sentences[rows[i - 1]].text if i else ""
             items = _LIST_HEAD.search(sentence) and "".join(index.sentences[r].text for r in rows[i + 1 :])
             window = f"{passage.title} {passage.section} {before}{sentence}{items or ''}"
+            if as_share and not any(r in sentence for r in share_of):
+                continue  # a share of something else than the sum asked for
             if period is not None and not period.search(window):
                 continue  # a fine, where a daily fine is asked for
             if counted and not any(noun in window or _counts_by(measure, sentence) for measure, noun in counted):
@@ -672,6 +689,8 @@ def _counts_by(measure: str, sentence: str) -> bool:
     return re.search(rf"{NUMBER}\s*{measure}", sentence) is not None
 
 
+# One-character renderings of a sum's noun that name it in a law: 费 (fee), 价 (price).
+_SUM_WORDS = frozenset("费价")
 # Where a part of a question ends: a question mark or a semicolon.
 _PART_END = re.compile(r"[？?；;]")
 # A sentence that introduces a list: its figure applies to the items after it.
