@@ -688,3 +688,19 @@ def test_a_sum_named_by_its_noun_is_given_by_a_share_of_that_noun_only(tmp_path:
     assert reason("What is the lowest wage an employer may pay during the probation period?") is None
     # A share of energy saving is no price.
     assert reason("What heating price per square metre does the heating regulation set?") == NO_FIGURE
+
+
+def test_a_papers_figure_is_one_for_the_place_asked_about_only_where_it_names_that_place(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "paper": (
+            "# 创新要素的空间分布研究\n\n一、引言\n\n"
+            "以北京和广东为例，2023年北京和广东的研发投入强度分别为6.73%和3.54%。\n\n"
+            "二、梯队\n\n数字经济发展第一梯队包括北京、广东、上海、浙江、江苏等省份。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    assert _reason(assistant, "论文中北京2023年研发投入强度的比例是多少？") is None
+    # The paper names 上海 elsewhere, but gives Beijing's and Guangdong's figures only.
+    assert _reason(assistant, "论文中上海2023年研发投入强度的比例是多少？") == NO_FIGURE

@@ -48,6 +48,7 @@ from .figures import (
 from .glossary import phrases_with_terms
 from .index import LoadedIndex
 from .lexical import counted_nouns, is_noun, nouns, nouns_asked_for, one_character_headed, word_parts, words_jieba_lacks
+from .metadata import LEGAL_KINDS
 from .named import KIND_CUES, KIND_WORDS, document_names
 from .places import places_named
 from .text import is_cjk
@@ -659,6 +660,7 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     # "What is the lowest wage …": 不得低于…工资的80% gives it as a share of the wage named.
     noun = sum_noun_asked(query.text) if not query.chinese else None
     share_of = [r for r in chinese_for(noun, 20) if r in _SUM_WORDS or len(r) > 1] if noun else []
+    place_names = [name for names in places for name in names]
     for passage in passages:
         rows = passage.sentence_rows
         for i, row in enumerate(rows):
@@ -674,6 +676,8 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
             window = f"{passage.title} {passage.section} {before}{sentence}{items or ''}"
             if as_share and not any(r in sentence for r in share_of):
                 continue  # a share of something else than the sum asked for
+            if place_names and passage.kind not in LEGAL_KINDS and not any(n in window for n in place_names):
+                continue  # a paper's figure for Beijing, where Shanghai's is asked for (a law's place is its region)
             if period is not None and not period.search(window):
                 continue  # a fine, where a daily fine is asked for
             if counted and not any(noun in window or _counts_by(measure, sentence) for measure, noun in counted):
