@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from conftest import BuiltIndex, built_assistant, built_corpus
 
-from policyqa import Assistant
+from policyqa import Assistant, Settings
 from policyqa.embed import Encoder
 from policyqa.figures import period_asked
+from policyqa.index import build_index
 from policyqa.types import SearchFilter
 from policyqa.verify import (
     NO_FIGURE,
@@ -693,14 +695,20 @@ def test_a_sum_named_by_its_noun_is_given_by_a_share_of_that_noun_only(tmp_path:
 def test_a_papers_figure_is_one_for_the_place_asked_about_only_where_it_names_that_place(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
-    files = {
-        "paper": (
-            "# 创新要素的空间分布研究\n\n一、引言\n\n"
-            "以北京和广东为例，2023年北京和广东的研发投入强度分别为6.73%和3.54%。\n\n"
-            "二、梯队\n\n数字经济发展第一梯队包括北京、广东、上海、浙江、江苏等省份。"
-        ),
-    }
-    assistant = built_assistant(tmp_path, use_encoder, files)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "paper.txt").write_text(
+        "创新要素的空间分布研究\n\n一、引言\n\n以北京和广东为例，2023年北京和广东的研发投入强度分别为6.73%和3.54%。\n\n"
+        "二、梯队\n\n数字经济发展第一梯队包括北京、广东、上海、浙江、江苏等省份。\n",
+        encoding="utf-8",
+    )
+    (corpus / "paper.meta.json").write_text(
+        json.dumps({"title": "创新要素的空间分布研究", "kind": "paper"}, ensure_ascii=False), encoding="utf-8"
+    )
+    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
+    build_index(settings, use_encoder)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    assert all(document.kind == "paper" for document in assistant.index.documents.values())
     assert _reason(assistant, "论文中北京2023年研发投入强度的比例是多少？") is None
     # The paper names 上海 elsewhere, but gives Beijing's and Guangdong's figures only.
     assert _reason(assistant, "论文中上海2023年研发投入强度的比例是多少？") == NO_FIGURE

@@ -48,7 +48,6 @@ from .figures import (
 from .glossary import phrases_with_terms
 from .index import LoadedIndex
 from .lexical import counted_nouns, is_noun, nouns, nouns_asked_for, one_character_headed, word_parts, words_jieba_lacks
-from .metadata import LEGAL_KINDS
 from .named import KIND_CUES, KIND_WORDS, document_names
 from .places import places_named
 from .text import is_cjk
@@ -676,7 +675,7 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
             window = f"{passage.title} {passage.section} {before}{sentence}{items or ''}"
             if as_share and not any(r in sentence for r in share_of):
                 continue  # a share of something else than the sum asked for
-            if place_names and passage.kind not in LEGAL_KINDS and not any(n in window for n in place_names):
+            if place_names and passage.kind == KIND_PAPER and not any(n in window for n in place_names):
                 continue  # a paper's figure for Beijing, where Shanghai's is asked for (a law's place is its region)
             if period is not None and not period.search(window):
                 continue  # a fine, where a daily fine is asked for
