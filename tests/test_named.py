@@ -338,6 +338,12 @@ def test_a_name_is_encoded_once_and_alone(mini_assistant: Assistant, monkeypatch
             False,
         ),
         ("《民法典》对诉讼时效期间是怎么规定的？", False),
+        # A second document asked what the first was asked.
+        (
+            "How long may a deputy speak under the Beijing rules, and how do the Guangdong rules handle speaking time?",
+            True,
+        ),
+        ("What ratio does Zaozhuang require for new residential areas, and what about old-town redevelopment?", True),
     ],
 )
 def test_a_question_that_sets_documents_side_by_side(question: str, compares: bool) -> None:

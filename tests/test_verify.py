@@ -290,6 +290,50 @@ def test_the_best_passage_must_be_about_a_place_the_question_names(tmp_path: Pat
     assert _reason(assistant, "深圳市新录用的公务员试用期是多久？") is None
 
 
+def test_a_document_the_question_names_is_asked_about_whatever_its_place(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "law": "# 中华人民共和国示范成果转化法\n\n第四十五条 未约定奖励的，从转让净收入中提取不低于百分之五十的比例。",
+        "beijing": "# 北京市示范成果转化条例\n\n第十二条 未约定奖励的，从转让净收入中提取不低于百分之七十的比例。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    question = "《示范成果转化法》规定未约定奖励时提取的比例不低于多少？北京市的条例又规定多少？"
+    query = assistant.prepare(question)
+    passages = [p for p in assistant.retriever.search(query, 5) if p.doc_id == "law"] + [
+        p for p in assistant.retriever.search(query, 5) if p.doc_id == "beijing"
+    ]
+    named = assistant.retriever.named_documents(question)
+    assert named == [("law",)]
+    # The national law answers first: it never says 北京, and the question named it.
+    assert unsupported_reason(query, passages, assistant.index, named) is None
+    assert unsupported_reason(query, passages, assistant.index) == "the best passage's document does not mention 北京"
+
+
+def test_words_that_say_whose_law_name_no_thing() -> None:
+    law = "第四十五条 未约定奖励的，对完成、转化职务科技成果做出重要贡献的人员给予奖励。"
+    named = ["Law on Promoting the Transformation of Scientific and Technological Achievements"]
+    question = (
+        "What share goes to inventors under the national Law on Promoting the Transformation of "
+        "Scientific and Technological Achievements?"
+    )
+    assert all(not thing.startswith("national") for thing in _things_unrendered(question, named, law))
+
+
+def test_a_question_that_asks_also_of_a_place_the_named_document_is_not_of_is_not_held_to_its_things(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {"law": "# 中华人民共和国示范成果转化法\n\n第四十五条 未约定奖励的，对做出重要贡献的人员给予奖励。"}
+    assistant = built_assistant(tmp_path, use_encoder, files)
+
+    def unmentioned(question: str) -> list[str]:
+        query = assistant.prepare(question)
+        return unmentioned_in_document(query, assistant.retriever.search(query, 5), assistant.index, [("law",)])[1]
+
+    law = "the Model Achievements Transformation Law"
+    assert [t.split(" (")[0] for t in unmentioned(f"What reward goes to contributors under {law}?")] == ["contributors"]
+    # Beijing's regulation may say 贡献者: the question asks of it too.
+    assert unmentioned(f"What reward goes to contributors under {law}, and what does Beijing's regulation set?") == []
+
+
 PROPERTY_FILES = {
     "示范物权条例": "# 示范物权条例\n\n"
     "第一条 因加工、附合、混合而产生的物，其所有权的归属有约定的，按照约定；没有约定的，依照法律规定。\n\n"

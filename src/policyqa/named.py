@@ -63,10 +63,12 @@ MAX_NAMES = 4
 _GENERIC_INSIDE = frozenset("city's province's same relevant applicable above following".split())
 # Words after which a name gives its subject: "Law on the Protection of Minors".
 _OF = frozenset("on of for concerning governing".split())
-# Words by which a question sets documents side by side ("How do … differ", 分别, 有何不同).
+# Words by which a question sets documents side by side ("How do … differ", 分别, 有何不同), or
+# asks of a second one what it asked of the first ("…, and how do Guangdong's rules handle it?").
 _COMPARISON = re.compile(
     r"\b(compare[sd]?|comparison|compared|differ|differs|difference|differences|different|versus|vs\.?|"
-    r"both|each|respectively|whereas|between)\b|分别|比较|相比|对比|区别|不同|异同|差异|各自|两者",
+    r"both|each|respectively|whereas|between|what about|how about|and how (?:do|does|did))\b"
+    r"|分别|比较|相比|对比|区别|不同|异同|差异|各自|两者",
     re.I,
 )
 

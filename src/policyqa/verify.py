@@ -221,6 +221,8 @@ _NOUN_ENDINGS = ("cy", "ity", "ness", "ship", "ism")
 
 
 _COUNTRY_WORDS = frozenset({"china", "china's", "chinese", "prc"})
+# Words that say whose or what kind of law: "national law" (国法) names no thing a text must say.
+_WHICH_LAW_WORDS = KIND_WORDS | _COUNTRY_WORDS | frozenset({"national", "state", "local"})
 
 
 def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[str]:
@@ -233,8 +235,9 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     question asks are left to other checks.
     """
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
-    # Every text here is China's: "Chinese civil aircraft" are 中华人民共和国民用航空器 (语文 is the school subject).
-    skipped.update(_COUNTRY_WORDS)
+    # Every text here is China's: "Chinese civil aircraft" are 中华人民共和国民用航空器 (语文 is the school
+    # subject); "national", "law" say whose law or what kind.
+    skipped.update(_WHICH_LAW_WORDS)
     # Authors cited ("the Bai et al. paper": 白族 is an ethnic group) name no thing the text must say.
     skipped.update(w.lower() for w in _CITED_AUTHORS.findall(question))
     # "subject to" says what applies to a thing, and names none.
@@ -259,6 +262,7 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
         and p not in skipped
         and not _places_alone(p.split())
         and not any(KIND_CUES[KIND_PAPER].search(w) for w in p.split())
+        and not all(w in _WHICH_LAW_WORDS for w in p.split())
     ]
     for pair in pairs:
         whole = chinese_for(pair, 20)
@@ -433,8 +437,11 @@ def unmentioned_in_document(
         return title, []  # the document says what the term asked about means: it treats that thing
     if not query.chinese:
         missing = _names_unrendered(query.text, named, whole)
-        # A question comparing two documents asks about things only the other one may treat.
-        if len(named) <= 1:
+        # A question comparing two documents asks about things only the other one may treat; so
+        # does one that asks also of a place the named document is not of ("under the national
+        # law …, and what does Beijing's regulation set?").
+        beyond = any(not any(n in whole for n in names) for names in places_named(query.text))
+        if len(named) <= 1 and not beyond:
             missing += _things_unrendered(query.text, named, whole)
         return title, missing
     asked = _QUOTED_NAME.sub(" ", query.text)
@@ -585,7 +592,7 @@ def check(
             return Verdict(NOT_COVERED, f"the passages do not mention {'、'.join(missing[:3])}")
     if check_names and (name := unnamed_in_evidence(query, passages, index)) is not None:
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
-    reason = unsupported_reason(query, passages, index)
+    reason = unsupported_reason(query, passages, index, named_documents)
     if reason is None or reason == NO_FIGURE:
         title, unmentioned = unmentioned_in_document(query, passages, index, named_documents)
         if unmentioned:
@@ -600,8 +607,13 @@ def check(
     return Verdict(NOT_COVERED, reason)
 
 
-def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedIndex) -> str | None:
-    """Why the passages cannot answer the question, or None when they may."""
+def unsupported_reason(
+    query: Query, passages: Sequence[Passage], index: LoadedIndex, named_documents: Sequence[Sequence[str]] = ()
+) -> str | None:
+    """Why the passages cannot answer the question, or None when they may.
+
+    ``named_documents`` are the ids of the documents found for each name the question gives.
+    """
     text = _context_text(passages)
     places = places_named(query.text)
     for names in places:
@@ -612,7 +624,10 @@ def unsupported_reason(query: Query, passages: Sequence[Passage], index: LoadedI
     # (a Hong Kong travel rule) does not make the best one (a criminal-law probation) answer
     # "probation for civil servants recruited in Macau". The document is read whole: a Zhejiang
     # regulation on a Wenzhou river names 温州 in its scope and its organs, not in every article.
-    if places:
+    # A document the question names is asked about whatever its place: "under the national law …,
+    # and what does Beijing's regulation set?" is answered first from the national law.
+    named_best = any(passages[0].doc_id in group for group in named_documents)
+    if places and not named_best:
         best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id])
         if not any(n in best for names in places for n in names):
             whole = index.document_text(passages[0].doc_id)
