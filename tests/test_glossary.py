@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import PAPER
 
-from policyqa.glossary import chinese_terms, load_glossary
+from policyqa.glossary import chinese_terms, load_glossary, phrases_with_terms
 
 
 def test_glossary_loads_from_package_data() -> None:
@@ -56,3 +56,12 @@ def test_a_short_alternative_matches_whole_words_only() -> None:
     # "AI" is one of "artificial intelligence"'s alternatives; "Shanghai" ends in the same letters.
     assert "人工智能" in chinese_terms("How do the rules treat AI?")
     assert "人工智能" not in chinese_terms("What is Shanghai's minimum wage?")
+
+
+def test_a_term_of_the_ise_family_is_found_in_any_of_its_forms_and_spellings() -> None:
+    for said in ("commercialising", "commercializing", "commercialised", "commercializations"):
+        assert "科技成果转化" in chinese_terms(f"What was the rate of {said} research results?"), said
+    # The form the question uses is the phrase it gives back.
+    assert ("commercialised", ("科技成果转化",)) in phrases_with_terms("How were the results commercialised?")
+    # Another word that merely begins alike is no form of the term.
+    assert "科技成果转化" not in chinese_terms("What did the commercial bank report?")

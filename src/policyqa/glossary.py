@@ -28,11 +28,25 @@ def load_glossary() -> tuple[GlossaryEntry, ...]:
     )
 
 
+# A word of the -ise/-ize family in any of its forms: "commercialisation", "commercialising",
+# "commercialized" are one term.
+_IZE_FAMILY = re.compile(r"i[sz](?:ation|ing|ed|e)$")
+
+
+def _any_form(phrase: str) -> str:
+    """A regular expression for a phrase whose -ise/-ize words may stand in any form and spelling."""
+    words = []
+    for word in phrase.split(" "):
+        family = _IZE_FAMILY.search(word)
+        words.append(re.escape(word[: family.start()]) + "i[sz](?:ations?|ing|ed|es|e)" if family else re.escape(word))
+    return " ".join(words)
+
+
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
     out = []
     for entry in load_glossary():
-        alternatives = "|".join(re.escape(e) for e in sorted(entry.english, key=len, reverse=True))
+        alternatives = "|".join(_any_form(e) for e in sorted(entry.english, key=len, reverse=True))
         # The alternatives grouped: the word boundaries hold for each of them ("ai" not in "Shanghai").
         out.append((re.compile(rf"(?<![a-z])(?:{alternatives})(?![a-z])"), entry.chinese))
     return tuple(out)
