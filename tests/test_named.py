@@ -134,6 +134,11 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
         ("What does Zhejiang's patent regulation say about licences?", ["Zhejiang's patent regulation"]),
         ("How do the national law and Zhejiang's regulation differ?", []),  # a kind with no subject
         ("What do the rules say about Beijing's parks?", []),
+        (  # a link stands inside a subject, never at its ends
+            "Does Shandong's soil and water conservation regulation allow crops on steep slopes?",
+            ["Shandong's soil and water conservation regulation"],
+        ),
+        ("What do Shandong's and Henan's regulations say?", []),
     ],
 )
 def test_documents_described_by_issuer_kind_and_subject(question: str, described: list[str]) -> None:
@@ -624,3 +629,19 @@ def test_a_title_written_without_brackets_lifts_its_document(tmp_path: Path, use
     retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
     question = "浙江省促进科技成果转化条例规定，转化职务科技成果的奖励比例是多少？"
     assert _lifted(retriever, titles, question) == ["浙江省促进科技成果转化条例"]
+
+
+def test_a_described_document_of_a_place_is_looked_for_among_that_places_titles(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "zaozhuang": "# 枣庄市城市绿化条例\n\n第十三条 新建居住区一类居住用地绿地率不低于百分之四十。",
+        "zhoushan": "# 舟山市城市绿化条例\n\n第九条 新建居住区绿地率不低于30%。",
+        "zaozhuang-water": "# 枣庄市城市供水条例\n\n第五条 城市供水企业应当保证水质。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    described = "Zaozhuang's urban greening regulation"
+    similarity = np.sort(_similarity(retriever, use_encoder, described))
+    # Another city's regulation of the same subject lies as near as Zaozhuang's own.
+    assert similarity[-1] - similarity[-2] < DESCRIBED_TITLE_SEPARATION
+    assert _lifted(retriever, titles, f"What green-space ratio does {described} require?") == ["枣庄市城市绿化条例"]

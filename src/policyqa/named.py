@@ -219,7 +219,9 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
         issuer = _without_openers(match.group(1).split())
         subject = match.group(2).split()
         possessive = bool(issuer) and issuer[-1].endswith(("'s", "’s"))
-        if possessive and not any(word in _SUBJECT_STOP_WORDS for word in subject):
+        # Links stand inside a subject ("soil and water conservation"), never at its ends.
+        inside = [w for w in subject if w in _SUBJECT_STOP_WORDS and not (w in _SUBJECT_LINKS and w != subject[0])]
+        if possessive and not inside:
             described.append(" ".join([*issuer, *subject, match.group(3)]))
     return list(dict.fromkeys(described))[:MAX_NAMES]
 

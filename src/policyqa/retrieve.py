@@ -516,14 +516,22 @@ class Retriever:
         for column, name in enumerate(names):
             if name.startswith(APPLYING_PREFIX) and (rules := self._rules_applying(chosen[:, column])).any():
                 chosen[:, column] = rules
-        for column in range(len(names), len(names) + len(described)):
+        for column, description in enumerate(described, start=len(names)):
             # A description points at a title only when no other title comes near it: "Guangdong's
             # regulation on domestic services" at 0.75 from 广东省家政服务条例, the next 0.62; the
             # Supreme People's Court's many rules lie within 0.01 of each other for any subject.
-            nearest = int(np.argmax(similarity[:, column]))
-            others = similarity[self._titles != self._titles[nearest], column]
-            if best[column] - others.max(initial=-1.0) < DESCRIBED_TITLE_SEPARATION:
-                chosen[:, column] = False
+            # An issuer that is a place is looked for among that place's titles: "Zaozhuang's urban
+            # greening regulation" lies as near 舟山市城市绿化条例 as 枣庄市城市绿化条例.
+            among = np.ones(len(self._titles), dtype=bool)
+            if places := places_named(description):
+                of_place = self._of_region(in_force_at(places), description) > 0
+                among = of_place if of_place.any() else among
+            scores = np.where(among, similarity[:, column], -1.0)
+            nearest = int(np.argmax(scores))
+            others = scores[self._titles != self._titles[nearest]]
+            separated = scores[nearest] - others.max(initial=-1.0) >= DESCRIBED_TITLE_SEPARATION
+            separated &= scores[nearest] >= NAMED_TITLE_FLOOR
+            chosen[:, column] = scores >= scores[nearest] - NAMED_TITLE_MARGIN if separated else False
         groups = [np.ascontiguousarray(chosen[:, c]) for c in range(chosen.shape[1]) if chosen[:, c].any()]
         return self._frozen(groups + self._written_masks(written, groups))
 
