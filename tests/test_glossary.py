@@ -22,6 +22,10 @@ def test_glossary_loads_from_package_data() -> None:
         ("What policy fits a technology in the trough of disillusionment?", "泡沫破裂低谷期"),
         ("How does TECHNOLOGY TRANSFER work?", "科技成果转化"),
         ("Which stage follows the hype cycle peak?", "技术成熟度曲线"),
+        # Terms of art of the law whose dictionary senses are others ("authority": 当局, 权威).
+        ("Which department is the competent authority for the industry?", "主管部门"),
+        ("How long is the probation of newly hired civil servants?", "公务员"),
+        ("Who pays the stamp tax on securities transactions?", "证券"),
     ],
 )
 def test_english_phrase_names_its_chinese_term(question: str, term: str) -> None:
