@@ -139,6 +139,11 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             ["Shandong's soil and water conservation regulation"],
         ),
         ("What do Shandong's and Henan's regulations say?", []),
+        (  # the issuer's level is no subject
+            "What does Guangdong's provincial regulation on domestic services say?",
+            ["Guangdong's regulation on domestic services"],
+        ),
+        ("What does Henan's provincial regulation say about fees?", []),
     ],
 )
 def test_documents_described_by_issuer_kind_and_subject(question: str, described: list[str]) -> None:

@@ -179,8 +179,11 @@ def _place_before(text: str) -> str:
 # without a kind word must cost a pass, not a try at every length from every word.
 _KINDS = r"(regulations?|rules|provisions|measures|interpretations?)"
 _ISSUER = r"\b((?:[A-Z][\w'’-]*+\s+){1,6}+)"
+# The issuer's level said before the kind ("Henan's provincial regulation on …") gives no subject.
+_LEVEL_WORDS = frozenset("provincial municipal city local regional county prefectural".split())
+_LEVEL = r"(?:(?:" + "|".join(sorted(_LEVEL_WORDS)) + r")\s+)?"
 _DESCRIBED = re.compile(
-    rf"{_ISSUER}{_KINDS}\s+(on|of|for|governing|concerning)\s+((?:[a-z][\w'’-]*+)(?:\s+[a-z][\w'’-]*+){{0,7}})"
+    rf"{_ISSUER}{_LEVEL}{_KINDS}\s+(on|of|for|governing|concerning)\s+((?:[a-z][\w'’-]*+)(?:\s+[a-z][\w'’-]*+){{0,7}})"
 )
 # "Zhejiang's patent regulation": the subject stands before the kind, after a possessive issuer.
 _DESCRIBED_BEFORE = re.compile(rf"{_ISSUER}((?:[a-z][\w-]*+\s+){{1,4}}){_KINDS}\b")
@@ -221,7 +224,7 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
         possessive = bool(issuer) and issuer[-1].endswith(("'s", "’s"))
         # Links stand inside a subject ("soil and water conservation"), never at its ends.
         inside = [w for w in subject if w in _SUBJECT_STOP_WORDS and not (w in _SUBJECT_LINKS and w != subject[0])]
-        if possessive and not inside:
+        if possessive and not inside and not all(w in _LEVEL_WORDS for w in subject):
             described.append(" ".join([*issuer, *subject, match.group(3)]))
     return list(dict.fromkeys(described))[:MAX_NAMES]
 
