@@ -89,6 +89,9 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("What heating price does the regulation set?", "money"),
         ("What is the lowest wage an employer may pay during probation?", "money"),
         ("What happens to fees paid late?", None),
+        # How often: times in a period.
+        ("How often must the property manager run fire inspections?", "frequency"),
+        ("消防设施的检测频次是怎样规定的？", "frequency"),
     ],
 )
 def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
@@ -102,6 +105,7 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         "quantity": "五百万吨",
         "time": "每日二十二时至次日七时",
         "half_year": "每半年至少结算一次",
+        "frequency": "按照规定每月至少进行一次防火检查",
     }
     if kind is None:
         assert pattern is None

@@ -66,6 +66,13 @@ ASKS_DURATION = re.compile(
     r"|多长时间|多久|多长|几年|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|天|日|月|小时)",
     re.I,
 )
+# "How often …" asks how many times in a period: 每月至少进行一次, 每日巡查, 定期.
+ASKS_FREQUENCY = re.compile(
+    r"\bhow often\b|\bhow frequently\b|\bat what intervals?\b|多久一次|每隔多久|多长时间一次|频次|频率", re.I
+)
+FREQUENCY = re.compile(
+    rf"每(?:隔)?(?:{NUMBER})?(?:个)?(?:日|天|周|星期|月|季度|季|半年|年|小时)|{NUMBER}\s*(?:次|回)|定期"
+)
 ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
 ASKS_QUANTITY = re.compile(
     rf"多少(?:万|亿)?(?:{_UNITS_ZH})"
@@ -95,6 +102,7 @@ _ASKED = (
     ("amount", ASKS_MONEY, MONEY),
     ("amount", ASKS_SUM_BY_NOUN, MONEY),
     ("time", ASKS_TIME_OF_DAY, TIME_OF_DAY),
+    ("frequency", ASKS_FREQUENCY, FREQUENCY),
     ("duration", ASKS_DURATION, DURATION),
     ("count", ASKS_COUNT, COUNT),
 )
@@ -126,6 +134,7 @@ FIGURE_NAMES = {
     "amount": ("amount", "金额"),
     "part": ("share or amount", "比例或金额"),
     "duration": ("period", "期限"),
+    "frequency": ("frequency", "频次"),
     "count": ("number", "数量"),
     "quantity": ("quantity", "数量"),
     "time": ("time of day", "时刻"),
@@ -155,7 +164,7 @@ _ASKS_FIGURE_ITSELF = re.compile(r"\bhow (?:much|long|many)\b|多少|多久|多�
 
 
 def figure_kind(question: str) -> str | None:
-    """The kind of figure asked for: ``rate``, ``part``, ``amount``, ``quantity``, ``time``, ``duration``, ``count``."""
+    """The kind of figure asked for: rate, part, amount, quantity, time, frequency, duration or count."""
     for kind, asks, _ in _asked(question):
         if asks.search(question):
             return kind
