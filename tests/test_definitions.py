@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from policyqa.definitions import asks_for_definition, defined_term, definitions_asked, terms_asked
+from policyqa.definitions import (
+    asks_for_definition,
+    defined_term,
+    definitions_asked,
+    english_term_asked,
+    terms_asked,
+)
 
 
 @pytest.mark.parametrize(
@@ -16,6 +22,8 @@ from policyqa.definitions import asks_for_definition, defined_term, definitions_
         ("What does the Criminal Law mean by narcotic drugs?", True),
         ("How does the Personal Information Protection Law define sensitive personal information?", True),
         ("What counts as rural land under the contract law?", True),
+        ("In Shanghai's regulation, what makes an organisation a 'key energy-using unit'?", True),
+        ("Which enterprises qualify as high-tech enterprises?", True),
         ("《劳动合同法》对试用期有什么规定？", False),
         ("What does the paper say about funding?", False),  # "say", not "mean"
         ("How much money does the fund give?", False),
@@ -61,3 +69,22 @@ def test_the_definition_asked_for_is_of_the_term_the_question_names() -> None:
     # Nothing to tell them apart: any definition may be the one; no definition, none.
     assert definitions_asked("What does it mean?", ["法律"], crimes) == {1, 2}
     assert definitions_asked("什么是中试？", [], {3: "第五条 国家鼓励中试。"}) == set()
+
+
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        (
+            "How did the 1999 Commercial Cryptography Regulations define 'commercial cryptography'?",
+            "commercial cryptography",
+        ),
+        ("What makes an organisation a “key energy-using unit”?", "key energy-using unit"),
+        ("How does the law define a market entity under Chinese law?", "market entity"),
+        ("What counts as sensitive personal information?", "sensitive personal information"),
+        # A possessive's apostrophe opens no quotation.
+        ("How do China's law and Beijing's rules define data?", "data"),
+        ("What does the law say about funding?", None),
+    ],
+)
+def test_the_term_an_english_question_asks_to_define(question: str, term: str | None) -> None:
+    assert english_term_asked(question) == term

@@ -275,6 +275,29 @@ def test_the_named_documents_definition_of_the_term_asked_about_is_found_and_lif
     assert ranks[0.0] > 0, "the case needs the articles using the term to rank above the definition alone"
 
 
+def test_an_english_term_asked_about_is_matched_to_the_term_its_document_defines_by_meaning(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    uses = "".join(
+        f"第{n}条 商用密码产品的{what}，应当经国家密码管理机构批准，并接受其监督检查。\n\n"
+        for n, what in zip("三四五六七八", ["研制", "生产", "销售", "进口", "出口", "使用"], strict=True)
+    )
+    regulation = (
+        "# 示范商用密码管理条例\n\n"
+        "第二条 本条例所称商用密码，是指对信息进行加密保护或者安全认证所使用的密码技术和密码产品。\n\n"
+        "第九条 本条例所称商用车辆，是指运送密码产品的货车和客车。\n\n" + uses
+    )
+    settings = built_corpus(tmp_path, use_encoder, {"crypto": regulation})
+    retriever = Assistant(settings, encoder=use_encoder, auto_build=False).retriever
+    query = Assistant(settings, encoder=use_encoder, auto_build=False).prepare(
+        "How does the Model Commercial Cryptography Regulation define 'commercial cryptography'?"
+    )
+    # The dictionary renders "commercial" 商业 and "cryptography" 密码学: the term is found by its meaning.
+    rows = retriever._definitions_asked(query, ["crypto"], None)
+    texts = [retriever.index.chunks[row].text for row in rows]
+    assert texts and all("本条例所称商用密码" in text for text in texts), texts
+
+
 def test_a_local_copy_of_a_national_article_yields_unless_the_question_names_its_place(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

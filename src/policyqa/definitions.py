@@ -18,9 +18,18 @@ from collections.abc import Collection
 _ASKS = re.compile(
     r"是指什么|指的是什么|指什么|是什么意思|含义|定义|所称|^什么是"
     r"|\bdefine[sd]?\b|\bdefinitions?\b|\bmeaning of\b|\bmean(?:s|t)? by\b|\bwhat (?:does|do|did) .{1,80}\bmean\b"
-    r"|\b(?:what|who) counts as\b|\bwhat is meant\b",
+    r"|\b(?:what|who) counts as\b|\bwhat is meant\b|\bqualif(?:y|ies) as\b|\bwhat makes\b[^?]{0,60}['‘\"“]",
     re.I,
 )
+# The term an English question asks about: in quotes, or after "define", "meaning of", "counts as".
+_QUOTED_TERM = re.compile(r"(?<![A-Za-z])['‘\"“]([A-Za-z][\w\s-]{1,60}?)['’\"”](?![A-Za-z])")
+_TERM_AFTER = re.compile(
+    r"\b(?:define[sd]?|meaning of|counts as|qualif(?:y|ies) as)\s+(?:an?\s+|the\s+)?"
+    r"([a-z][\w-]*(?:\s+[a-z][\w-]*){0,4})",
+    re.I,
+)
+# Words that end the term after "define": "define a market entity under the law".
+_TERM_ENDS = frozenset("and or in under for by as of to when if what how".split())
 # How a text defines: "本法所称的毒品，是指…", "无固定期限劳动合同，是指…", "…系指…".
 _DEFINING = re.compile(r"是指|系指|所称的?[^。；，]{1,40}[，,]\s*指")
 # What stands before the term defined: an article's number or a list item's, then "本法所称的".
@@ -32,6 +41,17 @@ _REFERRED_AS = re.compile(r"^.*?所称的?", re.S)
 def asks_for_definition(question: str) -> bool:
     """Whether a question asks what a term means ("…是指什么？", "How does the law define …?")."""
     return _ASKS.search(question) is not None
+
+
+def english_term_asked(question: str) -> str | None:
+    """The term an English definition question asks about ("'key energy-using unit'", "define X"), if it gives one."""
+    if quoted := _QUOTED_TERM.search(question):
+        return quoted.group(1).strip()
+    if after := _TERM_AFTER.search(question):
+        words = after.group(1).split()
+        end = next((i for i, w in enumerate(words) if w.lower() in _TERM_ENDS), len(words))
+        return " ".join(words[:end]) or None
+    return None
 
 
 def defined_term(sentence: str) -> str | None:
