@@ -89,6 +89,7 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("What heating price does the regulation set?", "money"),
         ("What is the lowest wage an employer may pay during probation?", "money"),
         ("What happens to fees paid late?", None),
+        ("How large a fine can the school be given?", "money"),
         # How often: times in a period.
         ("How often must the property manager run fire inspections?", "frequency"),
         ("消防设施的检测频次是怎样规定的？", "frequency"),
@@ -760,3 +761,20 @@ def test_a_papers_figure_is_one_for_the_place_asked_about_only_where_it_names_th
     assert _reason(assistant, "论文中北京2023年研发投入强度的比例是多少？") is None
     # The paper names 上海 elsewhere, but gives Beijing's and Guangdong's figures only.
     assert _reason(assistant, "论文中上海2023年研发投入强度的比例是多少？") == NO_FIGURE
+
+
+def test_a_chinese_sum_must_be_of_the_noun_asked_for(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {"old-town": "# 示范古城保护管理条例\n\n第三十四条 在古城内建设无关设施的，处一万元以上五万元以下罚款。"}
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # The regulation's only sum is a fine: it fixes no ticket price, though its title words are all there.
+    assert _reason(assistant, "示范古城的门票价格是多少？") == NO_FIGURE
+    assert _reason(assistant, "在示范古城内建设无关设施的，罚款是多少？") is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What approach do Bai Xuejie and colleagues describe?", "What do the paper's co-authors propose for Hefei?"],
+)
+def test_words_that_say_who_wrote_the_paper_name_no_thing(question: str) -> None:
+    text = "合肥坚持省级顶层设计赋能、市域实践落地。"
+    assert all(not thing.startswith(("colleagues", "co-authors")) for thing in _things_unrendered(question, [], text))

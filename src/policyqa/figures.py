@@ -48,7 +48,9 @@ ASKS_MONEY = re.compile(
 # "What fine does … set", "what is the lowest wage", "what heating price": a sum named by what it
 # pays, after at most two words that say which.
 ASKS_SUM_BY_NOUN = re.compile(
-    rf"\bwhat\s+(?:is\s+the\s+|are\s+the\s+)?(?:(?!{_NOT_WHICH}\b)[\w-]+\s+){{0,2}}"
+    rf"\b(?:what\s+(?:is\s+the\s+|are\s+the\s+)?(?:(?!{_NOT_WHICH}\b)[\w-]+\s+){{0,2}}"
+    # "How large a fine …", "how high a fee": the sum asked by its size.
+    r"|how\s+(?:large|big|high|heavy|steep|severe)\s+(?:an?\s+|the\s+)?)"
     r"(?P<noun>fines?|fees?|premiums?|prices?|salar(?:y|ies)|wages?|subsid(?:y|ies)|allowances?)\b",
     re.I,
 )
@@ -199,6 +201,19 @@ def sum_noun_asked(question: str) -> str | None:
         return None
     match = ASKS_SUM_BY_NOUN.search(question)
     return match.group("noun").lower() if match else None
+
+
+# The noun of the sum a Chinese question asks for, said next to 多少: 门票价格是多少, 多少罚款.
+_CHINESE_SUM_NOUN = re.compile(
+    rf"(?P<before>{_MONEY_NOUNS}|门票|票价)(?:标准)?(?:是|为|有)?(?:多少|几何)|多少(?:钱的)?(?P<after>{_MONEY_NOUNS})"
+)
+
+
+def chinese_sum_noun(question: str) -> str | None:
+    """The noun of the sum a Chinese question asks for next to 多少 (价格 of 门票价格是多少), if any."""
+    if figure_kind(question) != "amount" or (match := _CHINESE_SUM_NOUN.search(question)) is None:
+        return None
+    return match.group("before") or match.group("after")
 
 
 def asked_figure(question: str) -> re.Pattern[str] | None:

@@ -40,6 +40,7 @@ from .figures import (
     RELATIVE_DAY,
     YEAR,
     asked_figure,
+    chinese_sum_noun,
     figure_asked,
     figure_kind,
     period_asked,
@@ -358,9 +359,12 @@ def _may_be_thing(word: str) -> bool:
         or word.strip("-") in _PREFIXES  # "pre-" of "pre-2020"
         or word.endswith(_NOT_NOUN_ENDINGS)
         or KIND_CUES[KIND_PAPER].search(word)
+        or word in _AUTHORSHIP_WORDS
     )
 
 
+# Words that say who wrote a text ("Bai Xuejie and colleagues"): about the paper, no thing in it.
+_AUTHORSHIP_WORDS = frozenset({"colleagues", "co-authors", "coauthors", "co-author", "coauthor", "collaborators"})
 # Each part of a compound split at its joint has at least this many letters ("live" + "streamers").
 _MIN_PART_LETTERS = 4
 # Prefixes that a hyphen may set apart ("self-driving", "anti-monopoly"): they name no thing.
@@ -675,6 +679,8 @@ def unsupported_reason(
     noun = sum_noun_asked(query.text) if not query.chinese else None
     share_of = [r for r in chinese_for(noun, 20) if r in _SUM_WORDS or len(r) > 1] if noun else []
     place_names = [name for names in places for name in names]
+    # "台儿庄古城的门票价格是多少？": a fine in yuan, in the regulation's title words, is no price.
+    sum_noun = chinese_sum_noun(query.text) if query.chinese else None
     for passage in passages:
         rows = passage.sentence_rows
         for i, row in enumerate(rows):
@@ -690,6 +696,8 @@ def unsupported_reason(
             window = f"{passage.title} {passage.section} {before}{sentence}{items or ''}"
             if as_share and not any(r in sentence for r in share_of):
                 continue  # a share of something else than the sum asked for
+            if sum_noun and sum_noun not in f"{before}{sentence}{items or ''}":
+                continue  # a sum of another kind than the one asked for
             if place_names and passage.kind == KIND_PAPER and not any(n in window for n in place_names):
                 continue  # a paper's figure for Beijing, where Shanghai's is asked for (a law's place is its region)
             if period is not None and not period.search(window):
