@@ -144,6 +144,14 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             ["Guangdong's regulation on domestic services"],
         ),
         ("What does Henan's provincial regulation say about fees?", []),
+        (  # a Special Economic Zone is a kind of place; a year stands among the issuer's words
+            "Under the Shantou Special Economic Zone regulation on preventing and resolving disputes, which routes?",
+            ["Shantou Special Economic Zone regulation on preventing and resolving disputes"],
+        ),
+        (  # a verb that says what the document does to its subject links it
+            "Under the State Council's 2017 regulation restricting government office buildings, may agencies borrow?",
+            ["State Council's regulation restricting government office buildings"],
+        ),
     ],
 )
 def test_documents_described_by_issuer_kind_and_subject(question: str, described: list[str]) -> None:

@@ -59,6 +59,7 @@ _GENERIC = frozenset(
     "existing said whole general city's province's city province".split()
 )
 MAX_NAMES = 4
+_SPECIAL_ZONE = "Special Economic Zone"
 # Words that make "the … law" about laws in general wherever they stand in it ("the city's protection regulation").
 _GENERIC_INSIDE = frozenset("city's province's same relevant applicable above following".split())
 # Words after which a name gives its subject: "Law on the Protection of Minors".
@@ -135,7 +136,10 @@ def document_names(question: str) -> list[str]:
         # name: a name says its subject, in lower-case words ("tourist resort") or capitalised ones
         # that are neither a place nor the issuer before a possessive ("Airport Economy Zone").
         issued = max((i + 1 for i, w in enumerate(words[:-1]) if w.endswith(("'s", "’s"))), default=0)
-        subject = [w for w in words[issued:-1] if not places_named(w)]
+        # "Special Economic Zone" is a kind of place (经济特区), as a city is: "the Shantou Special
+        # Economic Zone regulation" gives no subject.
+        kept = " ".join(words[issued:-1]).replace(_SPECIAL_ZONE, " ").split()
+        subject = [w for w in kept if not places_named(w)]
         if subject and words[0].lower() not in _GENERIC and not any(w in _GENERIC_INSIDE for w in subject):
             found.append((match.start(1), match.end(1), match.group(1)))
     names = []
@@ -178,12 +182,16 @@ def _place_before(text: str) -> str:
 # ends the clause. Matched possessively (*+, {…}+) and bounded: a question of capitalised words
 # without a kind word must cost a pass, not a try at every length from every word.
 _KINDS = r"(regulations?|rules|provisions|measures|interpretations?)"
-_ISSUER = r"\b((?:[A-Z][\w'’-]*+\s+){1,6}+)"
+# An issuer is capitalised words, a year among them ("the State Council's 2017 regulation").
+_ISSUER = r"\b((?:[A-Z][\w'’-]*+\s+|(?:19|20)\d\d\s+){1,6}+)"
+# A subject follows "on", "of" … or a verb that says what the document does to it ("restricting
+# government bodies from building office buildings").
+_SUBJECT_LINK = r"(on|of|for|governing|concerning|restricting|regulating|promoting|protecting|prohibiting|banning)"
 # The issuer's level said before the kind ("Henan's provincial regulation on …") gives no subject.
 _LEVEL_WORDS = frozenset("provincial municipal city local regional county prefectural".split())
 _LEVEL = r"(?:(?:" + "|".join(sorted(_LEVEL_WORDS)) + r")\s+)?"
 _DESCRIBED = re.compile(
-    rf"{_ISSUER}{_LEVEL}{_KINDS}\s+(on|of|for|governing|concerning)\s+((?:[a-z][\w'’-]*+)(?:\s+[a-z][\w'’-]*+){{0,7}})"
+    rf"{_ISSUER}{_LEVEL}{_KINDS}\s+{_SUBJECT_LINK}\s+((?:[a-z][\w'’-]*+)(?:\s+[a-z][\w'’-]*+){{0,7}})"
 )
 # "Zhejiang's patent regulation": the subject stands before the kind, after a possessive issuer.
 _DESCRIBED_BEFORE = re.compile(rf"{_ISSUER}((?:[a-z][\w-]*+\s+){{1,4}}){_KINDS}\b")
@@ -204,7 +212,7 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
     named = document_names(question) if named is None else named
     described = []
     for match in _DESCRIBED.finditer(question):
-        issuer = _without_openers(match.group(1).split())
+        issuer = [w for w in _without_openers(match.group(1).split()) if not w.isdigit()]
         subject: list[str] = []
         words = match.group(4).split()
         for word in words[1:] if words[0] == "the" else words:
@@ -219,7 +227,7 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
         if not any(description in name or name in description for name in named):
             described.append(description)
     for match in _DESCRIBED_BEFORE.finditer(question):
-        issuer = _without_openers(match.group(1).split())
+        issuer = [w for w in _without_openers(match.group(1).split()) if not w.isdigit()]
         subject = match.group(2).split()
         possessive = bool(issuer) and issuer[-1].endswith(("'s", "’s"))
         # Links stand inside a subject ("soil and water conservation"), never at its ends.
