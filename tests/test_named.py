@@ -658,3 +658,22 @@ def test_a_described_document_of_a_place_is_looked_for_among_that_places_titles(
     # Another city's regulation of the same subject lies as near as Zaozhuang's own.
     assert similarity[-1] - similarity[-2] < DESCRIBED_TITLE_SEPARATION
     assert _lifted(retriever, titles, f"What green-space ratio does {described} require?") == ["枣庄市城市绿化条例"]
+
+
+def test_a_year_the_question_names_picks_that_version_of_a_named_title(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "示范商用密码条例(1999-10-07)": "# 示范商用密码条例\n\n第二条 商用密码，是指加密保护的密码技术。",
+        "示范商用密码条例(2023-04-27)": "# 示范商用密码条例\n\n第二条 商用密码，是指采用特定变换的技术。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    years = {d: doc.metadata.get("year") for d, doc in assistant.index.documents.items()}
+    assert sorted(years.values()) == [1999, 2023], years
+    retriever = assistant.retriever
+    assert retriever.named_documents("《示范商用密码条例》所称商用密码是指什么？") == [
+        ("示范商用密码条例(1999-10-07)", "示范商用密码条例(2023-04-27)")
+    ]
+    assert retriever.named_documents("1999年的《示范商用密码条例》所称商用密码是指什么？") == [
+        ("示范商用密码条例(1999-10-07)",)
+    ]
+    # A year no version is of leaves them all.
+    assert len(retriever.named_documents("2010年的《示范商用密码条例》所称商用密码是指什么？")[0]) == 2

@@ -23,7 +23,7 @@ from .definitions import asks_for_definition, defined_term, english_term_asked, 
 from .dictionary import chinese_for, match_phrases
 from .embed import Encoder
 from .expand import pairs_in_a_row
-from .figures import asked_figure
+from .figures import YEAR, asked_figure
 from .index import LoadedIndex, document_centroids
 from .lexical import STOPWORDS, SYNONYM_SEPARATOR, cut, synonym_set, term_tokens
 from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
@@ -113,6 +113,7 @@ class Retriever:
         self._titles = np.asarray([index.documents[d].title for d in self._doc_ids], dtype=object)
         self._joined_titles = "\n".join(self._titles.tolist())
         self._written_titles = WrittenTitles(self._titles.tolist())
+        self._years = [_year_of(index.documents[d].metadata) for d in self._doc_ids]
         self._title_offsets = np.cumsum([0] + [len(t) + 1 for t in self._titles.tolist()[:-1]])
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
@@ -550,7 +551,27 @@ class Retriever:
             separated &= scores[nearest] >= NAMED_TITLE_FLOOR
             chosen[:, column] = scores >= scores[nearest] - NAMED_TITLE_MARGIN if separated else False
         groups = [np.ascontiguousarray(chosen[:, c]) for c in range(chosen.shape[1]) if chosen[:, c].any()]
-        return self._frozen(groups + self._written_masks(written, groups))
+        groups += self._written_masks(written, groups)
+        years = {int(y) for y in YEAR.findall(question)}
+        return self._frozen([self._versions_of_years(group, years) for group in groups] if years else groups)
+
+    def _versions_of_years(self, group: np.ndarray, years: set[int]) -> np.ndarray:
+        """A group without the versions of a title that are not of a year the question names.
+
+        "How did the 1999 Commercial Cryptography Administration Regulations define …": of
+        商用密码管理条例 (1999) and (2023), the 1999 text. A title none of whose versions is of a
+        year named keeps them all.
+        """
+        kept = group.copy()
+        positions = np.flatnonzero(group).tolist()
+        by_title: dict[str, list[int]] = {}
+        for position in positions:
+            by_title.setdefault(str(self._titles[position]), []).append(position)
+        for versions in by_title.values():
+            of_year = [p for p in versions if self._years[p] in years]
+            if len(versions) > 1 and of_year:
+                kept[[p for p in versions if p not in of_year]] = False
+        return kept
 
     def _written_masks(self, written: list[list[int]], groups: Sequence[np.ndarray]) -> list[np.ndarray]:
         """A mask for each title written out in the question (``WrittenTitles``) that no name's group holds."""
@@ -827,3 +848,9 @@ _LATIN_WORD = re.compile(r"[a-z]+")
 def _any_of(masks: Sequence[np.ndarray], count: int) -> np.ndarray:
     """1.0 where any of the masks (one per name a question gives) holds, else 0.0; ``count`` zeros for none."""
     return np.logical_or.reduce(masks).astype(np.float32) if masks else np.zeros(count, dtype=np.float32)
+
+
+def _year_of(metadata: dict[str, object]) -> int | None:
+    """The year of a document's version (its metadata's ``year``), if known."""
+    year = metadata.get("year")
+    return year if isinstance(year, int) else None
