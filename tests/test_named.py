@@ -144,6 +144,11 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             ["Guangdong's regulation on domestic services"],
         ),
         ("What does Henan's provincial regulation say about fees?", []),
+        (  # a place issues what it describes without a possessive
+            "Who is the competent authority under the Shenzhen Special Economic Zone AI industry promotion regulation?",
+            ["Shenzhen Special Economic Zone AI industry promotion regulation"],
+        ),
+        ("What does the Beijing property management regulation require?", []),  # a name, found by document_names
         (  # a Special Economic Zone is a kind of place; a year stands among the issuer's words
             "Under the Shantou Special Economic Zone regulation on preventing and resolving disputes, which routes?",
             ["Shantou Special Economic Zone regulation on preventing and resolving disputes"],

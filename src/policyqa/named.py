@@ -229,11 +229,14 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
     for match in _DESCRIBED_BEFORE.finditer(question):
         issuer = [w for w in _without_openers(match.group(1).split()) if not w.isdigit()]
         subject = match.group(2).split()
-        possessive = bool(issuer) and issuer[-1].endswith(("'s", "’s"))
+        # The issuer owns the document ("Zhejiang's patent regulation") or is a place that issues it
+        # ("the Shenzhen Special Economic Zone AI industry promotion regulation").
+        possessive = bool(issuer) and (issuer[-1].endswith(("'s", "’s")) or bool(places_named(" ".join(issuer))))
         # Links stand inside a subject ("soil and water conservation"), never at its ends.
         inside = [w for w in subject if w in _SUBJECT_STOP_WORDS and not (w in _SUBJECT_LINKS and w != subject[0])]
-        if possessive and not inside and not all(w in _LEVEL_WORDS for w in subject):
-            described.append(" ".join([*issuer, *subject, match.group(3)]))
+        description = " ".join([*issuer, *subject, match.group(3)])
+        if possessive and not inside and not all(w in _LEVEL_WORDS for w in subject) and description not in named:
+            described.append(description)
     return list(dict.fromkeys(described))[:MAX_NAMES]
 
 
