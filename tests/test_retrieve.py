@@ -10,6 +10,7 @@ import pytest
 from conftest import built_corpus, squash
 
 from policyqa import Assistant
+from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
 from policyqa.expand import english_phrases, pairs_in_a_row, rendered_in_a_row, structured_query
 from policyqa.index import build_index
@@ -469,3 +470,34 @@ def test_a_place_is_rendered_by_its_chinese_name_not_by_the_vocabulary_matchers_
     assert guessed & {"肥沃", "粪肥", "有机肥"}, "the case needs the matcher to guess wrong"
     rendered = set(flat_tokens(assistant.prepare(question).lexical))
     assert "合肥" in rendered and not rendered & {"肥沃", "粪肥", "有机肥"}
+
+
+def test_a_laws_purpose_article_yields_unless_the_question_asks_its_purpose(
+    tmp_path: Path, use_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    others = "".join(
+        f"第{n}条 市人民政府应当在{what}等方面支持人工智能企业，相关单位应当予以配合，依法提供便利。\n\n"
+        for n, what in zip("二三四五", ["资金", "用地", "人才", "数据"], strict=True)
+    )
+    regulation = (
+        "# 示范人工智能产业促进条例\n\n"
+        "第一条 为了促进人工智能产业发展，明确人工智能产业的主管部门及其职责，制定本条例。\n\n"
+        + others
+        + "第六条 市工业和信息化部门负责统筹推进本市人工智能产业发展工作。"
+    )
+    settings = built_corpus(tmp_path, use_encoder, {"ai": regulation})
+
+    def scores(question: str) -> dict[str, float]:
+        assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+        return {p.section: p.score for p in assistant.search(question, k=6).passages}
+
+    competent = "Which department is the competent authority for the AI industry under the Model AI Regulation?"
+    purpose = "What is the purpose of the Model AI Industry Promotion Regulation?"
+    penalised = {question: scores(question) for question in (competent, purpose)}
+    monkeypatch.setattr(retrieve_module, "PURPOSE_PENALTY", 0.0)
+    plain = {question: scores(question) for question in (competent, purpose)}
+    # The first article, which says why the regulation was made, yields; the answer does not move.
+    assert penalised[competent]["第一条"] == pytest.approx(plain[competent]["第一条"] - 0.05)
+    assert penalised[competent]["第六条"] == pytest.approx(plain[competent]["第六条"])
+    # A question about the regulation's purpose is answered there.
+    assert penalised[purpose]["第一条"] == pytest.approx(plain[purpose]["第一条"])
