@@ -26,6 +26,7 @@ def test_glossary_loads_from_package_data() -> None:
         ("Which department is the competent authority for the industry?", "主管部门"),
         ("How long is the probation of newly hired civil servants?", "公务员"),
         ("Who pays the stamp tax on securities transactions?", "证券"),
+        ("Which body was in charge of product quality supervision nationwide?", "主管"),
     ],
 )
 def test_english_phrase_names_its_chinese_term(question: str, term: str) -> None:
