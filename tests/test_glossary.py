@@ -27,6 +27,7 @@ def test_glossary_loads_from_package_data() -> None:
         ("How long is the probation of newly hired civil servants?", "公务员"),
         ("Who pays the stamp tax on securities transactions?", "证券"),
         ("Which body was in charge of product quality supervision nationwide?", "主管"),
+        ("How long must a draft regulation be open for public comment?", "征求意见"),
     ],
 )
 def test_english_phrase_names_its_chinese_term(question: str, term: str) -> None:
