@@ -682,3 +682,24 @@ def test_a_year_the_question_names_picks_that_version_of_a_named_title(tmp_path:
     ]
     # A year no version is of leaves them all.
     assert len(retriever.named_documents("2010年的《示范商用密码条例》所称商用密码是指什么？")[0]) == 2
+
+
+def test_a_description_lifts_the_titles_near_it_though_it_singles_out_none(
+    tmp_path: Path, use_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {
+        "soil": "# 山东省水土保持条例\n\n第十八条 禁止在二十五度以上陡坡地开垦种植农作物。",
+        "water": "# 山东省水污染防治条例\n\n第十条 禁止向水体排放油类。",
+        "roads": "# 山东省公路路政管理条例\n\n第五条 公路路政管理工作由交通运输主管部门负责。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    retriever = assistant.retriever
+    query = assistant.prepare("Does Shandong's soil and water conservation regulation allow crops on steep slopes?")
+    named = retriever._named_documents(query.text)
+    similarity = retriever._title_vectors @ query.vector
+    with_description = retriever._document_bonus(query, named, similarity)
+    monkeypatch.setattr(retrieve_module, "described_documents", lambda question, names=None: [])
+    without = retriever._document_bonus(query, named, similarity)
+    soil = retriever._doc_ids.index("soil")
+    assert with_description[soil] > without[soil]
+    assert np.all(with_description >= without)

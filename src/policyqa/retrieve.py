@@ -346,6 +346,10 @@ class Retriever:
         a library, "what does Zhejiang require" must look at Zhejiang's regulations.
         """
         bonus = self.settings.title_weight * np.maximum(0.0, title_similarity - self.settings.title_floor)
+        if described := described_documents(query.text):
+            # A description that singles out no title still says which titles are near what is asked.
+            near = (self._title_vectors @ self._name_vectors(described).T).max(axis=1)
+            bonus = np.maximum(bonus, self.settings.title_weight * np.maximum(0.0, near - self.settings.title_floor))
         if self._centroids is not None:
             closeness = self._centroids @ query.vector
             bonus += self.settings.centroid_weight * np.maximum(0.0, closeness - self.settings.centroid_floor)
