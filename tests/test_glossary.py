@@ -69,5 +69,7 @@ def test_a_term_of_the_ise_family_is_found_in_any_of_its_forms_and_spellings() -
         assert "科技成果转化" in chinese_terms(f"What was the rate of {said} research results?"), said
     # The form the question uses is the phrase it gives back.
     assert ("commercialised", ("科技成果转化",)) in phrases_with_terms("How were the results commercialised?")
-    # Another word that merely begins alike is no form of the term.
+    # Another word that merely begins alike is no form of the term; a word that merely ends in -ise
+    # ("enterprise") is no verb's, and keeps its number.
     assert "科技成果转化" not in chinese_terms("What did the commercial bank report?")
+    assert "民营经济" not in chinese_terms("What does a private enterprise owe?")

@@ -29,8 +29,9 @@ def load_glossary() -> tuple[GlossaryEntry, ...]:
 
 
 # A word of the -ise/-ize family in any of its forms: "commercialisation", "commercialising",
-# "commercialized" are one term.
-_IZE_FAMILY = re.compile(r"i[sz](?:ation|ing|ed|e)$")
+# "commercialized" are one term. Only a derived form says it is of the family: "enterprise" ends
+# in -ise and is no verb's.
+_IZE_FAMILY = re.compile(r"i[sz](?:ation|ing|ed)$")
 
 
 def _any_form(phrase: str) -> str:
