@@ -338,7 +338,7 @@ def title_has_ending(title: str, endings: tuple[str, ...]) -> bool:
 
 
 # The country's name that opens national titles, left out when a question writes a title.
-_COUNTRY_PREFIX = "中华人民共和国"
+COUNTRY_PREFIX = "中华人民共和国"
 # A written title is at least this long: 民法典, 公司法.
 _MIN_WRITTEN_TITLE = 3
 _MAX_WRITTEN_TITLE = 60
@@ -358,14 +358,14 @@ class WrittenTitles:
         self._positions: dict[str, list[int]] = {}
         for position, title in enumerate(titles):
             bare = _TRAILING_NOTE.sub("", title)
-            for form in {title, bare, bare.removeprefix(_COUNTRY_PREFIX)}:
+            for form in {title, bare, bare.removeprefix(COUNTRY_PREFIX)}:
                 if _MIN_WRITTEN_TITLE <= len(form) <= _MAX_WRITTEN_TITLE and not form.isascii():
                     self._positions.setdefault(form, []).append(position)
         self._finals = frozenset(form[-1] for form in self._positions)
 
     def find(self, question: str) -> list[list[int]]:
         """For each title the question writes outside 《》, the positions of the documents bearing it."""
-        text = _QUOTED.sub(lambda m: " " * len(m.group(0)), question)
+        text = _QUOTED.sub(_blanked, question)
         found: list[tuple[int, int]] = []
         for end in range(_MIN_WRITTEN_TITLE, len(text) + 1):
             if text[end - 1] not in self._finals:

@@ -49,7 +49,7 @@ from .figures import (
 from .glossary import phrases_with_terms
 from .index import LoadedIndex
 from .lexical import counted_nouns, is_noun, nouns, nouns_asked_for, one_character_headed, word_parts, words_jieba_lacks
-from .named import KIND_CUES, KIND_WORDS, document_names
+from .named import COUNTRY_PREFIX, KIND_CUES, KIND_WORDS, document_names
 from .places import places_named
 from .text import is_cjk
 from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, Passage, Query, Verdict
@@ -510,9 +510,6 @@ def _defines_term_asked(query: Query, text: str) -> bool:
     return any((term := defined_term(s)) and term in renderings for s in text.split("。"))
 
 
-_STATE_PREFIX = "中华人民共和国"
-
-
 def _carries(title: str, name: str) -> bool:
     """Whether a title is a Chinese name's document: the name within it or it within the name, 中华人民共和国 aside.
 
@@ -520,7 +517,7 @@ def _carries(title: str, name: str) -> bool:
     最高人民法院关于审理拒不执行判决、裁定刑事案件适用法律若干问题的解释): their subject, between 关于 and
     的, must be within the title, and the title must end in their kind.
     """
-    title, name = title.removeprefix(_STATE_PREFIX), name.removeprefix(_STATE_PREFIX)
+    title, name = title.removeprefix(COUNTRY_PREFIX), name.removeprefix(COUNTRY_PREFIX)
     if not title:
         return False
     if name in title or title in name:
@@ -566,7 +563,7 @@ def _is_pointed_at(best: Passage, named: Sequence[str], found: Collection[str] =
     chinese = [n for n in named if is_cjk(n[0])]
     if chinese:
         return any(_carries(best.title, n) for n in chinese)
-    title = best.title.removeprefix(_STATE_PREFIX)
+    title = best.title.removeprefix(COUNTRY_PREFIX)
     # An English name the dictionary renders whole ("Civil Code": 民法典) is compared as a Chinese one.
     rendered = [w for n in named for w in chinese_for(n, 20)]
     if rendered:
