@@ -216,6 +216,11 @@ def _ion_verb_keys(noun: str) -> list[str]:
     return keys + ([_stem(noun[:-6] + "er")] if noun.endswith("ration") else [])
 
 
+def _ment_verb_key(noun: str) -> str | None:
+    """The key of the verb a noun in -ment comes from: "reimbursement" → "reimburse", "judgment" → "judge"."""
+    return _stem(noun[:-4]) if noun.endswith("ment") and len(noun) >= _ION_NOUN_CHARS else None
+
+
 def _ility_adjective_key(noun: str) -> str | None:
     """The key of the adjective a noun in -ility comes from: "accessibility" → "accessible", "liability" → "liable"."""
     return _stem(noun[:-5] + "le") if noun.endswith("ility") and len(noun) >= _ION_NOUN_CHARS else None
@@ -464,6 +469,11 @@ class CedictDictionary:
             # gives 污染, "to register" 注册): the verb's words follow the noun's own.
             verb_words = next((v for k in _ion_verb_keys(base) if (v := self._index.get(k))), None)
             if verb_words:
+                found = " ".join(dict.fromkeys([*(found or "").split(), *verb_words.split()]))
+        if len(words) == 1 and (verb := _ment_verb_key(_base(words[0]))):
+            # A noun in -ment likewise ("reimbursement", "procurement" have no entry; "establishment"
+            # only 机关, where "to establish" gives 建立, 设立): its verb's words follow its own.
+            if verb_words := self._index.get(verb):
                 found = " ".join(dict.fromkeys([*(found or "").split(), *verb_words.split()]))
         if len(words) == 1 and (adjective := _ility_adjective_key(_base(words[0]))):
             # Likewise a noun in -ility under its adjective ("accessibility": 亲和力 alone, where

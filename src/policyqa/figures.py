@@ -40,7 +40,8 @@ RELATIVE_DAY = re.compile(
 _NOT_WHICH = r"(?:is|are|was|were|do|does|did|to|of|for|on|in|the|happens?|must|can|may|should|will)"
 _MONEY_NOUNS = "经费|资金|费用|补贴|补助|奖金|罚款|税款|工资|价格"
 ASKS_MONEY = re.compile(
-    rf"\bhow much\b(?!\s+(?:time|longer|(?:advance\s+|prior\s+)?notice))"
+    # "By how much can it be extended" asks the size of a change, whose kind its verb says.
+    rf"(?<!\bby )\bhow much\b(?!\s+(?:time|longer|(?:advance\s+|prior\s+)?notice))"
     rf"|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
     rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少|几何|多大|多高)|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)",
     re.I,

@@ -48,7 +48,16 @@ from .figures import (
 )
 from .glossary import phrases_with_terms
 from .index import LoadedIndex
-from .lexical import counted_nouns, is_noun, nouns, nouns_asked_for, one_character_headed, word_parts, words_jieba_lacks
+from .lexical import (
+    counted_nouns,
+    is_noun,
+    nouns,
+    nouns_asked_for,
+    one_character_headed,
+    term_tokens,
+    word_parts,
+    words_jieba_lacks,
+)
 from .named import COUNTRY_PREFIX, KIND_CUES, KIND_WORDS, document_names
 from .places import places_named
 from .text import is_cjk
@@ -96,7 +105,8 @@ _ASKING_WORDS = frozenset(
     "哪些 什么 怎么 怎样 如何 多少 多长 多久 多大 多高 多远 是否 有没有 为什么 "
     "规定 要求 应当 可以 主要 具体 哪个 哪里 哪种 几个 今年 现在 目前 "
     "情况 问题 方面 内容 有关 相关 关于 政策 措施 办法 方式 "
-    "界定 定义 含义 概念 意思".split()  # asking what a term means
+    "界定 定义 含义 概念 意思 "  # asking what a term means
+    "幅度 现行".split()  # asking how far a figure ranges; which version of a text (the one in force)
 )
 # A word that opens with an interrogative asks too: 多长时间, 多少钱, 什么时候, 哪些方面, 几年.
 _ASKING_OPENINGS = ("多长", "多少", "多久", "多大", "什么", "哪", "几", "怎")
@@ -241,6 +251,8 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     skipped.update(_WHICH_LAW_WORDS)
     # Authors cited ("the Bai et al. paper": 白族 is an ethnic group) name no thing the text must say.
     skipped.update(w.lower() for w in _CITED_AUTHORS.findall(question))
+    # "The Company Law (2018 amendment)", "the 2012 text": which version of a document, no thing in it.
+    skipped.update(m.lower() for m in _VERSION_WORDS.findall(question))
     # "subject to" says what applies to a thing, and names none.
     if re.search(r"\bsubject to\b", question, re.I):
         skipped.add("subject")
@@ -331,6 +343,10 @@ def _usual_nouns(english: str, renderings: Sequence[str], by_tags: bool = False)
     named_thing = not by_tags and (" " in english or english.endswith(_NOUN_ENDINGS))
     as_nouns = usual if named_thing else [r for r in usual if is_noun(r)]
     return as_nouns if 2 * len(as_nouns) > len(usual) else []
+
+
+# A word that says which version of a document, after its year: "2018 amendment", "2012 text".
+_VERSION_WORDS = re.compile(r"\b(?:19|20)\d{2}\s+(amendments?|revisions?|texts?|versions?|editions?)\b", re.I)
 
 
 # Words that bound a figure ("the minimum registered capital", "the cap on a bid bond"): a text
@@ -465,7 +481,11 @@ def unmentioned_in_document(
         and not any(w in name for name in named)
         and not _place_in(w, whole)
     ]
-    return title, [w for w in dict.fromkeys(words) if w not in whole and not _parts_in_a_row(w, whole)]
+    return title, [
+        w
+        for w in dict.fromkeys(words)
+        if w not in whole and not _parts_in_a_row(w, whole) and not _abbreviated_in(w, whole)
+    ]
 
 
 def _place_in(word: str, text: str) -> bool:
@@ -482,6 +502,24 @@ def _parts_in_a_row(word: str, text: str) -> bool:
     parts = word_parts(word)
     gap = f".{{0,{_PARTS_GAP}}}"
     return bool(parts) and re.search(gap.join(map(re.escape, parts)), text) is not None
+
+
+# An abbreviation's characters stand in its full form this far apart at most: 监管 of 监督管理.
+_ABBREVIATION_GAP = 2
+_MIN_ABBREVIATION_CHARS = 3
+
+
+def _abbreviated_in(word: str, text: str) -> bool:
+    """Whether a Chinese word of three characters or more is an abbreviation of words in ``text``.
+
+    Chinese shortens a compound by keeping a character of each of its words: 监管部门 is
+    监督管理部门, 科技成果 科学技术成果. The word's characters in order, each at most
+    ``_ABBREVIATION_GAP`` characters after the one before, find its full form.
+    """
+    if len(word) < _MIN_ABBREVIATION_CHARS:
+        return False
+    gap = f".{{0,{_ABBREVIATION_GAP}}}"
+    return re.search(gap.join(map(re.escape, word)), text) is not None
 
 
 def _defines_term_asked(query: Query, text: str) -> bool:
@@ -663,15 +701,20 @@ def unsupported_reason(
     asking = asks.search(query.text) if query.chinese else None
     part_end = _PART_END.search(query.text, asking.end()) if asking else None
     figure_part = query.text[: part_end.end()] if part_end else None
-    terms = sorted(
-        {
-            t
-            for t in query.own_tokens
-            if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t) and (figure_part is None or t in figure_part)
-        }
-    )
-    weights = index.lexical.idf(terms)
-    total = float(weights.sum())
+    if query.chinese:
+        terms = sorted(
+            {
+                t
+                for t in query.own_tokens
+                if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t) and (figure_part is None or t in figure_part)
+            }
+        )
+        groups = [((t,),) for t in terms]
+    else:
+        groups = _glossary_groups(query, asks)
+    tokens = sorted({t for group in groups for alternative in group for t in alternative})
+    idf = dict(zip(tokens, index.lexical.idf(tokens).tolist(), strict=True)) if tokens else {}
+    total = sum(max(sum(idf[t] for t in alternative) for alternative in group) for group in groups)
     # "What is the lowest wage …": 不得低于…工资的80% gives it as a share of the wage named.
     noun = sum_noun_asked(query.text) if not query.chinese else None
     share_of = [r for r in chinese_for(noun, 20) if r in _SUM_WORDS or len(r) > 1] if noun else []
@@ -701,10 +744,35 @@ def unsupported_reason(
                 continue  # a fine, where a daily fine is asked for
             if counted and not any(noun in window or _counts_by(measure, sentence) for measure, noun in counted):
                 continue  # a number of classes, where a number of pupils is asked for
-            covered = sum(w for t, w in zip(terms, weights, strict=True) if t in window)
+            covered = sum(
+                max(sum(idf[t] for t in alternative if t in window) for alternative in group) for group in groups
+            )
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _glossary_groups(query: Query, asks: re.Pattern[str]) -> list[tuple[tuple[str, ...], ...]]:
+    """An English question's glossary terms, those of one phrase as one group of alternatives (their tokens).
+
+    "University" is 高校, 高等学校 or 高等院校: a sentence saying one of them says all the phrase
+    does, and the phrase weighs as its heaviest term, not as the three together.
+    """
+    own = set(query.own_tokens)  # the glossary terms of a document's name are not among them
+    groups = []
+    for _, terms in phrases_with_terms(query.text):
+        alternatives = tuple(
+            alternative
+            for term in terms
+            if own.issuperset(tokens := term_tokens(term))
+            and (alternative := tuple(t for t in tokens if len(t) > 1 and not asks.fullmatch(t)))
+        )
+        if alternatives:
+            groups.append(alternatives)
+    grouped = {t for group in groups for alternative in group for t in alternative}
+    # Chinese words the question writes itself (《专利法》 in an English question) count alone.
+    alone = [t for t in own if len(t) > 1 and is_cjk(t[0]) and t not in grouped and not asks.fullmatch(t)]
+    return groups + [((t,),) for t in sorted(alone)]
 
 
 def _counts_by(measure: str, sentence: str) -> bool:
