@@ -56,8 +56,9 @@ ASKS_SUM_BY_NOUN = re.compile(
     re.I,
 )
 ASKS_RATE = re.compile(
-    r"\b(?:rate|percentage|percent|proportion|ratio)\b|\bwhat share\b|\bshare of\b"
-    r"|比例|比率|占比|百分之几|率(?:是|为)?多少|率有多高",
+    # An intensity (R&D, energy, carbon intensity: 研发投入强度) is a ratio to output.
+    r"\b(?:rate|percentage|percent|proportion|ratio|intensity)\b|\bwhat share\b|\bshare of\b"
+    r"|比例|比率|占比|百分之几|率(?:是|为)?多少|率有多高|强度(?:是|为)?多少",
     re.I,
 )
 # A bound on a period ("the minimum period", "the time limit") asks for it as "how long" does.
