@@ -85,10 +85,14 @@ def _openings(passages: Sequence[Passage], index: LoadedIndex) -> str:
 
     A law's year of revision stands in its legislative history (its front matter), and the
     decision a judicial interpretation implements in its preamble (根据2013年8月30日…的决定).
-    A text without articles (a paper) opens with its front matter alone.
+    A text without articles (a paper) opens with its front matter alone. The version's year
+    the document's metadata gives comes first.
     """
     parts = []
     for doc_id in dict.fromkeys(p.doc_id for p in passages):
+        # A text whose front matter was not kept still has its version's year (from its file name).
+        if isinstance(year := index.documents[doc_id].metadata.get("year"), int):
+            parts.append(f"{year}")
         rows = index.passage_rows((doc_id,))
         numbered = np.flatnonzero(index.table.article[rows] > 0)
         opening = rows[: numbered[0]] if len(numbered) else rows[index.table.of_kind("front_matter")[rows]]
