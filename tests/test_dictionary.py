@@ -330,3 +330,13 @@ def test_threads_share_one_dictionary_built_once(
     assert len(builds) == 1
     assert len(loaded) == 8
     assert all(d is loaded[0] for d in loaded)
+
+
+def test_a_noun_in_ment_has_its_verbs_words_after_its_own(cedict: CedictDictionary) -> None:
+    # "reimbursement" has no entry of its own; "to reimburse" gives 偿还.
+    assert "偿还" in cedict.chinese_for("reimbursement")
+    # "establishment" alone is 机关; "to establish" gives 建立 and 设立, after it.
+    establishment = cedict.chinese_for("establishment")
+    assert establishment[0] == "机关" and {"建立", "设立"} <= set(establishment)
+    # A root of three letters is too short to be sure of: "payment" keeps its own words (付款), not "pay"'s 工资.
+    assert "工资" not in cedict.chinese_for("payment")

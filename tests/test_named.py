@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from conftest import built_assistant, built_corpus
 
-from policyqa import Assistant
+from policyqa import Assistant, Settings
 from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
+from policyqa.index import build_index
 from policyqa.lexical import synonym_set
 from policyqa.named import (
     WrittenTitles,
@@ -703,3 +704,30 @@ def test_a_description_lifts_the_titles_near_it_though_it_singles_out_none(
     soil = retriever._doc_ids.index("soil")
     assert with_description[soil] > without[soil]
     assert np.all(with_description >= without)
+
+
+def test_a_national_issuers_description_is_looked_for_among_national_titles(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "national": "# 古树名木保护条例\n\n第二条 本条例所称古树，是指树龄100年以上的树木。",
+        "beijing": "# 北京市古树名木保护管理条例\n\n第二条 本条例所称古树，是指树龄在百年以上的树木。",
+        "zhengzhou": "# 郑州市古树名木保护条例\n\n第三条 本条例所称古树是指树龄在一百年以上的树木。",
+    }
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for stem, text in files.items():
+        (corpus / f"{stem}.txt").write_text(text, encoding="utf-8")
+    # Sidecars give the kinds a law collection's folders give.
+    (corpus / "national.meta.json").write_text('{"kind": "administrative_regulation"}')
+    (corpus / "beijing.meta.json").write_text('{"kind": "local_regulation", "region": "北京"}')
+    (corpus / "zhengzhou.meta.json").write_text('{"kind": "local_regulation", "region": "河南"}')
+    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
+    build_index(settings, use_encoder)
+    retriever = Assistant(settings, encoder=use_encoder, auto_build=False).retriever
+    titles = [retriever.index.documents[d].title for d in retriever._doc_ids]
+    described = "the State Council regulation on protecting ancient and famous trees"
+    similarity = np.sort(_similarity(retriever, use_encoder, described))
+    # A city's regulation of the same subject lies as near as the national one.
+    assert similarity[-1] - similarity[-2] < DESCRIBED_TITLE_SEPARATION
+    assert _lifted(retriever, titles, f"How does {described} define an ancient tree?") == ["古树名木保护条例"]

@@ -15,6 +15,7 @@ from policyqa.index import build_index
 from policyqa.types import SearchFilter
 from policyqa.verify import (
     NO_FIGURE,
+    _abbreviated_in,
     _agent_forms,
     _carries,
     _names_unrendered,
@@ -93,6 +94,10 @@ def test_places_are_recognised_in_both_languages() -> None:
         # How often: times in a period.
         ("How often must the property manager run fire inspections?", "frequency"),
         ("消防设施的检测频次是怎样规定的？", "frequency"),
+        # "By how much" asks the size of a change: here of a period, not a sum.
+        ("How long does the institution have, and by how much can that be extended?", "duration"),
+        # An intensity is a ratio (研发投入强度 6.73%).
+        ("What was Shanghai's R&D investment intensity in 2023?", "rate"),
     ],
 )
 def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
@@ -778,3 +783,49 @@ def test_a_chinese_sum_must_be_of_the_noun_asked_for(tmp_path: Path, use_encoder
 def test_words_that_say_who_wrote_the_paper_name_no_thing(question: str) -> None:
     text = "合肥坚持省级顶层设计赋能、市域实践落地。"
     assert all(not thing.startswith(("colleagues", "co-authors")) for thing in _things_unrendered(question, [], text))
+
+
+def test_an_abbreviation_is_found_in_its_full_form() -> None:
+    # 监管部门 is 监督管理部门; 科技成果 is 科学技术成果.
+    assert _abbreviated_in("监管部门", "市场监督管理部门应当在十个工作日内复查。")
+    assert _abbreviated_in("科技成果", "对完成科学技术成果的人员给予奖励。")
+    # Characters scattered further apart, or a two-character word, are no abbreviation.
+    assert not _abbreviated_in("监管部门", "监督工作由管理委员会的下属部门负责。")
+    assert not _abbreviated_in("口号", "出口商品的编号")
+
+
+def test_a_documents_version_and_a_verb_in_s_name_no_thing() -> None:
+    article = "第二十二条 棉花经销商对检验结果有异议的，可以自收到检验结果之日起5日内申请复检。"
+    # "2018 amendment" says which version; "disputes" between a noun and a determiner is a verb.
+    question = "Under the 2018 amendment, if a cotton dealer disputes an inspection result, how long does it have?"
+    assert _things_unrendered(question, [], article) == []
+    # As a noun, the same word is a thing the article never renders.
+    assert [t.split(" (")[0] for t in _things_unrendered("How are disputes over cotton handled?", [], article)] == [
+        "disputes"
+    ]
+
+
+def test_a_documents_version_year_counts_where_its_text_gives_none(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {"示范古树条例(2025-01-25)": "# 示范古树条例\n\n第二条 本条例所称古树，是指树龄100年以上的树木。"}
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    assert _reason(assistant, "2025年的《示范古树条例》所称古树是指什么？") is None
+    assert _reason(assistant, "2019年的《示范古树条例》所称古树是指什么？") == "the passages give nothing for 2019"
+
+
+def test_a_papers_authors_named_in_a_figure_question_say_nothing_of_the_figure(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "paper.txt").write_text(
+        "# 示范融合论文\n\n白雪洁, 陈晓英, 宋培\n\n融合需要政策支持。各地探索了不同模式。\n\n"
+        "浙江规定省级重大科技项目中企业牵头比例不低于80%。\n\n北京的研发投入较高。",
+        encoding="utf-8",
+    )
+    (corpus / "paper.meta.json").write_text(
+        '{"kind": "paper", "authors": ["白雪洁", "陈晓英", "宋培"]}', encoding="utf-8"
+    )
+    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
+    build_index(settings, use_encoder)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    assert _reason(assistant, "白雪洁、陈晓英和宋培的论文里，浙江的比例是多少？") is None

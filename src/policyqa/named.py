@@ -49,6 +49,13 @@ _TITLED = re.compile(
 _LOWER = re.compile(
     r"\bthe\s+((?:(?!(?i:the|and|or|law|code|regulations?)\b)[A-Za-z][\w'’-]*\s+){1,6}(?:law|code|regulations?))\b"
 )
+# Issuers whose documents are national: the State Council, the NPC, the supreme court and
+# procuratorate, a ministry of the State Council, the Party's Central Committee.
+NATIONAL_ISSUER = re.compile(
+    r"\b(?:State Council|National People's Congress(?: Standing Committee)?|NPC(?: Standing Committee)?"
+    r"|Supreme People's (?:Court|Procuratorate)|Ministry of [A-Z]\w+(?: [A-Z]\w+)*|(?:CPC )?Central Committee"
+    r"|[Nn]ational|[Cc]entral [Gg]overnment)(?:'s|’s)?(?=\s|$)"
+)
 # Words that open a capitalised run without being part of the name, and lower-case words that make
 # "the … law" a phrase about laws in general ("the relevant law", "the same law").
 _OPENERS = frozenset(
@@ -138,7 +145,8 @@ def document_names(question: str) -> list[str]:
         issued = max((i + 1 for i, w in enumerate(words[:-1]) if w.endswith(("'s", "’s"))), default=0)
         # "Special Economic Zone" is a kind of place (经济特区), as a city is: "the Shantou Special
         # Economic Zone regulation" gives no subject.
-        kept = " ".join(words[issued:-1]).replace(_SPECIAL_ZONE, " ").split()
+        # A national issuer is no subject either: "the State Council regulation on …" is described.
+        kept = NATIONAL_ISSUER.sub(" ", " ".join(words[issued:-1]).replace(_SPECIAL_ZONE, " ")).split()
         subject = [w for w in kept if not places_named(w)]
         if subject and words[0].lower() not in _GENERIC and not any(w in _GENERIC_INSIDE for w in subject):
             found.append((match.start(1), match.end(1), match.group(1)))

@@ -266,6 +266,9 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     for phrase, terms in phrases_with_terms(question):
         if any(term in text for term in terms):
             skipped.update([phrase, *phrase.split()])
+    # "If a cotton dealer disputes an inspection result": a word in -s between a noun and a
+    # determiner is a verb (it asks what may be done), whatever its dictionary senses.
+    skipped.update(m.lower() for m in _VERB_BY_POSITION.findall(question))
     phrases = list(dict.fromkeys(english_phrases(question)))
     missing = []
     # A pair of words may name one thing ("minimum wage": 最低工资, where "minimum" renders 最低点,
@@ -349,6 +352,15 @@ def _usual_nouns(english: str, renderings: Sequence[str], by_tags: bool = False)
     return as_nouns if 2 * len(as_nouns) > len(usual) else []
 
 
+# A word in -s after a word that is no determiner, preposition or asking word, and before a
+# determiner: "dealer disputes an", "company appeals the" (not "what fees the", "the fines the").
+_VERB_BY_POSITION = re.compile(
+    r"\b(?!(?:the|a|an|what|which|whose|how|of|for|on|in|to|by|with|about|under|from|at|into|over|between"
+    r"|against|during|within|without|per|and|or|its|their|any|all|no)\b)[a-z]+\s+"
+    # Not "that", "these", "those": "tigers that cause damage" is a noun and its relative clause.
+    r"([a-z]+[^s\W]s)\s+(?:the|a|an|its|their|his|her|this|any|some)\b",
+    re.I,
+)
 # A word that says which version of a document, after its year: "2018 amendment", "2012 text".
 _VERSION_WORDS = re.compile(r"\b(?:19|20)\d{2}\s+(amendments?|revisions?|texts?|versions?|editions?)\b", re.I)
 
@@ -737,7 +749,7 @@ def unsupported_reason(
             # that heads a list (有下列情形之一的，处…罚款：) is about its items.
             before = index.sentences[rows[i - 1]].text if i else ""
             items = _LIST_HEAD.search(sentence) and "".join(index.sentences[r].text for r in rows[i + 1 :])
-            window = f"{passage.title} {passage.section} {before}{sentence}{items or ''}"
+            window = f"{passage.title} {_authors(passage, index)} {passage.section} {before}{sentence}{items or ''}"
             if as_share and not any(r in sentence for r in share_of):
                 continue  # a share of something else than the sum asked for
             if sum_noun and sum_noun not in f"{before}{sentence}{items or ''}":
@@ -754,6 +766,15 @@ def unsupported_reason(
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _authors(passage: Passage, index: LoadedIndex) -> str:
+    """The authors of a passage's document, as its metadata gives them.
+
+    "白雪洁等人的论文…比例是多少？" names the paper by its authors: their names say nothing of the figure.
+    """
+    authors = index.documents[passage.doc_id].metadata.get("authors")
+    return " ".join(a for a in authors if isinstance(a, str)) if isinstance(authors, list) else ""
 
 
 def _glossary_groups(query: Query, asks: re.Pattern[str]) -> list[tuple[tuple[str, ...], ...]]:
