@@ -470,10 +470,10 @@ class CedictDictionary:
             verb_words = next((v for k in _ion_verb_keys(base) if (v := self._index.get(k))), None)
             if verb_words:
                 found = " ".join(dict.fromkeys([*(found or "").split(), *verb_words.split()]))
-        if len(words) == 1 and (verb := _ment_verb_key(_base(words[0]))):
+        if len(words) == 1 and (ment_verb := _ment_verb_key(_base(words[0]))):
             # A noun in -ment likewise ("reimbursement", "procurement" have no entry; "establishment"
             # only 机关, where "to establish" gives 建立, 设立): its verb's words follow its own.
-            if verb_words := self._index.get(verb):
+            if verb_words := self._index.get(ment_verb):
                 found = " ".join(dict.fromkeys([*(found or "").split(), *verb_words.split()]))
         if len(words) == 1 and (adjective := _ility_adjective_key(_base(words[0]))):
             # Likewise a noun in -ility under its adjective ("accessibility": 亲和力 alone, where

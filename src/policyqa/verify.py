@@ -717,6 +717,7 @@ def unsupported_reason(
     asking = asks.search(query.text) if query.chinese else None
     part_end = _PART_END.search(query.text, asking.end()) if asking else None
     figure_part = query.text[: part_end.end()] if part_end else None
+    groups: list[tuple[tuple[str, ...], ...]]
     if query.chinese:
         terms = sorted(
             {
