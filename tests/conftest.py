@@ -6,6 +6,7 @@ tests that change an index or a corpus work on copies under ``tmp_path``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import zlib
@@ -89,20 +90,34 @@ def policy_texts() -> Path:
 needs_policy_texts = pytest.mark.usefixtures("policy_texts")
 
 
-def built_corpus(tmp_path: Path, encoder: Encoder, files: dict[str, str], **settings: object) -> Settings:
-    """A corpus of ``files`` (name stem -> text) under ``tmp_path``, indexed with ``encoder``; its settings."""
+def built_corpus(
+    tmp_path: Path,
+    encoder: Encoder,
+    files: dict[str, str],
+    metadata: dict[str, dict[str, object]] | None = None,
+    **settings: object,
+) -> Settings:
+    """A corpus of ``files`` (name stem -> text) under ``tmp_path``, indexed with ``encoder``; its settings.
+
+    ``metadata`` (name stem -> fields) is written as sidecars, as a law collection's folders give
+    kinds and regions.
+    """
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for stem, text in files.items():
         (corpus / f"{stem}.txt").write_text(f"{text}\n", encoding="utf-8")
+    for stem, fields in (metadata or {}).items():
+        (corpus / f"{stem}.meta.json").write_text(json.dumps(fields, ensure_ascii=False), encoding="utf-8")
     built = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index", **settings)  # type: ignore[arg-type]
     build_index(built, encoder)
     return built
 
 
-def built_assistant(tmp_path: Path, encoder: Encoder, files: dict[str, str]) -> Assistant:
-    """An assistant over a corpus of ``files`` (``built_corpus``), with ``encoder``."""
-    return Assistant(built_corpus(tmp_path, encoder, files), encoder=encoder, auto_build=False)
+def built_assistant(
+    tmp_path: Path, encoder: Encoder, files: dict[str, str], metadata: dict[str, dict[str, object]] | None = None
+) -> Assistant:
+    """An assistant over a corpus of ``files`` (``built_corpus``, with ``metadata`` sidecars), with ``encoder``."""
+    return Assistant(built_corpus(tmp_path, encoder, files, metadata), encoder=encoder, auto_build=False)
 
 
 def squash(text: str) -> str:

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from conftest import built_assistant, built_corpus
 
-from policyqa import Assistant, Settings
+from policyqa import Assistant
 from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
-from policyqa.index import build_index
 from policyqa.lexical import synonym_set
 from policyqa.named import (
     WrittenTitles,
@@ -714,17 +713,13 @@ def test_a_national_issuers_description_is_looked_for_among_national_titles(
         "beijing": "# 北京市古树名木保护管理条例\n\n第二条 本条例所称古树，是指树龄在百年以上的树木。",
         "zhengzhou": "# 郑州市古树名木保护条例\n\n第三条 本条例所称古树是指树龄在一百年以上的树木。",
     }
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for stem, text in files.items():
-        (corpus / f"{stem}.txt").write_text(text, encoding="utf-8")
     # Sidecars give the kinds a law collection's folders give.
-    (corpus / "national.meta.json").write_text('{"kind": "administrative_regulation"}')
-    (corpus / "beijing.meta.json").write_text('{"kind": "local_regulation", "region": "北京"}')
-    (corpus / "zhengzhou.meta.json").write_text('{"kind": "local_regulation", "region": "河南"}')
-    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
-    build_index(settings, use_encoder)
-    retriever = Assistant(settings, encoder=use_encoder, auto_build=False).retriever
+    kinds: dict[str, dict[str, object]] = {
+        "national": {"kind": "administrative_regulation"},
+        "beijing": {"kind": "local_regulation", "region": "北京"},
+        "zhengzhou": {"kind": "local_regulation", "region": "河南"},
+    }
+    retriever = built_assistant(tmp_path, use_encoder, files, kinds).retriever
     titles = [retriever.index.documents[d].title for d in retriever._doc_ids]
     described = "the State Council regulation on protecting ancient and famous trees"
     similarity = np.sort(_similarity(retriever, use_encoder, described))

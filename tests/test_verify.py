@@ -815,17 +815,10 @@ def test_a_documents_version_year_counts_where_its_text_gives_none(tmp_path: Pat
 def test_a_papers_authors_named_in_a_figure_question_say_nothing_of_the_figure(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "paper.txt").write_text(
-        "# 示范融合论文\n\n白雪洁, 陈晓英, 宋培\n\n融合需要政策支持。各地探索了不同模式。\n\n"
-        "浙江规定省级重大科技项目中企业牵头比例不低于80%。\n\n北京的研发投入较高。",
-        encoding="utf-8",
-    )
-    (corpus / "paper.meta.json").write_text(
-        '{"kind": "paper", "authors": ["白雪洁", "陈晓英", "宋培"]}', encoding="utf-8"
-    )
-    settings = Settings(corpus_dirs=(corpus,), index_dir=tmp_path / "index")
-    build_index(settings, use_encoder)
-    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    files = {
+        "paper": "# 示范融合论文\n\n白雪洁, 陈晓英, 宋培\n\n融合需要政策支持。各地探索了不同模式。\n\n"
+        "浙江规定省级重大科技项目中企业牵头比例不低于80%。\n\n北京的研发投入较高。"
+    }
+    paper: dict[str, dict[str, object]] = {"paper": {"kind": "paper", "authors": ["白雪洁", "陈晓英", "宋培"]}}
+    assistant = built_assistant(tmp_path, use_encoder, files, paper)
     assert _reason(assistant, "白雪洁、陈晓英和宋培的论文里，浙江的比例是多少？") is None

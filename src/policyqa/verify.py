@@ -516,8 +516,12 @@ _PARTS_GAP = 2
 def _parts_in_a_row(word: str, text: str) -> bool:
     """Whether a Chinese compound's parts stand in ``text`` in order, at most ``_PARTS_GAP`` characters apart."""
     parts = word_parts(word)
-    gap = f".{{0,{_PARTS_GAP}}}"
-    return bool(parts) and re.search(gap.join(map(re.escape, parts)), text) is not None
+    return bool(parts) and _in_order(parts, text, _PARTS_GAP)
+
+
+def _in_order(pieces: Sequence[str], text: str, gap: int) -> bool:
+    """Whether ``pieces`` stand in ``text`` in order, each at most ``gap`` characters after the one before."""
+    return re.search(f".{{0,{gap}}}".join(map(re.escape, pieces)), text) is not None
 
 
 # An abbreviation's characters stand in its full form this far apart at most: 监管 of 监督管理.
@@ -532,10 +536,7 @@ def _abbreviated_in(word: str, text: str) -> bool:
     监督管理部门, 科技成果 科学技术成果. The word's characters in order, each at most
     ``_ABBREVIATION_GAP`` characters after the one before, find its full form.
     """
-    if len(word) < _MIN_ABBREVIATION_CHARS:
-        return False
-    gap = f".{{0,{_ABBREVIATION_GAP}}}"
-    return re.search(gap.join(map(re.escape, word)), text) is not None
+    return len(word) >= _MIN_ABBREVIATION_CHARS and _in_order(word, text, _ABBREVIATION_GAP)
 
 
 def _defines_term_asked(query: Query, text: str) -> bool:
@@ -740,6 +741,7 @@ def unsupported_reason(
     sum_noun = chinese_sum_noun(query.text) if query.chinese else None
     for passage in passages:
         rows = passage.sentence_rows
+        authors = _authors(passage, index)
         for i, row in enumerate(rows):
             sentence = index.sentences[row].text
             as_share = not figure.search(sentence)
@@ -750,7 +752,7 @@ def unsupported_reason(
             # that heads a list (有下列情形之一的，处…罚款：) is about its items.
             before = index.sentences[rows[i - 1]].text if i else ""
             items = _LIST_HEAD.search(sentence) and "".join(index.sentences[r].text for r in rows[i + 1 :])
-            window = f"{passage.title} {_authors(passage, index)} {passage.section} {before}{sentence}{items or ''}"
+            window = f"{passage.title} {authors} {passage.section} {before}{sentence}{items or ''}"
             if as_share and not any(r in sentence for r in share_of):
                 continue  # a share of something else than the sum asked for
             if sum_noun and sum_noun not in f"{before}{sentence}{items or ''}":
