@@ -501,3 +501,29 @@ def test_a_laws_purpose_article_yields_unless_the_question_asks_its_purpose(
     assert penalised[competent]["第六条"] == pytest.approx(plain[competent]["第六条"])
     # A question about the regulation's purpose is answered there.
     assert penalised[purpose]["第一条"] == pytest.approx(plain[purpose]["第一条"])
+
+
+def test_the_singled_out_documents_title_terms_tell_none_of_its_passages_apart(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    """深度融合 and 产业创新 name the paper asked about; the passage that answers repeats neither."""
+    paper = (
+        "科技创新和产业创新深度融合的政策需求与实践路径\n\n"
+        "一、问题的提出\n\n推动科技创新和产业创新深度融合是建设现代化产业体系的迫切需要，本文研究科技创新和产业创新深度融合的政策需求。\n\n"
+        "二、深度融合的内涵\n\n科技创新和产业创新深度融合的内涵包括主体融合、要素融合和制度融合，深度融合需要政策支持。\n\n"
+        "三、深度融合的堵点\n\n科技成果转化率低是突出问题。2024年，中国科技成果转化率为30%左右，远低于发达国家50%—70%的水平。"
+    )
+    law = (
+        "中华人民共和国促进科技成果转化法\n\n第一条 为了促进科技成果转化为现实生产力，制定本法。\n\n"
+        "第二条 科技成果转化应当尊重市场规律。"
+    )
+    files = {"paper": paper, "law": law}
+    settings = built_corpus(tmp_path, use_encoder, files, {"paper": {"kind": "paper"}}, chunk_chars=80)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    question = (
+        "According to the paper on the deep integration of sci-tech and industrial innovation, "
+        "what is China's rate of converting S&T achievements?"
+    )
+    assert {"深度融合", "产业创新"} <= set(assistant.prepare(question).glossary_terms)
+    best = assistant.search(question, k=3).passages[0]
+    assert "30%左右" in best.text
