@@ -157,6 +157,15 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             "Under the State Council's 2017 regulation restricting government office buildings, may agencies borrow?",
             ["State Council's regulation restricting government office buildings"],
         ),
+        (  # a subject lists its parts; a comma that opens no list ends it
+            "What period do SAMR's rules on repair, replacement and return of cars require?",
+            ["SAMR's rules on repair replacement and return of cars"],
+        ),
+        ("Under Henan's regulation on land use, may local governments sell land?", ["Henan's regulation on land use"]),
+        (  # what the document is for stands inside its subject
+            "How does the State Council regulation on iodizing salt to eliminate iodine deficiency define it?",
+            ["State Council regulation on iodizing salt to eliminate iodine deficiency"],
+        ),
     ],
 )
 def test_documents_described_by_issuer_kind_and_subject(question: str, described: list[str]) -> None:

@@ -199,13 +199,16 @@ _SUBJECT_LINK = r"(on|of|for|governing|concerning|restricting|regulating|promoti
 _LEVEL_WORDS = frozenset("provincial municipal city local regional county prefectural".split())
 _LEVEL = r"(?:(?:" + "|".join(sorted(_LEVEL_WORDS)) + r")\s+)?"
 _DESCRIBED = re.compile(
-    rf"{_ISSUER}{_LEVEL}{_KINDS}\s+{_SUBJECT_LINK}\s+((?:[a-z][\w'’-]*+)(?:\s+[a-z][\w'’-]*+){{0,7}})"
+    rf"{_ISSUER}{_LEVEL}{_KINDS}\s+{_SUBJECT_LINK}\s+((?:[a-z][\w'’-]*+)(?:,?\s+[a-z][\w'’-]*+){{0,7}})"
 )
+# A subject may list its parts ("repair, replacement and return of household cars"): a comma
+# continues it only into a list of single words that "and" or "or" closes.
+_LISTED = re.compile(r"(?:[a-z][\w'’-]*+,\s+)*[a-z][\w'’-]*+,?\s+(?:and|or)\s")
 # "Zhejiang's patent regulation": the subject stands before the kind, after a possessive issuer.
 _DESCRIBED_BEFORE = re.compile(rf"{_ISSUER}((?:[a-z][\w-]*+\s+){{1,4}}){_KINDS}\b")
 # Words that may stand inside a subject ("transforming scientific and technological achievements",
 # "the protection of minors") but neither end it nor open it.
-_SUBJECT_LINKS = frozenset("and of the for in on".split())
+_SUBJECT_LINKS = frozenset("and or of the for in on to".split())
 _SUBJECT_STOP_WORDS = STOPWORDS | QUESTION_WORDS
 _MAX_SUBJECT_WORDS = 6
 
@@ -222,7 +225,7 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
     for match in _DESCRIBED.finditer(question):
         issuer = [w for w in _without_openers(match.group(1).split()) if not w.isdigit()]
         subject: list[str] = []
-        words = match.group(4).split()
+        words = _listed_subject(match.group(4)).split()
         for word in words[1:] if words[0] == "the" else words:
             if (word in _SUBJECT_STOP_WORDS and word not in _SUBJECT_LINKS) or len(subject) == _MAX_SUBJECT_WORDS:
                 break
@@ -246,6 +249,14 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
         if possessive and not inside and not all(w in _LEVEL_WORDS for w in subject) and description not in named:
             described.append(description)
     return list(dict.fromkeys(described))[:MAX_NAMES]
+
+
+def _listed_subject(text: str) -> str:
+    """``text`` up to its first comma that opens no list ("land use, local governments must" → "land use")."""
+    for comma in re.finditer(",", text):
+        if not _LISTED.match(text[comma.end() :].lstrip()):
+            return text[: comma.start()].replace(",", "")
+    return text.replace(",", "")
 
 
 def _without_openers(words: list[str]) -> list[str]:
