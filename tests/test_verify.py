@@ -565,6 +565,7 @@ MINIMUM_WAGE_ARTICLE = "第四十八条 国家实行最低工资保障制度。�
     [
         "According to the Bai et al. paper, what did Zhejiang require of major projects?",  # 白族: an ethnic group
         "In the paper's Zhejiang case study, what did Zhejiang require of major projects?",  # 经典案例
+        "In the paper's account of Zhejiang, what did Zhejiang require of major projects?",  # 帐户
         "How does the paper contrast Beijing and Guangdong on major projects?",  # 京广: a railway
         "What did Zhejiang require of pre-2020 major projects?",  # 前置
         "What VAT rule did Zhejiang set for major projects?",  # 大桶: a tub
@@ -822,3 +823,31 @@ def test_a_papers_authors_named_in_a_figure_question_say_nothing_of_the_figure(
     paper: dict[str, dict[str, object]] = {"paper": {"kind": "paper", "authors": ["白雪洁", "陈晓英", "宋培"]}}
     assistant = built_assistant(tmp_path, use_encoder, files, paper)
     assert _reason(assistant, "白雪洁、陈晓英和宋培的论文里，浙江的比例是多少？") is None
+
+
+def test_a_papers_authors_named_in_english_are_no_things_its_text_must_say(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {"paper": "# 示范融合论文\n\n融合需要政策支持。\n\n浙江规定省级重大科技项目中企业牵头比例不低于80%。"}
+    authors = {"authors": ["白雪洁", "陈晓英", "宋培"], "authors_en": ["BAI Xuejie", "CHEN Xiaoying", "SONG Pei"]}
+    assistant = built_assistant(tmp_path, use_encoder, files, {"paper": {"kind": "paper", **authors}})
+    question = "According to {}'s paper, what did Zhejiang require of major projects?"
+    by_authors = assistant.prepare(question.format("Bai, Chen and Song"))
+    passages = assistant.retriever.search(by_authors, 5)
+    assert unmentioned_in_document(by_authors, passages, assistant.index) == ("示范融合论文", [])
+    # Another author's name is still looked for.
+    by_others = assistant.prepare(question.format("Bai and Li"))
+    _, missing = unmentioned_in_document(by_others, passages, assistant.index)
+    assert [m.split(" (")[0] for m in missing] == ["Bai and Li's"]
+
+
+def test_the_dictionarys_words_for_a_glossary_phrase_say_it_at_its_terms_weight(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "medicines": "# 示范中药品种保护条例\n\n第十二条 中药保护品种的保护期限为七年。",
+        "clinics": "# 示范中医诊所条例\n\n第五条 中医诊所应当配备中医医师。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # The glossary says 中医药 and 中医 for the phrase; the dictionary also 中药, which the text says.
+    assert _reason(assistant, "How long is the protection for traditional Chinese medicine varieties?") is None

@@ -174,19 +174,21 @@ def unnamed_in_evidence(query: Query, passages: Sequence[Passage], index: Loaded
     if query.chinese:
         return None
     text = _context_text(passages)
-    return next(iter(_names_unrendered(query.text, document_names(query.text), text)), None)
+    authors = _author_words(index, {p.doc_id for p in passages})
+    return next(iter(_names_unrendered(query.text, document_names(query.text), text, authors)), None)
 
 
-def _names_unrendered(question: str, named: Sequence[str], text: str) -> list[str]:
+def _names_unrendered(question: str, named: Sequence[str], text: str, authors: Collection[str] = ()) -> list[str]:
     """The names of an English question (not those of documents) that no dictionary rendering finds in ``text``.
 
     A word the dictionary cannot render proves nothing, so a name with such a word is never
-    counted missing.
+    counted missing; nor is the name of an author of the text (``authors``: their names' words,
+    lower-case), which its metadata gives and its body never repeats.
     """
     # A law's English name renders badly word by word ("Civil Code" is 民法典, filed by its books
     # 总则编, 合同编): document names are the named-document lift's to find, not this check's.
     documents = " ".join(named)
-    authors = set(_CITED_AUTHORS.findall(question))
+    authors = {*authors, *(w.lower() for w in _CITED_AUTHORS.findall(question))}
     missing = []
     for name in english_names(question):
         if name in documents or not _may_be_name(name, authors):
@@ -208,13 +210,13 @@ def _names_unrendered(question: str, named: Sequence[str], text: str) -> list[st
     return missing
 
 
-def _may_be_name(name: str, authors: Collection[str]) -> bool:
+def _may_be_name(name: str, authors: Collection[str]) -> bool:  # authors: words of their names, lower-case
     """Whether a capitalised run names something a text must render: not a cited author ("Bai et al."),
     not places alone ("Beijing and Guangdong": 京广 is a railway; places have their own check), not
     an acronym (the dictionary's lower-case "vat" is a tub, not value-added tax), not the country
     every text here is of ("Chinese" alone)."""
     return not (
-        name in authors
+        set(name.lower().replace("'s", "").replace("’s", "").split()) <= set(authors)
         or name.lower() in _COUNTRY_WORDS
         or _places_alone(name.split())
         or _ACRONYM.fullmatch(name) is not None
@@ -240,7 +242,7 @@ _COUNTRY_WORDS = frozenset({"china", "china's", "chinese", "prc"})
 _WHICH_LAW_WORDS = KIND_WORDS | _COUNTRY_WORDS | frozenset({"national", "state", "local"})
 
 
-def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[str]:
+def _things_unrendered(question: str, named: Sequence[str], text: str, authors: Collection[str] = ()) -> list[str]:
     """The things (lower-case nouns) of an English question that no dictionary rendering finds in ``text``.
 
     "What does the Tobacco Monopoly Law say about e-cigarettes?": the law treats tobacco, but
@@ -255,6 +257,10 @@ def _things_unrendered(question: str, named: Sequence[str], text: str) -> list[s
     skipped.update(_WHICH_LAW_WORDS)
     # Authors cited ("the Bai et al. paper": 白族 is an ethnic group) name no thing the text must say.
     skipped.update(w.lower() for w in _CITED_AUTHORS.findall(question))
+    skipped.update(authors)
+    # "The paper's account of the Zhejiang model": what follows a text's possessive is a part or an
+    # act of the text (its account, view, case study), not a thing it must say.
+    skipped.update(w.lower() for w in _TEXTS_OWN.findall(question))
     # "The Company Law (2018 amendment)", "the 2012 text": which version of a document, no thing in it.
     skipped.update(m.lower() for m in _VERSION_WORDS.findall(question))
     # "subject to" says what applies to a thing, and names none.
@@ -395,6 +401,8 @@ def _may_be_thing(word: str) -> bool:
     )
 
 
+# "The paper's account", "the study's view": the word after a text's possessive.
+_TEXTS_OWN = re.compile(r"\b(?:paper|study|article|authors?)(?:['’]s|['’])\s+([a-z]+)", re.I)
 # Words that say who wrote a text ("Bai Xuejie and colleagues"): about the paper, no thing in it.
 _AUTHORSHIP_WORDS = frozenset({"colleagues", "co-authors", "coauthors", "co-author", "coauthor", "collaborators"})
 # Each part of a compound split at its joint has at least this many letters ("live" + "streamers").
@@ -472,13 +480,14 @@ def unmentioned_in_document(
     if _defines_term_asked(query, whole):
         return title, []  # the document says what the term asked about means: it treats that thing
     if not query.chinese:
-        missing = _names_unrendered(query.text, named, whole)
+        authors = _author_words(index, doc_ids)
+        missing = _names_unrendered(query.text, named, whole, authors)
         # A question comparing two documents asks about things only the other one may treat; so
         # does one that asks also of a place the named document is not of ("under the national
         # law …, and what does Beijing's regulation set?").
         beyond = any(not any(n in whole for n in names) for names in places_named(query.text))
         if len(named) <= 1 and not beyond:
-            missing += _things_unrendered(query.text, named, whole)
+            missing += _things_unrendered(query.text, named, whole, authors)
         return title, missing
     asked = _QUOTED_NAME.sub(" ", query.text)
     kinds_asked_for = set(nouns_asked_for(asked))
@@ -719,6 +728,7 @@ def unsupported_reason(
     part_end = _PART_END.search(query.text, asking.end()) if asking else None
     figure_part = query.text[: part_end.end()] if part_end else None
     groups: list[tuple[tuple[str, ...], ...]]
+    said_also: list[tuple[str, ...]]  # per group, the dictionary's words that say it too
     if query.chinese:
         terms = sorted(
             {
@@ -728,11 +738,13 @@ def unsupported_reason(
             }
         )
         groups = [((t,),) for t in terms]
+        said_also = [() for _ in groups]
     else:
-        groups = _glossary_groups(query, asks)
+        groups, said_also = _glossary_groups(query, asks)
     tokens = sorted({t for group in groups for alternative in group for t in alternative})
     idf = dict(zip(tokens, index.lexical.idf(tokens).tolist(), strict=True)) if tokens else {}
-    total = sum(max(sum(idf[t] for t in alternative) for alternative in group) for group in groups)
+    weights = [max(sum(idf[t] for t in alternative) for alternative in group) for group in groups]
+    total = sum(weights)
     # "What is the lowest wage …": 不得低于…工资的80% gives it as a share of the wage named.
     noun = sum_noun_asked(query.text) if not query.chinese else None
     share_of = [r for r in chinese_for(noun, 20) if r in _SUM_WORDS or len(r) > 1] if noun else []
@@ -764,11 +776,24 @@ def unsupported_reason(
             if counted and not any(noun in window or _counts_by(measure, sentence) for measure, noun in counted):
                 continue  # a number of classes, where a number of pupils is asked for
             covered = sum(
-                max(sum(idf[t] for t in alternative if t in window) for alternative in group) for group in groups
+                weight
+                if any(word in window for word in also)
+                else max(sum(idf[t] for t in alternative if t in window) for alternative in group)
+                for group, weight, also in zip(groups, weights, said_also, strict=True)
             )
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _author_words(index: LoadedIndex, doc_ids: Collection[str]) -> set[str]:
+    """The words of the English names of these documents' authors, lower-case ("BAI Xuejie" → bai, xuejie)."""
+    words: set[str] = set()
+    for doc_id in doc_ids:
+        names = index.documents[doc_id].metadata.get("authors_en")
+        if isinstance(names, list):
+            words.update(w.lower() for name in names if isinstance(name, str) for w in name.split())
+    return words
 
 
 def _authors(passage: Passage, index: LoadedIndex) -> str:
@@ -780,15 +805,25 @@ def _authors(passage: Passage, index: LoadedIndex) -> str:
     return " ".join(a for a in authors if isinstance(a, str)) if isinstance(authors, list) else ""
 
 
-def _glossary_groups(query: Query, asks: re.Pattern[str]) -> list[tuple[tuple[str, ...], ...]]:
-    """An English question's glossary terms, those of one phrase as one group of alternatives (their tokens).
+# The dictionary's renderings of a glossary phrase that count beside its terms.
+_PHRASE_RENDERINGS = 5
+
+
+def _glossary_groups(
+    query: Query, asks: re.Pattern[str]
+) -> tuple[list[tuple[tuple[str, ...], ...]], list[tuple[str, ...]]]:
+    """An English question's glossary terms, those of one phrase as one group of alternatives (their tokens),
+    and for each group the dictionary's words for its phrase.
 
     "University" is 高校, 高等学校 or 高等院校: a sentence saying one of them says all the phrase
-    does, and the phrase weighs as its heaviest term, not as the three together.
+    does, and the phrase weighs as its heaviest term, not as the three together. The dictionary's
+    words for the whole phrase say it as well, at the terms' weight: "traditional Chinese
+    medicine" is the glossary's 中医药 (the field) and the dictionary's 中药 (its medicines).
     """
     own = set(query.own_tokens)  # the glossary terms of a document's name are not among them
     groups = []
-    for _, terms in phrases_with_terms(query.text):
+    said_also = []
+    for phrase, terms in phrases_with_terms(query.text):
         alternatives = tuple(
             alternative
             for term in terms
@@ -797,10 +832,11 @@ def _glossary_groups(query: Query, asks: re.Pattern[str]) -> list[tuple[tuple[st
         )
         if alternatives:
             groups.append(alternatives)
+            said_also.append(tuple(r for r in chinese_for(phrase, _PHRASE_RENDERINGS) if len(r) > 1))
     grouped = {t for group in groups for alternative in group for t in alternative}
     # Chinese words the question writes itself (《专利法》 in an English question) count alone.
     alone = [t for t in own if len(t) > 1 and is_cjk(t[0]) and t not in grouped and not asks.fullmatch(t)]
-    return groups + [((t,),) for t in sorted(alone)]
+    return groups + [((t,),) for t in sorted(alone)], said_also + [() for _ in alone]
 
 
 def _counts_by(measure: str, sentence: str) -> bool:
