@@ -340,3 +340,12 @@ def test_a_noun_in_ment_has_its_verbs_words_after_its_own(cedict: CedictDictiona
     assert establishment[0] == "机关" and {"建立", "设立"} <= set(establishment)
     # A root of three letters is too short to be sure of: "payment" keeps its own words (付款), not "pay"'s 工资.
     assert "工资" not in cedict.chinese_for("payment")
+
+
+def test_a_participle_with_entries_of_its_own_has_its_verbs_words_first(cedict: CedictDictionary) -> None:
+    # "extended" alone is 昡 in CC-CEDICT; "the period may be extended" means 延长, a word of "to extend".
+    extended = cedict.chinese_for("extended")
+    assert extended.index("延长") < extended.index("昡")
+    # "accepted" alone is 公认 (generally accepted); "to accept" gives 接受, now before it.
+    accepted = cedict.chinese_for("accepted")
+    assert accepted.index("接受") < accepted.index("公认")

@@ -480,6 +480,12 @@ class CedictDictionary:
             # "accessible" gives 无障碍): the adjective's words follow the noun's own.
             if adjective_words := self._index.get(adjective):
                 found = " ".join(dict.fromkeys([*(found or "").split(), *adjective_words.split()]))
+        if found and len(words) == 1 and words[0].endswith("ed") and (verb := _verb_stem(words[0])) != _stem(words[0]):
+            # A participle with entries of its own gives them in one sense ("extended": 昡, "accepted":
+            # 公认), where a law's question mostly means its verb ("may be extended": 延长; "accepted":
+            # 接受): the verb's words come first, its own after them.
+            if verb_words := self._index.get(verb):
+                found = " ".join(dict.fromkeys([*verb_words.split(), *found.split()]))
         if not found and len(words) > 1 and _stem(words[0]) != (verb := _verb_stem(words[0])):
             # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs".
             found = self._index.get(" ".join([verb, *(_stem(w) for w in words[1:])]))
