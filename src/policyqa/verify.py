@@ -210,9 +210,10 @@ def _names_unrendered(question: str, named: Sequence[str], text: str, authors: C
     return missing
 
 
-def _may_be_name(name: str, authors: Collection[str]) -> bool:  # authors: words of their names, lower-case
-    """Whether a capitalised run names something a text must render: not a cited author ("Bai et al."),
-    not places alone ("Beijing and Guangdong": 京广 is a railway; places have their own check), not
+def _may_be_name(name: str, authors: Collection[str]) -> bool:
+    """Whether a capitalised run names something a text must render: not the text's authors (``authors``,
+    the words of their names in lower case: "Bai et al.", "Bai, Chen and Song's paper"), not
+    places alone ("Beijing and Guangdong": 京广 is a railway; places have their own check), not
     an acronym (the dictionary's lower-case "vat" is a tub, not value-added tax), not the country
     every text here is of ("Chinese" alone)."""
     return not (
