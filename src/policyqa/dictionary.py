@@ -216,6 +216,11 @@ def _ion_verb_keys(noun: str) -> list[str]:
     return keys + ([_stem(noun[:-6] + "er")] if noun.endswith("ration") else [])
 
 
+def _joined(first: str | None, then: str) -> str:
+    """Two index entries' words as one entry, ``first``'s before ``then``'s, each word once."""
+    return " ".join(dict.fromkeys([*(first or "").split(), *then.split()]))
+
+
 def _ment_verb_key(noun: str) -> str | None:
     """The key of the verb a noun in -ment comes from: "reimbursement" → "reimburse", "judgment" → "judge"."""
     return _stem(noun[:-4]) if noun.endswith("ment") and len(noun) >= _ION_NOUN_CHARS else None
@@ -469,23 +474,23 @@ class CedictDictionary:
             # gives 污染, "to register" 注册): the verb's words follow the noun's own.
             verb_words = next((v for k in _ion_verb_keys(base) if (v := self._index.get(k))), None)
             if verb_words:
-                found = " ".join(dict.fromkeys([*(found or "").split(), *verb_words.split()]))
+                found = _joined(found, verb_words)
         if len(words) == 1 and (ment_verb := _ment_verb_key(_base(words[0]))):
             # A noun in -ment likewise ("reimbursement", "procurement" have no entry; "establishment"
             # only 机关, where "to establish" gives 建立, 设立): its verb's words follow its own.
             if verb_words := self._index.get(ment_verb):
-                found = " ".join(dict.fromkeys([*(found or "").split(), *verb_words.split()]))
+                found = _joined(found, verb_words)
         if len(words) == 1 and (adjective := _ility_adjective_key(_base(words[0]))):
             # Likewise a noun in -ility under its adjective ("accessibility": 亲和力 alone, where
             # "accessible" gives 无障碍): the adjective's words follow the noun's own.
             if adjective_words := self._index.get(adjective):
-                found = " ".join(dict.fromkeys([*(found or "").split(), *adjective_words.split()]))
+                found = _joined(found, adjective_words)
         if found and len(words) == 1 and words[0].endswith("ed") and (verb := _verb_stem(words[0])) != _stem(words[0]):
             # A participle with entries of its own gives them in one sense ("extended": 昡, "accepted":
             # 公认), where a law's question mostly means its verb ("may be extended": 延长; "accepted":
             # 接受): the verb's words come first, its own after them.
             if verb_words := self._index.get(verb):
-                found = " ".join(dict.fromkeys([*verb_words.split(), *found.split()]))
+                found = _joined(verb_words, found)
         if not found and len(words) > 1 and _stem(words[0]) != (verb := _verb_stem(words[0])):
             # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs".
             found = self._index.get(" ".join([verb, *(_stem(w) for w in words[1:])]))

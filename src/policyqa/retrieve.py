@@ -172,7 +172,6 @@ class Retriever:
         tokens = self._without_title_words(tokens, pointed_at)
         tokens += [t for t in self._title_words_for_name_words(query, named) if t not in tokens]
         document_bonus = self._document_bonus(query, named_mask, title_similarity)
-        singled_out = np.maximum(pointed_at, self._leading(document_bonus))
         rows, _ = store.dense(query.vector, n, where)
         top_lexical, top_scores = store.lexical(tokens, n, where)
         # BM25 is scaled by the best score under the filter: the first of the lexical top k.
@@ -230,7 +229,7 @@ class Retriever:
             candidates.extend(r for r in sorted(definition_rows) if r not in seen)
         if not candidates:
             return []
-        telling_terms = self._without_title_terms(glossary_terms, singled_out)
+        telling_terms = self._without_title_terms(glossary_terms, pointed_at, document_bonus)
         shares = self._lexical_shares(tokens, candidates, best_lexical, english=not query.chinese)
         dense = self._dense_scores(query.vector, candidates)
         mode = self.settings.retrieval
@@ -466,16 +465,20 @@ class Retriever:
                 kept.append(synonym_set(members))  # a set of one member is that word
         return kept or tokens
 
-    def _without_title_terms(self, terms: Sequence[str], singled_out: np.ndarray) -> tuple[str, ...]:
-        """The glossary terms that are in no title of the documents the question singles out.
+    def _without_title_terms(
+        self, terms: Sequence[str], pointed_at: np.ndarray, document_bonus: np.ndarray
+    ) -> tuple[str, ...]:
+        """The glossary terms that are in no title of the documents the question singles out: those it
+        points at and the one whose bonus leads (``_leading``).
 
         "The paper on deepening the integration of scientific and industrial innovation" gives the
         terms 深度融合 and 产业创新 of the paper's title: they say which document is asked about, and
         inside it the passages that repeat its title are no better evidence than the one that
         answers (its 2024 conversion rate), as a named law's title words are not (``_without_title_words``).
         """
-        if not terms or not singled_out.any():
-            return tuple(terms)
+        if not terms:
+            return ()
+        singled_out = np.maximum(pointed_at, self._leading(document_bonus))
         titles = [str(self._titles[i]) for i in np.flatnonzero(singled_out).tolist()]
         return tuple(term for term in terms if not any(term in title for title in titles))
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -728,8 +729,7 @@ def unsupported_reason(
     asking = asks.search(query.text) if query.chinese else None
     part_end = _PART_END.search(query.text, asking.end()) if asking else None
     figure_part = query.text[: part_end.end()] if part_end else None
-    groups: list[tuple[tuple[str, ...], ...]]
-    said_also: list[tuple[str, ...]]  # per group, the dictionary's words that say it too
+    groups: list[_TermGroup]
     if query.chinese:
         terms = sorted(
             {
@@ -738,13 +738,12 @@ def unsupported_reason(
                 if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t) and (figure_part is None or t in figure_part)
             }
         )
-        groups = [((t,),) for t in terms]
-        said_also = [() for _ in groups]
+        groups = [_TermGroup(((t,),)) for t in terms]
     else:
-        groups, said_also = _glossary_groups(query, asks)
-    tokens = sorted({t for group in groups for alternative in group for t in alternative})
+        groups = _glossary_groups(query, asks)
+    tokens = sorted({t for group in groups for alternative in group.alternatives for t in alternative})
     idf = dict(zip(tokens, index.lexical.idf(tokens).tolist(), strict=True)) if tokens else {}
-    weights = [max(sum(idf[t] for t in alternative) for alternative in group) for group in groups]
+    weights = [max(sum(idf[t] for t in alternative) for alternative in group.alternatives) for group in groups]
     total = sum(weights)
     # "What is the lowest wage …": 不得低于…工资的80% gives it as a share of the wage named.
     noun = sum_noun_asked(query.text) if not query.chinese else None
@@ -778,23 +777,26 @@ def unsupported_reason(
                 continue  # a number of classes, where a number of pupils is asked for
             covered = sum(
                 weight
-                if any(word in window for word in also)
-                else max(sum(idf[t] for t in alternative if t in window) for alternative in group)
-                for group, weight, also in zip(groups, weights, said_also, strict=True)
+                if any(word in window for word in group.said_also)
+                else max(sum(idf[t] for t in alternative if t in window) for alternative in group.alternatives)
+                for group, weight in zip(groups, weights, strict=True)
             )
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
 
 
+def _author_names(index: LoadedIndex, doc_id: str, field: str) -> list[str]:
+    """A document's authors as its metadata ``field`` gives them ("authors": 白雪洁; "authors_en": BAI Xuejie)."""
+    names = index.documents[doc_id].metadata.get(field)
+    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+
+
 def _author_words(index: LoadedIndex, doc_ids: Collection[str]) -> set[str]:
     """The words of the English names of these documents' authors, lower-case ("BAI Xuejie" → bai, xuejie)."""
-    words: set[str] = set()
-    for doc_id in doc_ids:
-        names = index.documents[doc_id].metadata.get("authors_en")
-        if isinstance(names, list):
-            words.update(w.lower() for name in names if isinstance(name, str) for w in name.split())
-    return words
+    return {
+        w.lower() for doc_id in doc_ids for name in _author_names(index, doc_id, "authors_en") for w in name.split()
+    }
 
 
 def _authors(passage: Passage, index: LoadedIndex) -> str:
@@ -802,19 +804,24 @@ def _authors(passage: Passage, index: LoadedIndex) -> str:
 
     "白雪洁等人的论文…比例是多少？" names the paper by its authors: their names say nothing of the figure.
     """
-    authors = index.documents[passage.doc_id].metadata.get("authors")
-    return " ".join(a for a in authors if isinstance(a, str)) if isinstance(authors, list) else ""
+    return " ".join(_author_names(index, passage.doc_id, "authors"))
 
 
 # The dictionary's renderings of a glossary phrase that count beside its terms.
 _PHRASE_RENDERINGS = 5
 
 
-def _glossary_groups(
-    query: Query, asks: re.Pattern[str]
-) -> tuple[list[tuple[tuple[str, ...], ...]], list[tuple[str, ...]]]:
+class _TermGroup(NamedTuple):
+    """Words of a question that a figure's window must say: any one of ``alternatives`` (each a run of
+    tokens), or one of ``said_also`` (the dictionary's words for the same phrase)."""
+
+    alternatives: tuple[tuple[str, ...], ...]
+    said_also: tuple[str, ...] = ()
+
+
+def _glossary_groups(query: Query, asks: re.Pattern[str]) -> list[_TermGroup]:
     """An English question's glossary terms, those of one phrase as one group of alternatives (their tokens),
-    and for each group the dictionary's words for its phrase.
+    with the dictionary's words for its phrase.
 
     "University" is 高校, 高等学校 or 高等院校: a sentence saying one of them says all the phrase
     does, and the phrase weighs as its heaviest term, not as the three together. The dictionary's
@@ -823,7 +830,6 @@ def _glossary_groups(
     """
     own = set(query.own_tokens)  # the glossary terms of a document's name are not among them
     groups = []
-    said_also = []
     for phrase, terms in phrases_with_terms(query.text):
         alternatives = tuple(
             alternative
@@ -832,12 +838,12 @@ def _glossary_groups(
             and (alternative := tuple(t for t in tokens if len(t) > 1 and not asks.fullmatch(t)))
         )
         if alternatives:
-            groups.append(alternatives)
-            said_also.append(tuple(r for r in chinese_for(phrase, _PHRASE_RENDERINGS) if len(r) > 1))
-    grouped = {t for group in groups for alternative in group for t in alternative}
+            said_also = tuple(r for r in chinese_for(phrase, _PHRASE_RENDERINGS) if len(r) > 1)
+            groups.append(_TermGroup(alternatives, said_also))
+    grouped = {t for group in groups for alternative in group.alternatives for t in alternative}
     # Chinese words the question writes itself (《专利法》 in an English question) count alone.
     alone = [t for t in own if len(t) > 1 and is_cjk(t[0]) and t not in grouped and not asks.fullmatch(t)]
-    return groups + [((t,),) for t in sorted(alone)], said_also + [() for _ in alone]
+    return groups + [_TermGroup(((t,),)) for t in sorted(alone)]
 
 
 def _counts_by(measure: str, sentence: str) -> bool:
