@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import MINI_DIR
+from conftest import MINI_DIR, built_assistant
 
 from policyqa import Assistant, Settings
 from policyqa.articles import article_of, articles_named, chinese_number
@@ -55,6 +55,33 @@ def _reason(assistant: Assistant, question: str) -> str | None:
 def test_a_named_article_the_law_lacks_is_not_covered(mini_assistant: Assistant) -> None:
     reason = _reason(mini_assistant, "示范市科技成果转化促进条例第九十条规定了什么？")
     assert reason is not None and "90" in reason
+
+
+def test_an_article_the_named_document_lacks_is_not_covered_by_another_laws_article_of_that_number(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # The named regulation stops at its third article; another law's sixtieth is another article.
+    files = {
+        "academy": "# 示范市行政学院工作条例\n\n第一条 示范市行政学院负责培训公务员。\n\n"
+        "第二条 行政学院开展决策咨询。\n\n第三条 行政学院的经费列入财政预算。",
+        "penalty": "# 示范市行政处罚办法\n\n第五十八条 行政处罚由违法行为发生地的行政机关管辖。\n\n"
+        "第五十九条 行政处罚应当公正、公开。\n\n第六十条 行政机关应当自立案之日起九十日内作出行政处罚决定。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    question = "《示范市行政学院工作条例》第六十条规定了什么内容？"
+    query = assistant.prepare(question)
+    passages = assistant.retriever.search(query, 5)
+    assert any(p.section.endswith("第六十条") for p in passages), "the other law's article is retrieved"
+    named = assistant.retriever.named_documents(question)
+    assert named and any(p.doc_id in named[0] for p in passages)
+    reason = unsupported_reason(query, passages, assistant.index, named)
+    assert reason is not None and "60" in reason
+    assert assistant.ask(question).outcome == "not_covered"
+    # Its own article is there to be asked about.
+    first = "《示范市行政学院工作条例》第三条规定了什么内容？"
+    query = assistant.prepare(first)
+    passages = assistant.retriever.search(query, 5)
+    assert unsupported_reason(query, passages, assistant.index, assistant.retriever.named_documents(first)) is None
 
 
 def test_a_named_article_the_law_has_is_found_and_covered(mini_assistant: Assistant) -> None:

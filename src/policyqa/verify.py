@@ -711,9 +711,12 @@ def unsupported_reason(
         if day.lower() not in lowered:
             return f"the passages say nothing of {day}"
     named = articles_named(query.text)
-    # The article must be one of the document the best passage is from: the same number in
-    # another law is another article.
-    if named and not any(article_of(p.section) in named and p.doc_id == passages[0].doc_id for p in passages):
+    # The article must be one of the document the question names, when the passages hold any of
+    # it, else of the best passage's document: the same number in another law is another
+    # article ("《行政学院工作条例》第六十条" of a 52-article text is no 行政处罚法 第六十条).
+    if named and not any(
+        article_of(p.section) in named and p.doc_id in _holders(passages, named_documents) for p in passages
+    ):
         return f"the passages contain no article {named[0]}"
     asked = figure_asked(query.text)
     if asked is None:
@@ -751,7 +754,9 @@ def unsupported_reason(
     place_names = [name for names in places for name in names]
     # "台儿庄古城的门票价格是多少？": a fine in yuan, in the regulation's title words, is no price.
     sum_noun = chinese_sum_noun(query.text) if query.chinese else None
-    for passage in passages:
+    # The figure of a document the question names is asked for: the Company Law's minimum capital
+    # is no answer to "the minimum registered capital under the Sole Proprietorship Enterprise Law".
+    for passage in _of_named(passages, named_documents) or passages:
         rows = passage.sentence_rows
         authors = _authors(passage, index)
         for i, row in enumerate(rows):
@@ -784,6 +789,21 @@ def unsupported_reason(
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _of_named(passages: Sequence[Passage], named_documents: Sequence[Sequence[str]]) -> list[Passage]:
+    """The passages of the documents the question names, or [] when none of them was retrieved.
+
+    A name the retriever matched to no retrieved document may have been matched wrongly; the
+    checks then judge by the passages as ranked.
+    """
+    named = {d for group in named_documents for d in group}
+    return [p for p in passages if p.doc_id in named]
+
+
+def _holders(passages: Sequence[Passage], named_documents: Sequence[Sequence[str]]) -> set[str]:
+    """The documents an article the question names must belong to: those it names, else the best passage's."""
+    return {p.doc_id for p in _of_named(passages, named_documents)} or {passages[0].doc_id}
 
 
 def _author_names(index: LoadedIndex, doc_id: str, field: str) -> list[str]:
