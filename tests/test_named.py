@@ -263,6 +263,7 @@ def test_a_named_documents_title_words_leave_its_bm25_query(mini_assistant: Assi
         ("Patent Law Implementing Rules", ("法实施细则",), "中华人民共和国专利法实施细则", True),
         ("专利法实施细则", ("法实施细则",), "中华人民共和国专利法", False),
         ("consumer protection law", ("法",), "中华人民共和国刑法（2020年修正）", True),
+        ("Sole Proprietorship Enterprise Law", ("法",), "企业国有资产产权登记管理办法", False),  # 办法: Measures
         ("重庆市志愿服务条例", ("条例",), "重庆市志愿服务条例", True),
         ("Civil Code", (), "", False),  # "Code" names no kind by which titles end
         ("民法典", (), "", False),

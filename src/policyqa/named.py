@@ -352,8 +352,14 @@ def without_kind(title: str) -> str:
 
 
 def title_has_ending(title: str, endings: tuple[str, ...]) -> bool:
-    """Whether a title, its trailing note set aside, ends as ``endings`` say."""
-    return _TRAILING_NOTE.sub("", title).endswith(endings)
+    """Whether a title, its trailing note set aside, ends as ``endings`` say.
+
+    A law's 法 is no ending of 办法 (Measures): "the Sole Proprietorship Enterprise Law" looks
+    among the laws, not also among measures such as 企业国有资产产权登记管理办法.
+    """
+    title = _TRAILING_NOTE.sub("", title)
+    kind = _chinese_kind_ending(title)
+    return any(title.endswith(e) and (e != "法" or kind == "法") for e in endings)
 
 
 # The country's name that opens national titles, left out when a question writes a title.
