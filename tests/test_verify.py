@@ -91,6 +91,7 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("What is the lowest wage an employer may pay during probation?", "money"),
         ("What happens to fees paid late?", None),
         ("How large a fine can the school be given?", "money"),
+        ("What is the minimum registered capital of a sole proprietorship?", "money"),  # capital is a sum
         # How often: times in a period.
         ("How often must the property manager run fire inspections?", "frequency"),
         ("消防设施的检测频次是怎样规定的？", "frequency"),
@@ -263,6 +264,28 @@ def test_a_figure_per_period_is_answered_only_by_a_figure_for_that_period(tmp_pa
     assert _reason(assistant, lump) == NO_FIGURE  # a daily fine is not: the premise is false
     assert assistant.ask(lump).outcome == "partial"
     assert _reason(assistant, "《示范市排污许可条例》对拒不改正的排污单位每日罚款多少元？") is None
+
+
+def test_a_figure_of_the_named_document_is_asked_for_not_one_of_another_law(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # The sole proprietorship law fixes no capital; the company rules beside it do.
+    files = {
+        "sole": "# 示范市个人独资企业条例\n\n第八条 设立个人独资企业应当有投资人申报的出资。\n\n"
+        "第九条 申请设立个人独资企业，应当向登记机关提交设立申请书。",
+        "company": "# 示范市公司登记条例\n\n第十二条 有限责任公司注册资本的最低限额为人民币三万元。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    question = "《示范市个人独资企业条例》规定的最低注册资本是多少？"
+    query = assistant.prepare(question)
+    passages = assistant.retriever.search(query, 5)
+    assert any(p.doc_id == "company" for p in passages), "the other law's figure is retrieved"
+    named = assistant.retriever.named_documents(question)
+    assert unsupported_reason(query, passages, assistant.index, named) == NO_FIGURE
+    assert assistant.ask(question).outcome == "partial"
+    # Named, the company rules answer; naming neither, the figure retrieved does.
+    assert _reason(assistant, "《示范市公司登记条例》规定的最低注册资本是多少？") is None
+    assert _reason(assistant, "有限责任公司的最低注册资本是多少？") is None
 
 
 def test_a_place_the_texts_never_mention_is_not_covered_and_a_full_answer_is_answered(

@@ -38,7 +38,7 @@ RELATIVE_DAY = re.compile(
 # 奖励 is left out: "提取多少奖励" asks for a share as often as for an amount.
 # Words between "what" and a money noun that do not say which sum: "what happens to fees" asks no sum.
 _NOT_WHICH = r"(?:is|are|was|were|do|does|did|to|of|for|on|in|the|happens?|must|can|may|should|will)"
-_MONEY_NOUNS = "经费|资金|费用|补贴|补助|奖金|罚款|税款|工资|价格"
+_MONEY_NOUNS = "经费|资金|资本|费用|补贴|补助|奖金|罚款|税款|工资|价格"
 ASKS_MONEY = re.compile(
     # "By how much can it be extended" asks the size of a change, whose kind its verb says.
     rf"(?<!\bby )\bhow much\b(?!\s+(?:time|longer|(?:advance\s+|prior\s+)?notice))"
@@ -52,7 +52,7 @@ ASKS_SUM_BY_NOUN = re.compile(
     rf"\b(?:what\s+(?:is\s+the\s+|are\s+the\s+)?(?:(?!{_NOT_WHICH}\b)[\w-]+\s+){{0,2}}"
     # "How large a fine …", "how high a fee": the sum asked by its size.
     r"|how\s+(?:large|big|high|heavy|steep|severe)\s+(?:an?\s+|the\s+)?)"
-    r"(?P<noun>fines?|fees?|premiums?|prices?|salar(?:y|ies)|wages?|subsid(?:y|ies)|allowances?)\b",
+    r"(?P<noun>fines?|fees?|premiums?|prices?|salar(?:y|ies)|wages?|subsid(?:y|ies)|allowances?|capital)\b",
     re.I,
 )
 ASKS_RATE = re.compile(
