@@ -714,10 +714,10 @@ def unsupported_reason(
     # The article must be one of the document the question names, when the passages hold any of
     # it, else of the best passage's document: the same number in another law is another
     # article ("《行政学院工作条例》第六十条" of a 52-article text is no 行政处罚法 第六十条).
-    if named and not any(
-        article_of(p.section) in named and p.doc_id in _holders(passages, named_documents) for p in passages
-    ):
-        return f"the passages contain no article {named[0]}"
+    if named:
+        holders = _holders(passages, named_documents)
+        if not any(article_of(p.section) in named and p.doc_id in holders for p in passages):
+            return f"the passages contain no article {named[0]}"
     asked = figure_asked(query.text)
     if asked is None:
         return None
