@@ -294,7 +294,8 @@ class Retriever:
         chunks = self.index.chunks
 
         def share(row: int) -> float:
-            return sum(1 for pattern in patterns if pattern.search(chunks[row].text)) / len(patterns)
+            text = chunks[row].text  # read once: each read parses the passage's record
+            return sum(1 for pattern in patterns if pattern.search(text)) / len(patterns)
 
         lifted = [
             (fused + bonus * share(row) if fused >= floor else fused, dense, lexical, row)
