@@ -19,6 +19,7 @@ from policyqa.named import (
     document_names,
     kind_endings,
     title_has_ending,
+    without_document_names,
     without_kind,
 )
 from policyqa.retrieve import DESCRIBED_TITLE_SEPARATION, Retriever
@@ -736,3 +737,11 @@ def test_a_national_issuers_description_is_looked_for_among_national_titles(
     # A city's regulation of the same subject lies as near as the national one.
     assert similarity[-1] - similarity[-2] < DESCRIBED_TITLE_SEPARATION
     assert _lifted(retriever, titles, f"How does {described} define an ancient tree?") == ["古树名木保护条例"]
+
+
+def test_a_questions_document_names_are_blanked_out_with_their_brackets() -> None:
+    assert "劳动合同法" not in without_document_names("《劳动合同法》所称的无固定期限劳动合同是指什么？")
+    assert without_document_names("《劳动合同法》所称的无固定期限劳动合同是指什么？").strip().startswith("所称")
+    english = without_document_names("Does the Wild Animal Protection Law allow people to eat wild animals?")
+    assert "Protection Law" not in english and "eat wild animals" in english
+    assert without_document_names("What is a valley of death?") == "What is a valley of death?"

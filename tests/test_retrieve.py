@@ -269,7 +269,11 @@ def test_the_named_documents_definition_of_the_term_asked_about_is_found_and_lif
     for bonus in (0.0, 0.2):
         folder = tmp_path / str(bonus)
         folder.mkdir()
-        settings = built_corpus(folder, use_encoder, {"entities": regulation, "ads": other}, definition_bonus=bonus)
+        # The question without the regulation's name already finds the definition here: off, to
+        # see the bonus alone.
+        settings = built_corpus(
+            folder, use_encoder, {"entities": regulation, "ads": other}, definition_bonus=bonus, name_free_weight=0.0
+        )
         ranked = Assistant(settings, encoder=use_encoder, auto_build=False).search(question, k=8).passages
         ranks[bonus] = next(i for i, p in enumerate(ranked) if p.section.endswith("第二条") and "市场主体" in p.text)
     assert ranks[0.2] == 0, ranks
@@ -527,3 +531,39 @@ def test_the_singled_out_documents_title_terms_tell_none_of_its_passages_apart(
     assert {"深度融合", "产业创新"} <= set(assistant.prepare(question).glossary_terms)
     best = assistant.search(question, k=3).passages[0]
     assert "30%左右" in best.text
+
+
+def test_inside_a_named_document_the_question_is_scored_without_its_name(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "野生动物保护法": (
+            "# 野生动物保护法\n\n"
+            "第一条 为了保护野生动物，拯救珍贵、濒危野生动物，维护生物多样性和生态平衡，制定本法。\n\n"
+            "第六条 任何组织和个人有保护野生动物及其栖息地的义务。社会公众应当增强保护野生动物的意识。\n\n"
+            "第三十一条 禁止食用国家重点保护野生动物和其他陆生野生动物。禁止以食用为目的猎捕、交易、运输野生动物。"
+        ),
+        "森林法": (
+            "# 森林法\n\n第一条 为了践行绿水青山就是金山银山理念，保护森林资源，制定本法。\n\n"
+            "第二条 在中华人民共和国领域内从事森林保护活动，适用本法。\n\n"
+            "第三条 保护、培育、利用森林资源应当尊重自然、顺应自然。"
+        ),
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    question = "Does the Wild Animal Protection Law allow people to eat wild animals?"
+
+    def passages(weight: float) -> dict[tuple[str, str], float]:
+        assistant = Assistant(settings.replace(name_free_weight=weight), encoder=use_encoder, auto_build=False)
+        found = assistant.search(question, k=6).passages
+        return {(p.doc_id, p.section): p.score for p in found}
+
+    whole, without_name = passages(0.0), passages(1.0)
+    assert set(whole) == set(without_name) and len(whole) == 6
+    named = [key for key in whole if key[0] == "野生动物保护法"]
+    # Another document's passages keep their scores; the named one's keep their mean.
+    assert all(without_name[key] == pytest.approx(whole[key]) for key in whole if key not in named)
+    assert sum(without_name[key] for key in named) == pytest.approx(sum(whole[key] for key in named))
+    assert without_name != pytest.approx(whole)
+    # Without the name, the question is nearer the article on eating and farther from those that
+    # restate the law's title.
+    answering = ("野生动物保护法", "第三十一条")
+    assert without_name[answering] > whole[answering]
+    assert all(without_name[key] < whole[key] for key in named if key != answering)

@@ -27,7 +27,7 @@ from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
 from .lexical import QUESTION_WORDS, STOPWORDS, LexicalIndex, synonym_set, term_tokens, tokenize
-from .named import IMPLEMENTING_PREFIX, document_names
+from .named import without_document_names
 from .places import chinese_names_by_english
 from .settings import Settings
 from .text import is_chinese
@@ -332,8 +332,4 @@ def structured_query(
 
 def _without_document_names(question: str) -> str:
     """An English question with the document names it gives blanked out (a Chinese one as it is)."""
-    if is_chinese(question):
-        return question
-    for name in document_names(question):
-        question = question.replace(name.removeprefix(IMPLEMENTING_PREFIX), " ")
-    return question
+    return question if is_chinese(question) else without_document_names(question)

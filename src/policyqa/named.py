@@ -121,6 +121,13 @@ _LAW_WORD = re.compile(r"\blaw\b", re.I)
 IMPLEMENTING_PREFIX = "Implementing Regulations of the "
 
 
+def without_document_names(question: str) -> str:
+    """The question with the document names it gives blanked out (a Chinese name with its 《》)."""
+    for name in document_names(question):
+        question = question.replace(f"《{name}》", " ").replace(name.removeprefix(IMPLEMENTING_PREFIX), " ")
+    return question
+
+
 def document_names(question: str) -> list[str]:
     """The document names a question gives, in order, without repeats (at most ``MAX_NAMES``).
 

@@ -40,6 +40,7 @@ from .named import (
     kind_endings,
     title_has_ending,
     usual_endings,
+    without_document_names,
     without_kind,
 )
 from .places import in_force_at, places_named
@@ -232,6 +233,10 @@ class Retriever:
         telling_terms = self._without_title_terms(glossary_terms, pointed_at, document_bonus)
         shares = self._lexical_shares(tokens, candidates, best_lexical, english=not query.chinese)
         dense = self._dense_scores(query.vector, candidates)
+        # What ranks; a passage keeps the whole question's cosine, which the relevance floor reads.
+        ranking_dense = dense
+        if named and self.settings.name_free_weight:
+            ranking_dense = self._dense_without_names(query, candidates, dense, named_mask)
         mode = self.settings.retrieval
         weight = self.settings.lexical_weight
         penalty = self.settings.non_body_penalty
@@ -240,13 +245,14 @@ class Retriever:
         figure = asked_figure(query.text) if self.settings.figure_bonus else None
         purpose_yields = not _ASKS_PURPOSE.search(query.text)
         scored = []
-        for row, dense_score, lexical in zip(candidates, dense.tolist(), shares.tolist(), strict=True):
+        columns = zip(candidates, dense.tolist(), ranking_dense.tolist(), shares.tolist(), strict=True)
+        for row, dense_score, ranking, lexical in columns:
             if mode == "dense":
-                fused = dense_score
+                fused = ranking
             elif mode == "lexical":
                 fused = lexical
             else:
-                fused = dense_score + weight * lexical
+                fused = ranking + weight * lexical
             fused += float(document_bonus[self._doc_of_row[row]])
             if row in article_rows:
                 fused += self.settings.article_bonus
@@ -794,6 +800,31 @@ class Retriever:
         if len(top) == 0:
             return None
         return [self._doc_ids[d] for d in top.tolist()]
+
+    def _dense_without_names(
+        self, query: Query, candidates: list[int], dense: np.ndarray, named_mask: np.ndarray
+    ) -> np.ndarray:
+        """``dense`` with the named documents' candidates scored by the question without their names.
+
+        "Does the Wild Animal Protection Law allow people to eat wild animals?": the name says which
+        document, and the named-document lift has raised it; inside it, the name's words make the
+        question nearest to the articles that restate the title (第六条 任何组织和个人有保护野生动物…的义务)
+        and draw it from the one that answers (第三十一条 禁止食用…). The same as the title words out of
+        the BM25 query, for the vector. The named documents' candidates keep their mean score, so
+        this orders them among themselves and moves none against another document's.
+        """
+        text = without_document_names(query.text)
+        inside = named_mask[self._doc_of_row[np.asarray(candidates, dtype=np.int64)]] > 0
+        if not text.strip() or text == query.text or inside.sum() < 2:
+            return dense
+        rows = [row for row, held in zip(candidates, inside.tolist(), strict=True) if held]
+        without_names = self._dense_scores(self.encoder.encode_query(text), rows)
+        weight = self.settings.name_free_weight
+        whole = dense[inside]
+        blended = (1 - weight) * whole + weight * without_names
+        scored = dense.copy()
+        scored[inside] = blended - blended.mean() + whole.mean()
+        return scored
 
     def _dense_scores(self, vector: np.ndarray, rows: list[int]) -> np.ndarray:
         """Cosine of each passage, blended with its best sentence's cosine.

@@ -92,6 +92,11 @@ DEFAULT_ARTICLE_BONUS = 0.1
 # The passage where a document a question names defines the term the question asks about
 # ("本条例所称市场主体，是指…") is lifted by this much (0 turns it off); chosen on the dev halves.
 DEFAULT_DEFINITION_BONUS = 0.2
+# Inside the documents a question names, the dense score is that of the question without their
+# names by this weight (blended with the whole question's; 0 turns it off): the name says which
+# document, not which of its articles (Retriever._dense_without_names). Chosen on the dev half at
+# the whole library (docs/evaluation.md): 0.5 ranked alike, 1.0 also kept more within 1,500 characters.
+DEFAULT_NAME_FREE_WEIGHT = 1.0
 # A document whose title is nearest a name the question gives (《劳动合同法》, "the Food Safety Law";
 # ``named``) is lifted by this much (0 turns it off).
 DEFAULT_NAMED_BONUS = 0.2
@@ -163,6 +168,7 @@ class Settings:
     unplaced_local_penalty: float = DEFAULT_UNPLACED_LOCAL_PENALTY
     other_region_penalty: float = DEFAULT_OTHER_REGION_PENALTY
     proximity_bonus: float = DEFAULT_PROXIMITY_BONUS
+    name_free_weight: float = DEFAULT_NAME_FREE_WEIGHT
     cued_documents: int = DEFAULT_CUED_DOCUMENTS
     centroid_weight: float = DEFAULT_CENTROID_WEIGHT
     centroid_floor: float = DEFAULT_CENTROID_FLOOR
@@ -214,6 +220,8 @@ class Settings:
             raise ConfigError(f"sentence_weight must be between 0 and 1. Currently, it is {self.sentence_weight}.")
         if self.proximity_bonus < 0.0:
             raise ConfigError(f"proximity_bonus must be 0 or more. Currently, it is {self.proximity_bonus}.")
+        if not 0.0 <= self.name_free_weight <= 1.0:
+            raise ConfigError(f"name_free_weight must be between 0 and 1. Currently, it is {self.name_free_weight}.")
         if not 0 <= self.term_matches <= 10:
             raise ConfigError(f"term_matches must be between 0 and 10. Currently, it is {self.term_matches}.")
         if not 0 <= self.dictionary_terms <= 40:
@@ -325,6 +333,7 @@ class Settings:
             "unplaced_local_penalty": float,
             "other_region_penalty": float,
             "proximity_bonus": float,
+            "name_free_weight": float,
             "cued_documents": int,
             "centroid_weight": float,
             "centroid_floor": float,
