@@ -567,3 +567,29 @@ def test_inside_a_named_document_the_question_is_scored_without_its_name(tmp_pat
     answering = ("野生动物保护法", "第三十一条")
     assert without_name[answering] > whole[answering]
     assert all(without_name[key] < whole[key] for key in named if key != answering)
+
+
+def test_a_question_naming_no_year_lowers_a_titles_earlier_versions(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        f"示范野生动物保护条例({date})": (
+            "# 示范野生动物保护条例\n\n第一条 为了保护野生动物，制定本条例。\n\n"
+            f"第二条 本条例适用于本省的野生动物保护活动。\n\n第三十一条 禁止食用{what}。"
+        )
+        for date, what in (("2018-10-26", "重点保护野生动物"), ("2022-12-30", "重点保护野生动物和其他陆生野生动物"))
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+
+    def scores(question: str, penalty: float) -> dict[str, float]:
+        assistant = Assistant(settings.replace(superseded_penalty=penalty), encoder=use_encoder, auto_build=False)
+        found = assistant.search(question, k=6).passages
+        return {p.doc_id: p.score for p in found if p.section.endswith("第三十一条")}
+
+    question = "哪些野生动物禁止食用？"
+    plain, lowered = scores(question, 0.0), scores(question, 0.05)
+    earlier, later = "示范野生动物保护条例(2018-10-26)", "示范野生动物保护条例(2022-12-30)"
+    assert set(plain) == set(lowered) == {earlier, later}
+    assert lowered[earlier] == pytest.approx(plain[earlier] - 0.05)
+    assert lowered[later] == pytest.approx(plain[later])
+    # A question that names a year may ask about an earlier text: no version is lowered.
+    with_year = "2019年时，哪些野生动物禁止食用？"
+    assert scores(with_year, 0.05) == pytest.approx(scores(with_year, 0.0))

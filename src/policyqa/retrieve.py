@@ -126,6 +126,7 @@ class Retriever:
         self._joined_titles = "\n".join(self._titles.tolist())
         self._written_titles = WrittenTitles(self._titles.tolist())
         self._years = [_year_of(index.documents[d].metadata) for d in self._doc_ids]
+        self._superseded = _superseded(self._titles.tolist(), self._years)
         self._title_offsets = np.cumsum([0] + [len(t) + 1 for t in self._titles.tolist()[:-1]])
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
@@ -386,6 +387,10 @@ class Retriever:
         if self.settings.unplaced_local_penalty and not places:
             # Without a place the question asks about national law; a local document it names stays.
             bonus -= self.settings.unplaced_local_penalty * (self._local_mask * (1.0 - named))
+        if self.settings.superseded_penalty and not YEAR.search(query.text):
+            # A question that names no year asks about the law in force: of a title's versions,
+            # the later one says it where both say the same.
+            bonus -= self.settings.superseded_penalty * self._superseded
         return bonus
 
     def _of_region(self, place_names: Sequence[str], question: str) -> np.ndarray:
@@ -935,6 +940,18 @@ _LATIN_WORD = re.compile(r"[a-z]+")
 def _any_of(masks: Sequence[np.ndarray], count: int) -> np.ndarray:
     """1.0 where any of the masks (one per name a question gives) holds, else 0.0; ``count`` zeros for none."""
     return np.logical_or.reduce(masks).astype(np.float32) if masks else np.zeros(count, dtype=np.float32)
+
+
+def _superseded(titles: Sequence[str], years: Sequence[int | None]) -> np.ndarray:
+    """1.0 for each document whose title another document bears with a later year (a later version), else 0.0."""
+    latest: dict[str, int] = {}
+    for title, year in zip(titles, years, strict=True):
+        if year is not None:
+            latest[title] = max(latest.get(title, year), year)
+    return np.asarray(
+        [year is not None and latest[title] > year for title, year in zip(titles, years, strict=True)],
+        dtype=np.float32,
+    )
 
 
 def _year_of(metadata: dict[str, object]) -> int | None:
