@@ -874,3 +874,20 @@ def test_the_dictionarys_words_for_a_glossary_phrase_say_it_at_its_terms_weight(
     assistant = built_assistant(tmp_path, use_encoder, files)
     # The glossary says 中医药 and 中医 for the phrase; the dictionary also 中药, which the text says.
     assert _reason(assistant, "How long is the protection for traditional Chinese medicine varieties?") is None
+
+
+def test_a_rate_set_as_a_multiple_of_another_rate_answers_a_question_asking_for_a_rate(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # Courts set lending caps as a multiple of a reference rate, not as a percentage.
+    regulation = (
+        "# 示范民间借贷规定\n\n第二十四条 借贷双方没有约定利息，出借人主张支付利息的，人民法院不予支持。\n\n"
+        "第二十五条 出借人请求借款人按照合同约定利率支付利息的，人民法院应予支持，"
+        "但是双方约定的利率超过合同成立时一年期贷款市场报价利率四倍的除外。\n\n"
+        "第三十条 借款人可以提前偿还借款，但是当事人另有约定的除外。"
+    )
+    assistant = built_assistant(tmp_path, use_encoder, {"lending": regulation})
+    question = "Under the Model Private Lending Provisions, above what interest rate is agreed interest not upheld?"
+    answer = assistant.ask(question)
+    assert answer.outcome == "answered", answer.answer
+    assert "四倍" in answer.answer

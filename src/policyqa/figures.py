@@ -14,8 +14,10 @@ _CN_NUMERAL = "零〇一二三四五六七八九十百千万亿两"
 # alone is not an amount.
 NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四五六七八九十两][{_CN_NUMERAL}]*)"
 MONEY = re.compile(rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民币)?")
+# A rate may be set as a multiple of another (一年期贷款市场报价利率四倍, 同期贷款利率的1.5倍).
 RATE = re.compile(
     rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
+    rf"|率的?{NUMBER}倍"
 )
 # Not an ordinal: 第十八条 numbers an article and counts nothing.
 COUNT = re.compile(rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
