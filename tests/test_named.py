@@ -13,12 +13,14 @@ from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
 from policyqa.lexical import synonym_set
 from policyqa.named import (
+    IMPLEMENTING_PREFIX,
     WrittenTitles,
     asks_to_compare,
     described_documents,
     document_names,
     kind_endings,
     title_has_ending,
+    usual_endings,
     without_document_names,
     without_kind,
 )
@@ -745,3 +747,19 @@ def test_a_questions_document_names_are_blanked_out_with_their_brackets() -> Non
     english = without_document_names("Does the Wild Animal Protection Law allow people to eat wild animals?")
     assert "Protection Law" not in english and "eat wild animals" in english
     assert without_document_names("What is a valley of death?") == "What is a valley of death?"
+
+
+@pytest.mark.parametrize(
+    ("name", "endings"),
+    [
+        ("Regulations on Place Name Administration", ("条例",)),
+        # Rules implementing a law are rules (实施细则), whatever the law's kind.
+        ("Implementing Rules of the Sino-Foreign Cooperative Joint Ventures Law", ("规则", "细则", "规定")),
+        ("Implementing Measures of the Land Administration Law", ("办法",)),
+        # Made from "the Patent Law's implementing rules": which kind of rules is not said.
+        (IMPLEMENTING_PREFIX + "Patent Law", ()),
+        ("the Patent Law", ()),
+    ],
+)
+def test_the_titles_a_name_usually_renders_are_those_of_its_own_kind(name: str, endings: tuple[str, ...]) -> None:
+    assert usual_endings(name) == endings

@@ -347,6 +347,12 @@ def _kind_word(name: str) -> str:
     """The word that gives an English name's kind, lower-cased: its last, or the one before "on …"
     ("Regulations on Place Name Administration"); "" when there is none."""
     words = [w.lower() for w in name.split()]
+    # "Implementing Rules of the … Law" names the rules (实施细则), not the law they implement. A name
+    # made from "the … Law's implementing rules" (``IMPLEMENTING_PREFIX``) keeps the law's kind: the
+    # question did not say which kind of rules.
+    implementing = len(words) > 2 and words[0] == "implementing" and words[2] in _OF
+    if implementing and words[1] in KIND_WORDS and not name.startswith(IMPLEMENTING_PREFIX):
+        return words[1]
     if words and words[-1] in KIND_WORDS:
         return words[-1]
     return next((w for w, after in zip(words, words[1:], strict=False) if w in KIND_WORDS and after in _OF), "")
