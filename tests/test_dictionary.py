@@ -123,6 +123,18 @@ def test_participle_alone_falls_back_to_its_verb(cedict: CedictDictionary) -> No
     assert "补贴" in cedict.chinese_for("subsidised")
 
 
+def test_a_word_in_e_is_not_the_word_without_it(cedict: CedictDictionary) -> None:
+    # "rate" is no "rat", "care" no "car", "wine" no "win", "note" no "not".
+    for english, other in [("rate", "老鼠"), ("care", "汽车"), ("wine", "赢得"), ("note", "不是")]:
+        assert other not in cedict.chinese_for(english), english
+    assert "费率" in cedict.chinese_for("rates")
+    # A participle that lost the e finds its verb with it; one that doubled a consonant, without it.
+    assert cedict.chinese_for("rated")[:3] == cedict.chinese_for("rate")[:3]
+    assert "许可证" in cedict.chinese_for("licensed")
+    assert "计划" in cedict.chinese_for("planned")
+    assert "污染" in cedict.chinese_for("pollution")
+
+
 def test_participle_in_a_phrase_keeps_its_meaning(cedict: CedictDictionary) -> None:
     assert "发展中国家" in cedict.chinese_for("developing countries")
     assert "发展中国家" not in cedict.chinese_for("developed countries")

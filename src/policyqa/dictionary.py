@@ -187,21 +187,17 @@ def _base(word: str) -> str:
     return word
 
 
-def _drop_final_e(word: str) -> str:
-    # "license" and "licensed" both reach "licens" once -ed is gone.
-    return word[:-1] if word.endswith("e") and len(word) >= _MIN_STEM_CHARS else word
-
-
 @lru_cache(maxsize=1 << 16)
 def _stem(word: str) -> str:
     """The key of a word: plural and spelling folded, -ed and -ing kept.
 
     Applied alike to glosses and questions, so consistency matters more than linguistics.
     Participles keep their ending because they often name something else than their verb
-    ("developed countries" are not "developing countries"); ``_verb_stem`` removes it
-    when a word alone finds nothing.
+    ("developed countries" are not "developing countries"); ``_verb_keys`` removes it
+    when a word alone finds nothing. A final e stays: "rate" is no "rat" (老鼠), "care" no "car"
+    (汽车), "wine" no "win"; a participle finds its verb by ``_verb_keys``.
     """
-    return _drop_final_e(_base(word))
+    return _base(word)
 
 
 # A noun in -tion or -sion whose verb's words are added has a root of five letters or more:
@@ -210,9 +206,10 @@ _ION_NOUN_CHARS = 8
 
 
 def _ion_verb_keys(noun: str) -> list[str]:
-    """The keys a noun in -ion's verb may have: "integration" → "integrat", "integr"; "pollution" → "pollut";
-    "registration" → … "register"."""
-    keys = [_stem(noun[:-3])] + ([_stem(noun[:-5])] if noun.endswith("ation") else [])
+    """The keys a noun in -ion's verb may have: "integration" → "integrate", "integrat", "integr"; "pollution" →
+    "pollute"; "registration" → … "register"."""
+    roots = [_stem(noun[:-3])] + ([_stem(noun[:-5])] if noun.endswith("ation") else [])
+    keys = [key for root in roots for key in (root + "e", root)]
     return keys + ([_stem(noun[:-6] + "er")] if noun.endswith("ration") else [])
 
 
@@ -232,11 +229,12 @@ def _ility_adjective_key(noun: str) -> str | None:
 
 
 @lru_cache(maxsize=1 << 16)
-def _verb_stem(word: str) -> str:
-    """The key of a word with -ed or -ing removed: "licensed" -> "licens", "transferred" -> "transfer"."""
+def _verb_keys(word: str) -> tuple[str, ...]:
+    """The keys a word's verb may have, -ed or -ing removed: "licensed" → "license", "licens"; "transferred" →
+    "transfer". A verb that lost its final e to the ending ("rated", "licensing") is tried with it first."""
     word = _base(word)
     if len(word) < _MIN_STEM_CHARS or word in _UNINFLECTED or not word.isalpha():
-        return word
+        return (word,)
     stripped = False
     if word.endswith("ied") and len(word) > 4:
         word = word[:-3] + "y"
@@ -247,8 +245,9 @@ def _verb_stem(word: str) -> str:
     elif word.endswith("ing") and len(word) > 5 and _VOWEL.search(word[:-3]):
         word, stripped = word[:-3], True
     if stripped and _DOUBLE_CONSONANT.search(word):
-        word = word[:-1]
-    return _drop_final_e(_SPELLING.get(word, word))
+        return (_SPELLING.get(word[:-1], word[:-1]),)
+    word = _SPELLING.get(word, word)
+    return (word + "e", word) if stripped and not word.endswith("e") else (word,)
 
 
 def _words(text: str) -> list[str]:
@@ -485,21 +484,23 @@ class CedictDictionary:
             # "accessible" gives 无障碍): the adjective's words follow the noun's own.
             if adjective_words := self._index.get(adjective):
                 found = _joined(found, adjective_words)
-        if found and len(words) == 1 and words[0].endswith("ed") and (verb := _verb_stem(words[0])) != _stem(words[0]):
+        verbs = [key for key in _verb_keys(words[0]) if key != _stem(words[0])] if words else []
+        if found and len(words) == 1 and words[0].endswith("ed") and verbs:
             # A participle with entries of its own gives them in one sense ("extended": 昡, "accepted":
             # 公认), where a law's question mostly means its verb ("may be extended": 延长; "accepted":
             # 接受): the verb's words come first, its own after them.
-            if verb_words := self._index.get(verb):
+            if verb_words := next((v for key in verbs if (v := self._index.get(key))), None):
                 found = _joined(verb_words, found)
-        if not found and len(words) > 1 and _stem(words[0]) != (verb := _verb_stem(words[0])):
+        if not found and len(words) > 1:
             # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs".
-            found = self._index.get(" ".join([verb, *(_stem(w) for w in words[1:])]))
+            rest = [_stem(w) for w in words[1:]]
+            found = next((v for key in verbs if (v := self._index.get(" ".join([key, *rest])))), None)
         if not found and len(words) == 1:
             # A participle alone may stand for its verb ("licensed", "funded"); CC-CEDICT often
             # glosses only the verb of a noun in -ion ("integration" -> "to integrate",
             # "transformation" -> "to transform").
             # An adverb in -ly may stand for its adjective ("lawfully", "steadily").
-            related = [_verb_stem(words[0])]
+            related = list(_verb_keys(words[0]))
             if (base := _base(words[0])).endswith("ion"):
                 related += _ion_verb_keys(base)
             elif base.endswith("ily") and len(base) > 5:
