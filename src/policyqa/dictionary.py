@@ -245,7 +245,7 @@ def _verb_keys(word: str) -> tuple[str, ...]:
     elif word.endswith("ing") and len(word) > 5 and _VOWEL.search(word[:-3]):
         word, stripped = word[:-3], True
     if stripped and _DOUBLE_CONSONANT.search(word):
-        return (_SPELLING.get(word[:-1], word[:-1]),)
+        word, stripped = word[:-1], False  # "planned": no e was lost
     word = _SPELLING.get(word, word)
     return (word + "e", word) if stripped and not word.endswith("e") else (word,)
 

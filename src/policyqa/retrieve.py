@@ -818,9 +818,11 @@ class Retriever:
         the BM25 query, for the vector. The named documents' candidates keep their mean score, so
         this orders them among themselves and moves none against another document's.
         """
-        text = without_document_names(query.text)
         inside = named_mask[self._doc_of_row[np.asarray(candidates, dtype=np.int64)]] > 0
-        if not text.strip() or text == query.text or inside.sum() < 2:
+        if inside.sum() < 2:
+            return dense  # nothing to order among themselves
+        text = without_document_names(query.text)
+        if not text.strip() or text == query.text:
             return dense
         rows = [row for row, held in zip(candidates, inside.tolist(), strict=True) if held]
         without_names = self._dense_scores(self.encoder.encode_query(text), rows)
