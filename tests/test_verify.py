@@ -354,7 +354,7 @@ def test_words_that_say_whose_law_name_no_thing() -> None:
 def test_a_question_that_asks_also_of_a_place_the_named_document_is_not_of_is_not_held_to_its_things(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
-    files = {"law": "# 中华人民共和国示范成果转化法\n\n第四十五条 未约定奖励的，对做出重要贡献的人员给予奖励。"}
+    files = {"law": "# 中华人民共和国示范成果转化法\n\n第四十五条 未约定奖励的，从转化收入中提取不低于百分之五十给予奖励。"}
     assistant = built_assistant(tmp_path, use_encoder, files)
 
     def unmentioned(question: str) -> list[str]:
@@ -362,9 +362,9 @@ def test_a_question_that_asks_also_of_a_place_the_named_document_is_not_of_is_no
         return unmentioned_in_document(query, assistant.retriever.search(query, 5), assistant.index, [("law",)])[1]
 
     law = "the Model Achievements Transformation Law"
-    assert [t.split(" (")[0] for t in unmentioned(f"What reward goes to contributors under {law}?")] == ["contributors"]
-    # Beijing's regulation may say 贡献者: the question asks of it too.
-    assert unmentioned(f"What reward goes to contributors under {law}, and what does Beijing's regulation set?") == []
+    assert [t.split(" (")[0] for t in unmentioned(f"What reward goes to inventors under {law}?")] == ["inventors"]
+    # Beijing's regulation may say 发明人: the question asks of it too.
+    assert unmentioned(f"What reward goes to inventors under {law}, and what does Beijing's regulation set?") == []
 
 
 PROPERTY_FILES = {
@@ -891,3 +891,36 @@ def test_a_rate_set_as_a_multiple_of_another_rate_answers_a_question_asking_for_
     answer = assistant.ask(question)
     assert answer.outcome == "answered", answer.answer
     assert "四倍" in answer.answer
+
+
+def test_a_corpus_word_the_encoder_puts_close_to_a_thing_renders_it() -> None:
+    article = "第七条 父母不得将未满八周岁的儿童单独留在机动车内。"
+    question = "What does the Model Minors Regulation say about leaving children alone in cars?"
+    # CC-CEDICT gives "children" as 子女, 儿女, 娃儿: none is the regulation's word.
+    assert any(thing.startswith("children") for thing in _things_unrendered(question, [], article))
+    close = {"children": ("儿童", "孩子")}
+    assert not any(thing.startswith("children") for thing in _things_unrendered(question, [], article, (), close))
+
+
+def test_close_words_come_from_the_encoder_above_their_floor(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "minors": "# 示范未成年人保护条例\n\n第一条 为了保护儿童的身心健康，制定本条例。\n\n"
+        "第二条 学校应当保障儿童的安全。\n\n第三条 父母不得将未满八周岁的儿童单独留在机动车内。"
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    question = "What does the Model Minors Regulation say about leaving children alone in cars?"
+    close = dict(assistant.prepare(question).close_words)
+    assert "儿童" in close.get("children", ()), close
+    answer = assistant.ask(question)
+    assert answer.outcome == "answered", answer.answer
+    strict = Assistant(assistant.settings.replace(close_word_floor=1.0), encoder=use_encoder, auto_build=False)
+    assert strict.prepare(question).close_words == ()
+    unrendered = strict.ask(question)
+    assert unrendered.outcome == "partial" and "children (" in unrendered.answer.split("\n")[0], unrendered.answer
+
+
+def test_the_words_that_ask_for_a_figure_name_no_thing() -> None:
+    article = "第三条 职工累计工作已满1年不满10年的，年休假5天。"
+    # To the dictionary "many days" is 多日赛, a race over several days: it asks how many, of days.
+    question = "How many days of annual leave does the Model Leave Regulation grant?"
+    assert not any(thing.startswith("many") for thing in _things_unrendered(question, [], article))

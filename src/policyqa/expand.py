@@ -223,6 +223,7 @@ class QueryPreparer:
         glossary_terms = tuple(terms)
         translated: list[str] = []
         renderings: dict[str, list[str]] = {}
+        close_words: dict[str, list[str]] = {}
         if not chinese and self.settings.dictionary_terms:
             pairs = expand_english(
                 question,
@@ -246,8 +247,10 @@ class QueryPreparer:
                 if (name := phrase.removesuffix("'s")) not in places or any(c in term for c in places[name])
             ]
             terms += list(dict.fromkeys(t for _, t, _ in matched if t not in terms))
-            for phrase, term, _ in matched:
+            for phrase, term, similarity in matched:
                 renderings.setdefault(phrase, []).append(term)
+                if similarity >= self.settings.close_word_floor:
+                    close_words.setdefault(phrase, []).append(term)
         # The question's own words and its glossary terms: what the relevance floor and
         # verification judge by. Dictionary words (a general dictionary gives wrong senses
         # too) and embedding matches only help ranking.
@@ -276,6 +279,7 @@ class QueryPreparer:
             tuple(own_tokens),
             lexical,
             by_phrase,
+            tuple((phrase, tuple(words)) for phrase, words in close_words.items()),
         )
 
     def _by_cohesion(self, senses: list[tuple[str, ...]]) -> list[tuple[str, ...]]:

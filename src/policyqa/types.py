@@ -142,6 +142,9 @@ class Query:
     lexical: tuple[str, ...] = ()  # the BM25 query: tokens, and synonym sets of one English phrase's renderings
     # An English question's phrases and the Chinese words found for each (dictionary and vocabulary matcher).
     renderings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Of those, the corpus words the encoder puts closest to each phrase (``close_word_floor``):
+    # verification takes them as renderings, where the dictionary's senses miss the corpus's word.
+    close_words: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 ANSWERED = "answered"

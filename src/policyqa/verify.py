@@ -25,7 +25,7 @@ mentions, makes the answer partial: it says so, then quotes what the texts do st
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -244,15 +244,23 @@ _COUNTRY_WORDS = frozenset({"china", "china's", "chinese", "prc"})
 _WHICH_LAW_WORDS = KIND_WORDS | _COUNTRY_WORDS | frozenset({"national", "state", "local"})
 
 
-def _things_unrendered(question: str, named: Sequence[str], text: str, authors: Collection[str] = ()) -> list[str]:
+def _things_unrendered(
+    question: str,
+    named: Sequence[str],
+    text: str,
+    authors: Collection[str] = (),
+    close_words: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
     """The things (lower-case nouns) of an English question that no dictionary rendering finds in ``text``.
 
     "What does the Tobacco Monopoly Law say about e-cigarettes?": the law treats tobacco, but
     never says 电子烟. A word is a thing when most of its usual renderings are Chinese nouns
     (jieba's tags) and its ending is not an adjective's or a verb's; every rendering the dictionary
     gives (up to 20) must be absent. Words of names, of the named documents and of how the
-    question asks are left to other checks.
+    question asks are left to other checks. A corpus word the encoder puts close to a phrase
+    (``close_words``: "storage" 储存, where the dictionary gives 贮物) renders it too.
     """
+    close_words = close_words or {}
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
     # Every text here is China's: "Chinese civil aircraft" are 中华人民共和国民用航空器 (语文 is the school
     # subject); "national", "law" say whose law or what kind.
@@ -268,6 +276,10 @@ def _things_unrendered(question: str, named: Sequence[str], text: str, authors: 
     # "subject to" says what applies to a thing, and names none.
     if re.search(r"\bsubject to\b", question, re.I):
         skipped.add("subject")
+    # "How many days", "how far ahead": the words that ask for a figure, and its unit, name no thing
+    # ("many days" is 多日赛, a race, to the dictionary; "far" shares its key with "fare").
+    for asking in _ASKS_HOW.finditer(question):
+        skipped.update([asking[1].lower(), f"{asking[1]} {asking[2]}".lower()])
     # An acronym is no lower-case word: "VAT" is value-added tax, not the vat (大桶) the dictionary finds.
     skipped.update(w.lower() for w in _ACRONYM.findall(question))
     # A term of the field the glossary renders ("utility model": 实用新型) is found by its terms.
@@ -294,7 +306,9 @@ def _things_unrendered(question: str, named: Sequence[str], text: str, authors: 
     ]
     for pair in pairs:
         whole = chinese_for(pair, 20)
-        if any(r in text for r in whole) or ((in_a_row := rendered_in_a_row(pair)) and in_a_row.search(text)):
+        if any(r in text for r in [*whole, *close_words.get(pair, ())]) or (
+            (in_a_row := rendered_in_a_row(pair)) and in_a_row.search(text)
+        ):
             skipped.update(pair.split())
         elif (longer := [r for r in whole if len(r) > 1]) and _usual_nouns(pair, longer, by_tags=True):
             # A pair the dictionary knows as one thing ("nuclear fusion": 核聚变) is absent when
@@ -322,10 +336,12 @@ def _things_unrendered(question: str, named: Sequence[str], text: str, authors: 
                 ]
                 looked_up = [(p, r) for p, r in known if r][:1]
         for part, renderings in looked_up:
+            close = close_words.get(word, ()) if part == word else ()
             as_nouns = _usual_nouns(part, renderings)
             if not as_nouns:
                 continue
-            if not any(r in text for r in renderings) and not any(v in text for v in _agent_forms(renderings)):
+            found_as = [*renderings, *_agent_forms(renderings), *close]
+            if not any(r in text for r in found_as):
                 missing.append(_shown_with(word, as_nouns, part if part != word else None))
                 break
     return missing
@@ -381,6 +397,8 @@ _BOUND_WORDS = frozenset("minimum maximum cap caps ceiling ceilings threshold th
 _LIGHT_NOUNS = frozenset("event events matter matters situation situations circumstance circumstances".split())
 
 
+# "how many days", "how far ahead", "how often": a figure asked for, and the word after it.
+_ASKS_HOW = re.compile(r"\bhow\s+(many|much|far|long|often|soon)\s+([a-z]+)", re.I)
 # "VAT", "SMEs": letters that stand for words.
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}s?\b")
 # "Bai et al.", "Bai and Chen (2026)": the surnames of a work's authors.
@@ -489,7 +507,7 @@ def unmentioned_in_document(
         # law …, and what does Beijing's regulation set?").
         beyond = any(not any(n in whole for n in names) for names in places_named(query.text))
         if len(named) <= 1 and not beyond:
-            missing += _things_unrendered(query.text, named, whole, authors)
+            missing += _things_unrendered(query.text, named, whole, authors, dict(query.close_words))
         return title, missing
     asked = _QUOTED_NAME.sub(" ", query.text)
     kinds_asked_for = set(nouns_asked_for(asked))
