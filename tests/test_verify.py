@@ -218,6 +218,21 @@ def test_a_figure_heading_a_list_is_about_its_items_and_a_count_must_count_what_
     assert _reason(assistant, "示范市中小学校每个年级最多设置多少个班？") is None
 
 
+def test_a_count_of_sites_asks_for_a_number_of_them(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "wetlands": (
+            "# 示范湿地保护条例\n\n"
+            "第十四条 湿地分为重要湿地和一般湿地。重要湿地包括国家重要湿地和省级重要湿地。\n\n"
+            "第十五条 国家重要湿地名录由国务院林业草原主管部门发布。\n\n"
+            "第十六条 本市设立湿地保护站三处。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # The regulation names national wetlands and counts none of them: 多少处 asks for a number.
+    assert _reason(assistant, "示范湿地保护条例公布的国家重要湿地一共有多少处？") == NO_FIGURE
+    assert _reason(assistant, "示范湿地保护条例规定本市设立多少处湿地保护站？") is None
+
+
 def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answer(
     mini_assistant: Assistant,
 ) -> None:
@@ -354,7 +369,7 @@ def test_words_that_say_whose_law_name_no_thing() -> None:
 def test_a_question_that_asks_also_of_a_place_the_named_document_is_not_of_is_not_held_to_its_things(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
-    files = {"law": "# 中华人民共和国示范成果转化法\n\n第四十五条 未约定奖励的，从转化收入中提取不低于百分之五十给予奖励。"}
+    files = {"law": "# 中华人民共和国示范成果转化法\n\n第四十五条 未约定奖励的，从转化收入中提取百分之五十给予奖励。"}
     assistant = built_assistant(tmp_path, use_encoder, files)
 
     def unmentioned(question: str) -> list[str]:

@@ -20,7 +20,7 @@ RATE = re.compile(
     rf"|率的?{NUMBER}倍"
 )
 # Not an ordinal: 第十八条 numbers an article and counts nothing.
-COUNT = re.compile(rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批)|{_DIGITS}+")
+COUNT = re.compile(rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批|处|座)|{_DIGITS}+")
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
 DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")  # 半年: half a year
 # A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.
@@ -79,7 +79,8 @@ ASKS_FREQUENCY = re.compile(
 FREQUENCY = re.compile(
     rf"每(?:隔)?(?:{NUMBER})?(?:个)?(?:日|天|周|星期|月|季度|季|半年|年|小时)|{NUMBER}\s*(?:次|回)|定期"
 )
-ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条)|几(?:个|家|项|所)", re.I)
+# Sites and buildings are counted by 处 and 座 (多少处湿地, 几座桥).
+ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座)|几(?:个|家|项|所|处|座)", re.I)
 ASKS_QUANTITY = re.compile(
     rf"多少(?:万|亿)?(?:{_UNITS_ZH})"
     r"|\bhow much\s+(?:[\w-]+\s+){0,2}(?:space|land|area|floor|room|water|electricity|energy)\b"
