@@ -763,3 +763,18 @@ def test_a_questions_document_names_are_blanked_out_with_their_brackets() -> Non
 )
 def test_the_titles_a_name_usually_renders_are_those_of_its_own_kind(name: str, endings: tuple[str, ...]) -> None:
     assert usual_endings(name) == endings
+
+
+def test_a_name_that_gives_a_place_names_a_law_of_that_place(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "shanghai": "# 上海市古树名木和古树后续资源保护条例\n\n第十二条 列为古树名木的，保护区为树冠垂直投影外五米。",
+        "zhengzhou": "# 郑州市古树名木及古树后备资源保护条例\n\n第十四条 树龄五百年以上的树木属于一级古树。",
+        "zaozhuang": "# 枣庄市古树名木保护条例\n\n第十一条 名木和一级保护的古树，保护范围不小于树冠垂直投影外3米。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    name = "Zaozhuang Regulations on the Protection of Ancient and Famous Trees"
+    similarity = _similarity(retriever, use_encoder, name)
+    assert titles[int(np.argmax(similarity))] != "枣庄市古树名木保护条例"  # the encoder knows 枣庄 little
+    assert _lifted(retriever, titles, f"Under the {name}, which trees get first-level protection?") == [
+        "枣庄市古树名木保护条例"
+    ]

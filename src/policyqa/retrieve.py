@@ -571,12 +571,19 @@ class Retriever:
             # a national title is near: the encoder put 河南省道路运输条例 nearer than 中华人民共和国道路运输条例.
             # Where the question names a place ("In Shangqiu, … the ancient city protection
             # regulation"), that place's own law may be the one named.
-            if not places_named(name):
+            if not (own_places := places_named(name)):
                 if in_force is None:
                     in_force = self._of_region(in_force_at(places_named(question)), question)
                 allowed = self._is_national | (in_force > 0)
                 if (similarity[allowed, column] >= NAMED_TITLE_FLOOR).any():
                     similarity[~allowed, column] = -1.0
+            else:
+                # A name that gives a place ("the Zaozhuang Regulations on the Protection of Ancient and
+                # Famous Trees") names a law of that place, if one is near: the encoder, which knows
+                # 枣庄 little, put Shanghai's and Zhengzhou's regulations on the subject nearer.
+                of_place = self._of_region(tuple(n for found in own_places for n in found), name) > 0
+                if (similarity[of_place, column] >= NAMED_TITLE_FLOOR).any():
+                    similarity[~of_place, column] = -1.0
         best = similarity.max(axis=0)
         chosen = similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)
         for column, name in enumerate(names):
