@@ -42,6 +42,16 @@ PATENT_RULES = "Implementing Regulations of the Patent Law"
         ),
         ("What does Article 120 of the Labour Contract Law say?", ["Labour Contract Law"]),
         ("What does the Law on the Protection of Minors require of schools?", ["Law on the Protection of Minors"]),
+        # A subject may hold "to" and "by"; after the name they are the question's again.
+        (
+            "Under the Regulations on Ensuring Payments to Small and Medium-sized Enterprises, what is due?",
+            ["Regulations on Ensuring Payments to Small and Medium-sized Enterprises"],
+        ),
+        (
+            "What do the Regulations on Protecting Investment by Taiwan Compatriots say?",
+            ["Regulations on Protecting Investment by Taiwan Compatriots"],
+        ),
+        ("What does the Law on the Protection of Minors say to Beijing parents?", ["Law on the Protection of Minors"]),
         ("《劳动合同法》所称的无固定期限劳动合同是指什么？", ["劳动合同法"]),
         ("What does the relevant law say about it?", []),  # a law in general names none
         ("Which rate applies under these laws?", []),

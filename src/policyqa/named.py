@@ -38,10 +38,11 @@ KIND_WORDS = frozenset(
 # Longer words first: "Regulations" before "Regulation".
 _HEAD = "(?:" + "|".join(sorted((w.capitalize() for w in KIND_WORDS), key=lambda w: (-len(w), w))) + ")"
 # "the Personal Information Protection Law", "Law on the Protection of Minors": capitalised
-# words ending in a head word, or a head word followed by "on/of …" and capitalised words.
+# words ending in a head word, or a head word followed by "on/of …" and capitalised words, which
+# may hold "to" and "by" ("Regulations on Ensuring Payments to Small and Medium-sized Enterprises").
 _TITLED = re.compile(
     rf"\b(?:[A-Z][\w'’-]*\s+(?:(?:of|on|and|for|the|in)\s+)?)*{_HEAD}\b"
-    rf"(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:(?:of|on|and|for|the|in)\s+)?[A-Z][\w'’-]*)*)?"
+    rf"(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:(?:of|on|and|for|the|in|to|by)\s+)?[A-Z][\w'’-]*)*)?"
 )
 # "the consumer protection law", "the Ningbo Dongqian Lake tourist resort regulation": a name with a
 # lower-case head word needs "the" and one to six words before it.
