@@ -373,3 +373,18 @@ def test_the_nouns_a_question_asks_the_number_of() -> None:
 def test_a_clause_of_time_heads_no_compound() -> None:
     # 时 ends "when … are transferred"; 科技成果时 is no thing a law must say.
     assert one_character_headed("高校转让科技成果时，需要履行什么公示义务？") == []
+
+
+def test_a_fragment_no_token_holds_is_found_through_the_compounds_that_hold_it() -> None:
+    lexical = LexicalIndex.build(
+        [
+            "党的二十届三中全会审议通过的决定指出，推动科技创新和产业创新融合发展。",
+            "党的二十届四中全会审议通过的建议指出，推动科技创新和产业创新深度融合。",
+            "二十届三中全会强调加强创新资源统筹。",
+        ]
+    )
+    # jieba keeps the plenums whole: 全会 ("plenary session") is no token of the corpus.
+    assert not lexical.knows("全会") and lexical.knows("三中全会")
+    assert lexical.words_holding("全会", 3) == ["三中全会", "四中全会"]  # most passages first
+    assert lexical.words_holding("全会", 1) == ["三中全会"]
+    assert lexical.words_holding("不存在", 3) == []

@@ -593,3 +593,22 @@ def test_a_question_naming_no_year_lowers_a_titles_earlier_versions(tmp_path: Pa
     # A question that names a year may ask about an earlier text: no version is lowered.
     with_year = "2019年时，哪些野生动物禁止食用？"
     assert scores(with_year, 0.05) == pytest.approx(scores(with_year, 0.0))
+
+
+def test_a_rendering_the_corpus_says_only_inside_compounds_brings_them(tmp_path: Path, use_encoder: Encoder) -> None:
+    settings = built_corpus(
+        tmp_path,
+        use_encoder,
+        {
+            "paper": "# 示范论文\n\n2024年7月，党的二十届三中全会审议通过的决定指出，推动科技创新和产业创新融合发展。",
+            "rules": "# 示范会议规则\n\n第三十条 决策草案应当经常务会议或者全体会议讨论。",
+        },
+    )
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    question = "What did the Third Plenary Session decision say about linking science and industry?"
+    # CC-CEDICT renders "plenary session" 全会, which stands in the paper only inside 三中全会.
+    rendered = dict(assistant.prepare(question).renderings)["plenary session"]
+    assert "全会" in rendered and "三中全会" in rendered
+    alone = Assistant(settings.replace(compounds_per_rendering=0), encoder=use_encoder, auto_build=False)
+    assert "三中全会" not in dict(alone.prepare(question).renderings)["plenary session"]
+    assert assistant.search(question, 1).passages[0].title == "示范论文"

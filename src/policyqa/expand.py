@@ -232,6 +232,7 @@ class QueryPreparer:
                 skip=QUESTION_WORDS,
                 order=self._by_cohesion if self._lexical is not None and self.settings.sense_pool else None,
             )
+            pairs = self._with_compounds(pairs)
             translated = [zh for _, zh in pairs if zh not in terms]
             terms += translated
             for english, zh in pairs:
@@ -281,6 +282,22 @@ class QueryPreparer:
             by_phrase,
             tuple((phrase, tuple(words)) for phrase, words in close_words.items()),
         )
+
+    def _with_compounds(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Each rendering, followed by the corpus's compounds that hold it when it is no word of the corpus.
+
+        "Plenary session" renders 全会, which the corpus says only inside 三中全会 and 四中全会, jieba's
+        words: as a BM25 term 全会 would match nothing.
+        """
+        if self._lexical is None or not self.settings.compounds_per_rendering:
+            return pairs
+        extended = []
+        for english, zh in pairs:
+            extended.append((english, zh))
+            if len(zh) >= 2 and not self._lexical.knows(zh):
+                holding = self._lexical.words_holding(zh, self.settings.compounds_per_rendering)
+                extended += [(english, word) for word in holding]
+        return extended
 
     def _by_cohesion(self, senses: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
         """Each phrase's first ``sense_pool`` dictionary words, those used beside the other phrases' first.

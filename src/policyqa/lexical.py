@@ -462,6 +462,10 @@ class LexicalIndex:
         self._synonym_postings: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._synonym_postings_kept = 0
         self._synonym_lock = threading.Lock()
+        # The vocabulary joined, for finding the words that hold a fragment (``words_holding``).
+        self._joined_vocabulary: str | None = None
+        self._vocabulary_words: list[str] = []
+        self._vocabulary_starts = np.zeros(0, dtype=np.int64)
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
@@ -520,6 +524,27 @@ class LexicalIndex:
 
     def vocabulary(self) -> list[str]:
         return list(self._vocab)
+
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` is one of the corpus's tokens."""
+        return word in self._vocab
+
+    def words_holding(self, fragment: str, limit: int) -> list[str]:
+        """Up to ``limit`` of the corpus's words that hold ``fragment``, those in most passages first.
+
+        jieba keeps compounds whole (党的二十届三中全会 gives 三中全会), so a word that stands in the
+        corpus only inside them (全会, "plenary session") is no token of it: its compounds are.
+        """
+        with self._synonym_lock:
+            if self._joined_vocabulary is None:
+                self._vocabulary_words = list(self._vocab)
+                self._vocabulary_starts = np.cumsum([0, *(len(w) + 1 for w in self._vocabulary_words[:-1])])
+                self._joined_vocabulary = "\n".join(self._vocabulary_words)
+        positions = [m.start() for m in re.finditer(re.escape(fragment), self._joined_vocabulary)]
+        rows = set(np.searchsorted(self._vocabulary_starts, positions, side="right").tolist())
+        holding = {self._vocabulary_words[row - 1] for row in rows} - {fragment}
+        passages = {w: int(self._indptr[self._vocab[w] + 1] - self._indptr[self._vocab[w]]) for w in holding}
+        return sorted(passages, key=lambda w: (-passages[w], w))[:limit]
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (zeros if none is known).

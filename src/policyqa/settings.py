@@ -51,6 +51,9 @@ DEFAULT_SENSE_POOL = 5
 # passage (lexical.synonym_set); chosen on the dev half (docs/evaluation.md).
 DEFAULT_STRUCTURED_QUERY = True
 DEFAULT_TERM_FLOOR = 0.5
+# A dictionary rendering that is no word of the corpus (全会) is joined by up to this many of the
+# corpus's words that hold it (三中全会, 四中全会: jieba keeps compounds whole); 0 turns it off.
+DEFAULT_COMPOUNDS_PER_RENDERING = 3
 # Verification takes a corpus word the encoder puts this close to an English word as one of its
 # renderings ("storage": 储存 0.91, where the dictionary gives 储存 and 贮物; "children": 儿童 0.90,
 # where it gives 子女, 儿女). Chosen on the dev half and the read held-out sets (docs/evaluation.md):
@@ -166,6 +169,7 @@ class Settings:
     term_matches: int = DEFAULT_TERM_MATCHES
     term_floor: float = DEFAULT_TERM_FLOOR
     close_word_floor: float = DEFAULT_CLOSE_WORD_FLOOR
+    compounds_per_rendering: int = DEFAULT_COMPOUNDS_PER_RENDERING
     dictionary_terms: int = DEFAULT_DICTIONARY_TERMS
     dictionary_senses: int = DEFAULT_DICTIONARY_SENSES
     sense_pool: int = DEFAULT_SENSE_POOL
@@ -238,6 +242,10 @@ class Settings:
             raise ConfigError(f"name_free_weight must be between 0 and 1. Currently, it is {self.name_free_weight}.")
         if not 0.0 <= self.close_word_floor <= 1.0:
             raise ConfigError(f"close_word_floor must be between 0 and 1. Currently, it is {self.close_word_floor}.")
+        if not 0 <= self.compounds_per_rendering <= 10:
+            raise ConfigError(
+                f"compounds_per_rendering must be between 0 and 10. Currently, it is {self.compounds_per_rendering}."
+            )
         if not 0 <= self.term_matches <= 10:
             raise ConfigError(f"term_matches must be between 0 and 10. Currently, it is {self.term_matches}.")
         if not 0 <= self.dictionary_terms <= 40:
@@ -338,6 +346,7 @@ class Settings:
             "term_matches": int,
             "term_floor": float,
             "close_word_floor": float,
+            "compounds_per_rendering": int,
             "dictionary_terms": int,
             "dictionary_senses": int,
             "sense_pool": int,
