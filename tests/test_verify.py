@@ -607,6 +607,7 @@ MINIMUM_WAGE_ARTICLE = "第四十八条 国家实行最低工资保障制度。�
         "How does the paper contrast Beijing and Guangdong on major projects?",  # 京广: a railway
         "What did Zhejiang require of pre-2020 major projects?",  # 前置
         "What VAT rule did Zhejiang set for major projects?",  # 大桶: a tub
+        "May anyone open Zhejiang's major projects?",  # 阿猫阿狗: any Tom, Dick or Harry
     ],
 )
 def test_authors_places_acronyms_prefixes_and_words_about_the_paper_name_no_thing(question: str) -> None:

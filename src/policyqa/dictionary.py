@@ -85,7 +85,8 @@ STOPWORDS = frozenset(
     over own per same shall she should so some such than that the their theirs them themselves then there these
     they this those through thus to too under until up upon us very via was we were what when where whether
     which while who whom whose why will with within without would yet you your yours yourself
-    however therefore whereas although though since unless""".split()
+    however therefore whereas although though since unless
+    anyone anybody someone somebody everyone everybody everything nothing nobody none whoever whatever""".split()
 )
 # Words that carry little of a question's subject: never looked up alone (they may
 # still sit inside a longer phrase such as "make public").
