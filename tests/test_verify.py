@@ -940,3 +940,34 @@ def test_the_words_that_ask_for_a_figure_name_no_thing() -> None:
     # To the dictionary "many days" is 多日赛, a race over several days: it asks how many, of days.
     question = "How many days of annual leave does the Model Leave Regulation grant?"
     assert not any(thing.startswith("many") for thing in _things_unrendered(question, [], article))
+
+
+def test_a_figure_asked_of_a_described_document_is_looked_for_in_the_best_passages_document(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "online-auctions": (
+            "# 最高人民法院关于人民法院网络司法拍卖若干问题的规定\n\n"
+            "第一条 本规定所称的网络司法拍卖，是指人民法院通过互联网拍卖平台，以网络电子竞价方式处置财产的行为。\n\n"
+            "第二条 人民法院以拍卖方式处置财产的，应当采取网络司法拍卖方式。\n\n"
+            "第三条 网络司法拍卖应当在互联网拍卖平台上向社会全程公开，接受社会监督。"
+        ),
+        "auction-law": (
+            "# 中华人民共和国拍卖法\n\n"
+            "第五十六条 委托人、买受人与拍卖人对佣金比例未作约定，拍卖成交的，"
+            "拍卖人可以向委托人、买受人各收取不超过拍卖成交价百分之五的佣金。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    question = (
+        "What commission, as a percentage of the sale price, may the online platform charge the buyer "
+        "under the Supreme People's Court's rules on online judicial auctions?"
+    )
+    query = assistant.prepare(question)
+    passages = assistant.retriever.search(query, 5)
+    assert passages[0].title.startswith("最高人民法院") and any(p.title.endswith("拍卖法") for p in passages)
+    # The rules the question describes set no commission; the Auction Law's 5% is another law's.
+    assert unsupported_reason(query, passages, assistant.index) == NO_FIGURE
+    # A question that describes no document is answered by whichever passage gives the rate.
+    plain = assistant.prepare("What commission, as a percentage of the sale price, may an auctioneer charge a buyer?")
+    assert unsupported_reason(plain, assistant.retriever.search(plain, 5), assistant.index) is None

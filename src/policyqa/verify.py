@@ -59,7 +59,7 @@ from .lexical import (
     word_parts,
     words_jieba_lacks,
 )
-from .named import COUNTRY_PREFIX, KIND_CUES, KIND_WORDS, document_names
+from .named import COUNTRY_PREFIX, KIND_CUES, KIND_WORDS, described_documents, document_names
 from .places import places_named
 from .text import is_cjk
 from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, Passage, Query, Verdict
@@ -774,7 +774,7 @@ def unsupported_reason(
     sum_noun = chinese_sum_noun(query.text) if query.chinese else None
     # The figure of a document the question names is asked for: the Company Law's minimum capital
     # is no answer to "the minimum registered capital under the Sole Proprietorship Enterprise Law".
-    for passage in _of_named(passages, named_documents) or passages:
+    for passage in _of_named(passages, named_documents) or _of_described(query.text, passages) or passages:
         rows = passage.sentence_rows
         authors = _authors(passage, index)
         for i, row in enumerate(rows):
@@ -807,6 +807,18 @@ def unsupported_reason(
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _of_described(question: str, passages: Sequence[Passage]) -> list[Passage]:
+    """The best passage's document's passages, for a question that describes the document it asks of, else [].
+
+    "What commission may the platform charge under the Supreme People's Court's rules on online
+    judicial auctions?" finds those rules first; the Auction Law's 5% commission, fifth, is no
+    answer from them.
+    """
+    if not passages or not described_documents(question):
+        return []
+    return [p for p in passages if p.doc_id == passages[0].doc_id]
 
 
 def _of_named(passages: Sequence[Passage], named_documents: Sequence[Sequence[str]]) -> list[Passage]:
