@@ -788,3 +788,25 @@ def test_a_name_that_gives_a_place_names_a_law_of_that_place(tmp_path: Path, use
     assert _lifted(retriever, titles, f"Under the {name}, which trees get first-level protection?") == [
         "枣庄市古树名木保护条例"
     ]
+
+
+def test_a_description_the_encoder_sets_apart_from_no_title_points_at_the_one_that_renders_it(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "circuit": "# 最高人民法院关于巡回法庭审理案件若干问题的规定\n\n第一条 最高人民法院设立巡回法庭。",
+        "ip-court": "# 最高人民法院关于知识产权法庭若干问题的规定\n\n第一条 知识产权法庭。",
+        "deposits": "# 最高人民法院关于审理存单纠纷案件的若干规定\n\n第一条 存单纠纷案件的范围。",
+        "lending": "# 最高人民法院关于审理民间借贷案件适用法律若干问题的规定\n\n第一条 民间借贷。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    described = "the Supreme People's Court's provisions on circuit courts"
+    similarity = _similarity(retriever, use_encoder, described)
+    ranked = np.sort(similarity)
+    assert ranked[-1] - ranked[-2] < DESCRIBED_TITLE_SEPARATION  # the court's rules lie close together
+    # 巡回 (circuit) and 法庭 (courts) stand in one title; the others render "court" alone.
+    assert _lifted(retriever, titles, f"Under {described}, where are they seated?") == [
+        "最高人民法院关于巡回法庭审理案件若干问题的规定"
+    ]
+    # The dictionary renders "private lending" in no title: no title is taken.
+    assert not np.any(retriever._named_documents("Under the Supreme People's Court's rules on private lending cases?"))
