@@ -14,6 +14,7 @@ from policyqa.embed import Encoder
 from policyqa.lexical import synonym_set
 from policyqa.named import (
     IMPLEMENTING_PREFIX,
+    KIND_CUES,
     WrittenTitles,
     asks_to_compare,
     described_documents,
@@ -25,6 +26,7 @@ from policyqa.named import (
     without_kind,
 )
 from policyqa.retrieve import DESCRIBED_TITLE_SEPARATION, Retriever
+from policyqa.types import KIND_PAPER
 
 PATENT_RULES = "Implementing Regulations of the Patent Law"
 
@@ -810,3 +812,20 @@ def test_a_description_the_encoder_sets_apart_from_no_title_points_at_the_one_th
     ]
     # The dictionary renders "private lending" in no title: no title is taken.
     assert not np.any(retriever._named_documents("Under the Supreme People's Court's rules on private lending cases?"))
+
+
+@pytest.mark.parametrize(
+    ("question", "points_at_the_paper"),
+    [
+        ("What does the article say about Hefei?", True),
+        ("这篇论文的作者是谁？", True),
+        ("文中提到的合肥模式是什么？", True),
+        # A law's numbered article, and the same characters inside other words, point at no paper.
+        ("What does Article 120 of the Labour Contract Law say?", False),
+        ("全国科技工作者日是哪一天？", False),
+        ("法律条文中对此有何规定？", False),
+        ("本文件所称的中小企业是指什么？", False),
+    ],
+)
+def test_the_papers_cue_is_not_a_laws_article_or_part_of_another_word(question: str, points_at_the_paper: bool) -> None:
+    assert bool(KIND_CUES[KIND_PAPER].search(question)) is points_at_the_paper
