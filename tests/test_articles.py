@@ -152,3 +152,27 @@ def test_a_document_name_is_left_to_the_named_document_lift(mini_assistant: Assi
     assert unnamed_in_evidence(query, passages, mini_assistant.index) is None
     other = mini_assistant.prepare("What does the Model City Board require of technology transfer?")
     assert unnamed_in_evidence(other, mini_assistant.retriever.search(other, 5), mini_assistant.index) is not None
+
+
+def test_an_article_numbered_past_a_thousand_is_found_and_cited(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "侵权责任编": (
+            "# 中华人民共和国民法典\n\n# 侵权责任编\n\n## 第一章  一般规定\n\n"
+            "第一千一百六十四条 本编调整因侵害民事权益产生的民事关系。\n\n"
+            "第一千一百六十五条 行为人因过错侵害他人民事权益造成损害的，应当承担侵权责任。\n\n"
+            "第一千一百六十六条 行为人造成他人民事权益损害，不论有无过错，法律规定应当承担侵权责任的，依照其规定。"
+        ),
+        "labour": (
+            "# 中华人民共和国劳动法\n\n第一条 为了保护劳动者的合法权益，制定本法。\n\n"
+            "第二条 在中华人民共和国境内的企业和与之形成劳动关系的劳动者，适用本法。\n\n"
+            "第三条 劳动者享有平等就业和选择职业的权利。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    chinese = assistant.ask("《民法典》第一千一百六十五条是怎么规定的？")
+    assert chinese.outcome == "answered", chinese.answer
+    assert chinese.citations[0].section.endswith("第一千一百六十五条"), chinese.citations[0].section
+    # The English question shares no word with the article: it is cited, lifted as the one named.
+    english = assistant.ask("What does Article 1165 of the Civil Code say?")
+    assert english.outcome == "answered", english.answer
+    assert any(c.section.endswith("第一千一百六十五条") for c in english.citations), english.citations

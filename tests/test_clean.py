@@ -162,6 +162,23 @@ def test_mini_law_articles_and_history() -> None:
     _assert_no_line_lost(doc, blocks)
 
 
+def test_articles_numbered_past_a_thousand_are_articles() -> None:
+    # The Civil Code's later books: 婚姻家庭编 opens at 第一千零四十条, 侵权责任编 at 第一千一百六十四条.
+    text = (
+        "# 中华人民共和国民法典\n\n# 侵权责任编\n\n## 第一章  一般规定\n\n"
+        "第一千一百六十四条 本编调整因侵害民事权益产生的民事关系。\n\n"
+        "第一千一百六十五条 行为人因过错侵害他人民事权益造成损害的，应当承担侵权责任。\n\n"
+        "第一千一百六十六条 行为人造成他人民事权益损害，不论行为人有无过错，法律规定应当承担侵权责任的，依照其规定。\n"
+    )
+    blocks = clean(Document("d", "t", "d.md", text, ""))
+    sections = [b.section for b in blocks if b.kind == "body" and b.text.startswith("第一千")]
+    assert sections == [
+        ("第一章  一般规定", "第一千一百六十四条"),
+        ("第一章  一般规定", "第一千一百六十五条"),
+        ("第一章  一般规定", "第一千一百六十六条"),
+    ]
+
+
 def test_markdown_without_marker_has_no_front_matter() -> None:
     doc = Document("d", "t", "d.md", "# 标题\n\n第一段正文。\n\n## 第一章 总则\n\n第一条 内容。\n", "")
 

@@ -595,6 +595,16 @@ def test_a_question_naming_no_year_lowers_a_titles_earlier_versions(tmp_path: Pa
     assert scores(with_year, 0.05) == pytest.approx(scores(with_year, 0.0))
 
 
+def test_the_books_of_one_code_are_parts_not_versions() -> None:
+    code = "中华人民共和国民法典"
+    titles = [code, code, code, "示范条例", "示范条例"]
+    years = [2021, 2020, 2021, 2018, 2022]
+    # 总则 opens at 第一条, 婚姻家庭编 at 第一千零四十条, 侵权责任编 at 第一千一百六十四条: no book is
+    # an earlier version of another. The regulation's two versions both open at 第一条.
+    first_articles = [1, 1040, 1164, 1, 1]
+    assert retrieve_module._superseded(titles, years, first_articles).tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+
+
 def test_a_rendering_the_corpus_says_only_inside_compounds_brings_them(tmp_path: Path, use_encoder: Encoder) -> None:
     settings = built_corpus(
         tmp_path,

@@ -13,6 +13,8 @@ _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
 _UNITS = {"十": 10, "百": 100, "千": 1000}
 _NUMERAL = "[零〇一二两三四五六七八九十百千0-9０-９]+"
 _CHINESE_ARTICLE = re.compile(f"第({_NUMERAL})条")
+# An article a Chinese text refers to, numbered (第一千一百六十五条, 第十条之一): no word of the question's.
+ARTICLE_REFERENCE = re.compile(f"第{_NUMERAL}条(?:之[一二三四五六七八九十]+)?")
 _ENGLISH_ARTICLE = re.compile(r"\b(?:article|art\.)\s*(\d{1,4})\b", re.I)
 
 

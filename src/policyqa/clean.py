@@ -26,7 +26,7 @@ FRONT_MATTER = "前置信息 (front matter)"
 REFERENCES = "参考文献 (references)"
 ENGLISH_SUMMARY = "English summary"
 
-_CN_NUM = "一二三四五六七八九十百零〇两"
+_CN_NUM = "一二三四五六七八九十百千零〇两"
 _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (1, re.compile(rf"^[{_CN_NUM}]+、\s*\S")),
     (2, re.compile(rf"^[(（][{_CN_NUM}]+[)）]\s*\S")),

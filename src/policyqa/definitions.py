@@ -33,7 +33,7 @@ _TERM_ENDS = frozenset("and or in under for by as of to when if what how".split(
 # How a text defines: "本法所称的毒品，是指…", "无固定期限劳动合同，是指…", "…系指…".
 _DEFINING = re.compile(r"是指|系指|所称的?[^。；，]{1,40}[，,]\s*指")
 # What stands before the term defined: an article's number or a list item's, then "本法所称的".
-_ARTICLE_NUMBER = re.compile(r"^\s*第[一二三四五六七八九十百零〇]+条\s*")
+_ARTICLE_NUMBER = re.compile(r"^\s*第[一二三四五六七八九十百千零〇]+条\s*")
 _LIST_ITEM = re.compile(r"^\s*(?:[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])\s*")
 _REFERRED_AS = re.compile(r"^.*?所称的?", re.S)
 

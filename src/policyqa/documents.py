@@ -124,7 +124,7 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
 
 
 # A first line that is a chapter or article heading is no title ("第一章 总则"); the file name is.
-_STRUCTURE_LINE = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+[编章节条]|[一二三四五六七八九十]+、)")
+_STRUCTURE_LINE = re.compile(r"^(?:第[一二三四五六七八九十百千零〇\d]+[编章节条]|[一二三四五六七八九十]+、)")
 
 
 def _title_from_text(text: str, fallback: str) -> str:

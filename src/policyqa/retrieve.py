@@ -132,7 +132,7 @@ class Retriever:
         self._joined_titles = "\n".join(self._titles.tolist())
         self._written_titles = WrittenTitles(self._titles.tolist())
         self._years = [_year_of(index.documents[d].metadata) for d in self._doc_ids]
-        self._superseded = _superseded(self._titles.tolist(), self._years)
+        self._superseded = _superseded(self._titles.tolist(), self._years, self._first_articles(table.article))
         self._title_offsets = np.cumsum([0] + [len(t) + 1 for t in self._titles.tolist()[:-1]])
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
@@ -671,6 +671,14 @@ class Retriever:
             group.flags.writeable = False  # kept for the question's next use (``_named_groups``)
         return tuple(groups)
 
+    def _first_articles(self, articles: np.ndarray) -> list[int]:
+        """Each document's first article number (0 for a document without articles), in sorted id order."""
+        first = np.full(len(self._doc_ids), np.iinfo(np.int64).max, dtype=np.int64)
+        numbered = articles > 0
+        np.minimum.at(first, self._doc_of_row[numbered], articles[numbered].astype(np.int64))
+        first[first == np.iinfo(np.int64).max] = 0
+        return first.tolist()
+
     def _rendering_most(self, description: str, among: np.ndarray) -> np.ndarray:
         """The titles (``among``) that render nearly all of a description's words when no other comes near."""
         shares = np.where(among, self._title_word_shares(description), 0.0)
@@ -968,14 +976,22 @@ def _any_of(masks: Sequence[np.ndarray], count: int) -> np.ndarray:
     return np.logical_or.reduce(masks).astype(np.float32) if masks else np.zeros(count, dtype=np.float32)
 
 
-def _superseded(titles: Sequence[str], years: Sequence[int | None]) -> np.ndarray:
-    """1.0 for each document whose title another document bears with a later year (a later version), else 0.0."""
-    latest: dict[str, int] = {}
-    for title, year in zip(titles, years, strict=True):
+def _superseded(titles: Sequence[str], years: Sequence[int | None], first_articles: Sequence[int]) -> np.ndarray:
+    """1.0 for each document that a later version supersedes, else 0.0.
+
+    A later version bears the same title with a later year and opens at the same article: the
+    books of the Civil Code share its title (中华人民共和国民法典) and open at 第一条, 第二百零五条, … —
+    parts of one code, none a version of another.
+    """
+    latest: dict[tuple[str, int], int] = {}
+    for title, year, first in zip(titles, years, first_articles, strict=True):
         if year is not None:
-            latest[title] = max(latest.get(title, year), year)
+            latest[title, first] = max(latest.get((title, first), year), year)
     return np.asarray(
-        [year is not None and latest[title] > year for title, year in zip(titles, years, strict=True)],
+        [
+            year is not None and latest[title, first] > year
+            for title, year, first in zip(titles, years, first_articles, strict=True)
+        ],
         dtype=np.float32,
     )
 
