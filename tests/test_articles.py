@@ -9,6 +9,7 @@ import pytest
 from conftest import MINI_DIR, built_assistant
 
 from policyqa import Assistant, Settings
+from policyqa import retrieve as retrieve_module
 from policyqa.articles import article_of, articles_named, chinese_number
 from policyqa.embed import Encoder
 from policyqa.verify import unsupported_reason
@@ -172,7 +173,31 @@ def test_an_article_numbered_past_a_thousand_is_found_and_cited(tmp_path: Path, 
     chinese = assistant.ask("《民法典》第一千一百六十五条是怎么规定的？")
     assert chinese.outcome == "answered", chinese.answer
     assert chinese.citations[0].section.endswith("第一千一百六十五条"), chinese.citations[0].section
-    # The English question shares no word with the article: it is cited, lifted as the one named.
-    english = assistant.ask("What does Article 1165 of the Civil Code say?")
+    # The English question shares no word with the article: the article named of the code named comes
+    # first all the same, and not without its lift.
+    question = "What does Article 1165 of the Civil Code say?"
+    english = assistant.ask(question)
     assert english.outcome == "answered", english.answer
-    assert any(c.section.endswith("第一千一百六十五条") for c in english.citations), english.citations
+    assert english.citations[0].section.endswith("第一千一百六十五条"), english.citations[0].section
+    unlifted = Assistant(assistant.settings.replace(named_article_bonus=0.0), encoder=use_encoder, auto_build=False)
+    assert not unlifted.ask(question).citations[0].section.endswith("第一千一百六十五条")
+
+
+@pytest.mark.parametrize(
+    ("question", "asks_what_it_says"),
+    [
+        ("What does Article 188 of the Civil Code say?", True),
+        ("What does Article 1079 of the Civil Code provide?", True),
+        ("《民法典》第一千零七十九条是怎么规定的？", True),
+        ("《劳动合同法》第三十九条规定了什么？", True),
+        ("《人民调解法》第四十条对人民调解员的年度培训时长有何规定？", True),
+        # An article as a reference: the answer is another article (the penalty, the list of documents).
+        ("What fine applies for breaching Article 12 of the Model Regulations?", False),
+        ("违反《示范条例》第十二条规定的，处多少罚款？", False),
+        ("依照第十二条规定，申请人应当提交哪些材料？", False),
+    ],
+)
+def test_only_a_question_asking_what_an_article_says_puts_that_article_first(
+    question: str, asks_what_it_says: bool
+) -> None:
+    assert bool(retrieve_module._ASKS_WHAT_ARTICLE_SAYS.search(question)) is asks_what_it_says

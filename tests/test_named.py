@@ -829,3 +829,18 @@ def test_a_description_the_encoder_sets_apart_from_no_title_points_at_the_one_th
 )
 def test_the_papers_cue_is_not_a_laws_article_or_part_of_another_word(question: str, points_at_the_paper: bool) -> None:
     assert bool(KIND_CUES[KIND_PAPER].search(question)) is points_at_the_paper
+
+
+def test_titles_equally_near_a_name_are_told_apart_by_the_character_its_renderings_share(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "penalty": "# 中华人民共和国行政处罚法\n\n第三十六条 违法行为在二年内未被发现的，不再给予行政处罚。",
+        "litigation": "# 中华人民共和国行政诉讼法\n\n第三十六条 被告在作出行政行为时已经收集了证据的，可以延期提供。",
+        "reconsideration": "# 中华人民共和国行政复议法\n\n第三十六条 行政复议机构应当指定行政复议人员办理案件。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    # CC-CEDICT renders "penalty" 惩罚, 刑罚, 罚款, 判罚 …, never 处罚: their shared 罚 tells the titles apart.
+    assert _lifted(retriever, titles, "What does Article 36 of the Administrative Penalty Law say?") == [
+        "中华人民共和国行政处罚法"
+    ]

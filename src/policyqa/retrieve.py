@@ -12,6 +12,7 @@ process by default, or a Milvus collection; the scoring after them is the same.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
@@ -46,6 +47,7 @@ from .named import (
 from .places import in_force_at, places_named
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
+from .text import is_cjk
 from .types import Passage, Query, SearchFilter, admitted
 
 # A name's nearest titles: those above the floor and within the margin of the nearest (measured on
@@ -219,11 +221,17 @@ class Retriever:
         # the Patent Law" may share few words with the question) and is lifted.
         articles = articles_named(query.text) if self.settings.article_bonus and cued else ()
         article_rows: set[int] = set()
+        named_article_rows: set[int] = set()
         if articles and cued:
             documents = self.index.documents
             singled = {self._position[d] for d in cued if admitted(where, documents[d])}
             hits = np.flatnonzero(np.isin(self._article_of_row, articles))
             article_rows = {int(r) for r in hits if int(self._doc_of_row[r]) in singled}
+            # "What does Article 188 of the Civil Code say?": the article named, of the document named,
+            # is the answer, though it shares no word with the question. Not so where the article is a
+            # reference ("the fine for breaching Article 12"): the answer is another article.
+            if _ASKS_WHAT_ARTICLE_SAYS.search(query.text):
+                named_article_rows = {r for r in article_rows if named_mask[self._doc_of_row[r]]}
             seen = set(candidates)
             candidates.extend(r for r in sorted(article_rows) if r not in seen)
         # A question asking what a term means, of a document it names: the passage where that
@@ -263,6 +271,8 @@ class Retriever:
             fused += float(document_bonus[self._doc_of_row[row]])
             if row in article_rows:
                 fused += self.settings.article_bonus
+            if row in named_article_rows:
+                fused += self.settings.named_article_bonus
             if row in definition_rows:
                 fused += self.settings.definition_bonus
             text = self.index.chunks[row].text if telling_terms or figure is not None else ""
@@ -603,10 +613,12 @@ class Retriever:
             # Titles equally near "the Mine Safety Law" (国家安全法, 特种设备安全法, 矿山安全法): those that
             # render most of its words. Only a tie-break: where the dictionary lacks a name's sense
             # ("civil servant": 公职人员, not 公务员) its renderings would bring in a neighbour's title.
-            if name.isascii() and chosen[:, column].sum() > 1:
-                shares = self._title_word_shares(name) * chosen[:, column]
-                if shares.max() > 0:
-                    chosen[:, column] = shares == shares.max()
+            # Titles still tied are told apart by the character a word's renderings share, if that does.
+            for with_core_characters in (False, True):
+                if name.isascii() and chosen[:, column].sum() > 1:
+                    shares = self._title_word_shares(name, with_core_characters) * chosen[:, column]
+                    if shares.max() > 0:
+                        chosen[:, column] = shares == shares.max()
         for column, name in enumerate(names):
             if name.startswith(APPLYING_PREFIX) and (rules := self._rules_applying(chosen[:, column])).any():
                 chosen[:, column] = rules
@@ -688,13 +700,15 @@ class Retriever:
             return np.zeros(len(self._titles), dtype=bool)
         return (self._titles == self._titles[best]) & among
 
-    def _title_word_shares(self, name: str) -> np.ndarray:
+    def _title_word_shares(self, name: str, with_core_characters: bool = False) -> np.ndarray:
         """For each title, the share of an English name's own phrases that the dictionary finds rendered in it.
 
         Weighted by how few titles hold the phrase's renderings. The encoder alone puts short law
         names far off ("Bidding Law" nearest 律师法 and 拍卖法); "bid" renders 投标, which few titles
         hold. The longest phrase the dictionary knows counts whole: "Criminal Law" is 刑法, not the
-        刑事 of 刑事诉讼法; "place name" is 地名.
+        刑事 of 刑事诉讼法; "place name" is 地名. ``with_core_characters``: a phrase is also rendered by
+        the character most of its renderings share ("penalty": 惩罚, 刑罚, 罚款, 判罚 share 罚, which
+        行政处罚法 holds and 行政诉讼法 does not, where CC-CEDICT lacks 处罚).
         """
         shares = np.zeros(len(self._titles), dtype=np.float32)
         total = 0.0
@@ -704,6 +718,8 @@ class Retriever:
             renderings = tuple(r for r in match.chinese[:20] if len(r) > 1)
             if not renderings:
                 continue
+            if with_core_characters and (core := _core_character(renderings)):
+                renderings = (*renderings, core)
             holding = self._titles_holding(renderings)
             held = float(holding.sum())
             weight = float(np.log1p((len(self._titles) - held + 0.5) / (held + 0.5)))  # BM25's idf, never below 0
@@ -974,6 +990,29 @@ _LATIN_WORD = re.compile(r"[a-z]+")
 def _any_of(masks: Sequence[np.ndarray], count: int) -> np.ndarray:
     """1.0 where any of the masks (one per name a question gives) holds, else 0.0; ``count`` zeros for none."""
     return np.logical_or.reduce(masks).astype(np.float32) if masks else np.zeros(count, dtype=np.float32)
+
+
+# A question asking what an article says: "What does Article 188 of the Civil Code say/provide?",
+# "《民法典》第一千零七十九条是怎么规定的？", "第三十九条规定了什么？", "第四十条对…有何规定？", "第十条的内容是什么".
+_ASKS_WHAT_ARTICLE_SAYS = re.compile(
+    r"^\s*what\s+(?:does|do|did)\s+(?:article|art\.)\s*\d+\b.*\b(?:say|says|provide|provides|state|states|"
+    r"stipulate|stipulates|set out|lay down|cover|require)\b[^,;]*\??\s*$"
+    r"|第[零〇一二两三四五六七八九十百千0-9]+条(?:对[^，。？?]{1,40})?(?:是)?(?:有何|有什么|怎么|如何|怎样)?(?:规定|说)"
+    r"(?:了|的是)?(?:什么|哪些内容|的)?(?:内容)?[？?。]?\s*$"
+    r"|第[零〇一二两三四五六七八九十百千0-9]+条的?(?:内容|规定)是什么[？?。]?\s*$",
+    re.I,
+)
+# A character most of a phrase's renderings share is its core when at least this many renderings have it.
+_CORE_RENDERINGS = 3
+
+
+def _core_character(renderings: Sequence[str]) -> str | None:
+    """The character more than half of a phrase's renderings share (罚 of 惩罚, 刑罚, 罚款, 判罚), if any."""
+    counts = Counter(char for rendering in renderings for char in set(rendering) if is_cjk(char))
+    if not counts:
+        return None
+    char, count = counts.most_common(1)[0]
+    return char if count >= _CORE_RENDERINGS and 2 * count > len(renderings) else None
 
 
 def _superseded(titles: Sequence[str], years: Sequence[int | None], first_articles: Sequence[int]) -> np.ndarray:

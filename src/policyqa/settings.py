@@ -97,6 +97,9 @@ DEFAULT_CENTROID_FLOOR = 0.3
 DEFAULT_MAX_PER_DOCUMENT = 0
 # A passage that is the article a question names (第九十条, "Article 120") is lifted by this much.
 DEFAULT_ARTICLE_BONUS = 0.1
+# The article a question names of a document it names ("Article 188 of the Civil Code") is lifted by
+# this much more: enough to come first, as it is the answer however few words it shares (0 turns it off).
+DEFAULT_NAMED_ARTICLE_BONUS = 1.0
 # The passage where a document a question names defines the term the question asks about
 # ("本条例所称市场主体，是指…") is lifted by this much (0 turns it off); chosen on the dev halves.
 DEFAULT_DEFINITION_BONUS = 0.2
@@ -190,6 +193,7 @@ class Settings:
     centroid_floor: float = DEFAULT_CENTROID_FLOOR
     max_per_document: int = DEFAULT_MAX_PER_DOCUMENT
     article_bonus: float = DEFAULT_ARTICLE_BONUS
+    named_article_bonus: float = DEFAULT_NAMED_ARTICLE_BONUS
     named_bonus: float = DEFAULT_NAMED_BONUS
     definition_bonus: float = DEFAULT_DEFINITION_BONUS
     max_missing_content: float = DEFAULT_MAX_MISSING_CONTENT
@@ -236,6 +240,8 @@ class Settings:
             raise ConfigError(f"sentence_weight must be between 0 and 1. Currently, it is {self.sentence_weight}.")
         if self.proximity_bonus < 0.0:
             raise ConfigError(f"proximity_bonus must be 0 or more. Currently, it is {self.proximity_bonus}.")
+        if self.named_article_bonus < 0.0:
+            raise ConfigError(f"named_article_bonus must be 0 or more. Currently, it is {self.named_article_bonus}.")
         if self.superseded_penalty < 0.0:
             raise ConfigError(f"superseded_penalty must be 0 or more. Currently, it is {self.superseded_penalty}.")
         if not 0.0 <= self.name_free_weight <= 1.0:
@@ -366,6 +372,7 @@ class Settings:
             "centroid_floor": float,
             "max_per_document": int,
             "article_bonus": float,
+            "named_article_bonus": float,
             "named_bonus": float,
             "definition_bonus": float,
             "max_missing_content": float,
