@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from conftest import built_assistant
 
 from policyqa.definitions import (
     asks_for_definition,
@@ -11,6 +14,7 @@ from policyqa.definitions import (
     english_term_asked,
     terms_asked,
 )
+from policyqa.embed import Encoder
 
 
 @pytest.mark.parametrize(
@@ -44,6 +48,13 @@ def test_a_question_asking_what_a_term_means(question: str, asks: bool) -> None:
         # A passage's sentence may open on a new line; a list of definitions defines its items.
         ("\n本法所称科技成果转化，是指为提高生产力水平而对科技成果所进行的后续试验。", "科技成果转化"),
         ("本条例下列用语的含义：\n（一）举办单位，是指负责制定展会实施方案的单位。", "举办单位"),
+        # An article that opens with its term and 是 defines it.
+        (
+            "第二十八条 敏感个人信息是一旦泄露或者非法使用，容易导致自然人的人格尊严受到侵害的个人信息。",
+            "敏感个人信息",
+        ),
+        ("第五条 国家是社会主义国家。", None),  # no "…的…" of a definition
+        ("第六条 县级以上人民政府应当是促进科技成果转化的主体。", None),  # a clause, not a term, before 是
     ],
 )
 def test_the_term_a_sentence_defines_as_laws_do(sentence: str, term: str | None) -> None:
@@ -88,3 +99,20 @@ def test_the_definition_asked_for_is_of_the_term_the_question_names() -> None:
 )
 def test_the_term_an_english_question_asks_to_define(question: str, term: str | None) -> None:
     assert english_term_asked(question) == term
+
+
+def test_a_definition_asked_for_is_quoted_from_the_article_that_opens_with_its_term(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "information": (
+            "# 示范个人信息保护条例\n\n"
+            "第二十八条 敏感个人信息是一旦泄露或者非法使用，容易导致自然人的人格尊严受到侵害的个人信息，"
+            "包括生物识别、宗教信仰、医疗健康等信息。\n\n"
+            "第二十九条 处理敏感个人信息应当取得个人的单独同意。\n\n"
+            "第三十条 处理敏感个人信息的，应当向个人告知处理的必要性。"
+        )
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    answer = assistant.ask("示范个人信息保护条例对敏感个人信息是如何定义的？")
+    assert answer.answer.startswith("第二十八条 敏感个人信息是"), answer.answer

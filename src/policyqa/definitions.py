@@ -36,6 +36,10 @@ _DEFINING = re.compile(r"是指|系指|所称的?[^。；，]{1,40}[，,]\s*指"
 _ARTICLE_NUMBER = re.compile(r"^\s*第[一二三四五六七八九十百千零〇]+条\s*")
 _LIST_ITEM = re.compile(r"^\s*(?:[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])\s*")
 _REFERRED_AS = re.compile(r"^.*?所称的?", re.S)
+_NOT_A_TERM_ENDINGS = ("应当", "应", "可以", "必须", "不得", "也", "都", "均", "仍", "就", "才", "即", "不", "还", "又")
+# An article that opens with its term and 是 defines it (敏感个人信息是…的个人信息，包括…); the term is a
+# noun phrase of a few characters, no clause.
+_COPULA_DEFINITION = re.compile(r"([^\s，,。；;：:、（()）“”《》是]{2,16})是(?!指)[^。；;]{4,}的")
 
 
 def asks_for_definition(question: str) -> bool:
@@ -55,10 +59,15 @@ def english_term_asked(question: str) -> str | None:
 
 
 def defined_term(sentence: str) -> str | None:
-    """The term a sentence defines as laws do ("本法所称毒品，是指…" → "毒品"), or None if it defines none."""
+    """The term a sentence defines as laws do ("本法所称毒品，是指…" → "毒品"), or None if it defines none.
+
+    A law also defines a term by opening an article with it: "第二十八条 敏感个人信息是一旦泄露…的个人信息".
+    """
     found = _DEFINING.search(sentence)
     if found is None:
-        return None
+        opening = _COPULA_DEFINITION.match(_LIST_ITEM.sub("", _ARTICLE_NUMBER.sub("", sentence)))
+        # "…应当是…的主体", "…也是…": a clause that says what something must be, not a term defined.
+        return opening.group(1) if opening and not opening.group(1).endswith(_NOT_A_TERM_ENDINGS) else None
     if found.group(0).startswith("所称"):  # "本条例所称科技成果，指…": the term follows 所称
         return found.group(0).removeprefix("所称").removeprefix("的").rstrip("，, 指").strip()
     # A list of definitions ("下列用语的含义：\n（一）举办单位，是指…") defines the item on the match's line.
