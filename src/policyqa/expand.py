@@ -74,12 +74,23 @@ def rendered_in_a_row(pair: str) -> re.Pattern[str] | None:
     rendering of its first word standing just before those of one of its second's. None when
     the dictionary gives no rendering of two characters or more to make either of.
     """
-    first, second = ({r[:_IN_A_ROW_PREFIX] for r in chinese_for(word, 20) if len(r) > 1} for word in pair.split(" ", 1))
+    first, second = (chinese_for(word, 20) for word in pair.split(" ", 1))
     alternatives = [re.escape(r) for r in sorted({r for r in chinese_for(pair, 20) if len(r) > 1})]
-    if first and second:
-        firsts, seconds = ("|".join(map(re.escape, sorted(r))) for r in (first, second))
-        alternatives.append(f"(?:{firsts}).{{0,{_IN_A_ROW_GAP}}}(?:{seconds})")
+    if in_a_row := words_in_a_row(first, second):
+        alternatives.append(in_a_row)
     return re.compile("|".join(alternatives)) if alternatives else None
+
+
+def words_in_a_row(first: Iterable[str], second: Iterable[str]) -> str | None:
+    """A pattern of one of ``first`` standing just before one of ``second``, each by its first two characters.
+
+    None when either has no word of two characters or more.
+    """
+    firsts, seconds = ({r[:_IN_A_ROW_PREFIX] for r in words if len(r) > 1} for words in (first, second))
+    if not (firsts and seconds):
+        return None
+    before, after = ("|".join(map(re.escape, sorted(r))) for r in (firsts, seconds))
+    return f"(?:{before}).{{0,{_IN_A_ROW_GAP}}}(?:{after})"
 
 
 def pairs_in_a_row(question: str) -> list[re.Pattern[str]]:

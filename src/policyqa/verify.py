@@ -33,7 +33,7 @@ import numpy as np
 from .articles import ARTICLE_REFERENCE, article_of, articles_named
 from .definitions import asks_for_definition, defined_term
 from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
-from .expand import english_phrases, rendered_in_a_row
+from .expand import english_phrases, rendered_in_a_row, words_in_a_row
 from .figures import (
     FIGURE_NAMES,
     NUMBER,
@@ -306,8 +306,10 @@ def _things_unrendered(
     ]
     for pair in pairs:
         whole = chinese_for(pair, 20)
-        if any(r in text for r in [*whole, *close_words.get(pair, ())]) or (
-            (in_a_row := rendered_in_a_row(pair)) and in_a_row.search(text)
+        if (
+            any(r in text for r in [*whole, *close_words.get(pair, ())])
+            or ((in_a_row := rendered_in_a_row(pair)) and in_a_row.search(text))
+            or _close_in_a_row(pair, close_words, text)
         ):
             skipped.update(pair.split())
         elif (longer := [r for r in whole if len(r) > 1]) and _usual_nouns(pair, longer, by_tags=True):
@@ -345,6 +347,21 @@ def _things_unrendered(
                 missing.append(_shown_with(word, as_nouns, part if part != word else None))
                 break
     return missing
+
+
+def _close_in_a_row(pair: str, close_words: Mapping[str, Sequence[str]], text: str) -> bool:
+    """Whether a pair's words stand in ``text`` in a row, one of them by a corpus word close to it.
+
+    "drunk driving": CC-CEDICT renders "drunk" 醉醺醺, 湎, 酗; the corpus word closest to it is 醉酒,
+    and the law says 醉酒驾驶.
+    """
+    first, second = pair.split(" ", 1)
+    if first not in close_words and second not in close_words:
+        return False
+    firsts = [*chinese_for(first, 20), *close_words.get(first, ())]
+    seconds = [*chinese_for(second, 20), *close_words.get(second, ())]
+    pattern = words_in_a_row(firsts, seconds)
+    return pattern is not None and re.search(pattern, text) is not None
 
 
 # A person who does something is said with one of these endings: 统计员, 统计人员; 使用者, 使用人.
