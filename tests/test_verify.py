@@ -974,7 +974,7 @@ def test_a_figure_asked_of_a_described_document_is_looked_for_in_the_best_passag
 
 
 def test_a_pair_stands_in_a_row_by_a_corpus_word_close_to_one_of_its_words() -> None:
-    article = "第九十一条 醉酒驾驶机动车的，由公安机关交通管理部门约束至酒醒，吊销机动车驾驶证。"
+    article = "第九十一条 醉酒驾驶机动车的，由公安机关交通管理部门约束至酒醒，处罚款，吊销机动车驾驶证。"
     question = "What is the penalty for drunk driving under the Model Traffic Regulation?"
     # CC-CEDICT renders "drunk" 醉醺醺, 湎, 酗 and "drunk driving" 醉酒驾车: none stands in the article.
     assert any(thing.startswith("drunk driving") for thing in _things_unrendered(question, [], article))
