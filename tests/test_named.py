@@ -662,6 +662,8 @@ def test_titles_a_chinese_question_writes_without_brackets_are_found_longest_fir
     # A title in 《》 is the encoder's to find; 法 followed by 规 is 法规, another word.
     assert written.find("《公司法》对董事会有什么规定？") == []
     assert written.find("监察法规由哪个机关制定？") == []
+    # ... but 法 followed by 规定 is the law and what it stipulates.
+    assert written.find("监察法规定监察委员会对谁负责？") == [[4]]
 
 
 def test_a_title_written_without_brackets_lifts_its_document(tmp_path: Path, use_encoder: Encoder) -> None:

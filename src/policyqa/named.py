@@ -386,7 +386,7 @@ COUNTRY_PREFIX = "中华人民共和国"
 # A written title is at least this long: 民法典, 公司法.
 _MIN_WRITTEN_TITLE = 3
 _MAX_WRITTEN_TITLE = 60
-# Characters that make a title's final 法 part of another word: 监察法规, 专利法律, 刑法学.
+# Characters that make a title's final 法 part of another word: 监察法规, 专利法律, 刑法学 (but 法规定 is 法 + 规定).
 _WORD_AFTER_FA = frozenset("规律学典院官人制")
 
 
@@ -414,7 +414,8 @@ class WrittenTitles:
         for end in range(_MIN_WRITTEN_TITLE, len(text) + 1):
             if text[end - 1] not in self._finals:
                 continue
-            if text[end - 1] == "法" and end < len(text) and text[end] in _WORD_AFTER_FA:
+            # "网络安全法规定…" is the law and 规定 (stipulates), not 法规: 规定 after 法 ends no 法规.
+            if text[end - 1] == "法" and text[end : end + 1] in _WORD_AFTER_FA and text[end : end + 2] != "规定":
                 continue
             for start in range(max(0, end - _MAX_WRITTEN_TITLE), end - _MIN_WRITTEN_TITLE + 1):
                 if text[start:end] in self._positions:
