@@ -9,8 +9,7 @@ import pytest
 from conftest import MINI_DIR, built_assistant
 
 from policyqa import Assistant, Settings
-from policyqa import retrieve as retrieve_module
-from policyqa.articles import article_of, articles_named, chinese_number
+from policyqa.articles import article_of, articles_named, asks_what_article_says, chinese_number
 from policyqa.embed import Encoder
 from policyqa.verify import unsupported_reason
 
@@ -200,4 +199,4 @@ def test_an_article_numbered_past_a_thousand_is_found_and_cited(tmp_path: Path, 
 def test_only_a_question_asking_what_an_article_says_puts_that_article_first(
     question: str, asks_what_it_says: bool
 ) -> None:
-    assert bool(retrieve_module._ASKS_WHAT_ARTICLE_SAYS.search(question)) is asks_what_it_says
+    assert asks_what_article_says(question) is asks_what_it_says

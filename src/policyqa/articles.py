@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import re
 
+from .text import CHINESE_NUMERAL_CHARS
+
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
-_NUMERAL = "[零〇一二两三四五六七八九十百千0-9０-９]+"
+_NUMERAL = f"[{CHINESE_NUMERAL_CHARS}0-9０-９]+"
 _CHINESE_ARTICLE = re.compile(f"第({_NUMERAL})条")
 # An article a Chinese text refers to, numbered (第一千一百六十五条, 第十条之一): no word of the question's.
 ARTICLE_REFERENCE = re.compile(f"第{_NUMERAL}条(?:之[一二三四五六七八九十]+)?")
 _ENGLISH_ARTICLE = re.compile(r"\b(?:article|art\.)\s*(\d{1,4})\b", re.I)
+# A question asking what an article says: "What does Article 188 of the Civil Code say/provide?",
+# "《民法典》第一千零七十九条是怎么规定的？", "第三十九条规定了什么？", "第四十条对…有何规定？", "第十条的内容是什么".
+_ASKS_WHAT_ARTICLE_SAYS = re.compile(
+    r"^\s*what\s+(?:does|do|did)\s+(?:article|art\.)\s*\d+\b.*\b(?:say|says|provide|provides|state|states|"
+    r"stipulate|stipulates|set out|lay down|cover|require)\b[^,;]*\??\s*$"
+    rf"|第{_NUMERAL}条(?:对[^，。？?]{{1,40}})?(?:是)?(?:有何|有什么|怎么|如何|怎样)?(?:规定|说)"
+    r"(?:了|的是)?(?:什么|哪些内容|的)?(?:内容)?[？?。]?\s*$"
+    rf"|第{_NUMERAL}条的?(?:内容|规定)是什么[？?。]?\s*$",
+    re.I,
+)
 
 
 def chinese_number(text: str) -> int | None:
@@ -47,3 +59,12 @@ def article_of(section: str) -> int | None:
     """The number of the article a section path ends in (… > 第二十三条), or None."""
     found = _CHINESE_ARTICLE.findall(section)
     return chinese_number(found[-1]) if found else None
+
+
+def asks_what_article_says(question: str) -> bool:
+    """Whether a question asks what an article says, not of something an article is a reference for.
+
+    "What does Article 188 of the Civil Code say?" asks for the article; "the fine for breaching
+    Article 12" and "依照第十二条规定，申请人应当提交哪些材料？" ask for another article's answer.
+    """
+    return _ASKS_WHAT_ARTICLE_SAYS.search(question) is not None

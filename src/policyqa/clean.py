@@ -19,14 +19,14 @@ from dataclasses import dataclass
 
 from .documents import Document
 from .metadata import LEGAL_KINDS
-from .text import cjk_count
+from .text import CHINESE_NUMERAL_CHARS, cjk_count
 from .types import KIND_PAPER
 
 FRONT_MATTER = "前置信息 (front matter)"
 REFERENCES = "参考文献 (references)"
 ENGLISH_SUMMARY = "English summary"
 
-_CN_NUM = "一二三四五六七八九十百千零〇两"
+_CN_NUM = CHINESE_NUMERAL_CHARS
 _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (1, re.compile(rf"^[{_CN_NUM}]+、\s*\S")),
     (2, re.compile(rf"^[(（][{_CN_NUM}]+[)）]\s*\S")),

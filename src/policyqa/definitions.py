@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from .text import CHINESE_NUMERAL_CHARS
+
 # How a question asks for a meaning: 是指什么, 的含义, 如何定义, 所称的X; "define", "what does X
 # mean", "what counts as X".
 _ASKS = re.compile(
@@ -33,7 +35,7 @@ _TERM_ENDS = frozenset("and or in under for by as of to when if what how".split(
 # How a text defines: "本法所称的毒品，是指…", "无固定期限劳动合同，是指…", "…系指…".
 _DEFINING = re.compile(r"是指|系指|所称的?[^。；，]{1,40}[，,]\s*指")
 # What stands before the term defined: an article's number or a list item's, then "本法所称的".
-_ARTICLE_NUMBER = re.compile(r"^\s*第[一二三四五六七八九十百千零〇]+条\s*")
+_ARTICLE_NUMBER = re.compile(rf"^\s*第[{CHINESE_NUMERAL_CHARS}]+条\s*")
 _LIST_ITEM = re.compile(r"^\s*(?:[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])\s*")
 _REFERRED_AS = re.compile(r"^.*?所称的?", re.S)
 _NOT_A_TERM_ENDINGS = ("应当", "应", "可以", "必须", "不得", "也", "都", "均", "仍", "就", "才", "即", "不", "还", "又")

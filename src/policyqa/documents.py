@@ -22,6 +22,7 @@ from .errors import CorpusError
 from .formats import SUPPORTED_SUFFIXES as CONVERTED_SUFFIXES
 from .formats import extract
 from .metadata import infer_metadata
+from .text import CHINESE_NUMERAL_CHARS
 from .types import SkippedFile, document_kind
 
 log = logging.getLogger("policyqa")
@@ -124,7 +125,7 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
 
 
 # A first line that is a chapter or article heading is no title ("第一章 总则"); the file name is.
-_STRUCTURE_LINE = re.compile(r"^(?:第[一二三四五六七八九十百千零〇\d]+[编章节条]|[一二三四五六七八九十]+、)")
+_STRUCTURE_LINE = re.compile(rf"^(?:第[{CHINESE_NUMERAL_CHARS}\d]+[编章节条]|[一二三四五六七八九十]+、)")
 
 
 def _title_from_text(text: str, fallback: str) -> str:

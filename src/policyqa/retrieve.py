@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .articles import articles_named
+from .articles import articles_named, asks_what_article_says
 from .chunk import Chunk
 from .definitions import asks_for_definition, defined_term, english_term_asked, terms_asked
 from .dictionary import chinese_for, match_phrases
@@ -230,7 +230,7 @@ class Retriever:
             # "What does Article 188 of the Civil Code say?": the article named, of the document named,
             # is the answer, though it shares no word with the question. Not so where the article is a
             # reference ("the fine for breaching Article 12"): the answer is another article.
-            if _ASKS_WHAT_ARTICLE_SAYS.search(query.text):
+            if asks_what_article_says(query.text):
                 named_article_rows = {r for r in article_rows if named_mask[self._doc_of_row[r]]}
             seen = set(candidates)
             candidates.extend(r for r in sorted(article_rows) if r not in seen)
@@ -992,16 +992,6 @@ def _any_of(masks: Sequence[np.ndarray], count: int) -> np.ndarray:
     return np.logical_or.reduce(masks).astype(np.float32) if masks else np.zeros(count, dtype=np.float32)
 
 
-# A question asking what an article says: "What does Article 188 of the Civil Code say/provide?",
-# "《民法典》第一千零七十九条是怎么规定的？", "第三十九条规定了什么？", "第四十条对…有何规定？", "第十条的内容是什么".
-_ASKS_WHAT_ARTICLE_SAYS = re.compile(
-    r"^\s*what\s+(?:does|do|did)\s+(?:article|art\.)\s*\d+\b.*\b(?:say|says|provide|provides|state|states|"
-    r"stipulate|stipulates|set out|lay down|cover|require)\b[^,;]*\??\s*$"
-    r"|第[零〇一二两三四五六七八九十百千0-9]+条(?:对[^，。？?]{1,40})?(?:是)?(?:有何|有什么|怎么|如何|怎样)?(?:规定|说)"
-    r"(?:了|的是)?(?:什么|哪些内容|的)?(?:内容)?[？?。]?\s*$"
-    r"|第[零〇一二两三四五六七八九十百千0-9]+条的?(?:内容|规定)是什么[？?。]?\s*$",
-    re.I,
-)
 # A character most of a phrase's renderings share is its core when at least this many renderings have it.
 _CORE_RENDERINGS = 3
 
