@@ -10,7 +10,7 @@ from conftest import BuiltIndex, built_assistant, built_corpus
 
 from policyqa import Assistant, Settings
 from policyqa.embed import Encoder
-from policyqa.figures import period_asked
+from policyqa.figures import RELATIVE_DAY, period_asked
 from policyqa.index import build_index
 from policyqa.types import SearchFilter
 from policyqa.verify import (
@@ -23,6 +23,7 @@ from policyqa.verify import (
     _things_unrendered,
     _titles_confirm,
     asked_figure,
+    latin_names,
     places_named,
     unmentioned_in_document,
     unsupported_reason,
@@ -138,6 +139,23 @@ def test_a_day_named_relative_to_the_asking_is_like_a_year(mini_assistant: Assis
     assert _reason(mini_assistant, "Did the technology recovery fund pay out yesterday?") == (
         "the passages say nothing of yesterday"
     )
+    assert _reason(mini_assistant, "Will the technology recovery fund pay out this weekend?") == (
+        "the passages say nothing of this weekend"
+    )
+    assert _reason(mini_assistant, "下周技术复苏基金会发放补助吗？") == "the passages say nothing of 下周"
+
+
+def test_a_name_in_latin_letters_of_a_chinese_question_must_be_in_the_passages(mini_assistant: Assistant) -> None:
+    assert _reason(mini_assistant, "技术复苏基金会资助iPhone的研发吗？") == "the passages do not mention iPhone"
+    assert latin_names("华为Mate 60和iPhone 15哪个手机续航更好？") == ["Mate", "iPhone"]
+    # Acronyms are written out in the texts (人工智能 for AI), and an English question has its own checks.
+    assert latin_names("GDP和AI对R&D投入有什么影响？") == []
+    assert latin_names("Does the iPhone count as a smart terminal?") == []
+
+
+def test_weekends_in_general_are_no_day_relative_to_the_asking() -> None:
+    assert RELATIVE_DAY.search("周末和节假日是否可以施工？") is None
+    assert RELATIVE_DAY.search("Do the rules allow work at weekends?") is None
 
 
 def test_a_year_in_the_legislative_history_counts(mini_assistant: Assistant) -> None:
@@ -366,6 +384,18 @@ def test_words_that_say_whose_law_name_no_thing() -> None:
     assert all(not thing.startswith("national") for thing in _things_unrendered(question, named, law))
 
 
+def test_a_name_word_in_another_number_names_no_thing() -> None:
+    regulation = "第十条 建设永久性测量标志需要占用土地的，地面标志占用土地的范围为36平方米—100平方米。"
+    named = ["Regulations on the Protection of Surveying Markers"]
+    question = (
+        "Under the Regulations on the Protection of Surveying Markers, how much land may a permanent "
+        "surveying marker occupy?"
+    )
+    assert _things_unrendered(question, named, regulation) == []
+    # A thing of the question that is no word of the name is still looked for.
+    assert _things_unrendered(question.replace("occupy", "occupy near a lighthouse"), named, regulation)
+
+
 def test_a_question_that_asks_also_of_a_place_the_named_document_is_not_of_is_not_held_to_its_things(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
@@ -500,6 +530,10 @@ def test_words_that_ask_are_not_things_the_named_document_must_mention(property_
     assert _parts_in_a_row("平均水平", "达不到当地居民的平均生活水平的")
     assert not _parts_in_a_row("平均水平", "平均分配，提高服务水平")  # apart: another matter
     assert not _parts_in_a_row("无人机", "无人驾驶的飞机")  # jieba gives it no parts of two characters
+    # A count of the places or parties named points back at them (两地, 二者): it is no thing to mention.
+    query = property_assistant.prepare("比较《示范物权条例》和《示范生物技术条例》：两地对遗失物有什么要求？")
+    passages = property_assistant.retriever.search(query, 5)
+    assert "两地" not in unmentioned_in_document(query, passages, property_assistant.index)[1]
     # A thing beside them is still looked for.
     query = property_assistant.prepare("《示范物权条例》规定拾得宠物后多长时间内应当返还？")
     assert unmentioned_in_document(query, property_assistant.retriever.search(query, 5), property_assistant.index)[1]
@@ -678,6 +712,23 @@ def test_a_figure_is_judged_by_the_part_of_the_question_that_asks_for_it(tmp_pat
         "涉及房屋征收、搬迁补偿、产权调换、安置房源和临时过渡时还有什么程序？"
     )
     assert _reason(assistant, question) is None
+
+
+def test_an_english_question_of_several_parts_is_judged_by_the_part_asking_for_the_figure(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "markers": (
+            "# 示范测量标志保护条例\n\n"
+            "第十条 建设永久性测量标志需要占用土地的，地面标志占用土地的范围为36平方米。\n\n"
+            "第二十三条 损毁永久性测量标志的，处五万元以下的罚款。"
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # "the maximum fine" (罚款) is the later part's: the area is asked of the land a marker occupies.
+    question = "How much land may a permanent surveying marker occupy, and what is the maximum fine for damaging one?"
+    assert _reason(assistant, question) is None
+    assert _reason(assistant, "How much land may a fine occupy?") == "no passage gives the figure asked for"
 
 
 def test_a_light_noun_names_no_thing() -> None:

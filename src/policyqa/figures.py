@@ -29,10 +29,13 @@ QUANTITY = re.compile(rf"{NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
 # A time of day: 晚上十点, 22时, 22:00.
 TIME_OF_DAY = re.compile(rf"{NUMBER}\s*(?:点|时)(?![间期候代])|(?<![0-9])[0-2]?[0-9][:：][0-5][0-9](?![0-9])")
 YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
-# A day named relative to the asking ("明天上海会下雨吗", "yesterday's decision"): like a year, the
-# texts answer for it only if they name it.
+# A day or week named relative to the asking ("明天上海会下雨吗", "yesterday's decision", "this
+# weekend"): like a year, the texts answer for it only if they name it. 周末 alone is no such day:
+# rules speak of weekends and holidays (周末和节假日).
 RELATIVE_DAY = re.compile(
-    r"今天|明天|昨天|后天|前天|今晚|今日|明日|昨日|\b(?:today|tonight|tomorrow|yesterday)\b", re.I
+    r"今天|明天|昨天|后天|前天|今晚|今日|明日|昨日|(?:本|这|这个|下|下个|上|上个)(?:周末|星期|礼拜)|本周|这周|下周|上周"
+    r"|\b(?:today|tonight|tomorrow|yesterday|(?:this|next|last) week(?:end)?)\b",
+    re.I,
 )
 
 # Words that ask for a figure. General question forms only: "how much", a money noun

@@ -32,7 +32,7 @@ import numpy as np
 
 from .articles import ARTICLE_REFERENCE, article_of, articles_named
 from .definitions import asks_for_definition, defined_term
-from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word
+from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word, normalize_english
 from .expand import english_phrases, rendered_in_a_row, words_in_a_row
 from .figures import (
     FIGURE_NAMES,
@@ -64,13 +64,24 @@ from .places import places_named
 from .text import is_cjk
 from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, Passage, Query, Verdict
 
-__all__ = ["asked_figure", "check", "places_named", "unsupported_reason"]
+__all__ = ["asked_figure", "check", "latin_names", "places_named", "unsupported_reason"]
 
 
 # Share of the question's terms, weighted by their rarity in the corpus (BM25's
 # idf), that the sentence giving a figure must contain: the figure must be about
 # the thing asked ("补助比例"), not merely stand near it ("牵头比例").
 MIN_TERM_SHARE = 0.5
+
+
+# A word in Latin letters with a lower-case one, in a Chinese question, is a name (iPhone, Mate,
+# ChatGPT): the texts are Chinese, and a name they hold they write as the question does. Acronyms
+# (GDP, AI, PCT) are left out: a text says 人工智能 where a question says AI.
+_LATIN_NAME = re.compile(r"(?<![A-Za-z])(?=[A-Za-z]*[a-z])[A-Za-z]{3,}(?![A-Za-z])")
+
+
+def latin_names(question: str) -> list[str]:
+    """The names a Chinese question writes in Latin letters ("华为Mate 60和iPhone 15": Mate, iPhone)."""
+    return _LATIN_NAME.findall(question) if any(is_cjk(c) for c in question) else []
 
 
 def _context_text(passages: Sequence[Passage]) -> str:
@@ -262,6 +273,9 @@ def _things_unrendered(
     """
     close_words = close_words or {}
     skipped = {w for name in [*english_names(question), *named] for w in english_phrases(name)}
+    # A name's words in another number are the name's too: "a permanent surveying marker" of the
+    # "Regulations on the Protection of Surveying Markers".
+    name_keys = {normalize_english(w) for w in skipped}
     # Every text here is China's: "Chinese civil aircraft" are 中华人民共和国民用航空器 (语文 is the school
     # subject); "national", "law" say whose law or what kind.
     skipped.update(_WHICH_LAW_WORDS)
@@ -300,6 +314,7 @@ def _things_unrendered(
         for p in phrases
         if " " in p
         and p not in skipped
+        and normalize_english(p) not in name_keys
         and not _places_alone(p.split())
         and not any(KIND_CUES[KIND_PAPER].search(w) for w in p.split())
         and not all(w in _WHICH_LAW_WORDS for w in p.split())
@@ -320,7 +335,9 @@ def _things_unrendered(
     for word in phrases:
         # A word without a hyphen that names no thing is left, known or not (a closed compound's
         # ending is its head's); a hyphenated one may still hold a thing ("gene-edited").
-        if " " in word or word in skipped or ("-" not in word and not _may_be_thing(word)):
+        if " " in word or word in skipped or normalize_english(word) in name_keys:
+            continue
+        if "-" not in word and not _may_be_thing(word):
             continue
         if renderings := chinese_for(word, 20):
             looked_up = [(word, renderings)] if _may_be_thing(word) else []
@@ -475,6 +492,9 @@ def _shown_with(english: str, renderings: Sequence[str], part: str | None = None
 
 # Words of a question that name the kind of answer it wants ("哪些类型", "什么形式"), not a thing asked about.
 _CATEGORY_WORDS = frozenset("类型 种类 形式 特点 作用".split())
+# A count of places or parties the question has named ("比较南阳和上海…两地", "二者", "双方") points back at
+# them: it names no thing of its own for the document to mention.
+_POINTS_BACK = re.compile(r"[两二三四几各双][地者方省市国区县城]")
 
 
 def unmentioned_in_document(
@@ -540,6 +560,7 @@ def unmentioned_in_document(
         if not _asks(w)
         and w not in kinds_asked_for
         and w not in _CATEGORY_WORDS
+        and not _POINTS_BACK.fullmatch(w)
         and not KIND_CUES[KIND_PAPER].search(w)
         and not any(w in name for name in named)
         and not _place_in(w, whole)
@@ -722,6 +743,10 @@ def unsupported_reason(
     for names in places:
         if not any(n in text for n in names):
             return f"the passages do not mention {names[0]}"
+    lowered = text.lower()
+    for name in latin_names(query.text) if query.chinese else ():
+        if name.lower() not in lowered:
+            return f"the passages do not mention {name}"
     # The answer opens with the best passage: its document must be about one of the places too,
     # as the passages of it retrieved show. A passage of another document that names the place
     # (a Hong Kong travel rule) does not make the best one (a criminal-law probation) answer
@@ -742,7 +767,6 @@ def unsupported_reason(
     for year in years:
         if year not in with_history:
             return f"the passages give nothing for {year}"
-    lowered = text.lower()
     for day in RELATIVE_DAY.findall(query.text):
         if day.lower() not in lowered:
             return f"the passages say nothing of {day}"
@@ -762,11 +786,11 @@ def unsupported_reason(
     counted = counted_nouns(query.text) if query.chinese else []
     # The question's own words and glossary terms: cross-lingual matches are hints for
     # ranking, too loose to judge what a sentence is about.
-    # A Chinese question of several parts ("公告期至少多长？涉及房屋征收时还有什么程序？") is judged by the
+    # A question of several parts ("公告期至少多长？涉及房屋征收时还有什么程序？", "how much land may a marker
+    # occupy, how close to one is blasting banned, and what is the maximum fine?") is judged by the
     # part that asks for the figure and those before it: the later parts' words are not the figure's.
-    # (An English question's Chinese words are its glossary terms, which stand in no part of it.)
-    asking = asks.search(query.text) if query.chinese else None
-    part_end = _PART_END.search(query.text, asking.end()) if asking else None
+    asking = asks.search(query.text)
+    part_end = (_PART_END if query.chinese else _ENGLISH_PART_END).search(query.text, asking.end()) if asking else None
     figure_part = query.text[: part_end.end()] if part_end else None
     groups: list[_TermGroup]
     if query.chinese:
@@ -779,7 +803,7 @@ def unsupported_reason(
         )
         groups = [_TermGroup(((t,),)) for t in terms]
     else:
-        groups = _glossary_groups(query, asks)
+        groups = _glossary_groups(query, asks, figure_part)
     tokens = sorted({t for group in groups for alternative in group.alternatives for t in alternative})
     idf = dict(zip(tokens, index.lexical.idf(tokens).tolist(), strict=True)) if tokens else {}
     weights = [max(sum(idf[t] for t in alternative) for alternative in group.alternatives) for group in groups]
@@ -887,7 +911,7 @@ class _TermGroup(NamedTuple):
     said_also: tuple[str, ...] = ()
 
 
-def _glossary_groups(query: Query, asks: re.Pattern[str]) -> list[_TermGroup]:
+def _glossary_groups(query: Query, asks: re.Pattern[str], part: str | None = None) -> list[_TermGroup]:
     """An English question's glossary terms, those of one phrase as one group of alternatives (their tokens),
     with the dictionary's words for its phrase.
 
@@ -895,10 +919,11 @@ def _glossary_groups(query: Query, asks: re.Pattern[str]) -> list[_TermGroup]:
     does, and the phrase weighs as its heaviest term, not as the three together. The dictionary's
     words for the whole phrase say it as well, at the terms' weight: "traditional Chinese
     medicine" is the glossary's 中医药 (the field) and the dictionary's 中药 (its medicines).
+    Only the phrases of ``part`` count, when it is given (the parts asking for the figure).
     """
     own = set(query.own_tokens)  # the glossary terms of a document's name are not among them
     groups = []
-    for phrase, terms in phrases_with_terms(query.text):
+    for phrase, terms in phrases_with_terms(part or query.text):
         alternatives = tuple(
             alternative
             for term in terms
@@ -910,7 +935,10 @@ def _glossary_groups(query: Query, asks: re.Pattern[str]) -> list[_TermGroup]:
             groups.append(_TermGroup(alternatives, said_also))
     grouped = {t for group in groups for alternative in group.alternatives for t in alternative}
     # Chinese words the question writes itself (《专利法》 in an English question) count alone.
-    alone = [t for t in own if len(t) > 1 and is_cjk(t[0]) and t not in grouped and not asks.fullmatch(t)]
+    written = part or query.text
+    alone = [
+        t for t in own if len(t) > 1 and is_cjk(t[0]) and t not in grouped and t in written and not asks.fullmatch(t)
+    ]
     return groups + [_TermGroup(((t,),)) for t in sorted(alone)]
 
 
@@ -923,5 +951,8 @@ def _counts_by(measure: str, sentence: str) -> bool:
 _SUM_WORDS = frozenset("费价")
 # Where a part of a question ends: a question mark or a semicolon.
 _PART_END = re.compile(r"[？?；;]")
+# An English question's part ends at a question mark, a semicolon, or a comma before the next part's
+# question word (", how close …", ", and what …").
+_ENGLISH_PART_END = re.compile(r"[?;]|,\s*(?:and\s+)?(?=(?:how|what|which|who|when|where|whether)\b)", re.I)
 # A sentence that introduces a list: its figure applies to the items after it.
 _LIST_HEAD = re.compile(r"下列|如下|[：:]$")
