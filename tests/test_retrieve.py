@@ -569,6 +569,29 @@ def test_inside_a_named_document_the_question_is_scored_without_its_name(tmp_pat
     assert all(without_name[key] < whole[key] for key in named if key != answering)
 
 
+def test_the_one_document_named_keeps_a_place_among_the_first_passages(tmp_path: Path, use_encoder: Encoder) -> None:
+    banking = "第八条 设立{}的注册资本最低限额为十亿元人民币，注册资本应当是实缴资本。"
+    files = {
+        f"示范{name}条例": f"# 示范{name}条例\n\n" + banking.format(name)
+        for name in ("外资银行", "商业银行", "保险公司", "证券公司", "期货公司", "支付机构")
+    }
+    files["示范对外劳务合作条例"] = (
+        "# 示范对外劳务合作条例\n\n第六条 从事对外劳务合作的企业应当缴存不低于300万元的风险处置备用金。"
+    )
+    settings = built_corpus(tmp_path, use_encoder, files)
+    question = "《示范对外劳务合作条例》对注册资本最低限额和实缴资本有什么要求？"
+
+    def rank_of_named(named_rank: int) -> int:
+        # Without the named document's lift, the banking rules' words outscore it.
+        unlifted = settings.replace(named_bonus=0.0, named_rank=named_rank)
+        found = Assistant(unlifted, encoder=use_encoder, auto_build=False).search(question, k=7).passages
+        return next(i for i, p in enumerate(found, start=1) if p.doc_id == "示范对外劳务合作条例")
+
+    assert rank_of_named(0) > 3
+    assert rank_of_named(3) == 3
+    assert rank_of_named(1) == 1
+
+
 def test_a_question_naming_no_year_lowers_a_titles_earlier_versions(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
         f"示范野生动物保护条例({date})": (

@@ -297,9 +297,25 @@ class Retriever:
             scored = self._with_pairs_in_a_row(scored, patterns, k)
         if compared:
             return self._each_compared(scored, k, compared, self._side_by_document, balanced=True)
+        if self.settings.named_rank and len(named) == 1:
+            # A question that names one document asks about it: its best passage keeps a place among
+            # the first few, however passages of other documents that share the question's words
+            # score ("capital requirements" of the Foreign Labour Service Cooperation Regulation, where
+            # every banking regulation sets a minimum registered capital).
+            scored = self._named_within(scored, named[0], self.settings.named_rank)
         if places := self._places_compared(query.text):
             return self._each_compared(scored, k, places, self._side_by_place, balanced=False)
         return self._merge(scored, k)
+
+    def _named_within(
+        self, scored: list[tuple[float, float, float, int]], group: np.ndarray, rank: int
+    ) -> list[tuple[float, float, float, int]]:
+        """``scored`` with the best passage of the one document named moved up to ``rank`` if it stands below."""
+        position = next((i for i, item in enumerate(scored) if group[self._doc_of_row[item[3]]]), None)
+        if position is None or position < rank:
+            return scored
+        moved = scored[position]
+        return [*scored[: rank - 1], moved, *scored[rank - 1 : position], *scored[position + 1 :]]
 
     def _with_pairs_in_a_row(
         self, scored: list[tuple[float, float, float, int]], patterns: list[re.Pattern[str]], k: int
