@@ -65,6 +65,7 @@ def configurations(base: Settings, quick: bool, same_index: bool = False) -> lis
             base.replace(
                 centroid_weight=0.0,
                 named_bonus=0.0,
+                named_rank=0,
                 article_bonus=0.0,
                 definition_bonus=0.0,
                 region_bonus=0.0,
