@@ -12,13 +12,14 @@ from policyqa import Assistant, Settings
 from policyqa.answer import (
     NOT_COVERED_EN,
     NOT_COVERED_ZH,
+    _covering_parts,
     _covering_rest,
     _sentence_scores,
     _with_gaps_filled,
     _with_lead_sources,
 )
 from policyqa.embed import Encoder
-from policyqa.figures import items_asked
+from policyqa.figures import items_asked, question_parts
 from policyqa.types import Passage, Query
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -241,6 +242,52 @@ def test_a_sentence_below_the_gap_is_quoted_for_the_question_terms_it_adds(
     vectors = [index.sentence_vectors[other[1]]]
     assert cap in [row for _, row in _covering_rest(query, scored, [other], vectors, index, (2, 7), 700)]
     assert cap not in [row for _, row in _covering_rest(query, scored, [other], vectors, index, (1, 7), 700)]
+
+
+DOG_RULES = (
+    "# 示范养犬管理条例\n\n"
+    "第十九条 在重点管理区携犬出户，应当用长度不超过两米的犬绳牵引。\n\n"
+    "第三十四条 违反本条例规定，有下列行为之一的，由公安机关按照下列规定处理：\n"
+    "（一）在重点管理区未经登记饲养犬只的，处每只二百元罚款。\n"
+    "（二）在重点管理区放任犬只自行出户的，处每只二百元罚款。\n"
+    "（三）携犬出户不即时清理犬粪的，处十元以上五十元以下罚款。"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "chinese", "parts"),
+    [
+        ("犬绳长度有什么限制？不清理犬粪罚多少钱？", True, ["犬绳长度有什么限制？", "不清理犬粪罚多少钱？"]),
+        ("公告期至少多长", True, ["公告期至少多长"]),
+        (
+            "How long may the leash be, and what is the fine for leaving droppings?",
+            False,
+            ["How long may the leash be, and ", "what is the fine for leaving droppings?"],
+        ),
+        # A comma inside a part ("Under the rules, …") ends none.
+        ("Under the rules, how long may the leash be?", False, ["Under the rules, how long may the leash be?"]),
+    ],
+)
+def test_a_question_is_cut_into_the_parts_it_asks(question: str, chinese: bool, parts: list[str]) -> None:
+    assert question_parts(question, chinese) == parts
+
+
+def test_each_part_of_a_question_gets_a_sentence_that_answers_it(tmp_path: Path, use_encoder: Encoder) -> None:
+    assistant = _assistant_over(tmp_path, "dogs.md", DOG_RULES, use_encoder)
+    query, passages = _retrieved(assistant, "遛狗时犬绳长度有什么限制？携犬出户不及时清理犬粪会被罚多少钱？")
+    index = assistant.index
+    scored = _sentence_scores(query, passages, index)
+    text = {row: index.sentences[row].text for _, _, row in scored}
+    fine = next((rank, row) for _, rank, row in scored if "犬粪" in text[row])
+    leash = next(row for _, _, row in scored if "犬绳" in text[row])
+    # The fines answer the second part; the leash's length, asked first, gets its own sentence.
+    added = _covering_parts(query, scored, [fine], [index.sentence_vectors[fine[1]]], index)
+    assert [text[row] for _, row in added] == [text[leash]]
+    # A part a chosen sentence answers already gets nothing more; a question of one part neither.
+    both = [fine, next((rank, row) for _, rank, row in scored if row == leash)]
+    assert _covering_parts(query, scored, both, [index.sentence_vectors[r] for _, r in both], index) == []
+    one_part, _ = _retrieved(assistant, "携犬出户不及时清理犬粪会被罚多少钱？")
+    assert _covering_parts(one_part, scored, [fine], [index.sentence_vectors[fine[1]]], index) == []
 
 
 def test_sentences_beyond_the_answer_length_come_from_cited_passages(tmp_path: Path, use_encoder: Encoder) -> None:

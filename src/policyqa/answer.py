@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from .definitions import asks_for_definition, definitions_asked
-from .figures import asked_figure, items_asked
+from .figures import asked_figure, items_asked, question_parts
 from .index import LoadedIndex
 from .settings import Settings
 from .text import is_cjk
@@ -222,6 +222,8 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         chosen += _covering_rest(
             query, scored, chosen, chosen_vectors, index, (from_any_passage, max_sentences), max_chars - length
         )
+    if scored:
+        chosen += _covering_parts(query, scored, chosen, chosen_vectors, index)
     chosen = _with_lead_sources(chosen, lead_sources, passages)
     chosen = _with_clause_context(_with_leading_context(chosen, passages, index), passages, index)
     chosen = _with_list_items(chosen, passages, index)
@@ -288,6 +290,76 @@ def _covering_rest(
         added.append((rank, row))
         covered |= new
         room -= len(text)
+    return added
+
+
+# A part is answered by a chosen sentence holding this share of its terms' weight.
+_PART_COVERED_SHARE = 0.5
+# A sentence quoted for a part must hold this share of its terms' weight, and be no longer than this.
+_MIN_PART_SHARE = 0.34
+_MAX_PART_SENTENCE_CHARS = 300
+
+
+def _part_terms(query: Query, part: str, terms: list[str]) -> list[str]:
+    """The question's terms that come from one part: its own words, or (English) its phrases' renderings."""
+    if query.chinese:
+        return [t for t in terms if t in part]
+    lowered = part.lower()
+    from_part = {t for phrase, renderings in query.renderings if phrase in lowered for t in renderings}
+    return [t for t in terms if t in from_part or t in lowered]
+
+
+def _covering_parts(
+    query: Query,
+    scored: list[tuple[float, int, int]],
+    chosen: list[tuple[int, int]],
+    chosen_vectors: list[np.ndarray],
+    index: LoadedIndex,
+) -> list[tuple[int, int]]:
+    """For each part of a question of several that no chosen sentence answers, the sentence that answers it best.
+
+    "…遛狗时犬绳长度有什么限制？携犬出户不及时清理犬粪会被罚多少钱？": the fines fill the answer, and the
+    leash's length, asked first, must have its own sentence. The best is the sentence holding most
+    of the part's terms (by rarity), then the best scored, among those the answer may quote.
+    """
+    parts = question_parts(query.text, query.chinese)
+    if len(parts) < 2:
+        return []
+    terms, idf = _question_terms(query, index)
+    weights = dict(zip(terms, idf.tolist(), strict=True))
+    taken = {row for _, row in chosen}
+    added: list[tuple[int, int]] = []
+    vectors = list(chosen_vectors)
+    floor = scored[0][0] - _MAX_COVERAGE_GAP
+    for part in parts:
+        own = _part_terms(query, part, terms)
+        total = sum(weights[t] for t in own)
+        if total <= 0:
+            continue
+
+        def share(row: int, own: list[str] = own, total: float = total) -> float:
+            text = index.sentences[row].text.lower()
+            return sum(weights[t] for t in own if t in text) / total
+
+        if any(share(row) >= _PART_COVERED_SHARE for _, row in chosen + added):
+            continue
+        best: tuple[float, float, int, int] | None = None
+        for score, rank, row in scored:
+            if score < floor:
+                break
+            if row in taken or len(index.sentences[row].text) > _MAX_PART_SENTENCE_CHARS:
+                continue
+            candidate = (share(row), score, rank, row)
+            if candidate[0] >= _MIN_PART_SHARE and (best is None or candidate[:2] > best[:2]):
+                best = candidate
+        if best is None:
+            continue
+        vector = index.sentence_vectors[best[3]]
+        if any(float(vector @ v) > _DUPLICATE_COSINE for v in vectors):
+            continue
+        added.append((best[2], best[3]))
+        taken.add(best[3])
+        vectors.append(vector)
     return added
 
 

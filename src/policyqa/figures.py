@@ -29,6 +29,36 @@ QUANTITY = re.compile(rf"{NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
 # A time of day: 晚上十点, 22时, 22:00.
 TIME_OF_DAY = re.compile(rf"{NUMBER}\s*(?:点|时)(?![间期候代])|(?<![0-9])[0-2]?[0-9][:：][0-5][0-9](?![0-9])")
 YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
+# Where a part of a question ends ("公告期至少多长？涉及房屋征收时还有什么程序？"): at a question mark or a
+# semicolon; in English also at a comma before the next part's question word (", how close …",
+# ", and what …").
+_CHINESE_PART_END = re.compile(r"[？?；;]")
+_ENGLISH_PART_END = re.compile(r"[?;]|,\s*(?:and\s+)?(?=(?:how|what|which|who|when|where|whether)\b)", re.I)
+
+
+def part_end_of(chinese: bool) -> re.Pattern[str]:
+    """What ends a part of a question in its language."""
+    return _CHINESE_PART_END if chinese else _ENGLISH_PART_END
+
+
+_ENGLISH_QUESTION_WORD = re.compile(r"\b(?:how|what|which|who|when|where|whether)\b", re.I)
+
+
+def question_parts(question: str, chinese: bool) -> list[str]:
+    """The parts of a question that asks several things ("…犬绳长度有什么限制？…罚多少钱？"), or the one it asks.
+
+    An English stretch that asks nothing ("Under the rules, ") belongs to the part after it.
+    """
+    parts, start = [], 0
+    for match in part_end_of(chinese).finditer(question):
+        stretch = question[start : match.end()]
+        if chinese or _ENGLISH_QUESTION_WORD.search(stretch) or "?" in stretch:
+            parts.append(stretch)
+            start = match.end()
+    parts.append(question[start:])
+    return [part for part in parts if part.strip(" ？?；;，,")]
+
+
 # A day or week named relative to the asking ("明天上海会下雨吗", "yesterday's decision", "this
 # weekend"): like a year, the texts answer for it only if they name it. 周末 alone is no such day:
 # rules speak of weekends and holidays (周末和节假日).

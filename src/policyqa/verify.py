@@ -44,6 +44,7 @@ from .figures import (
     chinese_sum_noun,
     figure_asked,
     figure_kind,
+    part_end_of,
     period_asked,
     sum_noun_asked,
 )
@@ -790,7 +791,7 @@ def unsupported_reason(
     # occupy, how close to one is blasting banned, and what is the maximum fine?") is judged by the
     # part that asks for the figure and those before it: the later parts' words are not the figure's.
     asking = asks.search(query.text)
-    part_end = (_PART_END if query.chinese else _ENGLISH_PART_END).search(query.text, asking.end()) if asking else None
+    part_end = part_end_of(query.chinese).search(query.text, asking.end()) if asking else None
     figure_part = query.text[: part_end.end()] if part_end else None
     groups: list[_TermGroup]
     if query.chinese:
@@ -949,10 +950,5 @@ def _counts_by(measure: str, sentence: str) -> bool:
 
 # One-character renderings of a sum's noun that name it in a law: 费 (fee), 价 (price).
 _SUM_WORDS = frozenset("费价")
-# Where a part of a question ends: a question mark or a semicolon.
-_PART_END = re.compile(r"[？?；;]")
-# An English question's part ends at a question mark, a semicolon, or a comma before the next part's
-# question word (", how close …", ", and what …").
-_ENGLISH_PART_END = re.compile(r"[?;]|,\s*(?:and\s+)?(?=(?:how|what|which|who|when|where|whether)\b)", re.I)
 # A sentence that introduces a list: its figure applies to the items after it.
 _LIST_HEAD = re.compile(r"下列|如下|[：:]$")
