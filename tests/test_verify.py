@@ -16,6 +16,7 @@ from policyqa.types import SearchFilter
 from policyqa.verify import (
     NO_FIGURE,
     _abbreviated_in,
+    _acts_written,
     _agent_forms,
     _carries,
     _names_unrendered,
@@ -808,6 +809,14 @@ def test_a_term_the_named_document_defines_is_no_thing_it_lacks(tmp_path: Path, 
         "How do the Regulations on the Registration and Administration of Market Entities define a unicorn?"
     )
     assert unmentioned_in_document(other, assistant.retriever.search(other, 5), assistant.index)[1]
+
+
+def test_a_paper_that_records_an_act_is_found_by_the_act() -> None:
+    # "application" renders 用途 and 申请书; a regulation says who approves the 申请.
+    assert _acts_written(["用途", "申请书", "通知书", "清单"]) == ["申请", "通知"]
+    text = "第十条 申请从事音像制品零售业务的，由区县文化行政管理部门审批。"
+    assert _things_unrendered("Who approves an application to run a retail business?", [], text) == []
+    assert _things_unrendered("Who approves an application to run a retail business?", [], "第十条 零售业务的审批。")
 
 
 def test_a_person_noun_is_found_under_another_agent_ending() -> None:

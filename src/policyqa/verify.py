@@ -360,7 +360,7 @@ def _things_unrendered(
             as_nouns = _usual_nouns(part, renderings)
             if not as_nouns:
                 continue
-            found_as = [*renderings, *_agent_forms(renderings), *close]
+            found_as = [*renderings, *_agent_forms(renderings), *_acts_written(renderings), *close]
             if not any(r in text for r in found_as):
                 missing.append(_shown_with(word, as_nouns, part if part != word else None))
                 break
@@ -394,6 +394,15 @@ def _agent_forms(renderings: Sequence[str]) -> list[str]:
         if ending and len(stem := rendering[: -len(ending)]) >= 2:
             forms += [stem + e for e in _AGENT_ENDINGS if e != ending]
     return forms
+
+
+# A paper that records an act is said with one of these endings: 申请书 is the written 申请, 通知书 the 通知.
+_WRITTEN_ENDINGS = ("书", "表", "单")
+
+
+def _acts_written(renderings: Sequence[str]) -> list[str]:
+    """The acts a paper's renderings record ("application": 申请书 is the written 申请, which a law says)."""
+    return [r[:-1] for r in renderings if r.endswith(_WRITTEN_ENDINGS) and len(r) >= 3]
 
 
 def _usual_nouns(english: str, renderings: Sequence[str], by_tags: bool = False) -> list[str]:
