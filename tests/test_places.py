@@ -74,6 +74,9 @@ def test_the_shipped_gazetteer_is_what_the_generator_makes() -> None:
         ("What does Rizhao require?", [("日照",)]),
         ("In Jinan, how long may green space be occupied?", [("济南",)]),
         ("What does Harbin's regulation say?", [("哈尔滨",)]),  # a capital whose name is not its pinyin
+        # A people's name names its place: a Taiwanese investor's place is Taiwan (台语 is its language).
+        ("What must a Taiwanese investor's complaint state?", [("台湾",)]),
+        ("How are Tibetan medicine practitioners licensed?", [("西藏",)]),
     ],
 )
 def test_cities_are_recognised_in_questions(text: str, named: list[tuple[str, ...]]) -> None:
