@@ -227,6 +227,29 @@ def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_pat
     assert not np.any(retriever._named_documents(f"Under the {vague}, what rate applies?"))
 
 
+def test_the_nearest_titles_rendering_none_of_a_names_words_yield_to_one_rendering_them_all(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        title: f"# {title}\n\n第一条 为了{purpose}，制定本条例。"
+        for title, purpose in (
+            ("中华人民共和国抗旱条例", "预防和减轻干旱灾害"),
+            ("中华人民共和国反倾销条例", "维护对外贸易秩序"),
+            ("中华人民共和国反补贴条例", "维护对外贸易秩序和公平竞争"),
+            ("中华人民共和国防汛条例", "做好防汛抗洪工作"),
+        )
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    name = "China's Anti-Subsidy Regulations"
+    similarity = _similarity(retriever, use_encoder, name)
+    # The encoder puts the drought and anti-dumping regulations nearest; neither says 补贴 ("subsidy").
+    assert titles[int(np.argmax(similarity))] != "中华人民共和国反补贴条例"
+    question = f"Under {name}, what counts as a de minimis subsidy?"
+    assert _lifted(retriever, titles, question) == ["中华人民共和国反补贴条例"]
+    # A name whose nearest title renders its words keeps it.
+    assert _lifted(retriever, titles, "What does the Anti-Dumping Regulation say?") == ["中华人民共和国反倾销条例"]
+
+
 def test_a_named_document_is_lifted_and_a_question_naming_none_lifts_nothing(mini_assistant: Assistant) -> None:
     retriever = mini_assistant.retriever
     titles = [mini_assistant.index.documents[d].title for d in retriever._doc_ids]
