@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -91,12 +91,11 @@ def _sentence_scores(
         defining = definitions_asked(query.text, terms, {row: index.sentences[row].text for row in rows})
     overlaps: dict[int, float] = {}
 
+    weighted = list(zip(terms, weights.tolist(), strict=True))
+
     def overlap(row: int) -> float:
         if row not in overlaps:
-            text = index.sentences[row].text.lower()
-            overlaps[row] = (
-                sum(w for t, w in zip(terms, weights, strict=True) if t in text) / total if total > 0 else 0.0
-            )
+            overlaps[row] = _term_share(index.sentences[row].text, weighted, total)
         return overlaps[row]
 
     scored = []
@@ -127,6 +126,12 @@ def _sentence_scores(
         scored.append((score, rank, row))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     return scored
+
+
+def _term_share(text: str, weighted: Sequence[tuple[str, float]], total: float) -> float:
+    """The share of ``total`` that the question terms found in ``text`` weigh (``weighted``: term, rarity)."""
+    lowered = text.lower()
+    return sum(weight for term, weight in weighted if term in lowered) / total if total > 0 else 0.0
 
 
 def _list_head_overlap(item: int, index: LoadedIndex, overlap: Callable[[int], float]) -> float:
@@ -332,16 +337,13 @@ def _covering_parts(
     vectors = list(chosen_vectors)
     floor = scored[0][0] - _MAX_COVERAGE_GAP
     for part in parts:
-        own = _part_terms(query, part, terms)
-        total = sum(weights[t] for t in own)
+        weighted = [(t, weights[t]) for t in _part_terms(query, part, terms)]
+        total = sum(weight for _, weight in weighted)
         if total <= 0:
             continue
-
-        def share(row: int, own: list[str] = own, total: float = total) -> float:
-            text = index.sentences[row].text.lower()
-            return sum(weights[t] for t in own if t in text) / total
-
-        if any(share(row) >= _PART_COVERED_SHARE for _, row in chosen + added):
+        if any(
+            _term_share(index.sentences[row].text, weighted, total) >= _PART_COVERED_SHARE for _, row in chosen + added
+        ):
             continue
         best: tuple[float, float, int, int] | None = None
         for score, rank, row in scored:
@@ -349,7 +351,7 @@ def _covering_parts(
                 break
             if row in taken or len(index.sentences[row].text) > _MAX_PART_SENTENCE_CHARS:
                 continue
-            candidate = (share(row), score, rank, row)
+            candidate = (_term_share(index.sentences[row].text, weighted, total), score, rank, row)
             if candidate[0] >= _MIN_PART_SHARE and (best is None or candidate[:2] > best[:2]):
                 best = candidate
         if best is None:

@@ -32,8 +32,9 @@ YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
 # Where a part of a question ends ("公告期至少多长？涉及房屋征收时还有什么程序？"): at a question mark or a
 # semicolon; in English also at a comma before the next part's question word (", how close …",
 # ", and what …").
+_ENGLISH_QUESTION_WORD = r"\b(?:how|what|which|who|when|where|whether)\b"
 _CHINESE_PART_END = re.compile(r"[？?；;]")
-_ENGLISH_PART_END = re.compile(r"[?;]|,\s*(?:and\s+)?(?=(?:how|what|which|who|when|where|whether)\b)", re.I)
+_ENGLISH_PART_END = re.compile(rf"[?;]|,\s*(?:and\s+)?(?={_ENGLISH_QUESTION_WORD})", re.I)
 
 
 def part_end_of(chinese: bool) -> re.Pattern[str]:
@@ -41,7 +42,7 @@ def part_end_of(chinese: bool) -> re.Pattern[str]:
     return _CHINESE_PART_END if chinese else _ENGLISH_PART_END
 
 
-_ENGLISH_QUESTION_WORD = re.compile(r"\b(?:how|what|which|who|when|where|whether)\b", re.I)
+_ASKS_IN_ENGLISH = re.compile(_ENGLISH_QUESTION_WORD, re.I)
 
 
 def question_parts(question: str, chinese: bool) -> list[str]:
@@ -52,7 +53,7 @@ def question_parts(question: str, chinese: bool) -> list[str]:
     parts, start = [], 0
     for match in part_end_of(chinese).finditer(question):
         stretch = question[start : match.end()]
-        if chinese or _ENGLISH_QUESTION_WORD.search(stretch) or "?" in stretch:
+        if chinese or _ASKS_IN_ENGLISH.search(stretch) or "?" in stretch:
             parts.append(stretch)
             start = match.end()
     parts.append(question[start:])

@@ -618,16 +618,16 @@ class Retriever:
                     similarity[~of_place, column] = -1.0
         best = similarity.max(axis=0)
         chosen = similarity >= np.maximum(NAMED_TITLE_FLOOR, best - NAMED_TITLE_MARGIN)
-        for column, name in enumerate(laws):
+        # Each English name's title shares (``_title_word_shares``), computed once for the two uses below.
+        name_shares = {column: self._title_word_shares(name) for column, name in enumerate(laws) if name.isascii()}
+        for column, shares in name_shares.items():
             # The nearest titles render none of an English name's words, and titles above the floor
             # render nearly all: the encoder was wrong ("China's Anti-Subsidy Regulations" lies nearest
             # 抗旱条例 and 反倾销条例; "subsidy" renders 补贴, which 反补贴条例 holds).
-            if name.isascii() and chosen[:, column].any():
-                shares = self._title_word_shares(name)
-                if not (shares * chosen[:, column]).any():
-                    near = np.where(similarity[:, column] >= NAMED_TITLE_FLOOR, shares, 0.0)
-                    if near.max() >= DESCRIBED_SHARE_FLOOR:
-                        chosen[:, column] = near == near.max()
+            if chosen[:, column].any() and not (shares * chosen[:, column]).any():
+                near = np.where(similarity[:, column] >= NAMED_TITLE_FLOOR, shares, 0.0)
+                if near.max() >= DESCRIBED_SHARE_FLOOR:
+                    chosen[:, column] = near == near.max()
         for column, name in enumerate(names):
             # Titles equally near "the Shanghai Regulations on Place Name Administration" (上海市地名管理条例,
             # 上海市企业名称登记管理规定): those of the kind its last word usually renders.
@@ -642,7 +642,8 @@ class Retriever:
             # Titles still tied are told apart by the character a word's renderings share, if that does.
             for with_core_characters in (False, True):
                 if name.isascii() and chosen[:, column].sum() > 1:
-                    shares = self._title_word_shares(name, with_core_characters) * chosen[:, column]
+                    shares = self._title_word_shares(name, True) if with_core_characters else name_shares[column]
+                    shares = shares * chosen[:, column]
                     if shares.max() > 0:
                         chosen[:, column] = shares == shares.max()
         for column, name in enumerate(names):

@@ -932,8 +932,9 @@ def _glossary_groups(query: Query, asks: re.Pattern[str], part: str | None = Non
     Only the phrases of ``part`` count, when it is given (the parts asking for the figure).
     """
     own = set(query.own_tokens)  # the glossary terms of a document's name are not among them
+    written = part or query.text
     groups = []
-    for phrase, terms in phrases_with_terms(part or query.text):
+    for phrase, terms in phrases_with_terms(written):
         alternatives = tuple(
             alternative
             for term in terms
@@ -945,7 +946,6 @@ def _glossary_groups(query: Query, asks: re.Pattern[str], part: str | None = Non
             groups.append(_TermGroup(alternatives, said_also))
     grouped = {t for group in groups for alternative in group.alternatives for t in alternative}
     # Chinese words the question writes itself (《专利法》 in an English question) count alone.
-    written = part or query.text
     alone = [
         t for t in own if len(t) > 1 and is_cjk(t[0]) and t not in grouped and t in written and not asks.fullmatch(t)
     ]
