@@ -26,8 +26,10 @@ from policyqa.verify import (
     asked_figure,
     latin_names,
     places_named,
+    product_names,
     unmentioned_in_document,
     unsupported_reason,
+    words_unknown_to_corpus,
 )
 
 
@@ -152,6 +154,31 @@ def test_a_name_in_latin_letters_of_a_chinese_question_must_be_in_the_passages(m
     # Acronyms are written out in the texts (人工智能 for AI), and an English question has its own checks.
     assert latin_names("GDP和AI对R&D投入有什么影响？") == []
     assert latin_names("Does the iPhone count as a smart terminal?") == []
+
+
+def test_a_product_name_of_an_english_question_must_be_in_the_passages(mini_assistant: Assistant) -> None:
+    assert _reason(mini_assistant, "Would the technology recovery fund pay for a MacBook Air?") == (
+        "the passages do not mention MacBook"
+    )
+    assert product_names("Is a MacBook Air or a ThinkPad X1 Carbon better, or an iPhone?") == [
+        "MacBook",
+        "ThinkPad",
+        "iPhone",
+    ]
+    # Names of laws and bodies are capitalised word by word, never in camel case.
+    assert product_names("What does the Patent Law of the PRC say about the CNIPA?") == []
+    assert product_names("华为Mate和iPhone哪个好？") == []  # a Chinese question's names are ``latin_names``'
+
+
+def test_a_chinese_question_most_of_whose_words_no_text_uses_is_not_covered(mini_assistant: Assistant) -> None:
+    cooking = mini_assistant.prepare("红烧肉怎么做才能肥而不腻？")
+    unknown = words_unknown_to_corpus(cooking, mini_assistant.index)
+    assert "红烧肉" in unknown
+    assert _reason(mini_assistant, "红烧肉怎么做才能肥而不腻？") == f"the texts never use {'、'.join(unknown[:3])}"
+    # A word or two of the asker's own among the corpus's words is how people ask.
+    plain = mini_assistant.prepare("单位拿来奖励的比例不低于多少？")
+    assert words_unknown_to_corpus(plain, mini_assistant.index) == []
+    assert words_unknown_to_corpus(mini_assistant.prepare("How to cook braised pork?"), mini_assistant.index) == []
 
 
 def test_weekends_in_general_are_no_day_relative_to_the_asking() -> None:

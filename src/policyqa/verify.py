@@ -65,7 +65,15 @@ from .places import places_named
 from .text import is_cjk
 from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, Passage, Query, Verdict
 
-__all__ = ["asked_figure", "check", "latin_names", "places_named", "unsupported_reason"]
+__all__ = [
+    "asked_figure",
+    "check",
+    "latin_names",
+    "places_named",
+    "product_names",
+    "unsupported_reason",
+    "words_unknown_to_corpus",
+]
 
 
 # Share of the question's terms, weighted by their rarity in the corpus (BM25's
@@ -83,6 +91,51 @@ _LATIN_NAME = re.compile(r"(?<![A-Za-z])(?=[A-Za-z]*[a-z])[A-Za-z]{3,}(?![A-Za-z
 def latin_names(question: str) -> list[str]:
     """The names a Chinese question writes in Latin letters ("华为Mate 60和iPhone 15": Mate, iPhone)."""
     return _LATIN_NAME.findall(question) if any(is_cjk(c) for c in question) else []
+
+
+# A word with a capital after a lower-case letter is a brand or product (MacBook, ThinkPad, iPhone,
+# WeChat): no English word, law or programme is written so.
+_CAMEL_CASE_NAME = re.compile(r"(?<![A-Za-z])[A-Za-z]*[a-z][A-Z][A-Za-z]*")
+
+
+def product_names(question: str) -> list[str]:
+    """The brand and product names an English question writes in camel case ("a MacBook Air or a ThinkPad")."""
+    return [] if any(is_cjk(c) for c in question) else _CAMEL_CASE_NAME.findall(question)
+
+
+def _product_unnamed(query: Query, text: str) -> str | None:
+    """The first product name of an English question that the text holds neither as written nor as its renderings.
+
+    A Chinese text writes a brand it knows in Chinese (微信 for WeChat): the dictionary's renderings
+    and the corpus words the encoder puts closest to the name count.
+    """
+    lowered = text.lower()
+    renderings = {phrase: words for phrase, words in (*query.renderings, *query.close_words)}
+    for name in product_names(query.text):
+        said = [name.lower(), *chinese_for(name, 5), *renderings.get(name.lower(), ())]
+        if not any(word.lower() in lowered for word in said):
+            return name
+    return None
+
+
+# More than this share of a Chinese question's content words, and two at least, that the corpus
+# never uses: the question is about something else than the library (红烧肉怎么做才能肥而不腻).
+# Answerable questions use a few words of their own (拿来, 被查, 这篇), not most.
+MAX_UNKNOWN_WORD_SHARE = 0.5
+MIN_UNKNOWN_WORDS = 2
+
+
+def words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
+    """The content words of a Chinese question that no indexed text uses, when they are most of its words; else []."""
+    if not query.chinese:
+        return []
+    terms = sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and not _asks(t)})
+    if not terms:
+        return []
+    unknown = [t for t, idf in zip(terms, index.lexical.idf(terms), strict=True) if idf <= 0]
+    if len(unknown) >= MIN_UNKNOWN_WORDS and len(unknown) > MAX_UNKNOWN_WORD_SHARE * len(terms):
+        return unknown
+    return []
 
 
 def _context_text(passages: Sequence[Passage]) -> str:
@@ -757,6 +810,10 @@ def unsupported_reason(
     for name in latin_names(query.text) if query.chinese else ():
         if name.lower() not in lowered:
             return f"the passages do not mention {name}"
+    if product := _product_unnamed(query, text):
+        return f"the passages do not mention {product}"
+    if unknown := words_unknown_to_corpus(query, index):
+        return f"the texts never use {'、'.join(unknown[:3])}"
     # The answer opens with the best passage: its document must be about one of the places too,
     # as the passages of it retrieved show. A passage of another document that names the place
     # (a Hong Kong travel rule) does not make the best one (a criminal-law probation) answer
