@@ -118,6 +118,15 @@ def test_spelling_and_inflection_are_folded(cedict: CedictDictionary) -> None:
     assert "研发" in cedict.chinese_for("R&D")
 
 
+def test_a_clipped_word_finds_the_words_of_the_whole_one(cedict: CedictDictionary) -> None:
+    # CC-CEDICT glosses "laboratory", not "lab"; "phone" alone only as the verb 致电.
+    assert cedict.chinese_for("labs")[:1] == ["实验室"]
+    assert cedict.chinese_for("phone")[:1] == ["电话"]
+    assert "手机" in cedict.chinese_for("mobile phones")
+    assert "信息" in cedict.chinese_for("info")
+    assert "公元" in cedict.chinese_for("AD")  # "ad" is not clipped: it is also the era
+
+
 def test_participle_alone_falls_back_to_its_verb(cedict: CedictDictionary) -> None:
     assert "转移" in cedict.chinese_for("transferred")
     assert "补贴" in cedict.chinese_for("subsidised")

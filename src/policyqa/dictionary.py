@@ -148,6 +148,23 @@ _SPELLING = {
     "aluminium": "aluminum",
     "grey": "gray",
 }
+# Clipped words, and the whole words CC-CEDICT glosses instead ("lab" has no entry, "laboratory" is
+# 实验室; "phone" alone only 致电, "telephone" 电话). Only clippings of one word: "ad" is also AD (公元).
+_CLIPPED = {
+    "lab": "laboratory",
+    "info": "information",
+    "tech": "technology",
+    "advert": "advertisement",
+    "stats": "statistics",
+    "fridge": "refrigerator",
+    "math": "mathematics",
+    "maths": "mathematics",
+    "teen": "teenager",
+    "phone": "telephone",
+    "gov": "government",
+    "pic": "picture",
+}
+_SPELLING.update(_CLIPPED)
 # Words ending like an inflection that are not one.
 _UNINFLECTED = frozenset(
     """news series species means politics economics physics mathematics statistics logistics ethics
