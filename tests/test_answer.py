@@ -19,7 +19,7 @@ from policyqa.answer import (
     _with_lead_sources,
 )
 from policyqa.embed import Encoder
-from policyqa.figures import items_asked, question_parts
+from policyqa.figures import asks_for_list, enumerates, items_asked, question_parts
 from policyqa.types import Passage, Query
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -386,3 +386,29 @@ def test_a_question_asking_what_a_term_means_prefers_the_sentence_defining_that_
     asked = {row: score for score, _, row in _sentence_scores(query, passages, index)}
     monkeypatch.setattr("policyqa.answer._W_DEFINITION", 0.0)
     assert asked == {row: score for score, _, row in _sentence_scores(query, passages, index)}
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("有哪些情形？", True),
+        ("行政机关签的哪两类协议不能起诉？", True),
+        ("Which claims cannot be defeated by a limitation defence?", True),
+        ("What casualty or loss thresholds make an accident especially serious?", True),
+        ("What are the conditions for a licence?", True),
+        ("What documents must an applicant submit?", True),
+        ("What does Article 5 say?", False),
+        ("What is the maximum fine?", False),
+        ("What happens if the deadline passes?", False),
+        ("Which law applies to online sales?", False),
+        ("罚款是多少？", False),
+    ],
+)
+def test_a_question_asking_for_several_things(question: str, asks: bool) -> None:
+    assert asks_for_list(question) is asks
+
+
+def test_a_passage_that_lists() -> None:
+    assert enumerates("有下列情形之一的，为特别重大事故：（一）造成30人以上死亡")
+    assert enumerates("（一）支付存款本金及利息请求权；")
+    assert not enumerates("本办法自2004年10月1日起施行。下列事项另行规定。")

@@ -216,6 +216,25 @@ def test_a_passage_with_the_kind_of_figure_asked_for_is_lifted(tmp_path: Path, u
     assert with_bonus["without-figure"] == pytest.approx(without["without-figure"])
 
 
+def test_a_passage_that_lists_is_lifted_for_a_question_asking_for_several_things(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "plain": "当事人对债权请求权提出诉讼时效抗辩的，人民法院应当审查。",
+        "listing": "对下列债权请求权提出诉讼时效抗辩的，人民法院不予支持：（一）支付存款本金及利息请求权；"
+        "（二）兑付国债本息请求权。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    for question in ("哪些债权请求权不适用诉讼时效抗辩？", "Which claims cannot be met with a limitation defence?"):
+        without, with_bonus = (_scores(settings, use_encoder, question, 2, list_bonus=b) for b in (0.0, 0.05))
+        assert with_bonus["listing"] - without["listing"] == pytest.approx(0.05)
+        assert with_bonus["plain"] == pytest.approx(without["plain"])
+    # A question for one thing lifts no list.
+    one = "债权请求权的诉讼时效抗辩由谁审查？"
+    without, with_bonus = (_scores(settings, use_encoder, one, 2, list_bonus=b) for b in (0.0, 0.05))
+    assert with_bonus == pytest.approx(without)
+
+
 def test_a_neighbour_ranked_after_the_top_k_still_folds_into_its_passage(tmp_path: Path, use_encoder: Encoder) -> None:
     # Once k passages are kept, lower candidates are read only if they overlap one of them:
     # the passages a search keeps must not depend on how many it keeps.

@@ -286,3 +286,29 @@ def items_asked(question: str) -> int | None:
         word = match.group(1)
         return int(word) if word.isdigit() else _ZH_NUMBERS[word]
     return None
+
+
+# A question asking for several things of a kind: "哪些", "哪几种", "哪两类"; "which claims", "what
+# conditions", "what thresholds" (a plural after "which" or "what", not a verb: "what does").
+_ASKS_LIST_ZH = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]")
+_ASKS_LIST_EN = re.compile(
+    r"\b(?:which|what)\s+(?:[a-z-]+\s+(?:(?:or|and)\s+[a-z-]+\s+)?)?"
+    r"(?!(?:does|is|was|has|this|its|his|us|as|less|unless|thus|yes|plus|happens|applies|means|says|goes|takes"
+    r"|makes|counts|matters|occurs|remains|follows|exists|needs)\b)[a-z-]{2,}[^s\W]s\b",
+    re.I,
+)
+# A passage that lists: "有下列情形之一的：", "包括以下内容：", "（一）".
+_ENUMERATES = re.compile(r"(?:下列|以下|如下)[^。；]{0,40}[：:]|（一）")
+
+
+_ASKS_LIST_ARE = re.compile(r"\bwhat\s+are\s+the\s+(?:[a-z-]+\s+)?[a-z-]{2,}[^s\W]s\b", re.I)
+
+
+def asks_for_list(question: str) -> bool:
+    """Whether a question asks for several things of a kind ("哪些情形", "Which claims …", "What are the terms")."""
+    return any(p.search(question) for p in (_ASKS_LIST_ZH, _ASKS_LIST_EN, _ASKS_LIST_ARE))
+
+
+def enumerates(text: str) -> bool:
+    """Whether a passage lists things (下列…：, （一）)."""
+    return bool(_ENUMERATES.search(text))

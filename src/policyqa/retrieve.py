@@ -24,7 +24,7 @@ from .definitions import asks_for_definition, defined_term, english_term_asked, 
 from .dictionary import chinese_for, match_phrases
 from .embed import Encoder
 from .expand import pairs_in_a_row
-from .figures import YEAR, asked_figure
+from .figures import YEAR, asked_figure, asks_for_list, enumerates
 from .index import LoadedIndex, document_centroids
 from .lexical import STOPWORDS, SYNONYM_SEPARATOR, cut, synonym_set, term_tokens
 from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
@@ -258,6 +258,8 @@ class Retriever:
         # "How long…", "多少元": a passage that gives a figure of that kind may be the answer; one
         # that gives none cannot be all of it.
         figure = asked_figure(query.text) if self.settings.figure_bonus else None
+        # "哪些情形", "which claims": a passage that lists things of a kind may be the answer.
+        lists_asked = bool(self.settings.list_bonus) and asks_for_list(query.text)
         purpose_yields = not _ASKS_PURPOSE.search(query.text)
         scored = []
         columns = zip(candidates, dense.tolist(), ranking_dense.tolist(), shares.tolist(), strict=True)
@@ -275,7 +277,7 @@ class Retriever:
                 fused += self.settings.named_article_bonus
             if row in definition_rows:
                 fused += self.settings.definition_bonus
-            text = self.index.chunks[row].text if telling_terms or figure is not None else ""
+            text = self.index.chunks[row].text if telling_terms or figure is not None or lists_asked else ""
             if telling_terms:
                 # A term of the field named in the question ("trough of disillusionment"
                 # -> 泡沫破裂低谷期) found verbatim is stronger evidence than BM25's mix.
@@ -283,6 +285,8 @@ class Retriever:
                 fused += self.settings.glossary_bonus * found / len(telling_terms)
             if figure is not None and figure.search(text):
                 fused += self.settings.figure_bonus
+            if lists_asked and enumerates(text):
+                fused += self.settings.list_bonus
             # The article number gates the text: reading a chunk's text costs ~35 µs, every candidate's a few ms.
             first_article = purpose_yields and self._article_of_row[row] == 1
             if first_article and _PURPOSE_ARTICLE.match(self.index.chunks[row].text):

@@ -70,6 +70,8 @@ DEFAULT_GLOSSARY_BONUS = 0.2
 # this much; chosen on the dev halves at the whole library (docs/evaluation.md): 0.1 turned partial
 # answers into answers that quote a figure of the same kind about something else.
 DEFAULT_FIGURE_BONUS = 0.05
+# A passage that lists (下列…：, （一）) is lifted by this much for a question asking for several things.
+DEFAULT_LIST_BONUS = 0.05
 # A document of the region a question names (浙江, "Beijing") is lifted by this much.
 DEFAULT_REGION_BONUS = 0.12
 # A question that names no place asks about national law: a local regulation (often a copy of the
@@ -186,6 +188,7 @@ class Settings:
     kind_bonus: float = DEFAULT_KIND_BONUS
     glossary_bonus: float = DEFAULT_GLOSSARY_BONUS
     figure_bonus: float = DEFAULT_FIGURE_BONUS
+    list_bonus: float = DEFAULT_LIST_BONUS
     region_bonus: float = DEFAULT_REGION_BONUS
     unplaced_local_penalty: float = DEFAULT_UNPLACED_LOCAL_PENALTY
     other_region_penalty: float = DEFAULT_OTHER_REGION_PENALTY
@@ -368,6 +371,7 @@ class Settings:
             "kind_bonus": float,
             "glossary_bonus": float,
             "figure_bonus": float,
+            "list_bonus": float,
             "region_bonus": float,
             "unplaced_local_penalty": float,
             "other_region_penalty": float,
