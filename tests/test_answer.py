@@ -17,6 +17,7 @@ from policyqa.answer import (
     _sentence_scores,
     _with_gaps_filled,
     _with_lead_sources,
+    compose_answer,
 )
 from policyqa.embed import Encoder
 from policyqa.figures import asks_for_list, enumerates, items_asked, question_parts
@@ -288,6 +289,27 @@ def test_each_part_of_a_question_gets_a_sentence_that_answers_it(tmp_path: Path,
     assert _covering_parts(query, scored, both, [index.sentence_vectors[r] for _, r in both], index) == []
     one_part, _ = _retrieved(assistant, "携犬出户不及时清理犬粪会被罚多少钱？")
     assert _covering_parts(one_part, scored, [fine], [index.sentence_vectors[fine[1]]], index) == []
+
+
+LEASH_RULES = (
+    "# 示范养犬条例\n\n"
+    "第十条 携犬出户应当使用犬绳。犬绳长度不得超过两米。犬绳应当由成年人牵领。"
+    "在人员密集场所应当收短犬绳。大型犬的犬绳应当配合嘴套使用。\n\n"
+    "第三十条 本条例自2024年1月1日起施行。"
+)
+
+
+def test_the_first_passage_is_always_quoted(tmp_path: Path, use_encoder: Encoder) -> None:
+    assistant = _assistant_over(tmp_path, "dogs.md", LEASH_RULES, use_encoder)
+    query, passages = _retrieved(assistant, "遛狗时犬绳长度有什么限制？")
+    assert [p.section for p in passages][:2] == ["第十条", "第三十条"]
+    # Ranked first, the passage that shares no word with the question is still quoted, first: the
+    # ranking put it there, and a reader checks the answer against it.
+    reordered = [passages[1], passages[0]]
+    answer = compose_answer(query, reordered, assistant.index, assistant.settings)
+    assert answer.citations[0].section == "第三十条"
+    assert "2024年1月1日" in answer.citations[0].quotes[0]
+    assert any("两米" in quote for c in answer.citations for quote in c.quotes)
 
 
 def test_sentences_beyond_the_answer_length_come_from_cited_passages(tmp_path: Path, use_encoder: Encoder) -> None:

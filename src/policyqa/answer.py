@@ -229,6 +229,11 @@ def compose_answer(query: Query, passages: list[Passage], index: LoadedIndex, se
         )
     if scored:
         chosen += _covering_parts(query, scored, chosen, chosen_vectors, index)
+    first = next((row for _, rank, row in scored if rank == 0), None)
+    if first is not None and all(rank != 0 for rank, _ in chosen):
+        # The first passage ranked best of all; an answer quoting none of it has passed over the
+        # likeliest evidence for sentences that share more words with the question.
+        chosen.append((0, first))
     chosen = _with_lead_sources(chosen, lead_sources, passages)
     chosen = _with_clause_context(_with_leading_context(chosen, passages, index), passages, index)
     chosen = _with_list_items(chosen, passages, index)

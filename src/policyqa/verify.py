@@ -812,8 +812,6 @@ def unsupported_reason(
             return f"the passages do not mention {name}"
     if product := _product_unnamed(query, text):
         return f"the passages do not mention {product}"
-    if unknown := words_unknown_to_corpus(query, index):
-        return f"the texts never use {'、'.join(unknown[:3])}"
     # The answer opens with the best passage: its document must be about one of the places too,
     # as the passages of it retrieved show. A passage of another document that names the place
     # (a Hong Kong travel rule) does not make the best one (a criminal-law probation) answer
@@ -837,6 +835,9 @@ def unsupported_reason(
     for day in RELATIVE_DAY.findall(query.text):
         if day.lower() not in lowered:
             return f"the passages say nothing of {day}"
+    # Checked after the place, year and day: those name what the texts lack more precisely.
+    if unknown := words_unknown_to_corpus(query, index):
+        return f"the texts never use {'、'.join(unknown[:3])}"
     named = articles_named(query.text)
     # The article must be one of the document the question names, when the passages hold any of
     # it, else of the best passage's document: the same number in another law is another
