@@ -99,6 +99,9 @@ def test_places_are_recognised_in_both_languages() -> None:
         # How often: times in a period.
         ("How often must the property manager run fire inspections?", "frequency"),
         ("消防设施的检测频次是怎样规定的？", "frequency"),
+        ("村民代表会议多久开一次？", "frequency"),
+        ("电梯多长时间检验一次？", "frequency"),
+        ("罚款多久之内一次性缴清？", "duration"),
         # "By how much" asks the size of a change: here of a period, not a sum.
         ("How long does the institution have, and by how much can that be extended?", "duration"),
         # An intensity is a ratio (研发投入强度 6.73%).

@@ -107,8 +107,11 @@ ASKS_DURATION = re.compile(
     re.I,
 )
 # "How often …" asks how many times in a period: 每月至少进行一次, 每日巡查, 定期.
+# The verb may stand between the asking and the once: 多久开一次, 多长时间检查一次, 几年换届一次.
 ASKS_FREQUENCY = re.compile(
-    r"\bhow often\b|\bhow frequently\b|\bat what intervals?\b|多久一次|每隔多久|多长时间一次|频次|频率", re.I
+    r"\bhow often\b|\bhow frequently\b|\bat what intervals?\b"
+    r"|(?:多久|多长时间|几(?:年|个月|天|周))[^？?，,。；;]{0,4}一次(?!性)|每隔多久|频次|频率",
+    re.I,
 )
 FREQUENCY = re.compile(
     rf"每(?:隔)?(?:{NUMBER})?(?:个)?(?:日|天|周|星期|月|季度|季|半年|年|小时)|{NUMBER}\s*(?:次|回)|定期"
