@@ -258,8 +258,6 @@ class Retriever:
         # "How long…", "多少元": a passage that gives a figure of that kind may be the answer; one
         # that gives none cannot be all of it.
         figure = asked_figure(query.text) if self.settings.figure_bonus else None
-        # "哪些情形", "which claims": a passage that lists things of a kind may be the answer.
-        lists_asked = bool(self.settings.list_bonus) and asks_for_list(query.text)
         purpose_yields = not _ASKS_PURPOSE.search(query.text)
         scored = []
         columns = zip(candidates, dense.tolist(), ranking_dense.tolist(), shares.tolist(), strict=True)
@@ -277,7 +275,7 @@ class Retriever:
                 fused += self.settings.named_article_bonus
             if row in definition_rows:
                 fused += self.settings.definition_bonus
-            text = self.index.chunks[row].text if telling_terms or figure is not None or lists_asked else ""
+            text = self.index.chunks[row].text if telling_terms or figure is not None else ""
             if telling_terms:
                 # A term of the field named in the question ("trough of disillusionment"
                 # -> 泡沫破裂低谷期) found verbatim is stronger evidence than BM25's mix.
@@ -285,8 +283,6 @@ class Retriever:
                 fused += self.settings.glossary_bonus * found / len(telling_terms)
             if figure is not None and figure.search(text):
                 fused += self.settings.figure_bonus
-            if lists_asked and enumerates(text):
-                fused += self.settings.list_bonus
             # The article number gates the text: reading a chunk's text costs ~35 µs, every candidate's a few ms.
             first_article = purpose_yields and self._article_of_row[row] == 1
             if first_article and _PURPOSE_ARTICLE.match(self.index.chunks[row].text):
@@ -297,6 +293,8 @@ class Retriever:
                 fused -= penalty
             scored.append((fused, dense_score, lexical, row))
         scored.sort(key=lambda item: (-item[0], item[3]))
+        if self.settings.list_bonus and asks_for_list(query.text):
+            scored = self._with_lists(scored, k)
         if self.settings.proximity_bonus and not query.chinese and (patterns := pairs_in_a_row(query.text)):
             scored = self._with_pairs_in_a_row(scored, patterns, k)
         if compared:
@@ -320,6 +318,26 @@ class Retriever:
             return scored
         moved = scored[position]
         return [*scored[: rank - 1], moved, *scored[rank - 1 : position], *scored[position + 1 :]]
+
+    def _with_lists(
+        self, scored: list[tuple[float, float, float, int]], k: int
+    ) -> list[tuple[float, float, float, int]]:
+        """``scored`` (sorted) with each candidate that lists things (下列…：, （一）) lifted by ``list_bonus``.
+
+        "哪些情形", "which claims": the article listing them is the answer more often than one that
+        shares the question's words. As for word pairs, only the candidates the lift can bring
+        among the first ``PROXIMITY_DEPTH`` × k are read.
+        """
+        bonus = self.settings.list_bonus
+        depth = min(len(scored), PROXIMITY_DEPTH * k)
+        floor = scored[depth - 1][0] - bonus if depth else 0.0
+        chunks = self.index.chunks
+        lifted = [
+            (fused + bonus if fused >= floor and enumerates(chunks[row].text) else fused, dense, lexical, row)
+            for fused, dense, lexical, row in scored
+        ]
+        lifted.sort(key=lambda item: (-item[0], item[3]))
+        return lifted
 
     def _with_pairs_in_a_row(
         self, scored: list[tuple[float, float, float, int]], patterns: list[re.Pattern[str]], k: int
