@@ -303,6 +303,9 @@ def test_a_named_documents_title_words_leave_its_bm25_query(mini_assistant: Assi
         ("consumer protection law", ("法",), "中华人民共和国刑法（2020年修正）", True),
         ("Sole Proprietorship Enterprise Law", ("法",), "企业国有资产产权登记管理办法", False),  # 办法: Measures
         ("重庆市志愿服务条例", ("条例",), "重庆市志愿服务条例", True),
+        # A judicial interpretation is a 解释, 规定, 规则, 批复 or 决定 of the courts.
+        ("最高法关于审理行政协议案件的司法解释", ("解释", "规定"), "最高人民法院关于审理行政协议案件的规定", True),
+        ("最高法关于审理行政协议案件的解释", ("解释",), "最高人民法院关于审理行政协议案件的规定", False),
         ("Civil Code", (), "", False),  # "Code" names no kind by which titles end
         ("民法典", (), "", False),
     ],

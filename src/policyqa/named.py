@@ -302,6 +302,10 @@ _COURT_RULE_ENDINGS = ("规定", "解释", "意见", "批复", "答复")
 _LAW_ENDINGS = ("法", *_NATIONAL_IMPLEMENTING_ENDINGS)  # a law, and the State Council's rules implementing it
 _ENGLISH_KIND_ENDINGS = {"law": _LAW_ENDINGS, "constitution": ("宪法",)}
 _CHINESE_KIND_ENDINGS = ("条例", "规定", "办法", "决定", "解释", "法")
+# A judicial interpretation (司法解释) takes one of five forms, by the Supreme People's Court's
+# provisions on its judicial interpretation work: "最高法关于审理行政协议案件的司法解释" names
+# 最高人民法院关于审理行政协议案件若干问题的规定.
+_JUDICIAL_INTERPRETATION_ENDINGS = ("解释", "规定", "规则", "批复", "决定")
 # A title's trailing note in brackets ("（2018年修正）") is no part of its kind.
 _TRAILING_NOTE = re.compile(r"\s*[（(][^（）()]*[）)]$")
 
@@ -319,6 +323,8 @@ def kind_endings(name: str) -> tuple[str, ...]:
         return _IMPLEMENTING_ENDINGS
     if name.isascii():
         return _ENGLISH_KIND_ENDINGS.get(_kind_word(name), ())
+    if name.endswith("司法解释"):
+        return _JUDICIAL_INTERPRETATION_ENDINGS
     ending = _chinese_kind_ending(name)
     return _LAW_ENDINGS if ending == "法" else (ending,) if ending else ()
 
