@@ -300,11 +300,9 @@ _ASKS_LIST_EN = re.compile(
     r"|makes|counts|matters|occurs|remains|follows|exists|needs)\b)[a-z-]{2,}[^s\W]s\b",
     re.I,
 )
+_ASKS_LIST_ARE = re.compile(r"\bwhat\s+are\s+the\s+(?:[a-z-]+\s+)?[a-z-]{2,}[^s\W]s\b", re.I)
 # A passage that lists: "有下列情形之一的：", "包括以下内容：", "（一）".
 _ENUMERATES = re.compile(r"(?:下列|以下|如下)[^。；]{0,40}[：:]|（一）")
-
-
-_ASKS_LIST_ARE = re.compile(r"\bwhat\s+are\s+the\s+(?:[a-z-]+\s+)?[a-z-]{2,}[^s\W]s\b", re.I)
 
 
 def asks_for_list(question: str) -> bool:

@@ -325,19 +325,9 @@ class Retriever:
         """``scored`` (sorted) with each candidate that lists things (下列…：, （一）) lifted by ``list_bonus``.
 
         "哪些情形", "which claims": the article listing them is the answer more often than one that
-        shares the question's words. As for word pairs, only the candidates the lift can bring
-        among the first ``PROXIMITY_DEPTH`` × k are read.
+        shares the question's words.
         """
-        bonus = self.settings.list_bonus
-        depth = min(len(scored), PROXIMITY_DEPTH * k)
-        floor = scored[depth - 1][0] - bonus if depth else 0.0
-        chunks = self.index.chunks
-        lifted = [
-            (fused + bonus if fused >= floor and enumerates(chunks[row].text) else fused, dense, lexical, row)
-            for fused, dense, lexical, row in scored
-        ]
-        lifted.sort(key=lambda item: (-item[0], item[3]))
-        return lifted
+        return self._lifted(scored, k, self.settings.list_bonus, lambda text: float(enumerates(text)))
 
     def _with_pairs_in_a_row(
         self, scored: list[tuple[float, float, float, int]], patterns: list[re.Pattern[str]], k: int
@@ -346,20 +336,31 @@ class Retriever:
 
         BM25 counts "harms", "tourists", "lawful" and "rights" wherever they stand; 损害旅游者合法权益
         says them as the question does, and the article that says it is the one asked about
-        (term proximity; Tao and Zhai, 2007). Only candidates that the lift can bring among the
-        first ``PROXIMITY_DEPTH`` × k are read: below that, none overtakes the one standing there.
+        (term proximity; Tao and Zhai, 2007).
         """
-        bonus = self.settings.proximity_bonus
+
+        def share(text: str) -> float:
+            return sum(1 for pattern in patterns if pattern.search(text)) / len(patterns)
+
+        return self._lifted(scored, k, self.settings.proximity_bonus, share)
+
+    def _lifted(
+        self,
+        scored: list[tuple[float, float, float, int]],
+        k: int,
+        bonus: float,
+        share: Callable[[str], float],
+    ) -> list[tuple[float, float, float, int]]:
+        """``scored`` (sorted) with each candidate lifted by ``bonus`` times the ``share`` its text earns, sorted again.
+
+        Only candidates that the lift can bring among the first ``PROXIMITY_DEPTH`` × k are read:
+        below that, none overtakes the one standing there, and reading a chunk's text parses its record.
+        """
         depth = min(len(scored), PROXIMITY_DEPTH * k)
         floor = scored[depth - 1][0] - bonus if depth else 0.0
         chunks = self.index.chunks
-
-        def share(row: int) -> float:
-            text = chunks[row].text  # read once: each read parses the passage's record
-            return sum(1 for pattern in patterns if pattern.search(text)) / len(patterns)
-
         lifted = [
-            (fused + bonus * share(row) if fused >= floor else fused, dense, lexical, row)
+            (fused + bonus * share(chunks[row].text) if fused >= floor else fused, dense, lexical, row)
             for fused, dense, lexical, row in scored
         ]
         lifted.sort(key=lambda item: (-item[0], item[3]))

@@ -125,11 +125,16 @@ MAX_UNKNOWN_WORD_SHARE = 0.5
 MIN_UNKNOWN_WORDS = 2
 
 
+def _content_words(query: Query) -> list[str]:
+    """A question's own Chinese words of two characters or more that say what it is about, not how it asks."""
+    return sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and not _asks(t)})
+
+
 def words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
     """The content words of a Chinese question that no indexed text uses, when they are most of its words; else []."""
     if not query.chinese:
         return []
-    terms = sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and not _asks(t)})
+    terms = _content_words(query)
     if not terms:
         return []
     unknown = [t for t, idf in zip(terms, index.lexical.idf(terms), strict=True) if idf <= 0]
@@ -194,7 +199,7 @@ def missing_content(query: Query, passages: Sequence[Passage], index: LoadedInde
     organisation they do not name) lands on passages about something nearby; its own specific
     words are then missing from them. English questions are judged by their glossary terms.
     """
-    terms = sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and not _asks(t)})
+    terms = _content_words(query)
     if not terms:
         return 0.0, []
     text = _context_text(passages)
