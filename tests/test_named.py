@@ -692,6 +692,17 @@ def test_titles_a_chinese_question_writes_without_brackets_are_found_longest_fir
     assert written.find("监察法规定监察委员会对谁负责？") == [[4]]
 
 
+def test_a_laws_short_name_written_in_a_chinese_question_is_found() -> None:
+    titles = ["中华人民共和国科学技术进步法", "中华人民共和国农业技术推广法", "河南省科学技术进步条例"]
+    written = WrittenTitles(titles)
+    assert written.find("2021年修订的科技进步法给科研人员设了什么节日？") == [[0]]
+    assert written.find("农技推广法对乡镇推广机构有什么要求？") == [[1]]
+    # A short name keeps the first character and the last two; a regulation (条例) is not shortened.
+    assert written.find("技术进步法怎么规定？") == []
+    assert written.find("科技进步条例怎么规定？") == []
+    assert written.find("科法怎么规定？") == []
+
+
 def test_a_title_written_without_brackets_lifts_its_document(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
         "zhejiang": "# 浙江省促进科技成果转化条例\n\n第三十七条 转化职务科技成果的，提取百分之七十用于奖励。",

@@ -394,14 +394,29 @@ _MIN_WRITTEN_TITLE = 3
 _MAX_WRITTEN_TITLE = 60
 # Characters that make a title's final 法 part of another word: 监察法规, 专利法律, 刑法学 (but 法规定 is 法 + 规定).
 _WORD_AFTER_FA = frozenset("规律学典院官人制")
+# A law's short name keeps its first character, its last two and some in between, in order: 科技进步法
+# is 科学技术进步法, 农技推广法 农业技术推广法. At least this long, and this share of the name.
+_MIN_SHORT_NAME = 4
+_MIN_SHORT_NAME_SHARE = 0.5
+
+
+def _is_short_name(short: str, name: str) -> bool:
+    """Whether ``short`` abbreviates a law's ``name`` (both without 中华人民共和国)."""
+    if not (_MIN_SHORT_NAME <= len(short) < len(name) and len(short) >= _MIN_SHORT_NAME_SHARE * len(name)):
+        return False
+    if short[0] != name[0] or short[-2:] != name[-2:]:
+        return False
+    remaining = iter(name)
+    return all(c in remaining for c in short)
 
 
 class WrittenTitles:
     """Titles a Chinese question writes out without 《》: "浙江省促进科技成果转化条例规定，…".
 
     The encoder finds a bracketed name's title; a title written in the running text is the same
-    name, and is found here by its exact words, the longest first. Each written title maps to
-    every document that bears it (a law's dated versions), in the order the titles were given.
+    name, and is found here by its exact words, the longest first, or as a law's short name
+    (科技进步法). Each written title maps to every document that bears it (a law's dated versions),
+    in the order the titles were given.
     """
 
     def __init__(self, titles: list[str]) -> None:
@@ -412,23 +427,33 @@ class WrittenTitles:
                 if _MIN_WRITTEN_TITLE <= len(form) <= _MAX_WRITTEN_TITLE and not form.isascii():
                     self._positions.setdefault(form, []).append(position)
         self._finals = frozenset(form[-1] for form in self._positions)
+        # Laws by their last two characters, for their short names.
+        self._laws_by_ending: dict[str, list[str]] = {}
+        for form in self._positions:
+            if form.endswith("法") and not form.startswith(COUNTRY_PREFIX) and len(form) > _MIN_SHORT_NAME:
+                self._laws_by_ending.setdefault(form[-2:], []).append(form)
 
     def find(self, question: str) -> list[list[int]]:
         """For each title the question writes outside 《》, the positions of the documents bearing it."""
         text = _QUOTED.sub(_blanked, question)
-        found: list[tuple[int, int]] = []
+        found: list[tuple[int, int, str]] = []
         for end in range(_MIN_WRITTEN_TITLE, len(text) + 1):
             if text[end - 1] not in self._finals:
                 continue
             # "网络安全法规定…" is the law and 规定 (stipulates), not 法规: 规定 after 法 ends no 法规.
             if text[end - 1] == "法" and text[end : end + 1] in _WORD_AFTER_FA and text[end : end + 2] != "规定":
                 continue
+            laws = self._laws_by_ending.get(text[end - 2 : end], [])
             for start in range(max(0, end - _MAX_WRITTEN_TITLE), end - _MIN_WRITTEN_TITLE + 1):
-                if text[start:end] in self._positions:
-                    found.append((start, end))
+                written = text[start:end]
+                if written in self._positions:
+                    found.append((start, end, written))
                     break  # the longest title ending here
-        taken: list[tuple[int, int]] = []
-        for start, end in sorted(found, key=lambda span: (span[0] - span[1], span[0])):
-            if all(end <= s or start >= e for s, e in taken):
-                taken.append((start, end))
-        return [self._positions[text[s:e]] for s, e in sorted(taken)]
+                if law := next((law for law in laws if _is_short_name(written, law)), None):
+                    found.append((start, end, law))
+                    break
+        taken: list[tuple[int, int, str]] = []
+        for start, end, title in sorted(found, key=lambda span: (span[0] - span[1], span[0])):
+            if all(end <= s or start >= e for s, e, _ in taken):
+                taken.append((start, end, title))
+        return [self._positions[title] for _, _, title in sorted(taken)]
