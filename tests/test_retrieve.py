@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -116,7 +118,7 @@ def test_an_english_phrase_takes_the_senses_the_corpus_uses_beside_the_others(
         },
         term_matches=0,  # the dictionary's senses only, not the corpus words nearest each phrase
     )
-    question = "Which claims cannot be defeated by a limitation period defence?"
+    question = "Which requests cannot be defeated by a defence of limitation?"
 
     chosen = flat_tokens(Assistant(settings, auto_build=False).prepare(question).lexical)
     dictionary_first = Assistant(replace(settings, sense_pool=0), auto_build=False)
@@ -664,3 +666,33 @@ def test_a_rendering_the_corpus_says_only_inside_compounds_brings_them(tmp_path:
     alone = Assistant(settings.replace(compounds_per_rendering=0), encoder=use_encoder, auto_build=False)
     assert "三中全会" not in dict(alone.prepare(question).renderings)["plenary session"]
     assert assistant.search(question, 1).passages[0].title == "示范论文"
+
+
+def test_the_document_a_cue_singles_out_most_clearly_is_searched_alone(tmp_path: Path, use_encoder: Encoder) -> None:
+    """Patent laws come next to "the paper" by title: their articles may fill the cued documents' shared cut-off."""
+    files = {
+        f"patent-{i}": f"# 中华人民共和国专利法实施细则{i}\n\n第{i + 1}条 企业专利权人应当配备专业人才。"
+        for i in range(4)
+    }
+    files["paper"] = "# 科技创新与产业创新\n\n调查显示，近半数受访企业表示高端专业人才不足。"
+    settings = built_corpus(tmp_path, use_encoder, files, {"paper": {"kind": "paper"}})
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+    store = assistant.retriever.store
+    searched: list[tuple[str, ...]] = []
+    for method in ("dense", "lexical"):
+        real = getattr(store, method)
+
+        def recording(*args: object, _real: Callable[..., Any] = real, **kwargs: object) -> Any:
+            documents = args[3] if len(args) > 3 else kwargs.get("documents")
+            searched.append(tuple(sorted(documents)) if documents else ())
+            return _real(*args, **kwargs)
+
+        setattr(store, method, recording)
+    assistant.search("According to the paper, how many companies that hold patents lack specialists?", k=2)
+    cued_together = [group for group in searched if "paper" in group and len(group) > 1]
+    assert cued_together, "the patent laws are cued with the paper"
+    assert searched.count(("paper",)) == 2  # dense and BM25, the paper alone
+    # A question that singles out no document more clearly than the others searches no document alone.
+    searched.clear()
+    assistant.search("企业专利权人应当配备什么人才？", k=2)
+    assert all(len(group) != 1 for group in searched)

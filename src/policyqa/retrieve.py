@@ -193,13 +193,17 @@ class Retriever:
         if cued is not None:
             # The documents a question points at ("the paper", a province, a named law) are
             # searched on their own too: in a library their passages may rank below the
-            # global candidates' cut-off and never meet the bonus that would lift them.
-            seen = set(candidates)
-            cued_rows, _ = store.dense(query.vector, n, where, cued)
-            candidates.extend(r for r in cued_rows.tolist() if r not in seen)
-            seen.update(candidates)
-            cued_lexical, _ = store.lexical(tokens, n, where, cued)
-            candidates.extend(r for r in cued_lexical.tolist() if r not in seen)
+            # global candidates' cut-off and never meet the bonus that would lift them. The one
+            # they single out most clearly ("the paper", where patent laws come next by title) is
+            # searched alone as well: the others' passages may fill their shared cut-off.
+            leading = [self._doc_ids[d] for d in np.flatnonzero(self._leading(document_bonus)).tolist()]
+            for group in [cued, leading] if len(cued) > 1 and leading else [cued]:
+                seen = set(candidates)
+                cued_rows, _ = store.dense(query.vector, n, where, group)
+                candidates.extend(r for r in cued_rows.tolist() if r not in seen)
+                seen.update(candidates)
+                cued_lexical, _ = store.lexical(tokens, n, where, group)
+                candidates.extend(r for r in cued_lexical.tolist() if r not in seen)
         compared = self._compared(query.text, named)
         for group in compared:
             # A comparison needs each document's own best passages, however the others rank.
