@@ -10,7 +10,7 @@ from conftest import BuiltIndex, built_assistant, built_corpus
 
 from policyqa import Assistant, Settings
 from policyqa.embed import Encoder
-from policyqa.figures import RELATIVE_DAY, period_asked
+from policyqa.figures import MONEY, RELATIVE_DAY, period_asked
 from policyqa.index import build_index
 from policyqa.types import SearchFilter
 from policyqa.verify import (
@@ -293,6 +293,21 @@ def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answ
 
     english = mini_assistant.ask("How much money does the technology recovery fund hold?")
     assert english.outcome == "partial" and english.answer.startswith("The texts state no such amount.")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "sets_a_sum"),
+    [
+        ("处二万元以上十万元以下罚款", True),
+        ("处违法所得一倍以上五倍以下的罚款", True),  # a multiple of another sum
+        ("特殊情况需要挖掘的，增缴五至十倍掘动修复费", True),
+        ("并处货值金额十倍以上二十倍以下罚款", True),
+        ("产量提高到原来的两倍", False),  # a multiple of no sum
+        ("第五条 经批准挖掘的，应当限期修复", False),
+    ],
+)
+def test_a_sum_may_be_set_as_a_multiple_of_another(sentence: str, sets_a_sum: bool) -> None:
+    assert bool(MONEY.search(sentence)) is sets_a_sum
 
 
 @pytest.mark.parametrize(

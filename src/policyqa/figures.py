@@ -13,7 +13,9 @@ _CN_NUMERAL = "零〇一二三四五六七八九十百千万亿两"
 # A number in digits or Chinese numerals. A Chinese numeral needs a digit character: "亿元以上"
 # alone is not an amount.
 NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四五六七八九十两][{_CN_NUMERAL}]*)"
-MONEY = re.compile(rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民币)?")
+# A sum is often set as a multiple of another: 处违法所得一倍以上五倍以下的罚款, 增缴五至十倍掘动修复费.
+_MULTIPLE_OF_A_SUM = rf"{NUMBER}倍(?:以上|以下)?[^，。；、]{{0,12}}?(?:罚款|罚金|费|价款|金额|赔偿金|违约金)"
+MONEY = re.compile(rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民币)?|{_MULTIPLE_OF_A_SUM}")
 # A rate may be set as a multiple of another (一年期贷款市场报价利率四倍, 同期贷款利率的1.5倍).
 RATE = re.compile(
     rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
