@@ -243,6 +243,15 @@ def test_expansion_prefers_multi_word_phrases(cedict: CedictDictionary) -> None:
     assert all(" " in english for english, _ in cedict.expand_english(question, 3))
 
 
+def test_a_phrase_found_only_in_longer_glosses_has_its_words_looked_up_too(cedict: CedictDictionary) -> None:
+    # "road traffic" is only in "road traffic policing" (交通警卫) and "road traffic safety" (交安).
+    phrases = {match.english: match.chinese for match in cedict.match_phrases("the rules on road traffic")}
+    assert "交通警卫" in phrases["road traffic"]
+    assert "道路" in phrases["road"] and "交通" in phrases["traffic"]
+    # A phrase CC-CEDICT glosses as it is stands alone ("venture capital": 风险投资).
+    assert [m.english for m in cedict.match_phrases("venture capital")] == ["venture capital"]
+
+
 def test_stopwords_and_generic_words_never_give_terms(cedict: CedictDictionary) -> None:
     assert cedict.expand_english("What is it, and which of them would you say?", 10) == []
     question = "What does the paper say about the way a university can use its patents, and for which kind of firms?"

@@ -627,11 +627,20 @@ class CedictDictionary:
                 chinese = self._lookup(" ".join(span))
                 if chinese:
                     matches.append(PhraseMatch(" ".join(span), tuple(chinese), i, n))
+                    if n > 1 and self._only_with_a_word_more(span):
+                        # "road traffic" is only in glosses of one word more ("road traffic policing":
+                        # 交通警卫): a guess, so its words are looked up too (道路, 交通).
+                        continue
                     i += n
                     break
             else:
                 i += 1
         return matches
+
+    def _only_with_a_word_more(self, words: Sequence[str]) -> bool:
+        """Whether the phrase of ``words`` is found only in glosses that have one word more."""
+        found = self._index.get(" ".join(_stem(w) for w in words), "")
+        return bool(found) and all(word.endswith(_EXTENDED_MARK) for word in found.split())
 
     def expand_english(
         self,
