@@ -1085,3 +1085,28 @@ def test_a_pair_stands_in_a_row_by_a_corpus_word_close_to_one_of_its_words() -> 
     assert any(thing.startswith("drunk driving") for thing in _things_unrendered(question, [], article))
     close = {"drunk": ("醉酒",)}
     assert _things_unrendered(question, [], article, (), close) == []
+
+
+def test_an_article_only_an_earlier_version_has_is_answered_in_part_saying_so(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    title = "最高人民法院关于示范法庭若干问题的规定"
+    earlier = (
+        "\n\n".join(f"第{n}条 示范法庭审理第{n}类案件。" for n in "一二三四")
+        + "\n\n第五条 本规定自2019年1月1日起施行。"
+    )
+    in_force = (
+        "\n\n".join(f"第{n}条 示范法庭审理第{n}类上诉案件。" for n in "一二")
+        + "\n\n第三条 本规定自2023年11月1日起施行。"
+    )
+    files = {"2018": f"# {title}\n\n{earlier}", "2023": f"# {title}\n\n{in_force}"}
+    metadata = {"2018": {"year": 2019, "date": "2019-01-01"}, "2023": {"year": 2023, "date": "2023-11-01"}}
+    assistant = built_assistant(tmp_path, use_encoder, files, metadata)
+
+    answer = assistant.ask(f"{title}第五条是怎么规定的？")
+    assert answer.outcome == "partial"
+    assert answer.answer.startswith("现行版本（2023-11-01）没有第五条；以下是2019-01-01版本的规定：")
+    assert "2019年1月1日" in answer.answer  # what the earlier version's article says, quoted
+    # An article the version in force has, or a year that names the earlier version, is answered.
+    assert assistant.ask(f"{title}第三条是怎么规定的？").outcome == "answered"
+    assert assistant.ask(f"2019年的{title}第五条是怎么规定的？").outcome == "answered"

@@ -161,13 +161,30 @@ def not_covered(query: Query, passages: list[Passage], reason: str) -> Answer:
     return Answer(query.text, message, True, (), tuple(passages), reason, NOT_COVERED)
 
 
-def partial(query: Query, answer: Answer, missing: str, reason: str, unmentioned: tuple[str, ...] = ()) -> Answer:
+def partial(
+    query: Query,
+    answer: Answer,
+    missing: str,
+    reason: str,
+    unmentioned: tuple[str, ...] = (),
+    versions: tuple[str, str] | None = None,
+) -> Answer:
     """The answer led by what the texts do not state ("the texts state no such amount").
 
-    With ``unmentioned``, ``missing`` is the title of the document that never uses those words.
+    With ``unmentioned``, ``missing`` is the title of the document that never uses those words;
+    with ``versions`` (an earlier version's date, the date of the one in force), ``missing`` is
+    the article asked for, which only the earlier version has.
     """
     if answer.abstained:
         return answer
+    if versions:
+        earlier, in_force = versions
+        lead = (
+            f"现行版本（{in_force}）没有{missing}；以下是{earlier}版本的规定："
+            if query.chinese
+            else f"The version in force ({in_force}) has no {missing}. What the {earlier} version says:"
+        )
+        return replace(answer, answer=f"{lead}\n{answer.answer}", abstain_reason=reason, outcome=PARTIAL)
     # The document that lacks the words may not be the one quoted: others may treat the matter.
     sources = {c.title == missing for c in answer.citations}
     if unmentioned and query.chinese:

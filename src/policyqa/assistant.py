@@ -349,7 +349,9 @@ class Assistant:
             return not_covered(query, passages, verdict.reason or "")
         answer = compose_answer(query, passages, index, self.settings)
         if verdict.outcome == PARTIAL:
-            return partial(query, answer, verdict.missing or "", verdict.reason or "", verdict.unmentioned)
+            return partial(
+                query, answer, verdict.missing or "", verdict.reason or "", verdict.unmentioned, verdict.versions
+            )
         return answer
 
     def documents(self) -> list[DocumentInfo]:

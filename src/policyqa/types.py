@@ -157,13 +157,16 @@ class Verdict:
     """What verification found: the evidence answers, answers in part, or does not cover the question.
 
     ``missing`` names what the texts do not state, for a partial answer: the kind of figure
-    asked for, or (``unmentioned``) the words of the question the named document never uses.
+    asked for, or (``unmentioned``) the words of the question the named document never uses,
+    or (``versions``: the earlier version's date and the one in force) the article asked for,
+    which only an earlier version of the document has.
     """
 
     outcome: str
     reason: str | None = None
     missing: str | None = None
     unmentioned: tuple[str, ...] = ()
+    versions: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

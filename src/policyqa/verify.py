@@ -785,6 +785,10 @@ def check(
     if check_names and (name := unnamed_in_evidence(query, passages, index)) is not None:
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
     reason = unsupported_reason(query, passages, index, named_documents)
+    if reason is None and (versions := article_only_in_an_earlier_version(query, passages, index, named_documents)):
+        written = ARTICLE_REFERENCE.search(query.text)
+        article = written.group(0) if query.chinese and written else f"Article {articles_named(query.text)[0]}"
+        return Verdict(PARTIAL, f"only the version of {versions[0]} has {article}", article, versions=versions)
     if reason is None or reason == NO_FIGURE:
         title, unmentioned = unmentioned_in_document(query, passages, index, named_documents)
         if unmentioned:
@@ -797,6 +801,55 @@ def check(
         english, chinese = FIGURE_NAMES[kind]
         return Verdict(PARTIAL, reason, chinese if query.chinese else english)
     return Verdict(NOT_COVERED, reason)
+
+
+# An article heading at the start of a line of a document's text: 第十五条 本规定自…施行。
+_ARTICLE_HEADING = re.compile(rf"(?m)^[ \t\u3000]*({ARTICLE_REFERENCE.pattern})")
+
+
+def article_only_in_an_earlier_version(
+    query: Query, passages: Sequence[Passage], index: LoadedIndex, named_documents: Sequence[Sequence[str]] = ()
+) -> tuple[str, str] | None:
+    """The dates of the earlier version that alone holds the article a question names and of the one in force.
+
+    "最高人民法院关于知识产权法庭若干问题的规定第十五条是怎么规定的？": the 2018 version has fifteen articles,
+    the one in force since 2023 eleven. A question that names no year asks about the version in
+    force; the earlier version's article is what the texts have on it, and the answer says so.
+    None when the question names a year, or the article is of the latest version it names.
+    """
+    articles = articles_named(query.text)
+    if not articles or YEAR.search(query.text):
+        return None
+    carriers = [p for p in passages if article_of(p.section) in articles]
+    if not carriers:
+        return None
+    documents = index.documents
+    earlier = documents[carriers[0].doc_id]
+    versions = [
+        documents[d]
+        for group in named_documents
+        if carriers[0].doc_id in group
+        for d in group
+        if documents[d].title == earlier.title
+    ]
+    latest = max(versions, key=lambda doc: _year(doc.metadata), default=earlier)
+    if _year(latest.metadata) <= _year(earlier.metadata) or any(p.doc_id == latest.doc_id for p in carriers):
+        return None
+    numbers = {article_of(m) for m in _ARTICLE_HEADING.findall(index.document_text(latest.doc_id))}
+    if any(a in numbers for a in articles):
+        return None
+    return _version_date(earlier.metadata, earlier.doc_id), _version_date(latest.metadata, latest.doc_id)
+
+
+def _year(metadata: Mapping[str, object]) -> int:
+    year = metadata.get("year")
+    return year if isinstance(year, int) else 0
+
+
+def _version_date(metadata: Mapping[str, object], doc_id: str) -> str:
+    """A version's date as its metadata gives it, else its year."""
+    date = metadata.get("date")
+    return date if isinstance(date, str) and date else str(_year(metadata) or doc_id)
 
 
 def unsupported_reason(
