@@ -96,6 +96,9 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("What happens to fees paid late?", None),
         ("How large a fine can the school be given?", "money"),
         ("What is the minimum registered capital of a sole proprietorship?", "money"),  # capital is a sum
+        # "How many yuan" asks for a sum, not a count.
+        ("How many yuan of subsidy does the city pay per hire?", "money"),
+        ("How many thousand yuan can the fine reach?", "money"),
         # How often: times in a period.
         ("How often must the property manager run fire inspections?", "frequency"),
         ("消防设施的检测频次是怎样规定的？", "frequency"),

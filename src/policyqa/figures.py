@@ -136,8 +136,11 @@ ASKS_PART = re.compile(r"\bhow much of (?:the|a|an|its|their|his|her|this|that)\
 PART = re.compile(f"{RATE.pattern}|{MONEY.pattern}")
 
 # A currency the question names says what kind of figure it wants before any other word does:
-# "what overtime rate in yuan" asks for an amount, and a percentage does not answer it.
-NAMES_CURRENCY = re.compile(r"\bin (?:yuan|rmb|renminbi)\b|多少(?:钱|元|万元|亿元)|几(?:元|万元)", re.I)
+# "what overtime rate in yuan" asks for an amount, and a percentage does not answer it; "how many
+# yuan", "how many thousand yuan" ask for a sum, not a count.
+NAMES_CURRENCY = re.compile(
+    r"\b(?:in|how many(?: \w+)?) (?:yuan|rmb|renminbi)\b|多少(?:钱|元|万元|亿元)|几(?:元|万元)", re.I
+)
 
 # "How much … space" asks for a quantity before "how much" asks for money.
 _ASKED = (
