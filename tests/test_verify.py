@@ -1102,8 +1102,22 @@ def test_an_article_only_an_earlier_version_has_is_answered_in_part_saying_so(
         "\n\n".join(f"第{n}条 示范法庭审理第{n}类上诉案件。" for n in "一二")
         + "\n\n第三条 本规定自2023年11月1日起施行。"
     )
-    files = {"2018": f"# {title}\n\n{earlier}", "2023": f"# {title}\n\n{in_force}"}
-    metadata = {"2018": {"year": 2019, "date": "2019-01-01"}, "2023": {"year": 2023, "date": "2023-11-01"}}
+    # The books of a code share its title and open at different articles: none is a version of another.
+    code = "中华人民共和国示范法典"
+    first_book = "\n\n".join(f"第{n}条 示范法典的第{n}项原则。" for n in "一二三四五")
+    second_book = "\n\n".join(f"第{n}条 示范合同的第{n}项规则。" for n in "六七八")
+    files = {
+        "2018": f"# {title}\n\n{earlier}",
+        "2023": f"# {title}\n\n{in_force}",
+        "book-1": f"# {code}\n\n{first_book}",
+        "book-2": f"# {code}\n\n{second_book}",
+    }
+    metadata = {
+        "2018": {"year": 2019, "date": "2019-01-01"},
+        "2023": {"year": 2023, "date": "2023-11-01"},
+        "book-1": {"year": 2020},
+        "book-2": {"year": 2021},
+    }
     assistant = built_assistant(tmp_path, use_encoder, files, metadata)
 
     answer = assistant.ask(f"{title}第五条是怎么规定的？")
@@ -1113,3 +1127,4 @@ def test_an_article_only_an_earlier_version_has_is_answered_in_part_saying_so(
     # An article the version in force has, or a year that names the earlier version, is answered.
     assert assistant.ask(f"{title}第三条是怎么规定的？").outcome == "answered"
     assert assistant.ask(f"2019年的{title}第五条是怎么规定的？").outcome == "answered"
+    assert assistant.ask(f"《{code}》第五条是怎么规定的？").outcome == "answered"

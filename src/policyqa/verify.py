@@ -825,12 +825,15 @@ def article_only_in_an_earlier_version(
         return None
     documents = index.documents
     earlier = documents[carriers[0].doc_id]
+    # A later version bears the same title and opens at the same article: the books of the Civil
+    # Code share its title and open at 第一条, 第二百零五条, …, parts of one code, none a version of another.
+    opening = _first_article(index, earlier.doc_id)
     versions = [
         documents[d]
         for group in named_documents
         if carriers[0].doc_id in group
         for d in group
-        if documents[d].title == earlier.title
+        if documents[d].title == earlier.title and _first_article(index, d) == opening
     ]
     latest = max(versions, key=lambda doc: _year(doc.metadata), default=earlier)
     if _year(latest.metadata) <= _year(earlier.metadata) or any(p.doc_id == latest.doc_id for p in carriers):
@@ -839,6 +842,12 @@ def article_only_in_an_earlier_version(
     if any(a in numbers for a in articles):
         return None
     return _version_date(earlier.metadata, earlier.doc_id), _version_date(latest.metadata, latest.doc_id)
+
+
+def _first_article(index: LoadedIndex, doc_id: str) -> int | None:
+    """The number of the article a document's text opens at, if it has articles."""
+    heading = _ARTICLE_HEADING.search(index.document_text(doc_id))
+    return article_of(heading.group(1)) if heading else None
 
 
 def _year(metadata: Mapping[str, object]) -> int:
