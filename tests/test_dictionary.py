@@ -352,7 +352,7 @@ def test_cache_of_other_data_is_replaced(few_lines_data: bytes, tmp_path: Path) 
 
 
 def test_truncated_cache_is_rebuilt(few_lines_data: bytes, tmp_path: Path) -> None:
-    path = tmp_path / f"index-{dictionary._fingerprint(few_lines_data)}.txt"
+    path = tmp_path / f"index-{dictionary._fingerprint(few_lines_data, dictionary._legal_terms())}.txt"
     path.write_text("5\npatent\n", encoding="utf-8")
 
     assert load_dictionary(tmp_path).chinese_for("patent") == ["专利"]
@@ -365,9 +365,9 @@ def test_threads_share_one_dictionary_built_once(
     builds: list[int] = []
     original = dictionary._cached_index
 
-    def counting(data: bytes, cache_dir: Path | None) -> dict[str, str]:
+    def counting(data: bytes, legal_terms: bytes, cache_dir: Path | None) -> dict[str, str]:
         builds.append(1)
-        return original(data, cache_dir)
+        return original(data, legal_terms, cache_dir)
 
     monkeypatch.setattr(dictionary, "_cached_index", counting)
     loaded: list[CedictDictionary] = []

@@ -726,15 +726,15 @@ def default_cache_dir() -> Path:
     return cache_home() / "cedict"
 
 
-def _fingerprint(data: bytes) -> str:
+def _fingerprint(data: bytes, legal_terms: bytes) -> str:
     """Names a built index by the data files and by this module's code, which decides its keys and ranks."""
     digest = hashlib.sha256(data)
-    digest.update(_legal_terms())
+    digest.update(legal_terms)
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 
-def _cached_index(data: bytes, cache_dir: Path | None) -> dict[str, str]:
+def _cached_index(data: bytes, legal_terms: bytes, cache_dir: Path | None) -> dict[str, str]:
     """The index of the data file, read from the cache folder or built and saved there.
 
     The cache is plain text: the number of keys, then the keys, then their words, a line
@@ -743,7 +743,7 @@ def _cached_index(data: bytes, cache_dir: Path | None) -> dict[str, str]:
     """
     path = None
     if cache_dir is not None and private_folder(cache_dir):
-        path = cache_dir / f"index-{_fingerprint(data)}.txt"
+        path = cache_dir / f"index-{_fingerprint(data, legal_terms)}.txt"
         try:
             count, _, rest = path.read_text(encoding="utf-8").partition("\n")
             lines = rest.split("\n")
@@ -751,7 +751,7 @@ def _cached_index(data: bytes, cache_dir: Path | None) -> dict[str, str]:
                 return dict(zip(lines[: int(count)], lines[int(count) : -1], strict=True))
         except (OSError, ValueError):
             pass
-    index = build_index(_lines(data), _jieba_frequencies(), _legal_terms().decode("utf-8").splitlines())
+    index = build_index(_lines(data), _jieba_frequencies(), legal_terms.decode("utf-8").splitlines())
     if path is not None:
         text = "".join([f"{len(index)}\n", *(f"{k}\n" for k in index), *(f"{w}\n" for w in index.values())])
         replace_file(path, text.encode("utf-8"), stale="index-*")
@@ -772,10 +772,10 @@ def load_dictionary(cache_dir: Path | None = None) -> CedictDictionary:
     if _shared is None:
         with _lock:
             if _shared is None:
-                data = _data()
-                index = _cached_index(data, cache_dir or default_cache_dir())
+                data, legal_terms = _data(), _legal_terms()
+                index = _cached_index(data, legal_terms, cache_dir or default_cache_dir())
                 # The legal terms' glosses are read like CC-CEDICT's (请求权: "claim").
-                _shared = CedictDictionary(index, lambda: gzip.decompress(data) + b"\n" + _legal_terms())
+                _shared = CedictDictionary(index, lambda: gzip.decompress(data) + b"\n" + legal_terms)
     return _shared
 
 

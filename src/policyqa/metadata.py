@@ -149,6 +149,12 @@ def _kind(title: str, head: str, path: str) -> str | None:
     return None
 
 
+def version_year(metadata: dict[str, object]) -> int | None:
+    """The year of a document's version (its metadata's ``year``), if known."""
+    year = metadata.get("year")
+    return year if isinstance(year, int) else None
+
+
 def kind_label(kind: str, chinese: bool = True) -> str:
     """The label a citation shows for a kind (法律 / Law …); unknown kinds as they are."""
     labels = KIND_LABELS.get(kind)

@@ -27,7 +27,7 @@ from .expand import pairs_in_a_row
 from .figures import YEAR, asked_figure, asks_for_list, enumerates
 from .index import LoadedIndex, document_centroids
 from .lexical import STOPWORDS, SYNONYM_SEPARATOR, cut, synonym_set, term_tokens
-from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS
+from .metadata import KIND_LOCAL_REGULATION, LEGAL_KINDS, version_year
 from .named import (
     APPLYING_PREFIX,
     COUNTRY_PREFIX,
@@ -133,7 +133,7 @@ class Retriever:
         self._titles = np.asarray([index.documents[d].title for d in self._doc_ids], dtype=object)
         self._joined_titles = "\n".join(self._titles.tolist())
         self._written_titles = WrittenTitles(self._titles.tolist())
-        self._years = [_year_of(index.documents[d].metadata) for d in self._doc_ids]
+        self._years = [version_year(index.documents[d].metadata) for d in self._doc_ids]
         self._superseded = _superseded(self._titles.tolist(), self._years, self._first_articles(table.article))
         self._title_offsets = np.cumsum([0] + [len(t) + 1 for t in self._titles.tolist()[:-1]])
         kinds = ["legal" if index.documents[d].kind in LEGAL_KINDS else index.documents[d].kind for d in self._doc_ids]
@@ -1077,9 +1077,3 @@ def _superseded(titles: Sequence[str], years: Sequence[int | None], first_articl
         ],
         dtype=np.float32,
     )
-
-
-def _year_of(metadata: dict[str, object]) -> int | None:
-    """The year of a document's version (its metadata's ``year``), if known."""
-    year = metadata.get("year")
-    return year if isinstance(year, int) else None

@@ -60,10 +60,11 @@ from .lexical import (
     word_parts,
     words_jieba_lacks,
 )
+from .metadata import version_year
 from .named import COUNTRY_PREFIX, KIND_CUES, KIND_WORDS, described_documents, document_names
 from .places import places_named
 from .text import is_cjk
-from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, Passage, Query, Verdict
+from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, DocumentInfo, Passage, Query, Verdict
 
 __all__ = [
     "asked_figure",
@@ -803,10 +804,6 @@ def check(
     return Verdict(NOT_COVERED, reason)
 
 
-# An article heading at the start of a line of a document's text: 第十五条 本规定自…施行。
-_ARTICLE_HEADING = re.compile(rf"(?m)^[ \t\u3000]*({ARTICLE_REFERENCE.pattern})")
-
-
 def article_only_in_an_earlier_version(
     query: Query, passages: Sequence[Passage], index: LoadedIndex, named_documents: Sequence[Sequence[str]] = ()
 ) -> tuple[str, str] | None:
@@ -835,30 +832,27 @@ def article_only_in_an_earlier_version(
         for d in group
         if documents[d].title == earlier.title and _first_article(index, d) == opening
     ]
-    latest = max(versions, key=lambda doc: _year(doc.metadata), default=earlier)
-    if _year(latest.metadata) <= _year(earlier.metadata) or any(p.doc_id == latest.doc_id for p in carriers):
+    latest = max(versions, key=lambda doc: version_year(doc.metadata) or 0, default=earlier)
+    if (version_year(latest.metadata) or 0) <= (version_year(earlier.metadata) or 0) or any(
+        p.doc_id == latest.doc_id for p in carriers
+    ):
         return None
-    numbers = {article_of(m) for m in _ARTICLE_HEADING.findall(index.document_text(latest.doc_id))}
-    if any(a in numbers for a in articles):
+    if np.isin(index.articles_of(latest.doc_id), articles).any():
         return None
-    return _version_date(earlier.metadata, earlier.doc_id), _version_date(latest.metadata, latest.doc_id)
+    return _version_date(earlier), _version_date(latest)
 
 
-def _first_article(index: LoadedIndex, doc_id: str) -> int | None:
-    """The number of the article a document's text opens at, if it has articles."""
-    heading = _ARTICLE_HEADING.search(index.document_text(doc_id))
-    return article_of(heading.group(1)) if heading else None
+def _first_article(index: LoadedIndex, doc_id: str) -> int:
+    """The number of the article a document opens at (0 for a document without articles)."""
+    numbered = index.articles_of(doc_id)
+    numbered = numbered[numbered > 0]
+    return int(numbered.min()) if len(numbered) else 0
 
 
-def _year(metadata: Mapping[str, object]) -> int:
-    year = metadata.get("year")
-    return year if isinstance(year, int) else 0
-
-
-def _version_date(metadata: Mapping[str, object], doc_id: str) -> str:
+def _version_date(document: DocumentInfo) -> str:
     """A version's date as its metadata gives it, else its year."""
-    date = metadata.get("date")
-    return date if isinstance(date, str) and date else str(_year(metadata) or doc_id)
+    date = document.metadata.get("date")
+    return date if isinstance(date, str) and date else str(version_year(document.metadata) or document.doc_id)
 
 
 def unsupported_reason(

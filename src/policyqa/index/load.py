@@ -120,6 +120,11 @@ class LoadedIndex:
         rows = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         return rows[self.table.of_kind(kind)[rows]] if kind is not None else rows
 
+    def articles_of(self, doc_id: str) -> np.ndarray:
+        """The article number of each of a document's passages (0 for none), in row order, from the table."""
+        rows = self.document_rows.get(doc_id)
+        return self.table.article[rows] if rows is not None else np.zeros(0, dtype=np.int64)
+
     def document_text(self, doc_id: str) -> str:
         """A document's whole text: its passages joined (a sentence two passages share comes twice).
 
