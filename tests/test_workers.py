@@ -78,7 +78,12 @@ def _serving_two_workers(
             if time.monotonic() > deadline:
                 pytest.fail("serve --workers 2 never became ready")
             time.sleep(0.5)
-        yield url, server
+        try:
+            yield url, server
+        except BaseException:
+            # What the server said is the only account of a failure in CI, where its files are gone.
+            print(f"serve's log, its end:\n{log.read_text(errors='replace')[-3000:]}")
+            raise
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGINT)

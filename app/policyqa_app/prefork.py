@@ -42,8 +42,10 @@ QUICK_EXITS_TO_GIVE_UP = 5
 # A new worker starts once every old one has closed the listening sockets (uvicorn does so as it
 # begins its graceful shutdown, within 0.1 s of SIGTERM on an idle machine, later on a busy one),
 # looked for this often and for at most this long; where /proc cannot tell, after the pause.
+# The wait is as long as the stop timeout: connections wait in the backlog meanwhile, which is
+# better than an old worker and a new one accepting side by side (a session split between them).
 RETIRE_POLL_SECONDS = 0.02
-RETIRE_WAIT_SECONDS = 5.0
+RETIRE_WAIT_SECONDS = STOP_TIMEOUT_SECONDS
 RETIRE_PAUSE_SECONDS = 0.25
 REAP_INTERVAL_SECONDS = 1.0  # how often the supervisor reaps workers and looks for a new index build
 CHILD_ERROR_BYTES = 4096  # of a child's error message, passed back through a pipe
