@@ -103,6 +103,8 @@ def serve_one(slot):
     if mode == "fail":
         return 3
     if mode == "slow":  # a busy worker: it notices SIGTERM late, then closes its socket and finishes
+        # Later than the 5 s the supervisor once waited at most before forking the new workers anyway.
+        closes_after = 6.0
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         sock.settimeout(0.05)
@@ -113,7 +115,7 @@ def serve_one(slot):
                 continue
             with connection:
                 connection.sendall(str(os.getpid()).encode())
-        time.sleep(1.0)
+        time.sleep(closes_after)
         sock.close()
         time.sleep(1.0)
         return 0
@@ -234,8 +236,9 @@ def test_a_reload_replaces_every_worker_and_retires_the_old_ones(tmp_path: Path)
 
 
 def test_new_workers_start_only_once_the_old_ones_have_closed_the_listening_socket(tmp_path: Path) -> None:
-    # The old workers take a second to close their sockets after SIGTERM, as uvicorn can on a busy
-    # machine; a fixed pause before forking the new ones let both accept on one socket meanwhile.
+    # The old workers take six seconds to close their sockets after SIGTERM, as uvicorn can on a
+    # busy machine; a fixed pause, or a wait of at most 5 s, before forking the new ones let both
+    # accept on one socket meanwhile.
     supervisor = _supervisor(tmp_path, "slow")
     try:
         _wait(lambda: len(_started(tmp_path)) == 2 and (tmp_path / "workers" / "port").exists())
