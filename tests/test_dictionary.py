@@ -136,6 +136,14 @@ def test_a_legal_term_ranks_before_the_everyday_senses(cedict: CedictDictionary)
     assert "claim" in cedict.english_glosses("请求权")
 
 
+def test_the_grades_of_an_accident_and_of_circumstances_are_legal_terms(cedict: CedictDictionary) -> None:
+    # Regulations grade accidents 特别重大, 重大, 较大, 一般 and offences by 情节严重; CC-CEDICT's
+    # "serious" is 严重, 认真, and it has no "especially serious" at all.
+    assert cedict.chinese_for("especially serious")[:1] == ["特别重大"]
+    assert "重大事故" in cedict.chinese_for("serious accident")
+    assert cedict.chinese_for("serious circumstances")[:1] == ["情节严重"]
+
+
 def test_preferred_lines_rank_first_whatever_the_word_frequencies() -> None:
     lines = ["聲稱 声称 [sheng1 cheng1] /to claim/to state/"]
     legal = ["請求權 请求权 [qing3 qiu2 quan2] /claim/right of claim/"]
