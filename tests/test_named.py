@@ -800,6 +800,13 @@ def test_a_questions_document_names_are_blanked_out_with_their_brackets() -> Non
     assert without_document_names("What is a valley of death?") == "What is a valley of death?"
 
 
+def test_a_questions_document_descriptions_are_blanked_out_when_asked_for() -> None:
+    question = "Under the State Council regulations on railway accident rescue, what makes an accident serious?"
+    assert without_document_names(question) == question
+    blanked = without_document_names(question, described=True)
+    assert "railway" not in blanked and "what makes an accident serious?" in blanked
+
+
 @pytest.mark.parametrize(
     ("name", "endings"),
     [

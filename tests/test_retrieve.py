@@ -17,6 +17,7 @@ from policyqa.embed import Encoder
 from policyqa.expand import english_phrases, pairs_in_a_row, rendered_in_a_row, structured_query
 from policyqa.index import build_index
 from policyqa.lexical import SYNONYM_SEPARATOR, flat_tokens, synonym_set
+from policyqa.named import described_documents
 from policyqa.retrieve import MERGED_CHUNKS
 from policyqa.settings import Settings
 from policyqa.stores.local import top_rows
@@ -588,6 +589,36 @@ def test_inside_a_named_document_the_question_is_scored_without_its_name(tmp_pat
     answering = ("野生动物保护法", "第三十一条")
     assert without_name[answering] > whole[answering]
     assert all(without_name[key] < whole[key] for key in named if key != answering)
+
+
+def test_inside_a_described_document_the_question_is_scored_without_its_description(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "野生动物保护条例": (
+            "# 野生动物保护条例\n\n"
+            "第一条 为了保护野生动物，拯救珍贵、濒危野生动物，维护生物多样性和生态平衡，制定本条例。\n\n"
+            "第六条 任何组织和个人有保护野生动物及其栖息地的义务。社会公众应当增强保护野生动物的意识。\n\n"
+            "第三十一条 禁止食用国家重点保护野生动物和其他陆生野生动物。禁止以食用为目的猎捕、交易、运输野生动物。"
+        ),
+        "森林法": (
+            "# 森林法\n\n第一条 为了践行绿水青山就是金山银山理念，保护森林资源，制定本法。\n\n"
+            "第二条 在中华人民共和国领域内从事森林保护活动，适用本法。\n\n"
+            "第三条 保护、培育、利用森林资源应当尊重自然、顺应自然。"
+        ),
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    question = "Under the State Council regulation on protecting wild animals, may people eat them?"
+    assert described_documents(question) == ["State Council regulation on protecting wild animals"]
+
+    def passages(weight: float) -> dict[tuple[str, str], float]:
+        assistant = Assistant(settings.replace(name_free_weight=weight), encoder=use_encoder, auto_build=False)
+        return {(p.doc_id, p.section): p.score for p in assistant.search(question, k=6).passages}
+
+    whole, without_description = passages(0.0), passages(1.0)
+    # The description says which document; inside it, the rest of the question finds the article on eating.
+    answering = ("野生动物保护条例", "第三十一条")
+    assert without_description[answering] > whole[answering]
 
 
 def test_the_one_document_named_keeps_a_place_among_the_first_passages(tmp_path: Path, use_encoder: Encoder) -> None:

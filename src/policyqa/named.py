@@ -127,10 +127,17 @@ _LAW_WORD = re.compile(r"\blaw\b", re.I)
 IMPLEMENTING_PREFIX = "Implementing Regulations of the "
 
 
-def without_document_names(question: str) -> str:
-    """The question with the document names it gives blanked out (a Chinese name with its 《》)."""
-    for name in document_names(question):
+def without_document_names(question: str, described: bool = False) -> str:
+    """The question with the document names it gives blanked out (a Chinese name with its 《》).
+
+    ``described``: the documents it describes too ("the State Council regulations on railway
+    accident emergency rescue and investigation"), where a description stands as written.
+    """
+    named = document_names(question)
+    for name in named:
         question = question.replace(f"《{name}》", " ").replace(name.removeprefix(IMPLEMENTING_PREFIX), " ")
+    for description in described_documents(question, named) if described else ():
+        question = question.replace(description, " ")
     return question
 
 

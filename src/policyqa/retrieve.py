@@ -923,7 +923,7 @@ class Retriever:
         inside = named_mask[self._doc_of_row[np.asarray(candidates, dtype=np.int64)]] > 0
         if inside.sum() < 2:
             return dense  # nothing to order among themselves
-        text = without_document_names(query.text)
+        text = without_document_names(query.text, described=True)
         if not text.strip() or text == query.text:
             return dense
         rows = [row for row, held in zip(candidates, inside.tolist(), strict=True) if held]
