@@ -555,11 +555,13 @@ def test_the_singled_out_documents_title_terms_tell_none_of_its_passages_apart(
     assert "30%左右" in best.text
 
 
-def test_inside_a_named_document_the_question_is_scored_without_its_name(tmp_path: Path, use_encoder: Encoder) -> None:
-    files = {
-        "野生动物保护法": (
-            "# 野生动物保护法\n\n"
-            "第一条 为了保护野生动物，拯救珍贵、濒危野生动物，维护生物多样性和生态平衡，制定本法。\n\n"
+def _wild_animals_and_forests(wildlife_title: str) -> dict[str, str]:
+    """A wildlife text whose articles restate its title but one, on eating them, and a forest law."""
+    kind = "本法" if wildlife_title.endswith("法") else "本条例"
+    return {
+        wildlife_title: (
+            f"# {wildlife_title}\n\n"
+            f"第一条 为了保护野生动物，拯救珍贵、濒危野生动物，维护生物多样性和生态平衡，制定{kind}。\n\n"
             "第六条 任何组织和个人有保护野生动物及其栖息地的义务。社会公众应当增强保护野生动物的意识。\n\n"
             "第三十一条 禁止食用国家重点保护野生动物和其他陆生野生动物。禁止以食用为目的猎捕、交易、运输野生动物。"
         ),
@@ -569,7 +571,10 @@ def test_inside_a_named_document_the_question_is_scored_without_its_name(tmp_pat
             "第三条 保护、培育、利用森林资源应当尊重自然、顺应自然。"
         ),
     }
-    settings = built_corpus(tmp_path, use_encoder, files)
+
+
+def test_inside_a_named_document_the_question_is_scored_without_its_name(tmp_path: Path, use_encoder: Encoder) -> None:
+    settings = built_corpus(tmp_path, use_encoder, _wild_animals_and_forests("野生动物保护法"))
     question = "Does the Wild Animal Protection Law allow people to eat wild animals?"
 
     def passages(weight: float) -> dict[tuple[str, str], float]:
@@ -594,20 +599,7 @@ def test_inside_a_named_document_the_question_is_scored_without_its_name(tmp_pat
 def test_inside_a_described_document_the_question_is_scored_without_its_description(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
-    files = {
-        "野生动物保护条例": (
-            "# 野生动物保护条例\n\n"
-            "第一条 为了保护野生动物，拯救珍贵、濒危野生动物，维护生物多样性和生态平衡，制定本条例。\n\n"
-            "第六条 任何组织和个人有保护野生动物及其栖息地的义务。社会公众应当增强保护野生动物的意识。\n\n"
-            "第三十一条 禁止食用国家重点保护野生动物和其他陆生野生动物。禁止以食用为目的猎捕、交易、运输野生动物。"
-        ),
-        "森林法": (
-            "# 森林法\n\n第一条 为了践行绿水青山就是金山银山理念，保护森林资源，制定本法。\n\n"
-            "第二条 在中华人民共和国领域内从事森林保护活动，适用本法。\n\n"
-            "第三条 保护、培育、利用森林资源应当尊重自然、顺应自然。"
-        ),
-    }
-    settings = built_corpus(tmp_path, use_encoder, files)
+    settings = built_corpus(tmp_path, use_encoder, _wild_animals_and_forests("野生动物保护条例"))
     question = "Under the State Council regulation on protecting wild animals, may people eat them?"
     assert described_documents(question) == ["State Council regulation on protecting wild animals"]
 
