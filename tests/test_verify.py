@@ -10,7 +10,7 @@ from conftest import BuiltIndex, built_assistant, built_corpus
 
 from policyqa import Assistant, Settings
 from policyqa.embed import Encoder
-from policyqa.figures import MONEY, RELATIVE_DAY, period_asked
+from policyqa.figures import MONEY, RELATIVE_DAY, period_asked, sum_kinds_named, sums_only_of_other_kinds
 from policyqa.index import build_index
 from policyqa.types import SearchFilter
 from policyqa.verify import (
@@ -311,6 +311,48 @@ def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answ
 )
 def test_a_sum_may_be_set_as_a_multiple_of_another(sentence: str, sets_a_sum: bool) -> None:
     assert bool(MONEY.search(sentence)) is sets_a_sum
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kinds_asked", "of_other_kinds"),
+    [
+        # The article on subsidies obtained by fraud sets fines, in yuan or as a multiple.
+        ("责令退回骗取的补贴，并处1万元以上5万元以下罚款", ["补贴"], True),
+        ("责令退回骗取的相关补贴，并处骗取金额2倍以上5倍以下罚款", ["补贴", "补助"], True),
+        ("责令退回骗取的补贴，并处1万元以上5万元以下罚款", ["罚款"], False),
+        ("按每人5000元给予一次性岗位补贴", ["补贴"], False),
+        ("拖欠工资的，处5000元罚款", ["工资"], True),
+        ("一次性给予5000元", ["补贴"], False),  # a sum of no stated kind may be the one asked for
+        ("处5000元罚款", [], False),  # the question names no kind of sum
+    ],
+)
+def test_sums_of_another_kind_than_the_one_asked_for(
+    sentence: str, kinds_asked: list[str], of_other_kinds: bool
+) -> None:
+    assert sums_only_of_other_kinds(sentence, kinds_asked) is of_other_kinds
+
+
+def test_a_fine_in_an_article_on_subsidies_does_not_answer_how_many_yuan_of_subsidy(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    regulation = (
+        "# 示范就业援助规定\n\n"
+        "第十五条 用人单位招用就业困难人员的，按照国家和本市有关规定享受社会保险补贴和岗位补贴。\n\n"
+        "第十九条 用人单位以欺诈手段骗取补贴的，责令退回骗取的补贴，并处1万元以上5万元以下罚款。\n\n"
+        "第二十条 有关人员骗取就业援助相关补贴的，责令退回，并处骗取金额2倍以上5倍以下罚款。"
+    )
+    assistant = built_assistant(tmp_path, use_encoder, {"aid": regulation})
+    subsidy = assistant.ask("How many yuan of subsidy does the Model Employment Aid Provisions pay per hire?")
+    assert subsidy.outcome == "partial" and subsidy.answer.startswith("The texts state no such amount."), subsidy.answer
+    fine = assistant.ask(
+        "How many yuan is the fine for cheating to obtain a subsidy under the Model Employment Aid Provisions?"
+    )
+    assert fine.outcome == "answered", fine.answer
+
+
+def test_an_english_question_names_the_kinds_of_sum_its_renderings_give() -> None:
+    assert sum_kinds_named("补贴 补助 资助 就业") == ["补助", "补贴"]
+    assert sum_kinds_named("罚款 处罚") == ["罚款"]
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ answer stage (prefer the sentence that gives it).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 _DIGITS = r"[0-9０-９]"
 _CN_NUMERAL = "零〇一二三四五六七八九十百千万亿两"
@@ -84,6 +85,39 @@ ASKS_MONEY = re.compile(
     rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少|几何|多大|多高)|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)",
     re.I,
 )
+
+# The kinds of sum a law sets, said just after the sum (1万元以上5万元以下罚款, 2倍以上5倍以下罚款).
+_SUM_KINDS = f"{_MONEY_NOUNS}|罚金|赔偿金|违约金|价款|奖励"
+_SUM_BOUND = r"(?:以上|以下|左右|的|以内|至|到)*"
+# The kind follows a range's second sum: 1万元以上5万元以下罚款.
+_KIND_AFTER_SUM = re.compile(
+    rf"^{_SUM_BOUND}(?:{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿){_SUM_BOUND})?({_SUM_KINDS}|费)"
+)
+_KIND_IN_SUM = re.compile(rf"({_SUM_KINDS}|费|金额)$")
+
+
+def sums_only_of_other_kinds(sentence: str, kinds_asked: Collection[str]) -> bool:
+    """Whether every sum in ``sentence`` is said to be of a kind, none of them one of ``kinds_asked``.
+
+    "How many yuan of subsidy …" (补贴) is not answered by 处1万元以上5万元以下罚款 nor by
+    骗取金额2倍以上5倍以下罚款: fines, in the article on subsidies obtained by fraud.
+    """
+    if not kinds_asked:
+        return False
+    kinds = []
+    for match in MONEY.finditer(sentence):
+        said = _KIND_IN_SUM.search(match.group(0)) or _KIND_AFTER_SUM.match(sentence[match.end() :])
+        if said is None:
+            return False  # a sum of no stated kind may be the one asked for
+        kinds.append(said.group(1))
+    return bool(kinds) and not any(k in asked or asked in k for k in kinds for asked in kinds_asked)
+
+
+def sum_kinds_named(words: str) -> list[str]:
+    """The kinds of sum (补贴, 罚款 …) that ``words`` (a question's renderings) name."""
+    return sorted(set(re.findall(_SUM_KINDS, words)))
+
+
 # "What fine does … set", "what is the lowest wage", "what heating price": a sum named by what it
 # pays, after at most two words that say which.
 ASKS_SUM_BY_NOUN = re.compile(

@@ -36,6 +36,7 @@ from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word, 
 from .expand import english_phrases, rendered_in_a_row, words_in_a_row
 from .figures import (
     FIGURE_NAMES,
+    MONEY,
     NUMBER,
     RATE,
     RELATIVE_DAY,
@@ -46,7 +47,9 @@ from .figures import (
     figure_kind,
     part_end_of,
     period_asked,
+    sum_kinds_named,
     sum_noun_asked,
+    sums_only_of_other_kinds,
 )
 from .glossary import phrases_with_terms
 from .index import LoadedIndex
@@ -943,6 +946,14 @@ def unsupported_reason(
     place_names = [name for names in places for name in names]
     # "台儿庄古城的门票价格是多少？": a fine in yuan, in the regulation's title words, is no price.
     sum_noun = chinese_sum_noun(query.text) if query.chinese else None
+    # The kinds of sum an English question names, by the dictionary's renderings of its words
+    # (补贴 for "subsidy"), not the corpus's words near them ("pay": 罚款); a Chinese question's is
+    # ``sum_noun``.
+    kinds_asked = (
+        []
+        if query.chinese
+        else sum_kinds_named(" ".join(w for p in english_phrases(query.text) for w in chinese_for(p, 20)))
+    )
     # The figure of a document the question names is asked for: the Company Law's minimum capital
     # is no answer to "the minimum registered capital under the Sole Proprietorship Enterprise Law".
     for passage in _of_named(passages, named_documents) or _of_described(query.text, passages) or passages:
@@ -953,6 +964,8 @@ def unsupported_reason(
             as_share = not figure.search(sentence)
             if as_share and not (share_of and RATE.search(sentence)):
                 continue
+            if figure is MONEY and sums_only_of_other_kinds(sentence, kinds_asked):
+                continue  # fines, in an article on subsidies, where a subsidy is asked for
             # The sentence before often names what a list item's figure is about, and
             # the title and section name the document and article it belongs to. A figure
             # that heads a list (有下列情形之一的，处…罚款：) is about its items.
