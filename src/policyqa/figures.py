@@ -15,8 +15,10 @@ _CN_NUMERAL = "零〇一二三四五六七八九十百千万亿两"
 # alone is not an amount.
 NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四五六七八九十两][{_CN_NUMERAL}]*)"
 # A sum is often set as a multiple of another: 处违法所得一倍以上五倍以下的罚款, 增缴五至十倍掘动修复费.
-_MULTIPLE_OF_A_SUM = rf"{NUMBER}倍(?:以上|以下)?[^，。；、]{{0,12}}?(?:罚款|罚金|费|价款|金额|赔偿金|违约金)"
-MONEY = re.compile(rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)(?:人民币)?|{_MULTIPLE_OF_A_SUM}")
+_MULTIPLE_KINDS = "罚款|罚金|费|价款|金额|赔偿金|违约金"
+_MULTIPLE_OF_A_SUM = rf"{NUMBER}倍(?:以上|以下)?[^，。；、]{{0,12}}?(?:{_MULTIPLE_KINDS})"
+_SUM_IN_YUAN = rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)"
+MONEY = re.compile(rf"{_SUM_IN_YUAN}(?:人民币)?|{_MULTIPLE_OF_A_SUM}")
 # A rate may be set as a multiple of another (一年期贷款市场报价利率四倍, 同期贷款利率的1.5倍).
 RATE = re.compile(
     rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
@@ -90,10 +92,8 @@ ASKS_MONEY = re.compile(
 _SUM_KINDS = f"{_MONEY_NOUNS}|罚金|赔偿金|违约金|价款|奖励"
 _SUM_BOUND = r"(?:以上|以下|左右|的|以内|至|到)*"
 # The kind follows a range's second sum: 1万元以上5万元以下罚款.
-_KIND_AFTER_SUM = re.compile(
-    rf"^{_SUM_BOUND}(?:{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿){_SUM_BOUND})?({_SUM_KINDS}|费)"
-)
-_KIND_IN_SUM = re.compile(rf"({_SUM_KINDS}|费|金额)$")
+_KIND_AFTER_SUM = re.compile(rf"^{_SUM_BOUND}(?:{_SUM_IN_YUAN}{_SUM_BOUND})?({_SUM_KINDS}|费)")
+_KIND_IN_SUM = re.compile(rf"({_MULTIPLE_KINDS})$")  # a multiple's kind ends it
 
 
 def sums_only_of_other_kinds(sentence: str, kinds_asked: Collection[str]) -> bool:

@@ -835,10 +835,12 @@ def article_only_in_an_earlier_version(
         for d in group
         if documents[d].title == earlier.title and _first_article(index, d) == opening
     ]
-    latest = max(versions, key=lambda doc: version_year(doc.metadata) or 0, default=earlier)
-    if (version_year(latest.metadata) or 0) <= (version_year(earlier.metadata) or 0) or any(
-        p.doc_id == latest.doc_id for p in carriers
-    ):
+
+    def year(document: DocumentInfo) -> int:
+        return version_year(document.metadata) or 0
+
+    latest = max(versions, key=year, default=earlier)
+    if year(latest) <= year(earlier) or any(p.doc_id == latest.doc_id for p in carriers):
         return None
     if np.isin(index.articles_of(latest.doc_id), articles).any():
         return None
