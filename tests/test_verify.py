@@ -27,6 +27,7 @@ from policyqa.verify import (
     latin_names,
     places_named,
     product_names,
+    things_unknown_to_corpus,
     unmentioned_in_document,
     unsupported_reason,
     words_unknown_to_corpus,
@@ -185,6 +186,27 @@ def test_a_chinese_question_most_of_whose_words_no_text_uses_is_not_covered(mini
     plain = mini_assistant.prepare("单位拿来奖励的比例不低于多少？")
     assert words_unknown_to_corpus(plain, mini_assistant.index) == []
     assert words_unknown_to_corpus(mini_assistant.prepare("How to cook braised pork?"), mini_assistant.index) == []
+
+
+def test_an_english_question_about_a_thing_no_text_says_and_pointing_at_no_text_is_not_covered(
+    mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = "What's a good stretching routine before running a half marathon?"
+    # The small test corpus lacks most words of the language: its lacking one proves nothing.
+    assert things_unknown_to_corpus(mini_assistant.prepare(running), mini_assistant.index) == []
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
+    unknown = things_unknown_to_corpus(mini_assistant.prepare(running), mini_assistant.index)
+    assert any(thing.startswith("half marathon (半马") for thing in unknown)
+    assert _reason(mini_assistant, running) == f"the texts never speak of {', '.join(unknown[:3])}"
+    # A question that points at a text (a law, a place, the country) may name a thing in words the
+    # dictionary gives and the text does not; its evidence is judged by the other checks.
+    for pointing in (
+        "What does the Patent Law say about half marathons?",
+        "How do Shanghai's rules treat a half marathon?",
+        "Does the Chinese government fund half marathons?",
+    ):
+        assert things_unknown_to_corpus(mini_assistant.prepare(pointing), mini_assistant.index) == []
+    assert things_unknown_to_corpus(mini_assistant.prepare("半程马拉松前怎么拉伸？"), mini_assistant.index) == []
 
 
 def test_weekends_in_general_are_no_day_relative_to_the_asking() -> None:

@@ -525,9 +525,21 @@ class LexicalIndex:
     def vocabulary(self) -> list[str]:
         return list(self._vocab)
 
+    def vocabulary_size(self) -> int:
+        return len(self._vocab)
+
     def knows(self, word: str) -> bool:
         """Whether ``word`` is one of the corpus's tokens."""
         return word in self._vocab
+
+    def joined_vocabulary(self) -> str:
+        """The corpus's words, one per line: a word of the texts is in it, alone or inside a compound."""
+        with self._synonym_lock:
+            if self._joined_vocabulary is None:
+                self._vocabulary_words = list(self._vocab)
+                self._vocabulary_starts = np.cumsum([0, *(len(w) + 1 for w in self._vocabulary_words[:-1])])
+                self._joined_vocabulary = "\n".join(self._vocabulary_words)
+            return self._joined_vocabulary
 
     def words_holding(self, fragment: str, limit: int) -> list[str]:
         """Up to ``limit`` of the corpus's words that hold ``fragment``, those in most passages first.
@@ -535,12 +547,8 @@ class LexicalIndex:
         jieba keeps compounds whole (党的二十届三中全会 gives 三中全会), so a word that stands in the
         corpus only inside them (全会, "plenary session") is no token of it: its compounds are.
         """
-        with self._synonym_lock:
-            if self._joined_vocabulary is None:
-                self._vocabulary_words = list(self._vocab)
-                self._vocabulary_starts = np.cumsum([0, *(len(w) + 1 for w in self._vocabulary_words[:-1])])
-                self._joined_vocabulary = "\n".join(self._vocabulary_words)
-        positions = [m.start() for m in re.finditer(re.escape(fragment), self._joined_vocabulary)]
+        joined = self.joined_vocabulary()
+        positions = [m.start() for m in re.finditer(re.escape(fragment), joined)]
         rows = set(np.searchsorted(self._vocabulary_starts, positions, side="right").tolist())
         holding = {self._vocabulary_words[row - 1] for row in rows} - {fragment}
         passages = {w: int(self._indptr[self._vocab[w] + 1] - self._indptr[self._vocab[w]]) for w in holding}

@@ -84,6 +84,9 @@ __all__ = [
 # idf), that the sentence giving a figure must contain: the figure must be about
 # the thing asked ("补助比例"), not merely stand near it ("牵头比例").
 MIN_TERM_SHARE = 0.5
+# Words a corpus must use before a word it lacks tells that a question is about something else:
+# about half the 56,008 of the 现代汉语常用词表 (Common Words of Modern Chinese).
+MIN_VOCABULARY_TO_JUDGE = 25_000
 
 
 # A word in Latin letters with a lower-case one, in a Chinese question, is a name (iPhone, Mate,
@@ -145,6 +148,35 @@ def words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
     if len(unknown) >= MIN_UNKNOWN_WORDS and len(unknown) > MAX_UNKNOWN_WORD_SHARE * len(terms):
         return unknown
     return []
+
+
+def things_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
+    """The things of an English question that points at no text that no indexed text says, else [].
+
+    "What's a good stretching routine before running a half marathon?" names no document, place,
+    year or kind of text, and no text here says 半马 (half marathon): the question is not about
+    them. Only a corpus of many texts says something by lacking a word: the seven texts use
+    3,800 words and lack 投资者 (investors); the library of laws uses 52,000. A question that
+    points at a text ("under Henan's regulation", "the paper", "China's") may ask of a thing in
+    other words than the dictionary's ("paternity leave": 陪产假, where a regulation says 护理假);
+    its evidence is judged by the checks that follow.
+    """
+    if query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE or _points_at_texts(query.text):
+        return []
+    vocabulary = index.lexical.joined_vocabulary()
+    return _things_unrendered(query.text, (), vocabulary, close_words=dict(query.close_words))
+
+
+def _points_at_texts(question: str) -> bool:
+    """Whether an English question names or describes a document, a kind of text, a place, a year or the country."""
+    return bool(
+        any(cue.search(question) for cue in KIND_CUES.values())
+        or any(word in KIND_WORDS or word in _COUNTRY_WORDS for word in re.findall(r"[a-z']+", question.lower()))
+        or places_named(question)
+        or YEAR.search(question)
+        or document_names(question)
+        or described_documents(question)
+    )
 
 
 def _context_text(passages: Sequence[Passage]) -> str:
@@ -904,6 +936,8 @@ def unsupported_reason(
     # Checked after the place, year and day: those name what the texts lack more precisely.
     if unknown := words_unknown_to_corpus(query, index):
         return f"the texts never use {'、'.join(unknown[:3])}"
+    if unknown := things_unknown_to_corpus(query, index):
+        return f"the texts never speak of {', '.join(unknown[:3])}"
     named = articles_named(query.text)
     # The article must be one of the document the question names, when the passages hold any of
     # it, else of the best passage's document: the same number in another law is another
