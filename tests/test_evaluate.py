@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policyqa.evaluate import QuestionResult, report_of
+from policyqa.evaluate import QuestionResult, _evidence_in, report_of
 
 
 def _result(question_id: str, evidence_by_rank: list[list[int]], evidence_count: int) -> QuestionResult:
@@ -40,3 +40,11 @@ def test_an_evidence_string_found_again_further_down_keeps_its_first_rank() -> N
     assert again.metrics["hit@5"] == 1.0
     assert again.metrics["mrr@10"] == 0.5
     assert abs(again.metrics["recall@5"] - 2 / 3) < 1e-9
+
+
+def test_evidence_is_found_in_another_version_that_writes_it_in_full_width_forms() -> None:
+    # The 2019 and 2022 versions of one regulation write the same article with (院) and （院）.
+    evidence = ["中学、小学校园周围200米范围内和居民住宅楼(院)内不得设立互联网上网服务营业场所"]
+    later_version = "第九条 中学、小学校园周围２００米范围内和居民住宅楼（院）内不得设立互联网上网服务营业场所。"
+    assert _evidence_in(later_version, evidence) == [0]
+    assert _evidence_in("居民住宅楼（院）外可以设立", evidence) == []

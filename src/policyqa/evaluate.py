@@ -2,7 +2,7 @@
 
 Gold set: JSON Lines, one question per line, with ``id``, ``lang``, ``question``,
 ``evidence`` (exact substrings of the source; a passage containing any of them,
-whitespace ignored, is relevant), ``key_points``, ``answer``, ``type``,
+whitespace and full-width forms ignored, is relevant), ``key_points``, ``answer``, ``type``,
 ``section`` and optionally ``doc``. Unanswerable questions have no evidence.
 
 Ranking metrics come from ``ir-measures`` (trec_eval underneath). Each evidence
@@ -18,6 +18,7 @@ import json
 import re
 import statistics
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -79,7 +80,11 @@ class GoldQuestion:
 
 
 def _squash(text: str) -> str:
-    return _WS.sub("", text)
+    """Text as evidence and key points are matched: without whitespace, full-width forms as ASCII.
+
+    One law's versions write the same article with （院） and (院), ５０ and 50: the same words.
+    """
+    return _WS.sub("", unicodedata.normalize("NFKC", text))
 
 
 def load_gold(paths: Iterable[Path]) -> list[GoldQuestion]:
