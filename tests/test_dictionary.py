@@ -144,6 +144,15 @@ def test_the_grades_of_an_accident_and_of_circumstances_are_legal_terms(cedict: 
     assert cedict.chinese_for("serious circumstances")[:1] == ["情节严重"]
 
 
+def test_online_and_internet_cafes_are_said_as_chinese_law_says_them(cedict: CedictDictionary) -> None:
+    # Laws say 网络 for "online" (网络交易, 网络消费), where CC-CEDICT gives 网上, 在线; and an internet
+    # café is 互联网上网服务营业场所 in the State Council's regulation on them, 网吧 only in speech.
+    assert cedict.chinese_for("online")[:1] == ["网络"]
+    assert "在线" in cedict.chinese_for("online")
+    assert cedict.chinese_for("internet cafes")[:1] == ["互联网上网服务营业场所"]
+    assert "网吧" in cedict.chinese_for("internet café")
+
+
 def test_preferred_lines_rank_first_whatever_the_word_frequencies() -> None:
     lines = ["聲稱 声称 [sheng1 cheng1] /to claim/to state/"]
     legal = ["請求權 请求权 [qing3 qiu2 quan2] /claim/right of claim/"]

@@ -25,7 +25,7 @@ from policyqa.named import (
     without_document_names,
     without_kind,
 )
-from policyqa.retrieve import DESCRIBED_TITLE_SEPARATION, Retriever
+from policyqa.retrieve import DESCRIBED_SHARE_FLOOR, DESCRIBED_TITLE_SEPARATION, Retriever
 from policyqa.types import KIND_PAPER
 
 PATENT_RULES = "Implementing Regulations of the Patent Law"
@@ -181,6 +181,16 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             "How does the State Council regulation on iodizing salt to eliminate iodine deficiency define it?",
             ["State Council regulation on iodizing salt to eliminate iodine deficiency"],
         ),
+        (  # which of a series (若干问题的规定（一）) is no subject, nor in the way of one
+            "What does the Supreme People's Court's first set of provisions on online consumer disputes say?",
+            ["Supreme People's Court's provisions on online consumer disputes"],
+        ),
+        (  # how lasting (暂行条例) neither
+            "Under the State Council's interim regulations on internet cafés, how close to a school may one open?",
+            ["State Council's regulations on internet cafés"],
+        ),
+        ("What does the Supreme People's Court's first set of provisions say?", []),
+        ("What do Zhejiang's interim measures say?", []),
     ],
 )
 def test_documents_described_by_issuer_kind_and_subject(question: str, described: list[str]) -> None:
@@ -225,6 +235,40 @@ def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_pat
     vague = "Supreme People's Court rules on private lending cases"
     assert separation(vague) < DESCRIBED_TITLE_SEPARATION
     assert not np.any(retriever._named_documents(f"Under the {vague}, what rate applies?"))
+
+
+def test_a_described_document_is_the_nearest_title_when_the_dictionary_renders_most_of_it_there(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "online": "# 最高人民法院关于审理网络消费纠纷案件适用法律若干问题的规定（一）\n\n第一条 格式条款无效。",
+        "internet-court": "# 最高人民法院关于互联网法院审理案件若干问题的规定\n\n第一条 互联网法院集中管辖案件。",
+        "prepaid": "# 最高人民法院关于审理预付式消费民事纠纷案件适用法律若干问题的解释\n\n第一条 预付式消费。",
+        "violations": "# 道路交通安全违法行为处理程序规定\n\n第一条 为了规范道路交通安全违法行为处理程序，制定本规定。",
+        "points": "# 道路交通安全违法行为记分管理办法\n\n第一条 为了规范道路交通安全违法行为记分管理，制定本办法。",
+        "accidents": "# 道路交通事故处理程序规定\n\n第一条 为了规范道路交通事故处理程序，制定本规定。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    online = "Supreme People's Court's provisions on online consumer disputes"
+    similarity = np.sort(_similarity(retriever, use_encoder, online))
+    # The court's rules lie too close together for the encoder alone to single one out, and the
+    # dictionary renders too little of the description in any title to do it alone.
+    assert similarity[-1] - similarity[-2] < DESCRIBED_TITLE_SEPARATION
+    assert retriever._title_word_shares(online).max() < DESCRIBED_SHARE_FLOOR
+    question = (
+        "Which standard terms does the Supreme People's Court's first set of provisions on online consumer "
+        "disputes declare void?"
+    )
+    # Together they do: the nearest title renders "online" (网络) and "disputes" (纠纷), no other as near does.
+    assert _lifted(retriever, titles, question) == ["最高人民法院关于审理网络消费纠纷案件适用法律若干问题的规定（一）"]
+    # The dictionary renders most of this one in a title the encoder does not put nearest
+    # (交通…事故 in a row renders "traffic accidents"): no title is taken on the encoder's word.
+    accidents = "Ministry of Public Security's rules on handling road traffic accidents"
+    shares = retriever._title_word_shares(accidents)
+    assert titles[int(np.argmax(shares))] == "道路交通事故处理程序规定"
+    assert titles[int(np.argmax(_similarity(retriever, use_encoder, accidents)))] != "道路交通事故处理程序规定"
+    asked = f"Under the {accidents}, how long do police have to issue the determination?"
+    assert _lifted(retriever, titles, asked) == []
 
 
 def test_the_nearest_titles_rendering_none_of_a_names_words_yield_to_one_rendering_them_all(

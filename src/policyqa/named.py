@@ -217,7 +217,13 @@ _ISSUER = r"\b((?:[A-Z][\w'’-]*+\s+|(?:19|20)\d\d\s+){1,6}+)"
 _SUBJECT_LINK = r"(on|of|for|governing|concerning|restricting|regulating|promoting|protecting|prohibiting|banning)"
 # The issuer's level said before the kind ("Henan's provincial regulation on …") gives no subject.
 _LEVEL_WORDS = frozenset("provincial municipal city local regional county prefectural".split())
-_LEVEL = r"(?:(?:" + "|".join(sorted(_LEVEL_WORDS)) + r")\s+)?"
+# Nor does which of a series ("the Supreme People's Court's first set of provisions on online
+# consumer disputes": 若干问题的规定（一）) or how lasting ("interim regulations": 暂行条例).
+_SERIES_WORDS = frozenset("first second third fourth fifth sixth interim provisional set of".split())
+_LEVEL = (
+    r"(?:(?:first|second|third|fourth|fifth|sixth)\s+(?:set\s+of\s+)?)?(?:(?:interim|provisional)\s+)?"
+    r"(?:(?:" + "|".join(sorted(_LEVEL_WORDS)) + r")\s+)?"
+)
 _DESCRIBED = re.compile(
     rf"{_ISSUER}{_LEVEL}{_KINDS}\s+{_SUBJECT_LINK}\s+((?:[a-z][\w'’-]*+)(?:,?\s+[a-z][\w'’-]*+){{0,7}})"
 )
@@ -266,7 +272,12 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
         # Links stand inside a subject ("soil and water conservation"), never at its ends.
         inside = [w for w in subject if w in _SUBJECT_STOP_WORDS and not (w in _SUBJECT_LINKS and w != subject[0])]
         description = " ".join([*issuer, *subject, match.group(3)])
-        if possessive and not inside and not all(w in _LEVEL_WORDS for w in subject) and description not in named:
+        if (
+            possessive
+            and not inside
+            and not all(w in _LEVEL_WORDS | _SERIES_WORDS for w in subject)
+            and description not in named
+        ):
             described.append(description)
     return list(dict.fromkeys(described))[:MAX_NAMES]
 
