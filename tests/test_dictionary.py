@@ -153,6 +153,13 @@ def test_online_and_internet_cafes_are_said_as_chinese_law_says_them(cedict: Ced
     assert "网吧" in cedict.chinese_for("internet café")
 
 
+def test_the_laws_the_civil_code_replaced_keep_their_english_names(cedict: CedictDictionary) -> None:
+    # The court's rules applying them stay in force: 最高人民法院关于适用《物权法》若干问题的解释（一）.
+    assert cedict.chinese_for("Property Law")[:1] == ["物权法"]
+    assert cedict.chinese_for("Guarantee Law")[:1] == ["担保法"]
+    assert cedict.chinese_for("General Principles of the Civil Law")[:1] == ["民法通则"]
+
+
 def test_preferred_lines_rank_first_whatever_the_word_frequencies() -> None:
     lines = ["聲稱 声称 [sheng1 cheng1] /to claim/to state/"]
     legal = ["請求權 请求权 [qing3 qiu2 quan2] /claim/right of claim/"]

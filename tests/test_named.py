@@ -609,6 +609,24 @@ def test_a_courts_rules_on_applying_a_law_are_lifted_through_the_law(tmp_path: P
     ]
 
 
+def test_a_courts_rules_on_applying_a_law_without_a_title_of_its_own_are_found_by_its_chinese_name(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # The Property Law (物权法) gave way to the Civil Code; the court's rules on applying it remain,
+    # and the encoder puts "Property Law" nearer the Property Management Regulations (物业管理条例).
+    files = {
+        "applying": (
+            "# 最高人民法院关于适用《中华人民共和国物权法》若干问题的解释（一）\n\n"
+            "第十一条 优先购买权的行使期间，按份共有人之间有约定的，按照约定处理。"
+        ),
+        "management": "# 物业管理条例\n\n第二条 本条例所称物业管理，是指业主通过选聘物业服务企业进行维修养护的活动。",
+        "legal_aid": "# 法律援助条例\n\n第二条 符合本条例规定的公民，可以依照本条例获得法律援助。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    question = "Under the Supreme People's Court's interpretation on applying the Property Law, how long is the period?"
+    assert _lifted(retriever, titles, question) == ["最高人民法院关于适用《中华人民共和国物权法》若干问题的解释（一）"]
+
+
 def test_an_english_names_phrases_rendered_in_a_title_count_whole_and_by_rarity(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

@@ -674,7 +674,14 @@ class Retriever:
                     if shares.max() > 0:
                         chosen[:, column] = shares == shares.max()
         for column, name in enumerate(names):
-            if name.startswith(APPLYING_PREFIX) and (rules := self._rules_applying(chosen[:, column])).any():
+            if not name.startswith(APPLYING_PREFIX):
+                continue
+            # The law by the dictionary's name for it first: a law the court's rules outlived (物权法,
+            # "the Property Law") has no title of its own, and its English name lies nearest others'.
+            rendered = [r for r in chinese_for(laws[column], 20) if r.endswith("法")]
+            if (rules := self._rules_applying(rendered)).any() or (
+                rules := self._rules_applying([str(t) for t in self._titles[chosen[:, column]]])
+            ).any():
                 chosen[:, column] = rules
         for column, description in enumerate(described, start=len(names)):
             # A description points at a title only when no other title comes near it: "Guangdong's
@@ -818,9 +825,9 @@ class Retriever:
             found[np.searchsorted(self._title_offsets, starts, side="right") - 1] = 1.0
         return found
 
-    def _rules_applying(self, laws: np.ndarray) -> np.ndarray:
-        """The court's rules whose titles say they apply one of the laws: 关于适用《公司法》若干问题的规定."""
-        short = [str(t).removeprefix(COUNTRY_PREFIX) for t in self._titles[laws]]
+    def _rules_applying(self, laws: Sequence[str]) -> np.ndarray:
+        """The court's rules whose titles say they apply one of the laws (titles): 关于适用《公司法》若干问题的规定."""
+        short = [law.removeprefix(COUNTRY_PREFIX) for law in laws]
         applying = tuple(f"适用《{prefix}{law}》" for law in short for prefix in ("", COUNTRY_PREFIX))
         return np.asarray([any(a in t for a in applying) for t in self._titles], dtype=bool)
 
