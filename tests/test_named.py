@@ -609,6 +609,23 @@ def test_a_courts_rules_on_applying_a_law_are_lifted_through_the_law(tmp_path: P
     ]
 
 
+def test_a_described_document_is_a_title_as_near_as_the_nearest_that_the_dictionary_renders_most(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "emergencies": "# 突发公共卫生事件应急条例\n\n第二十条 医疗卫生机构应当在2小时内报告。",
+        "public_places": "# 公共场所卫生管理条例\n\n第二条 本条例适用于下列公共场所。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    described = "State Council's regulations on public health emergencies"
+    similarity = dict(zip(titles, _similarity(retriever, use_encoder, described).tolist(), strict=True))
+    # Of the national titles, the encoder puts the public places regulation a little nearer.
+    assert similarity["公共场所卫生管理条例"] > similarity["突发公共卫生事件应急条例"]
+    assert similarity["公共场所卫生管理条例"] - similarity["突发公共卫生事件应急条例"] < 0.03
+    question = f"Under the {described}, how quickly must a hospital report an outbreak?"
+    assert _lifted(retriever, titles, question) == ["突发公共卫生事件应急条例"]
+
+
 def test_a_courts_rules_on_applying_a_law_without_a_title_of_its_own_are_found_by_its_chinese_name(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

@@ -706,7 +706,7 @@ class Retriever:
             if not separated:
                 chosen[:, column] = self._rendering_most(description, among)
             if not chosen[:, column].any() and scores[nearest] >= NAMED_TITLE_FLOOR:
-                chosen[:, column] = self._nearest_rendering_most(description, scores, nearest)
+                chosen[:, column] = self._near_rendering_most(description, scores, nearest)
         groups = [np.ascontiguousarray(chosen[:, c]) for c in range(chosen.shape[1]) if chosen[:, c].any()]
         groups += self._written_masks(written, groups)
         years = {int(y) for y in YEAR.findall(question)}
@@ -763,23 +763,26 @@ class Retriever:
             return np.zeros(len(self._titles), dtype=bool)
         return (self._titles == self._titles[best]) & among
 
-    def _nearest_rendering_most(self, description: str, scores: np.ndarray, nearest: int) -> np.ndarray:
-        """The nearest title (``scores``; -1 for titles not looked among), when the dictionary renders
-        more of a description's words in it than in every other title as near, and in no title more;
-        else no title.
+    def _near_rendering_most(self, description: str, scores: np.ndarray, nearest: int) -> np.ndarray:
+        """Of the titles as near a description as the nearest (``scores``; -1 for titles not looked
+        among), the one in which the dictionary renders more of its words than in every other, and in
+        no title more; else no title.
 
         The encoder puts "the Supreme People's Court's first set of provisions on online consumer
         disputes" 0.015 nearer its title (网络消费纠纷…规定（一）) than the court's rules on internet
-        courts; neither it nor the dictionary alone singles the title out, the two together do.
+        courts, and "the State Council's regulations on public health emergencies" 0.008 farther from
+        突发公共卫生事件应急条例 than from 公共场所卫生管理条例; neither it nor the dictionary alone
+        singles the title out, the two together do.
         """
         among = scores > -1.0
         shares = np.where(among, self._title_word_shares(description), 0.0)
         near = scores >= scores[nearest] - NAMED_TITLE_MARGIN
-        same_title = self._titles == self._titles[nearest]
+        best = int(np.argmax(np.where(near, shares, -1.0)))
+        same_title = self._titles == self._titles[best]
         others_near = shares[near & ~same_title].max(initial=0.0)
         # No title the dictionary prefers, however far: "rules on handling road traffic accidents" lies
         # nearest 道路交通安全违法行为处理程序规定 (violations), and renders more in 道路交通事故处理程序规定.
-        if 0 < shares[nearest] and others_near < shares[nearest] >= shares.max():
+        if 0 < shares[best] and others_near < shares[best] >= shares.max():
             return same_title & among
         return np.zeros(len(self._titles), dtype=bool)
 
