@@ -771,6 +771,15 @@ def test_titles_a_chinese_question_writes_without_brackets_are_found_longest_fir
     assert written.find("监察法规定监察委员会对谁负责？") == [[4]]
 
 
+def test_a_local_title_written_without_its_places_province_or_city_suffix_is_found() -> None:
+    titles = ["重庆市港口条例", "中华人民共和国港口法", "浙江省促进科技成果转化条例", "市场主体登记管理条例"]
+    written = WrittenTitles(titles)
+    assert written.find("重庆港口条例里说的港口深水岸线是什么意思？") == [[0]]
+    assert written.find("浙江促进科技成果转化条例规定的奖励比例是多少？") == [[2]]
+    # 市场 opens a title and names no city: no shorter form of it is written.
+    assert written.find("场主体登记管理条例怎么规定？") == []
+
+
 def test_a_laws_short_name_written_in_a_chinese_question_is_found() -> None:
     titles = ["中华人民共和国科学技术进步法", "中华人民共和国农业技术推广法", "河南省科学技术进步条例"]
     written = WrittenTitles(titles)

@@ -428,6 +428,18 @@ def _is_short_name(short: str, name: str) -> bool:
     return all(c in remaining for c in short)
 
 
+# A province's or city's title said without 省 or 市: "重庆港口条例" for 重庆市港口条例.
+_PLACE_WITH_SUFFIX = re.compile(r"^(.{2,3}?)(?:省|市)(?=.{2})")
+
+
+def _without_place_suffix(title: str) -> str:
+    """A local title without the 省 or 市 after its place ("重庆港口条例"), or the title itself."""
+    match = _PLACE_WITH_SUFFIX.match(title)
+    if match and places_named(match.group(1)):
+        return match.group(1) + title[match.end() :]
+    return title
+
+
 class WrittenTitles:
     """Titles a Chinese question writes out without 《》: "浙江省促进科技成果转化条例规定，…".
 
@@ -441,7 +453,7 @@ class WrittenTitles:
         self._positions: dict[str, list[int]] = {}
         for position, title in enumerate(titles):
             bare = _TRAILING_NOTE.sub("", title)
-            for form in {title, bare, bare.removeprefix(COUNTRY_PREFIX)}:
+            for form in {title, bare, bare.removeprefix(COUNTRY_PREFIX), _without_place_suffix(bare)}:
                 if _MIN_WRITTEN_TITLE <= len(form) <= _MAX_WRITTEN_TITLE and not form.isascii():
                     self._positions.setdefault(form, []).append(position)
         self._finals = frozenset(form[-1] for form in self._positions)
