@@ -190,6 +190,10 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             ["State Council's regulations on internet cafés"],
         ),
         ("What does the Supreme People's Court's first set of provisions say?", []),
+        (  # a joined abbreviation stands inside a subject
+            "Under Beijing's regulation on promoting the commercialisation of S&T achievements, who may bid?",
+            ["Beijing's regulation on promoting the commercialisation of S&T achievements"],
+        ),
         ("What do Zhejiang's interim measures say?", []),
     ],
 )

@@ -224,8 +224,10 @@ _LEVEL = (
     r"(?:(?:first|second|third|fourth|fifth|sixth)\s+(?:set\s+of\s+)?)?(?:(?:interim|provisional)\s+)?"
     r"(?:(?:" + "|".join(sorted(_LEVEL_WORDS)) + r")\s+)?"
 )
+# A subject's words are lower-case but for a joined abbreviation ("S&T achievements", "R&D").
+_SUBJECT_WORD = r"(?:[a-z][\w'’-]*+|[A-Z]{1,3}&[A-Z]{1,3}\b)"
 _DESCRIBED = re.compile(
-    rf"{_ISSUER}{_LEVEL}{_KINDS}\s+{_SUBJECT_LINK}\s+((?:[a-z][\w'’-]*+)(?:,?\s+[a-z][\w'’-]*+){{0,7}})"
+    rf"{_ISSUER}{_LEVEL}{_KINDS}\s+{_SUBJECT_LINK}\s+((?:[a-z][\w'’-]*+)(?:,?\s+{_SUBJECT_WORD}){{0,7}})"
 )
 # A subject may list its parts ("repair, replacement and return of household cars"): a comma
 # continues it only into a list of single words that "and" or "or" closes.
