@@ -42,6 +42,15 @@ def test_a_city_lies_in_its_province_whose_local_law_is_in_force_there_too() -> 
     assert in_force_at(places_named("浙江省有什么规定？")) == ("浙江",)
 
 
+def test_the_state_level_new_areas_are_places_of_their_provinces() -> None:
+    # A question about Xiong'an is about no text that never names it; Pudong's rules are Shanghai's.
+    assert places_named("How does the paper assess Xiong'an New Area as a model?") == [("雄安新区", "雄安")]
+    assert in_force_at(places_named("In Pudong, how are commercial disputes mediated?"))[-1] == "上海"
+    assert places_named("天津滨海新区的规定") == [("天津",), ("滨海新区",)]
+    assert places_named("滨海地区的湿地保护") == []  # 滨海 alone is "coastal"
+    assert places_named("南沙群岛") == []  # the islands, not the Guangzhou new area
+
+
 def test_merging_keeps_hand_entries_and_marks_names_that_are_words() -> None:
     hand = [{"en": ["shandong"], "zh": ["山东"]}, {"en": ["hefei"], "zh": ["合肥"]}]
     found = cities(CEDICT_LINES, provinces={"anhui", "shandong"})
