@@ -782,6 +782,9 @@ def test_a_local_title_written_without_its_places_province_or_city_suffix_is_fou
     assert written.find("浙江促进科技成果转化条例规定的奖励比例是多少？") == [[2]]
     # 市场 opens a title and names no city: no shorter form of it is written.
     assert written.find("场主体登记管理条例怎么规定？") == []
+    # The law inside a title typed without its 《》 and 中华人民共和国: that title, not the law.
+    rules = WrittenTitles(["国务院实施《中华人民共和国民族区域自治法》若干规定", "中华人民共和国民族区域自治法"])
+    assert rules.find("国务院实施民族区域自治法若干规定里，考生可以加多少分？") == [[0]]
 
 
 def test_a_laws_short_name_written_in_a_chinese_question_is_found() -> None:

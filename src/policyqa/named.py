@@ -442,6 +442,18 @@ def _without_place_suffix(title: str) -> str:
     return title
 
 
+def _unbracketed(title: str) -> str:
+    """A title as typed without the 《》 of the law inside it and that law's 中华人民共和国:
+    "国务院实施民族区域自治法若干规定" for 国务院实施《中华人民共和国民族区域自治法》若干规定."""
+    return title.replace(f"《{COUNTRY_PREFIX}", "《").replace("《", "").replace("》", "")
+
+
+def _written_forms(title: str) -> set[str]:
+    """The ways a question may write a title out without 《》 (``WrittenTitles``)."""
+    bare = _TRAILING_NOTE.sub("", title)
+    return {title, bare, bare.removeprefix(COUNTRY_PREFIX), _without_place_suffix(bare), _unbracketed(bare)}
+
+
 class WrittenTitles:
     """Titles a Chinese question writes out without 《》: "浙江省促进科技成果转化条例规定，…".
 
@@ -454,8 +466,7 @@ class WrittenTitles:
     def __init__(self, titles: list[str]) -> None:
         self._positions: dict[str, list[int]] = {}
         for position, title in enumerate(titles):
-            bare = _TRAILING_NOTE.sub("", title)
-            for form in {title, bare, bare.removeprefix(COUNTRY_PREFIX), _without_place_suffix(bare)}:
+            for form in _written_forms(title):
                 if _MIN_WRITTEN_TITLE <= len(form) <= _MAX_WRITTEN_TITLE and not form.isascii():
                     self._positions.setdefault(form, []).append(position)
         self._finals = frozenset(form[-1] for form in self._positions)
