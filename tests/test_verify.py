@@ -68,6 +68,9 @@ def test_places_are_recognised_in_both_languages() -> None:
         # An amount the question gives as a condition is not one it asks for.
         ("出售重大资产的金额超过资产总额30%的，需要履行什么决策程序？", None),
         ("罚款的金额是多少？", "money"),
+        # A deposit, a security and damages are sums a law sets as it sets fines.
+        ("承租公房签订租赁契约时要交多少押金？", "money"),
+        ("投标保证金最高是多少？", "money"),
         # A quantity in a unit, and a time of day, are figures too.
         ("中央政府粮食储备规模是多少万吨？", "quantity"),
         ("How many tonnes of grain does the state reserve?", "quantity"),

@@ -79,7 +79,7 @@ RELATIVE_DAY = re.compile(
 # 奖励 is left out: "提取多少奖励" asks for a share as often as for an amount.
 # Words between "what" and a money noun that do not say which sum: "what happens to fees" asks no sum.
 _NOT_WHICH = r"(?:is|are|was|were|do|does|did|to|of|for|on|in|the|happens?|must|can|may|should|will)"
-_MONEY_NOUNS = "经费|资金|资本|费用|补贴|补助|奖金|罚款|税款|工资|价格"
+_MONEY_NOUNS = "经费|资金|资本|费用|补贴|补助|奖金|罚款|罚金|税款|工资|价格|押金|保证金|赔偿金|补偿金|违约金|津贴|抚恤金"
 ASKS_MONEY = re.compile(
     # "By how much can it be extended" asks the size of a change, whose kind its verb says.
     rf"(?<!\bby )\bhow much\b(?!\s+(?:time|longer|(?:advance\s+|prior\s+)?notice))"
@@ -89,7 +89,7 @@ ASKS_MONEY = re.compile(
 )
 
 # The kinds of sum a law sets, said just after the sum (1万元以上5万元以下罚款, 2倍以上5倍以下罚款).
-_SUM_KINDS = f"{_MONEY_NOUNS}|罚金|赔偿金|违约金|价款|奖励"
+_SUM_KINDS = f"{_MONEY_NOUNS}|价款|奖励"
 _SUM_BOUND = r"(?:以上|以下|左右|的|以内|至|到)*"
 # The kind follows a range's second sum: 1万元以上5万元以下罚款.
 _KIND_AFTER_SUM = re.compile(rf"^{_SUM_BOUND}(?:{_SUM_IN_YUAN}{_SUM_BOUND})?({_SUM_KINDS}|费)")
