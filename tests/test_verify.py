@@ -71,6 +71,10 @@ def test_places_are_recognised_in_both_languages() -> None:
         # A deposit, a security and damages are sums a law sets as it sets fines.
         ("承租公房签订租赁契约时要交多少押金？", "money"),
         ("投标保证金最高是多少？", "money"),
+        # Points (记6分, 加10分) are counted; minutes are a duration, a fraction a share.
+        ("少数民族考生报考本科时可以加多少分？", "count"),
+        ("闯红灯一次记几分？", "count"),
+        ("接到报警后几分钟内必须到达现场？", "duration"),
         # A quantity in a unit, and a time of day, are figures too.
         ("中央政府粮食储备规模是多少万吨？", "quantity"),
         ("How many tonnes of grain does the state reserve?", "quantity"),

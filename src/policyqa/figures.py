@@ -25,7 +25,9 @@ RATE = re.compile(
     rf"|率的?{NUMBER}倍"
 )
 # Not an ordinal: 第十八条 numbers an article and counts nothing.
-COUNT = re.compile(rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批|处|座)|{_DIGITS}+")
+COUNT = re.compile(
+    rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批|处|座|分(?![钟之]))|{_DIGITS}+"
+)
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
 DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")  # 半年: half a year
 # A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.
@@ -139,7 +141,7 @@ ASKS_DURATION = re.compile(
     r"|how much (?:time|(?:advance\s+|prior\s+)?notice)\b"
     r"|how many (?:years|months|days|hours|working days)|\btime limits?\b"
     r"|\b(?:minimum|maximum|shortest|longest|what)\s+(?:time\s+)?period\b"
-    r"|多长时间|多久|多长|几年|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|天|日|月|小时)",
+    r"|多长时间|多久|多长|几年|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|天|日|月|小时|分钟)",
     re.I,
 )
 # "How often …" asks how many times in a period: 每月至少进行一次, 每日巡查, 定期.
@@ -153,7 +155,10 @@ FREQUENCY = re.compile(
     rf"每(?:隔)?(?:{NUMBER})?(?:个)?(?:日|天|周|星期|月|季度|季|半年|年|小时)|{NUMBER}\s*(?:次|回)|定期"
 )
 # Sites and buildings are counted by 处 and 座 (多少处湿地, 几座桥).
-ASKS_COUNT = re.compile(r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座)|几(?:个|家|项|所|处|座)", re.I)
+# Points (分: 记6分, 加10分) are counted too, not minutes (分钟) nor fractions (三分之一).
+ASKS_COUNT = re.compile(
+    r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座|分(?![钟之]))|几(?:个|家|项|所|处|座|分(?![钟之]))", re.I
+)
 ASKS_QUANTITY = re.compile(
     rf"多少(?:万|亿)?(?:{_UNITS_ZH})"
     r"|\bhow much\s+(?:[\w-]+\s+){0,2}(?:space|land|area|floor|room|water|electricity|energy)\b"
