@@ -81,7 +81,9 @@ RELATIVE_DAY = re.compile(
 # 奖励 is left out: "提取多少奖励" asks for a share as often as for an amount.
 # Words between "what" and a money noun that do not say which sum: "what happens to fees" asks no sum.
 _NOT_WHICH = r"(?:is|are|was|were|do|does|did|to|of|for|on|in|the|happens?|must|can|may|should|will)"
-_MONEY_NOUNS = "经费|资金|资本|费用|补贴|补助|奖金|罚款|罚金|税款|工资|价格|押金|保证金|赔偿金|补偿金|违约金|津贴|抚恤金"
+_MONEY_NOUNS = (
+    "经费|资金|资本|费用|补贴|补助|奖金|罚款|罚金|税款|工资|价格|押金|保证金|赔偿金|补偿金|违约金|津贴|抚恤金"
+)
 ASKS_MONEY = re.compile(
     # "By how much can it be extended" asks the size of a change, whose kind its verb says.
     rf"(?<!\bby )\bhow much\b(?!\s+(?:time|longer|(?:advance\s+|prior\s+)?notice))"
