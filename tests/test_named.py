@@ -218,6 +218,12 @@ def _similarity(retriever: Retriever, encoder: Encoder, name: str) -> np.ndarray
     return retriever._title_vectors @ encoder.encode_documents([name])[0]
 
 
+def _separation(retriever: Retriever, encoder: Encoder, name: str) -> float:
+    """How much nearer a name the nearest title is than the next."""
+    similarity = np.sort(_similarity(retriever, encoder, name))
+    return float(similarity[-1] - similarity[-2])
+
+
 def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
         "housekeeping": "# 广东省家政服务条例\n\n第二条 本条例所称家政服务，是指家政服务人员进入家庭提供的服务。",
@@ -228,16 +234,12 @@ def test_a_described_document_is_lifted_only_when_its_title_stands_apart(tmp_pat
     }
     retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
 
-    def separation(description: str) -> float:
-        similarity = np.sort(retriever._title_vectors @ use_encoder.encode_documents([description])[0])
-        return float(similarity[-1] - similarity[-2])
-
     described = "Guangdong's regulation on domestic services"
-    assert separation(described) >= DESCRIBED_TITLE_SEPARATION
+    assert _separation(retriever, use_encoder, described) >= DESCRIBED_TITLE_SEPARATION
     assert _lifted(retriever, titles, f"How does {described} define domestic services?") == ["广东省家政服务条例"]
     # The court's rules lie close for a subject the encoder renders poorly: neither is taken.
     vague = "Supreme People's Court rules on private lending cases"
-    assert separation(vague) < DESCRIBED_TITLE_SEPARATION
+    assert _separation(retriever, use_encoder, vague) < DESCRIBED_TITLE_SEPARATION
     assert not np.any(retriever._named_documents(f"Under the {vague}, what rate applies?"))
 
 
@@ -254,10 +256,9 @@ def test_a_described_document_is_the_nearest_title_when_the_dictionary_renders_m
     }
     retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
     online = "Supreme People's Court's provisions on online consumer disputes"
-    similarity = np.sort(_similarity(retriever, use_encoder, online))
     # The court's rules lie too close together for the encoder alone to single one out, and the
     # dictionary renders too little of the description in any title to do it alone.
-    assert similarity[-1] - similarity[-2] < DESCRIBED_TITLE_SEPARATION
+    assert _separation(retriever, use_encoder, online) < DESCRIBED_TITLE_SEPARATION
     assert retriever._title_word_shares(online).max() < DESCRIBED_SHARE_FLOOR
     question = (
         "Which standard terms does the Supreme People's Court's first set of provisions on online consumer "
@@ -818,9 +819,8 @@ def test_a_described_document_of_a_place_is_looked_for_among_that_places_titles(
     }
     retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
     described = "Zaozhuang's urban greening regulation"
-    similarity = np.sort(_similarity(retriever, use_encoder, described))
     # Another city's regulation of the same subject lies as near as Zaozhuang's own.
-    assert similarity[-1] - similarity[-2] < DESCRIBED_TITLE_SEPARATION
+    assert _separation(retriever, use_encoder, described) < DESCRIBED_TITLE_SEPARATION
     assert _lifted(retriever, titles, f"What green-space ratio does {described} require?") == ["枣庄市城市绿化条例"]
 
 
@@ -881,9 +881,8 @@ def test_a_national_issuers_description_is_looked_for_among_national_titles(
     retriever = built_assistant(tmp_path, use_encoder, files, kinds).retriever
     titles = [retriever.index.documents[d].title for d in retriever._doc_ids]
     described = "the State Council regulation on protecting ancient and famous trees"
-    similarity = np.sort(_similarity(retriever, use_encoder, described))
     # A city's regulation of the same subject lies as near as the national one.
-    assert similarity[-1] - similarity[-2] < DESCRIBED_TITLE_SEPARATION
+    assert _separation(retriever, use_encoder, described) < DESCRIBED_TITLE_SEPARATION
     assert _lifted(retriever, titles, f"How does {described} define an ancient tree?") == ["古树名木保护条例"]
 
 

@@ -219,9 +219,11 @@ _SUBJECT_LINK = r"(on|of|for|governing|concerning|restricting|regulating|promoti
 _LEVEL_WORDS = frozenset("provincial municipal city local regional county prefectural".split())
 # Nor does which of a series ("the Supreme People's Court's first set of provisions on online
 # consumer disputes": 若干问题的规定（一）) or how lasting ("interim regulations": 暂行条例).
-_SERIES_WORDS = frozenset("first second third fourth fifth sixth interim provisional set of".split())
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+_LASTING = ("interim", "provisional")
+_SERIES_WORDS = frozenset([*_ORDINALS, *_LASTING, "set", "of"])
 _LEVEL = (
-    r"(?:(?:first|second|third|fourth|fifth|sixth)\s+(?:set\s+of\s+)?)?(?:(?:interim|provisional)\s+)?"
+    rf"(?:(?:{'|'.join(_ORDINALS)})\s+(?:set\s+of\s+)?)?(?:(?:{'|'.join(_LASTING)})\s+)?"
     r"(?:(?:" + "|".join(sorted(_LEVEL_WORDS)) + r")\s+)?"
 )
 # A subject's words are lower-case but for a joined abbreviation ("S&T achievements", "R&D").

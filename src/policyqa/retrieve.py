@@ -704,9 +704,10 @@ class Retriever:
             separated &= scores[nearest] >= NAMED_TITLE_FLOOR
             chosen[:, column] = scores >= scores[nearest] - NAMED_TITLE_MARGIN if separated else False
             if not separated:
-                chosen[:, column] = self._rendering_most(description, among)
-            if not chosen[:, column].any() and scores[nearest] >= NAMED_TITLE_FLOOR:
-                chosen[:, column] = self._near_rendering_most(description, scores, nearest)
+                shares = np.where(among, self._title_word_shares(description), 0.0)
+                chosen[:, column] = self._rendering_most(shares, among)
+                if not chosen[:, column].any() and scores[nearest] >= NAMED_TITLE_FLOOR:
+                    chosen[:, column] = self._near_rendering_most(shares, scores, nearest)
         groups = [np.ascontiguousarray(chosen[:, c]) for c in range(chosen.shape[1]) if chosen[:, c].any()]
         groups += self._written_masks(written, groups)
         years = {int(y) for y in YEAR.findall(question)}
@@ -754,19 +755,19 @@ class Retriever:
         first[first == np.iinfo(np.int64).max] = 0
         return first.tolist()
 
-    def _rendering_most(self, description: str, among: np.ndarray) -> np.ndarray:
-        """The titles (``among``) that render nearly all of a description's words when no other comes near."""
-        shares = np.where(among, self._title_word_shares(description), 0.0)
+    def _rendering_most(self, shares: np.ndarray, among: np.ndarray) -> np.ndarray:
+        """The titles (``among``) that render nearly all of a description's words (``shares``, 0 outside
+        ``among``) when no other comes near."""
         best = int(np.argmax(shares))
         others = shares[self._titles != self._titles[best]]
         if shares[best] < DESCRIBED_SHARE_FLOOR or others.max(initial=0.0) > shares[best] - DESCRIBED_SHARE_SEPARATION:
             return np.zeros(len(self._titles), dtype=bool)
         return (self._titles == self._titles[best]) & among
 
-    def _near_rendering_most(self, description: str, scores: np.ndarray, nearest: int) -> np.ndarray:
+    def _near_rendering_most(self, shares: np.ndarray, scores: np.ndarray, nearest: int) -> np.ndarray:
         """Of the titles as near a description as the nearest (``scores``; -1 for titles not looked
-        among), the one in which the dictionary renders more of its words than in every other, and in
-        no title more; else no title.
+        among), the one in which the dictionary renders more of its words (``shares``, 0 for titles not
+        looked among) than in every other, and in no title more; else no title.
 
         The encoder puts "the Supreme People's Court's first set of provisions on online consumer
         disputes" 0.015 nearer its title (网络消费纠纷…规定（一）) than the court's rules on internet
@@ -775,7 +776,6 @@ class Retriever:
         singles the title out, the two together do.
         """
         among = scores > -1.0
-        shares = np.where(among, self._title_word_shares(description), 0.0)
         near = scores >= scores[nearest] - NAMED_TITLE_MARGIN
         best = int(np.argmax(np.where(near, shares, -1.0)))
         same_title = self._titles == self._titles[best]

@@ -174,8 +174,8 @@ def _points_at_texts(question: str) -> bool:
         or any(word in KIND_WORDS or word in _COUNTRY_WORDS for word in re.findall(r"[a-z']+", question.lower()))
         or places_named(question)
         or YEAR.search(question)
-        or document_names(question)
-        or described_documents(question)
+        or (named := document_names(question))
+        or described_documents(question, named)
     )
 
 
