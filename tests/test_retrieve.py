@@ -150,9 +150,26 @@ def test_word_pairs_for_the_term_matcher_are_words_side_by_side(question: str, p
     assert all(" " not in p for p in phrases[: len(phrases) - len(pairs)])
 
 
-def test_language_detection() -> None:
-    assert is_chinese("技术复苏基金是什么？")
-    assert not is_chinese("What is the recovery fund?")
+@pytest.mark.parametrize(
+    ("question", "chinese"),
+    [
+        ("技术复苏基金是什么？", True),
+        ("What is the recovery fund?", False),
+        # An English question quoting the Chinese term it asks about stays English …
+        ("How does Dezhou's regulation define 'paji' (扒鸡)?", False),
+        ("What does a 'Chinese controlling stake' (中方控股) requirement mean?", False),
+        ("What does Article 10 of 《专利法》 say?", False),
+        ("What is 专利?", False),
+        # … as a Chinese one quoting a term, a title or an English name stays Chinese.
+        ("“跨境电子商务”是怎么界定的？", True),
+        ("《专利法》", True),
+        ("什么是概念验证中心（proof of concept center）？", True),
+        ("如何申请 high-tech enterprise 认定？", True),
+        ("R&D投入强度是多少？", True),
+    ],
+)
+def test_a_questions_language_is_that_of_its_own_words(question: str, chinese: bool) -> None:
+    assert is_chinese(question) is chinese
 
 
 def test_top_rows_are_the_highest_scores_with_ties_in_position_order() -> None:
