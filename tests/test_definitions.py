@@ -23,6 +23,7 @@ from policyqa.embed import Encoder
         ("《刑法》所称的国家工作人员是指什么人？", True),
         ("北京市促进科技成果转化条例所称的科技成果具体包括哪些类型？", True),
         ("“死亡之谷”的含义是什么？", True),
+        ("条例里“跨境电子商务”是怎么界定的？", True),
         ("What does the Criminal Law mean by narcotic drugs?", True),
         ("How does the Personal Information Protection Law define sensitive personal information?", True),
         ("What counts as rural land under the contract law?", True),
