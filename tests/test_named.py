@@ -793,10 +793,21 @@ def test_a_laws_short_name_written_in_a_chinese_question_is_found() -> None:
     written = WrittenTitles(titles)
     assert written.find("2021年修订的科技进步法给科研人员设了什么节日？") == [[0]]
     assert written.find("农技推广法对乡镇推广机构有什么要求？") == [[1]]
-    # A short name keeps the first character and the last two; a regulation (条例) is not shortened.
+    # A short name keeps the first character and the last two: 科技进步条例 drops the province.
     assert written.find("技术进步法怎么规定？") == []
     assert written.find("科技进步条例怎么规定？") == []
     assert written.find("科法怎么规定？") == []
+
+
+def test_a_regulations_short_name_is_found_when_it_abbreviates_one_title_only() -> None:
+    henan = ["河南省科学技术进步条例", "河南省科学技术普及条例", "河南省科学技术进步条例"]
+    titles = ["杭州市跨境电子商务促进条例", *henan]
+    written = WrittenTitles(titles)
+    assert written.find("杭州跨境电商促进条例里，“跨境电子商务”是怎么界定的？") == [[0]]
+    # Both versions of one regulation are that regulation.
+    assert written.find("河南科技进步条例对科研人员有什么奖励？") == [[1, 3]]
+    # 河南科技条例 abbreviates two regulations alike: neither is taken.
+    assert written.find("河南科技条例对科研人员有什么奖励？") == []
 
 
 def test_a_title_written_without_brackets_lifts_its_document(tmp_path: Path, use_encoder: Encoder) -> None:

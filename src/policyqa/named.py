@@ -416,14 +416,16 @@ _MIN_WRITTEN_TITLE = 3
 _MAX_WRITTEN_TITLE = 60
 # Characters that make a title's final 法 part of another word: 监察法规, 专利法律, 刑法学 (but 法规定 is 法 + 规定).
 _WORD_AFTER_FA = frozenset("规律学典院官人制")
-# A law's short name keeps its first character, its last two and some in between, in order: 科技进步法
-# is 科学技术进步法, 农技推广法 农业技术推广法. At least this long, and this share of the name.
+# A law's or a regulation's short name keeps its first character, its last two and some in between,
+# in order: 科技进步法 is 科学技术进步法, 农技推广法 农业技术推广法, 杭州跨境电商促进条例
+# 杭州市跨境电子商务促进条例. At least this long, and this share of the name.
 _MIN_SHORT_NAME = 4
 _MIN_SHORT_NAME_SHARE = 0.5
+_SHORTENED_KINDS = ("法", "条例")
 
 
 def _is_short_name(short: str, name: str) -> bool:
-    """Whether ``short`` abbreviates a law's ``name`` (both without 中华人民共和国)."""
+    """Whether ``short`` abbreviates a law's or a regulation's ``name`` (both without 中华人民共和国)."""
     if not (_MIN_SHORT_NAME <= len(short) < len(name) and len(short) >= _MIN_SHORT_NAME_SHARE * len(name)):
         return False
     if short[0] != name[0] or short[-2:] != name[-2:]:
@@ -460,9 +462,9 @@ class WrittenTitles:
     """Titles a Chinese question writes out without 《》: "浙江省促进科技成果转化条例规定，…".
 
     The encoder finds a bracketed name's title; a title written in the running text is the same
-    name, and is found here by its exact words, the longest first, or as a law's short name
-    (科技进步法). Each written title maps to every document that bears it (a law's dated versions),
-    in the order the titles were given.
+    name, and is found here by its exact words, the longest first, or as a law's or a regulation's
+    short name (科技进步法, 杭州跨境电商促进条例). Each written title maps to every document that bears
+    it (a law's dated versions), in the order the titles were given.
     """
 
     def __init__(self, titles: list[str]) -> None:
@@ -472,11 +474,17 @@ class WrittenTitles:
                 if _MIN_WRITTEN_TITLE <= len(form) <= _MAX_WRITTEN_TITLE and not form.isascii():
                     self._positions.setdefault(form, []).append(position)
         self._finals = frozenset(form[-1] for form in self._positions)
-        # Laws by their last two characters, for their short names.
-        self._laws_by_ending: dict[str, list[str]] = {}
+        # Laws and regulations by their first character and last two, for their short names.
+        self._shortened: dict[tuple[str, str], list[str]] = {}
         for form in self._positions:
-            if form.endswith("法") and not form.startswith(COUNTRY_PREFIX) and len(form) > _MIN_SHORT_NAME:
-                self._laws_by_ending.setdefault(form[-2:], []).append(form)
+            if form.endswith(_SHORTENED_KINDS) and not form.startswith(COUNTRY_PREFIX) and len(form) > _MIN_SHORT_NAME:
+                self._shortened.setdefault((form[0], form[-2:]), []).append(form)
+
+    def _full_name(self, short: str) -> str | None:
+        """The one title ``short`` abbreviates; None when it abbreviates none, or titles of several documents
+        ("河南科技条例" of both 河南省科学技术进步条例 and 河南省科学技术普及条例)."""
+        names = [name for name in self._shortened.get((short[0], short[-2:]), ()) if _is_short_name(short, name)]
+        return names[0] if len({tuple(self._positions[name]) for name in names}) == 1 else None
 
     def find(self, question: str) -> list[list[int]]:
         """For each title the question writes outside 《》, the positions of the documents bearing it."""
@@ -488,14 +496,14 @@ class WrittenTitles:
             # "网络安全法规定…" is the law and 规定 (stipulates), not 法规: 规定 after 法 ends no 法规.
             if text[end - 1] == "法" and text[end : end + 1] in _WORD_AFTER_FA and text[end : end + 2] != "规定":
                 continue
-            laws = self._laws_by_ending.get(text[end - 2 : end], [])
+            shortened = text[end - 2 : end].endswith(_SHORTENED_KINDS)
             for start in range(max(0, end - _MAX_WRITTEN_TITLE), end - _MIN_WRITTEN_TITLE + 1):
                 written = text[start:end]
                 if written in self._positions:
                     found.append((start, end, written))
                     break  # the longest title ending here
-                if law := next((law for law in laws if _is_short_name(written, law)), None):
-                    found.append((start, end, law))
+                if shortened and (name := self._full_name(written)):
+                    found.append((start, end, name))
                     break
         taken: list[tuple[int, int, str]] = []
         for start, end, title in sorted(found, key=lambda span: (span[0] - span[1], span[0])):
