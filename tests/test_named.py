@@ -149,6 +149,10 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
         ("What does Zhejiang's patent regulation say about licences?", ["Zhejiang's patent regulation"]),
         ("How do the national law and Zhejiang's regulation differ?", []),  # a kind with no subject
         ("What do the rules say about Beijing's parks?", []),
+        (  # after do, the clause's last word is its verb
+            "What does Guangdong's regulation on domestic services require?",
+            ["Guangdong's regulation on domestic services"],
+        ),
         (  # a link stands inside a subject, never at its ends
             "Does Shandong's soil and water conservation regulation allow crops on steep slopes?",
             ["Shandong's soil and water conservation regulation"],
@@ -195,6 +199,15 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             ["Beijing's regulation on promoting the commercialisation of S&T achievements"],
         ),
         ("What do Zhejiang's interim measures say?", []),
+        (  # a subject's links do not count towards its length
+            "What counts as renewable energy under Zhejiang's regulation on promoting the development and use of "
+            "renewable energy?",
+            ["Zhejiang's regulation on promoting the development and use of renewable energy"],
+        ),
+        (  # its words do
+            "Under Zhejiang's regulation on promoting rural road traffic safety supervision management work now, who?",
+            ["Zhejiang's regulation on promoting rural road traffic safety supervision"],
+        ),
     ],
 )
 def test_documents_described_by_issuer_kind_and_subject(question: str, described: list[str]) -> None:

@@ -240,7 +240,13 @@ _DESCRIBED_BEFORE = re.compile(rf"{_ISSUER}((?:[a-z][\w-]*+\s+){{1,4}}){_KINDS}\
 # "the protection of minors") but neither end it nor open it.
 _SUBJECT_LINKS = frozenset("and or of the for in on to".split())
 _SUBJECT_STOP_WORDS = STOPWORDS | QUESTION_WORDS
+# A subject's words are at most this many, not counting its links ("promoting the development and
+# use of renewable energy" has five).
 _MAX_SUBJECT_WORDS = 6
+# "What period do SAMR's rules on repair, replacement and return of cars require?": after do, does or
+# did, the last word of the clause is its verb, not the subject's.
+_DO_BEFORE = re.compile(r"\b(?:do|does|did)\s+(?:the\s+)?$", re.I)
+_CLAUSE_END = re.compile(r"\s*(?:[?？.。,，;；!]|$)")
 
 
 def described_documents(question: str, named: list[str] | None = None) -> list[str]:
@@ -257,9 +263,16 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
         subject: list[str] = []
         words = _listed_subject(match.group(4)).split()
         for word in words[1:] if words[0] == "the" else words:
-            if (word in _SUBJECT_STOP_WORDS and word not in _SUBJECT_LINKS) or len(subject) == _MAX_SUBJECT_WORDS:
+            if word in _SUBJECT_STOP_WORDS and word not in _SUBJECT_LINKS:
+                break
+            if word not in _SUBJECT_LINKS and sum(w not in _SUBJECT_LINKS for w in subject) == _MAX_SUBJECT_WORDS:
                 break
             subject.append(word)
+        else:  # the subject runs to a comma that opens no list, or to the end of the words matched
+            at_comma = len(words) < len(match.group(4).replace(",", " ").split())
+            ends_clause = at_comma or _CLAUSE_END.match(question, match.end(4))
+            if ends_clause and _DO_BEFORE.search(question, 0, match.start()):
+                subject = subject[:-1]
         while subject and subject[-1] in _SUBJECT_LINKS:
             subject.pop()
         if not issuer or not subject or subject[0] in _SUBJECT_LINKS:
