@@ -789,13 +789,18 @@ def test_titles_a_chinese_question_writes_without_brackets_are_found_longest_fir
     assert written.find("监察法规定监察委员会对谁负责？") == [[4]]
 
 
-def test_a_local_title_written_without_its_places_province_or_city_suffix_is_found() -> None:
+def test_a_local_title_written_with_its_place_apart_is_found() -> None:
     titles = ["重庆市港口条例", "中华人民共和国港口法", "浙江省促进科技成果转化条例", "市场主体登记管理条例"]
     written = WrittenTitles(titles)
     assert written.find("重庆港口条例里说的港口深水岸线是什么意思？") == [[0]]
     assert written.find("浙江促进科技成果转化条例规定的奖励比例是多少？") == [[2]]
     # 市场 opens a title and names no city: no shorter form of it is written.
     assert written.find("场主体登记管理条例怎么规定？") == []
+    # A place said with 的 before the rest of its title: that place's, not the national one it ends with.
+    animals = WrittenTitles(["北京市实验动物管理条例", "实验动物管理条例"])
+    assert animals.find("北京的实验动物管理条例怎么界定“实验动物”？") == [[0]]
+    assert animals.find("北京市的实验动物管理条例怎么界定“实验动物”？") == [[0]]
+    assert animals.find("实验动物管理条例怎么界定“实验动物”？") == [[1]]
     # The law inside a title typed without its 《》 and 中华人民共和国: that title, not the law.
     rules = WrittenTitles(["国务院实施《中华人民共和国民族区域自治法》若干规定", "中华人民共和国民族区域自治法"])
     assert rules.find("国务院实施民族区域自治法若干规定里，考生可以加多少分？") == [[0]]

@@ -447,16 +447,18 @@ def _is_short_name(short: str, name: str) -> bool:
     return all(c in remaining for c in short)
 
 
-# A province's or city's title said without 省 or 市: "重庆港口条例" for 重庆市港口条例.
+# A province's or city's place and the rest of its title: 重庆 and 港口条例 of 重庆市港口条例.
 _PLACE_WITH_SUFFIX = re.compile(r"^(.{2,3}?)(?:省|市)(?=.{2})")
 
 
-def _without_place_suffix(title: str) -> str:
-    """A local title without the 省 or 市 after its place ("重庆港口条例"), or the title itself."""
+def _with_place_said_apart(title: str) -> set[str]:
+    """A local title as said with its place apart: without the 省 or 市 after it ("重庆港口条例"), or
+    with 的 after it ("北京的实验动物管理条例", "北京市的…"); no form for a title of no place."""
     match = _PLACE_WITH_SUFFIX.match(title)
-    if match and places_named(match.group(1)):
-        return match.group(1) + title[match.end() :]
-    return title
+    if not match or not places_named(match.group(1)):
+        return set()
+    place, rest = match.group(1), title[match.end() :]
+    return {place + rest, f"{place}的{rest}", f"{title[: match.end()]}的{rest}"}
 
 
 def _unbracketed(title: str) -> str:
@@ -468,7 +470,7 @@ def _unbracketed(title: str) -> str:
 def _written_forms(title: str) -> set[str]:
     """The ways a question may write a title out without 《》 (``WrittenTitles``)."""
     bare = _TRAILING_NOTE.sub("", title)
-    return {title, bare, bare.removeprefix(COUNTRY_PREFIX), _without_place_suffix(bare), _unbracketed(bare)}
+    return {title, bare, bare.removeprefix(COUNTRY_PREFIX), _unbracketed(bare), *_with_place_said_apart(bare)}
 
 
 class WrittenTitles:
