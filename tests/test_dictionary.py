@@ -153,6 +153,13 @@ def test_online_and_internet_cafes_are_said_as_chinese_law_says_them(cedict: Ced
     assert "网吧" in cedict.chinese_for("internet café")
 
 
+def test_rail_transit_is_said_as_the_cities_regulations_say_it(cedict: CedictDictionary) -> None:
+    # Cities regulate 城市轨道交通 ("urban rail transit" in their English names); CC-CEDICT renders
+    # "rail" 铁轨 and "transit" 过境, 转口, and has no rail transit at all.
+    assert cedict.chinese_for("urban rail transit")[:1] == ["城市轨道交通"]
+    assert cedict.chinese_for("rail transit")[:1] == ["轨道交通"]
+
+
 def test_the_laws_the_civil_code_replaced_keep_their_english_names(cedict: CedictDictionary) -> None:
     # The court's rules applying them stay in force: 最高人民法院关于适用《物权法》若干问题的解释（一）.
     assert cedict.chinese_for("Property Law")[:1] == ["物权法"]
