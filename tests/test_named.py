@@ -199,6 +199,12 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             ["Beijing's regulation on promoting the commercialisation of S&T achievements"],
         ),
         ("What do Zhejiang's interim measures say?", []),
+        (  # a kind and a subject with no issuer: the country's document
+            "Under the regulations on electricity supply and use, how much notice must a supplier give?",
+            ["regulations on electricity supply and use"],
+        ),
+        ("In Beijing, under the regulations on parking, who pays?", []),  # whose, a place leaves open
+        ("Under the Regulations on Electricity Supply and Use, what?", []),  # a name, found by document_names
         (  # a subject's links do not count towards its length
             "What counts as renewable energy under Zhejiang's regulation on promoting the development and use of "
             "renewable energy?",
@@ -913,6 +919,9 @@ def test_a_national_issuers_description_is_looked_for_among_national_titles(
     # A city's regulation of the same subject lies as near as the national one.
     assert _separation(retriever, use_encoder, described) < DESCRIBED_TITLE_SEPARATION
     assert _lifted(retriever, titles, f"How does {described} define an ancient tree?") == ["古树名木保护条例"]
+    # With no issuer at all, the description is the country's too.
+    unissued = "the regulations on protecting ancient and famous trees"
+    assert _lifted(retriever, titles, f"How do {unissued} define an ancient tree?") == ["古树名木保护条例"]
 
 
 def test_a_questions_document_names_are_blanked_out_with_their_brackets() -> None:

@@ -249,37 +249,61 @@ _DO_BEFORE = re.compile(r"\b(?:do|does|did)\s+(?:the\s+)?$", re.I)
 _CLAUSE_END = re.compile(r"\s*(?:[?？.。,，;；!]|$)")
 
 
+# "Under the regulations on electricity supply and use, …": a kind and a subject with no issuer, in a
+# question that names no place, describe the country's document (电力供应与使用条例).
+_DESCRIBED_UNISSUED = re.compile(
+    rf"\bthe\s+{_KINDS}\s+{_SUBJECT_LINK}\s+((?:[a-z][\w'’-]*+)(?:,?\s+{_SUBJECT_WORD}){{0,7}})"
+)
+
+
+def issued_by_the_country(description: str) -> bool:
+    """Whether a description (``described_documents``) is of a national document: its issuer is national,
+    or it has none ("regulations on electricity supply and use")."""
+    return bool(NATIONAL_ISSUER.search(description) or re.match(_KINDS, description))
+
+
+def _subject(question: str, match: re.Match[str], group: int) -> list[str]:
+    """The words of a description's subject, matched as ``group`` of ``match``; it ends at a word that
+    asks rather than says what is asked about."""
+    subject: list[str] = []
+    words = _listed_subject(match.group(group)).split()
+    for word in words[1:] if words[0] == "the" else words:
+        if word in _SUBJECT_STOP_WORDS and word not in _SUBJECT_LINKS:
+            break
+        if word not in _SUBJECT_LINKS and sum(w not in _SUBJECT_LINKS for w in subject) == _MAX_SUBJECT_WORDS:
+            break
+        subject.append(word)
+    else:  # the subject runs to a comma that opens no list, or to the end of the words matched
+        at_comma = len(words) < len(match.group(group).replace(",", " ").split())
+        ends_clause = at_comma or _CLAUSE_END.match(question, match.end(group))
+        if ends_clause and _DO_BEFORE.search(question, 0, match.start()):
+            subject = subject[:-1]
+    while subject and subject[-1] in _SUBJECT_LINKS:
+        subject.pop()
+    return [] if not subject or subject[0] in _SUBJECT_LINKS else subject
+
+
 def described_documents(question: str, named: list[str] | None = None) -> list[str]:
     """Documents a question describes by issuer, kind and subject ("Guangdong's regulation on domestic services",
-    "Zhejiang's patent regulation").
+    "Zhejiang's patent regulation", the country's "regulations on electricity supply and use").
 
-    A subject ends at a word that asks rather than says what is asked about. Names
-    ``document_names`` finds (``named``, if the caller has them) are left out.
+    Names ``document_names`` finds (``named``, if the caller has them) are left out.
     """
     named = document_names(question) if named is None else named
     described = []
     for match in _DESCRIBED.finditer(question):
         issuer = [w for w in _without_openers(match.group(1).split()) if not w.isdigit()]
-        subject: list[str] = []
-        words = _listed_subject(match.group(4)).split()
-        for word in words[1:] if words[0] == "the" else words:
-            if word in _SUBJECT_STOP_WORDS and word not in _SUBJECT_LINKS:
-                break
-            if word not in _SUBJECT_LINKS and sum(w not in _SUBJECT_LINKS for w in subject) == _MAX_SUBJECT_WORDS:
-                break
-            subject.append(word)
-        else:  # the subject runs to a comma that opens no list, or to the end of the words matched
-            at_comma = len(words) < len(match.group(4).replace(",", " ").split())
-            ends_clause = at_comma or _CLAUSE_END.match(question, match.end(4))
-            if ends_clause and _DO_BEFORE.search(question, 0, match.start()):
-                subject = subject[:-1]
-        while subject and subject[-1] in _SUBJECT_LINKS:
-            subject.pop()
-        if not issuer or not subject or subject[0] in _SUBJECT_LINKS:
+        subject = _subject(question, match, 4)
+        if not issuer or not subject:
             continue
         description = " ".join([*issuer, match.group(2), match.group(3), *subject])
         if not any(description in name or name in description for name in named):
             described.append(description)
+    for match in _DESCRIBED_UNISSUED.finditer(question) if not places_named(question) else ():
+        if subject := _subject(question, match, 3):
+            description = " ".join([match.group(1), match.group(2), *subject])
+            if not any(description.lower() in name.lower() for name in named):
+                described.append(description)
     for match in _DESCRIBED_BEFORE.finditer(question):
         issuer = [w for w in _without_openers(match.group(1).split()) if not w.isdigit()]
         subject = match.group(2).split()

@@ -33,11 +33,11 @@ from .named import (
     COUNTRY_PREFIX,
     KIND_CUES,
     KIND_WORDS,
-    NATIONAL_ISSUER,
     WrittenTitles,
     asks_to_compare,
     described_documents,
     document_names,
+    issued_by_the_country,
     kind_endings,
     title_has_ending,
     usual_endings,
@@ -693,7 +693,7 @@ class Retriever:
             if places := places_named(description):
                 of_place = self._of_region(in_force_at(places), description) > 0
                 among = of_place if of_place.any() else among
-            elif NATIONAL_ISSUER.search(description):
+            elif issued_by_the_country(description):
                 # A national issuer's description ("the State Council regulation on protecting ancient
                 # and famous trees") lies as near each city's rules on the subject as its own.
                 among = self._is_national
