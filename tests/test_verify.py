@@ -19,6 +19,7 @@ from policyqa.verify import (
     _acts_written,
     _agent_forms,
     _carries,
+    _compound_parts,
     _names_unrendered,
     _parts_in_a_row,
     _things_unrendered,
@@ -606,6 +607,9 @@ def test_a_compound_the_dictionary_lacks_is_looked_for_by_its_parts(property_ass
     # A prefix names no thing: "self-" is not looked for, and 动物 is the regulation's own word.
     own = property_assistant.ask("What does the Model Property Regulation say about self-owned animals?")
     assert own.outcome == "answered", own.answer
+    # Nor does an ending that makes a modifier: "-style" is no 方式 or 风格 a document must say.
+    assert _compound_parts("lottery-style") == ["lottery"]
+    assert _compound_parts("cloud-based") == ["cloud"]
     # "define" asks how; it is no thing the regulation must mention (定义 is in none of its articles).
     defined = property_assistant.ask("How does the Model Property Regulation define lost property?")
     assert "define" not in defined.answer.split("\n")[0], defined.answer

@@ -567,6 +567,8 @@ _AUTHORSHIP_WORDS = frozenset({"colleagues", "co-authors", "coauthors", "co-auth
 _MIN_PART_LETTERS = 4
 # Prefixes that a hyphen may set apart ("self-driving", "anti-monopoly"): they name no thing.
 _PREFIXES = frozenset("anti co counter cross inter mid multi non post pre pro re self semi sub super ultra".split())
+# Endings that a hyphen joins to make a modifier ("lottery-style", "cloud-based"): they name no thing.
+_MODIFIER_ENDINGS = frozenset("style like type based related oriented driven free specific wide level scale".split())
 
 
 def _compound_parts(word: str) -> list[str]:
@@ -577,7 +579,11 @@ def _compound_parts(word: str) -> list[str]:
     is a kind of streamer). The caller has left closed words that name no thing.
     """
     if "-" in word:
-        return [part for part in word.split("-") if len(part) > 2 and part not in _PREFIXES and _may_be_thing(part)]
+        return [
+            part
+            for part in word.split("-")
+            if len(part) > 2 and part not in _PREFIXES | _MODIFIER_ENDINGS and _may_be_thing(part)
+        ]
     for joint in range(_MIN_PART_LETTERS, len(word) - _MIN_PART_LETTERS + 1):
         head = word[joint:]
         if chinese_for(word[:joint], 1) and chinese_for(head, 1):
