@@ -160,6 +160,13 @@ def test_rail_transit_is_said_as_the_cities_regulations_say_it(cedict: CedictDic
     assert cedict.chinese_for("rail transit")[:1] == ["轨道交通"]
 
 
+def test_prize_attached_sales_are_said_as_the_anti_unfair_competition_law_says_them(cedict: CedictDictionary) -> None:
+    # 有奖销售 (the law's Article 10) is "prize-attached sales" in its English text; CC-CEDICT's
+    # "promotion" is 升职, 推广 and it has no sales with prizes.
+    assert cedict.chinese_for("prize-attached sales")[:1] == ["有奖销售"]
+    assert cedict.chinese_for("prize promotion")[:1] == ["有奖销售"]
+
+
 def test_the_laws_the_civil_code_replaced_keep_their_english_names(cedict: CedictDictionary) -> None:
     # The court's rules applying them stay in force: 最高人民法院关于适用《物权法》若干问题的解释（一）.
     assert cedict.chinese_for("Property Law")[:1] == ["物权法"]
