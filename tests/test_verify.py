@@ -420,6 +420,26 @@ def test_a_figure_per_period_is_answered_only_by_a_figure_for_that_period(tmp_pa
     assert _reason(assistant, "《示范市排污许可条例》对拒不改正的排污单位每日罚款多少元？") is None
 
 
+def test_a_sum_or_share_a_question_states_as_its_premise_must_be_stated_by_a_passage(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "reports": "# 示范市大额交易报告条例\n\n第十条 金融机构应当执行大额交易报告制度，客户单笔交易超过规定金额的，"
+        "应当及时报告。\n\n第十一条 未按规定报告的，处二十万元以上二百万元以下罚款。",
+        "fund": "# 示范市住房基金条例\n\n第八条 单位缴存比例不得低于职工上一年度月平均工资的5%。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # The regulation leaves the threshold to other rules: 50,000 yuan is no figure of it.
+    threshold = assistant.ask("Is the large-value transaction reporting threshold under the regulation 50,000 yuan?")
+    assert threshold.outcome == "partial", threshold.answer
+    assert threshold.answer.startswith("The texts state no such amount."), threshold.answer
+    assert assistant.ask("Is the fine for not reporting up to 2,000,000 yuan?").outcome == "answered"
+    # A share likewise: 5% is the regulation's, 12% is not.
+    cap = assistant.ask("《示范市住房基金条例》规定缴存比例最高不得超过12%，是第几条？")
+    assert cap.outcome == "partial" and cap.answer.startswith("文本未规定所问的比例"), cap.answer
+    assert assistant.ask("《示范市住房基金条例》规定缴存比例不得低于5%，是第几条？").outcome == "answered"
+
+
 def test_a_figure_of_the_named_document_is_asked_for_not_one_of_another_law(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

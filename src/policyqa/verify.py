@@ -52,6 +52,7 @@ from .figures import (
     sums_only_of_other_kinds,
 )
 from .glossary import phrases_with_terms
+from .grounding import figures as stated_figures
 from .index import LoadedIndex
 from .lexical import (
     counted_nouns,
@@ -208,6 +209,10 @@ def _openings(passages: Sequence[Passage], index: LoadedIndex) -> str:
 
 
 NO_FIGURE = "no passage gives the figure asked for"
+# The units of a figure a question may state as its premise, which some passage must then state
+# too, by the kind of figure they make: a sum ("Is the reporting threshold 50,000 yuan?") or a share
+# ("…缴存比例最高不得超过12%，是第几条？"). Days and years are said of much else (哪一天, 一年的经费).
+_PREMISE_UNITS = {"yuan": "amount", "%": "rate"}
 _QUOTED_NAME = re.compile(r"《[^《》]*》")
 
 
@@ -836,6 +841,11 @@ def check(
         if unmentioned:
             listed = ("、" if query.chinese else ", ").join(unmentioned)
             return Verdict(PARTIAL, f"{title} does not mention {listed}", title, tuple(unmentioned))
+    if reason is None and (stated := premise_figure_unstated(query.text, passages)):
+        english, chinese = FIGURE_NAMES[stated]
+        return Verdict(
+            PARTIAL, f"no passage states the {english} the question gives", chinese if query.chinese else english
+        )
     if reason is None:
         return Verdict(ANSWERED)
     if reason == NO_FIGURE:
@@ -843,6 +853,18 @@ def check(
         english, chinese = FIGURE_NAMES[kind]
         return Verdict(PARTIAL, reason, chinese if query.chinese else english)
     return Verdict(NOT_COVERED, reason)
+
+
+def premise_figure_unstated(question: str, passages: Sequence[Passage]) -> str | None:
+    """The kind (``FIGURE_NAMES``) of a sum or share the question states that no passage states, else None."""
+    stated = [(value, unit) for value, unit in stated_figures(question) if unit in _PREMISE_UNITS]
+    if not stated:
+        return None
+    held = stated_figures(_context_text(passages), strict=False)
+    for value, unit in stated:
+        if not any(abs(value - v) < 1e-9 and u in (unit, None) for v, u in held):
+            return _PREMISE_UNITS[str(unit)]
+    return None
 
 
 def article_only_in_an_earlier_version(
