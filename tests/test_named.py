@@ -807,6 +807,8 @@ def test_a_local_title_written_with_its_place_apart_is_found() -> None:
     assert animals.find("北京的实验动物管理条例怎么界定“实验动物”？") == [[0]]
     assert animals.find("北京市的实验动物管理条例怎么界定“实验动物”？") == [[0]]
     assert animals.find("实验动物管理条例怎么界定“实验动物”？") == [[1]]
+    # Said with 的, a title is shortened no further: 北京市的条例 is any of Beijing's.
+    assert animals.find("北京市的条例怎么界定“实验动物”？") == []
     # The law inside a title typed without its 《》 and 中华人民共和国: that title, not the law.
     rules = WrittenTitles(["国务院实施《中华人民共和国民族区域自治法》若干规定", "中华人民共和国民族区域自治法"])
     assert rules.find("国务院实施民族区域自治法若干规定里，考生可以加多少分？") == [[0]]

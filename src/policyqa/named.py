@@ -508,14 +508,18 @@ class WrittenTitles:
 
     def __init__(self, titles: list[str]) -> None:
         self._positions: dict[str, list[int]] = {}
+        # A title said with 的 after its place is shortened no further: "北京市的条例" is any of them.
+        said_with_de: set[str] = set()
         for position, title in enumerate(titles):
             for form in _written_forms(title):
                 if _MIN_WRITTEN_TITLE <= len(form) <= _MAX_WRITTEN_TITLE and not form.isascii():
                     self._positions.setdefault(form, []).append(position)
+                    if form.count("的") > title.count("的"):
+                        said_with_de.add(form)
         self._finals = frozenset(form[-1] for form in self._positions)
         # Laws and regulations by their first character and last two, for their short names.
         self._shortened: dict[tuple[str, str], list[str]] = {}
-        for form in self._positions:
+        for form in self._positions.keys() - said_with_de:
             if form.endswith(_SHORTENED_KINDS) and not form.startswith(COUNTRY_PREFIX) and len(form) > _MIN_SHORT_NAME:
                 self._shortened.setdefault((form[0], form[-2:]), []).append(form)
 
