@@ -75,6 +75,8 @@ def test_places_are_recognised_in_both_languages() -> None:
         # Points (记6分, 加10分) are counted; minutes are a duration, a fraction a share.
         ("少数民族考生报考本科时可以加多少分？", "count"),
         ("闯红灯一次记几分？", "count"),
+        ("禁止燃放的区域有几个区？", "count"),
+        ("金华哪几个区是全域禁止燃放烟花爆竹的？", None),  # which districts, not how many
         ("接到报警后几分钟内必须到达现场？", "duration"),
         # A quantity in a unit, and a time of day, are figures too.
         ("中央政府粮食储备规模是多少万吨？", "quantity"),

@@ -158,8 +158,9 @@ FREQUENCY = re.compile(
 )
 # Sites and buildings are counted by 处 and 座 (多少处湿地, 几座桥).
 # Points (分: 记6分, 加10分) are counted too, not minutes (分钟) nor fractions (三分之一).
+# 哪几个 asks which (哪几个区, 哪几个维度), not how many.
 ASKS_COUNT = re.compile(
-    r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座|分(?![钟之]))|几(?:个|家|项|所|处|座|分(?![钟之]))", re.I
+    r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座|分(?![钟之]))|(?<!哪)几(?:个|家|项|所|处|座|分(?![钟之]))", re.I
 )
 ASKS_QUANTITY = re.compile(
     rf"多少(?:万|亿)?(?:{_UNITS_ZH})"
