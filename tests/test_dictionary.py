@@ -167,6 +167,12 @@ def test_prize_attached_sales_are_said_as_the_anti_unfair_competition_law_says_t
     assert cedict.chinese_for("prize promotion")[:1] == ["有奖销售"]
 
 
+def test_the_joint_ventures_keep_the_names_of_their_laws(cedict: CedictDictionary) -> None:
+    # 中外合资经营企业法 is the "Law on Sino-foreign Equity Joint Ventures"; CC-CEDICT's "equity" is 对等.
+    assert cedict.chinese_for("Sino-foreign equity joint venture")[:1] == ["中外合资经营企业"]
+    assert cedict.chinese_for("contractual joint venture")[:1] == ["合作经营企业"]
+
+
 def test_the_laws_the_civil_code_replaced_keep_their_english_names(cedict: CedictDictionary) -> None:
     # The court's rules applying them stay in force: 最高人民法院关于适用《物权法》若干问题的解释（一）.
     assert cedict.chinese_for("Property Law")[:1] == ["物权法"]
