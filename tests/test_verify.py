@@ -422,6 +422,20 @@ def test_a_figure_per_period_is_answered_only_by_a_figure_for_that_period(tmp_pa
     assert _reason(assistant, "《示范市排污许可条例》对拒不改正的排污单位每日罚款多少元？") is None
 
 
+def test_a_glossary_term_inside_a_longer_phrase_the_dictionary_knows_is_said_by_that_phrase(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # The glossary's "equity" is 股权; in "Sino-foreign equity joint venture" the phrase is the
+    # dictionary's 中外合资经营企业, which the regulation's title says.
+    files = {
+        "term": "# 示范市中外合资经营企业期限规定\n\n第四条 合营各方不约定合营期限的，审批机关应当在批准后30天内备案。",
+        "shares": "# 示范市股权登记规定\n\n第二条 股权出质的，应当办理出质登记。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    question = "For a Sino-foreign equity joint venture with no set term, within how many days must it be filed?"
+    assert _reason(assistant, question) is None
+
+
 def test_a_sum_or_share_a_question_states_as_its_premise_must_be_stated_by_a_passage(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 
 from .articles import ARTICLE_REFERENCE, article_of, articles_named
 from .definitions import asks_for_definition, defined_term
-from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word, normalize_english
+from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word, match_phrases, normalize_english
 from .expand import english_phrases, rendered_in_a_row, words_in_a_row
 from .figures import (
     FIGURE_NAMES,
@@ -1129,6 +1129,7 @@ def _glossary_groups(query: Query, asks: re.Pattern[str], part: str | None = Non
     """
     own = set(query.own_tokens)  # the glossary terms of a document's name are not among them
     written = part or query.text
+    longer = [match for match in match_phrases(written) if " " in match.english]
     groups = []
     for phrase, terms in phrases_with_terms(written):
         alternatives = tuple(
@@ -1139,6 +1140,16 @@ def _glossary_groups(query: Query, asks: re.Pattern[str], part: str | None = Non
         )
         if alternatives:
             said_also = tuple(r for r in chinese_for(phrase, _PHRASE_RENDERINGS) if len(r) > 1)
+            # A phrase inside a longer one the dictionary knows is said by that one's words too:
+            # "equity" (股权) of "Sino-foreign equity joint venture" (中外合资经营企业).
+            inside = re.compile(rf"\b{re.escape(phrase.lower())}\b")
+            said_also += tuple(
+                r
+                for match in longer
+                if match.english != phrase.lower() and inside.search(match.english)
+                for r in match.chinese[:_PHRASE_RENDERINGS]
+                if len(r) > 1
+            )
             groups.append(_TermGroup(alternatives, said_also))
     grouped = {t for group in groups for alternative in group.alternatives for t in alternative}
     # Chinese words the question writes itself (《专利法》 in an English question) count alone.
