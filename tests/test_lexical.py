@@ -17,6 +17,7 @@ from policyqa.lexical import (
     counted_nouns,
     cut,
     flat_tokens,
+    function_words,
     jieba_module,
     nouns,
     nouns_asked_for,
@@ -227,6 +228,13 @@ def test_nouns_are_what_a_question_asks_about_not_how_it_asks() -> None:
     found = nouns("《民法典》对克隆宠物的所有权归属是怎么规定的？")
     assert {"宠物", "所有权"} <= set(found)
     assert not {"怎么", "对", "的"} & set(found)
+
+
+def test_function_words_say_how_a_question_is_put_not_what_it_asks_about() -> None:
+    found = function_words("上海的检测机构因为出具虚假报告被罚了，之后多久不能再接委托？孩子出生后多久之内要报户口？")
+    assert {"因为", "之后", "之内", "的"} <= found
+    assert not {"检测", "机构", "虚假", "报告", "孩子", "户口"} & found
+    assert "一期" not in function_words("上海公交线路经营权一期最长能给几年？")  # jieba's adverb, a term here
 
 
 # Passages as BM25 tokens: a partnership law's words, and passages on companies and universities.

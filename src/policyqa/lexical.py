@@ -167,6 +167,16 @@ def nouns(text: str) -> list[str]:
     return [word for word, tag in _tagged(text) if len(word) >= 2 and tag.startswith(("n", "l"))]
 
 
+# jieba's tags of words that say how rather than what: localizers (之内, 之后), conjunctions (因为),
+# prepositions, pronouns and particles. Not adverbs: jieba tags 一期 (one term) as one.
+_FUNCTION_TAGS = ("f", "c", "p", "r", "u", "y", "e", "o")
+
+
+def function_words(text: str) -> set[str]:
+    """The words of a text that jieba tags as function words (之内, 之后, 因为), not as what it is about."""
+    return {word for word, tag in _tagged(text) if tag.startswith(_FUNCTION_TAGS)}
+
+
 # Interrogatives that pick one of a kind: 哪些途径, 什么样的条件, 何种措施.
 _PICKING_OPENINGS = ("哪", "什么", "何")
 

@@ -56,6 +56,7 @@ from .grounding import figures as stated_figures
 from .index import LoadedIndex
 from .lexical import (
     counted_nouns,
+    function_words,
     is_noun,
     nouns,
     nouns_asked_for,
@@ -990,11 +991,17 @@ def unsupported_reason(
     figure_part = query.text[: part_end.end()] if part_end else None
     groups: list[_TermGroup]
     if query.chinese:
+        # 之内 and 因为 say how the question is put, not what the figure is about.
+        function = function_words(query.text)
         terms = sorted(
             {
                 t
                 for t in query.own_tokens
-                if len(t) > 1 and is_cjk(t[0]) and not asks.fullmatch(t) and (figure_part is None or t in figure_part)
+                if len(t) > 1
+                and is_cjk(t[0])
+                and not asks.fullmatch(t)
+                and t not in function
+                and (figure_part is None or t in figure_part)
             }
         )
         groups = [_TermGroup(((t,),)) for t in terms]
