@@ -24,6 +24,7 @@ from policyqa.named import (
     usual_endings,
     without_document_names,
     without_kind,
+    without_owning_issuer,
 )
 from policyqa.retrieve import DESCRIBED_SHARE_FLOOR, DESCRIBED_TITLE_SEPARATION, Retriever
 from policyqa.types import KIND_PAPER
@@ -316,6 +317,46 @@ def test_the_nearest_titles_rendering_none_of_a_names_words_yield_to_one_renderi
     assert _lifted(retriever, titles, question) == ["中华人民共和国反补贴条例"]
     # A name whose nearest title renders its words keeps it.
     assert _lifted(retriever, titles, "What does the Anti-Dumping Regulation say?") == ["中华人民共和国反倾销条例"]
+
+
+def test_the_nearest_titles_rendering_few_of_a_names_words_yield_to_one_rendering_them_all(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        title: f"# {title}\n\n第一条 为了{purpose}，制定本条例。"
+        for title, purpose in (
+            ("私募投资基金监督管理条例", "规范私募投资基金业务活动"),
+            ("住房公积金管理条例", "加强对住房公积金的管理"),
+            ("基金会管理条例", "规范基金会的组织和活动"),
+        )
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    name = "Regulations on the Administration of Housing Provident Funds"
+    # The encoder puts another fund's regulation nearest; of the name it renders only 管理条例.
+    nearest = int(np.argmax(_similarity(retriever, use_encoder, name)))
+    assert titles[nearest] != "住房公积金管理条例"
+    assert retriever._title_word_shares(name)[nearest] < 0.5
+    # The State Council owns the regulation; it is no word of the title.
+    question = f"How is the management committee composed under the State Council's {name}?"
+    assert _lifted(retriever, titles, question) == ["住房公积金管理条例"]
+
+
+@pytest.mark.parametrize(
+    ("name", "bare"),
+    [
+        (
+            "State Council's Regulations on the Administration of Housing Provident Funds",
+            "Regulations on the Administration of Housing Provident Funds",
+        ),
+        ("the Supreme People's Court's Interpretation on Evidence", "Interpretation on Evidence"),
+        (
+            "State Council Provisions on Working Hours",
+            "State Council Provisions on Working Hours",
+        ),  # no owner: 国务院关于…
+    ],
+)
+def test_a_national_issuer_that_owns_a_name_is_no_word_of_its_title(name: str, bare: str) -> None:
+    assert without_owning_issuer(name) == bare
 
 
 def test_a_named_document_is_lifted_and_a_question_naming_none_lifts_nothing(mini_assistant: Assistant) -> None:

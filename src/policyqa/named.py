@@ -57,11 +57,22 @@ _LOWER = re.compile(
 )
 # Issuers whose documents are national: the State Council, the NPC, the supreme court and
 # procuratorate, a ministry of the State Council, the Party's Central Committee.
-NATIONAL_ISSUER = re.compile(
-    r"\b(?:State Council|National People's Congress(?: Standing Committee)?|NPC(?: Standing Committee)?"
+_NATIONAL_ISSUERS = (
+    r"State Council|National People's Congress(?: Standing Committee)?|NPC(?: Standing Committee)?"
     r"|Supreme People's (?:Court|Procuratorate)|Ministry of [A-Z]\w+(?: [A-Z]\w+)*|(?:CPC )?Central Committee"
-    r"|[Nn]ational|[Cc]entral [Gg]overnment)(?:'s|’s)?(?=\s|$)"
+    r"|[Nn]ational|[Cc]entral [Gg]overnment"
 )
+NATIONAL_ISSUER = re.compile(rf"\b(?:{_NATIONAL_ISSUERS})(?:'s|’s)?(?=\s|$)")
+# A national issuer before a possessive opens a name without being a word of its title: "the State
+# Council's Regulations on the Administration of Housing Provident Funds" is 住房公积金管理条例.
+_OWNING_NATIONAL_ISSUER = re.compile(rf"^(?:the\s+)?(?:{_NATIONAL_ISSUERS})(?:'s|’s)\s+")
+
+
+def without_owning_issuer(name: str) -> str:
+    """A document's English name without the national issuer that owns it ("State Council's …")."""
+    return _OWNING_NATIONAL_ISSUER.sub("", name)
+
+
 # Words that open a capitalised run without being part of the name, and lower-case words that make
 # "the … law" a phrase about laws in general ("the relevant law", "the same law").
 _OPENERS = frozenset(

@@ -43,6 +43,7 @@ from .named import (
     usual_endings,
     without_document_names,
     without_kind,
+    without_owning_issuer,
 )
 from .places import in_force_at, places_named
 from .settings import Settings
@@ -617,7 +618,7 @@ class Retriever:
         if not names and not described:
             return self._frozen(self._written_masks(written, ()))
         # A court's rules on applying a law are found through the law: their titles all lie near each other.
-        laws = [name.removeprefix(APPLYING_PREFIX) for name in names]
+        laws = [without_owning_issuer(name.removeprefix(APPLYING_PREFIX)) for name in names]
         similarity = self._title_vectors @ self._name_vectors([*laws, *described]).T
         in_force: np.ndarray | None = None  # the documents in force where the question's places are, if needed
         for column, name in enumerate(laws):
@@ -648,12 +649,15 @@ class Retriever:
         # Each English name's title shares (``_title_word_shares``), computed once for the two uses below.
         name_shares = {column: self._title_word_shares(name) for column, name in enumerate(laws) if name.isascii()}
         for column, shares in name_shares.items():
-            # The nearest titles render none of an English name's words, and titles above the floor
+            # The nearest titles render few of an English name's words, and titles above the floor
             # render nearly all: the encoder was wrong ("China's Anti-Subsidy Regulations" lies nearest
-            # 抗旱条例 and 反倾销条例; "subsidy" renders 补贴, which 反补贴条例 holds).
-            if chosen[:, column].any() and not (shares * chosen[:, column]).any():
+            # 抗旱条例 and 反倾销条例; "subsidy" renders 补贴, which 反补贴条例 holds; "the Regulations on
+            # the Administration of Housing Provident Funds" nearest 私募投资基金监督管理条例, which
+            # renders only 管理条例 of it).
+            if chosen[:, column].any():
                 near = np.where(similarity[:, column] >= NAMED_TITLE_FLOOR, shares, 0.0)
-                if near.max() >= DESCRIBED_SHARE_FLOOR:
+                rendered_nearest = float((shares * chosen[:, column]).max())
+                if near.max() >= DESCRIBED_SHARE_FLOOR and rendered_nearest <= near.max() - DESCRIBED_SHARE_SEPARATION:
                     chosen[:, column] = near == near.max()
         for column, name in enumerate(names):
             # Titles equally near "the Shanghai Regulations on Place Name Administration" (上海市地名管理条例,
