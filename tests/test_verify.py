@@ -422,29 +422,33 @@ def test_a_figure_per_period_is_answered_only_by_a_figure_for_that_period(tmp_pa
     assert _reason(assistant, "《示范市排污许可条例》对拒不改正的排污单位每日罚款多少元？") is None
 
 
-def test_the_words_that_say_how_a_chinese_question_is_put_are_no_terms_a_figure_must_be_about(
-    tmp_path: Path, use_encoder: Encoder
+@pytest.mark.parametrize(
+    ("files", "question"),
+    [
+        pytest.param(  # 之内 and 之后 weigh as much as 户口 where a corpus uses them rarely
+            {
+                "register": "# 示范市户口登记条例\n\n第七条 婴儿出生后一个月以内，由户主向户口登记机关申报出生登记。",
+                "school": "# 示范市入学规定\n\n第三条 孩子入学之后，学校应当在学期之内组织体检。",
+            },
+            "孩子出生之后多久之内要报户口？",
+            id="function-words",
+        ),
+        pytest.param(  # the glossary's "equity" is 股权; the dictionary's whole phrase 中外合资经营企业
+            {
+                "term": "# 示范市中外合资经营企业期限规定\n\n第四条 不约定合营期限的，审批机关应当在批准后30天内备案。",
+                "shares": "# 示范市股权登记规定\n\n第二条 股权出质的，应当办理出质登记。",
+            },
+            "For a Sino-foreign equity joint venture with no set term, within how many days must it be filed?",
+            id="longer-phrase",
+        ),
+    ],
+)
+def test_a_figure_is_judged_by_the_words_that_say_what_it_is_about(
+    tmp_path: Path, use_encoder: Encoder, files: dict[str, str], question: str
 ) -> None:
-    # 之内 and 之后 weigh as much as 户口 where a corpus uses them rarely; the figure is about 出生 and 户口.
-    files = {
-        "register": "# 示范市户口登记条例\n\n第七条 婴儿出生后一个月以内，由户主向户口登记机关申报出生登记。",
-        "school": "# 示范市入学规定\n\n第三条 孩子入学之后，学校应当在学期之内组织体检。",
-    }
+    # Not by the words that say how a Chinese question is put (jieba's function words), and a
+    # glossary term inside a longer phrase the dictionary knows is said by that phrase's words too.
     assistant = built_assistant(tmp_path, use_encoder, files)
-    assert _reason(assistant, "孩子出生之后多久之内要报户口？") is None
-
-
-def test_a_glossary_term_inside_a_longer_phrase_the_dictionary_knows_is_said_by_that_phrase(
-    tmp_path: Path, use_encoder: Encoder
-) -> None:
-    # The glossary's "equity" is 股权; in "Sino-foreign equity joint venture" the phrase is the
-    # dictionary's 中外合资经营企业, which the regulation's title says.
-    files = {
-        "term": "# 示范市中外合资经营企业期限规定\n\n第四条 合营各方不约定合营期限的，审批机关应当在批准后30天内备案。",
-        "shares": "# 示范市股权登记规定\n\n第二条 股权出质的，应当办理出质登记。",
-    }
-    assistant = built_assistant(tmp_path, use_encoder, files)
-    question = "For a Sino-foreign equity joint venture with no set term, within how many days must it be filed?"
     assert _reason(assistant, question) is None
 
 
