@@ -310,7 +310,8 @@ def described_documents(question: str, named: list[str] | None = None) -> list[s
         description = " ".join([*issuer, match.group(2), match.group(3), *subject])
         if not any(description in name or name in description for name in named):
             described.append(description)
-    for match in _DESCRIBED_UNISSUED.finditer(question) if not places_named(question) else ():
+    unissued = () if places_named(question) else _DESCRIBED_UNISSUED.finditer(question)
+    for match in unissued:
         if subject := _subject(question, match, 3):
             description = " ".join([match.group(1), match.group(2), *subject])
             if not any(description.lower() in name.lower() for name in named):
@@ -486,14 +487,12 @@ def _is_short_name(short: str, name: str) -> bool:
 _PLACE_WITH_SUFFIX = re.compile(r"^(.{2,3}?)(?:省|市)(?=.{2})")
 
 
-def _with_place_said_apart(title: str) -> set[str]:
-    """A local title as said with its place apart: without the 省 or 市 after it ("重庆港口条例"), or
-    with 的 after it ("北京的实验动物管理条例", "北京市的…"); no form for a title of no place."""
+def _place_and_rest(title: str) -> tuple[str, str, str] | None:
+    """A local title's place, that place as the title writes it and the rest: 重庆, 重庆市 and 港口条例."""
     match = _PLACE_WITH_SUFFIX.match(title)
     if not match or not places_named(match.group(1)):
-        return set()
-    place, rest = match.group(1), title[match.end() :]
-    return {place + rest, f"{place}的{rest}", f"{title[: match.end()]}的{rest}"}
+        return None
+    return match.group(1), title[: match.end()], title[match.end() :]
 
 
 def _unbracketed(title: str) -> str:
@@ -502,10 +501,21 @@ def _unbracketed(title: str) -> str:
     return title.replace(f"《{COUNTRY_PREFIX}", "《").replace("《", "").replace("》", "")
 
 
-def _written_forms(title: str) -> set[str]:
-    """The ways a question may write a title out without 《》 (``WrittenTitles``)."""
+def _shortenable_forms(title: str) -> set[str]:
+    """The ways a question may write a title out without 《》, and shorten it (``WrittenTitles``): a
+    local one without the 省 or 市 after its place among them ("重庆港口条例")."""
     bare = _TRAILING_NOTE.sub("", title)
-    return {title, bare, bare.removeprefix(COUNTRY_PREFIX), _unbracketed(bare), *_with_place_said_apart(bare)}
+    forms = {title, bare, bare.removeprefix(COUNTRY_PREFIX), _unbracketed(bare)}
+    if parts := _place_and_rest(bare):
+        forms.add(parts[0] + parts[2])
+    return forms
+
+
+def _said_with_de(title: str) -> set[str]:
+    """A local title said with 的 after its place ("北京的实验动物管理条例", "北京市的…"). Never shortened
+    further: "北京市的条例" is any of Beijing's."""
+    parts = _place_and_rest(_TRAILING_NOTE.sub("", title))
+    return {f"{parts[0]}的{parts[2]}", f"{parts[1]}的{parts[2]}"} if parts else set()
 
 
 class WrittenTitles:
@@ -519,19 +529,19 @@ class WrittenTitles:
 
     def __init__(self, titles: list[str]) -> None:
         self._positions: dict[str, list[int]] = {}
-        # A title said with 的 after its place is shortened no further: "北京市的条例" is any of them.
-        said_with_de: set[str] = set()
+        shortenable: set[str] = set()
         for position, title in enumerate(titles):
-            for form in _written_forms(title):
+            forms = _shortenable_forms(title)
+            shortenable |= forms
+            for form in forms | _said_with_de(title):
                 if _MIN_WRITTEN_TITLE <= len(form) <= _MAX_WRITTEN_TITLE and not form.isascii():
                     self._positions.setdefault(form, []).append(position)
-                    if form.count("的") > title.count("的"):
-                        said_with_de.add(form)
         self._finals = frozenset(form[-1] for form in self._positions)
         # Laws and regulations by their first character and last two, for their short names.
         self._shortened: dict[tuple[str, str], list[str]] = {}
-        for form in self._positions.keys() - said_with_de:
-            if form.endswith(_SHORTENED_KINDS) and not form.startswith(COUNTRY_PREFIX) and len(form) > _MIN_SHORT_NAME:
+        for form in self._positions:
+            shortened_kind = form.endswith(_SHORTENED_KINDS) and not form.startswith(COUNTRY_PREFIX)
+            if form in shortenable and shortened_kind and len(form) > _MIN_SHORT_NAME:
                 self._shortened.setdefault((form[0], form[-2:]), []).append(form)
 
     def _full_name(self, short: str) -> str | None:
