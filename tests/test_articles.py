@@ -9,7 +9,14 @@ import pytest
 from conftest import MINI_DIR, built_assistant
 
 from policyqa import Assistant, Settings
-from policyqa.articles import article_of, articles_named, asks_what_article_says, chinese_number
+from policyqa.articles import (
+    article_of,
+    articles_named,
+    asks_for_penalty,
+    asks_what_article_says,
+    chinese_number,
+    violated_articles,
+)
 from policyqa.embed import Encoder
 from policyqa.verify import unsupported_reason
 
@@ -45,6 +52,36 @@ def test_articles_named_in_both_languages() -> None:
 def test_the_article_a_section_path_ends_in() -> None:
     assert article_of("第二章  组织实施 > 第二十三条") == 23
     assert article_of("三、政策需求") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "articles"),
+    [
+        ("第四十九条 违反本条例第四十条第一款规定的，由城市管理部门责令改正", (40,)),
+        ("违反本法第十条、第十一条规定，处五万元以下罚款", (10, 11)),
+        ("违反第八条规定，擅自设置的，没收设施", (8,)),
+        # Another law's article, and a breach named by no article, are no article of this one.
+        ("违反《中华人民共和国森林法》第十条规定的，依照其规定处罚", ()),
+        ("违反本条例规定，未按时报送的，责令改正", ()),
+    ],
+)
+def test_the_articles_a_penalty_article_punishes_breaking(text: str, articles: tuple[int, ...]) -> None:
+    assert violated_articles(text) == articles
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("在河南，导游找游客要小费，会受到什么处罚？", True),
+        ("做生意的和自己吃的分别怎么罚？", True),
+        ("What happens in Ningbo if a temple keeps open incense burning points?", True),
+        ("What penalty does the Accounting Law set for false books?", True),
+        ("导游应当具备什么条件？", False),
+        ("What does the regulation require of tour guides?", False),
+    ],
+)
+def test_a_question_asking_what_befalls_a_breach(question: str, asks: bool) -> None:
+    assert asks_for_penalty(question) is asks
 
 
 def _reason(assistant: Assistant, question: str) -> str | None:

@@ -255,6 +255,34 @@ def test_a_passage_that_lists_is_lifted_for_a_question_asking_for_several_things
     assert with_bonus == pytest.approx(without)
 
 
+def test_the_article_punishing_a_breach_comes_before_the_article_broken_for_a_question_asking_the_penalty(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    regulation = (
+        "# 示范市大气污染防治条例\n\n"
+        "第一条 为了防治大气污染，保护和改善环境，制定本条例。\n\n"
+        "第十条 任何单位和个人不得在人民政府划定的禁止区域内露天烧烤食品或者为露天烧烤食品提供场地。\n\n"
+        "第十一条 餐饮服务经营者应当安装油烟净化设施并保持正常使用。\n\n"
+        "第二十条 违反本条例第十一条规定的，由生态环境主管部门责令改正，处五千元以上五万元以下罚款。\n\n"
+        "第二十一条 违反本条例第十条第一款规定的，由城市管理部门责令改正，没收烧烤工具，并处五百元以上二千元以下罚款。"
+    )
+    settings = built_corpus(tmp_path, use_encoder, {"air": regulation})
+
+    def sections(question: str, depth: int) -> list[str]:
+        assistant = Assistant(settings.replace(penalty_depth=depth), encoder=use_encoder, auto_build=False)
+        return [p.section for p in assistant.search(question, k=3).passages]
+
+    for question in ("示范市在禁止区域里露天烧烤，会怎么处罚？", "在禁止区域露天烧烤食品有什么法律后果？"):
+        without = sections(question, 0)
+        assert without[0] == "第十条" and without.index("第二十一条") > 0, without
+        # The fine for the act is in the article naming it by number, put just before it.
+        assert sections(question, 3)[:2] == ["第二十一条", "第十条"]
+    # Nothing moves for a question that asks no penalty, nor for the article punishing another breach.
+    asked = "在禁止区域露天烧烤食品是否允许？"
+    assert sections(asked, 3) == sections(asked, 0)
+    assert "第二十条" not in sections("示范市在禁止区域里露天烧烤，会怎么处罚？", 3)[:2]
+
+
 def test_a_neighbour_ranked_after_the_top_k_still_folds_into_its_passage(tmp_path: Path, use_encoder: Encoder) -> None:
     # Once k passages are kept, lower candidates are read only if they overlap one of them:
     # the passages a search keeps must not depend on how many it keeps.

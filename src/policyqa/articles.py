@@ -1,4 +1,5 @@
-"""Article numbers: the ones a question names (第九十条, "Article 120") and the one a law's section is.
+"""Article numbers: the ones a question names (第九十条, "Article 120"), the one a law's section is,
+and the ones a penalty article punishes breaking (违反本条例第四十条第一款规定的).
 
 A question that names an article asks about that article; a library's laws have many
 articles that share its words, and a law may have no such article at all, which is a
@@ -26,6 +27,19 @@ _ASKS_WHAT_ARTICLE_SAYS = re.compile(
     rf"|第{_NUMERAL}条(?:对[^，。？?]{{1,40}})?(?:是)?(?:有何|有什么|怎么|如何|怎样)?(?:规定|说)"
     r"(?:了|的是)?(?:什么|哪些内容|的)?(?:内容)?[？?。]?\s*$"
     rf"|第{_NUMERAL}条的?(?:内容|规定)是什么[？?。]?\s*$",
+    re.I,
+)
+
+# A passage punishing the breach of its own law's articles: 违反本条例第四十条第一款规定的,
+# 违反本法第十条、第十一条规定, 违反第八条规定. The references run up to the 规定 that closes them;
+# another law's articles are named with its title (违反《森林法》第十条规定) and are not its own.
+_VIOLATED = re.compile(r"违反(?:本(?:法|条例|办法|规定|细则|决定|规则|准则)?)?(第[^。；，,]{1,80}?)规定")
+# A question asking what befalls a breach: 怎么罚, 处罚, 处分, 法律责任, 后果; "penalty", "fined",
+# "punished", "sanctions", "liable", "what happens if".
+_ASKS_PENALTY = re.compile(
+    r"罚|处分|法律责任|什么责任|后果"
+    r"|\bpenalt(?:y|ies)\b|\bfine[sd]?\b|\bpunish|\bsanction|\bliab(?:le|ility)\b|\bconsequences?\b"
+    r"|\bwhat\s+(?:happens|will happen|would happen|can happen)\b",
     re.I,
 )
 
@@ -68,3 +82,14 @@ def asks_what_article_says(question: str) -> bool:
     Article 12" and "依照第十二条规定，申请人应当提交哪些材料？" ask for another article's answer.
     """
     return _ASKS_WHAT_ARTICLE_SAYS.search(question) is not None
+
+
+def violated_articles(text: str) -> tuple[int, ...]:
+    """The articles of its own law whose breach a passage punishes (违反本条例第四十条第一款规定的 → 40)."""
+    found = [chinese_number(m) for refs in _VIOLATED.findall(text) for m in _CHINESE_ARTICLE.findall(refs)]
+    return tuple(dict.fromkeys(n for n in found if n))
+
+
+def asks_for_penalty(question: str) -> bool:
+    """Whether a question asks what befalls a breach ("会怎么处罚", "What happens if a temple …")."""
+    return _ASKS_PENALTY.search(question) is not None

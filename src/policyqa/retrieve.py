@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .articles import articles_named, asks_what_article_says
+from .articles import articles_named, asks_for_penalty, asks_what_article_says, violated_articles
 from .chunk import Chunk
 from .definitions import asks_for_definition, defined_term, english_term_asked, terms_asked
 from .dictionary import chinese_for, match_phrases
@@ -106,6 +106,8 @@ MERGED_CHUNKS = 3
 # Candidates read for word pairs in a row: those that can reach the first this many × k chunks
 # (chunks fold into passages, so k passages may take more than k chunks).
 PROXIMITY_DEPTH = 4
+# How far above the article it punishes a penalty article is put: enough to stand before it.
+PENALTY_LEAD = 1e-3
 
 # A passage in the making: fused, dense and lexical scores, its first chunk, its sentence rows, its chunks.
 _Kept = tuple[float, float, float, Chunk, set[int], list[Chunk]]
@@ -152,6 +154,7 @@ class Retriever:
         self._is_national = self._local_mask == 0
         self._title_endings: dict[tuple[str, ...], np.ndarray] = {}
         self._definitions: dict[str, list[tuple[int, str]]] = {}
+        self._penalties: dict[int, dict[int, list[int]]] = {}
         # Names recur across questions ("the Labour Contract Law"), as the term matcher's phrases do.
         self._name_vector = lru_cache(maxsize=NAME_CACHE_SIZE)(self._encode_name)
         self._named_groups = lru_cache(maxsize=QUESTION_CACHE_SIZE)(self._find_named_groups)
@@ -302,6 +305,8 @@ class Retriever:
             scored = self._with_lists(scored, k)
         if self.settings.proximity_bonus and not query.chinese and (patterns := pairs_in_a_row(query.text)):
             scored = self._with_pairs_in_a_row(scored, patterns, k)
+        if self.settings.penalty_depth and asks_for_penalty(query.text):
+            scored = self._with_penalties_first(scored, query.vector)
         if compared:
             return self._each_compared(scored, k, compared, self._side_by_document, balanced=True)
         if self.settings.named_rank and len(named) == 1:
@@ -333,6 +338,45 @@ class Retriever:
         shares the question's words.
         """
         return self._lifted(scored, k, self.settings.list_bonus, lambda text: float(enumerates(text)))
+
+    def _with_penalties_first(
+        self, scored: list[tuple[float, float, float, int]], vector: np.ndarray
+    ) -> list[tuple[float, float, float, int]]:
+        """``scored`` (sorted) with the article punishing the breach of each of the first few put just before it.
+
+        "三门峡在禁止区域里露天烧烤怎么罚？" finds the article forbidding it (第四十条 不得…露天烧烤);
+        the fine is in another article that names the act only by number (违反本条例第四十条第一款
+        规定的，…处一千元以上二万元以下罚款) and shares few words with the question.
+        """
+        chosen: dict[int, float] = {}
+        for fused, _, _, row in scored[: self.settings.penalty_depth]:
+            article = int(self._article_of_row[row])
+            for punishing in self._punishing(int(self._doc_of_row[row])).get(article, ()):
+                if punishing != row and self._article_of_row[punishing] != article:
+                    # Just above the article it punishes: a tie broken by row would be arbitrary.
+                    chosen[punishing] = max(chosen.get(punishing, fused), fused + PENALTY_LEAD)
+        if not chosen:
+            return scored
+        known = {row: (dense, lexical) for _, dense, lexical, row in scored if row in chosen}
+        missing = [row for row in chosen if row not in known]
+        if missing:
+            dense_scores = self._dense_scores(vector, missing).tolist()
+            known.update({row: (score, 0.0) for row, score in zip(missing, dense_scores, strict=True)})
+        lifted = [item for item in scored if item[3] not in chosen]
+        lifted += [(fused, *known[row], row) for row, fused in chosen.items()]
+        lifted.sort(key=lambda item: (-item[0], item[3]))
+        return lifted
+
+    def _punishing(self, position: int) -> dict[int, list[int]]:
+        """A document's rows that punish breaking its articles, by the article broken (read once per document)."""
+        if (found := self._penalties.get(position)) is None:
+            found = {}
+            chunks = self.index.chunks
+            for row in np.flatnonzero(self._doc_of_row == position).tolist():
+                for article in violated_articles(chunks[row].text):
+                    found.setdefault(article, []).append(row)
+            self._penalties[position] = found
+        return found
 
     def _with_pairs_in_a_row(
         self, scored: list[tuple[float, float, float, int]], patterns: list[re.Pattern[str]], k: int

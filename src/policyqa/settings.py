@@ -72,6 +72,9 @@ DEFAULT_GLOSSARY_BONUS = 0.2
 DEFAULT_FIGURE_BONUS = 0.05
 # A passage that lists (下列…：, （一）) is lifted by this much for a question asking for several things.
 DEFAULT_LIST_BONUS = 0.05
+# For a question asking what befalls a breach, the articles punishing the breach of the first this
+# many candidates' articles (违反本条例第四十条规定的) are put before them; 0 turns it off.
+DEFAULT_PENALTY_DEPTH = 3
 # A document of the region a question names (浙江, "Beijing") is lifted by this much.
 DEFAULT_REGION_BONUS = 0.12
 # A question that names no place asks about national law: a local regulation (often a copy of the
@@ -189,6 +192,7 @@ class Settings:
     glossary_bonus: float = DEFAULT_GLOSSARY_BONUS
     figure_bonus: float = DEFAULT_FIGURE_BONUS
     list_bonus: float = DEFAULT_LIST_BONUS
+    penalty_depth: int = DEFAULT_PENALTY_DEPTH
     region_bonus: float = DEFAULT_REGION_BONUS
     unplaced_local_penalty: float = DEFAULT_UNPLACED_LOCAL_PENALTY
     other_region_penalty: float = DEFAULT_OTHER_REGION_PENALTY
@@ -246,6 +250,8 @@ class Settings:
             raise ConfigError(f"lexical_weight must be between 0 and 1. Currently, it is {self.lexical_weight}.")
         if not 0.0 <= self.sentence_weight <= 1.0:
             raise ConfigError(f"sentence_weight must be between 0 and 1. Currently, it is {self.sentence_weight}.")
+        if self.penalty_depth < 0:
+            raise ConfigError(f"penalty_depth must be 0 or more. Currently, it is {self.penalty_depth}.")
         if self.proximity_bonus < 0.0:
             raise ConfigError(f"proximity_bonus must be 0 or more. Currently, it is {self.proximity_bonus}.")
         if self.named_article_bonus < 0.0:
@@ -372,6 +378,7 @@ class Settings:
             "glossary_bonus": float,
             "figure_bonus": float,
             "list_bonus": float,
+            "penalty_depth": int,
             "region_bonus": float,
             "unplaced_local_penalty": float,
             "other_region_penalty": float,
