@@ -27,6 +27,7 @@ from policyqa.embed import Encoder
         ("What does the Criminal Law mean by narcotic drugs?", True),
         ("How does the Personal Information Protection Law define sensitive personal information?", True),
         ("What counts as rural land under the contract law?", True),
+        ("What exactly counts as 'volunteer service' under the regulations?", True),
         ("In Shanghai's regulation, what makes an organisation a 'key energy-using unit'?", True),
         ("Which enterprises qualify as high-tech enterprises?", True),
         ("《劳动合同法》对试用期有什么规定？", False),

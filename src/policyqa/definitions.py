@@ -16,11 +16,12 @@ from collections.abc import Collection
 from .text import CHINESE_NUMERAL_CHARS
 
 # How a question asks for a meaning: 是指什么, 的含义, 如何定义 (界定), 所称的X; "define", "what does X
-# mean", "what counts as X".
+# mean", "what (exactly) counts as X".
 _ASKS = re.compile(
     r"是指什么|指的是什么|指什么|是什么意思|含义|定义|界定|所称|^什么是"
     r"|\bdefine[sd]?\b|\bdefinitions?\b|\bmeaning of\b|\bmean(?:s|t)? by\b|\bwhat (?:does|do|did) .{1,80}\bmean\b"
-    r"|\b(?:what|who) counts as\b|\bwhat is meant\b|\bqualif(?:y|ies) as\b|\bwhat makes\b[^?]{0,60}['‘\"“]",
+    r"|\b(?:what|who)\s+(?:\w+ly\s+)?counts as\b|\bwhat is meant\b|\bqualif(?:y|ies) as\b"
+    r"|\bwhat makes\b[^?]{0,60}['‘\"“]",
     re.I,
 )
 # The term an English question asks about: in quotes, or after "define", "meaning of", "counts as".
