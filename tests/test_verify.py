@@ -10,7 +10,14 @@ from conftest import BuiltIndex, built_assistant, built_corpus
 
 from policyqa import Assistant, Settings
 from policyqa.embed import Encoder
-from policyqa.figures import MONEY, RELATIVE_DAY, period_asked, sum_kinds_named, sums_only_of_other_kinds
+from policyqa.figures import (
+    MONEY,
+    RELATIVE_DAY,
+    figure_kind,
+    period_asked,
+    sum_kinds_named,
+    sums_only_of_other_kinds,
+)
 from policyqa.index import build_index
 from policyqa.types import SearchFilter
 from policyqa.verify import (
@@ -139,6 +146,33 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         assert pattern is None
     else:
         assert pattern is not None and pattern.search(samples[kind])
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "gives", "gives_not"),
+    [
+        # An area is given in a unit of area: a length is no answer to "how many square kilometres".
+        ("How many square kilometres does the buffer zone cover?", "area", "缓冲区面积为十二平方公里", "全长7.8公里"),
+        ("最少能按多大面积补偿？", "area", "按建筑面积四十五平方米补偿", "补偿五万元"),
+        # A year is a year's number: 每10年 says how often.
+        ("In which year did the third national land survey start?", "year", "2017年启动", "每10年进行一次"),
+        ("第三次全国土地调查是哪一年开始的？", "year", "二〇一七年开展", "每10年进行一次"),
+        # A multiple is said with 倍; "how many times a year" asks how often, not a multiple.
+        ("彩礼超过人均可支配收入几倍算数额过高？", "multiple", "超过三倍的", "超过30万元的"),
+        ("How many times the unpaid wages must the employer pay?", "multiple", "加付一倍赔偿金", "五万元"),
+        # A discount: a share off, half price or free of charge.
+        ("持卡乘坐地铁能打几折？", "discount", "享受八折优惠", "票价二元"),
+        ("What discount do pensioners get on park tickets?", "discount", "老年人半价", "门票十元"),
+    ],
+)
+def test_figures_a_law_gives_in_a_form_of_their_own(question: str, kind: str, gives: str, gives_not: str) -> None:
+    assert figure_kind(question) == kind
+    pattern = asked_figure(question)
+    assert pattern is not None and pattern.search(gives) and not pattern.search(gives_not)
+
+
+def test_how_many_times_in_a_period_asks_no_multiple() -> None:
+    assert figure_kind("How many times a year must the lift be inspected?") != "multiple"
 
 
 def test_a_place_the_corpus_does_not_cover_means_abstain(mini_assistant: Assistant) -> None:
@@ -385,6 +419,10 @@ def test_a_fine_in_an_article_on_subsidies_does_not_answer_how_many_yuan_of_subs
 def test_an_english_question_names_the_kinds_of_sum_its_renderings_give() -> None:
     assert sum_kinds_named("补贴 补助 资助 就业") == ["补助", "补贴"]
     assert sum_kinds_named("罚款 处罚") == ["罚款"]
+    # A fee is a kind of sum ("the annual fee": 年费); a verb ending in 费 names none.
+    assert sum_kinds_named("年度 周年 费 年费") == ["费"]
+    assert sum_kinds_named("注册 登记费") == ["费"]
+    assert sum_kinds_named("消费 浪费 免费") == []
 
 
 @pytest.mark.parametrize(

@@ -117,9 +117,17 @@ def sums_only_of_other_kinds(sentence: str, kinds_asked: Collection[str]) -> boo
     return bool(kinds) and not any(k in asked or asked in k for k in kinds for asked in kinds_asked)
 
 
+# A fee a rendering names (费, 年费, 登记费), not a verb that ends in 费 (消费 consume, 浪费 waste,
+# 免费 free of charge, 花费 and 耗费 spend).
+_FEE_RENDERING = re.compile(r"(?<!\S)(?![消浪免花耗]费)\S{0,3}费(?!\S)")
+
+
 def sum_kinds_named(words: str) -> list[str]:
-    """The kinds of sum (补贴, 罚款 …) that ``words`` (a question's renderings) name."""
-    return sorted(set(re.findall(_SUM_KINDS, words)))
+    """The kinds of sum (补贴, 罚款, 费 …) that ``words`` (a question's renderings, spaced) name."""
+    kinds = set(re.findall(_SUM_KINDS, words))
+    if _FEE_RENDERING.search(words):
+        kinds.add("费")
+    return sorted(kinds)
 
 
 # "What fine does … set", "what is the lowest wage", "what heating price": a sum named by what it
@@ -160,13 +168,36 @@ FREQUENCY = re.compile(
 # Points (分: 记6分, 加10分) are counted too, not minutes (分钟) nor fractions (三分之一).
 # 哪几个 asks which (哪几个区, 哪几个维度), not how many.
 ASKS_COUNT = re.compile(
-    r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座|分(?![钟之]))|(?<!哪)几(?:个|家|项|所|处|座|分(?![钟之]))", re.I
+    r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座|分(?![钟之]))|(?<!哪)几(?:个|家|项|所|次|处|座|分(?![钟之]))",
+    re.I,
 )
 ASKS_QUANTITY = re.compile(
     rf"多少(?:万|亿)?(?:{_UNITS_ZH})"
     r"|\bhow much\s+(?:[\w-]+\s+){0,2}(?:space|land|area|floor|room|water|electricity|energy)\b"
     r"|how many (?:tons|tonnes|kilograms|square (?:metres|meters)|cubic (?:metres|meters)"
     r"|(?:kilo)?(?:metres|meters)|hectares|kilowatts|litres|liters)\b",
+    re.I,
+)
+# An area is given in a unit of area (二百平方米, 十公顷): 7.8公里 is a length, no area.
+_AREA_UNITS = "平方米|平方公里|平方千米|公顷|亩"
+AREA = re.compile(rf"{NUMBER}\s*(?:万|亿)?(?:{_AREA_UNITS})")
+ASKS_AREA = re.compile(
+    rf"多少(?:万|亿)?(?:{_AREA_UNITS})|多大(?:的)?面积|面积(?:是|有|为)?多(?:少|大)"
+    r"|\bhow (?:many|much)\s+(?:square\s+(?:kilo)?(?:metres|meters)|hectares|mu)\b"
+    r"|\bhow (?:large|big)\s+(?:an?\s+|the\s+|its\s+)?area\b",
+    re.I,
+)
+# A year is a year's number (2019年, 二〇一九年): 每10年 says how often, not when.
+YEAR_GIVEN = re.compile(r"(?<![0-9])(?:19|20)[0-9]{2}(?![0-9])|[零〇一二三四五六七八九]{4}年")
+ASKS_YEAR = re.compile(r"\b(?:which|what)\s+year\b|哪一年|哪年|何年", re.I)
+# A multiple is said with 倍 (三倍以上); "how many times a year" asks how often.
+MULTIPLE = re.compile(rf"{NUMBER}\s*倍")
+ASKS_MULTIPLE = re.compile(r"几倍|多少倍|\bhow many times\b(?!\s+(?:a|an|per|each|every)\b)|\bwhat multiple\b", re.I)
+# A discount is given as 八折, a share off (50%), half price or free of charge.
+DISCOUNT = re.compile(rf"{NUMBER}\s*折(?!旧|算|合)|半价|免费|减半|{RATE.pattern}")
+ASKS_DISCOUNT = re.compile(
+    r"几折|打多少折|折扣(?:是|有|为)?多少|优惠(?:是|有|为)?多少"
+    r"|\bwhat discount\b|\bhow (?:much|big|large)\s+(?:of\s+)?(?:a\s+)?discount\b",
     re.I,
 )
 ASKS_TIME_OF_DAY = re.compile(r"几点|几时(?!间)|\bwhat time\b|\bat what hour\b", re.I)
@@ -186,6 +217,10 @@ NAMES_CURRENCY = re.compile(
 
 # "How much … space" asks for a quantity before "how much" asks for money.
 _ASKED = (
+    ("year", ASKS_YEAR, YEAR_GIVEN),
+    ("multiple", ASKS_MULTIPLE, MULTIPLE),
+    ("discount", ASKS_DISCOUNT, DISCOUNT),
+    ("area", ASKS_AREA, AREA),
     ("amount", NAMES_CURRENCY, MONEY),
     ("rate", ASKS_RATE, RATE),
     ("part", ASKS_PART, PART),
@@ -214,7 +249,7 @@ _PERIOD_PATTERNS = tuple((re.compile(asks, re.I), re.compile(given)) for asks, g
 def period_asked(question: str) -> re.Pattern[str] | None:
     """The words that give a figure's period (or the person it is per) when the question asks for an amount,
     rate or quantity per period."""
-    if figure_kind(question) not in ("amount", "rate", "part", "quantity"):
+    if figure_kind(question) not in ("amount", "rate", "part", "quantity", "area"):
         return None
     return next((given for asks, given in _PERIOD_PATTERNS if asks.search(question)), None)
 
@@ -229,6 +264,10 @@ FIGURE_NAMES = {
     "count": ("number", "数量"),
     "quantity": ("quantity", "数量"),
     "time": ("time of day", "时刻"),
+    "year": ("year", "年份"),
+    "multiple": ("multiple", "倍数"),
+    "discount": ("discount", "折扣"),
+    "area": ("area", "面积"),
 }
 
 
@@ -255,7 +294,7 @@ _ASKS_FIGURE_ITSELF = re.compile(r"\bhow (?:much|long|many)\b|多少|多久|多�
 
 
 def figure_kind(question: str) -> str | None:
-    """The kind of figure asked for: rate, part, amount, quantity, time, frequency, duration or count."""
+    """The kind of figure asked for: a key of ``FIGURE_NAMES`` (rate, amount, duration, area …)."""
     for kind, asks, _ in _asked(question):
         if asks.search(question):
             return kind
