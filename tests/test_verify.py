@@ -85,9 +85,15 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("禁止燃放的区域有几个区？", "count"),
         ("金华哪几个区是全域禁止燃放烟花爆竹的？", None),  # which districts, not how many
         ("接到报警后几分钟内必须到达现场？", "duration"),
+        # 多少 before a unit of time asks for a period, even after the name of a sum.
+        ("死亡赔偿金按多少年计算？", "duration"),
+        ("拖欠的工资应当在多少天内支付？", "duration"),
         # A quantity in a unit, and a time of day, are figures too.
         ("中央政府粮食储备规模是多少万吨？", "quantity"),
         ("How many tonnes of grain does the state reserve?", "quantity"),
+        # A length bounded or asked by name: not a period.
+        ("What is the maximum leash length for walking a dog?", "quantity"),
+        ("遛狗的牵引绳最长能多长？", "quantity"),
         ("户外电子显示屏晚上几点以后必须关闭？", "time"),
         ("What time must outdoor screens be switched off?", "time"),
         ("What conditions must be met, and how much money does the fund give?", "money"),
@@ -173,6 +179,27 @@ def test_figures_a_law_gives_in_a_form_of_their_own(question: str, kind: str, gi
 
 def test_how_many_times_in_a_period_asks_no_multiple() -> None:
     assert figure_kind("How many times a year must the lift be inspected?") != "multiple"
+
+
+def test_another_places_figure_does_not_answer_a_question_about_a_place(tmp_path: Path, use_encoder: Encoder) -> None:
+    adopted = "（2019年1月14日{}人民代表大会常务委员会第十次会议通过）\n\n"
+    files = {
+        "hangzhou": "# 杭州市养犬管理条例\n\n"
+        + adopted.format("杭州市第十三届")
+        + "第十二条 携带犬只出户的，应当束犬链，由成年人牵领，主动避让行人。",
+        "qingyuan": "# 清远市养犬管理条例\n\n"
+        + adopted.format("清远市第七届")
+        + "第十条 携带犬只出户的，应当用长度两米以下的犬链牵领，由成年人牵领，主动避让行人。",
+        "zhejiang": "# 浙江省动物防疫条例\n\n"
+        + adopted.format("浙江省第十三届")
+        + "第九条 犬只应当按规定接种狂犬病疫苗，免疫间隔不超过一年。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # Qingyuan's two metres are no answer for Hangzhou, whose regulation fixes no length.
+    hangzhou = assistant.ask("What is the maximum leash length for walking a dog in Hangzhou?")
+    assert hangzhou.outcome != "answered", hangzhou.answer
+    qingyuan = assistant.ask("What is the maximum leash length for walking a dog in Qingyuan?")
+    assert qingyuan.outcome == "answered", qingyuan.answer
 
 
 def test_a_place_the_corpus_does_not_cover_means_abstain(mini_assistant: Assistant) -> None:

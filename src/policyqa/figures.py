@@ -84,11 +84,14 @@ _NOT_WHICH = r"(?:is|are|was|were|do|does|did|to|of|for|on|in|the|happens?|must|
 _MONEY_NOUNS = (
     "经费|资金|资本|费用|补贴|补助|奖金|罚款|罚金|税款|工资|价格|押金|保证金|赔偿金|补偿金|违约金|津贴|抚恤金"
 )
+_OTHER_UNITS = r"(?:个)?(?:工作日|年|月|日|天|周|小时|分钟|次|倍|人|名|家|项|平方|米|公里|吨|亩|公顷)"
 ASKS_MONEY = re.compile(
     # "By how much can it be extended" asks the size of a change, whose kind its verb says.
     rf"(?<!\bby )\bhow much\b(?!\s+(?:time|longer|(?:advance\s+|prior\s+)?notice))"
     rf"|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
-    rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少|几何|多大|多高)|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)",
+    # 多少 followed by a unit of another kind of figure asks for that: 赔偿金按多少年算, 工资多少天内支付.
+    rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少(?!{_OTHER_UNITS})|几何|多大|多高)"
+    rf"|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)",
     re.I,
 )
 
@@ -151,14 +154,14 @@ ASKS_DURATION = re.compile(
     r"|how much (?:time|(?:advance\s+|prior\s+)?notice)\b"
     r"|how many (?:years|months|days|hours|working days)|\btime limits?\b"
     r"|\b(?:minimum|maximum|shortest|longest|what)\s+(?:time\s+)?period\b"
-    r"|多长时间|多久|多长|几年|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|天|日|月|小时|分钟)",
+    r"|多长时间|多久|多长|几年|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|年|天|日|月|小时|分钟)",
     re.I,
 )
 # "How often …" asks how many times in a period: 每月至少进行一次, 每日巡查, 定期.
 # The verb may stand between the asking and the once: 多久开一次, 多长时间检查一次, 几年换届一次.
 ASKS_FREQUENCY = re.compile(
     r"\bhow often\b|\bhow frequently\b|\bat what intervals?\b"
-    r"|(?:多久|多长时间|几(?:年|个月|天|周))[^？?，,。；;]{0,4}一次(?!性)|每隔多久|频次|频率",
+    r"|(?:多久|多长时间|(?:几|多少)(?:年|个月|天|周))[^？?，,。；;]{0,4}一次(?!性)|每隔多久|频次|频率",
     re.I,
 )
 FREQUENCY = re.compile(
@@ -175,7 +178,10 @@ ASKS_QUANTITY = re.compile(
     rf"多少(?:万|亿)?(?:{_UNITS_ZH})"
     r"|\bhow much\s+(?:[\w-]+\s+){0,2}(?:space|land|area|floor|room|water|electricity|energy)\b"
     r"|how many (?:tons|tonnes|kilograms|square (?:metres|meters)|cubic (?:metres|meters)"
-    r"|(?:kilo)?(?:metres|meters)|hectares|kilowatts|litres|liters)\b",
+    r"|(?:kilo)?(?:metres|meters)|hectares|kilowatts|litres|liters)\b"
+    # A length, height or distance bounded or asked by name: "the maximum leash length", 牵引绳最长能多长.
+    r"|\b(?:maximum|minimum|max|min|what)\s+(?:[\w-]+\s+){0,2}(?:length|height|width|depth|distance)\b"
+    r"|(?:绳|长度|距离|高度|宽度|深度|半径)[^？?，,。；]{0,4}多(?:长|高|宽|深|远)",
     re.I,
 )
 # An area is given in a unit of area (二百平方米, 十公顷): 7.8公里 is a length, no area.

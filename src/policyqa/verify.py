@@ -65,9 +65,9 @@ from .lexical import (
     word_parts,
     words_jieba_lacks,
 )
-from .metadata import version_year
+from .metadata import KIND_LOCAL_REGULATION, version_year
 from .named import COUNTRY_PREFIX, KIND_CUES, KIND_WORDS, described_documents, document_names
-from .places import places_named
+from .places import in_force_at, leading_place, places_named
 from .text import is_cjk
 from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, DocumentInfo, Passage, Query, Verdict
 
@@ -1015,6 +1015,7 @@ def unsupported_reason(
     noun = sum_noun_asked(query.text) if not query.chinese else None
     share_of = [r for r in chinese_for(noun, 20) if r in _SUM_WORDS or len(r) > 1] if noun else []
     place_names = [name for names in places for name in names]
+    in_force = in_force_at(places)
     # "台儿庄古城的门票价格是多少？": a fine in yuan, in the regulation's title words, is no price.
     sum_noun = chinese_sum_noun(query.text) if query.chinese else None
     # The kinds of sum an English question names, by the dictionary's renderings of its words
@@ -1049,6 +1050,8 @@ def unsupported_reason(
                 continue  # a sum of another kind than the one asked for
             if place_names and passage.kind == KIND_PAPER and not any(n in window for n in place_names):
                 continue  # a paper's figure for Beijing, where Shanghai's is asked for (a law's place is its region)
+            if _of_another_place(passage, in_force) and not any(n in window for n in place_names):
+                continue  # Qingyuan's leash length, where Hangzhou's is asked for
             if period is not None and not period.search(window):
                 continue  # a fine, where a daily fine is asked for
             if counted and not any(noun in window or _counts_by(measure, sentence) for measure, noun in counted):
@@ -1062,6 +1065,14 @@ def unsupported_reason(
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _of_another_place(passage: Passage, in_force: Collection[str]) -> bool:
+    """Whether ``passage`` is a local regulation of no place ``in_force`` (the places asked about, their provinces)."""
+    if not in_force or passage.kind != KIND_LOCAL_REGULATION:
+        return False
+    own = leading_place(passage.title)
+    return own is not None and own not in in_force
 
 
 def _of_described(question: str, passages: Sequence[Passage]) -> list[Passage]:
