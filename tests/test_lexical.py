@@ -374,6 +374,8 @@ def test_a_compound_jieba_knows_whole_is_made_of_its_parts() -> None:
 
 def test_the_nouns_a_question_asks_the_number_of() -> None:
     assert counted_nouns("小学每个班最多能有多少名学生？") == [("名", "学生")]
+    # 次 counts events, which jieba tags as verbs or abbreviations.
+    assert counted_nouns("社区戒毒人员一个月要做几次尿检？") == [("次", "尿检")]
     assert counted_nouns("全市有几家企业参与？") == [("家", "企业")]
     assert counted_nouns("可以处多少罚款？") == []
 

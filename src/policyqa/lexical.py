@@ -213,7 +213,9 @@ def counted_nouns(text: str) -> list[tuple[str, str]]:
     found = []
     for match in _COUNT_ASKED.finditer(text):
         following = _tagged(text[match.end() : match.end() + 8])
-        if following and len(following[0][0]) >= 2 and following[0][1].startswith("n"):
+        # 次 counts events, which jieba tags as verbs or abbreviations (几次体检, 几次尿检).
+        tags = ("n", "v", "j") if match.group(1) == "次" else ("n",)
+        if following and len(following[0][0]) >= 2 and following[0][1].startswith(tags):
             found.append((match.group(1), following[0][0]))
     return found
 

@@ -1177,9 +1177,13 @@ def _glossary_groups(query: Query, asks: re.Pattern[str], part: str | None = Non
     return groups + [_TermGroup(((t,),)) for t in sorted(alone)]
 
 
+# Measure words that count anything (个, 次 …): 检测3次 does not say that urine tests are counted.
+_GENERAL_MEASURES = frozenset("个次项件条")
+
+
 def _counts_by(measure: str, sentence: str) -> bool:
-    """Whether a sentence gives a number in a measure word (四十五名 for 名)."""
-    return re.search(rf"{NUMBER}\s*{measure}", sentence) is not None
+    """Whether a sentence gives a number in a measure word that tells what it counts (四十五名 for 名)."""
+    return measure not in _GENERAL_MEASURES and re.search(rf"{NUMBER}\s*{measure}", sentence) is not None
 
 
 # One-character renderings of a sum's noun that name it in a law: 费 (fee), 价 (price).
