@@ -96,6 +96,7 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("遛狗的牵引绳最长能多长？", "quantity"),
         ("户外电子显示屏晚上几点以后必须关闭？", "time"),
         ("What time must outdoor screens be switched off?", "time"),
+        ("What are the museum's opening hours?", "time"),
         ("What conditions must be met, and how much money does the fund give?", "money"),
         ("答复信息公开申请的期限是多久？", "duration"),
         ("How long does the body have to complete an inspection?", "duration"),
@@ -352,7 +353,8 @@ def test_a_figure_heading_a_list_is_about_its_items_and_a_count_must_count_what_
             "第十七条 违反本条例规定，有下列情形之一的，主管部门可以处以1万元以上10万元以下的罚款：\n"
             "（一）废油船未经洗舱、排污、清舱和测爆即行拆解的；\n"
             "（二）任意排放或者丢弃污染物造成严重污染的。\n\n"
-            "第十八条 示范市中小学校每个年级设置不超过十二个班。"
+            "第十八条 示范市中小学校每个年级设置不超过十二个班。\n\n"
+            "第十九条 示范市体育场馆每年开展安全检测3次以上。"
         ),
     }
     assistant = built_assistant(tmp_path, use_encoder, files)
@@ -361,6 +363,9 @@ def test_a_figure_heading_a_list_is_about_its_items_and_a_count_must_count_what_
     # Twelve classes is no number of pupils.
     assert _reason(assistant, "示范市中小学校每个班最多能有多少名学生？") == NO_FIGURE
     assert _reason(assistant, "示范市中小学校每个年级最多设置多少个班？") is None
+    # Three safety checks are no number of drills: 次 counts any event, the event must be said.
+    assert _reason(assistant, "示范市体育场馆每年要做几次演练？") == NO_FIGURE
+    assert _reason(assistant, "示范市体育场馆每年要做几次安全检测？") is None
 
 
 def test_a_count_of_sites_asks_for_a_number_of_them(tmp_path: Path, use_encoder: Encoder) -> None:

@@ -206,7 +206,10 @@ ASKS_DISCOUNT = re.compile(
     r"|\bwhat discount\b|\bhow (?:much|big|large)\s+(?:of\s+)?(?:a\s+)?discount\b",
     re.I,
 )
-ASKS_TIME_OF_DAY = re.compile(r"几点|几时(?!间)|\bwhat time\b|\bat what hour\b", re.I)
+# Opening hours are hours of the day (八时至十八时): 开放时间 may be months as well, and is left out.
+ASKS_TIME_OF_DAY = re.compile(
+    r"几点|几时(?!间)|\bwhat time\b|\bat what hour\b|\b(?:opening|business|visiting|office) hours\b", re.I
+)
 
 
 # "How much of the heating fee must be refunded" asks for a part of a whole: a share of it
