@@ -458,6 +458,29 @@ def test_a_passage_saying_the_questions_word_pairs_in_a_row_is_lifted(tmp_path: 
     assert lifted == plain
 
 
+def test_a_national_rule_whose_title_names_the_place_asked_about_is_lifted_as_its_laws_are(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "taiwan": "# 最高人民法院关于认可和执行台湾地区仲裁裁决的规定\n\n"
+        "第十三条 人民法院应当尽快审查认可仲裁裁决的申请，决定予以认可的，应当在立案之日起两个月内作出裁定。",
+        "enforcement": "# 最高人民法院关于人民法院执行工作若干问题的规定\n\n"
+        "第十条 人民法院应当尽快审查执行仲裁裁决的申请，并在立案之日起两个月内作出裁定。",
+        "ningbo": "# 宁波杭州湾新区条例\n\n"
+        "（2015年1月14日宁波市第十四届人民代表大会常务委员会第十九次会议通过）\n\n"
+        "第十条 新区管理委员会应当尽快审查投资项目申请，并在受理之日起两个月内作出决定。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    question = "How long does a court have to rule on an application to recognise a Taiwan arbitral award?"
+    without, with_bonus = (_scores(settings, use_encoder, question, 3, region_bonus=b) for b in (0.0, 0.12))
+    assert with_bonus["taiwan"] == pytest.approx(without["taiwan"] + 0.12)
+    assert with_bonus["enforcement"] == pytest.approx(without["enforcement"])
+    # Hangzhou's name in a Ningbo title is no regulation of Hangzhou.
+    hangzhou = "How long does Hangzhou take to decide on an investment project application?"
+    without, with_bonus = (_scores(settings, use_encoder, hangzhou, 3, region_bonus=b) for b in (0.0, 0.12))
+    assert with_bonus["ningbo"] == pytest.approx(without["ningbo"])
+
+
 def test_a_text_outside_the_law_that_discusses_the_place_asked_about_is_lifted_as_its_laws_are(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

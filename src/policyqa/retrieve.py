@@ -480,6 +480,7 @@ class Retriever:
         if self.settings.region_bonus and places:
             names = tuple(n for found in places for n in found)
             of_region = np.maximum(self._of_region(names, query.text), self._discussing(names))
+            of_region = np.maximum(of_region, self._national_titled_with(names))
             bonus += self.settings.region_bonus * of_region
         if self.settings.other_region_penalty and places:
             # "In Zhumadian, …": Xuchang's regulation on the same matter reads alike and is no answer;
@@ -504,6 +505,16 @@ class Retriever:
             if region in place_names or region in question:
                 of_region[positions] = 1.0
         return of_region
+
+    def _national_titled_with(self, place_names: tuple[str, ...]) -> np.ndarray:
+        """1.0 for each national document whose title names one of the places, else 0.0.
+
+        The country's rules for a place are about it as its own regulations are: 关于认可和执行台湾地区
+        仲裁裁决的规定, 澳门特别行政区驻军法. A local title that holds the name (宁波杭州湾新区条例)
+        is another place's.
+        """
+        titled = np.fromiter((any(n in t for n in place_names) for t in self._titles.tolist()), dtype=bool)
+        return (titled & self._is_national).astype(np.float32)
 
     def _discussing(self, place_names: tuple[str, ...]) -> np.ndarray:
         """1.0 for each paper or other text outside the law whose text names one of the places, else 0.0.
