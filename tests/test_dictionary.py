@@ -173,6 +173,15 @@ def test_the_joint_ventures_keep_the_names_of_their_laws(cedict: CedictDictionar
     assert cedict.chinese_for("contractual joint venture")[:1] == ["合作经营企业"]
 
 
+def test_the_parties_of_a_proceeding_are_named_as_the_laws_name_them(cedict: CedictDictionary) -> None:
+    # 被申请人 is the "respondent" of the Arbitration Law and of the court's rules on retrial; CC-CEDICT's
+    # "respondent" is a survey's (受访者), and it has no appellant at all.
+    assert cedict.chinese_for("respondent")[:1] == ["被申请人"]
+    assert "受访者" in cedict.chinese_for("respondent")
+    assert cedict.chinese_for("appellant")[:1] == ["上诉人"]
+    assert cedict.chinese_for("appellee")[:1] == ["被上诉人"]
+
+
 def test_the_laws_the_civil_code_replaced_keep_their_english_names(cedict: CedictDictionary) -> None:
     # The court's rules applying them stay in force: 最高人民法院关于适用《物权法》若干问题的解释（一）.
     assert cedict.chinese_for("Property Law")[:1] == ["物权法"]
