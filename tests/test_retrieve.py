@@ -458,6 +458,25 @@ def test_a_passage_saying_the_questions_word_pairs_in_a_row_is_lifted(tmp_path: 
     assert lifted == plain
 
 
+def test_a_place_named_in_a_laws_passage_earns_no_glossary_bonus(tmp_path: Path, use_encoder: Encoder) -> None:
+    adopted = "（2019年1月14日{}人民代表大会常务委员会第十次会议通过）\n\n"
+    files = {
+        "taizhou": "# 台州市电梯安全管理规定\n\n"
+        + adopted.format("台州市第五届")
+        + "第三十条 维护保养单位接到电梯乘客被困的报警后，应当在三十分钟内到达现场并实施救援。",
+        "zhejiang": "# 浙江省旅游条例\n\n"
+        + adopted.format("浙江省第十二届")
+        + "第四十八条 本条例自2016年1月1日起施行。《浙江省旅游管理条例》同时废止。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    question = "In Taizhou, Zhejiang, how fast must the elevator maintenance company arrive when people are trapped?"
+    assert "浙江" in Assistant(settings, encoder=use_encoder).prepare(question).glossary_terms
+    without, with_bonus = (_scores(settings, use_encoder, question, 2, glossary_bonus=b) for b in (0.0, 0.2))
+    # Zhejiang's tourism regulation names 浙江 three times and says nothing of lifts: no bonus for it.
+    assert with_bonus["zhejiang"] == pytest.approx(without["zhejiang"])
+    assert with_bonus["taizhou"] == pytest.approx(without["taizhou"])
+
+
 def test_a_national_rule_whose_title_names_the_place_asked_about_is_lifted_as_its_laws_are(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

@@ -254,6 +254,7 @@ class Retriever:
         if not candidates:
             return []
         telling_terms = self._without_title_terms(glossary_terms, pointed_at, document_bonus)
+        telling_places = {t for t in telling_terms if places_named(t)}
         shares = self._lexical_shares(tokens, candidates, best_lexical, english=not query.chinese)
         dense = self._dense_scores(query.vector, candidates)
         # What ranks; a passage keeps the whole question's cosine, which the relevance floor reads.
@@ -286,8 +287,11 @@ class Retriever:
             text = self.index.chunks[row].text if telling_terms or figure is not None else ""
             if telling_terms:
                 # A term of the field named in the question ("trough of disillusionment"
-                # -> 泡沫破裂低谷期) found verbatim is stronger evidence than BM25's mix.
-                found = sum(1 for t in telling_terms if t in text)
+                # -> 泡沫破裂低谷期) found verbatim is stronger evidence than BM25's mix. A place
+                # (浙江) is not, in a law: its own place is its region, which the document bonus
+                # weighs, and its articles say 本省; another law that names it is about something else.
+                legal = bool(self._is_legal[self._doc_of_row[row]])
+                found = sum(1 for t in telling_terms if t in text and not (legal and t in telling_places))
                 fused += self.settings.glossary_bonus * found / len(telling_terms)
             if figure is not None and figure.search(text):
                 fused += self.settings.figure_bonus
