@@ -203,6 +203,20 @@ def test_another_places_figure_does_not_answer_a_question_about_a_place(tmp_path
     assert qingyuan.outcome == "answered", qingyuan.answer
 
 
+def test_a_citys_regulation_answers_for_its_province_named_beside_it(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "taizhou": "# 台州市电梯安全管理规定\n\n"
+        "（2019年1月14日台州市第五届人民代表大会常务委员会第十次会议通过）\n\n"
+        "第三十条 维护保养单位接到电梯乘客被困的报警后，应当在三十分钟内到达现场并实施救援。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # Taizhou's articles say 本市, never 浙江: its regulation is Zhejiang's law in Taizhou all the same.
+    question = "In Taizhou, Zhejiang, how fast must the lift maintenance unit arrive when passengers are trapped?"
+    answer = assistant.ask(question)
+    assert answer.outcome == "answered", answer.answer
+    assert "三十分钟" in answer.answer
+
+
 def test_a_place_the_corpus_does_not_cover_means_abstain(mini_assistant: Assistant) -> None:
     assert _reason(mini_assistant, "深圳在泡沫破裂低谷期设立了什么基金？") is not None
 

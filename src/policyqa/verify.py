@@ -930,8 +930,11 @@ def unsupported_reason(
     """
     text = _context_text(passages)
     places = places_named(query.text)
+    # A city's regulation is of its province too: "In Taizhou, Zhejiang, …" is answered by
+    # Taizhou's, whose articles say 本市 and never 浙江.
+    within = {name for passage in passages for name in _places_of(passage)}
     for names in places:
-        if not any(n in text for n in names):
+        if not any(n in text or n in within for n in names):
             return f"the passages do not mention {names[0]}"
     lowered = text.lower()
     for name in latin_names(query.text) if query.chinese else ():
@@ -1044,6 +1047,7 @@ def unsupported_reason(
             before = index.sentences[rows[i - 1]].text if i else ""
             items = _LIST_HEAD.search(sentence) and "".join(index.sentences[r].text for r in rows[i + 1 :])
             window = f"{passage.title} {authors} {passage.section} {before}{sentence}{items or ''}"
+            window += " ".join(_places_of(passage))  # Taizhou's regulation speaks for Zhejiang too
             if as_share and not any(r in sentence for r in share_of):
                 continue  # a share of something else than the sum asked for
             if sum_noun and sum_noun not in f"{before}{sentence}{items or ''}":
@@ -1065,6 +1069,13 @@ def unsupported_reason(
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _places_of(passage: Passage) -> tuple[str, ...]:
+    """The places a local regulation's passage speaks for: its own and its province (台州 → 台州, 浙江)."""
+    if passage.kind != KIND_LOCAL_REGULATION or (own := leading_place(passage.title)) is None:
+        return ()
+    return in_force_at([(own,)])
 
 
 def _of_another_place(passage: Passage, in_force: Collection[str]) -> bool:
