@@ -93,6 +93,9 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("How many tonnes of grain does the state reserve?", "quantity"),
         # A length bounded or asked by name: not a period.
         ("What is the maximum leash length for walking a dog?", "quantity"),
+        # A sum a law names with 金, and grain in jin.
+        ("养殖用海每亩每年要交多少海域使用金？", "money"),
+        ("退耕还林每亩地每年能补多少斤粮食？", "quantity"),
         ("遛狗的牵引绳最长能多长？", "quantity"),
         ("户外电子显示屏晚上几点以后必须关闭？", "time"),
         ("What time must outdoor screens be switched off?", "time"),

@@ -31,7 +31,7 @@ COUNT = re.compile(
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
 DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")  # 半年: half a year
 # A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.
-_UNITS_ZH = "吨|公斤|千克|平方米|平方公里|立方米|公里|千米|米|千瓦|兆瓦|亩|公顷|升"
+_UNITS_ZH = "吨|公斤|千克|斤|平方米|平方公里|立方米|公里|千米|米|千瓦|兆瓦|亩|公顷|升"
 QUANTITY = re.compile(rf"{NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
 # A time of day: 晚上十点, 22时, 22:00.
 TIME_OF_DAY = re.compile(rf"{NUMBER}\s*(?:点|时)(?![间期候代])|(?<![0-9])[0-2]?[0-9][:：][0-5][0-9](?![0-9])")
@@ -91,7 +91,9 @@ ASKS_MONEY = re.compile(
     rf"|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
     # 多少 followed by a unit of another kind of figure asks for that: 赔偿金按多少年算, 工资多少天内支付.
     rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少(?!{_OTHER_UNITS})|几何|多大|多高)"
-    rf"|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)",
+    rf"|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)"
+    # A sum a law names with 金 (海域使用金, 保证金): 每亩每年要交多少海域使用金.
+    r"|多少[^，,。？?；;、]{0,6}金(?=[？?。，,；;]|$)",
     re.I,
 )
 
