@@ -182,6 +182,13 @@ def test_the_parties_of_a_proceeding_are_named_as_the_laws_name_them(cedict: Ced
     assert cedict.chinese_for("appellee")[:1] == ["被上诉人"]
 
 
+def test_pupils_and_buses_are_said_as_the_laws_say_them(cedict: CedictDictionary) -> None:
+    # CC-CEDICT's first "pupil" is the eye's (瞳孔); laws speak of 中小学生. The State Council's urban
+    # public transport regulations say 公共汽电车 ("buses and trolleybuses"), not 公共汽车.
+    assert cedict.chinese_for("pupils")[:1] == ["中小学生"]
+    assert cedict.chinese_for("bus")[:1] == ["公共汽电车"]
+
+
 def test_the_laws_the_civil_code_replaced_keep_their_english_names(cedict: CedictDictionary) -> None:
     # The court's rules applying them stay in force: 最高人民法院关于适用《物权法》若干问题的解释（一）.
     assert cedict.chinese_for("Property Law")[:1] == ["物权法"]
