@@ -120,6 +120,12 @@ def built_assistant(
     return Assistant(built_corpus(tmp_path, encoder, files, metadata), encoder=encoder, auto_build=False)
 
 
+def local_regulation(title: str, council: str, articles: str) -> str:
+    """A local regulation's text as the library writes it: its title, the line saying which people's
+    congress adopted it (the kind and region are read from it), and its ``articles``."""
+    return f"# {title}\n\n（2019年1月14日{council}人民代表大会常务委员会第十次会议通过）\n\n{articles}"
+
+
 def squash(text: str) -> str:
     """The text without any whitespace: how passages are compared with their source."""
     return "".join(ch for ch in text if not ch.isspace())

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import built_corpus, squash
+from conftest import built_corpus, local_regulation, squash
 
 from policyqa import Assistant
 from policyqa import retrieve as retrieve_module
@@ -399,17 +399,20 @@ def test_a_local_copy_of_a_national_article_yields_unless_the_question_names_its
 def test_another_regions_local_regulation_yields_when_the_question_names_a_place(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
-    adopted = "（2019年1月14日{}人民代表大会常务委员会第十次会议通过）\n\n"
     files = {
-        "zhumadian": "# 驻马店市城市市容和环境卫生管理条例\n\n"
-        + adopted.format("驻马店市第四届")
-        + "第十四条 封闭阳台、安装防盗窗不得超出建筑物设计外沿。",
-        "xuchang": "# 许昌市城市市容和环境卫生管理条例\n\n"
-        + adopted.format("许昌市第七届")
-        + "第十五条 封闭阳台、安装防盗窗的，不得超出建筑物的设计外沿。",
-        "henan": "# 河南省城市市容和环境卫生管理条例\n\n"
-        + adopted.format("河南省第十三届")
-        + "第十条 封闭阳台不得超出建筑物外墙。",
+        "zhumadian": local_regulation(
+            "驻马店市城市市容和环境卫生管理条例",
+            "驻马店市第四届",
+            "第十四条 封闭阳台、安装防盗窗不得超出建筑物设计外沿。",
+        ),
+        "xuchang": local_regulation(
+            "许昌市城市市容和环境卫生管理条例",
+            "许昌市第七届",
+            "第十五条 封闭阳台、安装防盗窗的，不得超出建筑物的设计外沿。",
+        ),
+        "henan": local_regulation(
+            "河南省城市市容和环境卫生管理条例", "河南省第十三届", "第十条 封闭阳台不得超出建筑物外墙。"
+        ),
     }
     settings = built_corpus(tmp_path, use_encoder, files)
     documents = Assistant(settings, encoder=use_encoder).index.documents.values()
@@ -459,14 +462,17 @@ def test_a_passage_saying_the_questions_word_pairs_in_a_row_is_lifted(tmp_path: 
 
 
 def test_a_place_named_in_a_laws_passage_earns_no_glossary_bonus(tmp_path: Path, use_encoder: Encoder) -> None:
-    adopted = "（2019年1月14日{}人民代表大会常务委员会第十次会议通过）\n\n"
     files = {
-        "taizhou": "# 台州市电梯安全管理规定\n\n"
-        + adopted.format("台州市第五届")
-        + "第三十条 维护保养单位接到电梯乘客被困的报警后，应当在三十分钟内到达现场并实施救援。",
-        "zhejiang": "# 浙江省旅游条例\n\n"
-        + adopted.format("浙江省第十二届")
-        + "第四十八条 本条例自2016年1月1日起施行。《浙江省旅游管理条例》同时废止。",
+        "taizhou": local_regulation(
+            "台州市电梯安全管理规定",
+            "台州市第五届",
+            "第三十条 维护保养单位接到电梯乘客被困的报警后，应当在三十分钟内到达现场并实施救援。",
+        ),
+        "zhejiang": local_regulation(
+            "浙江省旅游条例",
+            "浙江省第十二届",
+            "第四十八条 本条例自2016年1月1日起施行。《浙江省旅游管理条例》同时废止。",
+        ),
     }
     settings = built_corpus(tmp_path, use_encoder, files)
     question = "In Taizhou, Zhejiang, how fast must the elevator maintenance company arrive when people are trapped?"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import BuiltIndex, built_assistant, built_corpus
+from conftest import BuiltIndex, built_assistant, built_corpus, local_regulation
 
 from policyqa import Assistant, Settings
 from policyqa.embed import Encoder
@@ -186,17 +186,18 @@ def test_how_many_times_in_a_period_asks_no_multiple() -> None:
 
 
 def test_another_places_figure_does_not_answer_a_question_about_a_place(tmp_path: Path, use_encoder: Encoder) -> None:
-    adopted = "（2019年1月14日{}人民代表大会常务委员会第十次会议通过）\n\n"
     files = {
-        "hangzhou": "# 杭州市养犬管理条例\n\n"
-        + adopted.format("杭州市第十三届")
-        + "第十二条 携带犬只出户的，应当束犬链，由成年人牵领，主动避让行人。",
-        "qingyuan": "# 清远市养犬管理条例\n\n"
-        + adopted.format("清远市第七届")
-        + "第十条 携带犬只出户的，应当用长度两米以下的犬链牵领，由成年人牵领，主动避让行人。",
-        "zhejiang": "# 浙江省动物防疫条例\n\n"
-        + adopted.format("浙江省第十三届")
-        + "第九条 犬只应当按规定接种狂犬病疫苗，免疫间隔不超过一年。",
+        "hangzhou": local_regulation(
+            "杭州市养犬管理条例", "杭州市第十三届", "第十二条 携带犬只出户的，应当束犬链，由成年人牵领，主动避让行人。"
+        ),
+        "qingyuan": local_regulation(
+            "清远市养犬管理条例",
+            "清远市第七届",
+            "第十条 携带犬只出户的，应当用长度两米以下的犬链牵领，由成年人牵领，主动避让行人。",
+        ),
+        "zhejiang": local_regulation(
+            "浙江省动物防疫条例", "浙江省第十三届", "第九条 犬只应当按规定接种狂犬病疫苗，免疫间隔不超过一年。"
+        ),
     }
     assistant = built_assistant(tmp_path, use_encoder, files)
     # Qingyuan's two metres are no answer for Hangzhou, whose regulation fixes no length.
@@ -208,9 +209,11 @@ def test_another_places_figure_does_not_answer_a_question_about_a_place(tmp_path
 
 def test_a_citys_regulation_answers_for_its_province_named_beside_it(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
-        "taizhou": "# 台州市电梯安全管理规定\n\n"
-        "（2019年1月14日台州市第五届人民代表大会常务委员会第十次会议通过）\n\n"
-        "第三十条 维护保养单位接到电梯乘客被困的报警后，应当在三十分钟内到达现场并实施救援。",
+        "taizhou": local_regulation(
+            "台州市电梯安全管理规定",
+            "台州市第五届",
+            "第三十条 维护保养单位接到电梯乘客被困的报警后，应当在三十分钟内到达现场并实施救援。",
+        ),
     }
     assistant = built_assistant(tmp_path, use_encoder, files)
     # Taizhou's articles say 本市, never 浙江: its regulation is Zhejiang's law in Taizhou all the same.
