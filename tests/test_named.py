@@ -55,6 +55,11 @@ PATENT_RULES = "Implementing Regulations of the Patent Law"
             ["Regulations on Protecting Investment by Taiwan Compatriots"],
         ),
         ("What does the Law on the Protection of Minors say to Beijing parents?", ["Law on the Protection of Minors"]),
+        # A link inside a subject may take "the".
+        (
+            "Under the Law on the Procedure of the Conclusion of Treaties, who signs the instrument?",
+            ["Law on the Procedure of the Conclusion of Treaties"],
+        ),
         ("《劳动合同法》所称的无固定期限劳动合同是指什么？", ["劳动合同法"]),
         ("What does the relevant law say about it?", []),  # a law in general names none
         ("Which rate applies under these laws?", []),

@@ -44,10 +44,11 @@ KIND_WORDS = frozenset(
 _HEAD = "(?:" + "|".join(sorted((w.capitalize() for w in KIND_WORDS), key=lambda w: (-len(w), w))) + ")"
 # "the Personal Information Protection Law", "Law on the Protection of Minors": capitalised
 # words ending in a head word, or a head word followed by "on/of …" and capitalised words, which
-# may hold "to" and "by" ("Regulations on Ensuring Payments to Small and Medium-sized Enterprises").
+# may hold "to" and "by" ("Regulations on Ensuring Payments to Small and Medium-sized Enterprises"),
+# each perhaps with "the" ("Law on the Procedure of the Conclusion of Treaties").
 _TITLED = re.compile(
     rf"\b(?:[A-Z][\w'’-]*\s+(?:(?:of|on|and|for|the|in)\s+)?)*{_HEAD}\b"
-    rf"(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:(?:of|on|and|for|the|in|to|by)\s+)?[A-Z][\w'’-]*)*)?"
+    rf"(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:(?:of|on|and|for|the|in|to|by)\s+(?:the\s+)?)?[A-Z][\w'’-]*)*)?"
 )
 # "the consumer protection law", "the Ningbo Dongqian Lake tourist resort regulation": a name with a
 # lower-case head word needs "the" and one to six words before it.
@@ -125,6 +126,9 @@ _IMPLEMENTING_ALONE = re.compile(
     re.I,
 )
 _IMPLEMENTING_NAME = re.compile(r"\bimplement(?:ing|ation)\b", re.I)
+_IMPLEMENTATION_OF = re.compile(
+    rf"{_IMPLEMENTING_KINDS}\s+for\s+(?:the\s+)?implementation\s+of\s+{_THE_LAW}(.+)$", re.I
+)
 # The Supreme People's Court's rules on applying a law (最高人民法院关于适用《公司法》若干问题的规定):
 # "the court's second set of provisions on applying the Company Law", "the judicial interpretation
 # of the Company Law". Said around a law's name, they name the court's rules, not the law.
@@ -184,6 +188,10 @@ def document_names(question: str) -> list[str]:
     names = []
     for start, end, name in found:
         if _IMPLEMENTING_ALONE.fullmatch(name):
+            continue
+        if implemented := _IMPLEMENTATION_OF.match(name):
+            # "Regulations for the Implementation of the Patent Law", read whole as one title.
+            names.append(IMPLEMENTING_PREFIX + implemented.group(1))
             continue
         local = _LOCAL_IMPLEMENTING_BEFORE.search(question[:start])
         if _APPLYING_BEFORE.search(question[:start]):
