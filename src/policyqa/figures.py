@@ -156,7 +156,7 @@ ASKS_DURATION = re.compile(
     r"|how much (?:time|(?:advance\s+|prior\s+)?notice)\b"
     r"|how many (?:years|months|days|hours|working days)|\btime limits?\b"
     r"|\b(?:minimum|maximum|shortest|longest|what)\s+(?:time\s+)?period\b"
-    r"|多长时间|多久|多长|几年|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|年|天|日|月|小时|分钟)",
+    r"|多长时间|多久|多长|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|年|天|日|月|小时|分钟)",
     re.I,
 )
 # "How often …" asks how many times in a period: 每月至少进行一次, 每日巡查, 定期.

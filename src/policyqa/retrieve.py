@@ -143,6 +143,7 @@ class Retriever:
         self._kind_masks = {kind: np.asarray([k == kind for k in kinds], dtype=np.float32) for kind in KIND_CUES}
         self._is_legal = self._kind_masks["legal"].astype(bool)
         self._discussed: dict[tuple[str, ...], np.ndarray] = {}
+        self._titled_with: dict[tuple[str, ...], np.ndarray] = {}
         regions: dict[str, list[int]] = {}
         for position, doc_id in enumerate(self._doc_ids):
             if region := str(index.documents[doc_id].metadata.get("region") or ""):
@@ -517,8 +518,11 @@ class Retriever:
         仲裁裁决的规定, 澳门特别行政区驻军法. A local title that holds the name (宁波杭州湾新区条例)
         is another place's.
         """
-        titled = np.fromiter((any(n in t for n in place_names) for t in self._titles.tolist()), dtype=bool)
-        return (titled & self._is_national).astype(np.float32)
+        if (found := self._titled_with.get(place_names)) is None:
+            titled = np.fromiter((any(n in t for n in place_names) for t in self._titles.tolist()), dtype=bool)
+            found = (titled & self._is_national).astype(np.float32)
+            self._titled_with[place_names] = found
+        return found
 
     def _discussing(self, place_names: tuple[str, ...]) -> np.ndarray:
         """1.0 for each paper or other text outside the law whose text names one of the places, else 0.0.

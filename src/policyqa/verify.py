@@ -1034,6 +1034,9 @@ def unsupported_reason(
     for passage in _of_named(passages, named_documents) or _of_described(query.text, passages) or passages:
         rows = passage.sentence_rows
         authors = _authors(passage, index)
+        # A local regulation speaks for its place and province (台州, 浙江), and for no other place.
+        spoken_for = _places_of(passage)
+        of_another_place = bool(in_force) and bool(spoken_for) and spoken_for[0] not in in_force
         for i, row in enumerate(rows):
             sentence = index.sentences[row].text
             as_share = not figure.search(sentence)
@@ -1047,14 +1050,14 @@ def unsupported_reason(
             before = index.sentences[rows[i - 1]].text if i else ""
             items = _LIST_HEAD.search(sentence) and "".join(index.sentences[r].text for r in rows[i + 1 :])
             window = f"{passage.title} {authors} {passage.section} {before}{sentence}{items or ''}"
-            window += " ".join(_places_of(passage))  # Taizhou's regulation speaks for Zhejiang too
+            window += " ".join(spoken_for)  # Taizhou's regulation speaks for Zhejiang too
             if as_share and not any(r in sentence for r in share_of):
                 continue  # a share of something else than the sum asked for
             if sum_noun and sum_noun not in f"{before}{sentence}{items or ''}":
                 continue  # a sum of another kind than the one asked for
             if place_names and passage.kind == KIND_PAPER and not any(n in window for n in place_names):
                 continue  # a paper's figure for Beijing, where Shanghai's is asked for (a law's place is its region)
-            if _of_another_place(passage, in_force) and not any(n in window for n in place_names):
+            if of_another_place and not any(n in window for n in place_names):
                 continue  # Qingyuan's leash length, where Hangzhou's is asked for
             if period is not None and not period.search(window):
                 continue  # a fine, where a daily fine is asked for
@@ -1072,18 +1075,10 @@ def unsupported_reason(
 
 
 def _places_of(passage: Passage) -> tuple[str, ...]:
-    """The places a local regulation's passage speaks for: its own and its province (台州 → 台州, 浙江)."""
+    """The places a local regulation's passage speaks for, its own first, then its province (台州, 浙江)."""
     if passage.kind != KIND_LOCAL_REGULATION or (own := leading_place(passage.title)) is None:
         return ()
     return in_force_at([(own,)])
-
-
-def _of_another_place(passage: Passage, in_force: Collection[str]) -> bool:
-    """Whether ``passage`` is a local regulation of no place ``in_force`` (the places asked about, their provinces)."""
-    if not in_force or passage.kind != KIND_LOCAL_REGULATION:
-        return False
-    own = leading_place(passage.title)
-    return own is not None and own not in in_force
 
 
 def _of_described(question: str, passages: Sequence[Passage]) -> list[Passage]:
