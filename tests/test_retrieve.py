@@ -236,6 +236,46 @@ def test_a_passage_with_the_kind_of_figure_asked_for_is_lifted(tmp_path: Path, u
     assert with_bonus["without-figure"] == pytest.approx(without["without-figure"])
 
 
+def test_a_passage_naming_the_body_acting_is_lifted_for_a_question_asking_which_body(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "who": "加入中国国籍的申请，由公安部审批。",
+        "what": "申请加入中国国籍获得批准的，即取得中国国籍。",
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    for question in ("Which body approves applications for Chinese nationality?", "加入中国国籍的申请由谁审批？"):
+        without, with_bonus = (_scores(settings, use_encoder, question, 2, body_bonus=b) for b in (0.0, 0.05))
+        assert with_bonus["who"] - without["who"] == pytest.approx(0.05)
+        assert with_bonus["what"] == pytest.approx(without["what"])
+    # A question asking a figure is lifted by the figure alone; one asking neither, by nothing.
+    for question in ("加入中国国籍的申请多少天内审批？", "加入中国国籍有什么条件？"):
+        without, with_bonus = (_scores(settings, use_encoder, question, 2, body_bonus=b) for b in (0.0, 0.05))
+        assert with_bonus == pytest.approx(without)
+
+
+def test_a_papers_summary_is_lifted_for_a_question_on_the_work_as_a_whole(tmp_path: Path, use_encoder: Encoder) -> None:
+    paper = (
+        "# 创新要素的空间分布研究\n\n"
+        "摘要: 本文构建了时间、空间、制度三维分析框架, 并以合肥、深圳为例讨论创新要素的集聚。\n\n"
+        "## 一、空间维度\n\n"
+        "空间维度的分析框架关注创新要素在不同地区之间的流动与集聚, 合肥与深圳的差异尤其明显。\n"
+    )
+    settings = built_corpus(tmp_path, use_encoder, {"paper": paper}, {"paper": {"kind": "paper"}}, max_per_document=5)
+    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
+
+    def summary_score(question: str, bonus: float) -> float:
+        tuned = Assistant(settings.replace(overview_bonus=bonus), encoder=use_encoder, auto_build=False)
+        return next(p.score for p in tuned.search(question, k=5).passages if p.section == "摘要")
+
+    assert any(p.section == "摘要" for p in assistant.search("这篇论文构建了什么框架？", k=5).passages)
+    overview = "In short, what framework does the paper build?"
+    assert summary_score(overview, 0.1) - summary_score(overview, 0.0) == pytest.approx(0.1)
+    # A question on one part of the work, or one not about the paper, lifts nothing.
+    for question in ("What does the paper say about the spatial dimension?", "In short, what framework is built?"):
+        assert summary_score(question, 0.1) == pytest.approx(summary_score(question, 0.0))
+
+
 def test_a_passage_that_lists_is_lifted_for_a_question_asking_for_several_things(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

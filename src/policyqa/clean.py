@@ -25,6 +25,7 @@ from .types import KIND_PAPER
 FRONT_MATTER = "前置信息 (front matter)"
 REFERENCES = "参考文献 (references)"
 ENGLISH_SUMMARY = "English summary"
+ABSTRACT = "摘要"
 
 _CN_NUM = CHINESE_NUMERAL_CHARS
 _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
@@ -148,7 +149,7 @@ def clean_paper(doc: Document) -> list[Block]:
             builder.add("summary", (ENGLISH_SUMMARY,), (start, end))
             continue
         if _ABSTRACT.match(line):
-            builder.add("body", ("摘要",), (start, end))
+            builder.add("body", (ABSTRACT,), (start, end))
             continue
         level = heading_level(line)
         if level is not None and (zone == "body" or level == 1):

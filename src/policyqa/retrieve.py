@@ -19,7 +19,9 @@ from functools import lru_cache
 import numpy as np
 
 from .articles import articles_named, asks_for_penalty, asks_what_article_says, violated_articles
+from .asks import BODY_ACTING, asks_for_body, asks_for_overview
 from .chunk import Chunk
+from .clean import ABSTRACT
 from .definitions import asks_for_definition, defined_term, english_term_asked, terms_asked
 from .dictionary import chinese_for, match_phrases
 from .embed import Encoder
@@ -49,7 +51,7 @@ from .places import in_force_at, places_named
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
 from .text import is_cjk
-from .types import Passage, Query, SearchFilter, admitted
+from .types import KIND_PAPER, Passage, Query, SearchFilter, admitted
 
 # A name's nearest titles: those above the floor and within the margin of the nearest (measured on
 # law names and their titles: the right title lay 0.52-0.79 from its English name, at most 0.02
@@ -166,6 +168,8 @@ class Retriever:
                 self._centroids = document_centroids(index.chunk_vectors, self._doc_of_row, len(self._doc_ids))
         self._article_of_row = table.article
         self._is_body_row = table.of_kind("body")
+        abstract_codes = np.flatnonzero(table.sections == ABSTRACT.encode("utf-8"))
+        self._is_abstract_row = np.isin(table.section, abstract_codes)
         # Each chunk's sentences are the rows first[row] .. end[row] - 1 of the sentence vectors.
         offsets = index.sentence_doc_offsets
         doc_first = np.asarray([offsets.get(d, 0) for d in index.documents], dtype=np.int64)
@@ -268,7 +272,16 @@ class Retriever:
         # "How long…", "多少元": a passage that gives a figure of that kind may be the answer; one
         # that gives none cannot be all of it.
         figure = asked_figure(query.text) if self.settings.figure_bonus else None
+        if figure is None and self.settings.body_bonus and asks_for_body(query.text):
+            # "Which body approves …": of a law's articles on the applications, the one naming who acts.
+            figure, figure_bonus = BODY_ACTING, self.settings.body_bonus
+        else:
+            figure_bonus = self.settings.figure_bonus
         purpose_yields = not _ASKS_PURPOSE.search(query.text)
+        overview_bonus = 0.0
+        if KIND_CUES[KIND_PAPER].search(query.text) and asks_for_overview(query.text):
+            # "In short, what does the paper propose?": the paper's own summary says it.
+            overview_bonus = self.settings.overview_bonus
         scored = []
         columns = zip(candidates, dense.tolist(), ranking_dense.tolist(), shares.tolist(), strict=True)
         for row, dense_score, ranking, lexical in columns:
@@ -295,7 +308,9 @@ class Retriever:
                 found = sum(1 for t in telling_terms if t in text and not (legal and t in telling_places))
                 fused += self.settings.glossary_bonus * found / len(telling_terms)
             if figure is not None and figure.search(text):
-                fused += self.settings.figure_bonus
+                fused += figure_bonus
+            if overview_bonus and self._is_abstract_row[row]:
+                fused += overview_bonus
             # The article number gates the text: reading a chunk's text costs ~35 µs, every candidate's a few ms.
             first_article = purpose_yields and self._article_of_row[row] == 1
             if first_article and _PURPOSE_ARTICLE.match(self.index.chunks[row].text):

@@ -70,6 +70,10 @@ DEFAULT_GLOSSARY_BONUS = 0.2
 # this much; chosen on the dev halves at the whole library (docs/evaluation.md): 0.1 turned partial
 # answers into answers that quote a figure of the same kind about something else.
 DEFAULT_FIGURE_BONUS = 0.05
+# A passage naming a body acting (由公安部审批) is lifted by this much for a question asking which body acts.
+DEFAULT_BODY_BONUS = 0.05
+# A paper's summary (摘要) is lifted by this much for a question on what the paper does as a whole.
+DEFAULT_OVERVIEW_BONUS = 0.1
 # A passage that lists (下列…：, （一）) is lifted by this much for a question asking for several things.
 DEFAULT_LIST_BONUS = 0.05
 # For a question asking what befalls a breach, the articles punishing the breach of the first this
@@ -191,6 +195,8 @@ class Settings:
     kind_bonus: float = DEFAULT_KIND_BONUS
     glossary_bonus: float = DEFAULT_GLOSSARY_BONUS
     figure_bonus: float = DEFAULT_FIGURE_BONUS
+    body_bonus: float = DEFAULT_BODY_BONUS
+    overview_bonus: float = DEFAULT_OVERVIEW_BONUS
     list_bonus: float = DEFAULT_LIST_BONUS
     penalty_depth: int = DEFAULT_PENALTY_DEPTH
     region_bonus: float = DEFAULT_REGION_BONUS
@@ -377,6 +383,8 @@ class Settings:
             "kind_bonus": float,
             "glossary_bonus": float,
             "figure_bonus": float,
+            "body_bonus": float,
+            "overview_bonus": float,
             "list_bonus": float,
             "penalty_depth": int,
             "region_bonus": float,

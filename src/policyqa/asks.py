@@ -1,0 +1,71 @@
+"""Questions that ask for something other than a figure: which body acts, or what a paper does as a whole.
+
+"Under the Nationality Law, which body approves applications to acquire Chinese nationality?",
+"人工影响天气作业由谁来组织实施？": every article of the law speaks of the applications and their
+approval; the answer is the one that says who approves (由…公安部审批). Retrieval lifts, a little, the
+passages that name a body acting (``Retriever.search``), as it lifts those giving the kind of
+figure a question asks for.
+
+"In short, what framework does the paper build?", "这篇文章概括来说提出了什么？": a question about a
+paper's work as a whole is answered by the paper's own summary (its 摘要), which a passage on one
+part of the work outranks by sharing more of the question's words.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ENGLISH_BODIES = (
+    r"body|bodies|authorit(?:y|ies)|department|departments|agency|agencies|organ|organs|court|courts|office|offices"
+    r"|ministry|ministries|institution|institutions|bureau|bureaus|committee|committees|commission|commissions"
+    r"|administration|government|governments|unit|units|level of government"
+)
+_ENGLISH_ACTS = (
+    r"approves?|decides?|issues?|handles?|hears?|(?:is|are) (?:responsible|in charge)|bears?|supervises?|organi[sz]es?"
+    r"|administers?|manages?|registers?|examines?|reviews?|accepts?|grants?|certif(?:y|ies)|signs?|enforces?"
+    r"|draws? up|formulates?|rules?|investigates?|inspects?|appoints?|licen[cs]es?|countersigns?"
+)
+# "which body approves …", "who hears …", "where does an applicant file", 由谁, 哪个部门, 向哪里申请.
+_ASKS_FOR_BODY = re.compile(
+    rf"\b(?:which|what)\s+(?:\w+\s+){{0,2}}(?:{_ENGLISH_BODIES})\b"
+    rf"|\bwho\s+(?:\w+\s+)?(?:{_ENGLISH_ACTS})\b|\bto whom\b"
+    r"|\bwhere\s+(?:does|do|should|must|can|may|would)\s+(?:\w+\s+){1,5}?(?:file|apply|register|complain|report"
+    r"|submit|appeal|sue|go)\b"
+    r"|由谁|谁来|谁(?:负责|审批|批准|决定|管辖|审理|受理|签署)|(?:哪个|哪些|哪一?级|什么|哪家|哪一)(?:部门|机关|机构|单位|法院|政府)"
+    r"|向(?:哪里|哪儿|哪个|谁)|到哪(?:里|儿)?(?:申请|登记|备案|投诉|起诉)",
+    re.I,
+)
+_ORGAN = r"(?:部门|机关|机构|委员会|人民政府|政府|法院|检察院|[^\s，。；、：]{1,8}?(?:部|局|厅|署))"
+_ACTING = (
+    r"(?:负责|审批|批准|核准|受理|管辖|审理|决定|组织|制定|确定|登记|备案|主管|颁发|发给|监督|认定|指派"
+    r"|实施|办理|审查|审核|核发|裁定|签署|任命)"
+)
+# A body doing something: 由公安部审批, 市场监督管理部门负责, 受理…的机关，在国外为中国外交代表机关.
+BODY_ACTING = re.compile(
+    rf"由[^，。；]{{0,30}}?{_ORGAN}|{_ORGAN}(?:应当|可以|依法|统一|具体|依照[^，。；]{{0,20}})?{_ACTING}"
+    rf"|为[^，。；]{{0,20}}?{_ORGAN}"
+)
+
+
+def asks_for_body(question: str) -> bool:
+    """Whether a question asks which body, court or authority acts ("which body approves", 由谁, 向哪里)."""
+    return _ASKS_FOR_BODY.search(question) is not None
+
+
+# "in short", "the main argument", "what does the paper propose", "what framework … build", 概括, 主要观点,
+# 提出了什么, 构建了…框架. Not "framework" alone: "under the framework, which policy fits …" asks one part of it.
+_ASKS_FOR_OVERVIEW = re.compile(
+    r"\bin (?:short|brief|sum|a nutshell)\b|\boverall\b|\bsummar(?:y|ise|ize|ised|ized)\b"
+    r"|\bmain (?:arguments?|contributions?|findings?|conclusions?|ideas?|points?|thesis)\b"
+    r"|\bwhat (?:\w+\s+){0,3}(?:does|did) (?:the|this|that) (?:paper|study|article|authors?) "
+    r"(?:propose|argue|build|construct|develop|conclude|find|contribute)\b"
+    r"|\bframework\b[^?]{0,80}\b(?:propos\w*|buil[dt]s?|construct\w*|develop\w*|dimensions?)\b"
+    r"|\b(?:propos\w*|buil[dt]s?|construct\w*|develop\w*)\b[^?]{0,40}\bframework\b"
+    r"|概括|总体|总的来说|主要观点|核心观点|主要内容|主要结论|主要贡献|(?:提出|构建|建立)了?(?:什么|怎样|哪些|[^，。？?]{0,12}框架)",
+    re.I,
+)
+
+
+def asks_for_overview(question: str) -> bool:
+    """Whether a question asks what a work does as a whole ("in short", "what framework does it build", 概括)."""
+    return _ASKS_FOR_OVERVIEW.search(question) is not None

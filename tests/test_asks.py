@@ -1,0 +1,78 @@
+"""What a question asks for other than a figure: the body acting, a paper's work as a whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from policyqa.asks import BODY_ACTING, asks_for_body, asks_for_overview
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Under the Nationality Law, which body approves applications to acquire Chinese nationality?",
+        "Which court hears a suit by an asset management company against a borrower?",
+        "Who approves the plan?",
+        "Where does an applicant living overseas file?",
+        "人工影响天气作业由谁来组织实施和管理？",
+        "消防救援衔标志由哪个部门负责制作和管理？",
+        "不服的向哪里申请复议？",
+    ],
+)
+def test_a_question_asking_which_body_acts_is_read_as_such(question: str) -> None:
+    assert asks_for_body(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How long does the authority have to decide?",
+        "What must a tenderer do after choosing the winning bidder?",
+        "Where is the demonstration zone?",
+        "劳动争议调解不成的，多久可以申请仲裁？",
+        "部门规章和地方性法规有什么区别？",
+    ],
+)
+def test_a_question_asking_no_body_is_not(question: str) -> None:
+    assert not asks_for_body(question)
+
+
+def test_a_sentence_naming_a_body_acting_is_found_and_one_naming_none_is_not() -> None:
+    for acting in (
+        "加入、退出和恢复中国国籍的申请，由中华人民共和国公安部审批。",
+        "金融资产管理公司向债务人提起诉讼的，应当由被告人住所地人民法院管辖。",
+        "受理国籍申请的机关，在国内为当地市、县公安局，在国外为中国外交代表机关和领事机关。",
+        "县级以上人民政府气象主管机构负责人工影响天气工作的组织实施和管理。",
+    ):
+        assert BODY_ACTING.search(acting), acting
+    for idle in ("申请加入中国国籍获得批准的，即取得中国国籍。", "被批准恢复中国国籍的，不得再保留外国国籍。"):
+        assert BODY_ACTING.search(idle) is None, idle
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "In short, what does the paper see as the main obstacles?",
+        "The seed paper proposes a policy-demand framework. Along which three dimensions is it built?",
+        "What framework does the paper build?",
+        "What are the study's main findings?",
+        "这篇文章概括来说提出了什么样的政策框架？",
+        "这篇论文构建的政策需求框架包括哪几个维度？",
+        "论文的主要观点是什么？",
+    ],
+)
+def test_a_question_on_a_work_as_a_whole_asks_for_an_overview(question: str) -> None:
+    assert asks_for_overview(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Under the paper's framework, what policy fits a technology in the trough of disillusionment?",
+        "What does the paper say about Hefei's model?",
+        "论文里浙江对省级重大科技项目的企业牵头比例有什么要求？",
+        "时间维度上政策设计的核心逻辑是什么？",
+    ],
+)
+def test_a_question_on_one_part_of_a_work_asks_for_no_overview(question: str) -> None:
+    assert not asks_for_overview(question)
