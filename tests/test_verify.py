@@ -19,7 +19,7 @@ from policyqa.figures import (
     sums_only_of_other_kinds,
 )
 from policyqa.index import build_index
-from policyqa.types import SearchFilter
+from policyqa.types import NOT_COVERED, SearchFilter
 from policyqa.verify import (
     NO_FIGURE,
     _abbreviated_in,
@@ -35,6 +35,7 @@ from policyqa.verify import (
     latin_names,
     places_named,
     product_names,
+    some_words_unknown_to_corpus,
     things_unknown_to_corpus,
     unmentioned_in_document,
     unsupported_reason,
@@ -278,6 +279,33 @@ def test_a_chinese_question_most_of_whose_words_no_text_uses_is_not_covered(mini
     plain = mini_assistant.prepare("单位拿来奖励的比例不低于多少？")
     assert words_unknown_to_corpus(plain, mini_assistant.index) == []
     assert words_unknown_to_corpus(mini_assistant.prepare("How to cook braised pork?"), mini_assistant.index) == []
+
+
+def test_a_chinese_question_with_a_word_no_text_uses_and_a_weak_best_passage_is_not_covered(
+    mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cooking = "白切鸡怎么做才嫩？"
+    # The small test corpus lacks most words of the language: its lacking one proves nothing.
+    assert some_words_unknown_to_corpus(mini_assistant.prepare(cooking), mini_assistant.index) == []
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
+    unknown = some_words_unknown_to_corpus(mini_assistant.prepare(cooking), mini_assistant.index)
+    assert unknown == ["白切"]
+    # One such word is too few for the share rule; with a weak best passage it tells.
+    assert words_unknown_to_corpus(mini_assistant.prepare(cooking), mini_assistant.index) == []
+    # Below the first floor nothing else is asked; above it, this floor holds the question.
+    settings = mini_assistant.settings.replace(abstain_threshold=0.0)
+    floored, unfloored = (
+        Assistant(settings.replace(unknown_word_floor=floor), encoder=mini_assistant.encoder, auto_build=False)
+        for floor in (settings.unknown_word_floor, 0.0)
+    )
+    answer = floored.ask(cooking)
+    assert answer.outcome == NOT_COVERED
+    assert answer.abstain_reason == "the texts never use 白切"
+    assert unfloored.ask(cooking).abstain_reason != "the texts never use 白切"
+    # A question in the asker's own words (拿来) whose best passage is strong is answered.
+    plain = "单位拿来奖励科研人员的比例不低于多少？"
+    assert some_words_unknown_to_corpus(mini_assistant.prepare(plain), mini_assistant.index)
+    assert floored.ask(plain).outcome != NOT_COVERED
 
 
 def test_an_english_question_about_a_thing_no_text_says_and_pointing_at_no_text_is_not_covered(

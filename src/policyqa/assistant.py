@@ -43,7 +43,7 @@ from .types import (
     SearchResult,
     Trace,
 )
-from .verify import check
+from .verify import check, some_words_unknown_to_corpus
 
 log = logging.getLogger("policyqa")
 
@@ -343,6 +343,9 @@ class Assistant:
         if not passages or relevance < self.settings.abstain_threshold:
             return not_covered(query, passages, BELOW_FLOOR)
         index = loaded.index
+        if relevance < self.settings.unknown_word_floor and (unknown := some_words_unknown_to_corpus(query, index)):
+            # A word no text uses and a weak best passage: the question is about something else.
+            return not_covered(query, passages, f"the texts never use {'、'.join(unknown[:3])}")
         named = loaded.retriever.named_documents(query.text)
         verdict = check(query, passages, index, self.settings.max_missing_content, self.settings.check_names, named)
         if verdict.outcome == NOT_COVERED:

@@ -79,6 +79,7 @@ __all__ = [
     "product_names",
     "unsupported_reason",
     "words_unknown_to_corpus",
+    "some_words_unknown_to_corpus",
 ]
 
 
@@ -150,6 +151,18 @@ def words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
     if len(unknown) >= MIN_UNKNOWN_WORDS and len(unknown) > MAX_UNKNOWN_WORD_SHARE * len(terms):
         return unknown
     return []
+
+
+def some_words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
+    """The content words of a Chinese question that no indexed text uses, if the corpus is large enough to judge.
+
+    One such word says little alone (拿来, 小孩子 are a question's own words for what a law says
+    otherwise); with a weak best passage it says the question is about something else (白切鸡).
+    """
+    if not query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
+        return []
+    terms = _content_words(query)
+    return [t for t, idf in zip(terms, index.lexical.idf(terms), strict=True) if idf <= 0] if terms else []
 
 
 def things_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
