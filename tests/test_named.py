@@ -216,6 +216,10 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             "renewable energy?",
             ["Zhejiang's regulation on promoting the development and use of renewable energy"],
         ),
+        (  # "with" links inside a subject as "of" does: persons with disabilities (残疾人)
+            "How do the State Council's regulations on education for persons with disabilities define it?",
+            ["State Council's regulations on education for persons with disabilities"],
+        ),
         (  # its words do
             "Under Zhejiang's regulation on promoting rural road traffic safety supervision management work now, who?",
             ["Zhejiang's regulation on promoting rural road traffic safety supervision"],

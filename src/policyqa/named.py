@@ -257,7 +257,7 @@ _LISTED = re.compile(r"(?:[a-z][\w'’-]*+,\s+)*[a-z][\w'’-]*+,?\s+(?:and|or)\
 _DESCRIBED_BEFORE = re.compile(rf"{_ISSUER}((?:[a-z][\w-]*+\s+){{1,4}}){_KINDS}\b")
 # Words that may stand inside a subject ("transforming scientific and technological achievements",
 # "the protection of minors") but neither end it nor open it.
-_SUBJECT_LINKS = frozenset("and or of the for in on to".split())
+_SUBJECT_LINKS = frozenset("and or of the for in on to with".split())
 _SUBJECT_STOP_WORDS = STOPWORDS | QUESTION_WORDS
 # A subject's words are at most this many, not counting its links ("promoting the development and
 # use of renewable energy" has five).
