@@ -220,6 +220,15 @@ def test_names_of_documents_are_found_in_both_languages(question: str, names: li
             "How do the State Council's regulations on education for persons with disabilities define it?",
             ["State Council's regulations on education for persons with disabilities"],
         ),
+        (  # "from" links too: exhaust pollution from motor vehicles
+            "Under Luohe's regulation on exhaust pollution from motor vehicles and non-road machinery, who pays?",
+            ["Luohe's regulation on exhaust pollution from motor vehicles and non-road machinery"],
+        ),
+        (  # joint issuers joined by a slash; the verb that says what the document does ends its subject
+            "What thresholds did the 2013 SPC/SPP interpretation on extortion set for 'huge' amounts?",
+            ["SPC/SPP interpretation on extortion"],
+        ),
+        ("Which fee does Henan's regulation on parking require of drivers?", ["Henan's regulation on parking"]),
         (  # its words do
             "Under Zhejiang's regulation on promoting rural road traffic safety supervision management work now, who?",
             ["Zhejiang's regulation on promoting rural road traffic safety supervision"],

@@ -229,8 +229,9 @@ def _place_before(text: str) -> str:
 # ends the clause. Matched possessively (*+, {…}+) and bounded: a question of capitalised words
 # without a kind word must cost a pass, not a try at every length from every word.
 _KINDS = r"(regulations?|rules|provisions|measures|interpretations?)"
-# An issuer is capitalised words, a year among them ("the State Council's 2017 regulation").
-_ISSUER = r"\b((?:[A-Z][\w'’-]*+\s+|(?:19|20)\d\d\s+){1,6}+)"
+# An issuer is capitalised words, a year among them ("the State Council's 2017 regulation"), joint issuers
+# joined by a slash among them ("the SPC/SPP interpretation").
+_ISSUER = r"\b((?:[A-Z][\w'’-]*+(?:/[A-Z][\w'’-]*+)?\s+|(?:19|20)\d\d\s+){1,6}+)"
 # A subject follows "on", "of" … or a verb that says what the document does to it ("restricting
 # government bodies from building office buildings").
 _SUBJECT_LINK = r"(on|of|for|governing|concerning|restricting|regulating|promoting|protecting|prohibiting|banning)"
@@ -257,8 +258,14 @@ _LISTED = re.compile(r"(?:[a-z][\w'’-]*+,\s+)*[a-z][\w'’-]*+,?\s+(?:and|or)\
 _DESCRIBED_BEFORE = re.compile(rf"{_ISSUER}((?:[a-z][\w-]*+\s+){{1,4}}){_KINDS}\b")
 # Words that may stand inside a subject ("transforming scientific and technological achievements",
 # "the protection of minors") but neither end it nor open it.
-_SUBJECT_LINKS = frozenset("and or of the for in on to with".split())
-_SUBJECT_STOP_WORDS = STOPWORDS | QUESTION_WORDS
+_SUBJECT_LINKS = frozenset("and or of the for in on to with from".split())
+# The verbs by which a question says what a document does ("the interpretation on extortion set for …",
+# "the regulation on parking requires …") end its subject.
+_DOCUMENT_VERBS = frozenset(
+    "set sets require requires provide provides stipulate stipulates allow allows prohibit prohibits specify "
+    "specifies impose imposes fix fixes establish establishes permit permits cover covers treat treats".split()
+)
+_SUBJECT_STOP_WORDS = STOPWORDS | QUESTION_WORDS | _DOCUMENT_VERBS
 # A subject's words are at most this many, not counting its links ("promoting the development and
 # use of renewable energy" has five).
 _MAX_SUBJECT_WORDS = 6
