@@ -1064,6 +1064,17 @@ def test_a_pair_the_dictionary_knows_as_one_thing_is_missing_though_its_words_st
     assert _things_unrendered("When is a trademark well known to the public protected?", [], trademark) == []
 
 
+def test_a_pair_the_dictionary_renders_as_an_idiom_of_other_words_is_looked_for_word_by_word() -> None:
+    # "professional escort" is 坐台小姐 (a hostess) to the dictionary: nothing of 专业 or 押运 in it.
+    regulation = "第九条 专职守护、押运人员应当具备下列条件：（一）年满20周岁的中国公民，身心健康，品行良好。"
+    question = "What is the minimum age for professional escort and guard personnel to be issued firearms?"
+    assert not any(thing.startswith("professional escort") for thing in _things_unrendered(question, [], regulation))
+    # One whose rendering is made of its words' ("half marathon": 半马, of 半 and 马拉松) is still one thing.
+    running = "What's a good stretching routine before running a half marathon?"
+    rules = "第三条 马拉松比赛应当保障参赛者安全，半程赛事同样适用。"
+    assert "half marathon (半马)" in _things_unrendered(running, [], rules)
+
+
 def test_a_rare_one_character_rendering_does_not_decide_whether_a_word_names_a_thing() -> None:
     # "unicorn" renders 独角兽 and 廌 (a mythical beast, no noun to jieba): the usual sense is a noun.
     text = "北京的科技公司数量快速增长。" + FUSION_TEXT

@@ -441,7 +441,11 @@ def _things_unrendered(
             or _close_in_a_row(pair, close_words, text)
         ):
             skipped.update(pair.split())
-        elif (longer := [r for r in whole if len(r) > 1]) and _usual_nouns(pair, longer, by_tags=True):
+        elif (
+            (longer := [r for r in whole if len(r) > 1])
+            and _usual_nouns(pair, longer, by_tags=True)
+            and _composed_of_its_words(pair, longer)
+        ):
             # A pair the dictionary knows as one thing ("nuclear fusion": 核聚变) is absent when
             # neither it nor its words in a row are there: 核 and 融合 apart are no fusion reactor.
             missing.append(_shown_with(pair, longer))
@@ -478,6 +482,18 @@ def _things_unrendered(
                 missing.append(_shown_with(word, as_nouns, part if part != word else None))
                 break
     return missing
+
+
+def _composed_of_its_words(pair: str, renderings: Sequence[str]) -> bool:
+    """Whether some rendering of a pair shares a character with a rendering of one of its words.
+
+    "nuclear fusion" is 核聚变 (核, 聚变): the pair's sense is its words'. "professional escort" is
+    坐台小姐, a hostess, which shares nothing with 专业 or 押运: an idiom of one sense, not the
+    question's perhaps ("professional escort and guard personnel", 专职守护押运人员), whose words are
+    then looked for one by one.
+    """
+    characters = {c for word in pair.split() for rendering in chinese_for(word, 20) for c in rendering}
+    return any(c in characters for rendering in renderings for c in rendering)
 
 
 def _close_in_a_row(pair: str, close_words: Mapping[str, Sequence[str]], text: str) -> bool:
