@@ -490,9 +490,13 @@ def _composed_of_its_words(pair: str, renderings: Sequence[str]) -> bool:
     "nuclear fusion" is 核聚变 (核, 聚变): the pair's sense is its words'. "professional escort" is
     坐台小姐, a hostess, which shares nothing with 专业 or 押运: an idiom of one sense, not the
     question's perhaps ("professional escort and guard personnel", 专职守护押运人员), whose words are
-    then looked for one by one.
+    then looked for one by one. A word the dictionary knows only in the pair ("paternity leave":
+    陪产假) leaves the pair its one sense.
     """
-    characters = {c for word in pair.split() for rendering in chinese_for(word, 20) for c in rendering}
+    senses = [chinese_for(word, 20) for word in pair.split()]
+    if not all(senses):
+        return True
+    characters = {c for rendered in senses for rendering in rendered for c in rendering}
     return any(c in characters for rendering in renderings for c in rendering)
 
 
