@@ -78,6 +78,12 @@ def test_the_articles_a_penalty_article_punishes_breaking(text: str, articles: t
         ("What penalty does the Accounting Law set for false books?", True),
         ("导游应当具备什么条件？", False),
         ("What does the regulation require of tour guides?", False),
+        ("How much is a passenger fined for overloading an elevator?", True),
+        ("What does Article 35 say about penalties?", True),
+        ("How do the top fines compare between the two laws?", True),
+        # A penalty as the matter asked about, not as what befalls a breach.
+        ("Once a regulator publishes an administrative penalty, how long does it stay public?", False),
+        ("An importer wants to challenge a penalty imposed by the office. What is the deadline?", False),
     ],
 )
 def test_a_question_asking_what_befalls_a_breach(question: str, asks: bool) -> None:

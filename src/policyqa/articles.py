@@ -36,9 +36,17 @@ _ASKS_WHAT_ARTICLE_SAYS = re.compile(
 _VIOLATED = re.compile(r"违反(?:本(?:法|条例|办法|规定|细则|决定|规则|准则)?)?(第[^。；，,]{1,80}?)规定")
 # A question asking what befalls a breach: 怎么罚, 处罚, 处分, 法律责任, 后果; "penalty", "fined",
 # "punished", "sanctions", "liable", "what happens if".
+# An English question names a penalty as what it asks ("what fine", "the penalty for", "be fined"),
+# not as the matter it asks about ("publishes an administrative penalty", "challenge a penalty
+# imposed": how long it stays public, how to seek reconsideration).
+_PENALTY_WORDS = r"(?:penalt(?:y|ies)|fines?|punishments?|sanctions?|consequences?)"
 _ASKS_PENALTY = re.compile(
     r"罚|处分|法律责任|什么责任|后果"
-    r"|\bpenalt(?:y|ies)\b|\bfine[sd]?\b|\bpunish|\bsanction|\bliab(?:le|ility)\b|\bconsequences?\b"
+    rf"|\b(?:what|which)\s+(?:[\w-]+\s+){{0,3}}?{_PENALTY_WORDS}\b|\b{_PENALTY_WORDS}\s+(?:for|of)\b"
+    rf"|\babout\s+(?:the\s+)?{_PENALTY_WORDS}|\b(?:top|maximum|minimum|highest|lowest|largest)\s+{_PENALTY_WORDS}\b"
+    rf"|\bhow\s+(?:much|large|big|heavy|high|severe|serious)\s+(?:[\w-]+\s+){{0,2}}?{_PENALTY_WORDS}\b"
+    r"|\b(?:be|is|are|was|were|get|gets|got|being|been)\s+(?:[\w'-]+\s+){0,3}?(?:fined|punished|penali[sz]ed|sanctioned)\b"
+    r"|\bpunish(?:es|ed)?\b|\bliab(?:le|ility)\b"
     r"|\bwhat\s+(?:happens|will happen|would happen|can happen)\b",
     re.I,
 )
