@@ -174,6 +174,8 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         # A discount: a share off, half price or free of charge.
         ("持卡乘坐地铁能打几折？", "discount", "享受八折优惠", "票价二元"),
         ("What discount do pensioners get on park tickets?", "discount", "老年人半价", "门票十元"),
+        # Times in a period: 每月至少召开一次; a meeting's number (第26次常务会议) is no frequency.
+        ("国务院常务会议一般每个月召开几次？", "frequency", "常务会议每月至少召开一次", "国务院第26次常务会议通过"),
     ],
 )
 def test_figures_a_law_gives_in_a_form_of_their_own(question: str, kind: str, gives: str, gives_not: str) -> None:

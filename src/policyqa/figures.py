@@ -163,11 +163,15 @@ ASKS_DURATION = re.compile(
 # The verb may stand between the asking and the once: 多久开一次, 多长时间检查一次, 几年换届一次.
 ASKS_FREQUENCY = re.compile(
     r"\bhow often\b|\bhow frequently\b|\bat what intervals?\b"
-    r"|(?:多久|多长时间|(?:几|多少)(?:年|个月|天|周))[^？?，,。；;]{0,4}一次(?!性)|每隔多久|频次|频率",
+    r"|(?:多久|多长时间|(?:几|多少)(?:年|个月|天|周))[^？?，,。；;]{0,4}一次(?!性)|每隔多久|频次|频率"
+    # "每个月召开几次": times in a period, as 每月至少召开一次 gives them.
+    r"|每(?:个)?(?:年|月|季度|季|周|星期|天|日)[^？?，,。；;]{0,8}(?:几|多少)(?:次|回)",
     re.I,
 )
+# Not an ordinal: 第26次常务会议 numbers a meeting, and says nothing of how often they are held.
 FREQUENCY = re.compile(
-    rf"每(?:隔)?(?:{NUMBER})?(?:个)?(?:日|天|周|星期|月|季度|季|半年|年|小时)|{NUMBER}\s*(?:次|回)|定期"
+    rf"每(?:隔)?(?:{NUMBER})?(?:个)?(?:日|天|周|星期|月|季度|季|半年|年|小时)"
+    rf"|(?<![第{_CN_NUMERAL}0-9０-９]){NUMBER}\s*(?:次|回)|定期"
 )
 # Sites and buildings are counted by 处 and 座 (多少处湿地, 几座桥).
 # Points (分: 记6分, 加10分) are counted too, not minutes (分钟) nor fractions (三分之一).
