@@ -176,6 +176,8 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         ("What discount do pensioners get on park tickets?", "discount", "老年人半价", "门票十元"),
         # Times in a period: 每月至少召开一次; a meeting's number (第26次常务会议) is no frequency.
         ("国务院常务会议一般每个月召开几次？", "frequency", "常务会议每月至少召开一次", "国务院第26次常务会议通过"),
+        # Households are counted by 户.
+        ("新建住宅小区每多少户需要配建一所幼儿园？", "count", "每三千户配建一所幼儿园", "配建幼儿园应当同步交付"),
     ],
 )
 def test_figures_a_law_gives_in_a_form_of_their_own(question: str, kind: str, gives: str, gives_not: str) -> None:

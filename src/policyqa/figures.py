@@ -26,7 +26,7 @@ RATE = re.compile(
 )
 # Not an ordinal: 第十八条 numbers an article and counts nothing.
 COUNT = re.compile(
-    rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批|处|座|分(?![钟之]))|{_DIGITS}+"
+    rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批|处|座|户|分(?![钟之]))|{_DIGITS}+"
 )
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
 DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")  # 半年: half a year
@@ -173,11 +173,12 @@ FREQUENCY = re.compile(
     rf"每(?:隔)?(?:{NUMBER})?(?:个)?(?:日|天|周|星期|月|季度|季|半年|年|小时)"
     rf"|(?<![第{_CN_NUMERAL}0-9０-９]){NUMBER}\s*(?:次|回)|定期"
 )
-# Sites and buildings are counted by 处 and 座 (多少处湿地, 几座桥).
+# Sites and buildings are counted by 处 and 座 (多少处湿地, 几座桥), households by 户 (每多少户).
 # Points (分: 记6分, 加10分) are counted too, not minutes (分钟) nor fractions (三分之一).
 # 哪几个 asks which (哪几个区, 哪几个维度), not how many.
 ASKS_COUNT = re.compile(
-    r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座|分(?![钟之]))|(?<!哪)几(?:个|家|项|所|次|处|座|分(?![钟之]))",
+    r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座|户|分(?![钟之]))"
+    r"|(?<!哪)几(?:个|家|项|所|次|处|座|户|分(?![钟之]))",
     re.I,
 )
 ASKS_QUANTITY = re.compile(
