@@ -21,6 +21,7 @@ from policyqa.figures import (
 from policyqa.index import build_index
 from policyqa.types import NOT_COVERED, SearchFilter
 from policyqa.verify import (
+    ASKS_ADVICE,
     NO_FIGURE,
     _abbreviated_in,
     _acts_written,
@@ -32,6 +33,7 @@ from policyqa.verify import (
     _things_unrendered,
     _titles_confirm,
     asked_figure,
+    asks_for_advice,
     latin_names,
     places_named,
     product_names,
@@ -331,6 +333,26 @@ def test_an_english_question_about_a_thing_no_text_says_and_pointing_at_no_text_
     ):
         assert things_unknown_to_corpus(mini_assistant.prepare(pointing), mini_assistant.index) == []
     assert things_unknown_to_corpus(mini_assistant.prepare("半程马拉松前怎么拉伸？"), mini_assistant.index) == []
+
+
+def test_an_english_question_asking_which_option_is_best_and_pointing_at_no_text_is_not_covered(
+    mini_assistant: Assistant,
+) -> None:
+    for advice in (
+        "Is it better for my phone's battery to charge it overnight or in short bursts?",
+        "What's the best way to keep fresh basil from wilting in the fridge?",
+        "Which espresso machine is better value, a De'Longhi or a Breville?",
+    ):
+        assert asks_for_advice(mini_assistant.prepare(advice)), advice
+        assert _reason(mini_assistant, advice) == ASKS_ADVICE
+    # A question that points at a text asks what it says is best; one asking no preference asks a rule.
+    for ruled in (
+        "What does the paper see as the best way to support technologies in the trough?",
+        "Under Shenzhen's rules, which incentive is better for a start-up?",
+        "How long may a phone battery be stored before recycling?",
+        "手机电池是晚上充电更好吗？",
+    ):
+        assert not asks_for_advice(mini_assistant.prepare(ruled)), ruled
 
 
 def test_weekends_in_general_are_no_day_relative_to_the_asking() -> None:

@@ -182,6 +182,21 @@ def things_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
     return _things_unrendered(query.text, (), vocabulary, close_words=dict(query.close_words))
 
 
+# "Is it better to charge a phone overnight?", "What's the best way to keep basil fresh?": which
+# option is best is advice; laws and the paper state rules and findings.
+_ASKS_PREFERENCE = re.compile(
+    r"\bthe\s+best\b|\bis\s+it\s+better\b|\bbetter\s+(?:value|for\s+(?:me|my|you|your))\b"
+    r"|\bwhich\b[^?]{0,60}\bbetter\b",
+    re.I,
+)
+ASKS_ADVICE = "the question asks which option is best, which the texts do not judge"
+
+
+def asks_for_advice(query: Query) -> bool:
+    """Whether an English question that points at no text asks which option is best or better."""
+    return not query.chinese and bool(_ASKS_PREFERENCE.search(query.text)) and not _points_at_texts(query.text)
+
+
 def _points_at_texts(question: str) -> bool:
     """Whether an English question names or describes a document, a kind of text, a place, a year or the country."""
     return bool(
@@ -1003,6 +1018,8 @@ def unsupported_reason(
         return f"the texts never use {'、'.join(unknown[:3])}"
     if unknown := things_unknown_to_corpus(query, index):
         return f"the texts never speak of {', '.join(unknown[:3])}"
+    if asks_for_advice(query):
+        return ASKS_ADVICE
     named = articles_named(query.text)
     # The article must be one of the document the question names, when the passages hold any of
     # it, else of the best passage's document: the same number in another law is another
