@@ -269,11 +269,42 @@ def test_a_papers_summary_is_lifted_for_a_question_on_the_work_as_a_whole(tmp_pa
         return next(p.score for p in tuned.search(question, k=5).passages if p.section == "摘要")
 
     assert any(p.section == "摘要" for p in assistant.search("这篇论文构建了什么框架？", k=5).passages)
+    # The paper named by its title, with 一文 or without, is pointed at as "the paper" is.
+    for named in ("《创新要素的空间分布研究》一文构建了什么框架？", "《创新要素的空间分布研究》构建了什么框架？"):
+        assert summary_score(named, 0.1) - summary_score(named, 0.0) == pytest.approx(0.1)
     overview = "In short, what framework does the paper build?"
     assert summary_score(overview, 0.1) - summary_score(overview, 0.0) == pytest.approx(0.1)
     # A question on one part of the work, or one not about the paper, lifts nothing.
     for question in ("What does the paper say about the spatial dimension?", "In short, what framework is built?"):
         assert summary_score(question, 0.1) == pytest.approx(summary_score(question, 0.0))
+
+
+def test_a_term_a_chinese_question_writes_out_is_found_defined_in_the_documents_its_place_singles_out(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "commerce": local_regulation(
+            "杭州市跨境电子商务促进条例",
+            "杭州市第十三届",
+            "第二条 本条例适用于本市跨境电商综合试验区的建设和发展。\n\n"
+            "第三条 本条例所称跨境电子商务，是指分属不同关境的交易主体，通过电子商务平台达成交易的国际商业活动。\n\n"
+            "第十七条 跨境电商企业应当建立健全商品质量追溯制度。",
+        ),
+        "water": local_regulation("杭州市城市供水管理条例", "杭州市第十三届", "第五条 供水企业应当保障供水水质。"),
+    }
+    settings = built_corpus(tmp_path, use_encoder, files)
+    # No title in so many words: the place and the nearest titles single the documents out.
+    question = "杭州关于促进跨境电商的地方性法规中，“跨境电子商务”是怎么定义的？"
+    without, with_bonus = (_scores_by_section(settings, use_encoder, question, definition_bonus=b) for b in (0.0, 0.2))
+    defining = next(section for section in with_bonus if section.endswith("第三条"))
+    assert with_bonus[defining] - without[defining] == pytest.approx(0.2)
+    assert all(with_bonus[s] == pytest.approx(without[s]) for s in with_bonus if s != defining)
+
+
+def _scores_by_section(settings: Settings, encoder: Encoder, question: str, **tuned: float) -> dict[str, float]:
+    """Each passage's score among the first ten for ``question``, by section, with the settings ``tuned``."""
+    assistant = Assistant(settings.replace(**tuned), encoder=encoder, auto_build=False)
+    return {p.section: p.score for p in assistant.search(question, k=10).passages}
 
 
 def test_a_passage_that_lists_is_lifted_for_a_question_asking_for_several_things(

@@ -18,11 +18,12 @@ from .types import KIND_PAPER
 
 # Words by which a question points at a kind of document ("the paper says …", "本法"); "law"
 # stands for every legal kind. Not a law's numbered article ("Article 120"), nor the same characters
-# inside other words: 科技工作者 (workers), 条文中 (in a law's provisions), 本文件 (this document).
+# inside other words: 科技工作者 (workers), 条文中 (in a law's provisions), 本文件 (this document). A title
+# in 《》 followed by 一文 names an article (《…路径》一文).
 KIND_CUES = {
     KIND_PAPER: re.compile(
         r"\b(paper|study|article(?!\s+(?:\d|[IVXLC]+\b))|authors?|journal)\b"
-        r"|本文(?!件)|(?<![条原正全])文中|论文|文章|(?<!工)作者|该文",
+        r"|本文(?!件)|(?<![条原正全])文中|论文|文章|(?<!工)作者|该文|》一文",
         re.I,
     ),
     "legal": re.compile(r"\b(law|laws|regulations?|statute|legal|article \d+)\b|法律|条例|第.{1,4}条|本法", re.I),

@@ -254,6 +254,11 @@ class Retriever:
         if self.settings.definition_bonus and named and asks_for_definition(query.text):
             named_ids = [self._doc_ids[d] for d in np.flatnonzero(named_mask).tolist()]
             definition_rows = self._definitions_asked(query, named_ids, where)
+        elif self.settings.definition_bonus and cued and query.chinese and asks_for_definition(query.text):
+            # "杭州关于促进跨境电商的地方性法规中，“跨境电子商务”是怎么定义的？" names no title; the documents
+            # its cues single out (Hangzhou's, the titles nearest) may define the term it writes out.
+            definition_rows = self._definitions_asked(query, cued, where, verbatim=True)
+        if definition_rows:
             seen = set(candidates)
             candidates.extend(r for r in sorted(definition_rows) if r not in seen)
         if not candidates:
@@ -279,8 +284,9 @@ class Retriever:
             figure_bonus = self.settings.figure_bonus
         purpose_yields = not _ASKS_PURPOSE.search(query.text)
         overview_bonus = 0.0
-        if KIND_CUES[KIND_PAPER].search(query.text) and asks_for_overview(query.text):
-            # "In short, what does the paper propose?": the paper's own summary says it.
+        points_at_paper = KIND_CUES[KIND_PAPER].search(query.text) or (named_mask * self._kind_masks[KIND_PAPER]).any()
+        if points_at_paper and asks_for_overview(query.text):
+            # "In short, what does the paper propose?", "《…》构建的框架": the paper's own summary says it.
             overview_bonus = self.settings.overview_bonus
         scored = []
         columns = zip(candidates, dense.tolist(), ranking_dense.tolist(), shares.tolist(), strict=True)
@@ -554,11 +560,14 @@ class Retriever:
             self._discussed[place_names] = found
         return found
 
-    def _definitions_asked(self, query: Query, doc_ids: list[str], where: SearchFilter | None) -> set[int]:
+    def _definitions_asked(
+        self, query: Query, doc_ids: list[str], where: SearchFilter | None, verbatim: bool = False
+    ) -> set[int]:
         """The passages of these documents that define a term the question names.
 
         A Chinese question names the term in so many words; an English one through one of its
-        Chinese terms ("market entity" → 市场主体, found by the vocabulary matcher).
+        Chinese terms ("market entity" → 市场主体, found by the vocabulary matcher). ``verbatim``: only
+        a term the question writes out whole.
         """
         documents = self.index.documents
         defined = [
@@ -581,6 +590,8 @@ class Retriever:
                     if sim >= best - NAMED_TITLE_MARGIN
                 }
                 return {row for row, term in defined if term in nearest}
+        if verbatim:
+            return {row for row, term in defined if term in query.text}
         terms = () if query.chinese else query.tokens
         asked = terms_asked(query.text, terms, dict(enumerate(term for _, term in defined)))
         return {defined[i][0] for i in asked}
