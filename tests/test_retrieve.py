@@ -439,6 +439,12 @@ def test_an_english_term_asked_about_is_matched_to_the_term_its_document_defines
     rows = retriever._definitions_asked(query, ["crypto"], None)
     texts = [retriever.index.chunks[row].text for row in rows]
     assert texts and all("本条例所称商用密码" in text for text in texts), texts
+    # A term the question writes out in Chinese is the one asked about, whatever its English words' meaning.
+    written = Assistant(settings, encoder=use_encoder, auto_build=False).prepare(
+        "How does the Model Commercial Cryptography Regulation define 'encryption carriers' (商用车辆)?"
+    )
+    texts = [retriever.index.chunks[row].text for row in retriever._definitions_asked(written, ["crypto"], None)]
+    assert texts and all("本条例所称商用车辆" in text for text in texts), texts
 
 
 def test_a_local_copy_of_a_national_article_yields_unless_the_question_names_its_place(

@@ -576,6 +576,11 @@ class Retriever:
             if admitted(where, documents[doc_id])
             for row, term in self._defined_terms(doc_id)
         ]
+        # A term written out whole is the one asked about, in an English question too ("an 'extremely poor
+        # person' (特困人员)"), whose English words the embedding may put nearer another term.
+        written = {row for row, term in defined if term in query.text}
+        if verbatim or written:
+            return written
         # A Chinese question's words count only as it writes them; an English one's by the term it
         # asks about, embedded alone as names are ("commercial cryptography" lies 0.56 from 商用密码,
         # which the dictionary renders 商业 and 密码学), else by its renderings.
@@ -590,8 +595,6 @@ class Retriever:
                     if sim >= best - NAMED_TITLE_MARGIN
                 }
                 return {row for row, term in defined if term in nearest}
-        if verbatim:
-            return {row for row, term in defined if term in query.text}
         terms = () if query.chinese else query.tokens
         asked = terms_asked(query.text, terms, dict(enumerate(term for _, term in defined)))
         return {defined[i][0] for i in asked}
