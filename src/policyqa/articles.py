@@ -34,9 +34,8 @@ _ASKS_WHAT_ARTICLE_SAYS = re.compile(
 # 违反本法第十条、第十一条规定, 违反第八条规定. The references run up to the 规定 that closes them;
 # another law's articles are named with its title (违反《森林法》第十条规定) and are not its own.
 _VIOLATED = re.compile(r"违反(?:本(?:法|条例|办法|规定|细则|决定|规则|准则)?)?(第[^。；，,]{1,80}?)规定")
-# A question asking what befalls a breach: 怎么罚, 处罚, 处分, 法律责任, 后果; "penalty", "fined",
-# "punished", "sanctions", "liable", "what happens if".
-# An English question names a penalty as what it asks ("what fine", "the penalty for", "be fined"),
+# A question asking what befalls a breach: 怎么罚, 处罚, 处分, 法律责任, 后果; "what fine", "the penalty
+# for", "be fined", "liable", "what happens if". An English question names a penalty as what it asks,
 # not as the matter it asks about ("publishes an administrative penalty", "challenge a penalty
 # imposed": how long it stays public, how to seek reconsideration).
 _PENALTY_WORDS = r"(?:penalt(?:y|ies)|fines?|punishments?|sanctions?|consequences?)"

@@ -283,10 +283,9 @@ class Retriever:
         else:
             figure_bonus = self.settings.figure_bonus
         purpose_yields = not _ASKS_PURPOSE.search(query.text)
+        # "In short, what does the paper propose?", "《…》构建的框架": the paper's own summary says it.
         overview_bonus = 0.0
-        points_at_paper = KIND_CUES[KIND_PAPER].search(query.text) or (named_mask * self._kind_masks[KIND_PAPER]).any()
-        if points_at_paper and asks_for_overview(query.text):
-            # "In short, what does the paper propose?", "《…》构建的框架": the paper's own summary says it.
+        if asks_for_overview(query.text) and self._points_at_paper(query.text, named_mask):
             overview_bonus = self.settings.overview_bonus
         scored = []
         columns = zip(candidates, dense.tolist(), ranking_dense.tolist(), shares.tolist(), strict=True)
@@ -531,6 +530,10 @@ class Retriever:
             if region in place_names or region in question:
                 of_region[positions] = 1.0
         return of_region
+
+    def _points_at_paper(self, question: str, named_mask: np.ndarray) -> bool:
+        """Whether a question points at a paper: by a kind word ("the paper", 论文) or by naming one."""
+        return bool(KIND_CUES[KIND_PAPER].search(question) or (named_mask * self._kind_masks[KIND_PAPER]).any())
 
     def _national_titled_with(self, place_names: tuple[str, ...]) -> np.ndarray:
         """1.0 for each national document whose title names one of the places, else 0.0.

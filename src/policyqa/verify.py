@@ -140,14 +140,17 @@ def _content_words(query: Query) -> list[str]:
     return sorted({t for t in query.own_tokens if len(t) >= 2 and is_cjk(t[0]) and not _asks(t)})
 
 
+def _unknown_words(terms: list[str], index: LoadedIndex) -> list[str]:
+    """Those of ``terms`` that no indexed text uses."""
+    return [t for t, idf in zip(terms, index.lexical.idf(terms), strict=True) if idf <= 0] if terms else []
+
+
 def words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
     """The content words of a Chinese question that no indexed text uses, when they are most of its words; else []."""
     if not query.chinese:
         return []
     terms = _content_words(query)
-    if not terms:
-        return []
-    unknown = [t for t, idf in zip(terms, index.lexical.idf(terms), strict=True) if idf <= 0]
+    unknown = _unknown_words(terms, index)
     if len(unknown) >= MIN_UNKNOWN_WORDS and len(unknown) > MAX_UNKNOWN_WORD_SHARE * len(terms):
         return unknown
     return []
@@ -161,8 +164,7 @@ def some_words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
     """
     if not query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
         return []
-    terms = _content_words(query)
-    return [t for t, idf in zip(terms, index.lexical.idf(terms), strict=True) if idf <= 0] if terms else []
+    return _unknown_words(_content_words(query), index)
 
 
 def things_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
