@@ -314,6 +314,33 @@ def test_a_chinese_question_with_a_word_no_text_uses_and_a_weak_best_passage_is_
     assert floored.ask(plain).outcome != NOT_COVERED
 
 
+def test_an_english_question_with_a_thing_no_text_says_and_a_weak_best_passage_is_not_covered(
+    mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "sunburn" has renderings (晒伤, 日晒伤), none a noun to jieba, so the things check lets it by.
+    sunburn = "How should I treat a mild sunburn at home?"
+    assert some_words_unknown_to_corpus(mini_assistant.prepare(sunburn), mini_assistant.index) == []
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
+    # The small corpus lacks "treat" and "home" too; a library of laws has them.
+    assert "sunburn" in some_words_unknown_to_corpus(mini_assistant.prepare(sunburn), mini_assistant.index)
+    settings = mini_assistant.settings.replace(abstain_threshold=0.0)
+    floored, unfloored = (
+        Assistant(settings.replace(unknown_word_floor=floor), encoder=mini_assistant.encoder, auto_build=False)
+        for floor in (settings.unknown_word_floor, 0.0)
+    )
+    answer = floored.ask(sunburn)
+    assert answer.outcome == NOT_COVERED
+    assert answer.abstain_reason.startswith("the texts never speak of ")
+    assert "sunburn" in answer.abstain_reason
+    assert "sunburn" not in (unfloored.ask(sunburn).abstain_reason or "")
+    # A word that names no thing ("nothing": 没什么) is how the question asks, known or not.
+    asked = "Is there nothing to pay when the grant is used for research?"
+    assert "nothing" not in some_words_unknown_to_corpus(mini_assistant.prepare(asked), mini_assistant.index)
+    # A question pointing at a text is judged by its evidence: the paper may say a thing in other words.
+    pointing = "What does the paper say about treating a mild sunburn?"
+    assert some_words_unknown_to_corpus(mini_assistant.prepare(pointing), mini_assistant.index) == []
+
+
 def test_an_english_question_about_a_thing_no_text_says_and_pointing_at_no_text_is_not_covered(
     mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -157,14 +157,29 @@ def words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
 
 
 def some_words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
-    """The content words of a Chinese question that no indexed text uses, if the corpus is large enough to judge.
+    """The words of a question that no indexed text uses, if the corpus is large enough to judge.
 
     One such word says little alone (拿来, 小孩子 are a question's own words for what a law says
     otherwise); with a weak best passage it says the question is about something else (白切鸡).
+    An English question's word is one whose every dictionary rendering no text uses ("sunburn":
+    晒伤, 日晒伤), counted when it names a thing and the question points at no text: a question
+    that does ("the paper's view of the Third Plenary Session") is judged by its evidence.
     """
-    if not query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
+    if index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
         return []
-    return _unknown_words(_content_words(query), index)
+    if query.chinese:
+        return _unknown_words(_content_words(query), index)
+    if _points_at_texts(query.text):
+        return []
+    return [phrase for phrase, _ in query.renderings if _thing_unknown_to_corpus(phrase, index)]
+
+
+def _thing_unknown_to_corpus(phrase: str, index: LoadedIndex) -> bool:
+    """Whether an English phrase names a thing and no indexed text uses any of its dictionary renderings."""
+    if not _may_be_thing(phrase.split()[-1]):
+        return False
+    renderings = chinese_for(phrase, 20)
+    return bool(renderings) and len(_unknown_words(renderings, index)) == len(renderings)
 
 
 def things_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
