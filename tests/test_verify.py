@@ -103,6 +103,8 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("户外电子显示屏晚上几点以后必须关闭？", "time"),
         ("What time must outdoor screens be switched off?", "time"),
         ("What are the museum's opening hours?", "time"),
+        ("During which hours may the venues not open?", "time"),
+        ("How many hours a day must public toilets stay open?", "duration"),
         ("What conditions must be met, and how much money does the fund give?", "money"),
         ("答复信息公开申请的期限是多久？", "duration"),
         ("How long does the body have to complete an inspection?", "duration"),

@@ -214,8 +214,11 @@ ASKS_DISCOUNT = re.compile(
     re.I,
 )
 # Opening hours are hours of the day (八时至十八时): 开放时间 may be months as well, and is left out.
+# "During which hours …" asks when in the day, as "what time" does; "how many hours" asks how long.
 ASKS_TIME_OF_DAY = re.compile(
-    r"几点|几时(?!间)|\bwhat time\b|\bat what hour\b|\b(?:opening|business|visiting|office) hours\b", re.I
+    r"几点|几时(?!间)|\bwhat time\b|\bat what hour\b|\b(?:which|what) hours\b"
+    r"|\b(?:opening|business|visiting|office) hours\b",
+    re.I,
 )
 
 
