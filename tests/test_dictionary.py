@@ -114,6 +114,10 @@ def test_spelling_and_inflection_are_folded(cedict: CedictDictionary) -> None:
     assert normalize_english("Patent Licences") == normalize_english("patent licenses")
     assert normalize_english("organisations recognised") == normalize_english("organization recognized")
     assert cedict.chinese_for("licences") == cedict.chinese_for("license")
+    # -tre and -bre endings are -ter and -ber ("within five kilometres", "a calibre of 4.5 mm").
+    assert normalize_english("kilometres calibre centre") == normalize_english("kilometers caliber center")
+    assert "公里" in cedict.chinese_for("kilometres")
+    assert normalize_english("ogre acre store") == "ogre acre store"
     assert cedict.chinese_for("S&T") == cedict.chinese_for("science and technology")
     assert "研发" in cedict.chinese_for("R&D")
 

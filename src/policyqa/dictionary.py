@@ -143,10 +143,6 @@ _SPELLING = {
     "offence": "offense",
     "practise": "practice",
     "programme": "program",
-    "centre": "center",
-    "metre": "meter",
-    "theatre": "theater",
-    "fibre": "fiber",
     "catalogue": "catalog",
     "dialogue": "dialog",
     "analogue": "analog",
@@ -194,6 +190,8 @@ _VOWEL = re.compile(r"[aeiouy]")
 
 # British -ise/-yse/-isation spellings ("recognised", "analysing", "organisations").
 _BRITISH_IZE = re.compile(r"(?<=...)([iy])s(e|ed|es|ing|ation)$")
+# British -tre/-bre spellings ("calibre", "kilometre", "litre"); "ogre" and "acre" are no such.
+_BRITISH_RE = re.compile(r"(?<=..)([tb])re$")
 
 
 def _base(word: str) -> str:
@@ -209,6 +207,7 @@ def _base(word: str) -> str:
         word = word[:-1]
     word = _SPELLING.get(word, word)
     word = _BRITISH_IZE.sub(r"\1z\2", word)
+    word = _BRITISH_RE.sub(r"\1er", word)
     if word.endswith("our") and len(word) > 5:  # "labour", "behaviour"
         word = word[:-3] + "or"
     return word
