@@ -140,6 +140,18 @@ def test_a_legal_term_ranks_before_the_everyday_senses(cedict: CedictDictionary)
     assert "claim" in cedict.english_glosses("请求权")
 
 
+def test_the_terms_of_each_field_of_law_are_said_as_its_texts_say_them(cedict: CedictDictionary) -> None:
+    # CC-CEDICT has no entry for these: a tax, a trade remedy, a ship's lien, a waterway, a sanction.
+    assert cedict.chinese_for("deed tax")[:1] == ["契税"]
+    assert cedict.chinese_for("countervailing")[:1] == ["反补贴"]
+    assert cedict.chinese_for("maritime liens")[:1] == ["船舶优先权"]
+    assert cedict.chinese_for("navigation channel")[:1] == ["航道"]
+    assert cedict.chinese_for("governmental sanction")[:1] == ["政务处分"]
+    assert cedict.chinese_for("community correction")[:1] == ["社区矫正"]
+    # A civil or administrative case's defendant is 被告; the accused of a criminal one 被告人.
+    assert cedict.chinese_for("defendant")[:1] == ["被告"]
+
+
 def test_the_grades_of_an_accident_and_of_circumstances_are_legal_terms(cedict: CedictDictionary) -> None:
     # Regulations grade accidents 特别重大, 重大, 较大, 一般 and offences by 情节严重; CC-CEDICT's
     # "serious" is 严重, 认真, and it has no "especially serious" at all.

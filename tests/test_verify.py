@@ -9,6 +9,7 @@ import pytest
 from conftest import BuiltIndex, built_assistant, built_corpus, local_regulation
 
 from policyqa import Assistant, Settings
+from policyqa.dictionary import chinese_for
 from policyqa.embed import Encoder
 from policyqa.figures import (
     MONEY,
@@ -27,6 +28,7 @@ from policyqa.verify import (
     _acts_written,
     _agent_forms,
     _carries,
+    _close_in_a_row,
     _compound_parts,
     _names_unrendered,
     _parts_in_a_row,
@@ -362,6 +364,22 @@ def test_an_english_question_about_a_thing_no_text_says_and_pointing_at_no_text_
     ):
         assert things_unknown_to_corpus(mini_assistant.prepare(pointing), mini_assistant.index) == []
     assert things_unknown_to_corpus(mini_assistant.prepare("半程马拉松前怎么拉伸？"), mini_assistant.index) == []
+
+
+def test_a_term_the_texts_say_in_words_jieba_cuts_is_no_thing_they_never_speak_of(
+    tmp_path: Path, use_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # jieba cuts 行政机关 ("administrative organ") into 行政, 机关: the vocabulary never holds it whole.
+    articles = "".join(f"第{n}条 行政机关收到政府信息公开申请，应当在{n}日内答复。" for n in "一二三四五")
+    assistant = built_assistant(tmp_path, use_encoder, {"信息公开条例": articles})
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
+    asked = assistant.prepare("How long does an administrative organ have to answer a request?")
+    assert "行政机关" in chinese_for("administrative organ")
+    assert not assistant.index.lexical.knows("行政机关")
+    assert not any("administrative organ" in thing for thing in things_unknown_to_corpus(asked, assistant.index))
+    # A thing whose words the texts do not all use stays unknown ("customs officer": 海关 is no word here).
+    customs = assistant.prepare("How long does a customs officer have to answer a request?")
+    assert any("customs officer" in thing for thing in things_unknown_to_corpus(customs, assistant.index))
 
 
 def test_an_english_question_asking_which_option_is_best_and_pointing_at_no_text_is_not_covered(
@@ -1393,11 +1411,12 @@ def test_a_figure_asked_of_a_described_document_is_looked_for_in_the_best_passag
 
 
 def test_a_pair_stands_in_a_row_by_a_corpus_word_close_to_one_of_its_words() -> None:
-    article = "第九十一条 醉酒驾驶机动车的，由公安机关交通管理部门约束至酒醒，处罚款，吊销机动车驾驶证。"
+    article = "第九十一条 醉酒后驾驶机动车的，由公安机关交通管理部门约束至酒醒，处罚款，吊销机动车驾驶证。"
     question = "What is the penalty for drunk driving under the Model Traffic Regulation?"
-    # CC-CEDICT renders "drunk" 醉醺醺, 湎, 酗 and "drunk driving" 醉酒驾车: none stands in the article.
-    assert any(thing.startswith("drunk driving") for thing in _things_unrendered(question, [], article))
-    close = {"drunk": ("醉酒",)}
+    # CC-CEDICT renders "drunk" 醉醺醺, 湎, 酗: no rendering of it stands before 驾驶 in the article.
+    assert not _close_in_a_row("drunk driving", {"driving": ("驾驶",)}, article)
+    close = {"drunk": ("醉酒后",)}
+    assert _close_in_a_row("drunk driving", close, article)
     assert _things_unrendered(question, [], article, (), close) == []
 
 

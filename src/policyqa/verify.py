@@ -196,7 +196,27 @@ def things_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
     if query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE or _points_at_texts(query.text):
         return []
     vocabulary = index.lexical.joined_vocabulary()
+    if held := _renderings_held_word_by_word(query.text, index):
+        vocabulary += "\n" + "\n".join(held)
     return _things_unrendered(query.text, (), vocabulary, close_words=dict(query.close_words))
+
+
+def _renderings_held_word_by_word(question: str, index: LoadedIndex) -> list[str]:
+    """Renderings of a question's phrases that are no word of the corpus but whose words all are.
+
+    jieba cuts a term its dictionary lacks into words (行政机关: 行政, 机关; 土地使用权: 土地, 使用权), so
+    the corpus's vocabulary never holds the term whole although its texts say it. Words of one
+    character are too common to tell (晒伤, "sunburn": 晒, 伤).
+    """
+    lexical = index.lexical
+    renderings = {r for phrase in english_phrases(question) for r in chinese_for(phrase, 20)}
+    return [
+        rendering
+        for rendering in renderings
+        if not lexical.knows(rendering)
+        and len(words := term_tokens(rendering)) > 1
+        and all(len(word) > 1 and lexical.knows(word) for word in words)
+    ]
 
 
 # "Is it better to charge a phone overnight?", "What's the best way to keep basil fresh?": which
