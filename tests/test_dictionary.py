@@ -145,6 +145,7 @@ def test_the_terms_of_each_field_of_law_are_said_as_its_texts_say_them(cedict: C
     assert cedict.chinese_for("deed tax")[:1] == ["契税"]
     assert cedict.chinese_for("countervailing")[:1] == ["反补贴"]
     assert cedict.chinese_for("maritime liens")[:1] == ["船舶优先权"]
+    assert cedict.chinese_for("maritime code")[:1] == ["海商法"]  # its official English title
     assert cedict.chinese_for("navigation channel")[:1] == ["航道"]
     assert cedict.chinese_for("governmental sanction")[:1] == ["政务处分"]
     assert cedict.chinese_for("community correction")[:1] == ["社区矫正"]
