@@ -382,6 +382,21 @@ def test_a_term_the_texts_say_in_words_jieba_cuts_is_no_thing_they_never_speak_o
     assert any("customs officer" in thing for thing in things_unknown_to_corpus(customs, assistant.index))
 
 
+def test_a_year_points_at_a_text_only_when_it_says_which_text(
+    mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
+    # "the 2022 … final" dates an event: the question points at no text, and a thing no text says tells.
+    final = mini_assistant.prepare("Who won the 2022 FIFA World Cup final?")
+    assert things_unknown_to_corpus(final, mini_assistant.index)
+    # A year naming a text's version points at it, and its evidence is judged by the other checks.
+    for versioned in (
+        "What did the 2021 amendment change about the World Cup?",
+        "Under the rules as revised in 2019, who hosts the World Cup?",
+    ):
+        assert things_unknown_to_corpus(mini_assistant.prepare(versioned), mini_assistant.index) == [], versioned
+
+
 def test_an_english_question_asking_which_option_is_best_and_pointing_at_no_text_is_not_covered(
     mini_assistant: Assistant,
 ) -> None:

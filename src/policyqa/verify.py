@@ -235,12 +235,12 @@ def asks_for_advice(query: Query) -> bool:
 
 
 def _points_at_texts(question: str) -> bool:
-    """Whether an English question names or describes a document, a kind of text, a place, a year or the country."""
+    """Whether an English question names or describes a document, a kind of text, a place, a text's year or the country."""
     return bool(
         any(cue.search(question) for cue in KIND_CUES.values())
         or any(word in KIND_WORDS or word in _COUNTRY_WORDS for word in re.findall(r"[a-z']+", question.lower()))
         or places_named(question)
-        or YEAR.search(question)
+        or _YEAR_OF_A_TEXT.search(question)
         or (named := document_names(question))
         or described_documents(question, named)
     )
@@ -616,6 +616,12 @@ _VERB_BY_POSITION = re.compile(
 )
 # A word that says which version of a document, after its year: "2018 amendment", "2012 text".
 _VERSION_WORDS = re.compile(r"\b(?:19|20)\d{2}\s+(amendments?|revisions?|texts?|versions?|editions?)\b", re.I)
+# A year that says which text or version ("the 2021 amendment", "the 2024 regulation", "as revised in
+# 2019") points at a text; one that dates an event ("the 2022 FIFA World Cup final") does not.
+_YEAR_OF_A_TEXT = re.compile(
+    rf"{_VERSION_WORDS.pattern}|\b(?:amended|revised|adopted|issued|promulgated|enacted|passed)\s+in\s+(?:19|20)\d{{2}}\b",
+    re.I,
+)
 
 
 # Words that bound a figure ("the minimum registered capital", "the cap on a bid bond"): a text
