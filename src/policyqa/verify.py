@@ -235,7 +235,8 @@ def asks_for_advice(query: Query) -> bool:
 
 
 def _points_at_texts(question: str) -> bool:
-    """Whether an English question names or describes a document, a kind of text, a place, a text's year or the country."""
+    """Whether an English question names or describes a document, a kind of text, a place, a text's year or
+    the country."""
     return bool(
         any(cue.search(question) for cue in KIND_CUES.values())
         or any(word in KIND_WORDS or word in _COUNTRY_WORDS for word in re.findall(r"[a-z']+", question.lower()))
