@@ -149,6 +149,13 @@ def test_the_terms_of_each_field_of_law_are_said_as_its_texts_say_them(cedict: C
     assert cedict.chinese_for("navigation channel")[:1] == ["航道"]
     assert cedict.chinese_for("governmental sanction")[:1] == ["政务处分"]
     assert cedict.chinese_for("community correction")[:1] == ["社区矫正"]
+    assert cedict.chinese_for("arbitration commissions")[:1] == ["仲裁委员会"]
+    assert cedict.chinese_for("registration authority")[:1] == ["登记机关"]
+    # Words whose legal sense CC-CEDICT gives after everyday ones: "fine" is 优良 before 罚款.
+    assert cedict.chinese_for("fine")[:1] == ["罚款"]
+    assert "优良" in cedict.chinese_for("fine")
+    assert cedict.chinese_for("registration")[:1] == ["登记"]
+    assert cedict.chinese_for("criminal")[:1] == ["刑事"]  # the adjective of "criminal case" stays first
     # A civil or administrative case's defendant is 被告; the accused of a criminal one 被告人.
     assert cedict.chinese_for("defendant")[:1] == ["被告"]
 
@@ -266,9 +273,9 @@ def test_a_noun_in_tion_has_its_verbs_words_after_its_own(cedict: CedictDictiona
     # CC-CEDICT glosses "pollution" as 烟霾 alone; "to pollute" gives 污染.
     pollution = cedict.chinese_for("pollution")
     assert pollution[0] == "烟霾" and "污染" in pollution
-    # "registration" alone is 对准 (as in printing); its verb, "register", gives 登记 and 注册.
+    # "registration" alone is 对准 (as in printing), after the legal term 登记; its verb gives 注册.
     registration = cedict.chinese_for("registration")
-    assert registration[0] == "对准" and {"登记", "注册"} <= set(registration)
+    assert registration[:2] == ["登记", "对准"] and "注册" in registration
 
 
 def test_a_noun_in_ility_has_its_adjectives_words_after_its_own(cedict: CedictDictionary) -> None:
