@@ -1042,7 +1042,7 @@ def unsupported_reason(
     # A document the question names is asked about whatever its place: "under the national law …,
     # and what does Beijing's regulation set?" is answered first from the national law.
     named_best = any(passages[0].doc_id in group for group in named_documents)
-    if places and not named_best:
+    if places and not named_best and not _in_force_at_places(passages[0], places):
         best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id])
         if not any(n in best for names in places for n in names):
             whole = index.document_text(passages[0].doc_id)
@@ -1166,6 +1166,16 @@ def unsupported_reason(
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _in_force_at_places(passage: Passage, places: list[tuple[str, ...]]) -> bool:
+    """Whether a local regulation's passage is of a place asked about or of the province of a city asked about.
+
+    "What share of their workforce must employers in Jinan set aside …?": Shandong's measures are
+    in force in Jinan, and may answer though they never name it; Qingdao's are not.
+    """
+    own = leading_place(passage.title) if passage.kind == KIND_LOCAL_REGULATION else None
+    return own is not None and own in in_force_at(places)
 
 
 def _places_of(passage: Passage) -> tuple[str, ...]:
