@@ -291,23 +291,37 @@ def test_a_chinese_question_most_of_whose_words_no_text_uses_is_not_covered(mini
     assert words_unknown_to_corpus(mini_assistant.prepare("How to cook braised pork?"), mini_assistant.index) == []
 
 
+def _unknown_in_a_library(assistant: Assistant, monkeypatch: pytest.MonkeyPatch, question: str) -> list[str]:
+    """The question's words no text uses, once the small corpus is judged as if it were a library of laws.
+
+    The small test corpus lacks most words of the language: its lacking one proves nothing.
+    """
+    assert some_words_unknown_to_corpus(assistant.prepare(question), assistant.index) == []
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)
+    return some_words_unknown_to_corpus(assistant.prepare(question), assistant.index)
+
+
+def _with_and_without_unknown_word_floor(assistant: Assistant) -> tuple[Assistant, Assistant]:
+    """The assistant with its unknown-word floor and without, both with no relevance floor below it.
+
+    Below the first floor nothing else is asked; above it, the unknown-word floor holds the question.
+    """
+    settings = assistant.settings.replace(abstain_threshold=0.0)
+    floored, unfloored = (
+        Assistant(settings.replace(unknown_word_floor=floor), encoder=assistant.encoder, auto_build=False)
+        for floor in (settings.unknown_word_floor, 0.0)
+    )
+    return floored, unfloored
+
+
 def test_a_chinese_question_with_a_word_no_text_uses_and_a_weak_best_passage_is_not_covered(
     mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cooking = "白切鸡怎么做才嫩？"
-    # The small test corpus lacks most words of the language: its lacking one proves nothing.
-    assert some_words_unknown_to_corpus(mini_assistant.prepare(cooking), mini_assistant.index) == []
-    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
-    unknown = some_words_unknown_to_corpus(mini_assistant.prepare(cooking), mini_assistant.index)
-    assert unknown == ["白切"]
+    assert _unknown_in_a_library(mini_assistant, monkeypatch, cooking) == ["白切"]
     # One such word is too few for the share rule; with a weak best passage it tells.
     assert words_unknown_to_corpus(mini_assistant.prepare(cooking), mini_assistant.index) == []
-    # Below the first floor nothing else is asked; above it, this floor holds the question.
-    settings = mini_assistant.settings.replace(abstain_threshold=0.0)
-    floored, unfloored = (
-        Assistant(settings.replace(unknown_word_floor=floor), encoder=mini_assistant.encoder, auto_build=False)
-        for floor in (settings.unknown_word_floor, 0.0)
-    )
+    floored, unfloored = _with_and_without_unknown_word_floor(mini_assistant)
     answer = floored.ask(cooking)
     assert answer.outcome == NOT_COVERED
     assert answer.abstain_reason == "the texts never use 白切"
@@ -323,15 +337,9 @@ def test_an_english_question_with_a_thing_no_text_says_and_a_weak_best_passage_i
 ) -> None:
     # "sunburn" has renderings (晒伤, 日晒伤), none a noun to jieba, so the things check lets it by.
     sunburn = "How should I treat a mild sunburn at home?"
-    assert some_words_unknown_to_corpus(mini_assistant.prepare(sunburn), mini_assistant.index) == []
-    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
     # The small corpus lacks "treat" and "home" too; a library of laws has them.
-    assert "sunburn" in some_words_unknown_to_corpus(mini_assistant.prepare(sunburn), mini_assistant.index)
-    settings = mini_assistant.settings.replace(abstain_threshold=0.0)
-    floored, unfloored = (
-        Assistant(settings.replace(unknown_word_floor=floor), encoder=mini_assistant.encoder, auto_build=False)
-        for floor in (settings.unknown_word_floor, 0.0)
-    )
+    assert "sunburn" in _unknown_in_a_library(mini_assistant, monkeypatch, sunburn)
+    floored, unfloored = _with_and_without_unknown_word_floor(mini_assistant)
     answer = floored.ask(sunburn)
     assert answer.outcome == NOT_COVERED
     assert answer.abstain_reason.startswith("the texts never speak of ")
