@@ -43,7 +43,7 @@ from .types import (
     SearchResult,
     Trace,
 )
-from .verify import check, some_words_unknown_to_corpus
+from .verify import check, never_said, some_words_unknown_to_corpus
 
 log = logging.getLogger("policyqa")
 
@@ -345,8 +345,7 @@ class Assistant:
         index = loaded.index
         if relevance < self.settings.unknown_word_floor and (unknown := some_words_unknown_to_corpus(query, index)):
             # A word no text uses and a weak best passage: the question is about something else.
-            said = f"use {'、'.join(unknown[:3])}" if query.chinese else f"speak of {', '.join(unknown[:3])}"
-            return not_covered(query, passages, f"the texts never {said}")
+            return not_covered(query, passages, never_said(query, unknown))
         named = loaded.retriever.named_documents(query.text)
         verdict = check(query, passages, index, self.settings.max_missing_content, self.settings.check_names, named)
         if verdict.outcome == NOT_COVERED:

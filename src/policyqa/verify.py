@@ -80,6 +80,7 @@ __all__ = [
     "unsupported_reason",
     "words_unknown_to_corpus",
     "some_words_unknown_to_corpus",
+    "never_said",
 ]
 
 
@@ -154,6 +155,13 @@ def words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
     if len(unknown) >= MIN_UNKNOWN_WORDS and len(unknown) > MAX_UNKNOWN_WORD_SHARE * len(terms):
         return unknown
     return []
+
+
+def never_said(query: Query, unknown: Sequence[str]) -> str:
+    """Why a question about words no text uses is not covered: a Chinese question's words, an English one's things."""
+    if query.chinese:
+        return f"the texts never use {'、'.join(unknown[:3])}"
+    return f"the texts never speak of {', '.join(unknown[:3])}"
 
 
 def some_words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
@@ -1059,9 +1067,9 @@ def unsupported_reason(
             return f"the passages say nothing of {day}"
     # Checked after the place, year and day: those name what the texts lack more precisely.
     if unknown := words_unknown_to_corpus(query, index):
-        return f"the texts never use {'、'.join(unknown[:3])}"
+        return never_said(query, unknown)
     if unknown := things_unknown_to_corpus(query, index):
-        return f"the texts never speak of {', '.join(unknown[:3])}"
+        return never_said(query, unknown)
     if asks_for_advice(query):
         return ASKS_ADVICE
     named = articles_named(query.text)
@@ -1174,8 +1182,8 @@ def _in_force_at_places(passage: Passage, places: list[tuple[str, ...]]) -> bool
     "What share of their workforce must employers in Jinan set aside …?": Shandong's measures are
     in force in Jinan, and may answer though they never name it; Qingdao's are not.
     """
-    own = leading_place(passage.title) if passage.kind == KIND_LOCAL_REGULATION else None
-    return own is not None and own in in_force_at(places)
+    own = _places_of(passage)[:1]
+    return bool(own) and own[0] in in_force_at(places)
 
 
 def _places_of(passage: Passage) -> tuple[str, ...]:
