@@ -206,6 +206,13 @@ def test_the_parties_of_a_proceeding_are_named_as_the_laws_name_them(cedict: Ced
     assert cedict.chinese_for("appellee")[:1] == ["被上诉人"]
 
 
+def test_the_abbreviations_of_english_writing_on_chinese_law_are_known(cedict: CedictDictionary) -> None:
+    # "the PRC Maritime Code" is 中华人民共和国海商法: an unrendered "PRC" left the title's longest word out.
+    assert cedict.chinese_for("PRC")[:1] == ["中华人民共和国"]
+    assert cedict.chinese_for("NPC")[:1] == ["全国人民代表大会"]
+    assert cedict.chinese_for("criminal cases")[:1] == ["刑事案件"]
+
+
 def test_pupils_and_buses_are_said_as_the_laws_say_them(cedict: CedictDictionary) -> None:
     # CC-CEDICT's first "pupil" is the eye's (瞳孔); laws speak of 中小学生. The State Council's urban
     # public transport regulations say 公共汽电车 ("buses and trolleybuses"), not 公共汽车.

@@ -19,6 +19,7 @@ from policyqa.named import (
     asks_to_compare,
     described_documents,
     document_names,
+    issued_by_the_country,
     kind_endings,
     title_has_ending,
     usual_endings,
@@ -983,6 +984,18 @@ def test_a_national_issuers_description_is_looked_for_among_national_titles(
     # With no issuer at all, the description is the country's too.
     unissued = "the regulations on protecting ancient and famous trees"
     assert _lifted(retriever, titles, f"How do {unissued} define an ancient tree?") == ["古树名木保护条例"]
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "SPC/SPP interpretation on environmental pollution crimes",
+        "SPC's provisions on online consumer disputes",
+        "Supreme People's Court's rules on collision damages",
+    ],
+)
+def test_the_supreme_court_and_procuratorate_by_their_abbreviations_are_national_issuers(description: str) -> None:
+    assert issued_by_the_country(description)
 
 
 def test_a_questions_document_names_are_blanked_out_with_their_brackets() -> None:

@@ -58,10 +58,10 @@ _LOWER = re.compile(
     r"\bthe\s+((?:(?!(?i:the|and|or|law|code|regulations?)\b)[A-Za-z][\w'’-]*\s+){1,6}(?:law|code|regulations?))\b"
 )
 # Issuers whose documents are national: the State Council, the NPC, the supreme court and
-# procuratorate, a ministry of the State Council, the Party's Central Committee.
+# procuratorate (SPC, SPP), a ministry of the State Council, the Party's Central Committee.
 _NATIONAL_ISSUERS = (
     r"State Council|National People's Congress(?: Standing Committee)?|NPC(?: Standing Committee)?"
-    r"|Supreme People's (?:Court|Procuratorate)|Ministry of [A-Z]\w+(?: [A-Z]\w+)*|(?:CPC )?Central Committee"
+    r"|Supreme People's (?:Court|Procuratorate)|SPC|SPP|Ministry of [A-Z]\w+(?: [A-Z]\w+)*|(?:CPC )?Central Committee"
     r"|[Nn]ational|[Cc]entral [Gg]overnment"
 )
 NATIONAL_ISSUER = re.compile(rf"\b(?:{_NATIONAL_ISSUERS})(?:'s|’s)?(?=\s|$)")
