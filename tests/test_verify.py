@@ -374,6 +374,17 @@ def test_an_english_question_about_a_thing_no_text_says_and_pointing_at_no_text_
     assert things_unknown_to_corpus(mini_assistant.prepare("半程马拉松前怎么拉伸？"), mini_assistant.index) == []
 
 
+def test_a_thing_named_after_a_place_points_at_no_text_of_that_place(
+    mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "Peking duck" is 北京烤鸭, a dish: the question is no more about Beijing's texts than about any.
+    duck = "What's the best way to get crispy skin when roasting Peking duck at home?"
+    assert "peking duck" in _unknown_in_a_library(mini_assistant, monkeypatch, duck)
+    # Beijing named as a place still points at its texts, which judge the question by their evidence.
+    in_beijing = "How do Beijing's rules treat roasting Peking duck at home?"
+    assert some_words_unknown_to_corpus(mini_assistant.prepare(in_beijing), mini_assistant.index) == []
+
+
 def test_a_term_the_texts_say_in_words_jieba_cuts_is_no_thing_they_never_speak_of(
     tmp_path: Path, use_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -248,11 +248,22 @@ def _points_at_texts(question: str) -> bool:
     return bool(
         any(cue.search(question) for cue in KIND_CUES.values())
         or any(word in KIND_WORDS or word in _COUNTRY_WORDS for word in re.findall(r"[a-z']+", question.lower()))
-        or places_named(question)
+        or places_named(_without_things_named_after_places(question))
         or _YEAR_OF_A_TEXT.search(question)
         or (named := document_names(question))
         or described_documents(question, named)
     )
+
+
+def _without_things_named_after_places(question: str) -> str:
+    """An English question without the dictionary's names of things that hold a place ("Peking duck":
+    北京烤鸭): a dish or a product named after a place points at no text of that place."""
+    for match in match_phrases(question):
+        words = match.english.split()
+        if len(words) > 1 and _may_be_thing(words[-1]) and places_named(match.english):
+            if not places_named(words[-1]):
+                question = re.sub(re.escape(match.english), " ", question, flags=re.IGNORECASE)
+    return question
 
 
 def _context_text(passages: Sequence[Passage]) -> str:
