@@ -264,6 +264,23 @@ def test_noun_in_ion_falls_back_to_its_verb(cedict: CedictDictionary) -> None:
     assert cedict.chinese_for("commercialisation")[0] == "商业化"
 
 
+def test_adjective_in_able_with_few_senses_falls_back_to_its_verb(cedict: CedictDictionary) -> None:
+    # "deductible" alone is an insurance's 垫底费; a tax law's deductible spending is 扣除.
+    assert cedict.chinese_for("deductible")[:2] == ["垫底费", "扣除"]
+    assert "税" in cedict.chinese_for("taxable")
+    assert "退还" in cedict.chinese_for("refundable")
+    # An adjective with senses enough, or too short to hold a verb, keeps its own.
+    assert "虎钳" not in cedict.chinese_for("visible")  # "vise", a verb's key it would otherwise try
+    assert "桌子" in cedict.chinese_for("table")
+
+
+def test_a_two_letter_word_in_capitals_is_an_abbreviation(cedict: CedictDictionary) -> None:
+    phrases = {m.english: m.chinese for m in cedict.match_phrases("Can a TV station broadcast an IP dispute?")}
+    assert phrases["tv"][:1] == ("电视",) and phrases["ip"][:1] == ("知识产权",)
+    # In lower case it is a word too short to tell ("it", "us", "tv" typed loosely).
+    assert "tv" not in {m.english for m in cedict.match_phrases("can a tv station broadcast it?")}
+
+
 def test_unknown_and_empty_phrases_find_nothing(cedict: CedictDictionary) -> None:
     assert cedict.chinese_for("") == []
     assert cedict.chinese_for("xqzzy") == []
@@ -272,7 +289,8 @@ def test_unknown_and_empty_phrases_find_nothing(cedict: CedictDictionary) -> Non
 
 def test_english_glosses_explain_a_chinese_word(cedict: CedictDictionary) -> None:
     assert "patent" in cedict.english_glosses("专利")
-    assert cedict.english_glosses("知识产权") == ["intellectual property rights (law)"]
+    # CC-CEDICT's gloss first, then the legal terms' ("IP", as English writing on Chinese law abbreviates it).
+    assert cedict.english_glosses("知识产权") == ["intellectual property rights (law)", "IP"]
     assert "trough (as opposed to peaks)" in cedict.english_glosses("低谷")
 
 

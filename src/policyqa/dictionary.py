@@ -254,6 +254,21 @@ def _ility_adjective_key(noun: str) -> str | None:
     return _stem(noun[:-5] + "le") if noun.endswith("ility") and len(noun) >= _ION_NOUN_CHARS else None
 
 
+# An adjective in -able or -ible whose verb's words are added has seven letters or more: "taxable",
+# "deductible", not "table" nor "cable".
+_ABLE_ADJECTIVE_CHARS = 7
+
+
+def _able_verb_keys(adjective: str) -> list[str]:
+    """The keys the verb of an adjective in -able or -ible may have: "deductible" → "deduct", "usable" →
+    "use", "applicable" → "apply"."""
+    if not adjective.endswith(("able", "ible")) or len(adjective) < _ABLE_ADJECTIVE_CHARS:
+        return []
+    root = adjective[:-4]
+    keys = [root, root + "e"] + ([root[:-2] + "y"] if root.endswith("ic") else [])
+    return [_stem(key) for key in keys]
+
+
 @lru_cache(maxsize=1 << 16)
 def _verb_keys(word: str) -> tuple[str, ...]:
     """The keys a word's verb may have, -ed or -ing removed: "licensed" → "license", "licens"; "transferred" →
@@ -274,6 +289,9 @@ def _verb_keys(word: str) -> tuple[str, ...]:
         word, stripped = word[:-1], False  # "planned": no e was lost
     word = _SPELLING.get(word, word)
     return (word + "e", word) if stripped and not word.endswith("e") else (word,)
+
+
+_ABBREVIATION = re.compile(r"\b[A-Z]{2}\b")
 
 
 def _words(text: str) -> list[str]:
@@ -514,6 +532,12 @@ class CedictDictionary:
             # "accessible" gives 无障碍): the adjective's words follow the noun's own.
             if adjective_words := self._index.get(adjective):
                 found = _joined(found, adjective_words)
+        if len(words) == 1 and len((found or "").split()) < 2 and (able_verbs := _able_verb_keys(_base(words[0]))):
+            # Likewise an adjective in -able or -ible with one sense or none under its verb ("taxable" has
+            # no entry, "deductible" only an insurance's 垫底费, where "to deduct" gives 扣除): the verb's
+            # words follow its own. One with senses enough keeps them ("responsible", "visible").
+            if verb_words := next((v for k in able_verbs if (v := self._index.get(k))), None):
+                found = _joined(found, verb_words)
         verbs = [key for key in _verb_keys(words[0]) if key != _stem(words[0])] if words else []
         if found and len(words) == 1 and words[0].endswith("ed") and verbs:
             # A participle with entries of its own gives them in one sense ("extended": 昡, "accepted":
@@ -605,9 +629,12 @@ class CedictDictionary:
 
         A phrase is up to ``MAX_PHRASE_WORDS`` words, never starting with a stopword nor ending
         with one other than a particle ("set up"); a single word must not be a stopword, a
-        generic word, a number, a word of fewer than three letters or in ``skip``.
+        generic word, a number, a word of fewer than three letters (unless written in capitals) or
+        in ``skip``.
         """
         skipped = {_stem(w.lower()) for w in skip}
+        # A word of two letters written in capitals is an abbreviation ("TV", "IP"), not "us" or "it".
+        abbreviations = {w.lower() for w in _ABBREVIATION.findall(question)}
         words = _words(question)
         matches: list[PhraseMatch] = []
         i = 0
@@ -621,7 +648,8 @@ class CedictDictionary:
                     continue
                 if n == 1:
                     word = span[0]
-                    if word in GENERIC_WORDS or _stem(word) in skipped or len(word) < 3 or not word.isalpha():
+                    too_short = len(word) < 3 and word not in abbreviations
+                    if word in GENERIC_WORDS or _stem(word) in skipped or too_short or not word.isalpha():
                         continue
                 chinese = self._lookup(" ".join(span))
                 if chinese:
