@@ -14,12 +14,14 @@ from policyqa.embed import Encoder
 from policyqa.figures import (
     MONEY,
     RELATIVE_DAY,
+    chinese_sum_noun,
     figure_kind,
     period_asked,
     sum_kinds_named,
     sums_only_of_other_kinds,
 )
 from policyqa.index import build_index
+from policyqa.lexical import tokenize
 from policyqa.types import NOT_COVERED, Passage, SearchFilter
 from policyqa.verify import (
     ASKS_ADVICE,
@@ -564,6 +566,29 @@ def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answ
 )
 def test_a_sum_may_be_set_as_a_multiple_of_another(sentence: str, sets_a_sum: bool) -> None:
     assert bool(MONEY.search(sentence)) is sets_a_sum
+
+
+@pytest.mark.parametrize(
+    ("sentence", "sets_a_sum"),
+    [
+        ("处2万至5万元罚款", True),
+        ("罚款5万。", True),
+        ("本市行政区域内每五万常住人口至少配置一辆救护车", False),  # 五万 people, no sum
+        ("全市三亿人口", False),
+    ],
+)
+def test_ten_thousand_alone_is_a_sum_only_where_no_noun_follows(sentence: str, sets_a_sum: bool) -> None:
+    assert bool(MONEY.search(sentence)) is sets_a_sum
+
+
+def test_a_fee_a_chinese_question_names_is_the_sum_it_asks_for() -> None:
+    question = "温州临时占用公共绿地要交的绿化补偿费，每平方米是多少钱？"
+    assert chinese_sum_noun(question, tokenize(question)) == "补偿费"
+    # A fine per square metre is another sum than the fee asked for.
+    assert chinese_sum_noun("门票价格是多少？", tokenize("门票价格是多少？")) == "价格"
+    assert chinese_sum_noun("消费多少钱能退税？", tokenize("消费多少钱能退税？")) is None  # 消费 spends, no fee
+    # 几块钱 is how one asks for a sum in yuan every day.
+    assert figure_kind("绍兴地铁的起步票价是几块钱？") == "amount"
 
 
 @pytest.mark.parametrize(

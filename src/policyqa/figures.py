@@ -17,7 +17,10 @@ NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四
 # A sum is often set as a multiple of another: 处违法所得一倍以上五倍以下的罚款, 增缴五至十倍掘动修复费.
 _MULTIPLE_KINDS = "罚款|罚金|费|价款|金额|赔偿金|违约金"
 _MULTIPLE_OF_A_SUM = rf"{NUMBER}倍(?:以上|以下)?[^，。；、]{{0,12}}?(?:{_MULTIPLE_KINDS})"
-_SUM_IN_YUAN = rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|万|亿)"
+# 万 and 亿 alone are a sum only where no noun follows: 2万至5万元, not 每五万常住人口.
+_SUM_IN_YUAN = (
+    rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|(?:万|亿)(?=以上|以下|左右|至|到|美元|港元|欧元|[^\u4e00-\u9fff]|$))"
+)
 MONEY = re.compile(rf"{_SUM_IN_YUAN}(?:人民币)?|{_MULTIPLE_OF_A_SUM}")
 # A rate may be set as a multiple of another (一年期贷款市场报价利率四倍, 同期贷款利率的1.5倍).
 RATE = re.compile(
@@ -91,7 +94,7 @@ ASKS_MONEY = re.compile(
     rf"|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
     # 多少 followed by a unit of another kind of figure asks for that: 赔偿金按多少年算, 工资多少天内支付.
     rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少(?!{_OTHER_UNITS})|几何|多大|多高)"
-    rf"|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)"
+    rf"|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)|几块钱"  # 几块钱: the everyday "how many yuan"
     # A sum a law names with 金 (海域使用金, 保证金): 每亩每年要交多少海域使用金.
     r"|多少[^，,。？?；;、]{0,6}金(?=[？?。，,；;]|$)",
     re.I,
@@ -356,11 +359,15 @@ _CHINESE_SUM_NOUN = re.compile(
 )
 
 
-def chinese_sum_noun(question: str) -> str | None:
-    """The noun of the sum a Chinese question asks for next to 多少 (价格 of 门票价格是多少), if any."""
-    if figure_kind(question) != "amount" or (match := _CHINESE_SUM_NOUN.search(question)) is None:
+def chinese_sum_noun(question: str, words: Collection[str] = ()) -> str | None:
+    """The noun of the sum a Chinese question asks for next to 多少 (价格 of 门票价格是多少), if any; else the
+    fee among the question's ``words`` (补偿费 of 绿化补偿费，每平方米是多少钱), if it names one."""
+    if figure_kind(question) != "amount":
         return None
-    return match.group("before") or match.group("after")
+    if match := _CHINESE_SUM_NOUN.search(question):
+        return match.group("before") or match.group("after")
+    fees = _FEE_RENDERING.findall(" ".join(w for w in words if len(w) > 1))
+    return fees[0] if fees else None
 
 
 def asked_figure(question: str) -> re.Pattern[str] | None:

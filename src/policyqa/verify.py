@@ -1133,7 +1133,7 @@ def unsupported_reason(
     place_names = [name for names in places for name in names]
     in_force = in_force_at(places)
     # "台儿庄古城的门票价格是多少？": a fine in yuan, in the regulation's title words, is no price.
-    sum_noun = chinese_sum_noun(query.text) if query.chinese else None
+    sum_noun = chinese_sum_noun(query.text, query.own_tokens) if query.chinese else None
     # The kinds of sum an English question names, by the dictionary's renderings of its words
     # (补贴 for "subsidy"), not the corpus's words near them ("pay": 罚款); a Chinese question's is
     # ``sum_noun``.
