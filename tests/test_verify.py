@@ -186,6 +186,9 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         ("国务院常务会议一般每个月召开几次？", "frequency", "常务会议每月至少召开一次", "国务院第26次常务会议通过"),
         # Households are counted by 户.
         ("新建住宅小区每多少户需要配建一所幼儿园？", "count", "每三千户配建一所幼儿园", "配建幼儿园应当同步交付"),
+        # "The maximum number of …" asks how many; of a unit, how much of it.
+        ("What is the maximum number of cases each assessor hears a year?", "count", "不超过三十件", "应当公开"),
+        ("What's the maximum number of litres of gasoline one may buy?", "quantity", "每次不超过二十升", "实名登记"),
     ],
 )
 def test_figures_a_law_gives_in_a_form_of_their_own(question: str, kind: str, gives: str, gives_not: str) -> None:

@@ -178,9 +178,10 @@ FREQUENCY = re.compile(
 )
 # Sites and buildings are counted by 处 and 座 (多少处湿地, 几座桥), households by 户 (每多少户).
 # Points (分: 记6分, 加10分) are counted too, not minutes (分钟) nor fractions (三分之一).
-# 哪几个 asks which (哪几个区, 哪几个维度), not how many.
+# 哪几个 asks which (哪几个区, 哪几个维度), not how many; "the maximum number of members" asks how many.
 ASKS_COUNT = re.compile(
-    r"how many|多少(?:个|家|项|所|名|人|件|次|条|处|座|户|分(?![钟之]))"
+    r"how many|\b(?:maximum|minimum|max|min|largest|smallest|what)\s+number\s+of\b"
+    r"|多少(?:个|家|项|所|名|人|件|次|条|处|座|户|分(?![钟之]))"
     r"|(?<!哪)几(?:个|家|项|所|次|处|座|户|分(?![钟之]))",
     re.I,
 )
@@ -189,6 +190,8 @@ ASKS_QUANTITY = re.compile(
     r"|\bhow much\s+(?:[\w-]+\s+){0,2}(?:space|land|area|floor|room|water|electricity|energy)\b"
     r"|how many (?:tons|tonnes|kilograms|square (?:metres|meters)|cubic (?:metres|meters)"
     r"|(?:kilo)?(?:metres|meters)|hectares|kilowatts|litres|liters)\b"
+    # "the maximum number of litres": a quantity in its unit, not a count.
+    r"|\b(?:number|amount|quantity|volume)\s+of\s+(?:tons|tonnes|kilograms|litres|liters|cubic (?:metres|meters))\b"
     # A length, height or distance bounded or asked by name: "the maximum leash length", 牵引绳最长能多长.
     r"|\b(?:maximum|minimum|max|min|what)\s+(?:[\w-]+\s+){0,2}(?:length|height|width|depth|distance)\b"
     r"|(?:绳|长度|距离|高度|宽度|深度|半径)[^？?，,。；]{0,4}多(?:长|高|宽|深|远)",
