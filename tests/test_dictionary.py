@@ -206,11 +206,12 @@ def test_the_parties_of_a_proceeding_are_named_as_the_laws_name_them(cedict: Ced
     assert cedict.chinese_for("appellee")[:1] == ["被上诉人"]
 
 
-def test_the_abbreviations_of_english_writing_on_chinese_law_are_known(cedict: CedictDictionary) -> None:
+def test_the_abbreviations_and_names_of_english_writing_on_chinese_law_are_known(cedict: CedictDictionary) -> None:
     # "the PRC Maritime Code" is 中华人民共和国海商法: an unrendered "PRC" left the title's longest word out.
     assert cedict.chinese_for("PRC")[:1] == ["中华人民共和国"]
     assert cedict.chinese_for("NPC")[:1] == ["全国人民代表大会"]
     assert cedict.chinese_for("criminal cases")[:1] == ["刑事案件"]
+    assert cedict.chinese_for("personal information")[:1] == ["个人信息"]  # CC-CEDICT lacks it
 
 
 def test_pupils_and_buses_are_said_as_the_laws_say_them(cedict: CedictDictionary) -> None:

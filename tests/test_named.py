@@ -62,6 +62,9 @@ PATENT_RULES = "Implementing Regulations of the Patent Law"
             ["Law on the Procedure of the Conclusion of Treaties"],
         ),
         ("《劳动合同法》所称的无固定期限劳动合同是指什么？", ["劳动合同法"]),
+        # The country's possessive opens a lower-case name as "the" does; alone it names no law.
+        ("What fine does China's personal information law set?", ["personal information law"]),
+        ("Does China's law allow it?", []),
         ("What does the relevant law say about it?", []),  # a law in general names none
         ("Which rate applies under these laws?", []),
         ("What steps must the wine go through under the city's protection regulation?", []),

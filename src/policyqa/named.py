@@ -52,10 +52,11 @@ _TITLED = re.compile(
     rf"(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:(?:of|on|and|for|the|in|to|by)\s+(?:the\s+)?)?[A-Z][\w'’-]*)*)?"
 )
 # "the consumer protection law", "the Ningbo Dongqian Lake tourist resort regulation": a name with a
-# lower-case head word needs "the" and one to six words before it.
+# lower-case head word needs "the" (or the country's possessive: "China's personal information law")
+# and one to six words before it.
 # A name's words run to its head: never across another name's head word, "the" or "and".
 _LOWER = re.compile(
-    r"\bthe\s+((?:(?!(?i:the|and|or|law|code|regulations?)\b)[A-Za-z][\w'’-]*\s+){1,6}(?:law|code|regulations?))\b"
+    r"\b(?:the|China['’]s)\s+((?:(?!(?i:the|and|or|law|code|regulations?)\b)[A-Za-z][\w'’-]*\s+){1,6}(?:law|code|regulations?))\b"
 )
 # Issuers whose documents are national: the State Council, the NPC, the supreme court and
 # procuratorate (SPC, SPP), a ministry of the State Council, the Party's Central Committee.
