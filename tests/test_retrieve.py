@@ -861,26 +861,6 @@ def test_a_rendering_the_corpus_says_only_inside_compounds_brings_them(tmp_path:
     assert assistant.search(question, 1).passages[0].title == "示范论文"
 
 
-def test_a_rendering_that_is_a_corpus_word_brings_the_compounds_that_hold_it_too(
-    tmp_path: Path, use_encoder: Encoder
-) -> None:
-    settings = built_corpus(
-        tmp_path,
-        use_encoder,
-        {
-            "rates": "# 播放录音制品付酬办法\n\n第七条 电视台的单位时间付酬标准为每分钟1.50元。",
-            "sets": "# 家电维修规定\n\n第三条 电视出现故障的，维修者应当在七日内修复。",
-        },
-    )
-    assistant = Assistant(settings, encoder=use_encoder, auto_build=False)
-    question = "What is the per-minute rate a TV station pays?"
-    # 电视 is a word of the corpus (the repair rules say it), but the rates are set for 电视台, one jieba word.
-    rendered = dict(assistant.prepare(question).renderings)["tv"]
-    assert "电视" in rendered and "电视台" in rendered
-    alone = Assistant(settings.replace(compounds_per_rendering=0), encoder=use_encoder, auto_build=False)
-    assert "电视台" not in dict(alone.prepare(question).renderings)["tv"]
-
-
 def test_the_document_a_cue_singles_out_most_clearly_is_searched_alone(tmp_path: Path, use_encoder: Encoder) -> None:
     """Patent laws come next to "the paper" by title: their articles may fill the cued documents' shared cut-off."""
     files = {

@@ -295,18 +295,17 @@ class QueryPreparer:
         )
 
     def _with_compounds(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Each rendering, followed by the corpus's compounds that hold it (in the same synonym set).
+        """Each rendering, followed by the corpus's compounds that hold it when it is no word of the corpus.
 
         "Plenary session" renders 全会, which the corpus says only inside 三中全会 and 四中全会, jieba's
-        words: as a BM25 term 全会 would match nothing. A rendering that is a word of the corpus is
-        said inside compounds too: "TV station" renders 电视, and the rates are set for 电视台.
+        words: as a BM25 term 全会 would match nothing.
         """
         if self._lexical is None or not self.settings.compounds_per_rendering:
             return pairs
         extended = []
         for english, zh in pairs:
             extended.append((english, zh))
-            if len(zh) >= 2:
+            if len(zh) >= 2 and not self._lexical.knows(zh):
                 holding = self._lexical.words_holding(zh, self.settings.compounds_per_rendering)
                 extended += [(english, word) for word in holding]
         return extended
