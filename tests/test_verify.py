@@ -186,6 +186,11 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         ("国务院常务会议一般每个月召开几次？", "frequency", "常务会议每月至少召开一次", "国务院第26次常务会议通过"),
         # Households are counted by 户.
         ("新建住宅小区每多少户需要配建一所幼儿园？", "count", "每三千户配建一所幼儿园", "配建幼儿园应当同步交付"),
+        # A period asked in a unit is given in that unit or one near it.
+        ("How many hours of pro bono work must a lawyer do each year?", "duration", "每年不少于五十小时", "实习满一年"),
+        ("How many days does the bureau have to decide?", "duration", "自受理之日起二十日内", "二十四小时内"),
+        ("判几年？", "duration", "处三年以下有期徒刑", "十五日内"),
+        ("What is the time limit for the review?", "duration", "三十日内", "人数为三人"),  # no unit named
         # "The maximum number of …" asks how many; of a unit, how much of it.
         ("What is the maximum number of cases each assessor hears a year?", "count", "不超过三十件", "应当公开"),
         ("What's the maximum number of litres of gasoline one may buy?", "quantity", "每次不超过二十升", "实名登记"),
