@@ -216,6 +216,13 @@ def test_a_word_of_a_documents_name_brings_no_glossary_term(mini_assistant: Assi
     assert "罚款" not in mini_assistant.prepare(named).glossary_terms
 
 
+def test_the_letter_an_apostrophe_leaves_is_no_word_of_the_question(mini_assistant: Assistant) -> None:
+    # "What's" gave "s", which matched list labels written in Latin letters (s)重度排尿障碍) in BM25.
+    query = mini_assistant.prepare("What's the fund's size, and aren't I owed a report?")
+    assert not {"s", "t", "i"} & set(query.own_tokens)
+    assert {"fund", "size", "report"} <= set(query.own_tokens)
+
+
 def _scores(settings: Settings, encoder: Encoder, question: str, k: int, **tuned: float) -> dict[str, float]:
     """Each document's passage score among the first ``k`` for ``question``, with the settings ``tuned``."""
     assistant = Assistant(settings.replace(**tuned), encoder=encoder, auto_build=False)

@@ -266,7 +266,9 @@ class QueryPreparer:
         # The question's own words and its glossary terms: what the relevance floor and
         # verification judge by. Dictionary words (a general dictionary gives wrong senses
         # too) and embedding matches only help ranking.
-        own_tokens = tokenize(question)
+        # A letter alone is what an apostrophe leaves ("what's", "I'm", "aren't"): it names nothing, and
+        # matches only list labels in Latin letters (s)重度排尿障碍) and stray English.
+        own_tokens = [t for t in tokenize(question) if not (len(t) == 1 and "a" <= t <= "z")]
         for term in glossary_terms:
             own_tokens.extend(term_tokens(term))
         tokens = list(own_tokens)
