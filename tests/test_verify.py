@@ -150,12 +150,13 @@ def test_places_are_recognised_in_both_languages() -> None:
 )
 def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
     pattern = asked_figure(question)
-    # A deadline in working days is a duration: 应当自收到申请之日起20个工作日内予以答复.
+    # A deadline in working days is a duration: 应当自收到申请之日起20个工作日内予以答复. A period asked in
+    # a unit is looked for in it (test_figures_a_law_gives_in_a_form_of_their_own): one sample in each.
     samples = {
         "rate": "不低于百分之五十",
         "money": "五万元",
         "count": "3061家",
-        "duration": "20个工作日内",
+        "duration": "20个工作日内；二十四小时；十五分钟；三年",
         "quantity": "五百万吨",
         "time": "每日二十二时至次日七时",
         "half_year": "每半年至少结算一次",
