@@ -192,6 +192,10 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         ("How many days does the bureau have to decide?", "duration", "自受理之日起二十日内", "二十四小时内"),
         ("判几年？", "duration", "处三年以下有期徒刑", "十五日内"),
         ("What is the time limit for the review?", "duration", "三十日内", "人数为三人"),  # no unit named
+        # A weight in grams is a quantity; a change's extent (增长幅度) a share, a fine's 幅度 its sum.
+        ("PM2.5年均浓度要降到多少微克每立方米？", "quantity", "年均浓度降至35微克每立方米", "降至百分之三十"),
+        ("工资每年增长幅度不得低于多少？", "rate", "增长幅度不低于百分之五", "增加五百元"),
+        ("罚款幅度分别是多少？", "amount", "处五万元以上罚款", "不低于百分之五"),
         # "The maximum number of …" asks how many; of a unit, how much of it.
         ("What is the maximum number of cases each assessor hears a year?", "count", "不超过三十件", "应当公开"),
         ("What's the maximum number of litres of gasoline one may buy?", "quantity", "每次不超过二十升", "实名登记"),

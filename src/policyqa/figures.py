@@ -34,7 +34,7 @@ COUNT = re.compile(
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
 DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")  # 半年: half a year
 # A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.
-_UNITS_ZH = "吨|公斤|千克|斤|平方米|平方公里|立方米|公里|千米|米|千瓦|兆瓦|亩|公顷|升"
+_UNITS_ZH = "吨|公斤|千克|斤|毫克|微克|克|平方米|平方公里|立方米|公里|千米|米|千瓦|兆瓦|亩|公顷|升"
 QUANTITY = re.compile(rf"{NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
 # A time of day: 晚上十点, 22时, 22:00.
 TIME_OF_DAY = re.compile(rf"{NUMBER}\s*(?:点|时)(?![间期候代])|(?<![0-9])[0-2]?[0-9][:：][0-5][0-9](?![0-9])")
@@ -150,7 +150,10 @@ ASKS_SUM_BY_NOUN = re.compile(
 ASKS_RATE = re.compile(
     # An intensity (R&D, energy, carbon intensity: 研发投入强度) is a ratio to output.
     r"\b(?:rate|percentage|percent|proportion|ratio|intensity)\b|\bwhat share\b|\bshare of\b"
-    r"|比例|比率|占比|百分之几|率(?:是|为)?多少|率有多高|强度(?:是|为)?多少",
+    # A change's extent (增长幅度, 涨幅) is a share of what it changes: 增长幅度不低于百分之五. A fine's
+    # 幅度 is its range, in yuan.
+    r"|比例|比率|占比|百分之几|率(?:是|为)?多少|率有多高|强度(?:是|为)?多少"
+    r"|(?:(?:增长|上涨|下降|提高|降低)幅度|涨幅|增幅|降幅)[^，,。？?；;]{0,6}多少",
     re.I,
 )
 # A bound on a period ("the minimum period", "the time limit") asks for it as "how long" does.
@@ -189,7 +192,7 @@ ASKS_QUANTITY = re.compile(
     rf"多少(?:万|亿)?(?:{_UNITS_ZH})"
     r"|\bhow much\s+(?:[\w-]+\s+){0,2}(?:space|land|area|floor|room|water|electricity|energy)\b"
     r"|how many (?:tons|tonnes|kilograms|square (?:metres|meters)|cubic (?:metres|meters)"
-    r"|(?:kilo)?(?:metres|meters)|hectares|kilowatts|litres|liters)\b"
+    r"|(?:kilo)?(?:metres|meters)|hectares|kilowatts|litres|liters|(?:milli|micro)?grams)\b"
     # "the maximum number of litres": a quantity in its unit, not a count.
     r"|\b(?:number|amount|quantity|volume)\s+of\s+(?:tons|tonnes|kilograms|litres|liters|cubic (?:metres|meters))\b"
     # A length, height or distance bounded or asked by name: "the maximum leash length", 牵引绳最长能多长.
