@@ -441,10 +441,14 @@ def test_an_english_question_asking_which_option_is_best_and_pointing_at_no_text
     ):
         assert asks_for_advice(mini_assistant.prepare(advice)), advice
         assert _reason(mini_assistant, advice) == ASKS_ADVICE
+    # A place is no text: none judges the best season to visit its beaches (this small corpus
+    # never mentions Qingdao, which says so first).
+    assert asks_for_advice(mini_assistant.prepare("When is the best season to visit Qingdao's beaches?"))
     # A question that points at a text asks what it says is best; one asking no preference asks a rule.
     for ruled in (
         "What does the paper see as the best way to support technologies in the trough?",
         "Under Shenzhen's rules, which incentive is better for a start-up?",
+        "How must schools in Hangzhou put the best interests of the child first?",  # a standard a law sets
         "How long may a phone battery be stored before recycling?",
         "手机电池是晚上充电更好吗？",
     ):

@@ -229,8 +229,9 @@ def _renderings_held_word_by_word(question: str, index: LoadedIndex) -> list[str
 
 # "Is it better to charge a phone overnight?", "What's the best way to keep basil fresh?": which
 # option is best is advice; laws and the paper state rules and findings.
+# "The best interests of the child" (儿童利益最大化) is a standard a law sets, not a choice asked about.
 _ASKS_PREFERENCE = re.compile(
-    r"\bthe\s+best\b|\bis\s+it\s+better\b|\bbetter\s+(?:value|for\s+(?:me|my|you|your))\b"
+    r"\bthe\s+best\b(?!\s+interests?\b)|\bis\s+it\s+better\b|\bbetter\s+(?:value|for\s+(?:me|my|you|your))\b"
     r"|\bwhich\b[^?]{0,60}\bbetter\b",
     re.I,
 )
@@ -238,17 +239,21 @@ ASKS_ADVICE = "the question asks which option is best, which the texts do not ju
 
 
 def asks_for_advice(query: Query) -> bool:
-    """Whether an English question that points at no text asks which option is best or better."""
-    return not query.chinese and bool(_ASKS_PREFERENCE.search(query.text)) and not _points_at_texts(query.text)
+    """Whether an English question that points at no text asks which option is best or better.
+
+    A place is no such pointer here: no text judges the best season to visit Qingdao's beaches.
+    """
+    preference = _ASKS_PREFERENCE.search(query.text)
+    return not query.chinese and bool(preference) and not _points_at_texts(query.text, places=False)
 
 
-def _points_at_texts(question: str) -> bool:
-    """Whether an English question names or describes a document, a kind of text, a place, a text's year or
-    the country."""
+def _points_at_texts(question: str, places: bool = True) -> bool:
+    """Whether an English question names or describes a document, a kind of text, a place (unless ``places``
+    is false), a text's year or the country."""
     return bool(
         any(cue.search(question) for cue in KIND_CUES.values())
         or any(word in KIND_WORDS or word in _COUNTRY_WORDS for word in re.findall(r"[a-z']+", question.lower()))
-        or places_named(_without_things_named_after_places(question))
+        or (places and places_named(_without_things_named_after_places(question)))
         or _YEAR_OF_A_TEXT.search(question)
         or (named := document_names(question))
         or described_documents(question, named)
