@@ -156,11 +156,13 @@ ASKS_RATE = re.compile(
     r"|(?:(?:增长|上涨|下降|提高|降低)幅度|涨幅|增幅|降幅)[^，,。？?；;]{0,6}多少",
     re.I,
 )
+# "How many hours", "how many service hours": a period asked in its unit (the group).
+_HOW_MANY_PERIODS = r"\bhow many\s+(?:[\w-]+\s+){0,2}?(working days|hours|minutes|days|weeks|months|years)\b"
 # A bound on a period ("the minimum period", "the time limit") asks for it as "how long" does.
 ASKS_DURATION = re.compile(
     r"how long|how soon|how quickly|how promptly|how fast"
     r"|how much (?:time|(?:advance\s+|prior\s+)?notice)\b"
-    r"|how many (?:[\w-]+\s+){0,2}?(?:years|months|weeks|days|hours|minutes|working days)\b|\btime limits?\b"
+    rf"|{_HOW_MANY_PERIODS}|\btime limits?\b"
     r"|\b(?:minimum|maximum|shortest|longest|what)\s+(?:time\s+)?period\b"
     r"|多长时间|多久|多长|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|年|天|日|月|小时|分钟)",
     re.I,
@@ -332,37 +334,19 @@ def figure_kind(question: str) -> str | None:
 # A period asked in a unit ("how many hours", "几天") is given in that unit or one near it: 二十日内 or
 # 满一年 answer no "how many hours of pro bono work", 三十日 may answer "how many days" and 十八个月
 # "how many years".
-_UNIT_ASKED = re.compile(
-    r"\bhow many\s+(?:[\w-]+\s+){0,2}?(?P<en>working days|hours|minutes|days|weeks|months|years)\b"
-    r"|(?:多少|几)(?:个)?(?P<zh>工作日|小时|分钟|天|日|周|星期|月|年)",
-    re.I,
-)
-_UNITS_OF = {
-    "hours": "小时",
-    "minutes": "分钟",
-    "days": "工作日|日|天|周|星期",
-    "weeks": "周|星期|日|天",
-    "months": "月|年",
-    "years": "年|月",
-}
-_UNIT_NAMES = {
-    "小时": "hours",
-    "分钟": "minutes",
-    "工作日": "days",
-    "天": "days",
-    "日": "days",
-    "周": "weeks",
-    "星期": "weeks",
-    "月": "months",
-    "年": "years",
-}
+_UNIT_ASKED = re.compile(rf"{_HOW_MANY_PERIODS}|(?:多少|几)(?:个)?(工作日|小时|分钟|天|日|周|星期|月|年)", re.I)
+_DAYS, _WEEKS, _MONTHS, _YEARS = "工作日|日|天|周|星期", "周|星期|日|天", "月|年", "年|月"
+# The units that give a period asked in each unit, by the unit's English or Chinese name.
+_UNITS_OF = {"hours": "小时", "minutes": "分钟", "days": _DAYS, "weeks": _WEEKS, "months": _MONTHS, "years": _YEARS}
+_UNITS_OF |= {"小时": "小时", "分钟": "分钟", "工作日": _DAYS, "天": _DAYS, "日": _DAYS, "周": _WEEKS, "星期": _WEEKS}
+_UNITS_OF |= {"月": _MONTHS, "年": _YEARS}
 
 
 def _duration_in_unit_asked(question: str) -> re.Pattern[str] | None:
     """The pattern of a period in the unit the question asks it in, if it names one."""
     if (match := _UNIT_ASKED.search(question)) is None:
         return None
-    unit = match.group("en").lower().replace("working ", "") if match.group("en") else _UNIT_NAMES[match.group("zh")]
+    unit = (match.group(1) or match.group(2)).lower().removeprefix("working ")
     return re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:{_UNITS_OF[unit]})")
 
 

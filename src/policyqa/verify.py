@@ -253,7 +253,8 @@ def _points_at_texts(question: str, places: bool = True) -> bool:
     return bool(
         any(cue.search(question) for cue in KIND_CUES.values())
         or any(word in KIND_WORDS or word in _COUNTRY_WORDS for word in re.findall(r"[a-z']+", question.lower()))
-        or (places and places_named(_without_things_named_after_places(question)))
+        # A place found, it is looked for again without the things named after places (few questions).
+        or (places and places_named(question) and places_named(_without_things_named_after_places(question)))
         or _YEAR_OF_A_TEXT.search(question)
         or (named := document_names(question))
         or described_documents(question, named)
@@ -265,9 +266,9 @@ def _without_things_named_after_places(question: str) -> str:
     北京烤鸭): a dish or a product named after a place points at no text of that place."""
     for match in match_phrases(question):
         words = match.english.split()
-        if len(words) > 1 and _may_be_thing(words[-1]) and places_named(match.english):
-            if not places_named(words[-1]):
-                question = re.sub(re.escape(match.english), " ", question, flags=re.IGNORECASE)
+        holds_place = len(words) > 1 and places_named(match.english) and not places_named(words[-1])
+        if holds_place and _may_be_thing(words[-1]):
+            question = re.sub(re.escape(match.english), " ", question, flags=re.IGNORECASE)
     return question
 
 
