@@ -63,6 +63,32 @@ def test_the_term_a_sentence_defines_as_laws_do(sentence: str, term: str | None)
     assert defined_term(sentence) == term
 
 
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("What is a 'public institution' (事业单位) according to the interim regulation?", "public institution"),
+        ("What exactly is a 'trust' under China's Trust Law?", "trust"),
+        ("What is a trust under the Trust Law?", "trust"),
+        ("What is an online platform operator according to the rules?", "online platform operator"),
+    ],
+)
+def test_what_is_a_term_under_a_text_asks_for_its_definition(question: str, term: str) -> None:
+    assert asks_for_definition(question)
+    assert english_term_asked(question) == term
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is a company required to do under the law?",  # a duty
+        "What is the fine under the law?",  # a figure
+        "What are the rules under the law?",
+    ],
+)
+def test_what_is_the_thing_under_a_text_asks_no_definition(question: str) -> None:
+    assert not asks_for_definition(question)
+
+
 def test_the_definition_asked_for_is_of_the_term_the_question_names() -> None:
     sentences = {
         13: "第十三条 固定期限劳动合同，是指用人单位与劳动者约定合同终止时间的劳动合同。",

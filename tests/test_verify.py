@@ -34,6 +34,7 @@ from policyqa.verify import (
     _compound_parts,
     _names_unrendered,
     _parts_in_a_row,
+    _same_meaning,
     _things_unrendered,
     _titles_confirm,
     asked_figure,
@@ -155,7 +156,7 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
     samples = {
         "rate": "不低于百分之五十",
         "money": "五万元",
-        "count": "3061家",
+        "count": "3061家；加10分",  # points are counted in 分
         "duration": "20个工作日内；二十四小时；十五分钟；三年",
         "quantity": "五百万吨",
         "time": "每日二十二时至次日七时",
@@ -199,12 +200,40 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         # "The maximum number of …" asks how many; of a unit, how much of it.
         ("What is the maximum number of cases each assessor hears a year?", "count", "不超过三十件", "应当公开"),
         ("What's the maximum number of litres of gasoline one may buy?", "quantity", "每次不超过二十升", "实名登记"),
+        # Hours of study are hours: 学时, 课时.
+        ("How many hours of training must staff take a year?", "duration", "每年不少于90学时", "任期五年"),
+        # A period named after the words that say which, or asked by how far ahead.
+        ("What are the general and the outer limitation periods?", "duration", "诉讼时效期间为三年", "第三人"),
+        ("What is the deadline for seeking reconsideration?", "duration", "六十日内", "向上一级机关"),
+        ("How far ahead must a ship apply, and which authority approves it?", "duration", "抵达7日前", "港务监督"),
+        # A count asked in what it counts: points in 分, people by 名 or 个, a thing by its measure word.
+        ("How many points is a credit score cut for each record?", "count", "扣减5分", "保存十年"),
+        ("How many children may a couple have?", "count", "可以生育三个子女", "二〇二一年修正"),
+        ("一户最多能养几条狗？", "count", "每户限养一只犬", "六个月内"),
+        ("每位旅客最多能买几条香烟？", "count", "每人限购两条", "第十条"),
     ],
 )
 def test_figures_a_law_gives_in_a_form_of_their_own(question: str, kind: str, gives: str, gives_not: str) -> None:
     assert figure_kind(question) == kind
     pattern = asked_figure(question)
     assert pattern is not None and pattern.search(gives) and not pattern.search(gives_not)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "村里先后跟好几个人签了合同，经营权归谁？",  # 好几个 says "several"
+        "What budget principle governs how a university uses its funds?",  # a budget's principle, no sum
+        "第几条规定了养犬登记？",  # which article
+    ],
+)
+def test_words_that_sound_like_asking_for_a_figure_but_ask_none(question: str) -> None:
+    assert figure_kind(question) is None
+
+
+def test_who_sets_a_figure_asked_in_one_part_leaves_the_figure_another_part_asks() -> None:
+    assert figure_kind("Who decides how much the fee is?") is None
+    assert figure_kind("How far ahead must the ship apply, and which authority approves it?") == "duration"
 
 
 def test_how_many_times_in_a_period_asks_no_multiple() -> None:
@@ -450,9 +479,13 @@ def test_an_english_question_asking_which_option_is_best_and_pointing_at_no_text
         "Under Shenzhen's rules, which incentive is better for a start-up?",
         "How must schools in Hangzhou put the best interests of the child first?",  # a standard a law sets
         "How long may a phone battery be stored before recycling?",
-        "手机电池是晚上充电更好吗？",
+        "根据《示范条例》，哪种补贴方式更好？",
+        "手机电池回收的规定是什么？",
     ):
         assert not asks_for_advice(mini_assistant.prepare(ruled)), ruled
+    # The same in Chinese.
+    for advice in ("手机电池是晚上充电更好吗？", "跑马拉松前一天晚上吃什么比较好？", "哪种咖啡机最好？"):
+        assert asks_for_advice(mini_assistant.prepare(advice)), advice
 
 
 def test_weekends_in_general_are_no_day_relative_to_the_asking() -> None:
@@ -598,12 +631,22 @@ def test_ten_thousand_alone_is_a_sum_only_where_no_noun_follows(sentence: str, s
     assert bool(MONEY.search(sentence)) is sets_a_sum
 
 
+def test_a_figures_sentence_may_say_a_chinese_questions_word_as_the_dictionary_gives_it() -> None:
+    # A question says 房子 and 孩子 where a law says 房屋 and 儿童.
+    assert "房屋" in _same_meaning("房子") and "儿童" in _same_meaning("孩子")
+    # One character is too common to tell: the dictionary's "taxi" is also 的 (的士).
+    assert all(len(word) > 1 for word in _same_meaning("出租车"))
+    assert _same_meaning("示范词语不存在") == ()
+
+
 def test_a_fee_a_chinese_question_names_is_the_sum_it_asks_for() -> None:
     question = "温州临时占用公共绿地要交的绿化补偿费，每平方米是多少钱？"
     assert chinese_sum_noun(question, tokenize(question)) == "补偿费"
     # A fine per square metre is another sum than the fee asked for.
     assert chinese_sum_noun("门票价格是多少？", tokenize("门票价格是多少？")) == "价格"
     assert chinese_sum_noun("消费多少钱能退税？", tokenize("消费多少钱能退税？")) is None  # 消费 spends, no fee
+    # A word or two between 多少 and the sum may say which: 多少高龄津贴 asks for an allowance.
+    assert chinese_sum_noun("80岁以上老人每个月能领多少高龄津贴？") == "津贴"
     # 几块钱 is how one asks for a sum in yuan every day.
     assert figure_kind("绍兴地铁的起步票价是几块钱？") == "amount"
 

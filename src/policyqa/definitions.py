@@ -15,24 +15,31 @@ from collections.abc import Collection
 
 from .text import CHINESE_NUMERAL_CHARS
 
+_WHAT_IS_A = r"\bwhat(?:'s|\s+(?:exactly\s+)?(?:is|are))\s+(?:exactly\s+)?"
+_FIXED_BY = r"(?:under|according to|as defined|in the sense of|for the purposes? of)\b"
 # How a question asks for a meaning: 是指什么, 的含义, 如何定义 (界定), 所称的X; "define", "what does X
 # mean", "what (exactly) counts as X".
 _ASKS = re.compile(
     r"是指什么|指的是什么|指什么|是什么意思|含义|定义|界定|所称|^什么是"
     r"|\bdefine[sd]?\b|\bdefinitions?\b|\bmeaning of\b|\bmean(?:s|t)? by\b|\bwhat (?:does|do|did) .{1,80}\bmean\b"
     r"|\b(?:what|who)\s+(?:\w+ly\s+)?counts as\b|\bwhat is meant\b|\bqualif(?:y|ies) as\b"
-    r"|\bwhat makes\b[^?]{0,60}['‘\"“]",
+    r"|\bwhat makes\b[^?]{0,60}['‘\"“]"
+    # "What (exactly) is a 'trust' …", "What is a public institution under the regulation?": a term asked
+    # about, in quotes or before the text that fixes its meaning. Not "What is a company required to do
+    # under …", which asks a duty.
+    rf"|{_WHAT_IS_A}(?:an?\s+)?['‘\"“]|{_WHAT_IS_A}an?\s+(?:(?!to\b|\w+ed\b)[\w-]+\s+){{0,3}}?(?!\w+ed\b)[\w-]+,?\s+{_FIXED_BY}",
     re.I,
 )
 # The term an English question asks about: in quotes, or after "define", "meaning of", "counts as".
 _QUOTED_TERM = re.compile(r"(?<![A-Za-z])['‘\"“]([A-Za-z][\w\s-]{1,60}?)['’\"”](?![A-Za-z])")
 _TERM_AFTER = re.compile(
-    r"\b(?:define[sd]?|meaning of|counts as|qualif(?:y|ies) as)\s+(?:an?\s+|the\s+)?"
+    r"\b(?:define[sd]?|meaning of|counts as|qualif(?:y|ies) as|what(?:'s|\s+is)\s+(?:exactly\s+)?an?)"
+    r"\s+(?:an?\s+|the\s+)?"
     r"([a-z][\w-]*(?:\s+[a-z][\w-]*){0,4})",
     re.I,
 )
 # Words that end the term after "define": "define a market entity under the law".
-_TERM_ENDS = frozenset("and or in under for by as of to when if what how".split())
+_TERM_ENDS = frozenset("and or in under according for by as of to when if what how".split())
 # How a text defines: "本法所称的毒品，是指…", "无固定期限劳动合同，是指…", "…系指…".
 _DEFINING = re.compile(r"是指|系指|所称的?[^。；，]{1,40}[，,]\s*指")
 # What stands before the term defined: an article's number or a list item's, then "本法所称的".

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from .text import is_chinese
+
 _DIGITS = r"[0-9０-９]"
 _CN_NUMERAL = "零〇一二三四五六七八九十百千万亿两"
 # A number in digits or Chinese numerals. A Chinese numeral needs a digit character: "亿元以上"
@@ -29,10 +31,12 @@ RATE = re.compile(
 )
 # Not an ordinal: 第十八条 numbers an article and counts nothing.
 COUNT = re.compile(
-    rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批|处|座|户|分(?![钟之]))|{_DIGITS}+"
+    rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批|处|座|户|只|头|匹|辆|艘|台|株|棵|分(?![钟之]))"
+    rf"|{_DIGITS}+"
 )
 # Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
-DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|分钟)")  # 半年: half a year
+# 学时 and 课时 are hours of study or teaching: 每年不少于90学时.
+DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|学时|课时|分钟)")  # 半年: half a year
 # A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.
 _UNITS_ZH = "吨|公斤|千克|斤|毫克|微克|克|平方米|平方公里|立方米|公里|千米|米|千瓦|兆瓦|亩|公顷|升"
 QUANTITY = re.compile(rf"{NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
@@ -91,7 +95,9 @@ _OTHER_UNITS = r"(?:个)?(?:工作日|年|月|日|天|周|小时|分钟|次|倍|
 ASKS_MONEY = re.compile(
     # "By how much can it be extended" asks the size of a change, whose kind its verb says.
     rf"(?<!\bby )\bhow much\b(?!\s+(?:time|longer|(?:advance\s+|prior\s+)?notice))"
-    rf"|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b|\bbudget"
+    rf"|\bamount\b|\bin (?:yuan|rmb)\b|\bcost\b"
+    # "What budget principle" asks for a principle: a noun before another names that other thing.
+    r"|\bbudget(?:s|ed)?\b(?!\s+(?!(?:for|of|is|are|was|were|to|in|on|at|by|and|or|if|when|that|this)\b)[a-z])"
     # 多少 followed by a unit of another kind of figure asks for that: 赔偿金按多少年算, 工资多少天内支付.
     rf"|(?:{_MONEY_NOUNS}|金额|数额|预算).{{0,6}}(?:多少(?!{_OTHER_UNITS})|几何|多大|多高)"
     rf"|多少.{{0,4}}(?:{_MONEY_NOUNS}|钱|元|费)|几块钱"  # 几块钱: the everyday "how many yuan"
@@ -160,10 +166,13 @@ ASKS_RATE = re.compile(
 _HOW_MANY_PERIODS = r"\bhow many\s+(?:[\w-]+\s+){0,2}?(working days|hours|minutes|days|weeks|months|years)\b"
 # A bound on a period ("the minimum period", "the time limit") asks for it as "how long" does.
 ASKS_DURATION = re.compile(
-    r"how long|how soon|how quickly|how promptly|how fast"
+    r"how long|how soon|how quickly|how promptly|how fast|how early|how far (?:ahead|in advance)"
     r"|how much (?:time|(?:advance\s+|prior\s+)?notice)\b"
     rf"|{_HOW_MANY_PERIODS}|\btime limits?\b"
     r"|\b(?:minimum|maximum|shortest|longest|what)\s+(?:time\s+)?period\b"
+    # "What are the general and the outer limitation periods", "what is the deadline for …": the period
+    # named after a few words that say which.
+    r"|\b(?:what|which)\s+(?:is|are|was|were)\s+the\s+(?:[\w-]+\s+){0,5}?(?:periods?|deadlines?)\b"
     r"|多长时间|多久|多长|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|年|天|日|月|小时|分钟)",
     re.I,
 )
@@ -187,7 +196,8 @@ FREQUENCY = re.compile(
 ASKS_COUNT = re.compile(
     r"how many|\b(?:maximum|minimum|max|min|largest|smallest|what)\s+number\s+of\b"
     r"|多少(?:个|家|项|所|名|人|件|次|条|处|座|户|分(?![钟之]))"
-    r"|(?<!哪)几(?:个|家|项|所|次|处|座|户|分(?![钟之]))",
+    # 好几个 says "several", and asks nothing; 第几条 asks which article, not how many.
+    r"|(?<![哪好第])几(?:个|家|项|所|次|处|座|户|条|分(?![钟之]))",
     re.I,
 )
 ASKS_QUANTITY = re.compile(
@@ -320,13 +330,16 @@ _ASKS_WHO_SETS = re.compile(
     r"\b(?:who|which\s+\w+(?:\s+\w+)?)\s+(?:decides|determines|sets|fixes|approves)\b|由谁(?:确定|决定|制定|核定)",
     re.I,
 )
-_ASKS_FIGURE_ITSELF = re.compile(r"\bhow (?:much|long|many)\b|多少|多久|多长|几(?:年|个|天|月|倍|成)", re.I)
+_ASKS_FIGURE_ITSELF = re.compile(
+    r"\bhow (?:much|long|many|far ahead|far in advance|early)\b|多少|多久|多长|几(?:年|个|天|月|倍|成)", re.I
+)
 
 
 def figure_kind(question: str) -> str | None:
     """The kind of figure asked for: a key of ``FIGURE_NAMES`` (rate, amount, duration, area …)."""
-    for kind, asks, _ in _asked(question):
-        if asks.search(question):
+    asking = _parts_asking_figures(question)
+    for kind, asks, _ in _ASKED:
+        if asks.search(asking):
             return kind
     return None
 
@@ -337,8 +350,23 @@ def figure_kind(question: str) -> str | None:
 _UNIT_ASKED = re.compile(rf"{_HOW_MANY_PERIODS}|(?:多少|几)(?:个)?(工作日|小时|分钟|天|日|周|星期|月|年)", re.I)
 _DAYS, _WEEKS, _MONTHS, _YEARS = "工作日|日|天|周|星期", "周|星期|日|天", "月|年", "年|月"
 # The units that give a period asked in each unit, by the unit's English or Chinese name.
-_UNITS_OF = {"hours": "小时", "minutes": "分钟", "days": _DAYS, "weeks": _WEEKS, "months": _MONTHS, "years": _YEARS}
-_UNITS_OF |= {"小时": "小时", "分钟": "分钟", "工作日": _DAYS, "天": _DAYS, "日": _DAYS, "周": _WEEKS, "星期": _WEEKS}
+_UNITS_OF = {
+    "hours": "小时|学时|课时",
+    "minutes": "分钟",
+    "days": _DAYS,
+    "weeks": _WEEKS,
+    "months": _MONTHS,
+    "years": _YEARS,
+}
+_UNITS_OF |= {
+    "小时": "小时|学时|课时",
+    "分钟": "分钟",
+    "工作日": _DAYS,
+    "天": _DAYS,
+    "日": _DAYS,
+    "周": _WEEKS,
+    "星期": _WEEKS,
+}
 _UNITS_OF |= {"月": _MONTHS, "年": _YEARS}
 
 
@@ -350,24 +378,61 @@ def _duration_in_unit_asked(question: str) -> re.Pattern[str] | None:
     return re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:{_UNITS_OF[unit]})")
 
 
+# "How many points", "how many security guards": a count of points is given in 分, one of people by
+# 名, 人, 位 or 个 (三个子女); 保存十年 answers neither.
+_PEOPLE = (
+    r"people|persons|members|staff|employees|workers|guards|judges|deputies|representatives|students|pupils"
+    r"|children|teachers|doctors|nurses|officers|inspectors|volunteers|passengers|residents"
+)
+_COUNTED_ASKED = re.compile(rf"\bhow many\s+(?:[\w-]+\s+){{0,2}}?(?:(?P<points>points)|(?P<people>{_PEOPLE}))\b", re.I)
+_COUNTED_POINTS = re.compile(rf"{NUMBER}\s*分(?![钟之])")
+_COUNTED_PEOPLE = re.compile(rf"{NUMBER}\s*(?:名|人|位|个)")
+
+
+# 多少户, 几所, 几条狗: a count asked by its measure word is given with that word or one like it (每户限养一只).
+_MEASURE_ASKED = re.compile(r"(?:多少|(?<![哪好第])几)(个|家|项|所|名|人|位|件|次|条|处|座|户|分(?![钟之]))")
+_MEASURES_LIKE = {"名": "名|人|位", "人": "名|人|位", "位": "名|人|位", "条": "条|只|头", "分": "分(?![钟之])"}
+
+
+def _count_of_what_asked(question: str) -> re.Pattern[str] | None:
+    """The pattern of a count of what the question asks the number of: points or people in English, the thing
+    its measure word counts in Chinese (not 个, which counts anything)."""
+    if match := _COUNTED_ASKED.search(question):
+        return _COUNTED_POINTS if match.group("points") else _COUNTED_PEOPLE
+    if (measure := _MEASURE_ASKED.search(question)) and measure.group(1) != "个":
+        return re.compile(
+            rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:{_MEASURES_LIKE.get(measure.group(1), measure.group(1))})"
+        )
+    return None
+
+
 def figure_asked(question: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
     """The pattern of the figure a question asks for and the pattern of the words that ask, if any."""
-    for kind, asks, figure in _asked(question):
-        if asks.search(question):
-            if kind == "duration" and (in_unit := _duration_in_unit_asked(question)) is not None:
+    asking = _parts_asking_figures(question)
+    for kind, asks, figure in _ASKED:
+        if asks.search(asking):
+            if kind == "duration" and (in_unit := _duration_in_unit_asked(asking)) is not None:
                 return in_unit, asks
+            if kind == "count" and (counted := _count_of_what_asked(asking)) is not None:
+                return counted, asks
             return figure, asks
     return None
 
 
-def _asked(question: str) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...]:
-    """The kinds of figure the question may ask for: none when it asks what decides a figure, how it is
-    worked out, or who sets it."""
-    if _ASKS_WHO_SETS.search(question):
-        return ()
-    if (_ASKS_CRITERIA.search(question) or _ASKS_METHOD.search(question)) and not _ASKS_FIGURE_ITSELF.search(question):
-        return ()
-    return _ASKED
+def _parts_asking_figures(question: str) -> str:
+    """The parts of the question that may ask for a figure: not one that asks what decides a figure, how it
+    is worked out, or who sets it. "How far ahead must a ship apply, and which authority approves it?"
+    still asks how far ahead."""
+    parts = question_parts(question, is_chinese(question))
+    return " ".join(part for part in parts if not _asks_about_a_figure(part))
+
+
+def _asks_about_a_figure(part: str) -> bool:
+    """Whether a part of a question asks who sets a figure, or what decides it or how it is worked out and not
+    the figure itself."""
+    if _ASKS_WHO_SETS.search(part):
+        return True
+    return bool(_ASKS_CRITERIA.search(part) or _ASKS_METHOD.search(part)) and not _ASKS_FIGURE_ITSELF.search(part)
 
 
 def sum_noun_asked(question: str) -> str | None:
@@ -384,7 +449,9 @@ def sum_noun_asked(question: str) -> str | None:
 
 # The noun of the sum a Chinese question asks for, said next to 多少: 门票价格是多少, 多少罚款.
 _CHINESE_SUM_NOUN = re.compile(
-    rf"(?P<before>{_MONEY_NOUNS}|门票|票价)(?:标准)?(?:是|为|有)?(?:多少|几何)|多少(?:钱的)?(?P<after>{_MONEY_NOUNS})"
+    # 多少高龄津贴: a word or two may say which sum.
+    rf"(?P<before>{_MONEY_NOUNS}|门票|票价)(?:标准)?(?:是|为|有)?(?:多少|几何)"
+    rf"|多少(?:钱的)?[^，,。？?；;的\s]{{0,4}}?(?P<after>{_MONEY_NOUNS})"
 )
 
 

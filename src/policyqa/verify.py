@@ -32,7 +32,15 @@ import numpy as np
 
 from .articles import ARTICLE_REFERENCE, article_of, articles_named
 from .definitions import asks_for_definition, defined_term
-from .dictionary import GENERIC_WORDS, STOPWORDS, chinese_for, is_chinese_word, match_phrases, normalize_english
+from .dictionary import (
+    GENERIC_WORDS,
+    STOPWORDS,
+    chinese_for,
+    english_glosses,
+    is_chinese_word,
+    match_phrases,
+    normalize_english,
+)
 from .expand import english_phrases, rendered_in_a_row, words_in_a_row
 from .figures import (
     FIGURE_NAMES,
@@ -88,6 +96,9 @@ __all__ = [
 # idf), that the sentence giving a figure must contain: the figure must be about
 # the thing asked ("补助比例"), not merely stand near it ("牵头比例").
 MIN_TERM_SHARE = 0.5
+# How many words of a Chinese word's first gloss stand for it in a figure's sentence: the dictionary's
+# best few (房子: 房屋, 屋子), before rarer and looser ones.
+SAME_MEANING_WORDS = 4
 # Words a corpus must use before a word it lacks tells that a question is about something else:
 # about half the 56,008 of the 现代汉语常用词表 (Common Words of Modern Chinese).
 MIN_VOCABULARY_TO_JUDGE = 25_000
@@ -235,16 +246,24 @@ _ASKS_PREFERENCE = re.compile(
     r"|\bwhich\b[^?]{0,60}\bbetter\b",
     re.I,
 )
+# "吃什么比较好？", "哪种最好", "好不好": the same in Chinese.
+_ASKS_PREFERENCE_ZH = re.compile(
+    r"(?:比较|最|更)好(?:吗|呢|些|一些|一点)?(?:[？?]|$)|哪(?:个|种|款|家)(?:比较|最|更)?好|好不好"
+)
+# A Chinese question that names a text, or a kind of text, asks what it says.
+_POINTS_AT_TEXTS_ZH = re.compile(r"《|法律|法规|条例|规定|办法|细则|解释|规章|论文|文章|政策")
 ASKS_ADVICE = "the question asks which option is best, which the texts do not judge"
 
 
 def asks_for_advice(query: Query) -> bool:
-    """Whether an English question that points at no text asks which option is best or better.
+    """Whether a question that points at no text asks which option is best or better.
 
     A place is no such pointer here: no text judges the best season to visit Qingdao's beaches.
     """
+    if query.chinese:
+        return bool(_ASKS_PREFERENCE_ZH.search(query.text)) and not _POINTS_AT_TEXTS_ZH.search(query.text)
     preference = _ASKS_PREFERENCE.search(query.text)
-    return not query.chinese and bool(preference) and not _points_at_texts(query.text, places=False)
+    return bool(preference) and not _points_at_texts(query.text, places=False)
 
 
 def _points_at_texts(question: str, places: bool = True) -> bool:
@@ -1123,10 +1142,11 @@ def unsupported_reason(
                 and is_cjk(t[0])
                 and not asks.fullmatch(t)
                 and t not in function
+                and not _NUMBER_OF.fullmatch(t)
                 and (figure_part is None or t in figure_part)
             }
         )
-        groups = [_TermGroup(((t,),)) for t in terms]
+        groups = [_TermGroup(((t,),), _same_meaning(t)) for t in terms]
     else:
         groups = _glossary_groups(query, asks, figure_part)
     tokens = sorted({t for group in groups for alternative in group.alternatives for t in alternative})
@@ -1260,6 +1280,25 @@ def _authors(passage: Passage, index: LoadedIndex) -> str:
 
 # The dictionary's renderings of a glossary phrase that count beside its terms.
 _PHRASE_RENDERINGS = 5
+
+
+# 一户, 两名, 每人: a number and its measure word say how many, not of what (一户能养几条狗: 每户限养一只).
+_NUMBER_OF = re.compile(r"[一二两三四五六七八九十百千万几每]+[户个名人位只条家所项件次]")
+# "(coll.) husband", "to leak (of water)": a gloss's notes say how the word is used, and name no thing.
+_GLOSS_NOTE = re.compile(r"\([^)]*\)")
+
+
+def _same_meaning(word: str) -> tuple[str, ...]:
+    """Other words that CC-CEDICT gives for a Chinese word's first gloss: 房屋 for 房子 ("house"), 儿童 for 孩子.
+
+    A question says 房子 where a law says 房屋; a figure's sentence that says either is about the same thing.
+    """
+    glosses = english_glosses(word)
+    if not glosses:
+        return ()
+    gloss = _GLOSS_NOTE.sub(" ", glosses[0]).strip().removeprefix("to ").strip()
+    # One character is too common to tell (的 is the dictionary's "taxi", 的士, read alone).
+    return tuple(w for w in chinese_for(gloss, SAME_MEANING_WORDS) if w != word and len(w) > 1) if gloss else ()
 
 
 class _TermGroup(NamedTuple):
