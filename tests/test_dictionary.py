@@ -275,6 +275,13 @@ def test_adjective_in_able_with_few_senses_falls_back_to_its_verb(cedict: Cedict
     assert "桌子" in cedict.chinese_for("table")
 
 
+def test_word_in_ing_with_few_senses_falls_back_to_its_verb(cedict: CedictDictionary) -> None:
+    # "mapping" alone is 映射; "surveying and mapping" is 测绘, which "to map" gives.
+    assert cedict.chinese_for("mapping")[0] == "映射" and "测绘" in cedict.chinese_for("mapping")
+    # One with senses enough keeps its own.
+    assert cedict.chinese_for("planning") == ["策划", "心算"]
+
+
 def test_a_two_letter_word_in_capitals_is_an_abbreviation(cedict: CedictDictionary) -> None:
     phrases = {m.english: m.chinese for m in cedict.match_phrases("Can a TV station broadcast an IP dispute?")}
     assert phrases["tv"][:1] == ("电视",) and phrases["ip"][:1] == ("知识产权",)

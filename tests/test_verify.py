@@ -34,6 +34,7 @@ from policyqa.verify import (
     _compound_parts,
     _names_unrendered,
     _parts_in_a_row,
+    _renderings_held_word_by_word,
     _same_meaning,
     _things_unrendered,
     _titles_confirm,
@@ -202,6 +203,8 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         ("What's the maximum number of litres of gasoline one may buy?", "quantity", "每次不超过二十升", "实名登记"),
         # Hours of study are hours: 学时, 课时.
         ("How many hours of training must staff take a year?", "duration", "每年不少于90学时", "任期五年"),
+        # The sentences that ask, where others tell the story: "her share of our flat" asks no share.
+        ("My co-owner sells her share of our flat. What's the deadline?", "duration", "十五日内", "百分之五十"),
         # A period named after the words that say which, or asked by how far ahead.
         ("What are the general and the outer limitation periods?", "duration", "诉讼时效期间为三年", "第三人"),
         ("What is the deadline for seeking reconsideration?", "duration", "六十日内", "向上一级机关"),
@@ -1599,3 +1602,20 @@ def test_an_article_only_an_earlier_version_has_is_answered_in_part_saying_so(
     assert assistant.ask(f"{title}第三条是怎么规定的？").outcome == "answered"
     assert assistant.ask(f"2019年的{title}第五条是怎么规定的？").outcome == "answered"
     assert assistant.ask(f"《{code}》第五条是怎么规定的？").outcome == "answered"
+
+
+def test_a_rendering_ending_in_one_character_after_words_the_corpus_uses_is_held(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # jieba cuts 选民参加率 ("voter participation rate") into 选民, 参加 and 率: the texts say it though no
+    # word of theirs is the whole term.
+    texts = {
+        "vote": "# 示范选举条例\n\n第三条 选举委员会应当公布选民参加率。\n\n第四条 选民参加投票。",
+        "other": "# 示范统计规定\n\n第二条 统计机构公布失业率。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, texts)
+    assert "选民参加率" in chinese_for("voter participation rate")
+    assert "选民参加率" in _renderings_held_word_by_word("What was the voter participation rate?", assistant.index)
+    # The longer words must be the texts' own: these never say 证券化 (of 证券化率, "securitization ratio").
+    assert "证券化率" in chinese_for("securitization ratio")
+    assert _renderings_held_word_by_word("What was the securitization ratio?", assistant.index) == []

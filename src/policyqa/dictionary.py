@@ -539,6 +539,11 @@ class CedictDictionary:
             if verb_words := next((v for k in able_verbs if (v := self._index.get(k))), None):
                 found = _joined(found, verb_words)
         verbs = [key for key in _verb_keys(words[0]) if key != _stem(words[0])] if words else []
+        if len(words) == 1 and words[0].endswith("ing") and len((found or "").split()) < 2:
+            # Likewise a word in -ing with one sense or none ("mapping": 映射 alone, where "to map" gives
+            # 地图, 测绘): its verb's words follow its own.
+            if verb_words := next((v for key in verbs if (v := self._index.get(key))), None):
+                found = _joined(found, verb_words)
         if found and len(words) == 1 and words[0].endswith("ed") and verbs:
             # A participle with entries of its own gives them in one sense ("extended": 昡, "accepted":
             # 公认), where a law's question mostly means its verb ("may be extended": 延长; "accepted":

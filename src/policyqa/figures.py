@@ -172,7 +172,8 @@ ASKS_DURATION = re.compile(
     r"|\b(?:minimum|maximum|shortest|longest|what)\s+(?:time\s+)?period\b"
     # "What are the general and the outer limitation periods", "what is the deadline for …": the period
     # named after a few words that say which.
-    r"|\b(?:what|which)\s+(?:is|are|was|were)\s+the\s+(?:[\w-]+\s+){0,5}?(?:periods?|deadlines?)\b"
+    r"|\b(?:what(?:'s|\s+is|\s+are|\s+was|\s+were)|which\s+(?:is|are|was|were))\s+the\s+(?:[\w-]+\s+){0,5}?"
+    r"(?:periods?|deadlines?)\b"
     r"|多长时间|多久|多长|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|年|天|日|月|小时|分钟)",
     re.I,
 )
@@ -423,8 +424,24 @@ def _parts_asking_figures(question: str) -> str:
     """The parts of the question that may ask for a figure: not one that asks what decides a figure, how it
     is worked out, or who sets it. "How far ahead must a ship apply, and which authority approves it?"
     still asks how far ahead."""
-    parts = question_parts(question, is_chinese(question))
+    chinese = is_chinese(question)
+    asked = question if chinese else _sentences_that_ask(question)
+    parts = question_parts(asked, chinese)
     return " ".join(part for part in parts if not _asks_about_a_figure(part))
+
+
+# An English sentence ends at a full stop or an exclamation mark before a capital ("… an outsider. Her
+# notice …"), not at "e.g." or "No. 5".
+_ENGLISH_SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!])\s+(?=[A-Z])")
+
+
+def _sentences_that_ask(question: str) -> str:
+    """The sentences of an English question that end in a question mark, when some do and others tell the
+    story: "My co-owner wants to sell her share of our flat. … What's the deadline?" asks for a period, not
+    a share."""
+    sentences = _ENGLISH_SENTENCE_END.split(question.strip())
+    asking = [sentence for sentence in sentences if sentence.rstrip().endswith("?")]
+    return " ".join(asking) if asking and len(asking) < len(sentences) else question
 
 
 def _asks_about_a_figure(part: str) -> bool:

@@ -225,7 +225,8 @@ def _renderings_held_word_by_word(question: str, index: LoadedIndex) -> list[str
 
     jieba cuts a term its dictionary lacks into words (行政机关: 行政, 机关; 土地使用权: 土地, 使用权), so
     the corpus's vocabulary never holds the term whole although its texts say it. Words of one
-    character are too common to tell (晒伤, "sunburn": 晒, 伤).
+    character are too common to tell (晒伤, "sunburn": 晒, 伤), but one may end a term after longer
+    words (优先购买权: 优先购买, 权).
     """
     lexical = index.lexical
     renderings = {r for phrase in english_phrases(question) for r in chinese_for(phrase, 20)}
@@ -234,7 +235,8 @@ def _renderings_held_word_by_word(question: str, index: LoadedIndex) -> list[str
         for rendering in renderings
         if not lexical.knows(rendering)
         and len(words := term_tokens(rendering)) > 1
-        and all(len(word) > 1 and lexical.knows(word) for word in words)
+        and all(len(word) > 1 for word in words[:-1])
+        and all(lexical.knows(word) for word in words)
     ]
 
 
