@@ -275,6 +275,12 @@ def test_adjective_in_able_with_few_senses_falls_back_to_its_verb(cedict: Cedict
     assert "桌子" in cedict.chinese_for("table")
 
 
+def test_an_application_and_its_acceptance_are_said_as_laws_say_them(cedict: CedictDictionary) -> None:
+    # CC-CEDICT's "application" is software (应用) first; a law's is 申请, accepted (受理) by the authority.
+    assert cedict.chinese_for("application")[0] == "申请"
+    assert cedict.chinese_for("accepted")[:2] == ["受理", "接受"]
+
+
 def test_word_in_ing_with_few_senses_falls_back_to_its_verb(cedict: CedictDictionary) -> None:
     # "mapping" alone is 映射; "surveying and mapping" is 测绘, which "to map" gives.
     assert cedict.chinese_for("mapping")[0] == "映射" and "测绘" in cedict.chinese_for("mapping")

@@ -1333,11 +1333,16 @@ def test_a_term_the_named_document_defines_is_no_thing_it_lacks(tmp_path: Path, 
 
 
 def test_a_paper_that_records_an_act_is_found_by_the_act() -> None:
-    # "application" renders 用途 and 申请书; a regulation says who approves the 申请.
+    # A paper (申请书, 通知书) records an act: a regulation says who approves the 申请.
     assert _acts_written(["用途", "申请书", "通知书", "清单"]) == ["申请", "通知"]
     text = "第十条 申请从事音像制品零售业务的，由区县文化行政管理部门审批。"
     assert _things_unrendered("Who approves an application to run a retail business?", [], text) == []
-    assert _things_unrendered("Who approves an application to run a retail business?", [], "第十条 零售业务的审批。")
+    # "application" is a law's 申请 first (the legal terms), an act and no thing a text must name.
+    assert (
+        _things_unrendered("Who approves an application to run a retail business?", [], "第十条 零售业务的审批。") == []
+    )
+    # A thing is still looked for.
+    assert _things_unrendered("Who approves an application for a licence?", [], "第十条 零售业务的审批。")
 
 
 def test_a_person_noun_is_found_under_another_agent_ending() -> None:
