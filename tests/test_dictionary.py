@@ -281,6 +281,16 @@ def test_an_application_and_its_acceptance_are_said_as_laws_say_them(cedict: Ced
     assert cedict.chinese_for("accepted")[:2] == ["受理", "接受"]
 
 
+def test_adjective_in_al_with_few_senses_falls_back_to_its_noun(cedict: CedictDictionary) -> None:
+    # "vocational" has no entry; "constitutional" only 宪制; "custodial" none.
+    assert cedict.chinese_for("vocational")[0] == "职业"
+    assert cedict.chinese_for("constitutional")[:2] == ["宪制", "宪法"]
+    assert cedict.chinese_for("custodial")[0] == "监护权"  # custody
+    assert cedict.chinese_for("residential")[0] == "住宅"  # residence
+    # One with senses enough keeps its own.
+    assert cedict.chinese_for("national")[0] == "国民" and "国家" not in cedict.chinese_for("national")[:4]
+
+
 def test_word_in_ing_with_few_senses_falls_back_to_its_verb(cedict: CedictDictionary) -> None:
     # "mapping" alone is 映射; "surveying and mapping" is 测绘, which "to map" gives.
     assert cedict.chinese_for("mapping")[0] == "映射" and "测绘" in cedict.chinese_for("mapping")

@@ -287,6 +287,11 @@ def test_a_place_the_corpus_does_not_cover_means_abstain(mini_assistant: Assista
 
 def test_a_year_the_passages_never_give_means_abstain(mini_assistant: Assistant) -> None:
     assert _reason(mini_assistant, "2019年技术复苏基金投入了多少？") is not None
+    asked = "How much did the technology recovery fund invest in 2019?"
+    assert _reason(mini_assistant, asked) == "the passages give nothing for 2019"
+    # A year of the story told before the question is the asker's, not one the texts must give.
+    told = "Our start-up was founded in 2019. How does the technology recovery fund support start-ups?"
+    assert _reason(mini_assistant, told) != "the passages give nothing for 2019"
 
 
 def test_a_missing_figure_means_abstain_and_a_present_one_does_not(mini_assistant: Assistant) -> None:

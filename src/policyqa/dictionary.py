@@ -257,6 +257,22 @@ def _ility_adjective_key(noun: str) -> str | None:
 # An adjective in -able or -ible whose verb's words are added has seven letters or more: "taxable",
 # "deductible", not "table" nor "cable".
 _ABLE_ADJECTIVE_CHARS = 7
+# "vocational" (vocation), "custodial" (custody), "residential" (residence): long enough to hold a noun.
+_AL_ADJECTIVE_CHARS = 8
+
+
+def _al_noun_keys(adjective: str) -> list[str]:
+    """The keys the noun of an adjective in -al may have: "vocational" → "vocation", "procedural" →
+    "procedure", "custodial" → "custody", "residential" → "residence"."""
+    if not adjective.endswith("al") or len(adjective) < _AL_ADJECTIVE_CHARS:
+        return []
+    root = adjective[:-2]
+    keys = [root, root + "e"]
+    if root.endswith("enti"):
+        keys.insert(0, root[:-4] + "ence")
+    elif root.endswith("i"):
+        keys += [root[:-1] + "y", root[:-1]]
+    return [_stem(key) for key in keys]
 
 
 def _able_verb_keys(adjective: str) -> list[str]:
@@ -538,6 +554,11 @@ class CedictDictionary:
             # words follow its own. One with senses enough keeps them ("responsible", "visible").
             if verb_words := next((v for k in able_verbs if (v := self._index.get(k))), None):
                 found = _joined(found, verb_words)
+        if len(words) == 1 and len((found or "").split()) < 2 and (al_nouns := _al_noun_keys(_base(words[0]))):
+            # Likewise an adjective in -al with one sense or none under its noun ("vocational" has no entry,
+            # "constitutional" only 宪制, where "constitution" gives 宪法): the noun's words follow its own.
+            if noun_words := next((v for k in al_nouns if (v := self._index.get(k))), None):
+                found = _joined(found, noun_words)
         verbs = [key for key in _verb_keys(words[0]) if key != _stem(words[0])] if words else []
         if len(words) == 1 and words[0].endswith("ing") and len((found or "").split()) < 2:
             # Likewise a word in -ing with one sense or none ("mapping": 映射 alone, where "to map" gives

@@ -425,7 +425,7 @@ def _parts_asking_figures(question: str) -> str:
     is worked out, or who sets it. "How far ahead must a ship apply, and which authority approves it?"
     still asks how far ahead."""
     chinese = is_chinese(question)
-    asked = question if chinese else _sentences_that_ask(question)
+    asked = question if chinese else sentences_that_ask(question)
     parts = question_parts(asked, chinese)
     return " ".join(part for part in parts if not _asks_about_a_figure(part))
 
@@ -435,7 +435,7 @@ def _parts_asking_figures(question: str) -> str:
 _ENGLISH_SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!])\s+(?=[A-Z])")
 
 
-def _sentences_that_ask(question: str) -> str:
+def sentences_that_ask(question: str) -> str:
     """The sentences of an English question that end in a question mark, when some do and others tell the
     story: "My co-owner wants to sell her share of our flat. … What's the deadline?" asks for a period, not
     a share."""
