@@ -1614,7 +1614,7 @@ def test_an_article_only_an_earlier_version_has_is_answered_in_part_saying_so(
     assert assistant.ask(f"《{code}》第五条是怎么规定的？").outcome == "answered"
 
 
-def test_a_rendering_ending_in_one_character_after_words_the_corpus_uses_is_held(
+def test_a_term_jieba_cuts_is_held_where_the_texts_say_its_words(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:
     # jieba cuts 选民参加率 ("voter participation rate") into 选民, 参加 and 率: the texts say it though no
@@ -1626,6 +1626,13 @@ def test_a_rendering_ending_in_one_character_after_words_the_corpus_uses_is_held
     assistant = built_assistant(tmp_path, use_encoder, texts)
     assert "选民参加率" in chinese_for("voter participation rate")
     assert "选民参加率" in _renderings_held_word_by_word("What was the voter participation rate?", assistant.index)
+    # A pair's words in a row are held where a passage says both: jieba cuts 职业学校 ("vocational school",
+    # which the dictionary renders 高职院校 alone) into 职业 and 学校.
+    school = {**texts, "school": "# 示范职业教育条例\n\n第五条 职业学校应当组织学生实习。\n\n第六条 学校保障安全。"}
+    (tmp_path / "school").mkdir()
+    schooled = built_assistant(tmp_path / "school", use_encoder, school)
+    assert "职业学校" in _renderings_held_word_by_word("May a vocational school charge fees?", schooled.index)
+    assert "职业学校" not in _renderings_held_word_by_word("May a vocational school charge fees?", assistant.index)
     # The longer words must be the texts' own: these never say 证券化 (of 证券化率, "securitization ratio").
     assert "证券化率" in chinese_for("securitization ratio")
     assert _renderings_held_word_by_word("What was the securitization ratio?", assistant.index) == []

@@ -612,6 +612,10 @@ class LexicalIndex:
             for group in postings
         ]
 
+    def said_together(self, word: str) -> bool:
+        """Whether some passage holds every token of a word that jieba cuts in several (职业学校: 职业, 学校)."""
+        return len(term_tokens(word)) > 1 and len(self._passages_holding(word)) > 0
+
     def _passages_holding(self, word: str) -> np.ndarray:
         """The passages holding every token of a word (one token for most words), ascending."""
         held: np.ndarray | None = None

@@ -97,6 +97,8 @@ __all__ = [
 # idf), that the sentence giving a figure must contain: the figure must be about
 # the thing asked ("补助比例"), not merely stand near it ("牵头比例").
 MIN_TERM_SHARE = 0.5
+# A pair's words are looked for in a row by each word's first few renderings, its usual senses.
+PAIR_RENDERINGS = 2
 # How many words of a Chinese word's first gloss stand for it in a figure's sentence: the dictionary's
 # best few (房子: 房屋, 屋子), before rarer and looser ones.
 SAME_MEANING_WORDS = 4
@@ -230,8 +232,9 @@ def _renderings_held_word_by_word(question: str, index: LoadedIndex) -> list[str
     words (优先购买权: 优先购买, 权).
     """
     lexical = index.lexical
-    renderings = {r for phrase in english_phrases(question) for r in chinese_for(phrase, 20)}
-    return [
+    phrases = english_phrases(question)
+    renderings = {r for phrase in phrases for r in chinese_for(phrase, 20)}
+    held = [
         rendering
         for rendering in renderings
         if not lexical.knows(rendering)
@@ -239,6 +242,14 @@ def _renderings_held_word_by_word(question: str, index: LoadedIndex) -> list[str
         and all(len(word) > 1 for word in words[:-1])
         and all(lexical.knows(word) for word in words)
     ]
+    # A pair's words rendered in a row ("vocational school": 职业 and 学校, where the dictionary's word
+    # for the pair is 高职院校) are said by the texts when one passage holds both: jieba cuts 职业学校.
+    for pair in (p for p in phrases if p.count(" ") == 1):
+        first, second = (
+            [r for r in chinese_for(word, PAIR_RENDERINGS) if len(r) > 1 and lexical.knows(r)] for word in pair.split()
+        )
+        held += [a + b for a in first for b in second if lexical.said_together(a + b)][:1]
+    return held
 
 
 # "Is it better to charge a phone overnight?", "What's the best way to keep basil fresh?": which
