@@ -516,7 +516,7 @@ class CedictDictionary:
         self._index = index
         self._read_source = source
         self._source: bytes | None = None
-        # Simplified headword -> where its lines' " word [" columns start, read at the first call that needs it.
+        # Simplified headword -> where it starts on each of its lines, found at the first call that needs it.
         self._headwords: dict[str, list[int]] | None = None
         self._lock = threading.Lock()
 

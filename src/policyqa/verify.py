@@ -248,7 +248,9 @@ def _renderings_held_word_by_word(question: str, index: LoadedIndex) -> list[str
         first, second = (
             [r for r in chinese_for(word, PAIR_RENDERINGS) if len(r) > 1 and lexical.knows(r)] for word in pair.split()
         )
-        held += [a + b for a in first for b in second if lexical.said_together(a + b)][:1]
+        # The first pair found is enough: each look costs an intersection of two postings.
+        if together := next((a + b for a in first for b in second if lexical.said_together(a + b)), None):
+            held.append(together)
     return held
 
 
