@@ -373,7 +373,10 @@ def test_a_leading_documents_passages_are_ordered_by_the_words_that_tell_them_ap
         "劳动保障监察机构可以根据投诉人提供的材料认定拖欠工资的事实。\n\n"
         "第二十二条 劳动保障监察机构应当自接到投诉之日起五个工作日内决定是否受理。"
     )
-    other = "# 示范省消费者权益保护办法\n\n第九条 消费者投诉经营者的，行政管理部门应当自收到投诉之日起七个工作日内作出是否受理的决定。"
+    other = (
+        "# 示范省消费者权益保护办法\n\n"
+        "第九条 消费者投诉经营者的，行政管理部门应当自收到投诉之日起七个工作日内作出是否受理的决定。"
+    )
     settings = built_corpus(tmp_path, use_encoder, {"labour": regulation, "consumer": other})
 
     def ranked(question: str, bonus: float) -> list[tuple[str, str, float]]:

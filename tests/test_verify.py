@@ -1614,9 +1614,7 @@ def test_an_article_only_an_earlier_version_has_is_answered_in_part_saying_so(
     assert assistant.ask(f"《{code}》第五条是怎么规定的？").outcome == "answered"
 
 
-def test_a_term_jieba_cuts_is_held_where_the_texts_say_its_words(
-    tmp_path: Path, use_encoder: Encoder
-) -> None:
+def test_a_term_jieba_cuts_is_held_where_the_texts_say_its_words(tmp_path: Path, use_encoder: Encoder) -> None:
     # jieba cuts 选民参加率 ("voter participation rate") into 选民, 参加 and 率: the texts say it though no
     # word of theirs is the whole term.
     texts = {

@@ -378,25 +378,25 @@ class Retriever:
         chunks = self.index.chunks
         reordered = list(scored)
         for document in leading:
-            places = [i for i, item in enumerate(scored) if self._doc_of_row[item[3]] == document]
-            if len(places) < 2:
+            slots = [i for i, item in enumerate(scored) if self._doc_of_row[item[3]] == document]
+            if len(slots) < 2:
                 continue
             held = np.asarray(
-                [[any(word in chunks[scored[i][3]].text for word in group) for group in words] for i in places]
+                [[any(word in chunks[scored[i][3]].text for word in group) for group in words] for i in slots]
             )
             frequency = held.sum(axis=0)
-            idf = np.where(frequency > 0, np.log((len(places) - frequency + 0.5) / (frequency + 0.5) + 1.0), 0.0)
+            idf = np.where(frequency > 0, np.log((len(slots) - frequency + 0.5) / (frequency + 0.5) + 1.0), 0.0)
             earned = held @ idf
             share = earned / earned.max() if earned.max() > 0 else earned
             lifted = sorted(
                 (
                     (scored[i][0] + self.settings.within_document_bonus * float(s), scored[i])
-                    for i, s in zip(places, share, strict=True)
+                    for i, s in zip(slots, share, strict=True)
                 ),
                 key=lambda pair: (-pair[0], pair[1][3]),
             )
-            for place, (_, item) in zip(places, lifted, strict=True):
-                reordered[place] = (scored[place][0], *item[1:])
+            for slot, (_, item) in zip(slots, lifted, strict=True):
+                reordered[slot] = (scored[slot][0], *item[1:])
         return reordered
 
     def _named_within(
