@@ -361,40 +361,6 @@ def test_the_article_punishing_a_breach_comes_before_the_article_broken_for_a_qu
     assert "第二十条" not in sections("示范市在禁止区域里露天烧烤，会怎么处罚？", 3)[:2]
 
 
-def test_a_leading_documents_passages_are_ordered_by_the_words_that_tell_them_apart(
-    tmp_path: Path, use_encoder: Encoder
-) -> None:
-    # Every article of the regulation holds the question's subject (投诉, 拖欠工资); only one holds
-    # what it asks (受理, 决定): within the document, those words weigh.
-    regulation = (
-        "# 示范省劳动保障监察条例\n\n"
-        "第二十条 劳动者认为用人单位拖欠工资的，可以向劳动保障监察机构投诉。投诉拖欠工资的，应当提交书面投诉材料。\n\n"
-        "第二十一条 劳动保障监察机构调查拖欠工资的投诉时，用人单位应当提供工资支付凭证。用人单位拒绝提供的，"
-        "劳动保障监察机构可以根据投诉人提供的材料认定拖欠工资的事实。\n\n"
-        "第二十二条 劳动保障监察机构应当自接到投诉之日起五个工作日内决定是否受理。"
-    )
-    other = (
-        "# 示范省消费者权益保护办法\n\n"
-        "第九条 消费者投诉经营者的，行政管理部门应当自收到投诉之日起七个工作日内作出是否受理的决定。"
-    )
-    settings = built_corpus(tmp_path, use_encoder, {"labour": regulation, "consumer": other})
-
-    def ranked(question: str, bonus: float) -> list[tuple[str, str, float]]:
-        assistant = Assistant(settings.replace(within_document_bonus=bonus), encoder=use_encoder, auto_build=False)
-        return [(p.doc_id, p.section, p.score) for p in assistant.search(question, k=4).passages]
-
-    question = "投诉老板拖欠工资，监察机构多久决定受不受理？"
-    without, within = ranked(question, 0.0), ranked(question, 0.1)
-    assert [section for _, section, _ in without[:2]] == ["第二十条", "第二十二条"], without
-    assert [section for _, section, _ in within[:2]] == ["第二十二条", "第二十条"], within
-    # The document keeps its places: the other document's passage stands where it stood, as scored.
-    assert [(d, score) for d, _, score in within] == [(d, score) for d, _, score in without]
-    assert within[3][0] == "consumer"
-    # An English question's renderings keep their order.
-    english = "Within how many working days must the labour inspectorate decide whether to accept a wage complaint?"
-    assert ranked(english, 0.1) == ranked(english, 0.0)
-
-
 def test_a_neighbour_ranked_after_the_top_k_still_folds_into_its_passage(tmp_path: Path, use_encoder: Encoder) -> None:
     # Once k passages are kept, lower candidates are read only if they overlap one of them:
     # the passages a search keeps must not depend on how many it keeps.

@@ -123,8 +123,6 @@ def test_from_env_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -
         ({"passage_context": "everything"}, "'everything'"),
         ({"answer_sentences": 0}, "answer_sentences"),
         ({"corpus_dirs": ()}, "corpus_dirs"),
-        ({"within_document_bonus": -0.1}, "within_document_bonus"),
-        ({"leading_documents": -1}, "leading_documents"),
     ],
 )
 def test_invalid_value_is_a_config_error_naming_it(changes: dict[str, object], named: str) -> None:

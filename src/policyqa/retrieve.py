@@ -326,8 +326,6 @@ class Retriever:
                 fused -= penalty
             scored.append((fused, dense_score, lexical, row))
         scored.sort(key=lambda item: (-item[0], item[3]))
-        if self.settings.within_document_bonus and self.settings.leading_documents and query.chinese:
-            scored = self._within_leading_documents(scored, tokens)
         if self.settings.list_bonus and asks_for_list(query.text):
             scored = self._with_lists(scored, k)
         if self.settings.proximity_bonus and not query.chinese and (patterns := pairs_in_a_row(query.text)):
@@ -345,59 +343,6 @@ class Retriever:
         if places := self._places_compared(query.text):
             return self._each_compared(scored, k, places, self._side_by_place, balanced=False)
         return self._merge(scored, k)
-
-    def _within_leading_documents(
-        self, scored: list[tuple[float, float, float, int]], tokens: list[str]
-    ) -> list[tuple[float, float, float, int]]:
-        """``scored`` (sorted) with each leading document's passages in a new order, in the places they held.
-
-        The words a question shares with its document are mostly the document's subject (浙江省劳动保障
-        监察条例: 投诉, 拖欠工资), which every article holds; the article asked about holds the words that
-        tell the document's passages apart (受理, 天). Within each of the first ``leading_documents``
-        documents, each candidate is lifted by ``within_document_bonus`` times its share of the best
-        score that the question's words earn there, a word weighing by its BM25 idf among that
-        document's candidates. The documents keep their places; only which of a document's passages
-        stands in each changes. An English question's words are dictionary renderings, wrong senses
-        among them, which weigh as much as the right one where few passages hold either: it keeps its
-        order (docs/evaluation.md).
-        """
-        words = [
-            [word for word in token.split(SYNONYM_SEPARATOR) if word and is_cjk(word[0])]
-            for token in dict.fromkeys(tokens)
-        ]
-        words = [group for group in words if group]
-        if not words:
-            return scored
-        leading: list[int] = []
-        for _, _, _, row in scored:
-            document = int(self._doc_of_row[row])
-            if document not in leading:
-                leading.append(document)
-                if len(leading) == self.settings.leading_documents:
-                    break
-        chunks = self.index.chunks
-        reordered = list(scored)
-        for document in leading:
-            slots = [i for i, item in enumerate(scored) if self._doc_of_row[item[3]] == document]
-            if len(slots) < 2:
-                continue
-            held = np.asarray(
-                [[any(word in chunks[scored[i][3]].text for word in group) for group in words] for i in slots]
-            )
-            frequency = held.sum(axis=0)
-            idf = np.where(frequency > 0, np.log((len(slots) - frequency + 0.5) / (frequency + 0.5) + 1.0), 0.0)
-            earned = held @ idf
-            share = earned / earned.max() if earned.max() > 0 else earned
-            lifted = sorted(
-                (
-                    (scored[i][0] + self.settings.within_document_bonus * float(s), scored[i])
-                    for i, s in zip(slots, share, strict=True)
-                ),
-                key=lambda pair: (-pair[0], pair[1][3]),
-            )
-            for slot, (_, item) in zip(slots, lifted, strict=True):
-                reordered[slot] = (scored[slot][0], *item[1:])
-        return reordered
 
     def _named_within(
         self, scored: list[tuple[float, float, float, int]], group: np.ndarray, rank: int

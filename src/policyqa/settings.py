@@ -97,12 +97,6 @@ DEFAULT_OTHER_REGION_PENALTY = 0.1
 # Chosen on the dev half at the whole library and two sets of new English questions
 # (docs/evaluation.md): 0.1 lifted fewer into the top 5, 0.3 no more than 0.2.
 DEFAULT_PROXIMITY_BONUS = 0.2
-# Within each of the first few documents of a Chinese question's ranking, its passages are put in a new
-# order by the question's words that tell them apart (``Retriever._within_leading_documents``); each
-# document keeps its places. Chosen on the dev half and the read held-out sets (docs/evaluation.md);
-# 0 turns it off.
-DEFAULT_WITHIN_DOCUMENT_BONUS = 0.1
-DEFAULT_LEADING_DOCUMENTS = 3
 # The documents a question's cues single out (at most this many) are searched on their own too.
 DEFAULT_CUED_DOCUMENTS = 10
 # A document whose passages, on average, lie close to the question is lifted: the weight of the
@@ -213,8 +207,6 @@ class Settings:
     unplaced_local_penalty: float = DEFAULT_UNPLACED_LOCAL_PENALTY
     other_region_penalty: float = DEFAULT_OTHER_REGION_PENALTY
     proximity_bonus: float = DEFAULT_PROXIMITY_BONUS
-    within_document_bonus: float = DEFAULT_WITHIN_DOCUMENT_BONUS
-    leading_documents: int = DEFAULT_LEADING_DOCUMENTS
     name_free_weight: float = DEFAULT_NAME_FREE_WEIGHT
     superseded_penalty: float = DEFAULT_SUPERSEDED_PENALTY
     cued_documents: int = DEFAULT_CUED_DOCUMENTS
@@ -272,12 +264,6 @@ class Settings:
             raise ConfigError(f"penalty_depth must be 0 or more. Currently, it is {self.penalty_depth}.")
         if self.proximity_bonus < 0.0:
             raise ConfigError(f"proximity_bonus must be 0 or more. Currently, it is {self.proximity_bonus}.")
-        if self.within_document_bonus < 0.0:
-            raise ConfigError(
-                f"within_document_bonus must be 0 or more. Currently, it is {self.within_document_bonus}."
-            )
-        if self.leading_documents < 0:
-            raise ConfigError(f"leading_documents must be 0 or more. Currently, it is {self.leading_documents}.")
         if self.named_article_bonus < 0.0:
             raise ConfigError(f"named_article_bonus must be 0 or more. Currently, it is {self.named_article_bonus}.")
         if self.named_rank < 0:
@@ -410,8 +396,6 @@ class Settings:
             "unplaced_local_penalty": float,
             "other_region_penalty": float,
             "proximity_bonus": float,
-            "within_document_bonus": float,
-            "leading_documents": int,
             "name_free_weight": float,
             "superseded_penalty": float,
             "cued_documents": int,
