@@ -529,6 +529,10 @@ class CedictDictionary:
         """How many English keys the index holds."""
         return len(self._index)
 
+    def _first_entry(self, keys: Iterable[str]) -> str | None:
+        """The index entry of the first key that has one: a related word's words, tried in order."""
+        return next((words for key in keys if (words := self._index.get(key))), None)
+
     def _lookup(self, phrase: str) -> list[str]:
         words = _words(phrase)
         found = self._index.get(" ".join(_stem(w) for w in words))
@@ -536,7 +540,7 @@ class CedictDictionary:
             # CC-CEDICT often glosses a noun in -ion only under its verb, or gives it alone in a
             # rare sense ("pollution": 烟霾, "registration": 对准 as in printing, where "to pollute"
             # gives 污染, "to register" 注册): the verb's words follow the noun's own.
-            verb_words = next((v for k in _ion_verb_keys(base) if (v := self._index.get(k))), None)
+            verb_words = self._first_entry(_ion_verb_keys(base))
             if verb_words:
                 found = _joined(found, verb_words)
         if len(words) == 1 and (ment_verb := _ment_verb_key(_base(words[0]))):
@@ -553,24 +557,24 @@ class CedictDictionary:
             # Likewise an adjective in -able or -ible with one sense or none under its verb ("taxable" has
             # no entry, "deductible" only an insurance's 垫底费, where "to deduct" gives 扣除): the verb's
             # words follow its own. One with senses enough keeps them ("responsible", "visible").
-            if verb_words := next((v for k in able_verbs if (v := self._index.get(k))), None):
+            if verb_words := self._first_entry(able_verbs):
                 found = _joined(found, verb_words)
         if len(words) == 1 and len((found or "").split()) < 2 and (al_nouns := _al_noun_keys(_base(words[0]))):
             # Likewise an adjective in -al with one sense or none under its noun ("vocational" has no entry,
             # "constitutional" only 宪制, where "constitution" gives 宪法): the noun's words follow its own.
-            if noun_words := next((v for k in al_nouns if (v := self._index.get(k))), None):
+            if noun_words := self._first_entry(al_nouns):
                 found = _joined(found, noun_words)
         verbs = [key for key in _verb_keys(words[0]) if key != _stem(words[0])] if words else []
         if len(words) == 1 and words[0].endswith("ing") and len((found or "").split()) < 2:
             # Likewise a word in -ing with one sense or none ("mapping": 映射 alone, where "to map" gives
             # 地图, 测绘): its verb's words follow its own.
-            if verb_words := next((v for key in verbs if (v := self._index.get(key))), None):
+            if verb_words := self._first_entry(verbs):
                 found = _joined(found, verb_words)
         if found and len(words) == 1 and words[0].endswith("ed") and verbs:
             # A participle with entries of its own gives them in one sense ("extended": 昡, "accepted":
             # 公认), where a law's question mostly means its verb ("may be extended": 延长; "accepted":
             # 接受): the verb's words come first, its own after them.
-            if verb_words := next((v for key in verbs if (v := self._index.get(key))), None):
+            if verb_words := self._first_entry(verbs):
                 found = _joined(verb_words, found)
         if not found and len(words) > 1:
             # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs".
