@@ -28,6 +28,7 @@ from .generate import MODE_EXTRACTIVE, MODE_LLM, LlmAnswerer, check_mode
 from .index import LoadedIndex, ProgressFn, build_index, current_build, is_stale, load_index
 from .lexical import nouns
 from .retrieve import Retriever
+from .scope import GENERAL_QUESTION, scope_model_for
 from .settings import Settings, check_top_k
 from .stores import open_store
 from .types import (
@@ -79,6 +80,7 @@ class _Loaded:
         # lacks it and publishing is allowed (as a missing local index is built when auto_build is on).
         store = open_store(settings.store, index, publish=publish)
         self.retriever = Retriever(index, encoder, settings, store)
+        self.scope = scope_model_for(encoder.encoder_id)
 
 
 class Assistant:
@@ -350,12 +352,21 @@ class Assistant:
         verdict = check(query, passages, index, self.settings.max_missing_content, self.settings.check_names, named)
         if verdict.outcome == NOT_COVERED:
             return not_covered(query, passages, verdict.reason or "")
+        if relevance < self.settings.general_question_relevance and self._asks_general(query, loaded):
+            # "How many hours of sleep does an adult need?": its words are in a detention centre's
+            # rules, and only a weak passage holds them.
+            return not_covered(query, passages, GENERAL_QUESTION)
         answer = compose_answer(query, passages, index, self.settings)
         if verdict.outcome == PARTIAL:
             return partial(
                 query, answer, verdict.missing or "", verdict.reason or "", verdict.unmentioned, verdict.versions
             )
         return answer
+
+    def _asks_general(self, query: Query, loaded: _Loaded) -> bool:
+        """Whether the scope model takes the question for general knowledge or advice (``scope.py``)."""
+        scope = loaded.scope
+        return scope is not None and scope.general_probability(query.vector) >= self.settings.general_question_floor
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents with their sections."""
