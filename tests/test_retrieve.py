@@ -755,7 +755,9 @@ def test_inside_a_named_document_the_question_is_scored_without_its_name(tmp_pat
     question = "Does the Wild Animal Protection Law allow people to eat wild animals?"
 
     def passages(weight: float) -> dict[tuple[str, str], float]:
-        assistant = Assistant(settings.replace(name_free_weight=weight), encoder=use_encoder, auto_build=False)
+        # The question's own vector, unmapped (the query map moves it too): the name's effect alone.
+        unmapped = settings.replace(name_free_weight=weight, query_map_weight=0.0)
+        assistant = Assistant(unmapped, encoder=use_encoder, auto_build=False)
         found = assistant.search(question, k=6).passages
         return {(p.doc_id, p.section): p.score for p in found}
 
@@ -781,7 +783,8 @@ def test_inside_a_described_document_the_question_is_scored_without_its_descript
     assert described_documents(question) == ["State Council regulation on protecting wild animals"]
 
     def passages(weight: float) -> dict[tuple[str, str], float]:
-        assistant = Assistant(settings.replace(name_free_weight=weight), encoder=use_encoder, auto_build=False)
+        unmapped = settings.replace(name_free_weight=weight, query_map_weight=0.0)
+        assistant = Assistant(unmapped, encoder=use_encoder, auto_build=False)
         return {(p.doc_id, p.section): p.score for p in assistant.search(question, k=6).passages}
 
     whole, without_description = passages(0.0), passages(1.0)

@@ -79,7 +79,7 @@ class GoldQuestion:
         return split_of(self.id)
 
 
-def _squash(text: str) -> str:
+def squash_for_matching(text: str) -> str:
     """Text as evidence and key points are matched: without whitespace, full-width forms as ASCII.
 
     One law's versions write the same article with （院） and (院), ５０ and 50: the same words.
@@ -161,8 +161,8 @@ class QuestionResult:
 
 
 def _evidence_in(passage_text: str, evidence: Sequence[str]) -> list[int]:
-    squashed = _squash(passage_text)
-    return [i for i, e in enumerate(evidence) if _squash(e) in squashed]
+    squashed = squash_for_matching(passage_text)
+    return [i for i, e in enumerate(evidence) if squash_for_matching(e) in squashed]
 
 
 def _recall_within(passages: Sequence[Passage], evidence: Sequence[str], budget: int) -> float:
@@ -175,7 +175,7 @@ def _recall_within(passages: Sequence[Passage], evidence: Sequence[str], budget:
         used += len(part)
     found = 0
     for e in evidence:
-        if any(_squash(e) in _squash(t) for t in text):
+        if any(squash_for_matching(e) in squash_for_matching(t) for t in text):
             found += 1
     return found / len(evidence)
 
@@ -221,9 +221,9 @@ def evaluate_question(assistant: Assistant, gold: GoldQuestion, k: int) -> Quest
     result.outcome = answer.outcome
     result.citations = [c.to_dict() for c in answer.citations]
     if gold.answerable:
-        squashed_answer = _squash(answer.answer)
+        squashed_answer = squash_for_matching(answer.answer)
         if gold.key_points:
-            found = sum(1 for kp in gold.key_points if _squash(kp) in squashed_answer)
+            found = sum(1 for kp in gold.key_points if squash_for_matching(kp) in squashed_answer)
             result.key_point_coverage = 0.0 if answer.abstained else found / len(gold.key_points)
         if answer.citations:
             relevant = sum(1 for c in answer.citations if _evidence_in(c.text, gold.evidence))

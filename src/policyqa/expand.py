@@ -29,6 +29,7 @@ from .index.vectors import VectorSearch
 from .lexical import QUESTION_WORDS, STOPWORDS, LexicalIndex, synonym_set, term_tokens, tokenize
 from .named import without_document_names
 from .places import chinese_names_by_english
+from .query_map import query_map_for
 from .settings import Settings
 from .text import is_chinese
 from .types import Query
@@ -225,6 +226,7 @@ class QueryPreparer:
         self._matcher = TermMatcher(
             encoder, terms, term_vectors, settings.term_matches, settings.term_floor, term_search
         )
+        self._query_map = query_map_for(encoder.encoder_id, encoder.dimension) if settings.query_map_weight else None
 
     def prepare(self, question: str) -> Query:
         chinese = is_chinese(question)
@@ -282,6 +284,9 @@ class QueryPreparer:
         if renderings and self.settings.structured_query:
             lexical = tuple(structured_query(own_tokens, renderings, glossary_terms))
         vector = self.encoder.encode_query(question)
+        ranking_vector = None
+        if not chinese and self._query_map is not None:
+            ranking_vector = self._query_map.ranking_vector(vector, self.settings.query_map_weight)
         by_phrase = tuple((phrase, tuple(words)) for phrase, words in renderings.items())
         return Query(
             question,
@@ -294,6 +299,7 @@ class QueryPreparer:
             lexical,
             by_phrase,
             tuple((phrase, tuple(words)) for phrase, words in close_words.items()),
+            ranking_vector,
         )
 
     def _with_compounds(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -191,7 +191,9 @@ class Retriever:
         tokens = self._without_title_words(tokens, pointed_at)
         tokens += [t for t in self._title_words_for_name_words(query, named) if t not in tokens]
         document_bonus = self._document_bonus(query, named_mask, title_similarity)
-        rows, _ = store.dense(query.vector, n, where)
+        # What ranks by similarity: an English question's mapped vector, where there is a map.
+        ranking_vector = query.vector if query.ranking_vector is None else query.ranking_vector
+        rows, _ = store.dense(ranking_vector, n, where)
         top_lexical, top_scores = store.lexical(tokens, n, where)
         # BM25 is scaled by the best score under the filter: the first of the lexical top k.
         best_lexical = float(top_scores.max(initial=0.0))
@@ -208,7 +210,7 @@ class Retriever:
             leading = [self._doc_ids[d] for d in np.flatnonzero(self._leading(document_bonus)).tolist()]
             for group in [cued, leading] if len(cued) > 1 and leading else [cued]:
                 seen = set(candidates)
-                cued_rows, _ = store.dense(query.vector, n, where, group)
+                cued_rows, _ = store.dense(ranking_vector, n, where, group)
                 candidates.extend(r for r in cued_rows.tolist() if r not in seen)
                 seen.update(candidates)
                 cued_lexical, _ = store.lexical(tokens, n, where, group)
@@ -217,7 +219,7 @@ class Retriever:
         for group in compared:
             # A comparison needs each document's own best passages, however the others rank.
             seen = set(candidates)
-            group_rows = [*store.dense(query.vector, n, where, group)[0].tolist()]
+            group_rows = [*store.dense(ranking_vector, n, where, group)[0].tolist()]
             group_rows += store.lexical(tokens, n, where, group)[0].tolist()
             candidates.extend(r for r in dict.fromkeys(group_rows) if r not in seen)
         glossary_terms = query.glossary_terms if self.settings.glossary_bonus else ()
@@ -268,9 +270,9 @@ class Retriever:
         shares = self._lexical_shares(tokens, candidates, best_lexical, english=not query.chinese)
         dense = self._dense_scores(query.vector, candidates)
         # What ranks; a passage keeps the whole question's cosine, which the relevance floor reads.
-        ranking_dense = dense
+        ranking_dense = dense if query.ranking_vector is None else self._dense_scores(ranking_vector, candidates)
         if named and self.settings.name_free_weight:
-            ranking_dense = self._dense_without_names(query, candidates, dense, named_mask)
+            ranking_dense = self._dense_without_names(query, candidates, ranking_dense, named_mask)
         mode = self.settings.retrieval
         weight = self.settings.lexical_weight
         penalty = self.settings.non_body_penalty

@@ -145,6 +145,9 @@ class Query:
     # Of those, the corpus words the encoder puts closest to each phrase (``close_word_floor``):
     # verification takes them as renderings, where the dictionary's senses miss the corpus's word.
     close_words: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # An English question's vector moved by the learned query map (``query_map.py``): what ranks
+    # passages by similarity. None where there is no map; ``vector`` is what every check reads.
+    ranking_vector: np.ndarray | None = None
 
 
 ANSWERED = "answered"

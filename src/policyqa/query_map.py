@@ -1,0 +1,85 @@
+"""A learned map that moves an English question's vector towards the Chinese passages that answer it.
+
+The bundled encoder puts an English question near Chinese text on its subject, but coarsely:
+within a law it tells the article asked about from the law's other articles far worse for an
+English question than for the same question in Chinese. A linear map, trained on English
+questions whose answering passages are known (``python -m policyqa_tools.train_query_map``), pulls
+each question's vector towards those passages and away from their documents' other passages
+and from the passages the ranking put first (a contrastive loss, the map kept near the identity:
+cross-lingual embedding alignment in the manner of Conneau et al., 2018, learned on retrieval
+pairs). The mapped vector only ranks: what verification and the relevance floor read is the
+question's own vector, so the map moves no question between answered and not covered by itself.
+
+The map belongs to the encoder it was trained with; with any other encoder there is none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+QUERY_MAP_FILE = "data/query_map.npz"
+
+
+@dataclass(frozen=True)
+class QueryMap:
+    """``vector + vector @ delta``, normalised: the map, kept as its difference from the identity."""
+
+    encoder_id: str
+    delta: np.ndarray
+
+    def ranking_vector(self, vector: np.ndarray, weight: float) -> np.ndarray:
+        """The question's vector moved ``weight`` of the way towards its mapped vector, normalised."""
+        mapped = vector + vector @ self.delta
+        mapped = mapped / np.linalg.norm(mapped)
+        blended = (1.0 - weight) * vector + weight * mapped
+        return (blended / np.linalg.norm(blended)).astype(np.float32)
+
+
+def read_query_map(source: Path | IO[bytes]) -> QueryMap:
+    """A map from its ``.npz`` file (a path or a file object); ``ValueError`` for anything else.
+
+    The file is read without pickle: it holds two plain arrays, the encoder's name and the map.
+    """
+    try:
+        loaded = np.load(source, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(f"not a query map file: {error}") from error
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError("a query map file is an .npz archive of two arrays")
+    with loaded:
+        if "encoder" not in loaded.files or "delta" not in loaded.files:
+            raise ValueError("a query map file holds the arrays 'encoder' and 'delta'")
+        try:
+            encoder, delta = loaded["encoder"], loaded["delta"]
+        except ValueError as error:  # an array of objects, which only pickle could read
+            raise ValueError(f"not a query map file: {error}") from error
+    if encoder.dtype.kind != "U" or encoder.ndim != 0:
+        raise ValueError("a query map names its encoder in one string")
+    if delta.dtype.kind != "f" or delta.ndim != 2 or delta.shape[0] != delta.shape[1] or not np.isfinite(delta).all():
+        raise ValueError("a query map is a square matrix of finite numbers")
+    return QueryMap(str(encoder), delta.astype(np.float32))
+
+
+def write_query_map(path: Path, query_map: QueryMap) -> None:
+    with path.open("wb") as stream:
+        np.savez(stream, encoder=np.array(query_map.encoder_id), delta=query_map.delta.astype(np.float32))
+
+
+@lru_cache(maxsize=1)
+def _packaged() -> QueryMap:
+    with resources.files("policyqa").joinpath(QUERY_MAP_FILE).open("rb") as stream:
+        return read_query_map(stream)
+
+
+def query_map_for(encoder_id: str, dimension: int) -> QueryMap | None:
+    """The packaged map when it was trained with this encoder for vectors of this size, else None."""
+    query_map = _packaged()
+    if query_map.encoder_id != encoder_id or query_map.delta.shape[0] != dimension:
+        return None
+    return query_map
