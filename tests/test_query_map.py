@@ -20,7 +20,9 @@ from policyqa.settings import DEFAULT_ENCODER, Settings
 def test_the_packaged_map_is_the_default_encoders(use_encoder: Encoder) -> None:
     query_map = query_map_for(DEFAULT_ENCODER, use_encoder.dimension)
     assert query_map is not None
-    assert query_map.delta.shape == (use_encoder.dimension, use_encoder.dimension)
+    assert set(query_map.deltas) == {"en", "zh"}
+    for delta in query_map.deltas.values():
+        assert delta.shape == (use_encoder.dimension, use_encoder.dimension)
     # A map learned in one encoder's space means nothing in another's.
     assert query_map_for("e5-small-q4", 384) is None
     assert query_map_for(DEFAULT_ENCODER, 384) is None
@@ -30,9 +32,11 @@ def test_the_ranking_vector_moves_the_weight_asked_and_stays_normalised(use_enco
     query_map = query_map_for(DEFAULT_ENCODER, use_encoder.dimension)
     assert query_map is not None
     vector = use_encoder.encode_query("How long does a trademark registration stay valid?")
-    unmoved = query_map.ranking_vector(vector, 0.0)
+    unmoved = query_map.ranking_vector(vector, "en", 0.0)
+    assert unmoved is not None
     np.testing.assert_allclose(unmoved, vector, atol=1e-6)
-    half, whole = query_map.ranking_vector(vector, 0.5), query_map.ranking_vector(vector, 1.0)
+    half, whole = query_map.ranking_vector(vector, "en", 0.5), query_map.ranking_vector(vector, "en", 1.0)
+    assert half is not None and whole is not None
     for moved in (half, whole):
         assert np.linalg.norm(moved) == pytest.approx(1.0, abs=1e-5)
     # Half way lies between the question's own vector and the mapped one.
@@ -51,11 +55,16 @@ def _npz(**arrays: np.ndarray) -> io.BytesIO:
     [
         io.BytesIO(b"not an archive"),
         _npz(delta=np.zeros((4, 4), dtype=np.float32)),
-        _npz(encoder=np.array("use-multilingual-v3"), delta=np.zeros((4, 3), dtype=np.float32)),
-        _npz(encoder=np.array("use-multilingual-v3"), delta=np.full((2, 2), np.nan, dtype=np.float32)),
-        _npz(encoder=np.array(["a", "b"]), delta=np.zeros((2, 2), dtype=np.float32)),
+        _npz(encoder=np.array("use-multilingual-v3"), delta_en=np.zeros((4, 3), dtype=np.float32)),
+        _npz(encoder=np.array("use-multilingual-v3"), delta_en=np.full((2, 2), np.nan, dtype=np.float32)),
+        _npz(
+            encoder=np.array("use-multilingual-v3"),
+            delta_en=np.zeros((2, 2), dtype=np.float32),
+            delta_zh=np.zeros((3, 3), dtype=np.float32),
+        ),
+        _npz(encoder=np.array(["a", "b"]), delta_en=np.zeros((2, 2), dtype=np.float32)),
         # An array of objects could only be read by unpickling it: refused.
-        _npz(encoder=np.array("use-multilingual-v3"), delta=np.array([[object()]], dtype=object)),
+        _npz(encoder=np.array("use-multilingual-v3"), delta_en=np.array([[object()]], dtype=object)),
     ],
 )
 def test_a_malformed_map_file_is_refused_with_a_clear_error(stream: io.BytesIO) -> None:
@@ -65,21 +74,24 @@ def test_a_malformed_map_file_is_refused_with_a_clear_error(stream: io.BytesIO) 
 
 def test_a_map_written_is_read_back(tmp_path: Path) -> None:
     delta = np.arange(9, dtype=np.float32).reshape(3, 3) / 10
-    write_query_map(tmp_path / "map.npz", QueryMap("some-encoder", delta))
+    write_query_map(tmp_path / "map.npz", QueryMap("some-encoder", {"en": delta}))
     read = read_query_map(tmp_path / "map.npz")
     assert read.encoder_id == "some-encoder"
-    np.testing.assert_array_equal(read.delta, delta)
+    assert set(read.deltas) == {"en"}
+    np.testing.assert_array_equal(read.deltas["en"], delta)
+    # A language the map has not learnt is ranked by the question's own vector.
+    assert read.ranking_vector(np.ones(3, dtype=np.float32) / np.sqrt(3), "zh", 0.5) is None
 
 
-def test_only_english_questions_get_a_ranking_vector(mini_assistant: Assistant) -> None:
-    english = mini_assistant.prepare("What policy fits a technology in the trough of disillusionment?")
-    assert english.ranking_vector is not None
-    assert not np.allclose(english.ranking_vector, english.vector)
-    assert mini_assistant.prepare("泡沫破裂低谷期适合什么政策？").ranking_vector is None
-    off = Assistant(
-        mini_assistant.settings.replace(query_map_weight=0.0), encoder=mini_assistant.encoder, auto_build=False
-    )
-    assert off.prepare("What policy fits a technology in the trough of disillusionment?").ranking_vector is None
+def test_each_language_has_its_ranking_vector_and_a_weight_of_zero_turns_them_off(mini_assistant: Assistant) -> None:
+    for question in ("What policy fits a technology in the trough of disillusionment?", "泡沫破裂低谷期适合什么政策？"):
+        query = mini_assistant.prepare(question)
+        assert query.ranking_vector is not None
+        assert not np.allclose(query.ranking_vector, query.vector)
+        off = Assistant(
+            mini_assistant.settings.replace(query_map_weight=0.0), encoder=mini_assistant.encoder, auto_build=False
+        )
+        assert off.prepare(question).ranking_vector is None
 
 
 def test_the_map_ranks_but_the_relevance_floor_reads_the_questions_own_vector(mini_assistant: Assistant) -> None:
@@ -115,10 +127,18 @@ LAWS = {
     ),
 }
 TRAINING = [
-    {"question": "How long is a registered trademark valid?", "evidence": ["注册商标的有效期为十年"]},
-    {"question": "When must the owner apply to renew a trademark?", "evidence": ["期满前十二个月内申请续展注册"]},
-    {"question": "What is the fine for parking where it is forbidden?", "evidence": ["处二百元罚款"]},
-    {"question": "What must a car park operator make public?", "evidence": ["停车场经营者应当公示收费标准"]},
+    {"lang": "en", "question": "How long is a registered trademark valid?", "evidence": ["注册商标的有效期为十年"]},
+    {
+        "lang": "en",
+        "question": "When must the owner apply to renew a trademark?",
+        "evidence": ["期满前十二个月内申请续展注册"],
+    },
+    {"lang": "en", "question": "What is the fine for parking where it is forbidden?", "evidence": ["处二百元罚款"]},
+    {
+        "lang": "en",
+        "question": "What must a car park operator make public?",
+        "evidence": ["停车场经营者应当公示收费标准"],
+    },
 ]
 
 
@@ -139,7 +159,8 @@ def test_training_is_deterministic_and_ranks_the_answers_higher(tmp_path: Path, 
     assert train_query_map.main([*common, "--out", str(second)]) == 0
     learned = read_query_map(first)
     assert learned.encoder_id == DEFAULT_ENCODER
-    np.testing.assert_array_equal(learned.delta, read_query_map(second).delta)
+    assert set(learned.deltas) == {"en"}  # no Chinese training question, no Chinese map
+    np.testing.assert_array_equal(learned.deltas["en"], read_query_map(second).deltas["en"])
     # On its own questions the map ranks each answer above the passages it was told apart from.
     assistant = Assistant(settings.replace(query_map_weight=0.0), encoder=use_encoder, auto_build=False)
     pairs = train_query_map.pairs(assistant, train_query_map.training_questions(questions, no_gold))
@@ -153,4 +174,4 @@ def test_training_is_deterministic_and_ranks_the_answers_higher(tmp_path: Path, 
             margins.append(float(scores[: pair.positives].max() - scores[pair.positives :].max()))
         return float(np.mean(margins))
 
-    assert answer_margin(learned.delta) > answer_margin(np.zeros_like(learned.delta))
+    assert answer_margin(learned.deltas["en"]) > answer_margin(np.zeros_like(learned.deltas["en"]))

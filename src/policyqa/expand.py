@@ -285,8 +285,9 @@ class QueryPreparer:
             lexical = tuple(structured_query(own_tokens, renderings, glossary_terms))
         vector = self.encoder.encode_query(question)
         ranking_vector = None
-        if not chinese and self._query_map is not None:
-            ranking_vector = self._query_map.ranking_vector(vector, self.settings.query_map_weight)
+        if self._query_map is not None:
+            language = "zh" if chinese else "en"
+            ranking_vector = self._query_map.ranking_vector(vector, language, self.settings.query_map_weight)
         by_phrase = tuple((phrase, tuple(words)) for phrase, words in renderings.items())
         return Query(
             question,

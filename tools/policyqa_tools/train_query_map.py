@@ -1,8 +1,9 @@
-"""Train ``src/policyqa/data/query_map.npz``: English question vectors moved towards their answers.
+"""Train ``src/policyqa/data/query_map.npz``: question vectors moved towards their answers, a map per language.
 
-Training questions: ``query_map_questions.jsonl`` (English questions with the verbatim evidence
-of their answers, from the held-out sets read while developing; sets never read and the gold
-test halves are kept out) and the English questions of the gold dev halves (``eval/``). Each
+Training questions: ``query_map_questions.jsonl`` (English and Chinese questions with the
+verbatim evidence of their answers, from the held-out sets read while developing; sets never
+read and the gold test halves are kept out) and the questions of the gold dev halves
+(``eval/``). Each language's questions train its own map. Each
 question's positives are the index's passages holding its evidence; its negatives, the other
 passages of those documents (up to ``SAME_DOCUMENT``) and the passages the ranking, without a
 map, puts first. The loss is the softmax cross-entropy of the positives among them by the cosine
@@ -30,7 +31,7 @@ import numpy as np
 
 from policyqa.assistant import Assistant
 from policyqa.evaluate import split_of, squash_for_matching
-from policyqa.query_map import QUERY_MAP_FILE, QueryMap, write_query_map
+from policyqa.query_map import LANGUAGES, QUERY_MAP_FILE, QueryMap, write_query_map
 from policyqa.settings import Settings
 
 QUESTIONS_FILE = Path(__file__).resolve().parent / "query_map_questions.jsonl"
@@ -46,6 +47,7 @@ LEARNING_RATE = 1e-3
 
 @dataclass(frozen=True)
 class TrainingQuestion:
+    language: str
     question: str
     evidence: tuple[str, ...]
 
@@ -60,16 +62,16 @@ class Pair:
 
 
 def training_questions(questions_file: Path, gold_dir: Path) -> list[TrainingQuestion]:
-    """The held-out questions read while developing, and the English dev questions of the gold set."""
+    """The held-out questions read while developing, and the dev questions of the gold set."""
     found = [
-        TrainingQuestion(d["question"], tuple(d["evidence"]))
+        TrainingQuestion(d["lang"], d["question"], tuple(d["evidence"]))
         for d in map(json.loads, questions_file.read_text("utf-8").splitlines())
     ]
     for path in sorted(gold_dir.rglob("*.jsonl")):
         for line in path.read_text("utf-8").splitlines():
             d = json.loads(line)
-            if d.get("lang") == "en" and d.get("evidence") and split_of(d["id"]) == "dev":
-                found.append(TrainingQuestion(d["question"], tuple(d["evidence"])))
+            if d.get("lang") in LANGUAGES and d.get("evidence") and split_of(d["id"]) == "dev":
+                found.append(TrainingQuestion(d["lang"], d["question"], tuple(d["evidence"])))
     return found
 
 
@@ -121,19 +123,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", action="append", type=Path, required=True, help="corpus folder (repeat)")
     parser.add_argument("--index-dir", type=Path, required=True, help="the folder of that corpus's index")
     parser.add_argument("--questions", type=Path, default=QUESTIONS_FILE, help="training questions (JSONL)")
-    parser.add_argument("--gold", type=Path, default=GOLD_DIR, help="gold set whose English dev questions join them")
+    parser.add_argument("--gold", type=Path, default=GOLD_DIR, help="gold set whose dev questions join them")
     parser.add_argument("--out", type=Path, default=MAP_FILE, help="where to write the map")
     args = parser.parse_args(argv)
     # The negatives are what the ranking puts first without a map.
     settings = Settings.from_env(corpus_dirs=tuple(args.corpus), index_dir=args.index_dir, query_map_weight=0.0)
     assistant = Assistant(settings, auto_build=False)
-    found = pairs(assistant, training_questions(args.questions, args.gold))
-    if not found:
+    questions = training_questions(args.questions, args.gold)
+    deltas = {}
+    for language in LANGUAGES:
+        found = pairs(assistant, [q for q in questions if q.language == language])
+        if found:
+            deltas[language] = train(found)
+            print(f"{language}: {len(found)} questions")
+    if not deltas:
         print("no training question's evidence is in this index", file=sys.stderr)
         return 1
-    delta = train(found)
-    write_query_map(args.out, QueryMap(assistant.encoder.encoder_id, delta))
-    print(f"wrote {args.out}: {len(found)} questions, encoder {assistant.encoder.encoder_id}")
+    write_query_map(args.out, QueryMap(assistant.encoder.encoder_id, deltas))
+    print(f"wrote {args.out}: encoder {assistant.encoder.encoder_id}")
     return 0
 
 
