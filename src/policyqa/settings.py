@@ -39,7 +39,7 @@ DEFAULT_UNKNOWN_WORD_FLOOR = 0.35
 # turns the check off.
 DEFAULT_GENERAL_QUESTION_FLOOR = 0.6
 DEFAULT_GENERAL_QUESTION_RELEVANCE = 0.35
-# How far an English question's ranking vector moves towards its learned map (``query_map.py``):
+# How far a question's ranking vector moves towards its language's learned map (``query_map.py``):
 # half way, chosen on three read held-out sets (1.0 gave English MRR 0.716, 0.5 0.723); 0 turns it off.
 DEFAULT_QUERY_MAP_WEIGHT = 0.5
 DEFAULT_ANSWER_SENTENCES = 4
