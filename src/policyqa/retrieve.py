@@ -191,7 +191,7 @@ class Retriever:
         tokens = self._without_title_words(tokens, pointed_at)
         tokens += [t for t in self._title_words_for_name_words(query, named) if t not in tokens]
         document_bonus = self._document_bonus(query, named_mask, title_similarity)
-        # What ranks by similarity: an English question's mapped vector, where there is a map.
+        # What ranks by similarity: the question's vector as its language's query map moves it, where there is one.
         ranking_vector = query.vector if query.ranking_vector is None else query.ranking_vector
         rows, _ = store.dense(ranking_vector, n, where)
         top_lexical, top_scores = store.lexical(tokens, n, where)
@@ -268,9 +268,11 @@ class Retriever:
         telling_terms = self._without_title_terms(glossary_terms, pointed_at, document_bonus)
         telling_places = {t for t in telling_terms if places_named(t)}
         shares = self._lexical_shares(tokens, candidates, best_lexical, english=not query.chinese)
-        dense = self._dense_scores(query.vector, candidates)
         # What ranks; a passage keeps the whole question's cosine, which the relevance floor reads.
-        ranking_dense = dense if query.ranking_vector is None else self._dense_scores(ranking_vector, candidates)
+        if query.ranking_vector is None:
+            dense = ranking_dense = self._dense_scores(query.vector, candidates)
+        else:
+            dense, ranking_dense = self._dense_scores_of((query.vector, ranking_vector), candidates)
         if named and self.settings.name_free_weight:
             ranking_dense = self._dense_without_names(query, candidates, ranking_dense, named_mask)
         mode = self.settings.retrieval
@@ -1080,19 +1082,25 @@ class Retriever:
         A passage often answers with one sentence among several on other points;
         the best sentence's similarity finds it where the passage average blurs it.
         """
-        vectors = self.index.chunk_vectors.reconstruct(np.asarray(rows, dtype=np.int64))
-        passage = vectors @ vector
+        return self._dense_scores_of((vector,), rows)[0]
+
+    def _dense_scores_of(self, vectors: Sequence[np.ndarray], rows: list[int]) -> list[np.ndarray]:
+        """``_dense_scores`` for each of several vectors, the rows' passage and sentence vectors read once."""
+        passages = self.index.chunk_vectors.reconstruct(np.asarray(rows, dtype=np.int64))
         alpha = self.settings.sentence_weight
         if alpha == 0:
-            return passage
+            return [passages @ vector for vector in vectors]
         # Every candidate's sentences in one product, then the best of each candidate's run.
         chosen = np.asarray(rows, dtype=np.int64)
         first, lengths = self._sentence_first[chosen], self._sentence_end[chosen] - self._sentence_first[chosen]
         run_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         sentence_rows = np.repeat(first - run_starts, lengths) + np.arange(int(lengths.sum()))
-        similarities = self.index.sentence_vectors[sentence_rows] @ vector
-        best_sentence = np.maximum.reduceat(similarities, run_starts).astype(np.float32)
-        return (1 - alpha) * passage + alpha * best_sentence
+        sentences = self.index.sentence_vectors[sentence_rows]
+        scores = []
+        for vector in vectors:
+            best_sentence = np.maximum.reduceat(sentences @ vector, run_starts).astype(np.float32)
+            scores.append((1 - alpha) * (passages @ vector) + alpha * best_sentence)
+        return scores
 
     def _merge(self, scored: list[tuple[float, float, float, int]], k: int) -> list[Passage]:
         """Take the best passages; fold a passage that overlaps a better one of its section into it.
