@@ -328,6 +328,16 @@ def test_synonym_sets_asked_again_score_the_same_within_the_bound_kept() -> None
     assert lexical._synonym_postings_kept <= 3
 
 
+def test_a_kept_synonym_set_holds_its_rows_as_the_postings_do() -> None:
+    # The bound counts 8 bytes a posting (int32 row, float32 score): numpy's int64 rows made it 12.
+    lexical = LexicalIndex.build_from_tokens(SET_PASSAGES)
+
+    rows, values = lexical._synonym_set_postings(synonym_set(["合伙", "伙伴"]))
+
+    assert rows.dtype == np.int32 and values.dtype == np.float32
+    assert rows.tolist() == [0, 2]
+
+
 def test_flat_tokens_give_a_synonym_sets_members_as_tokens() -> None:
     assert flat_tokens(["专利", synonym_set(["合伙", "伙伴"])]) == ["专利", "合伙", "伙伴"]
 
