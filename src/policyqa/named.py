@@ -11,6 +11,7 @@ documents whose titles are nearest (``Retriever._named_documents``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .lexical import QUESTION_WORDS, STOPWORDS
 from .places import places_named
@@ -507,9 +508,16 @@ _PLACE_WITH_SUFFIX = re.compile(r"^(.{2,3}?)(?:省|市)(?=.{2})")
 def _place_and_rest(title: str) -> tuple[str, str, str] | None:
     """A local title's place, that place as the title writes it and the rest: 重庆, 重庆市 and 港口条例."""
     match = _PLACE_WITH_SUFFIX.match(title)
-    if not match or not places_named(match.group(1)):
+    if not match or not _names_a_place(match.group(1)):
         return None
     return match.group(1), title[: match.end()], title[match.end() :]
+
+
+@lru_cache(maxsize=4096)
+def _names_a_place(name: str) -> bool:
+    """Whether a title's opening characters name a place. Kept: a library's 1,852 local titles open
+    with 69 places, and looking each title's up in the gazetteer took 0.7 s of every start."""
+    return bool(places_named(name))
 
 
 def _unbracketed(title: str) -> str:
