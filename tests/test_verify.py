@@ -405,6 +405,30 @@ def test_an_english_question_with_a_thing_no_text_says_and_a_weak_best_passage_i
     assert some_words_unknown_to_corpus(mini_assistant.prepare(pointing), mini_assistant.index) == []
 
 
+def test_a_thing_no_text_says_decides_only_with_a_weak_best_passage_or_a_question_of_general_knowledge(
+    mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "nephew" tells the asker's story; the question is of the regulation's scope and its article is close.
+    asked = "My nephew is a researcher. What share of the income from a transferred result goes to the researchers?"
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
+    assert any(
+        thing.startswith("nephew")
+        for thing in things_unknown_to_corpus(mini_assistant.prepare(asked), mini_assistant.index)
+    )
+    relevance = mini_assistant.trace(asked).relevance
+    settings = mini_assistant.settings.replace(abstain_threshold=0.0)
+
+    def reason(unknown_word_floor: float, general_question_floor: float) -> str:
+        judged = settings.replace(unknown_word_floor=unknown_word_floor, general_question_floor=general_question_floor)
+        answer = Assistant(judged, encoder=mini_assistant.encoder, auto_build=False).ask(asked)
+        return answer.abstain_reason or ""
+
+    never_general = 1.01  # no question's general-knowledge probability reaches it
+    assert reason(relevance + 0.01, never_general).startswith("the texts never speak of nephew")  # a weak passage
+    assert "never speak" not in reason(relevance - 0.01, never_general)  # a close one, a question of the law
+    assert reason(relevance - 0.01, 0.0).startswith("the texts never speak of nephew")  # read as general knowledge
+
+
 def test_an_english_question_about_a_thing_no_text_says_and_pointing_at_no_text_is_not_covered(
     mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -349,10 +349,23 @@ class Assistant:
             # A word no text uses and a weak best passage: the question is about something else.
             return not_covered(query, passages, never_said(query, unknown))
         named = loaded.retriever.named_documents(query.text)
-        verdict = check(query, passages, index, self.settings.max_missing_content, self.settings.check_names, named)
+        general = self._asks_general(query, loaded)
+        # A word no text uses ("nephew", 亲戚) says a question is about something else when its best
+        # passage is weak or it reads as general knowledge; a close passage to a question of the law's
+        # scope says the word only tells the asker's story ("My nephew just turned 16 …").
+        judge_unknown_words = relevance < self.settings.unknown_word_floor or general
+        verdict = check(
+            query,
+            passages,
+            index,
+            self.settings.max_missing_content,
+            self.settings.check_names,
+            named,
+            judge_unknown_words,
+        )
         if verdict.outcome == NOT_COVERED:
             return not_covered(query, passages, verdict.reason or "")
-        if relevance < self.settings.general_question_relevance and self._asks_general(query, loaded):
+        if relevance < self.settings.general_question_relevance and general:
             # "How many hours of sleep does an adult need?": its words are in a detention centre's
             # rules, and only a weak passage holds them.
             return not_covered(query, passages, GENERAL_QUESTION)

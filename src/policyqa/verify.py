@@ -971,12 +971,14 @@ def check(
     max_missing: float = 1.0,
     check_names: bool = False,
     named_documents: Sequence[Sequence[str]] = (),
+    judge_unknown_words: bool = True,
 ) -> Verdict:
     """Whether the passages answer the question, answer it in part, or do not cover it.
 
     A place or year the passages never mention means the question is about something
     else: not covered. A figure they do not give, on a matter they do treat, is a partial
     answer: the texts fix no such figure, and what they say on the matter is quoted.
+    ``judge_unknown_words``: whether words no text uses decide (``unsupported_reason``).
     """
     if max_missing < 1.0:  # a share is at most 1: the default turns the check off, and its work
         share, missing = missing_content(query, passages, index)
@@ -984,7 +986,7 @@ def check(
             return Verdict(NOT_COVERED, f"the passages do not mention {'、'.join(missing[:3])}")
     if check_names and (name := unnamed_in_evidence(query, passages, index)) is not None:
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
-    reason = unsupported_reason(query, passages, index, named_documents)
+    reason = unsupported_reason(query, passages, index, named_documents, judge_unknown_words)
     if reason is None and (versions := article_only_in_an_earlier_version(query, passages, index, named_documents)):
         written = ARTICLE_REFERENCE.search(query.text)
         article = written.group(0) if query.chinese and written else f"Article {articles_named(query.text)[0]}"
@@ -1074,11 +1076,17 @@ def _version_date(document: DocumentInfo) -> str:
 
 
 def unsupported_reason(
-    query: Query, passages: Sequence[Passage], index: LoadedIndex, named_documents: Sequence[Sequence[str]] = ()
+    query: Query,
+    passages: Sequence[Passage],
+    index: LoadedIndex,
+    named_documents: Sequence[Sequence[str]] = (),
+    judge_unknown_words: bool = True,
 ) -> str | None:
     """Why the passages cannot answer the question, or None when they may.
 
     ``named_documents`` are the ids of the documents found for each name the question gives.
+    ``judge_unknown_words``: whether a question's words that no text uses say it is about something
+    else (the caller knows how close the passages are and whether it reads as general knowledge).
     """
     text = _context_text(passages)
     places = places_named(query.text)
@@ -1120,9 +1128,9 @@ def unsupported_reason(
         if day.lower() not in lowered:
             return f"the passages say nothing of {day}"
     # Checked after the place, year and day: those name what the texts lack more precisely.
-    if unknown := words_unknown_to_corpus(query, index):
+    if judge_unknown_words and (unknown := words_unknown_to_corpus(query, index)):
         return never_said(query, unknown)
-    if unknown := things_unknown_to_corpus(query, index):
+    if judge_unknown_words and (unknown := things_unknown_to_corpus(query, index)):
         return never_said(query, unknown)
     if asks_for_advice(query):
         return ASKS_ADVICE
