@@ -40,6 +40,7 @@ from policyqa.verify import (
     _titles_confirm,
     asked_figure,
     asks_for_advice,
+    in_force_first,
     latin_names,
     places_named,
     product_names,
@@ -263,6 +264,39 @@ def test_another_places_figure_does_not_answer_a_question_about_a_place(tmp_path
     assert hangzhou.outcome != "answered", hangzhou.answer
     qingyuan = assistant.ask("What is the maximum leash length for walking a dog in Qingyuan?")
     assert qingyuan.outcome == "answered", qingyuan.answer
+
+
+def test_the_law_in_force_at_the_place_asked_about_opens_the_answer(tmp_path: Path, use_encoder: Encoder) -> None:
+    files = {
+        "shandong": local_regulation(
+            "山东省道路运输条例",
+            "山东省第十三届",
+            "第四十条 出租汽车驾驶员拒载、绕道行驶的，由道路运输管理机构责令改正，处二百元以上五百元以下罚款。",
+        ),
+        "henan": local_regulation(
+            "河南省道路运输条例",
+            "河南省第十一届",
+            "第五十一条 出租汽车驾驶员拒载、故意绕道行驶的，由道路运输管理机构处一百元以上五百元以下罚款。",
+        ),
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    question = "在河南，出租车司机拒载、绕道会被怎么罚？"
+    query = assistant.prepare(question)
+    passages = assistant.retriever.search(query, 5)
+    henan = [p for p in passages if p.title.startswith("河南")]
+    shandong = [p for p in passages if p.title.startswith("山东")]
+    assert henan and shandong
+    # As if Shandong's article had ranked first: Henan's, which the question asks about, opens the answer.
+    reordered = in_force_first(query, [*shandong, *henan], assistant.index)
+    assert reordered[0].doc_id == henan[0].doc_id
+    assert sorted(p.chunk_id for p in reordered) == sorted(p.chunk_id for p in [*shandong, *henan])
+    # A question naming no place, or a best passage of the place asked about, keeps the order.
+    unplaced = assistant.prepare("出租车司机拒载、绕道会被怎么罚？")
+    assert in_force_first(unplaced, [*shandong, *henan], assistant.index) == [*shandong, *henan]
+    assert in_force_first(query, [*henan, *shandong], assistant.index) == [*henan, *shandong]
+    # A best passage of a document the question names keeps its place whatever its region.
+    named = [[shandong[0].doc_id]]
+    assert in_force_first(query, [*shandong, *henan], assistant.index, named)[0].doc_id == shandong[0].doc_id
 
 
 def test_a_citys_regulation_answers_for_its_province_named_beside_it(tmp_path: Path, use_encoder: Encoder) -> None:

@@ -44,7 +44,7 @@ from .types import (
     SearchResult,
     Trace,
 )
-from .verify import check, never_said, some_words_unknown_to_corpus
+from .verify import check, in_force_first, never_said, some_words_unknown_to_corpus
 
 log = logging.getLogger("policyqa")
 
@@ -349,6 +349,7 @@ class Assistant:
             # A word no text uses and a weak best passage: the question is about something else.
             return not_covered(query, passages, never_said(query, unknown))
         named = loaded.retriever.named_documents(query.text)
+        passages = in_force_first(query, passages, index, named)
         general = self._asks_general(query, loaded)
         # A word no text uses ("nephew", 亲戚) says a question is about something else when its best
         # passage is weak or it reads as general knowledge; a close passage to a question of the law's

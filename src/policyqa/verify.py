@@ -83,6 +83,7 @@ from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, DocumentInfo, Pas
 __all__ = [
     "asked_figure",
     "check",
+    "in_force_first",
     "latin_names",
     "places_named",
     "product_names",
@@ -1237,6 +1238,33 @@ def unsupported_reason(
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def in_force_first(
+    query: Query, passages: Sequence[Passage], index: LoadedIndex, named_documents: Sequence[Sequence[str]] = ()
+) -> list[Passage]:
+    """The passages with those of the law in force at the question's places first, where the best is of none.
+
+    "What penalty does a taxi driver in Henan face for refusing passengers?": the best passage,
+    of another province's transport rules, cannot answer for Henan (``unsupported_reason``), and
+    Henan's own regulation, fifth, can. The answer opens with it instead of being refused; a
+    best passage of a document the question names, or one that names the place, keeps its place.
+    """
+    places = places_named(query.text)
+    if not places or not passages or _in_force_at_places(passages[0], places):
+        return list(passages)
+    if any(passages[0].doc_id in group for group in named_documents):
+        return list(passages)
+    best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id])
+    if any(n in best for names in places for n in names):
+        return list(passages)
+    in_force = [p for p in passages if _in_force_at_places(p, places)]
+    if not in_force:
+        return list(passages)
+    whole = index.document_text(passages[0].doc_id)
+    if any(n in whole for names in places for n in names):
+        return list(passages)
+    return in_force + [p for p in passages if p not in in_force]
 
 
 def _in_force_at_places(passage: Passage, places: list[tuple[str, ...]]) -> bool:
