@@ -92,6 +92,25 @@ def test_cities_are_recognised_in_questions(text: str, named: list[tuple[str, ..
     assert places_named(text) == named
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        # A province's or a country's name across two words' edge names no place.
+        ("在最高法国际商事法庭打官司，要附中文翻译吗？", []),  # 最高法|国际, not 法国
+        ("上海南站的出租车怎么排队？", [("上海",)]),  # 上海|南站, not 海南
+        ("洞庭湖南岸的湿地归谁管？", []),  # 洞庭湖|南岸, not 湖南
+        # Inside one word, or as words of their own, it does.
+        ("河南省道路运输条例怎么罚拒载？", [("河南",)]),
+        ("法国人来华工作要办什么证？", [("法国",)]),
+        ("中国台湾地区居民怎么申请？", [("台湾",)]),
+    ],
+)
+def test_a_provinces_or_countrys_name_counts_only_where_it_stands_as_words(
+    text: str, named: list[tuple[str, ...]]
+) -> None:
+    assert places_named(text) == named
+
+
 def test_titles_and_issuers_give_local_documents_their_city() -> None:
     assert leading_place("绍兴黄酒保护和发展条例") == "绍兴"
     assert leading_place("日照市海洋牧场条例") == "日照"

@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import NamedTuple
 
-from .lexical import tokenize
+from .lexical import cut, tokenize
 
 
 class Place(NamedTuple):
@@ -67,6 +67,7 @@ def places_named(text: str) -> list[tuple[str, ...]]:
     if not _any_name().search(lowered):
         return []
     words: set[str] | None = None
+    bounds: set[int] | None = None
     found = []
     for english, chinese, city, word, _ in gazetteer():
         # The substring test first: a pattern for each of 300 places costs ~2 ms a text.
@@ -78,10 +79,32 @@ def places_named(text: str) -> list[tuple[str, ...]]:
                 words = set(tokenize(text)) if words is None else words
                 named = any(c in words for c in chinese)
             else:
-                named = True
+                bounds = _word_bounds(text) if bounds is None else bounds
+                named = any(_stands_as_words(text, c, bounds) for c in chinese)
         if named:
             found.append(chinese)
     return found
+
+
+def _word_bounds(text: str) -> set[int]:
+    """Where jieba's words of ``text`` start and end (character offsets)."""
+    bounds, at = {0}, 0
+    for word in cut(text):
+        at += len(word)
+        bounds.add(at)
+    return bounds
+
+
+def _stands_as_words(text: str, name: str, bounds: set[int]) -> bool:
+    """Whether ``name`` stands in ``text`` inside one word (河南省, 中国台湾地区) or as whole words, not across
+    two words' edge: 法国 in 最高法|国际, 江西 in 浙江|西部, 海南 in 上海|南站 name no place."""
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        if not any(start < b < end for b in bounds) or (start in bounds and end in bounds):
+            return True
+        start = text.find(name, start + 1)
+    return False
 
 
 def leading_place(title: str) -> str | None:
