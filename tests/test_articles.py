@@ -15,6 +15,7 @@ from policyqa.articles import (
     asks_for_penalty,
     asks_what_article_says,
     chinese_number,
+    cited_articles,
     violated_articles,
 )
 from policyqa.embed import Encoder
@@ -125,6 +126,30 @@ def test_an_article_the_named_document_lacks_is_not_covered_by_another_laws_arti
     query = assistant.prepare(first)
     passages = assistant.retriever.search(query, 5)
     assert unsupported_reason(query, passages, assistant.index, assistant.retriever.named_documents(first)) is None
+
+
+def test_the_articles_a_text_cites_by_its_laws_name() -> None:
+    assert cited_articles("刑法第一百二十条之一规定的“资助”，是指筹集、提供经费的行为。") == (120,)
+    assert cited_articles("依照《铁路法》第十七条、铁路法第十八条的规定") == (17, 18)
+    # Its own article's number (a heading) and a bare reference name no law: no citation.
+    assert cited_articles("第十七条 承运人应当按期运到。依照第十八条处理。") == ()
+
+
+def test_a_named_article_an_interpretation_cites_is_covered_by_that_interpretation(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # The question names the Criminal Law's article; the interpretation it asks about cites it.
+    files = {
+        "interpretation": "# 示范法院关于审理资助犯罪案件的解释\n\n"
+        "第一条 刑法第一百二十条之一规定的“资助”，是指为有关组织筹集、提供经费、物资或者提供场所的行为。\n\n"
+        "第二条 本解释自公布之日起施行。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    question = "根据示范法院的解释，刑法第一百二十条之一规定的“资助”是指什么？"
+    assert _reason(assistant, question) is None
+    # An article nothing retrieved holds or cites is still not covered.
+    reason = _reason(assistant, "根据示范法院的解释，刑法第三百条规定的“资助”是指什么？")
+    assert reason is not None and "300" in reason
 
 
 def test_a_named_article_the_law_has_is_found_and_covered(mini_assistant: Assistant) -> None:

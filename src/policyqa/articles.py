@@ -82,6 +82,15 @@ def article_of(section: str) -> int | None:
     return chinese_number(found[-1]) if found else None
 
 
+# An article another text cites by its law's name: 铁路法第十七条, 刑法第一百二十条之一, 《条例》第三十条.
+_CITED = re.compile(f"(?:法|条例|规定|办法|》)第({_NUMERAL})条")
+
+
+def cited_articles(text: str) -> tuple[int, ...]:
+    """The article numbers a text cites after a law's name, in order, without repeats."""
+    return tuple(dict.fromkeys(n for m in _CITED.findall(text) if (n := chinese_number(m))))
+
+
 def asks_what_article_says(question: str) -> bool:
     """Whether a question asks what an article says, not of something an article is a reference for.
 

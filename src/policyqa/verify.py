@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .articles import ARTICLE_REFERENCE, article_of, articles_named
+from .articles import ARTICLE_REFERENCE, article_of, articles_named, cited_articles
 from .definitions import asks_for_definition, defined_term
 from .dictionary import (
     GENERIC_WORDS,
@@ -1141,7 +1141,9 @@ def unsupported_reason(
     # article ("《行政学院工作条例》第六十条" of a 52-article text is no 行政处罚法 第六十条).
     if named:
         holders = _holders(passages, named_documents)
-        if not any(article_of(p.section) in named and p.doc_id in holders for p in passages):
+        if not any(article_of(p.section) in named and p.doc_id in holders for p in passages) and not any(
+            set(cited_articles(p.text)) & set(named) for p in passages
+        ):
             return f"the passages contain no article {named[0]}"
     asked = figure_asked(query.text)
     if asked is None:
