@@ -1110,13 +1110,8 @@ def unsupported_reason(
     # regulation on a Wenzhou river names 温州 in its scope and its organs, not in every article.
     # A document the question names is asked about whatever its place: "under the national law …,
     # and what does Beijing's regulation set?" is answered first from the national law.
-    named_best = any(passages[0].doc_id in group for group in named_documents)
-    if places and not named_best and not _in_force_at_places(passages[0], places):
-        best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id])
-        if not any(n in best for names in places for n in names):
-            whole = index.document_text(passages[0].doc_id)
-            if not any(n in whole for names in places for n in names):
-                return f"the best passage's document does not mention {places[0][0]}"
+    if places and _best_speaks_for_none(passages, places, index, named_documents):
+        return f"the best passage's document does not mention {places[0][0]}"
     # A year of the story an English question tells before it asks ("Our company was registered in 2022 …
     # What do we have to do?") is the asker's, not one the texts must give.
     years = YEAR.findall(query.text if query.chinese else sentences_that_ask(query.text))
@@ -1141,8 +1136,8 @@ def unsupported_reason(
     # article ("《行政学院工作条例》第六十条" of a 52-article text is no 行政处罚法 第六十条).
     if named:
         holders = _holders(passages, named_documents)
-        if not any(article_of(p.section) in named and p.doc_id in holders for p in passages) and not any(
-            set(cited_articles(p.text)) & set(named) for p in passages
+        if not any(article_of(p.section) in named and p.doc_id in holders for p in passages) and all(
+            set(named).isdisjoint(cited_articles(p.text)) for p in passages
         ):
             return f"the passages contain no article {named[0]}"
     asked = figure_asked(query.text)
@@ -1253,20 +1248,31 @@ def in_force_first(
     best passage of a document the question names, or one that names the place, keeps its place.
     """
     places = places_named(query.text)
-    if not places or not passages or _in_force_at_places(passages[0], places):
-        return list(passages)
-    if any(passages[0].doc_id in group for group in named_documents):
-        return list(passages)
-    best = _context_text([p for p in passages if p.doc_id == passages[0].doc_id])
-    if any(n in best for names in places for n in names):
-        return list(passages)
-    in_force = [p for p in passages if _in_force_at_places(p, places)]
-    if not in_force:
-        return list(passages)
-    whole = index.document_text(passages[0].doc_id)
-    if any(n in whole for names in places for n in names):
+    in_force = [p for p in passages if _in_force_at_places(p, places)] if places else []
+    if not in_force or not _best_speaks_for_none(passages, places, index, named_documents):
         return list(passages)
     return in_force + [p for p in passages if p not in in_force]
+
+
+def _best_speaks_for_none(
+    passages: Sequence[Passage],
+    places: list[tuple[str, ...]],
+    index: LoadedIndex,
+    named_documents: Sequence[Sequence[str]],
+) -> bool:
+    """Whether the best passage's document neither is the law in force at the places nor names them.
+
+    A document the question names speaks for them whatever its place. The document is read whole
+    only when its passages retrieved do not name the places.
+    """
+    best = passages[0]
+    if any(best.doc_id in group for group in named_documents) or _in_force_at_places(best, places):
+        return False
+    retrieved = _context_text([p for p in passages if p.doc_id == best.doc_id])
+    if any(n in retrieved for names in places for n in names):
+        return False
+    whole = index.document_text(best.doc_id)
+    return not any(n in whole for names in places for n in names)
 
 
 def _in_force_at_places(passage: Passage, places: list[tuple[str, ...]]) -> bool:
