@@ -27,6 +27,7 @@ from policyqa.verify import (
     ASKS_ADVICE,
     NO_FIGURE,
     _abbreviated_in,
+    _acts_of_agent,
     _acts_written,
     _agent_forms,
     _carries,
@@ -244,6 +245,15 @@ def test_how_many_times_in_a_period_asks_no_multiple() -> None:
     assert figure_kind("How many times a year must the lift be inspected?") != "multiple"
 
 
+def test_a_condition_before_the_question_names_the_case_not_the_figure_asked() -> None:
+    # "if a company disputes the nature or rate of a fee": the rate is the case; the period is asked.
+    disputed = "If a company disputes the nature or rate of a fee, how quickly must the department reply?"
+    assert figure_kind(disputed) == "duration"
+    assert figure_kind("When a worker is injured, what compensation rate applies?") == "rate"
+    assert figure_kind("What is the fine if a driver refuses passengers?") == "amount"
+    assert figure_kind("If the rate is too high, what can a buyer do?") is None
+
+
 def test_another_places_figure_does_not_answer_a_question_about_a_place(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
         "hangzhou": local_regulation(
@@ -264,6 +274,18 @@ def test_another_places_figure_does_not_answer_a_question_about_a_place(tmp_path
     assert hangzhou.outcome != "answered", hangzhou.answer
     qingyuan = assistant.ask("What is the maximum leash length for walking a dog in Qingyuan?")
     assert qingyuan.outcome == "answered", qingyuan.answer
+
+
+def test_a_provinces_regulation_answers_for_its_cities(tmp_path: Path, use_encoder: Encoder) -> None:
+    # Shandong's heating regulation is in force in Jinan and never names it; Henan's is not.
+    heating = "第二十一条 供热期内，供热企业应当保证用户卧室、起居室的室内温度不低于十八摄氏度。"
+    files = {"shandong": local_regulation("山东省供热条例", "山东省第十三届", heating)}
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    jinan = assistant.ask("我家在济南，供热公司应该保证室温不低于多少度？")
+    assert jinan.outcome != "not_covered", jinan.abstain_reason
+    assert "十八摄氏度" in jinan.answer
+    zhengzhou = assistant.ask("我家在郑州，供热公司应该保证室温不低于多少度？")
+    assert zhengzhou.outcome == "not_covered"
 
 
 def test_the_law_in_force_at_the_place_asked_about_opens_the_answer(tmp_path: Path, use_encoder: Encoder) -> None:
@@ -677,6 +699,10 @@ def test_a_figure_the_texts_do_not_give_on_a_matter_they_treat_is_a_partial_answ
         ("特殊情况需要挖掘的，增缴五至十倍掘动修复费", True),
         ("并处货值金额十倍以上二十倍以下罚款", True),
         ("产量提高到原来的两倍", False),  # a multiple of no sum
+        # or as a share of another sum
+        ("按照房地产登记价格百分之五的标准处以罚款", True),
+        ("处合同金额5%以上10%以下的罚款", True),
+        ("提取不低于百分之五十的比例", False),  # a share of no sum
         ("第五条 经批准挖掘的，应当限期修复", False),
     ],
 )
@@ -1416,6 +1442,23 @@ def test_a_person_noun_is_found_under_another_agent_ending() -> None:
     text = "无障碍设施的使用人应当爱护无障碍设施。"
     assert _things_unrendered("What must the user of barrier-free facilities do?", [], text) == []
     assert _things_unrendered("What must the user of barrier-free facilities do?", [], "无障碍设施应当维护。")
+
+
+def test_an_agent_noun_is_found_by_the_act_it_is_named_after() -> None:
+    # "processor" is 处理器 (a CPU) to the dictionary; the regulation says the dealer 加工 cotton.
+    text = "棉花经营者加工棉花，使用国家明令禁止的棉花加工设备的，没收并监督销毁禁止的棉花加工设备。"
+    assert _things_unrendered("What happens to a cotton processor that uses banned equipment?", [], text) == []
+    assert "研究" in _acts_of_agent("researchers", ["研究员", "科研人员"])
+    # A word the dictionary renders as no doer is no agent noun, and a thing the text lacks is still missing.
+    assert _acts_of_agent("matter", ["事情", "物质"]) == []
+    assert _things_unrendered("What happens to a cotton processor that uses a drone?", [], text)
+
+
+def test_a_word_that_says_none_of_two_names_no_thing() -> None:
+    # "neither" is 二者 to the dictionary: it says how many, not what.
+    text = "科技成果完成单位未规定、也未与科技人员约定奖励和报酬的方式和数额的，按照下列标准给予奖励。"
+    question = "If a unit has neither internal rules nor an agreement, what reward is due?"
+    assert not any(thing.startswith("neither") for thing in _things_unrendered(question, [], text))
 
 
 def test_a_sum_named_by_its_noun_is_given_by_a_share_of_that_noun_only(tmp_path: Path, use_encoder: Encoder) -> None:

@@ -95,7 +95,8 @@ STOPWORDS = frozenset(
     they this those through thus to too under until up upon us very via was we were what when where whether
     which while who whom whose why will with within without would yet you your yours yourself
     however therefore whereas although though since unless
-    anyone anybody someone somebody everyone everybody everything nothing nobody none whoever whatever""".split()
+    anyone anybody someone somebody everyone everybody everything nothing nobody none whoever whatever
+    neither every""".split()
 )
 # Words that carry little of a question's subject: never looked up alone (they may
 # still sit inside a longer phrase such as "make public").

@@ -19,11 +19,13 @@ NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四
 # A sum is often set as a multiple of another: 处违法所得一倍以上五倍以下的罚款, 增缴五至十倍掘动修复费.
 _MULTIPLE_KINDS = "罚款|罚金|费|价款|金额|赔偿金|违约金"
 _MULTIPLE_OF_A_SUM = rf"{NUMBER}倍(?:以上|以下)?[^，。；、]{{0,12}}?(?:{_MULTIPLE_KINDS})"
+# Or as a share of another: 按照房地产登记价格百分之五的标准处以罚款, 处合同金额5%以上10%以下的罚款.
+_SHARE_OF_A_SUM = rf"(?:百分之[{_CN_NUMERAL}]+|{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％])(?:以上|以下)?[^，。；、]{{0,12}}?(?:{_MULTIPLE_KINDS})"
 # 万 and 亿 alone are a sum only where no noun follows: 2万至5万元, not 每五万常住人口.
 _SUM_IN_YUAN = (
     rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|(?:万|亿)(?=以上|以下|左右|至|到|美元|港元|欧元|[^\u4e00-\u9fff]|$))"
 )
-MONEY = re.compile(rf"{_SUM_IN_YUAN}(?:人民币)?|{_MULTIPLE_OF_A_SUM}")
+MONEY = re.compile(rf"{_SUM_IN_YUAN}(?:人民币)?|{_MULTIPLE_OF_A_SUM}|{_SHARE_OF_A_SUM}")
 # A rate may be set as a multiple of another (一年期贷款市场报价利率四倍, 同期贷款利率的1.5倍).
 RATE = re.compile(
     rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
@@ -425,9 +427,14 @@ def _parts_asking_figures(question: str) -> str:
     is worked out, or who sets it. "How far ahead must a ship apply, and which authority approves it?"
     still asks how far ahead."""
     chinese = is_chinese(question)
-    asked = question if chinese else sentences_that_ask(question)
+    asked = question if chinese else _CONDITION.sub(" ", sentences_that_ask(question))
     parts = question_parts(asked, chinese)
     return " ".join(part for part in parts if not _asks_about_a_figure(part))
+
+
+# A condition set before an English question asks ("if a company disputes the nature or rate of a fee, …
+# how quickly must the department reply?") names the case, not the figure asked for.
+_CONDITION = re.compile(r"(?:\b(?:if|unless|once|whenever)|(?:^|(?<=[,;]))\s*(?:when|where))\b[^,;?]{0,150},", re.I)
 
 
 # An English sentence ends at a full stop or an exclamation mark before a capital ("… an outsider. Her

@@ -591,7 +591,13 @@ def _things_unrendered(
             as_nouns = _usual_nouns(part, renderings)
             if not as_nouns:
                 continue
-            found_as = [*renderings, *_agent_forms(renderings), *_acts_written(renderings), *close]
+            found_as = [
+                *renderings,
+                *_agent_forms(renderings),
+                *_acts_written(renderings),
+                *_acts_of_agent(part, renderings),
+                *close,
+            ]
             if not any(r in text for r in found_as):
                 missing.append(_shown_with(word, as_nouns, part if part != word else None))
                 break
@@ -641,6 +647,28 @@ def _agent_forms(renderings: Sequence[str]) -> list[str]:
         if ending and len(stem := rendering[: -len(ending)]) >= 2:
             forms += [stem + e for e in _AGENT_ENDINGS if e != ending]
     return forms
+
+
+# Endings of a Chinese word for one who does something, or a thing that does it (研究员, 处理器, 经销商).
+_DOER_ENDINGS = (*_AGENT_ENDINGS, "器", "商", "机", "方")
+_AGENT_NOUN = re.compile(r"([a-z]{3,})(?:er|or)s?")
+
+
+def _acts_of_agent(word: str, renderings: Sequence[str]) -> list[str]:
+    """The renderings of the act an English agent noun is named after, when the dictionary renders it as a doer.
+
+    A "cotton processor" is 处理器 (a CPU) to the dictionary; the regulation says 棉花经营者加工棉花,
+    and "process" renders 加工. Researchers (研究员) are those who 研究. A word the dictionary
+    renders as no doer ("matter", "number") is no agent noun.
+    """
+    if not (agent := _AGENT_NOUN.fullmatch(word)) or not any(r.endswith(_DOER_ENDINGS) for r in renderings):
+        return []
+    stem = agent[1]
+    doubled = stem[:-1] if stem[-1] == stem[-2] else ""  # "planner": plan
+    for verb in (stem, f"{stem}e", doubled):  # "processor": process; "driver": drive
+        if verb and (acts := [r for r in chinese_for(verb, 20) if len(r) > 1]):
+            return acts
+    return []
 
 
 # A paper that records an act is said with one of these endings: 申请书 is the written 申请, 通知书 the 通知.
@@ -1092,10 +1120,13 @@ def unsupported_reason(
     text = _context_text(passages)
     places = places_named(query.text)
     # A city's regulation is of its province too: "In Taizhou, Zhejiang, …" is answered by
-    # Taizhou's, whose articles say 本市 and never 浙江.
+    # Taizhou's, whose articles say 本市 and never 浙江; and a province's regulation is in force in
+    # its cities: "我家在济南，暖气…" is answered by Shandong's, which never says 济南.
     within = {name for passage in passages for name in _places_of(passage)}
     for names in places:
-        if not any(n in text or n in within for n in names):
+        if not any(n in text or n in within for n in names) and not any(
+            _in_force_at_places(p, [names]) for p in passages
+        ):
             return f"the passages do not mention {names[0]}"
     lowered = text.lower()
     for name in latin_names(query.text) if query.chinese else ():
