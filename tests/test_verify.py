@@ -288,6 +288,27 @@ def test_a_provinces_regulation_answers_for_its_cities(tmp_path: Path, use_encod
     assert zhengzhou.outcome == "not_covered"
 
 
+def test_a_regulation_whose_title_names_no_place_speaks_for_the_region_that_adopted_it(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # The pilot zone's regulation was adopted by Zhejiang's people's congress; its title and articles never say 浙江.
+    zone = (
+        "# 义乌国际贸易综合改革试验区条例\n\n2019年11月29日 浙江省第十三届人民代表大会常务委员会第十五次会议通过\n\n"
+        "<!-- INFO END -->\n\n## 第二章 管理体制\n\n"
+        "第七条 义乌试验区管理委员会为省人民政府派出机构，负责试验区的规划、建设和管理工作。"
+    )
+    # The library's folders give the kind; the region is the congress's, as its metadata states.
+    metadata: dict[str, dict[str, object]] = {"yiwu": {"kind": "local_regulation", "region": "浙江"}}
+    assistant = built_assistant(tmp_path, use_encoder, {"yiwu": zone}, metadata)
+    zhejiang = assistant.prepare("浙江的义乌国际贸易综合改革试验区管理委员会负责什么？")
+    # The article alone, as when the front matter that names the congress ranks below the top k.
+    article = [p for p in assistant.retriever.search(zhejiang, 5) if "第七条" in p.text]
+    assert article
+    assert unsupported_reason(zhejiang, article, assistant.index) is None
+    henan = assistant.prepare("河南的义乌国际贸易综合改革试验区管理委员会负责什么？")
+    assert unsupported_reason(henan, article, assistant.index) == "the passages do not mention 河南"
+
+
 def test_the_law_in_force_at_the_place_asked_about_opens_the_answer(tmp_path: Path, use_encoder: Encoder) -> None:
     files = {
         "shandong": local_regulation(

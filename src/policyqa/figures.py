@@ -20,7 +20,8 @@ NUMBER = rf"(?:{_DIGITS}+(?:[.,]{_DIGITS}+)*|[{_CN_NUMERAL}]*[零〇一二三四
 _MULTIPLE_KINDS = "罚款|罚金|费|价款|金额|赔偿金|违约金"
 _MULTIPLE_OF_A_SUM = rf"{NUMBER}倍(?:以上|以下)?[^，。；、]{{0,12}}?(?:{_MULTIPLE_KINDS})"
 # Or as a share of another: 按照房地产登记价格百分之五的标准处以罚款, 处合同金额5%以上10%以下的罚款.
-_SHARE_OF_A_SUM = rf"(?:百分之[{_CN_NUMERAL}]+|{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％])(?:以上|以下)?[^，。；、]{{0,12}}?(?:{_MULTIPLE_KINDS})"
+_SHARE = rf"(?:百分之[{_CN_NUMERAL}]+|{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％])"
+_SHARE_OF_A_SUM = rf"{_SHARE}(?:以上|以下)?[^，。；、]{{0,12}}?(?:{_MULTIPLE_KINDS})"
 # 万 and 亿 alone are a sum only where no noun follows: 2万至5万元, not 每五万常住人口.
 _SUM_IN_YUAN = (
     rf"{NUMBER}\s*(?:多)?(?:元|万元|亿元|(?:万|亿)(?=以上|以下|左右|至|到|美元|港元|欧元|[^\u4e00-\u9fff]|$))"

@@ -76,7 +76,7 @@ from .lexical import (
 )
 from .metadata import KIND_LOCAL_REGULATION, version_year
 from .named import COUNTRY_PREFIX, KIND_CUES, KIND_WORDS, described_documents, document_names
-from .places import in_force_at, leading_place, places_named
+from .places import canonical_place, in_force_at, leading_place, places_named
 from .text import is_cjk
 from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, DocumentInfo, Passage, Query, Verdict
 
@@ -1122,10 +1122,10 @@ def unsupported_reason(
     # A city's regulation is of its province too: "In Taizhou, Zhejiang, …" is answered by
     # Taizhou's, whose articles say 本市 and never 浙江; and a province's regulation is in force in
     # its cities: "我家在济南，暖气…" is answered by Shandong's, which never says 济南.
-    within = {name for passage in passages for name in _places_of(passage)}
+    within = {name for passage in passages for name in _places_of(passage, index)}
     for names in places:
         if not any(n in text or n in within for n in names) and not any(
-            _in_force_at_places(p, [names]) for p in passages
+            _in_force_at_places(p, [names], index) for p in passages
         ):
             return f"the passages do not mention {names[0]}"
     lowered = text.lower()
@@ -1229,7 +1229,7 @@ def unsupported_reason(
         rows = passage.sentence_rows
         authors = _authors(passage, index)
         # A local regulation speaks for its place and province (台州, 浙江), and for no other place.
-        spoken_for = _places_of(passage)
+        spoken_for = _places_of(passage, index)
         of_another_place = bool(in_force) and bool(spoken_for) and spoken_for[0] not in in_force
         for i, row in enumerate(rows):
             sentence = index.sentences[row].text
@@ -1279,7 +1279,7 @@ def in_force_first(
     best passage of a document the question names, or one that names the place, keeps its place.
     """
     places = places_named(query.text)
-    in_force = [p for p in passages if _in_force_at_places(p, places)] if places else []
+    in_force = [p for p in passages if _in_force_at_places(p, places, index)] if places else []
     if not in_force or not _best_speaks_for_none(passages, places, index, named_documents):
         return list(passages)
     return in_force + [p for p in passages if p not in in_force]
@@ -1297,7 +1297,7 @@ def _best_speaks_for_none(
     only when its passages retrieved do not name the places.
     """
     best = passages[0]
-    if any(best.doc_id in group for group in named_documents) or _in_force_at_places(best, places):
+    if any(best.doc_id in group for group in named_documents) or _in_force_at_places(best, places, index):
         return False
     retrieved = _context_text([p for p in passages if p.doc_id == best.doc_id])
     if any(n in retrieved for names in places for n in names):
@@ -1306,21 +1306,28 @@ def _best_speaks_for_none(
     return not any(n in whole for names in places for n in names)
 
 
-def _in_force_at_places(passage: Passage, places: list[tuple[str, ...]]) -> bool:
+def _in_force_at_places(passage: Passage, places: list[tuple[str, ...]], index: LoadedIndex) -> bool:
     """Whether a local regulation's passage is of a place asked about or of the province of a city asked about.
 
     "What share of their workforce must employers in Jinan set aside …?": Shandong's measures are
     in force in Jinan, and may answer though they never name it; Qingdao's are not.
     """
-    own = _places_of(passage)[:1]
+    own = _places_of(passage, index)[:1]
     return bool(own) and own[0] in in_force_at(places)
 
 
-def _places_of(passage: Passage) -> tuple[str, ...]:
-    """The places a local regulation's passage speaks for, its own first, then its province (台州, 浙江)."""
-    if passage.kind != KIND_LOCAL_REGULATION or (own := leading_place(passage.title)) is None:
+def _places_of(passage: Passage, index: LoadedIndex) -> tuple[str, ...]:
+    """The places a local regulation's passage speaks for, its own first, then its province (台州, 浙江).
+
+    Its own is the place its title opens with, else the region its document states (its issuer's):
+    义乌国际贸易综合改革试验区条例, adopted by 浙江省人民代表大会常务委员会, speaks for Zhejiang.
+    """
+    if passage.kind != KIND_LOCAL_REGULATION:
         return ()
-    return in_force_at([(own,)])
+    own = leading_place(passage.title)
+    if own is None and isinstance(region := index.documents[passage.doc_id].metadata.get("region"), str):
+        own = canonical_place(region)
+    return in_force_at([(own,)]) if own is not None else ()
 
 
 def _of_described(question: str, passages: Sequence[Passage]) -> list[Passage]:
