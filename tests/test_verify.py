@@ -245,6 +245,23 @@ def test_how_many_times_in_a_period_asks_no_multiple() -> None:
     assert figure_kind("How many times a year must the lift be inspected?") != "multiple"
 
 
+def test_within_what_time_asks_for_a_period_not_a_time_of_day() -> None:
+    assert figure_kind("Within what time must the police notify the family?") == "duration"
+    assert figure_kind("In what time must the court decide?") == "duration"
+    assert figure_kind("At what time must bars close?") == "time"
+    assert figure_kind("What time do parks open in Beijing?") == "time"
+
+
+def test_a_verb_after_have_to_and_a_pair_led_by_whose_it_is_name_no_thing() -> None:
+    # "object" after "have to" asks about 异议, not an object (对象, 物体); "national product" of "the national
+    # product quality authority" is no 国民生产总值.
+    text = "第十五条 国务院产品质量监督部门调查认为汽车产品存在缺陷的，应当通知生产者实施召回。生产者可以提出异议。"
+    question = "If the national product quality department notifies a carmaker, how long does it have to object?"
+    assert _things_unrendered(question, [], text) == []
+    # A thing the text lacks is still missing.
+    assert _things_unrendered(question.replace("carmaker", "carmaker about its drones"), [], text)
+
+
 def test_a_condition_before_the_question_names_the_case_not_the_figure_asked() -> None:
     # "if a company disputes the nature or rate of a fee": the rate is the case; the period is asked.
     disputed = "If a company disputes the nature or rate of a fee, how quickly must the department reply?"

@@ -171,7 +171,7 @@ _HOW_MANY_PERIODS = r"\bhow many\s+(?:[\w-]+\s+){0,2}?(working days|hours|minute
 ASKS_DURATION = re.compile(
     r"how long|how soon|how quickly|how promptly|how fast|how early|how far (?:ahead|in advance)"
     r"|how much (?:time|(?:advance\s+|prior\s+)?notice)\b"
-    rf"|{_HOW_MANY_PERIODS}|\btime limits?\b"
+    rf"|{_HOW_MANY_PERIODS}|\btime limits?\b|\b(?:with)?in what time\b"
     r"|\b(?:minimum|maximum|shortest|longest|what)\s+(?:time\s+)?period\b"
     # "What are the general and the outer limitation periods", "what is the deadline for …": the period
     # named after a few words that say which.
@@ -241,7 +241,7 @@ ASKS_DISCOUNT = re.compile(
 # Opening hours are hours of the day (八时至十八时): 开放时间 may be months as well, and is left out.
 # "During which hours …" asks when in the day, as "what time" does; "how many hours" asks how long.
 ASKS_TIME_OF_DAY = re.compile(
-    r"几点|几时(?!间)|\bwhat time\b|\bat what hour\b|\b(?:which|what) hours\b"
+    r"几点|几时(?!间)|(?<!in )\bwhat time\b|\bat what hour\b|\b(?:which|what) hours\b"
     r"|\b(?:opening|business|visiting|office) hours\b",
     re.I,
 )

@@ -531,6 +531,7 @@ def _things_unrendered(
     # "If a cotton dealer disputes an inspection result": a word in -s between a noun and a
     # determiner is a verb (it asks what may be done), whatever its dictionary senses.
     skipped.update(m.lower() for m in _VERB_BY_POSITION.findall(question))
+    skipped.update(m.lower() for m in _VERB_AFTER_TO.findall(question))
     phrases = list(dict.fromkeys(english_phrases(question)))
     missing = []
     # A pair of words may name one thing ("minimum wage": 最低工资, where "minimum" renders 最低点,
@@ -545,7 +546,9 @@ def _things_unrendered(
         and normalize_english(p) not in name_keys
         and not _places_alone(p.split())
         and not any(KIND_CUES[KIND_PAPER].search(w) for w in p.split())
-        and not all(w in _WHICH_LAW_WORDS for w in p.split())
+        # "national product quality authority": a pair led by a word that says whose ("national", "state")
+        # is that word and a thing, not the one thing the dictionary knows (国民生产总值).
+        and p.split()[0] not in _WHICH_LAW_WORDS
     ]
     for pair in pairs:
         whole = chinese_for(pair, 20)
@@ -702,6 +705,13 @@ _VERB_BY_POSITION = re.compile(
     r"|against|during|within|without|per|and|or|its|their|any|all|no)\b)[a-z]+\s+"
     # Not "that", "these", "those": "tigers that cause damage" is a noun and its relative clause.
     r"([a-z]+[^s\W]s)\s+(?:the|a|an|its|their|his|her|this|any|some)\b",
+    re.I,
+)
+# A word after "have to", "need to", "able to" is a verb whatever its senses: "how long does the
+# manufacturer have to object" asks about 异议, not an object (对象, 物体).
+_VERB_AFTER_TO = re.compile(
+    r"\b(?:have|has|had|having|need|needs|needed|able|unable|ought|allowed|required|entitled|obliged|how)\s+to\s+"
+    r"([a-z]+)\b",
     re.I,
 )
 # A word that says which version of a document, after its year: "2018 amendment", "2012 text".
