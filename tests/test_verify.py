@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from policyqa.verify import (
     _carries,
     _close_in_a_row,
     _compound_parts,
+    _glossary_groups,
     _names_unrendered,
     _parts_in_a_row,
     _renderings_held_word_by_word,
@@ -243,6 +245,18 @@ def test_who_sets_a_figure_asked_in_one_part_leaves_the_figure_another_part_asks
 
 def test_how_many_times_in_a_period_asks_no_multiple() -> None:
     assert figure_kind("How many times a year must the lift be inspected?") != "multiple"
+
+
+def test_the_text_and_its_authors_are_no_words_a_figure_is_about(mini_assistant: Assistant) -> None:
+    # "the paper by Bai and co-authors": the glossary's 作者简介 for "authors" names who wrote it; the figure's
+    # sentence never says so.
+    question = "According to the paper by Bai and co-authors, what was China's rate of industrial innovation?"
+    query = mini_assistant.prepare(question)
+    asked = asked_figure(question)
+    assert asked is not None
+    groups = _glossary_groups(query, re.compile(r"\brate\b"))
+    said = {t for group in groups for alternative in group.alternatives for t in alternative}
+    assert "作者简介" not in said and "产业" in said
 
 
 def test_within_what_time_asks_for_a_period_not_a_time_of_day() -> None:

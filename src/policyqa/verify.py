@@ -1434,6 +1434,8 @@ def _glossary_groups(query: Query, asks: re.Pattern[str], part: str | None = Non
     longer = [match for match in match_phrases(written) if " " in match.english]
     groups = []
     for phrase, terms in phrases_with_terms(written):
+        if KIND_CUES[KIND_PAPER].search(phrase):
+            continue  # "the paper by Bai and co-authors": the text and who wrote it, not what its figure is about
         alternatives = tuple(
             alternative
             for term in terms
