@@ -232,6 +232,8 @@ def test_figures_a_law_gives_in_a_form_of_their_own(question: str, kind: str, gi
         "村里先后跟好几个人签了合同，经营权归谁？",  # 好几个 says "several"
         "What budget principle governs how a university uses its funds?",  # a budget's principle, no sum
         "第几条规定了养犬登记？",  # which article
+        "影院放了十几分钟广告，这样合法吗？",  # 十几 says "a dozen or so"
+        "公司有十几个人，要成立工会吗？",
     ],
 )
 def test_words_that_sound_like_asking_for_a_figure_but_ask_none(question: str) -> None:

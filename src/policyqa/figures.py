@@ -177,7 +177,8 @@ ASKS_DURATION = re.compile(
     # named after a few words that say which.
     r"|\b(?:what(?:'s|\s+is|\s+are|\s+was|\s+were)|which\s+(?:is|are|was|were))\s+the\s+(?:[\w-]+\s+){0,5}?"
     r"(?:periods?|deadlines?)\b"
-    r"|多长时间|多久|多长|期限是多|期限为多|(?:多少|几)(?:个)?(?:工作日|年|天|日|月|小时|分钟)",
+    # 十几分钟 is a dozen minutes or so, told, not asked.
+    r"|多长时间|多久|多长|期限是多|期限为多|(?:多少|(?<![十百千万])几)(?:个)?(?:工作日|年|天|日|月|小时|分钟)",
     re.I,
 )
 # "How often …" asks how many times in a period: 每月至少进行一次, 每日巡查, 定期.
@@ -201,7 +202,7 @@ ASKS_COUNT = re.compile(
     r"how many|\b(?:maximum|minimum|max|min|largest|smallest|what)\s+number\s+of\b"
     r"|多少(?:个|家|项|所|名|人|件|次|条|处|座|户|分(?![钟之]))"
     # 好几个 says "several", and asks nothing; 第几条 asks which article, not how many.
-    r"|(?<![哪好第])几(?:个|家|项|所|次|处|座|户|条|分(?![钟之]))",
+    r"|(?<![哪好第十百千万])几(?:个|家|项|所|次|处|座|户|条|分(?![钟之]))",
     re.I,
 )
 ASKS_QUANTITY = re.compile(
