@@ -47,6 +47,7 @@ from policyqa.verify import (
     latin_names,
     places_named,
     product_names,
+    quoted_terms_unsaid,
     some_words_unknown_to_corpus,
     things_unknown_to_corpus,
     unmentioned_in_document,
@@ -513,6 +514,26 @@ def test_an_english_question_with_a_thing_no_text_says_and_a_weak_best_passage_i
     # A question pointing at a text is judged by its evidence: the paper may say a thing in other words.
     pointing = "What does the paper say about treating a mild sunburn?"
     assert some_words_unknown_to_corpus(mini_assistant.prepare(pointing), mini_assistant.index) == []
+
+
+def test_a_term_a_question_quotes_that_no_text_says_is_not_covered(
+    mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
+    index = mini_assistant.index
+    # The texts say 技术复苏基金 and 成果转化, never 成果转化飞地.
+    unsaid = mini_assistant.prepare("示范市“成果转化飞地”入驻企业能享受哪些奖励？")
+    assert quoted_terms_unsaid(unsaid, index) == ["成果转化飞地"]
+    answer = mini_assistant.ask(unsaid.text)
+    assert answer.outcome == "not_covered" and "成果转化飞地" in (answer.abstain_reason or "")
+    # A quoted term a text says, with other whitespace, counts; so does an unquoted one, and a number.
+    said = mini_assistant.prepare("“技术 复苏基金”由谁设立？")
+    assert quoted_terms_unsaid(said, index) == []
+    assert quoted_terms_unsaid(mini_assistant.prepare("成果转化飞地入驻企业能享受哪些奖励？"), index) == []
+    assert quoted_terms_unsaid(mini_assistant.prepare("第“120”条规定了什么？"), index) == []
+    # Below a library's vocabulary, a word a few texts lack says nothing.
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 10**9)
+    assert quoted_terms_unsaid(unsaid, index) == []
 
 
 def test_a_thing_no_text_says_decides_only_with_a_weak_best_passage_or_a_question_of_general_knowledge(

@@ -71,6 +71,7 @@ from .lexical import (
     nouns_asked_for,
     one_character_headed,
     term_tokens,
+    tokenize,
     word_parts,
     words_jieba_lacks,
 )
@@ -170,6 +171,47 @@ def words_unknown_to_corpus(query: Query, index: LoadedIndex) -> list[str]:
     if len(unknown) >= MIN_UNKNOWN_WORDS and len(unknown) > MAX_UNKNOWN_WORD_SHARE * len(terms):
         return unknown
     return []
+
+
+# A term a Chinese question sets in quotes (浙江“科创飞地”入驻企业…) is the name of what it asks about.
+_QUOTED_TERM = re.compile(r"[“\"「『]([^“”\"「」『』]{2,20})[”\"」』]")
+# Passages holding all of a quoted term's words beyond this many are taken to say it, unread.
+_QUOTED_TERM_READ_ROWS = 2_000
+
+
+def quoted_terms_unsaid(query: Query, index: LoadedIndex) -> list[str]:
+    """The terms a Chinese question quotes that no indexed text says, in a corpus large enough to judge.
+
+    A question names a programme, a policy or a concept by quoting it (“科创飞地”, “中原科创基金”);
+    where no text of the library says it, none treats it under that name, and passages on its
+    words (科创, 飞地) answer something else. A story word may be the asker's own ("nephew", 亲戚);
+    a term set in quotes is named on purpose.
+    """
+    if not query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
+        return []
+    return [
+        term
+        for term in dict.fromkeys(_QUOTED_TERM.findall(query.text))
+        if sum(map(is_cjk, term)) * 2 > len(term) and not _said_by_the_texts(term, index)
+    ]
+
+
+def _said_by_the_texts(term: str, index: LoadedIndex) -> bool:
+    """Whether some passage of the index says ``term`` (whitespace aside): its words' passages, then their text."""
+    words = list(dict.fromkeys(tokenize(term)))
+    if not words:
+        return True
+    rows: np.ndarray | None = None
+    for word in words:
+        holding = np.flatnonzero(index.lexical.scores([word]) > 0)
+        rows = holding if rows is None else np.intersect1d(rows, holding, assume_unique=True)
+        if len(rows) == 0:
+            return False
+    assert rows is not None
+    if len(rows) > _QUOTED_TERM_READ_ROWS:
+        return True
+    wanted = "".join(term.split())
+    return any(wanted in "".join(index.chunks[row].text.split()) for row in rows.tolist())
 
 
 def never_said(query: Query, unknown: Sequence[str]) -> str:
@@ -1142,6 +1184,8 @@ def unsupported_reason(
     for name in latin_names(query.text) if query.chinese else ():
         if name.lower() not in lowered:
             return f"the passages do not mention {name}"
+    if unsaid := quoted_terms_unsaid(query, index):
+        return f"the texts never use “{unsaid[0]}”"
     if product := _product_unnamed(query, text):
         return f"the passages do not mention {product}"
     # The answer opens with the best passage: its document must be about one of the places too,
