@@ -26,6 +26,7 @@ from policyqa.lexical import tokenize
 from policyqa.types import NOT_COVERED, Passage, SearchFilter
 from policyqa.verify import (
     ASKS_ADVICE,
+    ASKS_WHO_HOLDS_OR_WON,
     NO_FIGURE,
     _abbreviated_in,
     _acts_of_agent,
@@ -43,6 +44,7 @@ from policyqa.verify import (
     _titles_confirm,
     asked_figure,
     asks_for_advice,
+    asks_who_holds_or_won,
     in_force_first,
     latin_names,
     places_named,
@@ -514,6 +516,31 @@ def test_an_english_question_with_a_thing_no_text_says_and_a_weak_best_passage_i
     # A question pointing at a text is judged by its evidence: the paper may say a thing in other words.
     pointing = "What does the paper say about treating a mild sunburn?"
     assert some_words_unknown_to_corpus(mini_assistant.prepare(pointing), mini_assistant.index) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("现任司法部部长是谁？他毕业于哪所大学？", True),
+        ("2024年诺贝尔经济学奖颁给了谁？", True),
+        ("Who received the State Preeminent Science and Technology Award in 2024?", True),
+        ("Who is the current mayor of Qingdao?", True),
+        # Who acts, who is appointed or who pays is a rule; a paper names its authors.
+        ("国务院参事由谁聘任？", False),
+        ("复检费用由谁承担？", False),
+        ("这篇论文的通讯作者是谁?", False),
+        ("Who approves a film crew's shoot at a protected heritage site?", False),
+        ("Who receives the award under the regulation, and how are they nominated?", False),
+    ],
+)
+def test_who_holds_an_office_or_won_a_prize_is_no_rule(question: str, asks: bool) -> None:
+    assert asks_who_holds_or_won(question) is asks
+
+
+def test_a_question_of_who_won_a_prize_is_not_covered(mini_assistant: Assistant) -> None:
+    answer = mini_assistant.ask("2024年技术复苏基金奖颁给了谁？")
+    assert answer.outcome == "not_covered"
+    assert answer.abstain_reason == ASKS_WHO_HOLDS_OR_WON
 
 
 def test_a_term_a_question_quotes_that_no_text_says_is_not_covered(

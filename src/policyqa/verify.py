@@ -312,6 +312,20 @@ _ASKS_PREFERENCE_ZH = re.compile(
 # A Chinese question that names a text, or a kind of text, asks what it says.
 _POINTS_AT_TEXTS_ZH = re.compile(r"《|法律|法规|条例|规定|办法|细则|解释|规章|论文|文章|政策")
 ASKS_ADVICE = "the question asks which option is best, which the texts do not judge"
+# "现任司法部部长是谁？", "Who received the State Preeminent Science and Technology Award in 2024?": laws
+# set up offices and prizes and never say who holds or won them; a paper names only its authors.
+_ASKS_WHO_HOLDS_OR_WON = re.compile(
+    r"\bwho\s+(?:is|was|are|were)\s+(?:the\s+)?(?:current|present|incumbent|sitting)\b"
+    r"|\bwho\s+(?:received|won|was\s+awarded|were\s+awarded)\b[^?]{0,80}?\b(?:awards?|prizes?|medals?|elections?)\b"
+    r"|(?:现任|目前|当前|现在)[^？?。，,]{0,12}是谁|(?:颁给|授予|颁发给)了?谁|(?:得主|获得者|获奖者)是谁|谁(?:获得|赢得)了",
+    re.I,
+)
+ASKS_WHO_HOLDS_OR_WON = "the question asks who holds an office or won a prize, whom the texts do not name"
+
+
+def asks_who_holds_or_won(question: str) -> bool:
+    """Whether a question asks who holds an office or won a prize, and not of a paper (whose authors it names)."""
+    return bool(_ASKS_WHO_HOLDS_OR_WON.search(question)) and not KIND_CUES[KIND_PAPER].search(question)
 
 
 def asks_for_advice(query: Query) -> bool:
@@ -1215,6 +1229,8 @@ def unsupported_reason(
         return never_said(query, unknown)
     if asks_for_advice(query):
         return ASKS_ADVICE
+    if asks_who_holds_or_won(query.text):
+        return ASKS_WHO_HOLDS_OR_WON
     named = articles_named(query.text)
     # The article must be one of the document the question names, when the passages hold any of
     # it, else of the best passage's document: the same number in another law is another
