@@ -171,7 +171,8 @@ def partial(
 ) -> Answer:
     """The answer led by what the texts do not state ("the texts state no such amount").
 
-    With ``unmentioned``, ``missing`` is the title of the document that never uses those words;
+    With ``unmentioned``, ``missing`` is the title of the document that never uses those words (empty:
+    no text uses them, the terms the question quotes);
     with ``versions`` (an earlier version's date, the date of the one in force), ``missing`` is
     the article asked for, which only the earlier version has.
     """
@@ -187,7 +188,14 @@ def partial(
         return replace(answer, answer=f"{lead}\n{answer.answer}", abstain_reason=reason, outcome=PARTIAL)
     # The document that lacks the words may not be the one quoted: others may treat the matter.
     sources = {c.title == missing for c in answer.citations}
-    if unmentioned and query.chinese:
+    if unmentioned and not missing:  # terms the question quotes, which no text says
+        quoted = "、".join(f"“{term}”" for term in unmentioned)
+        lead = (
+            f"文本均未使用{quoted}；相关的内容如下："
+            if query.chinese
+            else f"No text uses {quoted}. What the texts state on the matter:"
+        )
+    elif unmentioned and query.chinese:
         where = "其中" if sources == {True} else "其他文本中" if sources == {False} else ""
         lead = f"《{missing}》未提及{'、'.join(unmentioned)}；{where}相关的内容如下："
     elif unmentioned:

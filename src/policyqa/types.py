@@ -160,7 +160,8 @@ class Verdict:
     """What verification found: the evidence answers, answers in part, or does not cover the question.
 
     ``missing`` names what the texts do not state, for a partial answer: the kind of figure
-    asked for, or (``unmentioned``) the words of the question the named document never uses,
+    asked for, or (``unmentioned``) the words of the question the named document never uses
+    (with no document, ``missing`` empty: the terms it quotes that no text says),
     or (``versions``: the earlier version's date and the one in force) the article asked for,
     which only an earlier version of the document has.
     """
