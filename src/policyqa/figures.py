@@ -29,7 +29,7 @@ _SUM_IN_YUAN = (
 MONEY = re.compile(rf"{_SUM_IN_YUAN}(?:人民币)?|{_MULTIPLE_OF_A_SUM}|{_SHARE_OF_A_SUM}")
 # A rate may be set as a multiple of another (一年期贷款市场报价利率四倍, 同期贷款利率的1.5倍).
 RATE = re.compile(
-    rf"{_DIGITS}+(?:\.{_DIGITS}+)?\s*[%％]|百分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
+    rf"{_SHARE}|[{_CN_NUMERAL}]分之[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]成"
     rf"|率的?{NUMBER}倍"
 )
 # Not an ordinal: 第十八条 numbers an article and counts nothing.

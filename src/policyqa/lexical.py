@@ -597,7 +597,7 @@ class LexicalIndex:
         taken over the word's passages plus ``COHESION_PRIOR`` empty ones, so that a word of two
         passages needs more than chance to win.
         """
-        postings = [[self._passages_holding(word) for word in group] for group in groups]
+        postings = [[self.passages_holding(word) for word in group] for group in groups]
         held_by = np.zeros(self._num_docs, dtype=np.int16)
         held = np.zeros(self._num_docs, dtype=bool)
         for group in postings:
@@ -614,9 +614,9 @@ class LexicalIndex:
 
     def said_together(self, word: str) -> bool:
         """Whether some passage holds every token of a word that jieba cuts in several (职业学校: 职业, 学校)."""
-        return len(term_tokens(word)) > 1 and len(self._passages_holding(word)) > 0
+        return len(term_tokens(word)) > 1 and len(self.passages_holding(word)) > 0
 
-    def _passages_holding(self, word: str) -> np.ndarray:
+    def passages_holding(self, word: str) -> np.ndarray:
         """The passages holding every token of a word (one token for most words), ascending."""
         held: np.ndarray | None = None
         for token in term_tokens(word):

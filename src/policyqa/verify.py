@@ -71,7 +71,6 @@ from .lexical import (
     nouns_asked_for,
     one_character_headed,
     term_tokens,
-    tokenize,
     word_parts,
     words_jieba_lacks,
 )
@@ -197,16 +196,9 @@ def quoted_terms_unsaid(query: Query, index: LoadedIndex) -> list[str]:
 
 def _said_by_the_texts(term: str, index: LoadedIndex) -> bool:
     """Whether some passage of the index says ``term`` (whitespace aside): its words' passages, then their text."""
-    words = list(dict.fromkeys(tokenize(term)))
-    if not words:
+    if not term_tokens(term):
         return True
-    rows: np.ndarray | None = None
-    for word in words:
-        holding = np.flatnonzero(index.lexical.scores([word]) > 0)
-        rows = holding if rows is None else np.intersect1d(rows, holding, assume_unique=True)
-        if len(rows) == 0:
-            return False
-    assert rows is not None
+    rows = index.lexical.passages_holding(term)
     if len(rows) > _QUOTED_TERM_READ_ROWS:
         return True
     wanted = "".join(term.split())
@@ -1191,11 +1183,12 @@ def unsupported_reason(
     # A city's regulation is of its province too: "In Taizhou, Zhejiang, …" is answered by
     # Taizhou's, whose articles say 本市 and never 浙江; and a province's regulation is in force in
     # its cities: "我家在济南，暖气…" is answered by Shandong's, which never says 济南.
-    within = {name for passage in passages for name in _places_of(passage, index)}
+    passages_places = [found for passage in passages if (found := _places_of(passage, index))]
+    within = {name for found in passages_places for name in found}
     for names in places:
-        if not any(n in text or n in within for n in names) and not any(
-            _in_force_at_places(p, [names], index) for p in passages
-        ):
+        in_force = in_force_at([names])
+        said = any(n in text or n in within for n in names)
+        if not said and not any(found[0] in in_force for found in passages_places):
             return f"the passages do not mention {names[0]}"
     lowered = text.lower()
     for name in latin_names(query.text) if query.chinese else ():
