@@ -256,6 +256,21 @@ def test_a_word_in_e_is_not_the_word_without_it(cedict: CedictDictionary) -> Non
     assert "污染" in cedict.chinese_for("pollution")
 
 
+def test_a_past_form_finds_its_verb_when_regular_rules_cannot(cedict: CedictDictionary) -> None:
+    # People tell what happened to them: irregular past forms, four-letter ones, a verb in -ic, British -ll-.
+    assert cedict.chinese_for("caught")[:3] == cedict.chinese_for("catch")[:3]
+    assert "派遣" in cedict.chinese_for("sent")
+    assert cedict.chinese_for("sued")[0] == "起诉"
+    assert cedict.chinese_for("died")[0] == "死亡"
+    assert "欠" in cedict.chinese_for("owed")
+    assert "贩卖" in cedict.chinese_for("trafficking")
+    assert "辅导" in cedict.chinese_for("counselling")
+    # Past forms that are words of their own keep their senses ("found": 建立), and none is made of a
+    # four-letter word that is no past of a three-letter verb ("shed" is no "she").
+    assert cedict.chinese_for("found")[0] == "建立"
+    assert "她" not in cedict.chinese_for("shed")
+
+
 def test_participle_in_a_phrase_keeps_its_meaning(cedict: CedictDictionary) -> None:
     assert "发展中国家" in cedict.chinese_for("developing countries")
     assert "发展中国家" not in cedict.chinese_for("developed countries")
@@ -287,6 +302,8 @@ def test_adjective_in_al_with_few_senses_falls_back_to_its_noun(cedict: CedictDi
     assert cedict.chinese_for("constitutional")[:2] == ["宪制", "宪法"]
     assert cedict.chinese_for("custodial")[0] == "监护权"  # custody
     assert cedict.chinese_for("residential")[0] == "住宅"  # residence
+    assert "省" in cedict.chinese_for("provincial")  # province
+    assert cedict.chinese_for("statistical")[0] == "统计"  # statistics
     # One with senses enough keeps its own.
     assert cedict.chinese_for("national")[0] == "国民" and "国家" not in cedict.chinese_for("national")[:4]
 

@@ -187,6 +187,94 @@ _NEGATION = re.compile(r"\b([a-z]+)n't\b")
 _NEGATED = {"ca": "can", "wo": "will", "sha": "shall"}
 _DOUBLE_CONSONANT = re.compile(r"([bdfgmnprt])\1$")
 _VOWEL = re.compile(r"[aeiouy]")
+# Irregular past forms of common verbs, and the verb CC-CEDICT glosses ("caught" is under "to catch"):
+# people describe what happened to them ("my father died", "I was sued", "he took my deposit").
+_IRREGULAR_PAST = {
+    past: verb
+    for verb, forms in {
+        "arise": "arose arisen",
+        "bear": "bore borne born",
+        "beat": "beaten",
+        "become": "became",
+        "begin": "began begun",
+        "bind": "bound",
+        "bite": "bitten",
+        "break": "broke broken",
+        "bring": "brought",
+        "build": "built",
+        "buy": "bought",
+        "catch": "caught",
+        "choose": "chose chosen",
+        "come": "came",
+        "deal": "dealt",
+        "draw": "drew drawn",
+        "drink": "drank drunk",
+        "drive": "drove driven",
+        "eat": "ate eaten",
+        "fall": "fell fallen",
+        "feed": "fed",
+        "feel": "felt",
+        "fight": "fought",
+        "find": "found",
+        "flee": "fled",
+        "fly": "flew flown",
+        "forbid": "forbade forbidden",
+        "forget": "forgot forgotten",
+        "forgive": "forgave forgiven",
+        "freeze": "froze frozen",
+        "get": "got gotten",
+        "give": "gave given",
+        "go": "went gone",
+        "grow": "grew grown",
+        "hang": "hung",
+        "hear": "heard",
+        "hide": "hid hidden",
+        "hold": "held",
+        "keep": "kept",
+        "know": "knew known",
+        "lay": "laid",
+        "lead": "led",
+        "leave": "left",
+        "lend": "lent",
+        "lie": "lay lain",
+        "lose": "lost",
+        "make": "made",
+        "mean": "meant",
+        "meet": "met",
+        "pay": "paid",
+        "ride": "rode ridden",
+        "rise": "rose risen",
+        "run": "ran",
+        "say": "said",
+        "see": "saw seen",
+        "seek": "sought",
+        "sell": "sold",
+        "send": "sent",
+        "shake": "shook shaken",
+        "shoot": "shot",
+        "sink": "sank sunk",
+        "sit": "sat",
+        "sleep": "slept",
+        "speak": "spoke spoken",
+        "spend": "spent",
+        "stand": "stood",
+        "steal": "stole stolen",
+        "strike": "struck stricken",
+        "swear": "swore sworn",
+        "take": "took taken",
+        "teach": "taught",
+        "tear": "tore torn",
+        "tell": "told",
+        "think": "thought",
+        "throw": "threw thrown",
+        "understand": "understood",
+        "wear": "wore worn",
+        "win": "won",
+        "withdraw": "withdrew withdrawn",
+        "write": "wrote written",
+    }.items()
+    for past in forms.split()
+}
 
 
 # British -ise/-yse/-isation spellings ("recognised", "analysing", "organisations").
@@ -271,8 +359,12 @@ def _al_noun_keys(adjective: str) -> list[str]:
     keys = [root, root + "e"]
     if root.endswith("enti"):
         keys.insert(0, root[:-4] + "ence")
+    elif root.endswith("ci"):
+        keys.append(root[:-1] + "e")  # "provincial": "province", "commercial": "commerce"
     elif root.endswith("i"):
         keys += [root[:-1] + "y", root[:-1]]
+    elif root.endswith("ic"):
+        keys.append(root + "s")  # "statistical": "statistics", "political": "politics"
     return [_stem(key) for key in keys]
 
 
@@ -286,11 +378,20 @@ def _able_verb_keys(adjective: str) -> list[str]:
     return [_stem(key) for key in keys]
 
 
+# A past form of four letters of a verb of three that ends in e: "sued", "died", "owed", "used"
+# (not "shed", "bled").
+_SHORT_E_PAST = re.compile(r"(?:[aeiou][a-z]|[a-z][aeiouwy])ed")
+
+
 @lru_cache(maxsize=1 << 16)
 def _verb_keys(word: str) -> tuple[str, ...]:
     """The keys a word's verb may have, -ed or -ing removed: "licensed" → "license", "licens"; "transferred" →
     "transfer". A verb that lost its final e to the ending ("rated", "licensing") is tried with it first."""
+    if verb := _IRREGULAR_PAST.get(word):
+        return (verb,)
     word = _base(word)
+    if _SHORT_E_PAST.fullmatch(word):
+        return (word[:-1],)  # "sued", "died", "owed": the verb's e took the -d
     if len(word) < _MIN_STEM_CHARS or word in _UNINFLECTED or not word.isalpha():
         return (word,)
     stripped = False
@@ -304,6 +405,10 @@ def _verb_keys(word: str) -> tuple[str, ...]:
         word, stripped = word[:-3], True
     if stripped and _DOUBLE_CONSONANT.search(word):
         word, stripped = word[:-1], False  # "planned": no e was lost
+    if stripped and word.endswith(("ck", "ll")) and len(word) > 5:
+        # "trafficked" is "traffic" (a verb in -ic takes a k), British "counselling" is "counsel";
+        # "attacked", "installed" keep theirs, and are tried first.
+        return (word, word[:-1])
     word = _SPELLING.get(word, word)
     return (word + "e", word) if stripped and not word.endswith("e") else (word,)
 
