@@ -271,6 +271,12 @@ def test_a_past_form_finds_its_verb_when_regular_rules_cannot(cedict: CedictDict
     assert "她" not in cedict.chinese_for("shed")
 
 
+def test_a_british_spelling_of_one_sense_keeps_it(cedict: CedictDictionary) -> None:
+    # "cheque" is only the bank's; "check" is first the verb.
+    assert cedict.chinese_for("cheques") == ["支票"]
+    assert cedict.chinese_for("check")[0] != "支票"
+
+
 def test_participle_in_a_phrase_keeps_its_meaning(cedict: CedictDictionary) -> None:
     assert "发展中国家" in cedict.chinese_for("developing countries")
     assert "发展中国家" not in cedict.chinese_for("developed countries")

@@ -137,7 +137,8 @@ _AMPERSAND_ABBREVIATIONS = {
     "s&t": "science and technology",
     "m&a": "mergers and acquisitions",
 }
-# British spellings of words the stemmer would not bring together.
+# British spellings of words the stemmer would not bring together. Not "cheque": it is only the bank's
+# (支票), where "check" is first "to check" (查询, 核实); CC-CEDICT glosses 支票 with both.
 _SPELLING = {
     "licence": "license",
     "defence": "defense",
@@ -149,7 +150,6 @@ _SPELLING = {
     "analogue": "analog",
     "enrol": "enroll",
     "fulfil": "fulfill",
-    "cheque": "check",
     "tyre": "tire",
     "aluminium": "aluminum",
     "grey": "gray",
