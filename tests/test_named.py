@@ -33,6 +33,9 @@ from policyqa.types import KIND_PAPER
 PATENT_RULES = "Implementing Regulations of the Patent Law"
 
 
+APPLYING_COMPANY_LAW = "Supreme People's Court Provisions on Applying the Company Law"
+
+
 @pytest.mark.parametrize(
     ("question", "names"),
     [
@@ -127,7 +130,21 @@ PATENT_RULES = "Implementing Regulations of the Patent Law"
             "What does the judicial interpretation of the Labour Contract Law say about non-compete?",
             ["Supreme People's Court Provisions on Applying the Labour Contract Law"],
         ),
+        (
+            "In a small-claims case under the Supreme People's Court interpretation of the Civil Procedure Law, "
+            "how long is the period for producing evidence?",
+            ["Supreme People's Court Provisions on Applying the Civil Procedure Law"],
+        ),
+        ("What does the SPC's interpretation of the Company Law say?", [APPLYING_COMPANY_LAW]),
+        # An interpretation no court is said to give may be anyone's reading of the law.
+        ("What is the usual interpretation of the Company Law on this?", ["Company Law"]),
         ("What do the provisions of the Company Law say about liquidation?", ["Company Law"]),
+        # Rules "for the implementation of" something that is no law are a title of their own.
+        (
+            "How long does a stop-payment notice stay effective under the Measures for the Implementation of "
+            "Bill Administration?",
+            ["Measures for the Implementation of Bill Administration"],
+        ),
     ],
 )
 def test_names_of_documents_are_found_in_both_languages(question: str, names: list[str]) -> None:

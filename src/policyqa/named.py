@@ -137,7 +137,8 @@ _IMPLEMENTATION_OF = re.compile(
 # of the Company Law". Said around a law's name, they name the court's rules, not the law.
 _APPLYING_BEFORE = re.compile(
     rf"(?:(?:provisions|rules|interpretations?|opinions)\s+(?:on|concerning|regarding)\s+(?:the\s+)?"
-    rf"(?:applying|application\s+of)|judicial\s+interpretations?\s+(?:of|on))\s+{_THE_LAW}$",
+    rf"(?:applying|application\s+of)|judicial\s+interpretations?\s+(?:of|on)"
+    rf"|(?:court|SPC)(?:['’]s)?\s+interpretations?\s+(?:of|on))\s+{_THE_LAW}$",
     re.I,
 )
 APPLYING_PREFIX = "Supreme People's Court Provisions on Applying the "
@@ -192,8 +193,10 @@ def document_names(question: str) -> list[str]:
     for start, end, name in found:
         if _IMPLEMENTING_ALONE.fullmatch(name):
             continue
-        if implemented := _IMPLEMENTATION_OF.match(name):
-            # "Regulations for the Implementation of the Patent Law", read whole as one title.
+        if (implemented := _IMPLEMENTATION_OF.match(name)) and _LAW_WORD.search(implemented.group(1)):
+            # "Regulations for the Implementation of the Patent Law", read whole as one title. One that
+            # implements no law is a title of its own: "Measures for the Implementation of Bill
+            # Administration" (票据管理实施办法).
             names.append(IMPLEMENTING_PREFIX + implemented.group(1))
             continue
         local = _LOCAL_IMPLEMENTING_BEFORE.search(question[:start])
