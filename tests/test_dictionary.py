@@ -363,6 +363,9 @@ def test_a_noun_in_ility_has_its_adjectives_words_after_its_own(cedict: CedictDi
 def test_a_phrase_led_by_a_participle_is_looked_up_by_its_verb(cedict: CedictDictionary) -> None:
     assert "下蛋" in cedict.chinese_for("laying eggs")  # glossed "to lay eggs"
     assert cedict.chinese_for("laying eggs") == cedict.chinese_for("lay eggs")
+    # Its verb's phrase comes before a gloss with a word more ("remittance sent by post": 邮汇).
+    assert cedict.chinese_for("sent by post")[:3] == cedict.chinese_for("send by post")[:3]
+    assert "邮汇" in cedict.chinese_for("sent by post")
 
 
 def test_a_word_is_the_dictionarys_by_its_simplified_column(cedict: CedictDictionary) -> None:

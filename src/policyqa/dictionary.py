@@ -681,11 +681,14 @@ class CedictDictionary:
             # 公认), where a law's question mostly means its verb ("may be extended": 延长; "accepted":
             # 接受): the verb's words come first, its own after them.
             if verb_words := self._first_entry(verbs):
-                found = _joined(verb_words, found)
-        if not found and len(words) > 1:
-            # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs".
+                found = _joined(verb_words, found or "")
+        if len(words) > 1 and (not found or all(w.endswith(_EXTENDED_MARK) for w in found.split())):
+            # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs". Its
+            # verb's words come before glosses with a word more ("sent by post": 邮寄 before 邮汇, a
+            # "remittance sent by post").
             rest = [_stem(w) for w in words[1:]]
-            found = next((v for key in verbs if (v := self._index.get(" ".join([key, *rest])))), None)
+            if verb_words := next((v for key in verbs if (v := self._index.get(" ".join([key, *rest])))), None):
+                found = _joined(verb_words, found or "")
         if not found and len(words) == 1:
             # A participle alone may stand for its verb ("licensed", "funded"); CC-CEDICT often
             # glosses only the verb of a noun in -ion ("integration" -> "to integrate",
