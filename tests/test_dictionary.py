@@ -210,6 +210,7 @@ def test_the_abbreviations_and_names_of_english_writing_on_chinese_law_are_known
     # "the PRC Maritime Code" is 中华人民共和国海商法: an unrendered "PRC" left the title's longest word out.
     assert cedict.chinese_for("PRC")[:1] == ["中华人民共和国"]
     assert cedict.chinese_for("NPC")[:1] == ["全国人民代表大会"]
+    assert cedict.chinese_for("SPC") == ["最高人民法院"] and cedict.chinese_for("SPP") == ["最高人民检察院"]
     assert cedict.chinese_for("criminal cases")[:1] == ["刑事案件"]
     assert cedict.chinese_for("personal information")[:1] == ["个人信息"]  # CC-CEDICT lacks it
 
