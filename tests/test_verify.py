@@ -49,6 +49,7 @@ from policyqa.verify import (
     latin_names,
     places_named,
     product_names,
+    quoted_names_unsaid,
     quoted_terms_unsaid,
     some_words_unknown_to_corpus,
     things_unknown_to_corpus,
@@ -562,6 +563,28 @@ def test_a_term_a_question_quotes_that_no_text_says_leads_a_partial_answer(
     # Below a library's vocabulary, a word a few texts lack says nothing.
     monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 10**9)
     assert quoted_terms_unsaid(unsaid, index) == []
+
+
+def test_a_name_an_english_question_quotes_that_no_text_says_leads_a_partial_answer(
+    mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
+    index = mini_assistant.index
+    # The texts speak of innovation (创新) and of no voucher card.
+    unsaid = mini_assistant.prepare("How do researchers apply for the city's 'Innovation Voucher Card'?")
+    assert quoted_names_unsaid(unsaid, index) == ["Innovation Voucher Card"]
+    answer = mini_assistant.ask(unsaid.text)
+    assert answer.outcome == "partial" and answer.answer.startswith("No text uses “Innovation Voucher Card”")
+    assert answer.citations
+    # A name whose words' renderings stand in a row in a text is said (技术成熟度曲线).
+    said = mini_assistant.prepare("What does the paper say about the 'Technology Maturity Curve'?")
+    assert quoted_names_unsaid(said, index) == []
+    # A term in lower case, or one capitalised word, is no name: other checks judge it.
+    assert quoted_names_unsaid(mini_assistant.prepare("What counts as an 'innovation voucher card'?"), index) == []
+    assert quoted_names_unsaid(mini_assistant.prepare("What does 'Voucher' mean here?"), index) == []
+    # Below a library's vocabulary, a name a few texts lack says nothing.
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 10**9)
+    assert quoted_names_unsaid(unsaid, index) == []
 
 
 def test_a_thing_no_text_says_decides_only_with_a_weak_best_passage_or_a_question_of_general_knowledge(

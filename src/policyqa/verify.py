@@ -205,6 +205,62 @@ def _said_by_the_texts(term: str, index: LoadedIndex) -> bool:
     return any(wanted in "".join(index.chunks[row].text.split()) for row in rows.tolist())
 
 
+# A name an English question sets in quotes, in capitalised words ('Mind Care Card', "Belt and Road
+# Joint Campus Accreditation Programme"): the name of a programme, a card, a scheme it asks about.
+_QUOTED_ENGLISH_NAME = re.compile(r"['‘\"“]([A-Z][\w-]*(?:\s+(?:(?:and|of|for|the|on|in)\s+)*[A-Z][\w-]*)+)['’\"”]")
+_NAME_CONNECTORS = frozenset({"and", "of", "for", "the", "on", "in"})
+# A name's words stand in a passage in a row, this many characters apart at most (人才 的 绿卡).
+_NAME_GAP = 2
+# Passages that may hold a quoted name, read beyond this many: the name is taken as said, unread.
+_NAME_READ_ROWS = 5_000
+
+
+def quoted_names_unsaid(query: Query, index: LoadedIndex) -> list[str]:
+    """The names an English question quotes in capitalised words that no indexed text says, in a corpus
+    large enough to judge (the English side of ``quoted_terms_unsaid``).
+
+    A name is said where a text holds its dictionary rendering whole, or its words' renderings in a
+    row ("City Brain": 城市大脑; "Red Cross unit": 红十字单位). 'Mind Care Card' is in no text: passages
+    on 心理 or 卡 answer something else. A name with a word that nothing renders (the dictionary, the
+    corpus words the encoder puts close to it, a place's names) is not judged.
+    """
+    if query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
+        return []
+    close = {phrase: words for phrase, words in query.close_words}
+    return [
+        name for name in dict.fromkeys(_QUOTED_ENGLISH_NAME.findall(query.text)) if not _name_said(name, close, index)
+    ]
+
+
+def _name_said(name: str, close: Mapping[str, Sequence[str]], index: LoadedIndex) -> bool:
+    """Whether some passage holds an English name's rendering whole, or its words' renderings in a row."""
+    if any(len(r) > 1 and _said_by_the_texts(r, index) for r in chinese_for(name, 20)):
+        return True
+    renderings = []
+    for word in name.split():
+        key = word.lower().removesuffix("'s").removesuffix("’s")
+        if key in _NAME_CONNECTORS:
+            continue
+        rendered = [*chinese_for(key, 20), *close.get(key, ()), *(n for names in places_named(word) for n in names)]
+        if not rendered:
+            return True  # a word nothing renders: the name cannot be judged
+        renderings.append(sorted(set(rendered), key=len, reverse=True))
+    # The passages that may hold the name: those holding its rarest word, rendered in two characters or more.
+    holding = [
+        np.unique(np.concatenate([index.lexical.passages_holding(r) for r in long]))
+        for words in renderings
+        if (long := [r for r in words if len(r) > 1])
+    ]
+    if not holding:
+        return True
+    rows = min(holding, key=len)
+    if len(rows) > _NAME_READ_ROWS:
+        return True
+    alternatives = ["(?:" + "|".join(map(re.escape, words)) + ")" for words in renderings]
+    pattern = re.compile(f".{{0,{_NAME_GAP}}}".join(alternatives))
+    return any(pattern.search("".join(index.chunks[int(row)].text.split())) for row in rows.tolist())
+
+
 def never_said(query: Query, unknown: Sequence[str]) -> str:
     """Why a question about words no text uses is not covered: a Chinese question's words, an English one's things."""
     if query.chinese:
@@ -1073,7 +1129,7 @@ def check(
     if check_names and (name := unnamed_in_evidence(query, passages, index)) is not None:
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
     reason = unsupported_reason(query, passages, index, named_documents, judge_unknown_words)
-    if reason is None and (unsaid := quoted_terms_unsaid(query, index)):
+    if reason is None and (unsaid := quoted_terms_unsaid(query, index) or quoted_names_unsaid(query, index)):
         # Partial, not refused: people quote their own name for a thing too (“两高” for the two top courts),
         # and what the texts state on the matter is quoted after what they never say.
         return Verdict(PARTIAL, f"the texts never use {'、'.join(unsaid)}", "", tuple(unsaid))
