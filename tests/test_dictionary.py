@@ -211,6 +211,9 @@ def test_the_abbreviations_and_names_of_english_writing_on_chinese_law_are_known
     assert cedict.chinese_for("PRC")[:1] == ["中华人民共和国"]
     assert cedict.chinese_for("NPC")[:1] == ["全国人民代表大会"]
     assert cedict.chinese_for("SPC") == ["最高人民法院"] and cedict.chinese_for("SPP") == ["最高人民检察院"]
+    # Everyday English for the words laws use: a railway passenger is 旅客, a statistical ledger 台账.
+    assert cedict.chinese_for("passengers")[0] == "旅客" and cedict.chinese_for("ledger")[0] == "台账"
+    assert cedict.chinese_for("shoreline")[0] == "岸线"
     assert cedict.chinese_for("criminal cases")[:1] == ["刑事案件"]
     assert cedict.chinese_for("personal information")[:1] == ["个人信息"]  # CC-CEDICT lacks it
 
