@@ -8,7 +8,7 @@ import pytest
 
 from policyqa.dictionary import _data, _lines
 from policyqa.metadata import infer_metadata
-from policyqa.places import in_force_at, leading_place, places_named
+from policyqa.places import in_force_at, leading_place, places_named, places_of_origin
 from policyqa_tools.gazetteer import PLACES_FILE, cities, common_words, merged
 
 CEDICT_LINES = [
@@ -109,6 +109,29 @@ def test_a_provinces_or_countrys_name_counts_only_where_it_stands_as_words(
     text: str, named: list[tuple[str, ...]]
 ) -> None:
     assert places_named(text) == named
+
+
+@pytest.mark.parametrize(
+    ("text", "origins"),
+    [
+        # Someone or something of the asker's story comes from the country: China's law answers.
+        ("I'm a German engineer seconded to a client project in China.", [("德国",)]),
+        ("My father wants to import a prosthetic limb from Germany. Does he pay duty?", [("德国",)]),
+        ("a French citizen married to a Chinese citizen", [("法国",)]),
+        ("我从德国进口了一台设备，要交关税吗？", [("德国",)]),
+        ("我是德国人，在上海工作。", [("德国",)]),
+        # The country itself is asked about.
+        ("What lessons does the paper draw from Japan's and Germany's experience?", []),
+        ("What can China learn from Japan?", []),
+        ("What is today's exchange rate of the US dollar?", []),
+        ("德国弗劳恩霍夫协会的做法对我国有什么借鉴?", []),
+        # Named once as an origin and once as itself, it is asked about.
+        ("A German firm asks: how does Germany tax it?", []),
+    ],
+)
+def test_a_country_the_asker_comes_from_is_of_the_story(text: str, origins: list[tuple[str, ...]]) -> None:
+    assert places_of_origin(text) == origins
+    assert all(origin in places_named(text) for origin in origins)
 
 
 def test_titles_and_issuers_give_local_documents_their_city() -> None:

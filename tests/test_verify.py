@@ -424,6 +424,16 @@ def test_a_day_named_relative_to_the_asking_is_like_a_year(mini_assistant: Assis
     assert _reason(mini_assistant, "下周技术复苏基金会发放补助吗？") == "the passages say nothing of 下周"
 
 
+def test_a_country_the_asker_comes_from_need_not_be_in_the_passages(mini_assistant: Assistant) -> None:
+    # A foreign researcher asks of the city's rule: the rule answers without naming Germany.
+    story = "I'm a German researcher at a university here. What share of the transfer income goes to researchers?"
+    assert _reason(mini_assistant, story) is None
+    # Asked of Germany itself, the passages must speak of it.
+    assert _reason(mini_assistant, "What share of the transfer income do Germany's rules give researchers?") == (
+        "the passages do not mention 德国"
+    )
+
+
 def test_a_name_in_latin_letters_of_a_chinese_question_must_be_in_the_passages(mini_assistant: Assistant) -> None:
     assert _reason(mini_assistant, "技术复苏基金会资助iPhone的研发吗？") == "the passages do not mention iPhone"
     assert latin_names("华为Mate 60和iPhone 15哪个手机续航更好？") == ["Mate", "iPhone"]

@@ -24,6 +24,7 @@ class Place(NamedTuple):
     city: bool  # from CC-CEDICT's cities: its Chinese name must stand as a word
     word: bool  # the city's name is also a common word: only X市 names it in Chinese
     within: tuple[str, ...] = ()  # the provinces a city lies in (Chinese names)
+    foreign: bool = False  # a country other than China (or the EU)
 
 
 @lru_cache(maxsize=1)
@@ -31,7 +32,14 @@ def gazetteer() -> tuple[Place, ...]:
     """Every place, with its English and Chinese names."""
     raw = json.loads(resources.files("policyqa").joinpath("data/places.json").read_text(encoding="utf-8"))
     return tuple(
-        Place(tuple(p["en"]), tuple(p["zh"]), p.get("level") == "city", bool(p.get("word")), tuple(p.get("in", ())))
+        Place(
+            tuple(p["en"]),
+            tuple(p["zh"]),
+            p.get("level") == "city",
+            bool(p.get("word")),
+            tuple(p.get("in", ())),
+            bool(p.get("foreign")),
+        )
         for p in raw["places"]
     )
 
@@ -69,7 +77,7 @@ def places_named(text: str) -> list[tuple[str, ...]]:
     words: set[str] | None = None
     bounds: set[int] | None = None
     found = []
-    for english, chinese, city, word, _ in gazetteer():
+    for english, chinese, city, word, *_ in gazetteer():
         # The substring test first: a pattern for each of 300 places costs ~2 ms a text.
         named = any(e in lowered and re.search(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered) for e in english)
         if not named and any(c in text for c in chinese):
@@ -84,6 +92,60 @@ def places_named(text: str) -> list[tuple[str, ...]]:
         if named:
             found.append(chinese)
     return found
+
+
+# The people and firms a question tells of by their country ("a German engineer", "a French citizen").
+_PERSON_OR_FIRM = (
+    r"(?:citizens?|nationals?|residents?|engineers?|employees?|workers?|experts?|students?|tourists?|visitors?"
+    r"|investors?|compan(?:y|ies)|firms?|enterprises?|spouses?|wife|husband|partners?|m[ae]n|wom[ae]n|persons?"
+    r"|people|clients?|customers?|suppliers?|buyers?|sellers?|teachers?|doctors?|friends?|researchers?|scientists?"
+    r"|lawyers?|managers?|entrepreneurs?|businessm[ae]n|parents?|child(?:ren)?|family)"
+)
+_CHINESE_PERSON_OR_FIRM = "人|籍|公民|公司|企业|客户|客商|工程师|专家|留学生|游客|朋友|丈夫|妻子|投资者"
+# Goods or people brought from a country: "import a prosthetic limb from Germany", "a parcel sent from
+# Japan"; not "lessons drawn from Japan".
+_BROUGHT_FROM = re.compile(
+    r"\b(?:import|imported|importing|buy|bought|buying|order|ordered|purchase|purchased|send|sent|ship|shipped"
+    r"|mail|mailed|post|posted|bring|brought|come|came|coming|move|moved|return|returned|arrive|arrived"
+    r"|transfer|transferred|remit|remitted|receive|received|hire|hired|recruit|recruited)\b"
+    r"(?:\s+[\w'’-]+){0,6}?\s+from\s+(?:the\s+)?$"
+)
+
+
+def places_of_origin(text: str) -> list[tuple[str, ...]]:
+    """The foreign countries a text names only as where someone or something it tells of comes from.
+
+    "I'm a German engineer seconded to China …", "import a prosthetic limb from Germany", "从德国进口":
+    the asker's story, answered by China's law, which need not name the country. "Germany's
+    experience", "the US dollar", "德国弗劳恩霍夫协会" ask about the country itself.
+    """
+    lowered = text.lower()
+    found = []
+    for place in gazetteer():
+        if not place.foreign:
+            continue
+        mentions = [
+            ("en", m)
+            for e in place.english
+            if e in lowered
+            for m in re.finditer(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered)
+        ] + [("zh", m) for c in place.chinese if c in text for m in re.finditer(re.escape(c), text)]
+        if mentions and all(_told_as_origin(text, lowered, kind, m) for kind, m in mentions):
+            found.append(place.chinese)
+    return found
+
+
+def _told_as_origin(text: str, lowered: str, kind: str, mention: re.Match[str]) -> bool:
+    """Whether a mention of a country says where someone or something comes from: "from X", "a X engineer", 从X, X籍."""
+    start, end = mention.span()
+    if kind == "en":
+        if re.match(r"['’]s\b", lowered[end:]):
+            return False  # "Japan's experience" is the country's own
+        return bool(
+            _BROUGHT_FROM.search(lowered[:start])
+            or re.match(rf"\s+(?:[a-z-]+\s+){{0,2}}?{_PERSON_OR_FIRM}\b", lowered[end:])
+        )
+    return text[:start].endswith("从") or re.match(_CHINESE_PERSON_OR_FIRM, text[end:]) is not None
 
 
 def _word_bounds(text: str) -> set[int]:
