@@ -899,3 +899,48 @@ def test_the_document_a_cue_singles_out_most_clearly_is_searched_alone(tmp_path:
     searched.clear()
     assistant.search("企业专利权人应当配备什么人才？", k=2)
     assert all(len(group) != 1 for group in searched)
+
+
+def test_the_law_in_force_at_the_place_asked_about_keeps_a_place_among_the_first(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # National rules on internet cafés near schools, one a file; the city's rule on conduct says in one
+    # sentence among others how far from a school one may open.
+    duties = [
+        "应当距离中学、小学校园周边一定距离，具体距离由省级人民政府规定",
+        "不得在中学、小学校园周边开设，已开设的应当限期迁出",
+        "不得接纳未成年人进入营业场所，并在入口处悬挂未成年人禁入标志",
+        "在中学、小学校园周边设立的，由文化行政部门责令关闭",
+        "应当每日核对上网消费者的身份证件，不得接纳中小学生",
+        "距离学校过近的，不予批准设立",
+    ]
+    files = {
+        f"national{n}": f"# 互联网上网服务营业场所管理规定{n}\n\n第{n + 1}条 互联网上网服务营业场所{duty}。"
+        for n, duty in enumerate(duties)
+    }
+    files["jining"] = local_regulation(
+        "济宁市文明行为促进条例",
+        "济宁市第十七届",
+        "第二十一条 公民应当尊师重教，协助教师做好学生的教育培养，不得以任何方式干扰教育教学秩序，"
+        "不得在校园内外辱骂、殴打教师。不得在中小学校园周边200米内开设互联网上网服务营业场所。",
+    )
+    national = {f"national{n}": {"kind": "administrative_regulation"} for n in range(len(duties))}
+    settings = built_corpus(tmp_path, use_encoder, files, national)
+    question = "Does Jining have any rule on how close an internet café may be to a primary or secondary school?"
+    # Ranked by meaning alone, as where national law matches the question far better than the city's.
+    by_meaning = settings.replace(lexical_weight=0.0, title_weight=0.0, region_bonus=0.0)
+
+    def rank_of_jining(named_rank: int) -> int:
+        assistant = Assistant(by_meaning.replace(named_rank=named_rank), encoder=use_encoder, auto_build=False)
+        return [p.doc_id for p in assistant.search(question, k=10).passages].index("jining") + 1
+
+    assert rank_of_jining(0) > 3  # without the rule, national rules fill the first places
+    assert rank_of_jining(3) <= 3
+    # A question naming no place is left as it ranks.
+    unplaced = "How close to a primary or secondary school may an internet café open?"
+    placed, unranked = (
+        Assistant(by_meaning.replace(named_rank=rank), encoder=use_encoder, auto_build=False) for rank in (3, 0)
+    )
+    assert [p.chunk_id for p in placed.search(unplaced, k=5).passages] == [
+        p.chunk_id for p in unranked.search(unplaced, k=5).passages
+    ]

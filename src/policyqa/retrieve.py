@@ -47,7 +47,7 @@ from .named import (
     without_kind,
     without_owning_issuer,
 )
-from .places import in_force_at, places_named
+from .places import in_force_at, places_named, places_of_origin
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
 from .text import is_cjk
@@ -346,6 +346,17 @@ class Retriever:
             scored = self._named_within(scored, named[0], self.settings.named_rank)
         if places := self._places_compared(query.text):
             return self._each_compared(scored, k, places, self._side_by_place, balanced=False)
+        if (
+            self.settings.named_rank
+            and not named
+            and scored
+            and self._is_legal[self._doc_of_row[scored[0][3]]]
+            and (asked := self._places_asked(query.text))
+        ):
+            # "Does Jining have any rule on …": the law in force there keeps its best passage among the
+            # first few, however national law on the matter scores; the answer opens with it (in_force_first).
+            # Not where a text outside the law comes first: "上海形成了怎样的模式" asks of the paper's account.
+            scored = self._named_within(scored, self._local_in_force(asked, query.text), self.settings.named_rank)
         return self._merge(scored, k)
 
     def _named_within(
@@ -526,6 +537,15 @@ class Retriever:
             # the later one says it where both say the same.
             bonus -= self.settings.superseded_penalty * self._superseded
         return bonus
+
+    def _places_asked(self, question: str) -> list[tuple[str, ...]]:
+        """The places a question names that are not only where the asker or a thing comes from."""
+        origins = places_of_origin(question)
+        return [names for names in places_named(question) if names not in origins]
+
+    def _local_in_force(self, places: list[tuple[str, ...]], question: str) -> np.ndarray:
+        """A mask of the local documents in force at the places (their own and their provinces')."""
+        return (self._of_region(in_force_at(places), question) > 0) & (self._local_mask > 0)
 
     def _of_region(self, place_names: Sequence[str], question: str) -> np.ndarray:
         """1.0 for each document (sorted id order) of a region the question names, else 0.0."""
