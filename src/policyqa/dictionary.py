@@ -681,7 +681,7 @@ class CedictDictionary:
             # 公认), where a law's question mostly means its verb ("may be extended": 延长; "accepted":
             # 接受): the verb's words come first, its own after them.
             if verb_words := self._first_entry(verbs):
-                found = _joined(verb_words, found or "")
+                found = _joined(verb_words, found)
         if len(words) > 1 and (not found or all(w.endswith(_EXTENDED_MARK) for w in found.split())):
             # A phrase led by a participle may stand for its verb's: "laying eggs" for "lay eggs". Its
             # verb's words come before glosses with a word more ("sent by post": 邮寄 before 邮汇, a

@@ -69,6 +69,12 @@ def _any_name() -> re.Pattern[str]:
     return re.compile("|".join(re.escape(name) for name in sorted(names, key=lambda n: (-len(n), n))))
 
 
+@lru_cache(maxsize=1024)
+def _english_name(name: str) -> re.Pattern[str]:
+    """An English place name (lower case) standing as words of a lower-cased text, not inside one."""
+    return re.compile(rf"(?<![a-z]){re.escape(name)}(?![a-z])")
+
+
 def places_named(text: str) -> list[tuple[str, ...]]:
     """The Chinese names of every place the text mentions (in English or Chinese)."""
     lowered = text.lower()
@@ -79,7 +85,7 @@ def places_named(text: str) -> list[tuple[str, ...]]:
     found = []
     for english, chinese, city, word, *_ in gazetteer():
         # The substring test first: a pattern for each of 300 places costs ~2 ms a text.
-        named = any(e in lowered and re.search(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered) for e in english)
+        named = any(e in lowered and _english_name(e).search(lowered) for e in english)
         if not named and any(c in text for c in chinese):
             if city and not any(f"{c}市" in text for c in chinese):
                 if word:
@@ -124,15 +130,18 @@ def places_of_origin(text: str) -> list[tuple[str, ...]]:
     for place in gazetteer():
         if not place.foreign:
             continue
-        mentions = [
-            ("en", m)
-            for e in place.english
-            if e in lowered
-            for m in re.finditer(rf"(?<![a-z]){re.escape(e)}(?![a-z])", lowered)
-        ] + [("zh", m) for c in place.chinese if c in text for m in re.finditer(re.escape(c), text)]
+        mentions = [("en", m) for e in place.english if e in lowered for m in _english_name(e).finditer(lowered)] + [
+            ("zh", m) for c in place.chinese if c in text for m in re.finditer(re.escape(c), text)
+        ]
         if mentions and all(_told_as_origin(text, lowered, kind, m) for kind, m in mentions):
             found.append(place.chinese)
     return found
+
+
+def places_asked(text: str) -> list[tuple[str, ...]]:
+    """The places a text names but the countries it names only as an origin."""
+    origins = places_of_origin(text)
+    return [names for names in places_named(text) if names not in origins]
 
 
 def _told_as_origin(text: str, lowered: str, kind: str, mention: re.Match[str]) -> bool:

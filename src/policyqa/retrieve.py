@@ -47,7 +47,7 @@ from .named import (
     without_kind,
     without_owning_issuer,
 )
-from .places import in_force_at, places_named, places_of_origin
+from .places import in_force_at, places_asked, places_named
 from .settings import Settings
 from .stores import CandidateStore, LocalStore
 from .text import is_cjk
@@ -351,7 +351,7 @@ class Retriever:
             and not named
             and scored
             and self._is_legal[self._doc_of_row[scored[0][3]]]
-            and (asked := self._places_asked(query.text))
+            and (asked := places_asked(query.text))
         ):
             # "Does Jining have any rule on …": the law in force there keeps its best passage among the
             # first few, however national law on the matter scores; the answer opens with it (in_force_first).
@@ -537,11 +537,6 @@ class Retriever:
             # the later one says it where both say the same.
             bonus -= self.settings.superseded_penalty * self._superseded
         return bonus
-
-    def _places_asked(self, question: str) -> list[tuple[str, ...]]:
-        """The places a question names that are not only where the asker or a thing comes from."""
-        origins = places_of_origin(question)
-        return [names for names in places_named(question) if names not in origins]
 
     def _local_in_force(self, places: list[tuple[str, ...]], question: str) -> np.ndarray:
         """A mask of the local documents in force at the places (their own and their provinces')."""

@@ -76,7 +76,7 @@ from .lexical import (
 )
 from .metadata import KIND_LOCAL_REGULATION, version_year
 from .named import COUNTRY_PREFIX, KIND_CUES, KIND_WORDS, described_documents, document_names
-from .places import canonical_place, in_force_at, leading_place, places_named, places_of_origin
+from .places import canonical_place, in_force_at, leading_place, places_asked, places_named
 from .text import is_cjk
 from .types import ANSWERED, KIND_PAPER, NOT_COVERED, PARTIAL, DocumentInfo, Passage, Query, Verdict
 
@@ -1237,8 +1237,7 @@ def unsupported_reason(
     text = _context_text(passages)
     # A foreign country the asker only comes from, or brings something from ("a German engineer",
     # "import … from Germany"), is of the story: China's law answers without naming it.
-    origins = places_of_origin(query.text)
-    places = [names for names in places_named(query.text) if names not in origins]
+    places = places_asked(query.text)
     # A city's regulation is of its province too: "In Taizhou, Zhejiang, …" is answered by
     # Taizhou's, whose articles say 本市 and never 浙江; and a province's regulation is in force in
     # its cities: "我家在济南，暖气…" is answered by Shandong's, which never says 济南.
