@@ -47,6 +47,7 @@ from policyqa.verify import (
     asks_who_holds_or_won,
     in_force_first,
     latin_names,
+    persons_unnamed,
     places_named,
     product_names,
     quoted_names_unsaid,
@@ -573,6 +574,24 @@ def test_a_term_a_question_quotes_that_no_text_says_leads_a_partial_answer(
     # Below a library's vocabulary, a word a few texts lack says nothing.
     monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 10**9)
     assert quoted_terms_unsaid(unsaid, index) == []
+
+
+def test_a_person_no_text_names_is_not_covered(mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
+    index = mini_assistant.index
+    # No text names 钟南山; a title beside a name, or a question of its life, says it is a person's.
+    titled = mini_assistant.prepare("钟南山院士的主要学术成就有哪些？")
+    assert persons_unnamed(titled, index) == ["钟南山"]
+    assert persons_unnamed(mini_assistant.prepare("校长钟南山提出了哪些建议？"), index) == ["钟南山"]
+    assert persons_unnamed(mini_assistant.prepare("钟南山的工作履历是怎样的？"), index) == ["钟南山"]
+    assert _reason(mini_assistant, "钟南山院士对技术复苏基金有哪些建议？") == "the texts never name 钟南山"
+    assert mini_assistant.ask(titled.text).outcome == "not_covered"
+    # An office the texts set up is no person; a word no text uses without a title is the asker's own.
+    assert persons_unnamed(mini_assistant.prepare("技术复苏基金由哪个部长负责？"), index) == []
+    assert persons_unnamed(mini_assistant.prepare("钟南山那边的企业能申请技术复苏基金吗？"), index) == []
+    # Below a library's vocabulary, a name a few texts lack says nothing.
+    monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 10**9)
+    assert persons_unnamed(titled, index) == []
 
 
 def test_a_name_an_english_question_quotes_that_no_text_says_leads_a_partial_answer(

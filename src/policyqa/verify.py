@@ -375,6 +375,39 @@ def asks_who_holds_or_won(question: str) -> bool:
     return bool(_ASKS_WHO_HOLDS_OR_WON.search(question)) and not KIND_CUES[KIND_PAPER].search(question)
 
 
+# A person is named with a title before or after the name (行长潘功胜, 钟南山院士), or asked about by what a
+# life holds (潘功胜的工作履历; 学术成就 is no one's).
+_PERSON_TITLES = (
+    "院士|教授|研究员|先生|女士|同志|博士|老师|主席|总理|总书记|书记|委员长|部长|省长|市长|县长|行长|局长|厅长|"
+    "校长|院长|董事长|总经理|总裁|主任"
+)
+_LIFE_ASKED = "生平|履历|简历|经历|背景|成就|出生|家庭|籍贯|学历|任职|讲话|贡献"
+
+
+def persons_unnamed(query: Query, index: LoadedIndex) -> list[str]:
+    """The persons a Chinese question names that no indexed text names, in a corpus large enough to judge.
+
+    "钟南山院士的生平和主要学术成就有哪些？": laws and policy texts name offices, not the people who hold
+    them, and no text says 钟南山; the question is about someone the texts never speak of. A word is
+    taken for a person's name when no text uses it, jieba takes it for a noun, and a title stands
+    next to it or the question asks of its life.
+    """
+    if not query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
+        return []
+    # A name is a noun to jieba (潘功胜 nr, 钟南山 ns): a verb after a title is what the office does (部长负责).
+    named = set(nouns(query.text))
+    return [
+        word
+        for word in _unknown_words(_content_words(query), index)
+        if word in named
+        and not re.fullmatch(_PERSON_TITLES, word)
+        and re.search(
+            f"(?:{_PERSON_TITLES}){re.escape(word)}|{re.escape(word)}(?:{_PERSON_TITLES}|的[^，。？?]{{0,4}}?(?:{_LIFE_ASKED}))",
+            query.text,
+        )
+    ]
+
+
 def asks_for_advice(query: Query) -> bool:
     """Whether a question that points at no text asks which option is best or better.
 
@@ -1283,6 +1316,8 @@ def unsupported_reason(
         return ASKS_ADVICE
     if asks_who_holds_or_won(query.text):
         return ASKS_WHO_HOLDS_OR_WON
+    if persons := persons_unnamed(query, index):
+        return f"the texts never name {'、'.join(persons)}"
     named = articles_named(query.text)
     # The article must be one of the document the question names, when the passages hold any of
     # it, else of the best passage's document: the same number in another law is another
