@@ -1,10 +1,10 @@
-"""What a question asks for other than a figure: the body acting, a paper's work as a whole."""
+"""What a question asks for other than a figure: the body acting, a paper's work as a whole, a law's reasons."""
 
 from __future__ import annotations
 
 import pytest
 
-from policyqa.asks import BODY_ACTING, asks_for_body, asks_for_overview
+from policyqa.asks import BODY_ACTING, asks_for_body, asks_for_lawmakers_reason, asks_for_overview
 
 
 @pytest.mark.parametrize(
@@ -76,3 +76,37 @@ def test_a_question_on_a_work_as_a_whole_asks_for_an_overview(question: str) -> 
 )
 def test_a_question_on_one_part_of_a_work_asks_for_no_overview(question: str) -> None:
     assert not asks_for_overview(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why does the Lawyers Law require lawyers to renew their practice certificates every five years?",
+        "Why did the 2019 amendment to the Futures Trading Administration Regulations raise the minimum capital?",
+        "Why does Shandong's regulation make protection orders valid for two years?",
+        "《反电信网络诈骗法》为什么规定60岁以上老人不能开通网上银行？",
+        "示范市的条例为何要求单位提取百分之五十？",
+    ],
+)
+def test_a_question_asking_why_a_law_lays_something_down_asks_for_its_makers_reasons(question: str) -> None:
+    assert asks_for_lawmakers_reason(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # The texts that reason: a paper argues, a court's judgment gives its grounds.
+        "Why are university researchers reluctant to move into companies, according to the paper?",
+        "产学研合作为什么常常停留在表面？",
+        "Why did the court rule against the developer under the Civil Code?",
+        "法院为什么判决用人单位支付赔偿？",
+        # A law's making has a purpose, which its first article states.
+        "Why was the Anti-Telecom Fraud Law enacted?",
+        "为什么制定《专利法》？",
+        # No legal text, or no why.
+        "为什么我的工资这么低？",
+        "What does the Lawyers Law require of a lawyer's practice certificate?",
+    ],
+)
+def test_a_question_of_a_paper_a_court_a_laws_making_or_no_law_asks_for_no_reasons(question: str) -> None:
+    assert not asks_for_lawmakers_reason(question)

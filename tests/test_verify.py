@@ -576,6 +576,19 @@ def test_a_term_a_question_quotes_that_no_text_says_leads_a_partial_answer(
     assert quoted_terms_unsaid(unsaid, index) == []
 
 
+def test_a_question_asking_why_a_law_lays_something_down_is_answered_in_part(mini_assistant: Assistant) -> None:
+    # The regulation fixes the 50 % share and gives no reason for it: what it lays down is quoted.
+    answer = mini_assistant.ask("示范市科技成果转化促进条例为什么要求单位提取不低于百分之五十的比例？")
+    assert answer.outcome == "partial"
+    assert answer.answer.startswith("文本只规定怎么做，未说明这样规定的理由")
+    assert "百分之五十" in answer.answer and answer.citations
+    english = mini_assistant.ask("Why does the regulation require units to set aside at least 50 percent of income?")
+    assert english.outcome == "partial"
+    assert english.answer.startswith("The texts lay down rules without giving their reasons.")
+    # The same matter asked without a why is answered.
+    assert mini_assistant.ask("示范市科技成果转化促进条例要求单位提取多少比例奖励科研人员？").outcome == "answered"
+
+
 def test_a_person_no_text_names_is_not_covered(mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
     index = mini_assistant.index

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .asks import REASONS_UNSTATED
 from .definitions import asks_for_definition, definitions_asked
 from .figures import asked_figure, items_asked, question_parts
 from .index import LoadedIndex
@@ -201,6 +202,12 @@ def partial(
     elif unmentioned:
         where = "it states" if sources == {True} else "other texts state" if sources == {False} else "the texts state"
         lead = f"《{missing}》 does not mention {', '.join(unmentioned)}. What {where} on the matter:"
+    elif reason == REASONS_UNSTATED:
+        lead = (
+            "文本只规定怎么做，未说明这样规定的理由；相关规定如下："
+            if query.chinese
+            else "The texts lay down rules without giving their reasons. What they state on the matter:"
+        )
     elif query.chinese:
         lead = f"文本未规定所问的{missing}；相关规定如下："
     else:

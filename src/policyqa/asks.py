@@ -6,6 +6,10 @@ approval; the answer is the one that says who approves (由…公安部审批). 
 passages that name a body acting (``Retriever.search``), as it lifts those giving the kind of
 figure a question asks for.
 
+"Why does the Lawyers Law require lawyers to renew their certificates every five years?": a law says
+what it lays down, not why; the question asks for its makers' reasons (and here rests on a false
+premise). Its answer says the texts give no reasons and quotes what they lay down on the matter.
+
 "In short, what framework does the paper build?", "这篇文章概括来说提出了什么？": a question about a
 paper's work as a whole is answered by the paper's own summary (its 摘要), which a passage on one
 part of the work outranks by sharing more of the question's words.
@@ -69,3 +73,34 @@ _ASKS_FOR_OVERVIEW = re.compile(
 def asks_for_overview(question: str) -> bool:
     """Whether a question asks what a work does as a whole ("in short", "what framework does it build", 概括)."""
     return _ASKS_FOR_OVERVIEW.search(question) is not None
+
+
+REASONS_UNSTATED = "the question asks why a legal text lays something down, which its text does not say"
+# "Why does/did …", 为什么, 为何, 出于什么考虑.
+_ASKS_WHY = re.compile(
+    r"\bwhy\s+(?:does|do|did|is|are|was|were|has|have|would|should|must|can)\b|为什么|为何|出于什么(?:考虑|原因|目的)",
+    re.I,
+)
+# A legal text named or pointed at by its kind: "the Lawyers Law", "Shandong's regulation", 《…》, 条例.
+_LEGAL_TEXT = re.compile(
+    r"\b(?:law|laws|code|regulations?|rules|provisions|measures|interpretations?|act|ordinance)\b"
+    r"|《|法律|法规|条例|规章|细则|司法解释|本法|该法",
+    re.I,
+)
+# Texts that do give reasons: a paper argues, a court's judgment reasons ("why did the court rule …", 判决).
+# And a law's making has a purpose its first article states ("why was the law enacted", 为什么制定).
+_TEXTS_THAT_REASON = re.compile(
+    r"\b(?:paper|study|article(?!\s+\d)|authors?|court|courts|case|cases|judg(?:e|es|ment|ments)|rul(?:ed|ing))\b"
+    r"|\b(?:enact|promulgat)\w*|\b(?:was|were|been|be)\s+(?:adopted|passed|introduced|formulated|drafted|issued|made)\b"
+    r"|论文|文章|作者|法院|案例|案件|判决|裁定|制定|出台|颁布|立法目的",
+    re.I,
+)
+
+
+def asks_for_lawmakers_reason(question: str) -> bool:
+    """Whether a question asks why a law or regulation lays something down: "Why does the … Law require …?"."""
+    return (
+        _ASKS_WHY.search(question) is not None
+        and _LEGAL_TEXT.search(question) is not None
+        and _TEXTS_THAT_REASON.search(question) is None
+    )

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .articles import ARTICLE_REFERENCE, article_of, articles_named, cited_articles
+from .asks import REASONS_UNSTATED, asks_for_lawmakers_reason
 from .definitions import asks_for_definition, defined_term
 from .dictionary import (
     GENERIC_WORDS,
@@ -1180,6 +1181,8 @@ def check(
         return Verdict(
             PARTIAL, f"no passage states the {english} the question gives", chinese if query.chinese else english
         )
+    if reason is None and asks_for_lawmakers_reason(query.text):
+        return Verdict(PARTIAL, REASONS_UNSTATED, "")
     if reason is None:
         return Verdict(ANSWERED)
     if reason == NO_FIGURE:
