@@ -37,6 +37,7 @@ from policyqa.verify import (
     _compound_parts,
     _glossary_groups,
     _names_unrendered,
+    _only_within_asking,
     _parts_in_a_row,
     _renderings_held_word_by_word,
     _same_meaning,
@@ -587,6 +588,18 @@ def test_a_question_asking_why_a_law_lays_something_down_is_answered_in_part(min
     assert english.answer.startswith("The texts lay down rules without giving their reasons.")
     # The same matter asked without a why is answered.
     assert mini_assistant.ask("示范市科技成果转化促进条例要求单位提取多少比例奖励科研人员？").outcome == "answered"
+
+
+def test_a_word_jieba_cuts_from_the_words_that_ask_is_not_one_the_figure_must_be_about() -> None:
+    question = "拿到营业执照后多少天内要去备案？"
+    asking = re.search("多少天", question)
+    # 多少天内 is cut 多少 / 天内: 天内 is how the question asks, and no text says it (十五日内).
+    assert _only_within_asking("天内", question, asking)
+    assert not _only_within_asking("备案", question, asking)
+    # A word said elsewhere in the question too is the question's own.
+    longer = "三天内能否办完？" + question
+    assert not _only_within_asking("天内", longer, re.search("多少天", longer))
+    assert not _only_within_asking("天内", question, None)
 
 
 def test_a_person_no_text_names_is_not_covered(mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:

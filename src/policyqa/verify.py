@@ -1359,6 +1359,7 @@ def unsupported_reason(
                 and t not in function
                 and not _NUMBER_OF.fullmatch(t)
                 and (figure_part is None or t in figure_part)
+                and not _only_within_asking(t, query.text, asking)
             }
         )
         groups = [_TermGroup(((t,),), _same_meaning(t)) for t in terms]
@@ -1426,6 +1427,18 @@ def unsupported_reason(
             if total == 0 or covered >= MIN_TERM_SHARE * total:
                 return None
     return NO_FIGURE
+
+
+def _only_within_asking(word: str, question: str, asking: re.Match[str] | None) -> bool:
+    """Whether each place a question says ``word`` overlaps the words that ask for the figure.
+
+    jieba cuts 多少天内 into 多少 and 天内: 天内 belongs to how the question asks, and no text says it
+    (十五日内), yet its rarity would weigh most of all the words the figure's sentence must say.
+    """
+    if asking is None:
+        return False
+    starts = [m.start() for m in re.finditer(re.escape(word), question)]
+    return bool(starts) and all(start < asking.end() and start + len(word) > asking.start() for start in starts)
 
 
 def in_force_first(
