@@ -602,6 +602,24 @@ def test_a_word_jieba_cuts_from_the_words_that_ask_is_not_one_the_figure_must_be
     assert not _only_within_asking("天内", question, None)
 
 
+def test_the_askers_story_in_words_no_passage_says_does_not_hide_the_figure_asked_for(
+    mini_assistant: Assistant,
+) -> None:
+    law = next(d for d, doc in mini_assistant.index.documents.items() if "条例" in doc.title)
+    # The story (企业纷纷退出, 市场信号微弱 …) is the paper's words, said by no passage of the regulation;
+    # the sentence giving the share says the rest (单位, 转化收入, 提取, 奖励, 科研人员).
+    question = (
+        "企业纷纷退出、投资大幅减少、市场信号微弱、社会资本很少进入时，单位要从转化收入中提取多少比例奖励科研人员？"
+    )
+    query = mini_assistant.prepare(question)
+    passages = mini_assistant.retriever.search(query, 5, SearchFilter(doc_ids=(law,)))
+    assert any("百分之五十" in p.text for p in passages)
+    assert unsupported_reason(query, passages, mini_assistant.index) is None
+    # A figure of another thing than the one the passages name (第三条: 发展规划, 协调机制) gives no answer.
+    other = mini_assistant.prepare("市人民政府的发展规划对协调机制有多少比例的要求？")
+    assert unsupported_reason(other, passages, mini_assistant.index) == NO_FIGURE
+
+
 def test_a_person_no_text_names_is_not_covered(mini_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 0)  # as if it were a library of laws
     index = mini_assistant.index
