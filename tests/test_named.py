@@ -139,6 +139,15 @@ APPLYING_COMPANY_LAW = "Supreme People's Court Provisions on Applying the Compan
         # An interpretation no court is said to give may be anyone's reading of the law.
         ("What is the usual interpretation of the Company Law on this?", ["Company Law"]),
         ("What do the provisions of the Company Law say about liquidation?", ["Company Law"]),
+        # One of a court's numbered interpretations keeps its number and what it is on.
+        (
+            "Under the SPC's Interpretation (I) on the Property Rights Book of the Civil Code, how long do I have?",
+            ["SPC's Interpretation (I) on the Property Rights Book of the Civil Code"],
+        ),
+        (
+            "Is a nanny a worker under Interpretation (2) on Labour Dispute Cases?",
+            ["Interpretation (2) on Labour Dispute Cases"],
+        ),
         # Rules "for the implementation of" something that is no law are a title of their own.
         (
             "How long does a stop-payment notice stay effective under the Measures for the Implementation of "

@@ -44,12 +44,15 @@ KIND_WORDS = frozenset(
 )
 # Longer words first: "Regulations" before "Regulation".
 _HEAD = "(?:" + "|".join(sorted((w.capitalize() for w in KIND_WORDS), key=lambda w: (-len(w), w))) + ")"
+# The number of one of a series of interpretations, after its head word: "Interpretation (I) on the Property
+# Rights Book of the Civil Code" is 物权编的解释（一）.
+_NUMBERED = r"(?:\s*\((?:[IVX]{1,4}|\d{1,2})\))?"
 # "the Personal Information Protection Law", "Law on the Protection of Minors": capitalised
 # words ending in a head word, or a head word followed by "on/of …" and capitalised words, which
 # may hold "to" and "by" ("Regulations on Ensuring Payments to Small and Medium-sized Enterprises"),
 # each perhaps with "the" ("Law on the Procedure of the Conclusion of Treaties").
 _TITLED = re.compile(
-    rf"\b(?:[A-Z][\w'’-]*\s+(?:(?:of|on|and|for|the|in)\s+)?)*{_HEAD}\b"
+    rf"\b(?:[A-Z][\w'’-]*\s+(?:(?:of|on|and|for|the|in)\s+)?)*{_HEAD}\b{_NUMBERED}"
     rf"(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:(?:of|on|and|for|the|in|to|by)\s+(?:the\s+)?)?[A-Z][\w'’-]*)*)?"
 )
 # "the consumer protection law", "the Ningbo Dongqian Lake tourist resort regulation": a name with a
