@@ -1366,12 +1366,12 @@ def unsupported_reason(
         # A word of the question that no passage says (拿到 where the law says 领取, 对外收费 where it says
         # 向社会…收取费用) weighs the same against every figure's sentence: it tells none of them apart,
         # and the asker's own wording would leave every sentence short of the share.
-        said = "".join(f"{p.title}\n{p.text}" for p in passages)
+        passages_say = "".join(f"{p.title}\n{p.text}" for p in passages)
         groups = [
             group
             for group in groups
-            if any(all(t in said for t in alternative) for alternative in group.alternatives)
-            or any(word in said for word in group.said_also)
+            if any(all(t in passages_say for t in alternative) for alternative in group.alternatives)
+            or any(word in passages_say for word in group.said_also)
         ]
     else:
         groups = _glossary_groups(query, asks, figure_part)
