@@ -217,3 +217,31 @@ def test_default_encoder_runs_numpy_blas_on_one_thread(use_encoder: Encoder) -> 
     ]
 
     assert numpy_blas and all(info["num_threads"] == 1 for info in numpy_blas)
+
+
+def test_questions_are_encoded_together_and_kept(use_encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_encoder.forget_queries()
+    calls: list[list[str]] = []
+    encode = use_encoder._encode
+
+    def counted(texts: list[str], *, is_query: bool) -> np.ndarray:
+        calls.append(list(texts))
+        return encode(texts, is_query=is_query)
+
+    monkeypatch.setattr(use_encoder, "_encode", counted)
+    question = "How long is a patent protected?"
+    without_name = "How long is it protected?"
+    together = use_encoder.encode_queries([question, without_name, question])
+    assert calls == [[question, without_name]]  # one call, each text once
+    assert together.shape == (3, use_encoder.dimension)
+    np.testing.assert_allclose(together[0], together[2])
+    # Both are kept: asked again, alone, neither is encoded; the vectors are those of one text alone.
+    alone = use_encoder.encode_query(without_name)
+    assert calls == [[question, without_name]]
+    np.testing.assert_allclose(alone, together[1], atol=1e-5)
+    use_encoder.forget_queries()
+    np.testing.assert_allclose(use_encoder.encode_query(without_name), together[1], atol=1e-5)
+    assert calls[-1] == [without_name]
+    # A kept vector handed out is a copy: changing it changes nothing kept.
+    alone[:] = 0
+    assert np.linalg.norm(use_encoder.encode_query(without_name)) > 0.99

@@ -23,7 +23,7 @@ import os
 import threading
 from abc import abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,18 +101,29 @@ class Encoder(Embeddings):
 
     def encode_query(self, text: str) -> np.ndarray:
         """The normalised vector of a question; the last ``QUERY_CACHE_SIZE`` are kept (questions repeat)."""
+        return self.encode_queries([text])[0]
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """The normalised vectors of several questions, those not kept encoded in one call.
+
+        One call for several short texts costs little more than one for a single text (here 2.6 ms
+        against 2.2 ms for two): what a question will need (itself, itself without a document's name)
+        is encoded together.
+        """
         with _QUERY_CACHE_LOCK:
             cache: OrderedDict[str, np.ndarray] = self.__dict__.setdefault("_query_cache", OrderedDict())
-            hit = cache.get(text)
-            if hit is not None:
+            found = {text: hit for text in texts if (hit := cache.get(text)) is not None}
+            for text in found:
                 cache.move_to_end(text)
-                return hit.copy()
-        vector = _normalise(self._encode([text], is_query=True))[0]
-        with _QUERY_CACHE_LOCK:
-            cache[text] = vector
-            while len(cache) > QUERY_CACHE_SIZE:
-                cache.popitem(last=False)
-        return vector.copy()
+        missing = list(dict.fromkeys(text for text in texts if text not in found))
+        if missing:
+            encoded = _normalise(self._encode(missing, is_query=True))
+            found.update(zip(missing, encoded, strict=True))
+            with _QUERY_CACHE_LOCK:
+                cache.update(zip(missing, encoded, strict=True))
+                while len(cache) > QUERY_CACHE_SIZE:
+                    cache.popitem(last=False)
+        return np.stack([found[text] for text in texts])
 
     def forget_queries(self) -> None:
         """Drop the kept question vectors: the next questions are encoded as if new (benchmarks)."""

@@ -283,7 +283,11 @@ class QueryPreparer:
         lexical = tuple(tokens)
         if renderings and self.settings.structured_query:
             lexical = tuple(structured_query(own_tokens, renderings, glossary_terms))
-        vector = self.encoder.encode_query(question)
+        # The question without the names of the documents it names orders their passages (the retriever):
+        # encoded with the question, in one call.
+        name_free = without_document_names(question, described=True)
+        asked = [question, name_free] if name_free.strip() and name_free != question else [question]
+        vector = self.encoder.encode_queries(asked)[0]
         ranking_vector = None
         if self._query_map is not None:
             language = "zh" if chinese else "en"
