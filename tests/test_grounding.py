@@ -30,6 +30,11 @@ PASSAGE = "申请人自外观设计在中国第一次提出专利申请之日起
         ("五万元", "50,000 yuan"),
         ("二〇二五年", "2025"),
         ("十二个月", "twelve months"),
+        # A share said as a fraction is its share in per cent.
+        ("一半的维修费用", "half of the repair cost"),
+        ("三分之一以上", "one third of the members"),
+        ("半数", "百分之五十"),
+        ("四分之一", "a quarter of the fee"),
     ],
 )
 def test_figures_are_the_same_across_languages_and_scripts(a: str, b: str) -> None:
@@ -41,11 +46,16 @@ def test_a_changed_figure_or_unit_is_unsupported() -> None:
     assert unsupported_figures("within six years", "六个月内") == [(6.0, "year")]
     assert unsupported_figures("30%", "百分之五") == [(30.0, "%")]
     assert unsupported_figures("本条例自2021年起施行", "本条例自2020年1月1日起施行") == [(2021.0, None)]
+    assert unsupported_figures("two thirds of the members", "三分之二以上") == []
+    assert unsupported_figures("half of the cost", "三分之一") == [(50.0, "%")]
 
 
 def test_words_that_only_look_like_numerals_state_no_figure() -> None:
     assert figures("一般情况下统一管理") == set()
     assert figures("one of the stages") == set()
+    # A half or a quarter of time is a period, not a share; "half" names a share of what follows it.
+    assert figures("within half a year") == set()
+    assert figures("every quarter") == set()
 
 
 def test_a_stream_is_cut_into_sentences_with_their_markers() -> None:

@@ -1071,6 +1071,9 @@ def test_a_sum_or_share_a_question_states_as_its_premise_must_be_stated_by_a_pas
     cap = assistant.ask("《示范市住房基金条例》规定缴存比例最高不得超过12%，是第几条？")
     assert cap.outcome == "partial" and cap.answer.startswith("文本未规定所问的比例"), cap.answer
     assert assistant.ask("《示范市住房基金条例》规定缴存比例不得低于5%，是第几条？").outcome == "answered"
+    # A share said as a fraction is a share too: "half" is 50 %, which the regulation does not set.
+    half = assistant.ask("Under the housing fund regulation, employers pay half of the wage. Which article says so?")
+    assert half.outcome == "partial" and half.answer.startswith("The texts state no such rate or share."), half.answer
 
 
 def test_a_figure_of_the_named_document_is_asked_for_not_one_of_another_law(

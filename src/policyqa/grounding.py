@@ -93,7 +93,32 @@ _ENGLISH = re.compile(
     re.I,
 )
 
+# A share said as a fraction: "half of the cost", "two thirds of the members", 三分之二, 一半, 半数. Not
+# "half a year" or "a quarter" alone (a period): an English fraction names what it is a part of.
+_EN_FRACTION = re.compile(
+    r"\b(?:(one|a|two|three)[\s-]+)?(half|thirds?|quarters?)\s+of\b|\bhalf\s+(?:the|their|its|his|her|your)\b", re.I
+)
+_EN_FRACTION_BASE = {"half": 50.0, "third": 100 / 3, "thirds": 100 / 3, "quarter": 25.0, "quarters": 25.0}
+_CN_FRACTION = re.compile(r"([一二两三四五六七八九十]+)分之([一二两三四五六七八九十]+)|一半|半数")
+
 Figure = tuple[float, str | None]
+
+
+def _fractions(text: str) -> set[Figure]:
+    """The shares a text states as fractions, in per cent (66.666667 for two thirds)."""
+    found: set[Figure] = set()
+    for m in _EN_FRACTION.finditer(text):
+        count = (m.group(1) or "one").lower()
+        base = _EN_FRACTION_BASE[(m.group(2) or "half").lower()]
+        found.add((round(base * (2 if count == "two" else 3 if count == "three" else 1), 6), "%"))
+    for m in _CN_FRACTION.finditer(text):
+        if m.group(1) is None:
+            found.add((50.0, "%"))
+            continue
+        whole, part = chinese_number(m.group(1)), chinese_number(m.group(2))
+        if whole and part is not None:
+            found.add((round(100 * part / whole, 6), "%"))
+    return found
 
 
 def chinese_number(text: str) -> float | None:
@@ -170,7 +195,7 @@ def figures(text: str, *, strict: bool = True) -> set[Figure]:
         if scale:
             value *= _EN_MULTIPLIERS[scale]
         found.add((value, unit))
-    return found
+    return found | _fractions(text)
 
 
 def unsupported_figures(claim: str, evidence: str) -> list[Figure]:
