@@ -86,6 +86,7 @@ def test_a_question_on_one_part_of_a_work_asks_for_no_overview(question: str) ->
         "Why does Shandong's regulation make protection orders valid for two years?",
         "《反电信网络诈骗法》为什么规定60岁以上老人不能开通网上银行？",
         "示范市的条例为何要求单位提取百分之五十？",
+        "为什么2002年两高的罪名补充规定要把这个罪名保留下来？",
     ],
 )
 def test_a_question_asking_why_a_law_lays_something_down_asks_for_its_makers_reasons(question: str) -> None:

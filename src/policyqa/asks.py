@@ -84,7 +84,7 @@ _ASKS_WHY = re.compile(
 # A legal text named or pointed at by its kind: "the Lawyers Law", "Shandong's regulation", 《…》, 条例.
 _LEGAL_TEXT = re.compile(
     r"\b(?:law|laws|code|regulations?|rules|provisions|measures|interpretations?|act|ordinance)\b"
-    r"|《|法律|法规|条例|规章|细则|司法解释|本法|该法",
+    r"|《|法律|法规|条例|规章|细则|司法解释|本法|该法|规定|办法",
     re.I,
 )
 # Texts that do give reasons: a paper argues, a court's judgment reasons ("why did the court rule …", 判决).
