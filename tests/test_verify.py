@@ -652,6 +652,9 @@ def test_a_name_an_english_question_quotes_that_no_text_says_leads_a_partial_ans
     # A name whose words' renderings stand in a row in a text is said (技术成熟度曲线).
     said = mini_assistant.prepare("What does the paper say about the 'Technology Maturity Curve'?")
     assert quoted_names_unsaid(said, index) == []
+    # A programme named in capitalised words needs no quotes; the sentence's opening words are no part of it.
+    programme = mini_assistant.prepare("Is the city's Innovation Voucher Scheme open to universities?")
+    assert quoted_names_unsaid(programme, index) == ["Innovation Voucher Scheme"]
     # A term in lower case, or one capitalised word, is no name: other checks judge it.
     assert quoted_names_unsaid(mini_assistant.prepare("What counts as an 'innovation voucher card'?"), index) == []
     assert quoted_names_unsaid(mini_assistant.prepare("What does 'Voucher' mean here?"), index) == []

@@ -217,8 +217,9 @@ _NAME_READ_ROWS = 5_000
 
 
 def quoted_names_unsaid(query: Query, index: LoadedIndex) -> list[str]:
-    """The names an English question quotes in capitalised words that no indexed text says, in a corpus
-    large enough to judge (the English side of ``quoted_terms_unsaid``).
+    """The names an English question quotes in capitalised words, or gives a programme in them unquoted
+    ("Shenzhen's Peacock Plan"), that no indexed text says, in a corpus large enough to judge (the English
+    side of ``quoted_terms_unsaid``).
 
     A name is said where a text holds its dictionary rendering whole, or its words' renderings in a
     row ("City Brain": 城市大脑; "Red Cross unit": 红十字单位). 'Mind Care Card' is in no text: passages
@@ -228,9 +229,33 @@ def quoted_names_unsaid(query: Query, index: LoadedIndex) -> list[str]:
     if query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
         return []
     close = {phrase: words for phrase, words in query.close_words}
-    return [
-        name for name in dict.fromkeys(_QUOTED_ENGLISH_NAME.findall(query.text)) if not _name_said(name, close, index)
-    ]
+    unquoted = _QUOTED_ENGLISH_NAME.sub(" ", query.text)
+    programmes = [_programme(m) for m in _PROGRAMME_NAME.findall(unquoted)]
+    named = [*_QUOTED_ENGLISH_NAME.findall(query.text), *programmes]
+    return [name for name in dict.fromkeys(named) if not _name_said(name, close, index)]
+
+
+def _programme(found: str) -> str:
+    """A programme's name without the sentence's opening words ("Is the Torch Program") or an owner's 's."""
+    words = _OWNER.sub("", found).split()
+    while len(words) > 2 and (words[0].lower() in STOPWORDS or words[0].lower() in _OPENING_WORDS):
+        words.pop(0)
+    return " ".join(words)
+
+
+# Words that open a question in capitals and are no part of a name.
+_OPENING_WORDS = frozenset({"under", "can", "may", "must", "should", "will", "would", "could", "according"})
+
+
+# A programme named in capitalised words without quotes ("Shenzhen's Peacock Plan", "the Beijing Zhongguancun
+# Gold Card") is named as a quoted one is. Only the heads of programmes: a zone, a centre or an award is
+# often named in other words than a text's (the State Preeminent Science and Technology Award: 国家最高科学技术奖).
+_PROGRAMME_NAME = re.compile(
+    r"\b((?:[A-Z][\w-]*(?:['’]s)?\s+(?:(?:and|of|for|the|on|in)\s+)*)+"
+    r"(?:Plan|Programme|Program|Scheme|Initiative|Card|Voucher|Pass|Visa))\b"
+)
+# The owner's possessive in a name ("Shenzhen's Peacock Plan"): the place's checks judge the place.
+_OWNER = re.compile(r"['’]s\b")
 
 
 def _name_said(name: str, close: Mapping[str, Sequence[str]], index: LoadedIndex) -> bool:
