@@ -26,6 +26,7 @@ from policyqa.lexical import (
     tokenize,
     tokenize_joined,
     word_parts,
+    words_jieba_cuts_apart,
     words_jieba_lacks,
 )
 
@@ -346,6 +347,15 @@ def test_a_compound_headed_by_a_one_character_noun_is_found_whole() -> None:
     assert one_character_headed("《食品安全法》对预制菜的标签有什么规定？") == ["预制菜"]
     assert one_character_headed("《食品安全法》对细胞培养肉的上市审批有什么规定？") == ["细胞培养肉"]
     assert one_character_headed("论文如何评价硅谷银行倒闭？") == []  # two nouns of two characters: no such head
+
+
+def test_words_jieba_cuts_apart_start_inside_one_of_its_words_and_end_at_the_edge_of_another() -> None:
+    known = {"元宇宙", "环保部", "知识产权"}.__contains__
+    # 国家 / 对元 / 宇宙 / 平台: the word starts inside 对元 and ends with 宇宙.
+    assert words_jieba_cuts_apart("国家对元宇宙平台上虚拟土地交易有哪些规定？", known) == ["元宇宙"]
+    # A piece of one of jieba's words is none (环保部 of 环保部门), nor a word jieba has whole.
+    assert words_jieba_cuts_apart("河南省环保部门最长可以扣多久？", known) == []
+    assert words_jieba_cuts_apart("知识产权企业有哪些补贴？", known) == []
 
 
 def test_words_jieba_lacks_are_the_other_dictionarys_words_it_guesses() -> None:

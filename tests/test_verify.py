@@ -572,6 +572,10 @@ def test_a_term_a_question_quotes_that_no_text_says_leads_a_partial_answer(
     assert quoted_terms_unsaid(said, index) == []
     assert quoted_terms_unsaid(mini_assistant.prepare("成果转化飞地入驻企业能享受哪些奖励？"), index) == []
     assert quoted_terms_unsaid(mini_assistant.prepare("第“120”条规定了什么？"), index) == []
+    # A thing the dictionary names in one word and jieba cuts apart (元 / 宇宙) is looked for as a quoted term;
+    # an act (买东西, "to go shopping") or a question (什么时候, "when?") so cut is not.
+    assert quoted_terms_unsaid(mini_assistant.prepare("元宇宙园区企业能享受哪些奖励？"), index) == ["元宇宙"]
+    assert quoted_terms_unsaid(mini_assistant.prepare("在示范市买东西遇到欺诈，什么时候能拿到奖励？"), index) == []
     # Below a library's vocabulary, a word a few texts lack says nothing.
     monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 10**9)
     assert quoted_terms_unsaid(unsaid, index) == []

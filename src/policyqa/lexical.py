@@ -278,6 +278,29 @@ def words_jieba_lacks(text: str, is_word: Callable[[str], bool]) -> list[str]:
     )
 
 
+def words_jieba_cuts_apart(text: str, is_word: Callable[[str], bool], lengths: range = range(3, 6)) -> list[str]:
+    """Words of ``text`` that jieba's dictionary lacks and cuts apart, and another one (``is_word``) has whole.
+
+    "国家对元宇宙平台…" is cut 国家 / 对元 / 宇宙 / 平台: 元宇宙 (the metaverse) starts inside one of jieba's
+    words and ends at the edge of the next. A word found so ends where jieba ends one and starts inside
+    an earlier one: a piece inside one of jieba's words (环保部 of 环保部门) is none.
+    """
+    jieba = jieba_module()
+    cut = jieba.lcut(text)
+    starts = [sum(len(w) for w in cut[:i]) for i in range(len(cut))]
+    found = []
+    for start, word in zip(starts, cut, strict=True):
+        end = start + len(word)
+        for length in lengths:
+            begin = end - length
+            if begin < 0 or begin >= start:
+                continue  # a longer span than the text, or one inside jieba's last word
+            candidate = text[begin:end]
+            if _CJK_RUN.fullmatch(candidate) and not jieba.get_FREQ(candidate) and is_word(candidate):
+                found.append(candidate)
+    return list(dict.fromkeys(found))
+
+
 @lru_cache(maxsize=50_000)
 def is_noun(word: str) -> bool:
     """Whether a Chinese word names a thing: jieba reads its head, its last word, as a noun (n…, or l).

@@ -73,6 +73,7 @@ from .lexical import (
     one_character_headed,
     term_tokens,
     word_parts,
+    words_jieba_cuts_apart,
     words_jieba_lacks,
 )
 from .metadata import KIND_LOCAL_REGULATION, version_year
@@ -180,7 +181,8 @@ _QUOTED_TERM_READ_ROWS = 2_000
 
 
 def quoted_terms_unsaid(query: Query, index: LoadedIndex) -> list[str]:
-    """The terms a Chinese question quotes that no indexed text says, in a corpus large enough to judge.
+    """The terms a Chinese question quotes, or names in one dictionary word that jieba cuts apart (元宇宙),
+    that no indexed text says, in a corpus large enough to judge.
 
     A question names a programme, a policy or a concept by quoting it (“科创飞地”, “中原科创基金”);
     where no text of the library says it, none treats it under that name, and passages on its
@@ -188,11 +190,22 @@ def quoted_terms_unsaid(query: Query, index: LoadedIndex) -> list[str]:
     """
     if not query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
         return []
-    return [
-        term
-        for term in dict.fromkeys(_QUOTED_TERM.findall(query.text))
-        if sum(map(is_cjk, term)) * 2 > len(term) and not _said_by_the_texts(term, index)
+    quoted = [term for term in _QUOTED_TERM.findall(query.text) if sum(map(is_cjk, term)) * 2 > len(term)]
+    # A thing the dictionary names in one word that jieba cuts apart (元 / 宇宙: 元宇宙, the metaverse) is
+    # named as a quoted term is: a word too new or too rare for jieba's dictionary, and for the texts.
+    unquoted = [
+        word
+        for word in words_jieba_cuts_apart(_QUOTED_TERM.sub(" ", query.text), is_chinese_word)
+        if is_noun(word) and _names_a_thing(word) and not _asks(word)
     ]
+    return [term for term in dict.fromkeys([*quoted, *unquoted]) if not _said_by_the_texts(term, index)]
+
+
+def _names_a_thing(word: str) -> bool:
+    """Whether CC-CEDICT's first sense of a Chinese word names a thing: not an act ("to go shopping": 买东西)
+    nor a question ("when?": 什么时候)."""
+    glosses = english_glosses(word)
+    return bool(glosses) and not glosses[0].startswith("to ") and "?" not in glosses[0]
 
 
 def _said_by_the_texts(term: str, index: LoadedIndex) -> bool:
