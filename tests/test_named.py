@@ -27,7 +27,7 @@ from policyqa.named import (
     without_kind,
     without_owning_issuer,
 )
-from policyqa.retrieve import DESCRIBED_SHARE_FLOOR, DESCRIBED_TITLE_SEPARATION, Retriever
+from policyqa.retrieve import DESCRIBED_SHARE_FLOOR, DESCRIBED_TITLE_SEPARATION, Retriever, series_number
 from policyqa.types import KIND_PAPER
 
 PATENT_RULES = "Implementing Regulations of the Patent Law"
@@ -1125,3 +1125,38 @@ def test_titles_equally_near_a_name_are_told_apart_by_the_character_its_renderin
     assert _lifted(retriever, titles, "What does Article 36 of the Administrative Penalty Law say?") == [
         "中华人民共和国行政处罚法"
     ]
+
+
+def test_a_name_without_a_number_lifts_a_whole_series_and_one_with_a_number_its_part(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    base = "最高人民法院、最高人民检察院关于办理危害生产安全刑事案件适用法律若干问题的解释"
+    files = {
+        "first": f"# {base}\n\n第六条 造成死亡一人以上，或者重伤三人以上的，应当认定为“造成严重后果”。",
+        "second": f"# {base}（二）\n\n第一条 明知存在事故隐患仍冒险组织作业的，依照刑法处罚。",
+        "charges": "# 最高人民法院、最高人民检察院关于执行《中华人民共和国刑法》确定罪名的补充规定（六）\n\n"
+        "刑法第二百八十四条之一第一款 组织考试作弊罪。",
+        "unrelated": "# 规章制定程序条例\n\n第二条 规章的立项、起草、审查、决定、公布、解释，适用本条例。",
+    }
+    retriever, titles = _retriever_and_titles(tmp_path, use_encoder, files)
+    # 两高 (the two top courts) issue them together; the name gives no number: both parts of the series.
+    series = _lifted(retriever, titles, "根据两高关于办理危害生产安全刑事案件的司法解释，什么是造成严重后果？")
+    assert sorted(series) == sorted([base, f"{base}（二）"])
+    # A number names one part, in Chinese or English numerals.
+    assert _lifted(retriever, titles, "两高关于办理危害生产安全刑事案件的解释（二）规定了什么？") == [f"{base}（二）"]
+    assert _lifted(retriever, titles, "根据两高关于执行刑法确定罪名的补充规定（六），组织考试作弊定什么罪名？") == [
+        "最高人民法院、最高人民检察院关于执行《中华人民共和国刑法》确定罪名的补充规定（六）"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "number"),
+    [
+        ("两高关于执行刑法确定罪名的补充规定（六）", "六"),
+        ("SPC's Interpretation (I) on the Property Rights Book of the Civil Code", "一"),
+        ("Interpretation (2) on Labour Dispute Cases", "二"),
+        ("最高法关于审理劳动争议案件的司法解释", None),
+    ],
+)
+def test_the_number_of_a_series_part_is_read_in_any_numerals(name: str, number: str | None) -> None:
+    assert series_number(name) == number

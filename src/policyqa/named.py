@@ -32,10 +32,12 @@ KIND_CUES = {
 
 # A Chinese name stands in 《》.
 _QUOTED = re.compile(r"《([^《》]{2,60})》")
-# A court's or the State Council's rules named without 《》: 最高法关于审理拒不执行判决、裁定刑事案件的解释.
+# A court's or the State Council's rules named without 《》: 最高法关于审理拒不执行判决、裁定刑事案件的解释;
+# the two top courts' together (两高: 最高人民法院、最高人民检察院), 两高关于执行刑法确定罪名的补充规定（六）.
 _ISSUED_ABOUT = re.compile(
-    r"(?:最高人民法院|最高法院|最高法|最高人民检察院|最高检|国务院)(?:[、和与](?:最高人民检察院|最高检))?"
-    r"关于[^，。？；：《》]{2,50}?的(?:司法解释|解释|若干规定|规定|决定|批复|意见)(?:[（(][一二三四五六七八九十]+[）)])?"
+    r"(?:最高人民法院|最高法院|最高法|最高人民检察院|最高检|国务院|两高)(?:[、和与](?:最高人民检察院|最高检))?"
+    r"关于[^，。？；：《》]{2,50}?的(?:司法解释|解释|若干规定|补充规定|规定|决定|批复|意见)"
+    r"(?:[（(][一二三四五六七八九十]+[）)])?"
 )
 # The words that end an English name of a legal document: its kind, which many titles share.
 KIND_WORDS = frozenset(

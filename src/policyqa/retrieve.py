@@ -111,6 +111,26 @@ PROXIMITY_DEPTH = 4
 # How far above the article it punishes a penalty article is put: enough to stand before it.
 PENALTY_LEAD = 1e-3
 
+# The number that closes a title of a series: 解释（二）, 补充规定（六）.
+_SERIES_NUMBER = re.compile(r"[（(]([一二三四五六七八九十]+)[）)]$")
+# A name's number: （六）, (6), (VI).
+_NAME_NUMBER = re.compile(r"[（(]([一二三四五六七八九十]+|\d{1,2}|[IVX]{1,4})[）)]")
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10}
+_CHINESE_DIGITS = "一二三四五六七八九十"
+
+
+def series_number(name: str) -> str | None:
+    """The number of the part of a series a document's name gives, as a Chinese numeral (一 … 十), else None."""
+    found = _NAME_NUMBER.search(name)
+    if found is None:
+        return None
+    number = found.group(1)
+    value = int(number) if number.isdigit() else _ROMAN.get(number)
+    if value is None:
+        return number  # a Chinese numeral already
+    return _CHINESE_DIGITS[value - 1] if 1 <= value <= len(_CHINESE_DIGITS) else None
+
+
 # A passage in the making: fused, dense and lexical scores, its first chunk, its sentence rows, its chunks.
 _Kept = tuple[float, float, float, Chunk, set[int], list[Chunk]]
 
@@ -136,6 +156,12 @@ class Retriever:
             titles = encoder.encode_documents([index.documents[d].title for d in self._doc_ids])
         self._title_vectors = titles
         self._titles = np.asarray([index.documents[d].title for d in self._doc_ids], dtype=object)
+        # A numbered series' titles without their number (解释（二） → 解释), and the number, "" for none.
+        numbered = [_SERIES_NUMBER.search(str(t)) for t in self._titles]
+        self._series_base = np.asarray(
+            [str(t)[: m.start()] if m else str(t) for t, m in zip(self._titles, numbered, strict=True)], dtype=object
+        )
+        self._series_number = np.asarray([m.group(1) if m else "" for m in numbered], dtype=object)
         self._joined_titles = "\n".join(self._titles.tolist())
         self._written_titles = WrittenTitles(self._titles.tolist())
         self._years = [version_year(index.documents[d].metadata) for d in self._doc_ids]
@@ -826,6 +852,9 @@ class Retriever:
                 chosen[:, column] = self._rendering_most(shares, among)
                 if not chosen[:, column].any() and scores[nearest] >= NAMED_TITLE_FLOOR:
                     chosen[:, column] = self._near_rendering_most(shares, scores, nearest)
+        for column, name in enumerate(names):
+            if chosen[:, column].any():
+                chosen[:, column] = self._in_series(chosen[:, column], name)
         groups = [np.ascontiguousarray(chosen[:, c]) for c in range(chosen.shape[1]) if chosen[:, c].any()]
         groups += self._written_masks(written, groups)
         years = {int(y) for y in YEAR.findall(question)}
@@ -1030,6 +1059,20 @@ class Retriever:
             if (side := side_of_item[chosen]) is not None:
                 counts[side] += 1
         return ranked
+
+    def _in_series(self, chosen: np.ndarray, name: str) -> np.ndarray:
+        """The titles of a numbered series a name points at: the one of its number, or all of them.
+
+        A court's interpretations come in series (…的解释, …的解释（二）): "两高关于办理危害生产安全刑事案件
+        的司法解释" names the series and lies nearest its second part, while the first answers; "…补充规定
+        （六）" names one part, and lies as near its second.
+        """
+        series = np.isin(self._series_base, self._series_base[chosen])
+        number = series_number(name)
+        if number is None:
+            return chosen | series
+        of_number = series & (self._series_number == number)
+        return of_number if of_number.any() else chosen
 
     def _name_vectors(self, names: list[str]) -> np.ndarray:
         """The names' vectors, each kept (``_name_vector``) and stacked."""
