@@ -361,6 +361,41 @@ def test_the_article_punishing_a_breach_comes_before_the_article_broken_for_a_qu
     assert "第二十条" not in sections("示范市在禁止区域里露天烧烤，会怎么处罚？", 3)[:2]
 
 
+def test_a_chinese_question_asking_the_penalty_lifts_the_chapter_on_legal_liability(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    regulation = (
+        "# 示范市乡村医生从业管理条例\n\n"
+        "## 第二章 执业注册\n\n"
+        "第十条 乡村医生经注册取得执业证书后，方可在聘用其执业的村卫生室从事一般医疗服务。\n\n"
+        "第十一条 乡村医生执业证书有效期为五年，有效期满需要继续执业的，应当申请再注册。\n\n"
+        "## 第五章 法律责任\n\n"
+        "第四十二条 未经注册在村医疗卫生机构从事医疗活动的，由县级以上地方人民政府卫生行政主管部门予以取缔，"
+        "没收其违法所得以及药品、医疗器械，并处一千元以上一万元以下的罚款。"
+    )
+    settings = built_corpus(tmp_path, use_encoder, {"doctors": regulation})
+
+    def scores(question: str, bonus: float) -> dict[str, float]:
+        assistant = Assistant(settings.replace(penalty_chapter_bonus=bonus), encoder=use_encoder, auto_build=False)
+        return {p.section: p.score for p in assistant.search(question, k=3).passages}
+
+    # The article punishing the act names it otherwise (未经注册…从事医疗活动) and cites no article: the
+    # chapter it stands in lifts it, and only it.
+    asked = "我没有乡村医生执业证书，在村卫生室给人看病，会被怎么处罚？"
+    without, lifted = scores(asked, 0.0), scores(asked, 0.3)
+    punishing = "第五章 法律责任 > 第四十二条"
+    assert lifted[punishing] == pytest.approx(without[punishing] + 0.3, abs=1e-4)
+    assert all(
+        lifted[section] == pytest.approx(score, abs=1e-4) for section, score in without.items() if section != punishing
+    )
+    # Nothing moves for a question that asks no penalty, nor for an English one.
+    for question in (
+        "乡村医生执业证书的有效期是多久？",
+        "What happens if I treat patients without a village doctor's certificate?",
+    ):
+        assert scores(question, 0.3) == pytest.approx(scores(question, 0.0), abs=1e-4)
+
+
 def test_a_neighbour_ranked_after_the_top_k_still_folds_into_its_passage(tmp_path: Path, use_encoder: Encoder) -> None:
     # Once k passages are kept, lower candidates are read only if they overlap one of them:
     # the passages a search keeps must not depend on how many it keeps.

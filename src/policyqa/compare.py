@@ -79,6 +79,7 @@ def configurations(base: Settings, quick: bool, same_index: bool = False) -> lis
         ("default, at most 2 passages per document", base.replace(max_per_document=2)),
         ("default without front-matter penalty", base.replace(non_body_penalty=0.0)),
         ("default without penalty articles first", base.replace(penalty_depth=0)),
+        ("default without the penalty chapter lifted", base.replace(penalty_chapter_bonus=0.0)),
         ("default, passages without headings or title", base.replace(passage_context="none")),
         ("default, passages under headings only", base.replace(passage_context="section")),
         ("default, no sentence overlap", base.replace(chunk_overlap_sentences=0)),

@@ -111,6 +111,8 @@ PROXIMITY_DEPTH = 4
 # How far above the article it punishes a penalty article is put: enough to stand before it.
 PENALTY_LEAD = 1e-3
 
+# The chapter of a law on what befalls a breach.
+_PENALTY_CHAPTER = re.compile(r"法律责任|罚则")
 # The number that closes a title of a series: 解释（二）, 补充规定（六）.
 _SERIES_NUMBER = re.compile(r"[（(]([一二三四五六七八九十]+)[）)]$")
 # A name's number: （六）, (6), (VI).
@@ -313,6 +315,10 @@ class Retriever:
         else:
             figure_bonus = self.settings.figure_bonus
         purpose_yields = not _ASKS_PURPOSE.search(query.text)
+        # "会被怎么处罚？": the answer is in the chapter on legal liability, which may name the act otherwise
+        # (未经注册…执业的 for "没有执业证书…看病").
+        asks_penalty = query.chinese and asks_for_penalty(query.text)
+        penalty_chapter_bonus = self.settings.penalty_chapter_bonus if asks_penalty else 0.0
         # "In short, what does the paper propose?", "《…》构建的框架": the paper's own summary says it.
         overview_bonus = 0.0
         if asks_for_overview(query.text) and self._points_at_paper(query.text, named_mask):
@@ -346,6 +352,8 @@ class Retriever:
                 fused += figure_bonus
             if overview_bonus and self._is_abstract_row[row]:
                 fused += overview_bonus
+            if penalty_chapter_bonus and _PENALTY_CHAPTER.search(self.index.chunks[row].section):
+                fused += penalty_chapter_bonus
             # The article number gates the text: reading a chunk's text costs ~35 µs, every candidate's a few ms.
             first_article = purpose_yields and self._article_of_row[row] == 1
             if first_article and _PURPOSE_ARTICLE.match(self.index.chunks[row].text):
