@@ -14,6 +14,7 @@ documents re-scores the whole library from the stored ids without cutting its te
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -287,10 +288,9 @@ def words_jieba_cuts_apart(text: str, is_word: Callable[[str], bool], lengths: r
     """
     jieba = jieba_module()
     cut = jieba.lcut(text)
-    starts = [sum(len(w) for w in cut[:i]) for i in range(len(cut))]
     found = []
-    for start, word in zip(starts, cut, strict=True):
-        end = start + len(word)
+    for end, word in zip(itertools.accumulate(map(len, cut)), cut, strict=True):
+        start = end - len(word)
         for length in lengths:
             begin = end - length
             if begin < 0 or begin >= start:
