@@ -1083,6 +1083,28 @@ def test_a_sum_or_share_a_question_states_as_its_premise_must_be_stated_by_a_pas
     assert half.outcome == "partial" and half.answer.startswith("The texts state no such rate or share."), half.answer
 
 
+def test_the_length_a_question_gives_a_period_of_the_law_must_be_stated_by_a_passage(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "licence": "# 示范市执业登记条例\n\n第十条 执业登记有效期为5年。有效期届满需要继续执业的，"
+        "应当在届满前30日申请延续。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    # The regulation's period is five years; ten is the asker's, and 第十条 is no ten years.
+    wrong = assistant.ask("《示范市执业登记条例》规定执业登记有效期为10年，延续时要提前多久申请？")
+    assert wrong.outcome == "partial" and wrong.answer.startswith("文本未规定所问的期限"), wrong.answer
+    asked = "《示范市执业登记条例》规定执业登记有效期为{}，延续时要提前多久申请？"
+    assert assistant.ask(asked.format("五年")).outcome == "answered"
+    # Said in months, the same length holds; said in English, the premise is read too.
+    assert assistant.ask(asked.format("60个月")).outcome == "answered"
+    english = assistant.ask("The licence regulation sets a ten-year validity period; how early must one renew?")
+    assert english.outcome == "partial" and english.answer.startswith("The texts state no such period."), english.answer
+    # A length said of the asker's own story is no premise about the law.
+    story = "My registration has been valid for ten years; how early must one apply to renew it?"
+    assert assistant.ask(story).outcome == "answered"
+
+
 def test_a_figure_of_the_named_document_is_asked_for_not_one_of_another_law(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

@@ -516,6 +516,16 @@ NO_FIGURE = "no passage gives the figure asked for"
 # too, by the kind of figure they make: a sum ("Is the reporting threshold 50,000 yuan?") or a share
 # ("…缴存比例最高不得超过12%，是第几条？"). Days and years are said of much else (哪一天, 一年的经费).
 _PREMISE_UNITS = {"yuan": "amount", "%": "rate"}
+# A length a question gives a period of the law (有效期为10年, 承包期限为50年, "a two-year limitation
+# period") is a premise too, unlike a length said of the asker's own story ("unpaid for two months").
+_NUMBER = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百]+|[a-z]+)"
+_PERIOD_PREMISE = re.compile(
+    rf"(?:期|期限|时效)(?:为|是|仅为|只有|长达)?\s*{_NUMBER}\s*(?:个)?(?:年|月|日|天)"
+    rf"|(?:period|term|validity)\s+(?:of|is|lasts)\s+{_NUMBER}\s+(?:years?|months?|days?)\b"
+    rf"|\b{_NUMBER}-(?:year|month|day)\s+(?:[a-z]+\s+)?(?:period|term)\b",
+    re.I,
+)
+_PERIOD_UNITS = {"year": 12.0, "month": 1.0, "day": None}
 _QUOTED_NAME = re.compile(r"《[^《》]*》")
 
 
@@ -1231,15 +1241,32 @@ def check(
 
 
 def premise_figure_unstated(question: str, passages: Sequence[Passage]) -> str | None:
-    """The kind (``FIGURE_NAMES``) of a sum or share the question states that no passage states, else None."""
+    """The kind (``FIGURE_NAMES``) of a sum, share or period's length the question states and no passage does."""
     stated = [(value, unit) for value, unit in stated_figures(question) if unit in _PREMISE_UNITS]
-    if not stated:
+    periods = [
+        (value, unit)
+        for span in _PERIOD_PREMISE.finditer(question)
+        for value, unit in stated_figures(span.group(0).replace("-", " "))
+        if unit in _PERIOD_UNITS
+    ]
+    if not stated and not periods:
         return None
     held = stated_figures(_context_text(passages), strict=False)
     for value, unit in stated:
         if not any(abs(value - v) < 1e-9 and u in (unit, None) for v, u in held):
             return _PREMISE_UNITS[str(unit)]
+    for value, unit in periods:
+        if not any(_same_length(value, unit, v, u) for v, u in held):
+            return "duration"
     return None
+
+
+def _same_length(value: float, unit: str | None, other: float, other_unit: str | None) -> bool:
+    """Whether two periods are of one length: 一年 is 十二个月. A bare number is none (第十条 gives no ten years)."""
+    if other_unit == unit:
+        return abs(value - other) < 1e-9
+    months, other_months = _PERIOD_UNITS.get(str(unit)), _PERIOD_UNITS.get(str(other_unit))
+    return months is not None and other_months is not None and abs(value * months - other * other_months) < 1e-9
 
 
 def article_only_in_an_earlier_version(
