@@ -1106,6 +1106,11 @@ def test_a_description_the_encoder_sets_apart_from_no_title_points_at_the_one_th
         ("全国科技工作者日是哪一天？", False),
         ("法律条文中对此有何规定？", False),
         ("本文件所称的中小企业是指什么？", False),
+        # 文章 pointed at, or standing alone, is the paper; the asker's own article is not.
+        ("这篇文章提出了什么框架？", True),
+        ("文章认为堵点在哪里？", True),
+        ("写批评文章用了侮辱性字眼，算侵害名誉权吗？", False),
+        ("我把一篇文章投给了期刊，多久可以改投？", False),
     ],
 )
 def test_the_papers_cue_is_not_a_laws_article_or_part_of_another_word(question: str, points_at_the_paper: bool) -> None:

@@ -20,11 +20,13 @@ from .types import KIND_PAPER
 # Words by which a question points at a kind of document ("the paper says …", "本法"); "law"
 # stands for every legal kind. Not a law's numbered article ("Article 120"), nor the same characters
 # inside other words: 科技工作者 (workers), 条文中 (in a law's provisions), 本文件 (this document). A title
-# in 《》 followed by 一文 names an article (《…路径》一文).
+# in 《》 followed by 一文 names an article (《…路径》一文). 文章 is the paper when pointed at (这篇文章,
+# 文章中) or standing alone, not the asker's own (写批评文章, 我把一篇文章投给…).
 KIND_CUES = {
     KIND_PAPER: re.compile(
         r"\b(paper|study|article(?!\s+(?:\d|[IVXLC]+\b))|authors?|journal)\b"
-        r"|本文(?!件)|(?<![条原正全])文中|论文|文章|(?<!工)作者|该文|》一文",
+        r"|本文(?!件)|(?<![条原正全])文中|论文|(?:这篇|那篇|该篇?|此|本|上述)文章|(?<![\u4e00-\u9fff])篇?文章"
+        r"|文章(?=中|里|认为|指出|提出|提到|写道)|(?<!工)作者|该文|》一文",
         re.I,
     ),
     "legal": re.compile(r"\b(law|laws|regulations?|statute|legal|article \d+)\b|法律|条例|第.{1,4}条|本法", re.I),
