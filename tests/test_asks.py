@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from policyqa.asks import BODY_ACTING, asks_for_body, asks_for_lawmakers_reason, asks_for_overview
+from policyqa.asks import (
+    BODY_ACTING,
+    allowed_in_premise,
+    asks_for_body,
+    asks_for_lawmakers_reason,
+    asks_for_overview,
+)
 
 
 @pytest.mark.parametrize(
@@ -111,3 +117,25 @@ def test_a_question_asking_why_a_law_lays_something_down_asks_for_its_makers_rea
 )
 def test_a_question_of_a_paper_a_court_a_laws_making_or_no_law_asks_for_no_reasons(question: str) -> None:
     assert not asks_for_lawmakers_reason(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "allowed"),
+    [
+        (
+            "Since the expressway regulations allow motorcycles on expressways, what speed limit applies?",
+            "motorcycles on expressways",
+        ),
+        (
+            "Given that the Museum Regulations permit sales of relics to collectors, who approves a sale?",
+            "sales of relics to collectors",
+        ),
+        ("既然《博物馆条例》允许国有博物馆出售藏品，出售需要什么审批？", "国有博物馆出售藏品"),
+        ("《供热条例》允许供热企业对整栋楼停止供热，那么要提前几天通知？", "供热企业对整栋楼停止供热"),
+        # No legal text in the premise, or no premise: the question only asks.
+        ("Since my landlord allows pets, can the neighbours complain?", None),
+        ("Does the expressway regulation allow motorcycles on expressways?", None),
+    ],
+)
+def test_a_premise_that_a_legal_text_allows_something_is_read(question: str, allowed: str | None) -> None:
+    assert allowed_in_premise(question) == allowed

@@ -1083,6 +1083,32 @@ def test_a_sum_or_share_a_question_states_as_its_premise_must_be_stated_by_a_pas
     assert half.outcome == "partial" and half.answer.startswith("The texts state no such rate or share."), half.answer
 
 
+def test_a_premise_that_the_texts_allow_what_they_forbid_is_answered_in_part(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "roads": "# 示范市高速公路条例\n\n第九条 禁止下列车辆进入高速公路：（一）非机动车；（二）摩托车、拖拉机。\n\n"
+        "第十条 小型客车在高速公路上的限速为每小时一百二十公里。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    false_premise = assistant.ask(
+        "Since the expressway regulation allows motorcycles on expressways, what is their speed limit?"
+    )
+    assert false_premise.outcome == "partial", false_premise.answer
+    lead = false_premise.answer.partition("\n")[0]
+    assert lead.startswith(
+        "The texts forbid what the question takes as allowed: 《示范市高速公路条例》第九条“禁止下列车辆"
+    ), lead
+    assert "摩托车" in lead
+    chinese = assistant.ask("既然《示范市高速公路条例》允许摩托车进入高速公路，那么摩托车的限速是多少？")
+    assert chinese.outcome == "partial" and chinese.answer.startswith("文本并未允许问题所说的做法"), chinese.answer
+    # A premise the texts bear out: cars are allowed, within a limit.
+    true_premise = assistant.ask(
+        "Since the expressway regulation allows cars on expressways, what is their speed limit?"
+    )
+    assert true_premise.outcome == "answered", true_premise.answer
+
+
 def test_the_length_a_question_gives_a_period_of_the_law_must_be_stated_by_a_passage(
     tmp_path: Path, use_encoder: Encoder
 ) -> None:

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .asks import REASONS_UNSTATED
+from .asks import FORBIDDEN_NOT_ALLOWED, REASONS_UNSTATED
 from .definitions import asks_for_definition, definitions_asked
 from .figures import asked_figure, items_asked, question_parts
 from .index import LoadedIndex
@@ -207,6 +207,12 @@ def partial(
             "文本只规定怎么做，未说明这样规定的理由；相关规定如下："
             if query.chinese
             else "The texts lay down rules without giving their reasons. What they state on the matter:"
+        )
+    elif reason == FORBIDDEN_NOT_ALLOWED:  # ``missing``: where the texts forbid it
+        lead = (
+            f"文本并未允许问题所说的做法，而是加以禁止：{missing}。相关规定如下："
+            if query.chinese
+            else f"The texts forbid what the question takes as allowed: {missing}. What they state on the matter:"
         )
     elif query.chinese:
         lead = f"文本未规定所问的{missing}；相关规定如下："

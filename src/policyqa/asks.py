@@ -104,3 +104,23 @@ def asks_for_lawmakers_reason(question: str) -> bool:
         and _LEGAL_TEXT.search(question) is not None
         and _TEXTS_THAT_REASON.search(question) is None
     )
+
+
+FORBIDDEN_NOT_ALLOWED = "the question takes as allowed what the texts forbid"
+# A premise that a legal text allows something, put before what is asked: "Since the regulations allow
+# motorcycles on expressways, what speed limit …", "既然《…》允许…，…". What is allowed runs to the
+# clause's end.
+_ALLOWED_PREMISE = re.compile(
+    r"^(?:since|given that|as)\b[^,?]*?\b(?:allows?|allowed|lets?|permits?|permitted)\s+(?P<en>[^,?]+)"
+    r"|既然[^，,？?]*?(?:允许|准许|可以)(?P<zh>[^，,？?]+)"
+    r"|^《[^》]+》(?:规定)?(?:允许|准许)(?P<stated>[^，,？?]+)[，,]\s*那",
+    re.I,
+)
+
+
+def allowed_in_premise(question: str) -> str | None:
+    """What a question's opening premise says a legal text allows ("Since the … regulations allow X, …"), else None."""
+    found = _ALLOWED_PREMISE.search(question.strip())
+    if found is None or _LEGAL_TEXT.search(found.group(0)) is None:
+        return None
+    return found.group("en") or found.group("zh") or found.group("stated")

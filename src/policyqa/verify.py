@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .articles import ARTICLE_REFERENCE, article_of, articles_named, cited_articles
-from .asks import REASONS_UNSTATED, asks_for_lawmakers_reason
+from .asks import FORBIDDEN_NOT_ALLOWED, REASONS_UNSTATED, allowed_in_premise, asks_for_lawmakers_reason
 from .definitions import asks_for_definition, defined_term
 from .dictionary import (
     GENERIC_WORDS,
@@ -1211,6 +1211,9 @@ def check(
     if check_names and (name := unnamed_in_evidence(query, passages, index)) is not None:
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
     reason = unsupported_reason(query, passages, index, named_documents, judge_unknown_words)
+    # A premise a passage contradicts outweighs what the texts do not state.
+    if reason is None and (forbidding := forbidden_in_premise(query, passages)):
+        return Verdict(PARTIAL, FORBIDDEN_NOT_ALLOWED, forbidding)
     if reason is None and (unsaid := quoted_terms_unsaid(query, index) or quoted_names_unsaid(query, index)):
         # Partial, not refused: people quote their own name for a thing too (“两高” for the two top courts),
         # and what the texts state on the matter is quoted after what they never say.
@@ -1267,6 +1270,55 @@ def _same_length(value: float, unit: str | None, other: float, other_unit: str |
         return abs(value - other) < 1e-9
     months, other_months = _PERIOD_UNITS.get(str(unit)), _PERIOD_UNITS.get(str(other_unit))
     return months is not None and other_months is not None and abs(value * months - other * other_months) < 1e-9
+
+
+# A rule that forbids: 禁止, 不得, 严禁, 不准, 不允许.
+_FORBIDDING = re.compile(r"禁止|不得|严禁|不准|不允许")
+# A forbidding clause runs from the punctuation before it to the next full stop or semicolon; one that
+# forbids a list (禁止下列…：（一）…；（二）…) runs to the list's full stop.
+_MAX_CLAUSE_SHOWN = 160
+_ARTICLE_OPENING = re.compile(r"第[零一二三四五六七八九十百千]+条")
+_CLAUSE = re.compile(r"[^，,。；;：:]*(?:禁止|不得|严禁|不准|不允许)(?:[^。；;]*?下列[^。]*|[^。；;]*)")
+
+
+def forbidden_in_premise(query: Query, passages: Sequence[Passage]) -> str:
+    """Where a passage forbids what the question's premise says a legal text allows: 《title》 article: “clause”.
+
+    "Since Shandong's expressway regulations allow motorcycles on expressways, what speed limit applies?":
+    the regulation's 第九条 forbids 摩托车 on 高速公路. Every thing the premise names (an English
+    noun's renderings, a Chinese noun) must stand in one forbidding clause of the passages. "" if none.
+    """
+    allowed = allowed_in_premise(query.text)
+    if allowed is None:
+        return ""
+    things = _premise_things(allowed, query)
+    if not things:
+        return ""
+    for passage in passages:
+        text = "".join(passage.text.split())
+        for clause in _CLAUSE.finditer(text):
+            if all(any(r in clause.group(0) for r in renderings) for renderings in things):
+                # The article is the last one opened before the clause ends, else the passage's section.
+                opened = list(_ARTICLE_OPENING.finditer(text, 0, clause.end()))
+                article = opened[-1].group(0) if opened else passage.section.rpartition(">")[2].strip()
+                said = clause.group(0)[max(0, opened[-1].end() - clause.start()) if opened else 0 :]
+                return f"《{passage.title}》{article}“{said[:_MAX_CLAUSE_SHOWN]}”"
+    return ""
+
+
+def _premise_things(allowed: str, query: Query) -> list[list[str]]:
+    """The things a premise names, each as the words that may render it in a Chinese text."""
+    if query.chinese:
+        return [[noun] for noun in nouns(allowed)]
+    close = dict(query.close_words)
+    things = []
+    for word in english_phrases(allowed):
+        if " " in word or not _may_be_thing(word) or places_named(word):
+            continue
+        renderings = chinese_for(word, 20)
+        if _usual_nouns(word, renderings):
+            things.append([r for r in [*renderings, *close.get(word, ())] if len(r) > 1])
+    return [t for t in things if t]
 
 
 def article_only_in_an_earlier_version(
