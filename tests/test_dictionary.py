@@ -562,3 +562,10 @@ def test_a_participle_with_entries_of_its_own_has_its_verbs_words_first(cedict: 
     # "accepted" alone is 公认 (generally accepted); "to accept" gives 接受, now before it.
     accepted = cedict.chinese_for("accepted")
     assert accepted.index("接受") < accepted.index("公认")
+
+
+def test_a_characters_readings_are_its_pinyin_without_tones(cedict: CedictDictionary) -> None:
+    assert cedict.readings("胶") == ["jiao"]
+    assert set(cedict.readings("行")) >= {"hang", "xing"}  # every reading, in dictionary order
+    assert cedict.readings("绿")[:2] == ["lv", "lu"]  # ü written either way
+    assert cedict.readings("x") == []

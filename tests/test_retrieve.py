@@ -14,7 +14,7 @@ from conftest import built_corpus, local_regulation, squash
 from policyqa import Assistant
 from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
-from policyqa.expand import english_phrases, pairs_in_a_row, rendered_in_a_row, structured_query
+from policyqa.expand import SoundIndex, english_phrases, pairs_in_a_row, rendered_in_a_row, structured_query
 from policyqa.index import build_index
 from policyqa.lexical import SYNONYM_SEPARATOR, flat_tokens, synonym_set
 from policyqa.named import described_documents
@@ -979,3 +979,27 @@ def test_the_law_in_force_at_the_place_asked_about_keeps_a_place_among_the_first
     assert [p.chunk_id for p in placed.search(unplaced, k=5).passages] == [
         p.chunk_id for p in unranked.search(unplaced, k=5).passages
     ]
+
+
+def test_a_title_word_sounding_like_a_name_in_pinyin_renders_it() -> None:
+    sounds = SoundIndex(["山东省胶东调水条例", "绍兴会稽山古香榧群保护规定", "山东省水资源条例"])
+    assert sounds.words_sounding("Jiaodong") == ["胶东"]
+    assert sounds.words_sounding("Kuaiji") == ["会稽山"]  # the mountain's name, without "Mountain"
+    assert sounds.words_sounding("Pudong") == []
+
+
+def test_an_english_question_naming_a_place_in_pinyin_finds_its_regulation(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    # No dictionary lists 胶东; the document about it says it in its title, and BM25 then finds it.
+    files = {
+        "jiaodong": "# 示范省胶东调水条例\n\n第十八条 调水水质应当符合国家规定的地表水环境质量标准。",
+        "water": "# 示范省水资源条例\n\n第十八条 供水水质应当符合国家规定的生活饮用水卫生标准。",
+        "saving": "# 示范省节约用水条例\n\n第十一条 用水单位应当提高水质标准，满足用水需求。",
+    }
+    assistant = Assistant(built_corpus(tmp_path, use_encoder, files), encoder=use_encoder, auto_build=False)
+    question = "What water quality is required for the Jiaodong water diversion project?"
+    query = assistant.prepare(question)
+    assert "胶东" in flat_tokens(query.lexical)
+    assert assistant.search(question).passages[0].doc_id == "jiaodong"
+    assert "胶东" not in flat_tokens(assistant.prepare("What water quality is required?").lexical)

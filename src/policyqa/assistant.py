@@ -74,7 +74,13 @@ class _Loaded:
     def __init__(self, index: LoadedIndex, encoder: Encoder, settings: Settings, publish: bool = True) -> None:
         self.index = index
         self.preparer = QueryPreparer(
-            encoder, index.terms, index.term_vectors, settings, index.term_search, index.lexical
+            encoder,
+            index.terms,
+            index.term_vectors,
+            settings,
+            index.term_search,
+            index.lexical,
+            [document.title for document in index.documents.values()],
         )
         # POLICYQA_STORE=milvus…: candidates come from Milvus, which gets the build first when it
         # lacks it and publishing is allowed (as a missing local index is built when auto_build is on).

@@ -742,6 +742,21 @@ class CedictDictionary:
                     out.append(gloss)
         return out
 
+    def readings(self, character: str) -> list[str]:
+        """A character's readings in pinyin without tones, in dictionary order: 胶 "jiao"; 绿 "lv" and "lu"."""
+        source = self._source_bytes()
+        found: list[str] = []
+        for at in self._headword_lines().get(character, ()):
+            opening = source.find(b"[", at)
+            closing = source.find(b"]", opening)
+            if opening == -1 or closing == -1 or b"\n" in source[at:closing]:
+                continue
+            syllable = source[opening + 1 : closing].decode("utf-8").lower().rstrip("012345")
+            for spelled in (syllable.replace("u:", "v"), syllable.replace("u:", "u")):
+                if spelled.isalpha() and spelled not in found:
+                    found.append(spelled)
+        return found
+
     def is_word(self, word: str) -> bool:
         """Whether a simplified Chinese word is one of the dictionary's (抖音, 网红: words jieba lacks)."""
         return word in self._headword_lines()
@@ -962,6 +977,11 @@ def match_phrases(text: str) -> list[PhraseMatch]:
 def english_glosses(word: str) -> list[str]:
     """CC-CEDICT's English glosses of a simplified Chinese word, in dictionary order."""
     return load_dictionary().english_glosses(word)
+
+
+def readings(character: str) -> list[str]:
+    """A Chinese character's readings in pinyin without tones (``CedictDictionary.readings``)."""
+    return load_dictionary().readings(character)
 
 
 def is_chinese_word(word: str) -> bool:

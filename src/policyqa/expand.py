@@ -22,13 +22,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from .dictionary import chinese_for, expand_english
+from .dictionary import chinese_for, expand_english, readings
 from .embed import Encoder
 from .glossary import chinese_terms, terms_in_chinese
 from .index.vectors import VectorSearch
-from .lexical import QUESTION_WORDS, STOPWORDS, LexicalIndex, synonym_set, term_tokens, tokenize
+from .lexical import QUESTION_WORDS, STOPWORDS, LexicalIndex, cut, synonym_set, term_tokens, tokenize
 from .named import without_document_names
-from .places import chinese_names_by_english
+from .places import chinese_names_by_english, places_named
 from .query_map import query_map_for
 from .settings import Settings
 from .text import is_chinese
@@ -208,6 +208,64 @@ class TermMatcher:
         return [(term, value) for term, value in ranked if value >= self.floor]
 
 
+# A name written in pinyin that the dictionary lacks ("the Jiaodong water diversion project": 胶东): a
+# capitalised word of four letters or more. Its title words that sound alike render it for BM25.
+_ROMANIZED = re.compile(r"\b[A-Z][a-z]{3,}(?:['’-][a-z]+)?\b")
+# Readings tried per character (行: hang, xing): a name's characters rarely have more.
+_READINGS_PER_CHARACTER = 2
+# What a place's name ends in, which English says in a word of its own: 会稽山 is "Kuaiji Mountain".
+_FEATURE_ENDINGS = tuple("山河湖江溪岛湾港峡")
+
+
+class SoundIndex:
+    """The words of the documents' titles by their sound in pinyin without tones: 胶东 under "jiaodong".
+
+    A local name that no dictionary lists (a river, a peninsula, a wetland) is in the title of the
+    document about it, and an English question writes it in pinyin. Built at the first such question.
+    """
+
+    def __init__(self, titles: Sequence[str]) -> None:
+        self._titles = titles
+        self._by_sound: dict[str, list[str]] | None = None
+        self._lock = threading.Lock()
+
+    def words_sounding(self, romanized: str) -> list[str]:
+        """The title words read as ``romanized`` ("Jiaodong", "Xi'an"), most frequent first."""
+        key = re.sub(r"[^a-z]", "", romanized.lower())
+        return list(self._index().get(key, ())) if key else []
+
+    def _index(self) -> dict[str, list[str]]:
+        if self._by_sound is None:
+            with self._lock:
+                if self._by_sound is None:
+                    self._by_sound = self._built()
+        return self._by_sound
+
+    def _built(self) -> dict[str, list[str]]:
+        counts: dict[str, int] = {}
+        for title in self._titles:
+            for word in cut(title):
+                if 2 <= len(word) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in word):
+                    counts[word] = counts.get(word, 0) + 1
+        by_sound: dict[str, list[str]] = {}
+        for word in sorted(counts, key=lambda w: (-counts[w], w)):
+            sounds = self._spellings(word)
+            if len(word) >= 3 and word.endswith(_FEATURE_ENDINGS):
+                sounds += self._spellings(word[:-1])
+            for spelled in sounds:
+                by_sound.setdefault(spelled, []).append(word)
+        return by_sound
+
+    @staticmethod
+    def _spellings(word: str) -> list[str]:
+        """A word's readings in pinyin without tones, run together: 胶东 "jiaodong"."""
+        spellings = [""]
+        for character in word:
+            syllables = readings(character)[:_READINGS_PER_CHARACTER]
+            spellings = [s + syllable for s in spellings for syllable in syllables]
+        return spellings
+
+
 class QueryPreparer:
     """Turns a question into a ``Query``: its vector, and BM25 tokens with Chinese terms for an English question."""
 
@@ -219,9 +277,11 @@ class QueryPreparer:
         settings: Settings,
         term_search: VectorSearch | None = None,
         lexical: LexicalIndex | None = None,
+        titles: Sequence[str] = (),
     ) -> None:
         self.encoder = encoder
         self.settings = settings
+        self._sounds = SoundIndex(titles)
         self._lexical = lexical  # the corpus, for picking a phrase's senses by what stands beside them
         self._matcher = TermMatcher(
             encoder, terms, term_vectors, settings.term_matches, settings.term_floor, term_search
@@ -280,9 +340,13 @@ class QueryPreparer:
             # A term of the field in a Chinese question counts as it does in an English one (the
             # retriever's own candidates and bonus for it); its words are the question's already.
             glossary_terms = tuple(terms_in_chinese(question))
+        # Names in pinyin only rank: that a title sounds like a name says nothing of what the question asks.
+        sounded = self._sounded_names(question) if not chinese else {}
+        for words in sounded.values():
+            tokens.extend(w for w in words if w not in tokens)
         lexical = tuple(tokens)
-        if renderings and self.settings.structured_query:
-            lexical = tuple(structured_query(own_tokens, renderings, glossary_terms))
+        if (renderings or sounded) and self.settings.structured_query:
+            lexical = tuple(structured_query(own_tokens, {**renderings, **sounded}, glossary_terms))
         # The question without the names of the documents it names orders their passages (the retriever):
         # encoded with the question, in one call.
         name_free = without_document_names(question, described=True)
@@ -306,6 +370,24 @@ class QueryPreparer:
             tuple((phrase, tuple(words)) for phrase, words in close_words.items()),
             ranking_vector,
         )
+
+    def _sounded_names(self, question: str) -> dict[str, list[str]]:
+        """The title words that sound like each name the question writes in pinyin and the dictionary lacks.
+
+        They replace the vocabulary matcher's words for it, which it finds by the name's letters
+        ("jiaodong": 东渡, 东太).
+        """
+        sounded: dict[str, list[str]] = {}
+        for name in dict.fromkeys(_ROMANIZED.findall(question)):
+            key = name.lower()
+            if key in STOPWORDS or chinese_for(key, 1) or places_named(name):
+                continue
+            words = self._sounds.words_sounding(name)
+            if self._lexical is not None:  # BM25 matches the corpus's words: 胶 东 cut apart holds no 胶东
+                words = [w for w in words if self._lexical.knows(w)]
+            if words:
+                sounded[key] = words
+        return sounded
 
     def _with_compounds(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Each rendering, followed by the corpus's compounds that hold it when it is no word of the corpus.
