@@ -1295,6 +1295,13 @@ def test_a_thing_the_named_document_never_mentions_makes_a_partial_answer(proper
     app = property_assistant.ask("《示范物权条例》对通过抖音出售的遗失物归谁所有是怎么规定的？")
     assert app.outcome == "partial" and app.answer.startswith("《示范物权条例》未提及抖音"), app.answer
 
+    # A word no text uses is looked for when the dictionary knows it as a thing (代孕: "surrogacy"),
+    # whatever jieba tags it; not one it knows only as an act or a word that asks (概括: "to summarize").
+    surrogacy = property_assistant.ask("《示范物权条例》对代孕所生动物的所有权归属是怎么规定的？")
+    assert surrogacy.outcome == "partial" and "代孕" in surrogacy.answer.partition("\n")[0], surrogacy.answer
+    summary = property_assistant.ask("《示范物权条例》概括来说对遗失物归属是怎么规定的？")
+    assert "概括" not in summary.answer.partition("\n")[0], summary.answer
+
     # A noun the named document uses in another article than the one quoted is mentioned.
     animals = property_assistant.ask("《示范物权条例》对遗失的动物归谁所有是怎么规定的？")
     assert animals.outcome == "answered", animals.answer

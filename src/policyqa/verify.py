@@ -1045,10 +1045,16 @@ def unmentioned_in_document(
     figure = figure_asked(asked)
     if figure is not None:
         kinds_asked_for.update(w for w in nouns(asked) if figure[1].fullmatch(w))
-    # Names jieba lacks (抖音, 网红) are no nouns of its tags, and are what such a question asks about.
+    # Names jieba lacks (抖音, 网红) are no nouns of its tags, and are what such a question asks about;
+    # so is a word no text uses that the dictionary knows as a thing, whatever jieba tags it (代孕: surrogacy).
     words = [
         w
-        for w in [*nouns(asked), *words_jieba_lacks(asked, is_chinese_word), *one_character_headed(asked)]
+        for w in [
+            *nouns(asked),
+            *words_jieba_lacks(asked, is_chinese_word),
+            *one_character_headed(asked),
+            *_things_no_text_says(query, index),
+        ]
         if not _asks(w)
         and w not in kinds_asked_for
         and w not in _CATEGORY_WORDS
@@ -1062,6 +1068,18 @@ def unmentioned_in_document(
         for w in dict.fromkeys(words)
         if w not in whole and not _parts_in_a_row(w, whole) and not _abbreviated_in(w, whole)
     ]
+
+
+def _things_no_text_says(query: Query, index: LoadedIndex) -> list[str]:
+    """A Chinese question's words that no indexed text uses and that the dictionary glosses as a thing."""
+    unknown = _unknown_words(_content_words(query), index)
+    return [w for w in unknown if any(_names_a_thing_in_english(gloss) for gloss in english_glosses(w))]
+
+
+def _names_a_thing_in_english(gloss: str) -> bool:
+    """Whether a dictionary gloss reads as a noun: "surrogacy", not "to summarize", "briefly", "since", "in outline"."""
+    first = gloss.split(maxsplit=1)[0].lower() if gloss.strip() else ""
+    return bool(first) and first != "to" and first not in STOPWORDS and not first.endswith("ly")
 
 
 def _place_in(word: str, text: str) -> bool:
