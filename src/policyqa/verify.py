@@ -1071,7 +1071,10 @@ def unmentioned_in_document(
 
 
 def _things_no_text_says(query: Query, index: LoadedIndex) -> list[str]:
-    """A Chinese question's words that no indexed text uses and that the dictionary glosses as a thing."""
+    """A Chinese question's words that no indexed text uses and that the dictionary glosses as a thing, in a
+    corpus large enough to judge (in a few texts 最高 or 限制 may be missing)."""
+    if index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
+        return []
     unknown = _unknown_words(_content_words(query), index)
     return [w for w in unknown if any(_names_a_thing_in_english(gloss) for gloss in english_glosses(w))]
 
