@@ -525,6 +525,7 @@ _PERIOD_PREMISE = re.compile(
     rf"|\b{_NUMBER}-(?:year|month|day)\s+(?:[a-z]+\s+)?(?:period|term)\b",
     re.I,
 )
+# Months in each unit of a period, to compare lengths said in different units (a day is no part of a month).
 _PERIOD_UNITS = {"year": 12.0, "month": 1.0, "day": None}
 _QUOTED_NAME = re.compile(r"《[^《》]*》")
 
@@ -1293,17 +1294,15 @@ def _same_length(value: float, unit: str | None, other: float, other_unit: str |
     return months is not None and other_months is not None and abs(value * months - other * other_months) < 1e-9
 
 
-# A rule that forbids: 禁止, 不得, 严禁, 不准, 不允许.
-_FORBIDDING = re.compile(r"禁止|不得|严禁|不准|不允许")
-# A forbidding clause runs from the punctuation before it to the next full stop or semicolon; one that
-# forbids a list (禁止下列…：（一）…；（二）…) runs to the list's full stop.
-_MAX_CLAUSE_SHOWN = 160
+# A rule that forbids (禁止, 不得, 严禁, 不准, 不允许) runs from the punctuation before it to the next full
+# stop or semicolon; one that forbids a list (禁止下列…：（一）…；（二）…) runs to the list's full stop.
+_FORBIDDING_CLAUSE = re.compile(r"[^，,。；;：:]*(?:禁止|不得|严禁|不准|不允许)(?:[^。；;]*?下列[^。]*|[^。；;]*)")
 _ARTICLE_OPENING = re.compile(r"第[零一二三四五六七八九十百千]+条")
-_CLAUSE = re.compile(r"[^，,。；;：:]*(?:禁止|不得|严禁|不准|不允许)(?:[^。；;]*?下列[^。]*|[^。；;]*)")
+_MAX_CLAUSE_SHOWN = 160  # characters of the clause the answer quotes
 
 
 def forbidden_in_premise(query: Query, passages: Sequence[Passage]) -> str:
-    """Where a passage forbids what the question's premise says a legal text allows: 《title》 article: “clause”.
+    """Where a passage forbids what the question's premise says a legal text allows: 《title》第九条“clause”.
 
     "Since Shandong's expressway regulations allow motorcycles on expressways, what speed limit applies?":
     the regulation's 第九条 forbids 摩托车 on 高速公路. Every thing the premise names (an English
@@ -1317,7 +1316,7 @@ def forbidden_in_premise(query: Query, passages: Sequence[Passage]) -> str:
         return ""
     for passage in passages:
         text = "".join(passage.text.split())
-        for clause in _CLAUSE.finditer(text):
+        for clause in _FORBIDDING_CLAUSE.finditer(text):
             if all(any(r in clause.group(0) for r in renderings) for renderings in things):
                 # The article is the last one opened before the clause ends, else the passage's section.
                 opened = list(_ARTICLE_OPENING.finditer(text, 0, clause.end()))
