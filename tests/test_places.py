@@ -127,6 +127,10 @@ def test_a_provinces_or_countrys_name_counts_only_where_it_stands_as_words(
         ("德国弗劳恩霍夫协会的做法对我国有什么借鉴?", []),
         # Named once as an origin and once as itself, it is asked about.
         ("A German firm asks: how does Germany tax it?", []),
+        # A place in China the asker only comes from, beside the one asked of; alone, it is asked of.
+        ("I'm moving from Anhui to Hangzhou for a job. When must I register?", [("安徽",)]),
+        ("我是安徽人，在杭州工作，怎么办居住证？", [("安徽",)]),
+        ("I moved from Anhui last year. What must I register?", []),
     ],
 )
 def test_a_country_the_asker_comes_from_is_of_the_story(text: str, origins: list[tuple[str, ...]]) -> None:

@@ -118,29 +118,34 @@ _CHINESE_PERSON_OR_FIRM = "人|籍|公民|公司|企业|客户|客商|工程师|
 # Japan"; not "lessons drawn from Japan".
 _BROUGHT_FROM = re.compile(
     r"\b(?:import|imported|importing|buy|bought|buying|order|ordered|purchase|purchased|send|sent|ship|shipped"
-    r"|mail|mailed|post|posted|bring|brought|come|came|coming|move|moved|return|returned|arrive|arrived"
+    r"|mail|mailed|post|posted|bring|brought|come|came|coming|move|moved|moving|relocat(?:e|ed|ing)"
+    r"|return|returned|arrive|arrived"
     r"|transfer|transferred|remit|remitted|receive|received|hire|hired|recruit|recruited)\b"
     r"(?:\s+[\w'’-]+){0,6}?\s+from\s+(?:the\s+)?$"
 )
 
 
 def places_of_origin(text: str) -> list[tuple[str, ...]]:
-    """The foreign countries a text names only as where someone or something it tells of comes from.
+    """The foreign countries, and the places in China beside another asked of, that a text names only as where
+    someone or something it tells of comes from.
 
     "I'm a German engineer seconded to China …", "import a prosthetic limb from Germany", "从德国进口":
     the asker's story, answered by China's law, which need not name the country. "Germany's
     experience", "the US dollar", "德国弗劳恩霍夫协会" ask about the country itself.
     """
     lowered = text.lower()
-    found = []
+    found: list[tuple[str, ...]] = []
+    at_home: list[tuple[str, ...]] = []  # places in China told of only as an origin
     for place in gazetteer():
-        if not place.foreign:
-            continue
         mentions = [("en", m) for e in place.english if e in lowered for m in _english_name(e).finditer(lowered)] + [
             ("zh", m) for c in place.chinese if c in text for m in re.finditer(re.escape(c), text)
         ]
         if mentions and all(_told_as_origin(text, lowered, kind, m) for kind, m in mentions):
-            found.append(place.chinese)
+            (found if place.foreign else at_home).append(place.chinese)
+    # A place in China the asker only comes from is of the story when the question asks of another:
+    # "I'm moving from Anhui to Hangzhou for a job" asks of Hangzhou's rules.
+    if at_home and any(names not in at_home and names not in found for names in places_named(text)):
+        found += at_home
     return found
 
 
