@@ -10,6 +10,7 @@ from policyqa.asks import (
     asks_for_body,
     asks_for_lawmakers_reason,
     asks_for_overview,
+    required_in_premise,
 )
 
 
@@ -139,3 +140,23 @@ def test_a_question_of_a_paper_a_court_a_laws_making_or_no_law_asks_for_no_reaso
 )
 def test_a_premise_that_a_legal_text_allows_something_is_read(question: str, allowed: str | None) -> None:
     assert allowed_in_premise(question) == allowed
+
+
+@pytest.mark.parametrize(
+    ("question", "required"),
+    [
+        (
+            "Since the regulations made weather-disaster insurance compulsory for firms, what is the fine?",
+            "weather-disaster insurance",
+        ),
+        (
+            "Since the food rules require street vendors to hold a licence, how long does it take?",
+            "street vendors to hold a licence",
+        ),
+        ("既然《气象灾害防御条例》强制要求企业购买气象灾害保险，不买会怎样？", "企业购买气象灾害保险"),
+        # No legal text in the premise: the asker's boss, not a law.
+        ("Since my boss requires overtime, what can I do?", None),
+    ],
+)
+def test_a_premise_that_a_legal_text_requires_something_is_read(question: str, required: str | None) -> None:
+    assert required_in_premise(question) == required

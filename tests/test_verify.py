@@ -632,6 +632,8 @@ def test_a_person_no_text_names_is_not_covered(mini_assistant: Assistant, monkey
     assert persons_unnamed(titled, index) == ["钟南山"]
     assert persons_unnamed(mini_assistant.prepare("校长钟南山提出了哪些建议？"), index) == ["钟南山"]
     assert persons_unnamed(mini_assistant.prepare("钟南山的工作履历是怎样的？"), index) == ["钟南山"]
+    # A name jieba cuts into single characters is one too (屠 / 呦 / 呦), up to the 的 after it.
+    assert persons_unnamed(mini_assistant.prepare("屠呦呦的生平经历有哪些？"), index) == ["屠呦呦"]
     assert _reason(mini_assistant, "钟南山院士对技术复苏基金有哪些建议？") == "the texts never name 钟南山"
     assert mini_assistant.ask(titled.text).outcome == "not_covered"
     # An office the texts set up is no person; a word no text uses without a title is the asker's own.
@@ -1107,6 +1109,30 @@ def test_a_premise_that_the_texts_allow_what_they_forbid_is_answered_in_part(
         "Since the expressway regulation allows cars on expressways, what is their speed limit?"
     )
     assert true_premise.outcome == "answered", true_premise.answer
+
+
+def test_a_premise_that_the_texts_require_what_they_only_encourage_is_answered_in_part(
+    tmp_path: Path, use_encoder: Encoder
+) -> None:
+    files = {
+        "weather": "# 示范市气象灾害防御条例\n\n"
+        "第十一条 本市鼓励保险机构开发气象灾害保险产品，引导单位购买气象灾害保险。\n\n"
+        "第十二条 建设单位应当为施工人员购买意外伤害保险。\n\n第三十条 违反本条例规定的，处一万元以下罚款。",
+    }
+    assistant = built_assistant(tmp_path, use_encoder, files)
+    encouraged = assistant.ask(
+        "Since the weather disaster regulation made weather disaster insurance compulsory, what is the penalty?"
+    )
+    assert encouraged.outcome == "partial", encouraged.answer
+    lead = encouraged.answer.partition("\n")[0]
+    assert lead.startswith("The texts encourage, not require, what the question takes as required: "), lead
+    assert "第十一条“本市鼓励保险机构开发气象灾害保险产品，引导单位购买气象灾害保险”" in lead, lead
+    # Where a passage obliges it, the premise may hold.
+    obliged = assistant.ask(
+        "Since the weather disaster regulation requires builders to buy accident insurance for workers, "
+        "what is the penalty?"
+    )
+    assert not obliged.answer.startswith("The texts encourage"), obliged.answer
 
 
 def test_the_length_a_question_gives_a_period_of_the_law_must_be_stated_by_a_passage(

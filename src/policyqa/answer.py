@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .asks import FORBIDDEN_NOT_ALLOWED, REASONS_UNSTATED
+from .asks import ENCOURAGED_NOT_REQUIRED, FORBIDDEN_NOT_ALLOWED, REASONS_UNSTATED
 from .definitions import asks_for_definition, definitions_asked
 from .figures import asked_figure, items_asked, question_parts
 from .index import LoadedIndex
@@ -213,6 +213,13 @@ def partial(
             f"文本并未允许问题所说的做法，而是加以禁止：{missing}。相关规定如下："
             if query.chinese
             else f"The texts forbid what the question takes as allowed: {missing}. What they state on the matter:"
+        )
+    elif reason == ENCOURAGED_NOT_REQUIRED:  # ``missing``: where the texts only encourage it
+        lead = (
+            f"文本只是鼓励，并未强制问题所说的做法：{missing}。相关规定如下："
+            if query.chinese
+            else f"The texts encourage, not require, what the question takes as required: {missing}. "
+            "What they state on the matter:"
         )
     elif query.chinese:
         lead = f"文本未规定所问的{missing}；相关规定如下："

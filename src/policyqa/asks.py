@@ -120,7 +120,28 @@ _ALLOWED_PREMISE = re.compile(
 
 def allowed_in_premise(question: str) -> str | None:
     """What a question's opening premise says a legal text allows ("Since the … regulations allow X, …"), else None."""
-    found = _ALLOWED_PREMISE.search(question.strip())
+    return _premise(_ALLOWED_PREMISE, question)
+
+
+ENCOURAGED_NOT_REQUIRED = "the question takes as required what the texts only encourage"
+# A premise that a legal text requires something: "Since the regulations made weather-disaster insurance
+# compulsory for businesses, …", "既然《…》强制要求…，…". The words that say so are no thing required.
+_REQUIRED_PREMISE = re.compile(
+    r"^(?:since|given that|as)\b[^,?]*?\b(?:requires?|required|mandates?|mandated|obliges?|obliged)\s+(?P<en>[^,?]+)"
+    r"|^(?:since|given that|as)\b[^,?]*?\b(?:makes?|made)\s+(?P<made>[^,?]+?)\s+(?:compulsory|mandatory|obligatory)\b"
+    r"|既然[^，,？?]*?(?:强制要求|强制|必须|要求)(?P<zh>[^，,？?]+)",
+    re.I,
+)
+
+
+def required_in_premise(question: str) -> str | None:
+    """What a question's opening premise says a legal text requires ("Since the … rules require X, …"), else None."""
+    return _premise(_REQUIRED_PREMISE, question)
+
+
+def _premise(pattern: re.Pattern[str], question: str) -> str | None:
+    """The part of a question's opening premise about a legal text that ``pattern`` captures, else None."""
+    found = pattern.search(question.strip())
     if found is None or _LEGAL_TEXT.search(found.group(0)) is None:
         return None
-    return found.group("en") or found.group("zh") or found.group("stated")
+    return next((group for group in found.groups() if group), None)

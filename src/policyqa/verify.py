@@ -31,7 +31,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .articles import ARTICLE_REFERENCE, article_of, articles_named, cited_articles
-from .asks import FORBIDDEN_NOT_ALLOWED, REASONS_UNSTATED, allowed_in_premise, asks_for_lawmakers_reason
+from .asks import (
+    ENCOURAGED_NOT_REQUIRED,
+    FORBIDDEN_NOT_ALLOWED,
+    REASONS_UNSTATED,
+    allowed_in_premise,
+    asks_for_lawmakers_reason,
+    required_in_premise,
+)
 from .definitions import asks_for_definition, defined_term
 from .dictionary import (
     GENERIC_WORDS,
@@ -66,6 +73,7 @@ from .grounding import figures as stated_figures
 from .index import LoadedIndex
 from .lexical import (
     counted_nouns,
+    cut,
     function_words,
     is_noun,
     nouns,
@@ -434,17 +442,36 @@ def persons_unnamed(query: Query, index: LoadedIndex) -> list[str]:
     if not query.chinese or index.lexical.vocabulary_size() < MIN_VOCABULARY_TO_JUDGE:
         return []
     # A name is a noun to jieba (潘功胜 nr, 钟南山 ns): a verb after a title is what the office does (部长负责).
+    # A name jieba cuts into characters (屠 / 呦 / 呦) is one if no text says it.
     named = set(nouns(query.text))
+    words = [w for w in _unknown_words(_content_words(query), index) if w in named]
+    words += [run for run in _character_runs(query.text) if not _said_by_the_texts(run, index)]
     return [
         word
-        for word in _unknown_words(_content_words(query), index)
-        if word in named
-        and not re.fullmatch(_PERSON_TITLES, word)
+        for word in words
+        if not re.fullmatch(_PERSON_TITLES, word)
         and re.search(
             f"(?:{_PERSON_TITLES}){re.escape(word)}|{re.escape(word)}(?:{_PERSON_TITLES}|的[^，。？?]{{0,4}}?(?:{_LIFE_ASKED}))",
             query.text,
         )
     ]
+
+
+# Characters that join words rather than make names (的, 和, 在 …): a run of single characters ends there.
+_JOINING_CHARACTERS = frozenset("的地得了着过和与及或在是对把被从向给为将也都就")
+
+
+def _character_runs(text: str) -> list[str]:
+    """The runs of two to four Chinese characters that jieba leaves one by one (屠 / 呦 / 呦: 屠呦呦)."""
+    runs, current = [], ""
+    for word in [*cut(text), ""]:
+        if len(word) == 1 and is_cjk(word) and word not in _JOINING_CHARACTERS:
+            current += word
+            continue
+        if 2 <= len(current) <= 4:
+            runs.append(current)
+        current = ""
+    return runs
 
 
 def asks_for_advice(query: Query) -> bool:
@@ -1234,8 +1261,8 @@ def check(
         return Verdict(NOT_COVERED, f"the passages do not mention {name}")
     reason = unsupported_reason(query, passages, index, named_documents, judge_unknown_words)
     # A premise a passage contradicts outweighs what the texts do not state.
-    if reason is None and (forbidding := forbidden_in_premise(query, passages)):
-        return Verdict(PARTIAL, FORBIDDEN_NOT_ALLOWED, forbidding)
+    if reason is None and (contradicted := premise_contradicted(query, passages)):
+        return Verdict(PARTIAL, *contradicted)
     if reason is None and (unsaid := quoted_terms_unsaid(query, index) or quoted_names_unsaid(query, index)):
         # Partial, not refused: people quote their own name for a thing too (“两高” for the two top courts),
         # and what the texts state on the matter is quoted after what they never say.
@@ -1294,30 +1321,50 @@ def _same_length(value: float, unit: str | None, other: float, other_unit: str |
     return months is not None and other_months is not None and abs(value * months - other * other_months) < 1e-9
 
 
-# A rule that forbids (禁止, 不得, 严禁, 不准, 不允许) runs from the punctuation before it to the next full
-# stop or semicolon; one that forbids a list (禁止下列…：（一）…；（二）…) runs to the list's full stop.
+# A rule that forbids (禁止, 不得, 严禁, 不准, 不允许), or one that only encourages (鼓励, 提倡, 引导), runs
+# from the punctuation before it to the next full stop or semicolon; one about a list (禁止下列…：（一）…；
+# （二）…) runs to the list's full stop.
 _FORBIDDING_CLAUSE = re.compile(r"[^，,。；;：:]*(?:禁止|不得|严禁|不准|不允许)(?:[^。；;]*?下列[^。]*|[^。；;]*)")
+_ENCOURAGING_CLAUSE = re.compile(r"[^，,。；;：:]*(?:鼓励|提倡|引导)(?:[^。；;]*?下列[^。]*|[^。；;]*)")
+# A rule that obliges: 应当, 必须, 须 (not 无须, "need not"), 强制.
+_OBLIGING_CLAUSE = re.compile(r"[^，,。；;：:]*(?:应当|必须|(?<![无毋])须|强制)[^。；;]*")
 _ARTICLE_OPENING = re.compile(r"第[零一二三四五六七八九十百千]+条")
 _MAX_CLAUSE_SHOWN = 160  # characters of the clause the answer quotes
 
 
-def forbidden_in_premise(query: Query, passages: Sequence[Passage]) -> str:
-    """Where a passage forbids what the question's premise says a legal text allows: 《title》第九条“clause”.
+def premise_contradicted(query: Query, passages: Sequence[Passage]) -> tuple[str, str] | None:
+    """Why and where a passage contradicts the question's opening premise about a legal text, else None.
 
     "Since Shandong's expressway regulations allow motorcycles on expressways, what speed limit applies?":
-    the regulation's 第九条 forbids 摩托车 on 高速公路. Every thing the premise names (an English
-    noun's renderings, a Chinese noun) must stand in one forbidding clause of the passages. "" if none.
+    the regulation's 第九条 forbids 摩托车 on 高速公路. "Since Beijing's regulations made weather-disaster
+    insurance compulsory for businesses, …": its 第三十九条 only encourages buying it (鼓励…购买气象灾害保险),
+    and no passage obliges anyone to. The things the premise names (an English noun's renderings, a
+    Chinese noun; all of two, all but one of more) must stand in one such clause. Returns the reason
+    (``FORBIDDEN_NOT_ALLOWED``, ``ENCOURAGED_NOT_REQUIRED``) and 《title》第九条“clause”.
     """
-    allowed = allowed_in_premise(query.text)
-    if allowed is None:
-        return ""
-    things = _premise_things(allowed, query)
+    if (allowed := allowed_in_premise(query.text)) is not None:
+        where = _clause_naming(_premise_things(allowed, query), passages, _FORBIDDING_CLAUSE)
+        return (FORBIDDEN_NOT_ALLOWED, where) if where else None
+    if (required := required_in_premise(query.text)) is not None:
+        things = _premise_things(required, query)
+        # The texts oblige it somewhere: the premise may hold.
+        if _clause_naming(things, passages, _OBLIGING_CLAUSE):
+            return None
+        where = _clause_naming(things, passages, _ENCOURAGING_CLAUSE)
+        return (ENCOURAGED_NOT_REQUIRED, where) if where else None
+    return None
+
+
+def _clause_naming(things: list[list[str]], passages: Sequence[Passage], clauses: re.Pattern[str]) -> str:
+    """The first clause of the passages holding the things (all of two, all but one of more), as
+    《title》第九条“clause”; "" if none."""
     if not things:
         return ""
+    needed = len(things) if len(things) <= 2 else len(things) - 1
     for passage in passages:
         text = "".join(passage.text.split())
-        for clause in _FORBIDDING_CLAUSE.finditer(text):
-            if all(any(r in clause.group(0) for r in renderings) for renderings in things):
+        for clause in clauses.finditer(text):
+            if sum(any(r in clause.group(0) for r in renderings) for renderings in things) >= needed:
                 # The article is the last one opened before the clause ends, else the passage's section.
                 opened = list(_ARTICLE_OPENING.finditer(text, 0, clause.end()))
                 article = opened[-1].group(0) if opened else passage.section.rpartition(">")[2].strip()
