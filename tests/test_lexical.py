@@ -14,6 +14,7 @@ import pytest
 from policyqa.lexical import (
     COHESION_PRIOR,
     LexicalIndex,
+    bodies_named,
     counted_nouns,
     cut,
     flat_tokens,
@@ -418,3 +419,17 @@ def test_a_fragment_no_token_holds_is_found_through_the_compounds_that_hold_it()
     assert lexical.words_holding("全会", 3) == ["三中全会", "四中全会"]  # most passages first
     assert lexical.words_holding("全会", 1) == ["三中全会"]
     assert lexical.words_holding("不存在", 3) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "bodies"),
+    [
+        ("国家赔偿基金管理委员会由哪些部门组成？", ["国家赔偿基金管理委员会"]),
+        ("郑州市犬类管理委员会的职责是什么？", ["郑州市犬类管理委员会"]),
+        ("业主委员会怎么成立？", ["业主委员会"]),
+        ("由委员会决定。", ["委员会"]),
+        ("补偿标准是多少？", []),
+    ],
+)
+def test_a_body_is_named_by_its_head_and_the_words_before_it(text: str, bodies: list[str]) -> None:
+    assert bodies_named(text) == bodies

@@ -576,6 +576,14 @@ def test_a_term_a_question_quotes_that_no_text_says_leads_a_partial_answer(
     # an act (买东西, "to go shopping") or a question (什么时候, "when?") so cut is not.
     assert quoted_terms_unsaid(mini_assistant.prepare("元宇宙园区企业能享受哪些奖励？"), index) == ["元宇宙"]
     assert quoted_terms_unsaid(mini_assistant.prepare("在示范市买东西遇到欺诈，什么时候能拿到奖励？"), index) == []
+    # A body named by its head word (…委员会) is looked for whole, without the place it is of; so is a
+    # body a title names.
+    body = mini_assistant.prepare("示范市技术复苏基金管理委员会由哪些部门组成？")
+    assert "技术复苏基金管理委员会" in quoted_terms_unsaid(body, index)
+    titles = [document.title for document in index.documents.values()]
+    named_in_a_title = next((t for t in titles if t.endswith("条例")), "")
+    assert named_in_a_title, titles
+    assert quoted_terms_unsaid(mini_assistant.prepare(f"{named_in_a_title}的适用范围是什么？"), index) == []
     # Below a library's vocabulary, a word a few texts lack says nothing.
     monkeypatch.setattr("policyqa.verify.MIN_VOCABULARY_TO_JUDGE", 10**9)
     assert quoted_terms_unsaid(unsaid, index) == []

@@ -279,6 +279,30 @@ def words_jieba_lacks(text: str, is_word: Callable[[str], bool]) -> list[str]:
     )
 
 
+# The head words of a body's name: a committee, an association, a federation, a league, a foundation.
+_BODY_HEAD = re.compile(r"(?:委员会|协会|联合会|联盟|基金会|研究会|促进会|商会)$")
+# What may stand in a body's name before its head: nouns, verbs, fixed expressions, attributes (jieba's tags).
+_NAME_PART_TAGS = ("n", "v", "l", "a", "b", "j")
+
+
+def bodies_named(text: str) -> list[str]:
+    """The names of bodies a Chinese text gives by their head word: 国家赔偿基金管理委员会, 犬类管理委员会.
+
+    A name runs back from its head over the words of two characters or more that may name (a noun,
+    a verb, a fixed expression), to a particle, a one-character word or the text's start.
+    """
+    tagged = _tagged(text)
+    names = []
+    for i, (word, _) in enumerate(tagged):
+        if not _BODY_HEAD.search(word):
+            continue
+        start = i
+        while start > 0 and len(tagged[start - 1][0]) >= 2 and tagged[start - 1][1].startswith(_NAME_PART_TAGS):
+            start -= 1
+        names.append("".join(w for w, _ in tagged[start : i + 1]))
+    return names
+
+
 def words_jieba_cuts_apart(text: str, is_word: Callable[[str], bool], lengths: range = range(3, 6)) -> list[str]:
     """Words of ``text`` that jieba's dictionary lacks and cuts apart, and another one (``is_word``) has whole.
 

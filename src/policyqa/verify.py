@@ -72,6 +72,7 @@ from .glossary import phrases_with_terms
 from .grounding import figures as stated_figures
 from .index import LoadedIndex
 from .lexical import (
+    bodies_named,
     counted_nouns,
     cut,
     function_words,
@@ -189,8 +190,8 @@ _QUOTED_TERM_READ_ROWS = 2_000
 
 
 def quoted_terms_unsaid(query: Query, index: LoadedIndex) -> list[str]:
-    """The terms a Chinese question quotes, or names in one dictionary word that jieba cuts apart (元宇宙),
-    that no indexed text says, in a corpus large enough to judge.
+    """The terms a Chinese question quotes, names in one dictionary word that jieba cuts apart (元宇宙), or
+    gives as a body's name (国家赔偿基金管理委员会), that no indexed text says, in a corpus large enough to judge.
 
     A question names a programme, a policy or a concept by quoting it (“科创飞地”, “中原科创基金”);
     where no text of the library says it, none treats it under that name, and passages on its
@@ -206,7 +207,29 @@ def quoted_terms_unsaid(query: Query, index: LoadedIndex) -> list[str]:
         for word in words_jieba_cuts_apart(_QUOTED_TERM.sub(" ", query.text), is_chinese_word)
         if is_noun(word) and _names_a_thing(word) and not _asks(word)
     ]
-    return [term for term in dict.fromkeys([*quoted, *unquoted]) if not _said_by_the_texts(term, index)]
+    # A body named by its head word (…委员会, …协会) that no text names is one the texts never speak of
+    # (国家赔偿基金管理委员会); the place it is of is the place checks' (嘉兴市业主委员会: 业主委员会 is said).
+    bodies = [
+        name
+        for name in map(_without_leading_places, bodies_named(query.text))
+        if len(name) >= _MIN_BODY_NAME and len(term_tokens(name)) >= 2
+    ]
+    return [term for term in dict.fromkeys([*quoted, *unquoted, *bodies]) if not _said_by_the_texts(term, index)]
+
+
+# A body's name shorter than this is its head alone, or nearly (管理委员会): every text may say it.
+_MIN_BODY_NAME = 5
+
+
+def _without_leading_places(name: str) -> str:
+    """A name without the places it opens with: 北京市门头沟区城市管理委员会 is 城市管理委员会."""
+    while opening := max(
+        (n for names in places_named(name) for n in names if name.startswith(n) and len(n) < len(name)),
+        key=len,
+        default="",
+    ):
+        name = name[len(opening) :].removeprefix("自治区").removeprefix("自治州").lstrip("省市区县镇乡")
+    return name
 
 
 def _names_a_thing(word: str) -> bool:
@@ -217,8 +240,11 @@ def _names_a_thing(word: str) -> bool:
 
 
 def _said_by_the_texts(term: str, index: LoadedIndex) -> bool:
-    """Whether some passage of the index says ``term`` (whitespace aside): its words' passages, then their text."""
+    """Whether some passage or title of the index says ``term`` (whitespace aside): its words' passages, then
+    their text. A title may be the only place a case names its parties (…诉北京市门头沟区城市管理委员会…案)."""
     if not term_tokens(term):
+        return True
+    if any(term in document.title for document in index.documents.values()):
         return True
     rows = index.lexical.passages_holding(term)
     if len(rows) > _QUOTED_TERM_READ_ROWS:
