@@ -25,6 +25,7 @@ mentions, makes the answer partial: it says so, then quotes what the texts do st
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
@@ -239,12 +240,25 @@ def _names_a_thing(word: str) -> bool:
     return bool(glosses) and not glosses[0].startswith("to ") and "?" not in glosses[0]
 
 
+# The last loaded index's titles joined, held by a weak reference: a new build's index gets its own,
+# and the old one is not kept alive.
+_titles: tuple[weakref.ref[LoadedIndex], str] | None = None
+
+
+def _joined_titles(index: LoadedIndex) -> str:
+    """Every document's title, one per line (joined once per index)."""
+    global _titles
+    if _titles is None or _titles[0]() is not index:
+        _titles = (weakref.ref(index), "\n".join(document.title for document in index.documents.values()))
+    return _titles[1]
+
+
 def _said_by_the_texts(term: str, index: LoadedIndex) -> bool:
     """Whether some passage or title of the index says ``term`` (whitespace aside): its words' passages, then
     their text. A title may be the only place a case names its parties (…诉北京市门头沟区城市管理委员会…案)."""
     if not term_tokens(term):
         return True
-    if any(term in document.title for document in index.documents.values()):
+    if term in _joined_titles(index):
         return True
     rows = index.lexical.passages_holding(term)
     if len(rows) > _QUOTED_TERM_READ_ROWS:
