@@ -126,6 +126,12 @@ _BROUGHT_FROM = re.compile(
 
 
 def places_of_origin(text: str) -> list[tuple[str, ...]]:
+    """The places a text names only as where someone or something comes from (``_places_of_origin``)."""
+    return list(_places_of_origin(text))
+
+
+@lru_cache(maxsize=1024)  # asked of each question several times: by retrieval, then by verification
+def _places_of_origin(text: str) -> tuple[tuple[str, ...], ...]:
     """The foreign countries, and the places in China beside another asked of, that a text names only as where
     someone or something it tells of comes from.
 
@@ -146,7 +152,7 @@ def places_of_origin(text: str) -> list[tuple[str, ...]]:
     # "I'm moving from Anhui to Hangzhou for a job" asks of Hangzhou's rules.
     if at_home and any(names not in at_home and names not in found for names in places_named(text)):
         found += at_home
-    return found
+    return tuple(found)
 
 
 def places_asked(text: str) -> list[tuple[str, ...]]:
