@@ -742,21 +742,6 @@ class CedictDictionary:
                     out.append(gloss)
         return out
 
-    def readings(self, character: str) -> list[str]:
-        """A character's readings in pinyin without tones, in dictionary order: 胶 "jiao"; 绿 "lv" and "lu"."""
-        source = self._source_bytes()
-        found: list[str] = []
-        for at in self._headword_lines().get(character, ()):
-            opening = source.find(b"[", at)
-            closing = source.find(b"]", opening)
-            if opening == -1 or closing == -1 or b"\n" in source[at:closing]:
-                continue
-            syllable = source[opening + 1 : closing].decode("utf-8").lower().rstrip("012345")
-            for spelled in (syllable.replace("u:", "v"), syllable.replace("u:", "u")):
-                if spelled.isalpha() and spelled not in found:
-                    found.append(spelled)
-        return found
-
     def is_word(self, word: str) -> bool:
         """Whether a simplified Chinese word is one of the dictionary's (抖音, 网红: words jieba lacks)."""
         return word in self._headword_lines()
@@ -979,9 +964,33 @@ def english_glosses(word: str) -> list[str]:
     return load_dictionary().english_glosses(word)
 
 
+# A line of a one-character headword: its simplified form and its pinyin.
+_CHARACTER_LINE = re.compile(rb"^[^#\s]\S* (\S{1,4}) \[([^\]\s]+)\]", re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
+def _character_readings() -> dict[str, tuple[str, ...]]:
+    """Each character's readings from CC-CEDICT's one-character lines, read once; the file is not kept."""
+    found: dict[str, list[str]] = {}
+    for simplified, pinyin in _CHARACTER_LINE.findall(gzip.decompress(_data())):
+        character = simplified.decode("utf-8", errors="replace")
+        if len(character) != 1:  # a UTF-8 character is up to four bytes; a longer headword is a word
+            continue
+        syllable = pinyin.decode("utf-8").lower().rstrip("012345")
+        spellings = found.setdefault(character, [])
+        for spelled in (syllable.replace("u:", "v"), syllable.replace("u:", "u")):
+            if spelled.isalpha() and spelled not in spellings:
+                spellings.append(spelled)
+    return {character: tuple(spellings) for character, spellings in found.items()}
+
+
 def readings(character: str) -> list[str]:
-    """A Chinese character's readings in pinyin without tones (``CedictDictionary.readings``)."""
-    return load_dictionary().readings(character)
+    """A Chinese character's readings in pinyin without tones, in dictionary order: 胶 "jiao"; 绿 "lv" and "lu".
+
+    Read from a table of the one-character lines only: a server answering searches need not hold
+    the whole dictionary file for them.
+    """
+    return list(_character_readings().get(character, ()))
 
 
 def is_chinese_word(word: str) -> bool:
