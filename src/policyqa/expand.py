@@ -247,23 +247,24 @@ class SoundIndex:
             for word in cut(title):
                 if 2 <= len(word) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in word):
                     counts[word] = counts.get(word, 0) + 1
+        character_readings = readings({character for word in counts for character in word})
         by_sound: dict[str, list[str]] = {}
         for word in sorted(counts, key=lambda w: (-counts[w], w)):
-            sounds = self._spellings(word)
+            sounds = _spellings(word, character_readings)
             if len(word) >= 3 and word.endswith(_FEATURE_ENDINGS):
-                sounds += self._spellings(word[:-1])
+                sounds += _spellings(word[:-1], character_readings)
             for spelled in sounds:
                 by_sound.setdefault(spelled, []).append(word)
         return by_sound
 
-    @staticmethod
-    def _spellings(word: str) -> list[str]:
-        """A word's readings in pinyin without tones, run together: 胶东 "jiaodong"."""
-        spellings = [""]
-        for character in word:
-            syllables = readings(character)[:_READINGS_PER_CHARACTER]
-            spellings = [s + syllable for s in spellings for syllable in syllables]
-        return spellings
+
+def _spellings(word: str, character_readings: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """A word's readings in pinyin without tones, run together: 胶东 "jiaodong"."""
+    spellings = [""]
+    for character in word:
+        syllables = character_readings.get(character, ())[:_READINGS_PER_CHARACTER]
+        spellings = [s + syllable for s in spellings for syllable in syllables]
+    return spellings
 
 
 class QueryPreparer:
