@@ -22,6 +22,11 @@ CEDICT_LINES = [
     "玉林 玉林 [Yu4 lin2] /Yulin, prefecture-level city in Guangxi/",
     "某城 某城 [Mou3 cheng2] /Capital, prefecture-level city somewhere/",
     "濟南 济南 [Ji3 nan2] /Jinan, subprovincial city and capital of Shandong province in northeast China/",
+    "潮州 潮州 [Chao2 zhou1] /Chaozhou or Teochew prefecture-level city in Guangdong 廣東省|广东省/",
+    "烏海 乌海 [Wu1 hai3] /Wuhait or Wuhai, prefecture-level city in Inner Mongolia/",
+    "呂梁 吕梁 [Lu:3 liang2] /Lüliang prefecture-level city in Shanxi 山西/",
+    "百色 百色 [Bai3 se4] /Baise prefecture-level city in Guangxi/former pr. [Bo2 se4]/",
+    "百色 百色 [Bo4 se4] /Bose or Baise prefecture-level city in Guangxi/",
 ]
 
 
@@ -34,6 +39,10 @@ def test_cities_come_from_their_cedict_glosses() -> None:
     assert "capital" not in found  # a gloss that is not the entry's own pinyin
     assert found["jinan"] == {"济南": "shandong"}  # "subprovincial" as CC-CEDICT also writes it
     assert cities(CEDICT_LINES, provinces={"anhui"})["shaoxing"] == {"绍兴": ""}  # a province not known
+    # A gloss may give another name first; the one spelled as the entry's pinyin is the city's.
+    assert found["chaozhou"] == {"潮州": ""} and "teochew" not in found
+    assert "wuhai" in found and "wuhait" not in found
+    assert "luliang" in found  # ü written u
 
 
 def test_a_city_lies_in_its_province_whose_local_law_is_in_force_there_too() -> None:
@@ -59,6 +68,7 @@ def test_merging_keeps_hand_entries_and_marks_names_that_are_words() -> None:
     # A city's province is given by its Chinese name, as the hand-written province is.
     assert {"en": ["rizhao"], "zh": ["日照"], "level": "city", "word": True, "in": ["山东"]} in places
     assert sum(1 for p in places if p["en"] == ["hefei"]) == 1
+    assert [p["en"] for p in places if "百色" in p["zh"]] == [["baise"]]  # one city under one name
     # Merging again over its own output changes nothing.
     assert merged(places, found, common_words(CEDICT_LINES)) == places
 

@@ -24,8 +24,10 @@ from policyqa.dictionary import _data, _lines
 PLACES_FILE = Path(__file__).resolve().parents[2] / "src" / "policyqa" / "data" / "places.json"
 _ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]+)\] /(.*)/$")
 # The gloss of a city: "Shaoxing, prefecture-level city in Zhejiang", "Hefei, capital of Anhui Province".
+# An older or local name may come first ("Chaozhou or Teochew", "Kiamusze or Jiamusi", "Wuhait or Wuhai").
 _CITY_GLOSS = re.compile(
-    r"^([A-Z][a-z']+(?: [A-Z][a-z']+)?),? (?:prefecture[- ]level city|sub-?provincial city|capital of (\w+))"
+    r"^([A-Z][a-z'\u00fc]+(?: [A-Z][a-z']+)?)(?: or ([A-Z][a-z'\u00fc]+(?: [A-Z][a-z']+)?))?,? "
+    r"(?:prefecture[- ]level city|sub-?provincial city|capital of (\w+))"
 )
 CITY_LEVEL = "city"
 
@@ -60,12 +62,14 @@ def cities(lines: list[str], provinces: set[str]) -> dict[str, dict[str, str]]:
             continue
         for gloss in definition.split("/"):
             city = _CITY_GLOSS.match(gloss)
-            if not city or (city.group(2) and city.group(2).lower() not in provinces):
+            if not city or (city.group(3) and city.group(3).lower() not in provinces):
                 continue
-            name = city.group(1).lower()
-            # The name must be the entry's own pinyin, not a description ("Capital of ...").
+            # The name must be the entry's own pinyin, not a description ("Capital of ...") or a
+            # name in another romanisation ("Teochew"); ü is written u, as English texts write Lüliang.
             letters = "".join(c for c in pinyin.lower() if "a" <= c <= "z").removesuffix("shi")
-            if name.replace("'", "").replace(" ", "") != letters:
+            spelled = [n.lower().replace("\u00fc", "u") for n in city.group(1, 2) if n]
+            name = next((n for n in spelled if n.replace("'", "").replace(" ", "") == letters), None)
+            if name is None:
                 continue
             province = province_names.search(gloss.lower())
             names = found.setdefault(name, {})
@@ -97,6 +101,7 @@ def merged(
         if any(z in words for z in chinese):
             entry["word"] = True
         kept.append(entry)
+        known_zh.update(chinese)  # "Bose or Baise": one city under its first name only
     return kept
 
 
