@@ -14,10 +14,18 @@ from conftest import built_corpus, local_regulation, squash
 from policyqa import Assistant
 from policyqa import retrieve as retrieve_module
 from policyqa.embed import Encoder
-from policyqa.expand import SoundIndex, english_phrases, pairs_in_a_row, rendered_in_a_row, structured_query
+from policyqa.expand import (
+    SoundIndex,
+    _holds_places_of,
+    english_phrases,
+    pairs_in_a_row,
+    rendered_in_a_row,
+    structured_query,
+)
 from policyqa.index import build_index
 from policyqa.lexical import SYNONYM_SEPARATOR, flat_tokens, synonym_set
 from policyqa.named import described_documents
+from policyqa.places import chinese_names_by_english
 from policyqa.retrieve import MERGED_CHUNKS
 from policyqa.settings import Settings
 from policyqa.stores.local import top_rows
@@ -708,6 +716,15 @@ def test_a_place_is_rendered_by_its_chinese_name_not_by_the_vocabulary_matchers_
     assert guessed & {"肥沃", "粪肥", "有机肥"}, "the case needs the matcher to guess wrong"
     rendered = set(flat_tokens(assistant.prepare(question).lexical))
     assert "合肥" in rendered and not rendered & {"肥沃", "粪肥", "有机肥"}
+
+
+def test_a_phrase_naming_a_place_keeps_only_matches_that_hold_that_places_name() -> None:
+    # "Chaozhou's built-up" lies near 衢州市 and 胶州市 to the encoder: other cities' rules would rank.
+    places = chinese_names_by_english()
+    assert _holds_places_of("chaozhou's built-up", "潮州市", places)
+    assert not _holds_places_of("chaozhou's built-up", "衢州市", places)
+    assert not _holds_places_of("hefei's", "肥沃", places)
+    assert _holds_places_of("built-up urban", "城市用地", places)  # no place named, nothing asked
 
 
 def test_a_laws_purpose_article_yields_unless_the_question_asks_its_purpose(

@@ -217,6 +217,16 @@ _READINGS_PER_CHARACTER = 2
 _FEATURE_ENDINGS = tuple("山河湖江溪岛湾港峡")
 
 
+def _holds_places_of(phrase: str, term: str, places: Mapping[str, tuple[str, ...]]) -> bool:
+    """Whether a corpus word matched to a phrase holds the Chinese name of every place the phrase names.
+
+    The matcher knows a place's name by its neighbours: "Chaozhou's built-up" lies near 衢州市 and
+    胶州市, other cities, whose rules would then rank for a question about Chaozhou.
+    """
+    names = {phrase.removesuffix("'s"), *(word.removesuffix("'s") for word in phrase.split())}
+    return all(any(chinese in term for chinese in places[name]) for name in names if name in places)
+
+
 class SoundIndex:
     """The words of the documents' titles by their sound in pinyin without tones: 胶东 under "jiaodong".
 
@@ -319,7 +329,7 @@ class QueryPreparer:
             matched = [
                 (phrase, term, similarity)
                 for phrase, term, similarity in self._matcher.matches_by_phrase(question)
-                if (name := phrase.removesuffix("'s")) not in places or any(c in term for c in places[name])
+                if _holds_places_of(phrase, term, places)
             ]
             terms += list(dict.fromkeys(t for _, t, _ in matched if t not in terms))
             for phrase, term, similarity in matched:
