@@ -213,6 +213,9 @@ def test_the_kind_of_figure_asked_for(question: str, kind: str | None) -> None:
         ("What's the maximum number of litres of gasoline one may buy?", "quantity", "每次不超过二十升", "实名登记"),
         # Hours of study are hours: 学时, 课时.
         ("How many hours of training must staff take a year?", "duration", "每年不少于90学时", "任期五年"),
+        # A short deadline may be set in seconds: 六十秒内出动.
+        ("消防队接到出警命令后必须在多长时间内出动？", "duration", "应当在六十秒内出动消防车", "第六十一条"),
+        ("Within how many minutes must the crew leave?", "duration", "六十秒内出动", "二十日内"),
         # The sentences that ask, where others tell the story: "her share of our flat" asks no share.
         ("My co-owner sells her share of our flat. What's the deadline?", "duration", "十五日内", "百分之五十"),
         # A period named after the words that say which, or asked by how far ahead.
@@ -1270,6 +1273,17 @@ def test_words_that_say_whose_law_name_no_thing() -> None:
         "Scientific and Technological Achievements?"
     )
     assert all(not thing.startswith("national") for thing in _things_unrendered(question, named, law))
+
+
+def test_a_pair_opening_with_a_preposition_names_no_thing() -> None:
+    # "between two" is 两国之间 ("between two countries") to the dictionary: no thing the question asks of.
+    regulation = "第十一条 省、自治区、直辖市之间的边界争议，由有关省、自治区、直辖市人民政府协商解决。"
+    named = ["Regulations on Handling Administrative Boundary Disputes"]
+    question = (
+        "Under the Regulations on Handling Administrative Boundary Disputes, how is a dispute between two "
+        "provinces resolved?"
+    )
+    assert not any("两国之间" in thing for thing in _things_unrendered(question, named, regulation))
 
 
 def test_a_name_word_in_another_number_names_no_thing() -> None:

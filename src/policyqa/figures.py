@@ -37,9 +37,9 @@ COUNT = re.compile(
     rf"(?<![第{_CN_NUMERAL}]){NUMBER}\s*(?:个|家|项|所|名|人|件|年|倍|次|条|批|处|座|户|只|头|匹|辆|艘|台|株|棵|分(?![钟之]))"
     rf"|{_DIGITS}+"
 )
-# Laws set many deadlines in working days (二十个工作日) and short ones in minutes.
-# 学时 and 课时 are hours of study or teaching: 每年不少于90学时.
-DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|学时|课时|分钟)")  # 半年: half a year
+# Laws set many deadlines in working days (二十个工作日) and short ones in minutes or seconds (六十秒内出动).
+# 学时 and 课时 are hours of study or teaching: 每年不少于90学时. 半年 is half a year.
+DURATION = re.compile(rf"(?:{NUMBER}|半)\s*(?:个)?(?:工作日|年|月|日|天|周|小时|学时|课时|分钟|秒)")
 # A quantity in a unit of weight, area, volume, length or power: 五十万吨, 200平方米.
 _UNITS_ZH = "吨|公斤|千克|斤|毫克|微克|克|平方米|平方公里|立方米|公里|千米|米|千瓦|兆瓦|亩|公顷|升"
 QUANTITY = re.compile(rf"{NUMBER}\s*(?:万|亿)?(?:{_UNITS_ZH})")
@@ -166,7 +166,7 @@ ASKS_RATE = re.compile(
     re.I,
 )
 # "How many hours", "how many service hours": a period asked in its unit (the group).
-_HOW_MANY_PERIODS = r"\bhow many\s+(?:[\w-]+\s+){0,2}?(working days|hours|minutes|days|weeks|months|years)\b"
+_HOW_MANY_PERIODS = r"\bhow many\s+(?:[\w-]+\s+){0,2}?(working days|hours|minutes|seconds|days|weeks|months|years)\b"
 # A bound on a period ("the minimum period", "the time limit") asks for it as "how long" does.
 ASKS_DURATION = re.compile(
     r"how long|how soon|how quickly|how promptly|how fast|how early|how far (?:ahead|in advance)"
@@ -178,7 +178,7 @@ ASKS_DURATION = re.compile(
     r"|\b(?:what(?:'s|\s+is|\s+are|\s+was|\s+were)|which\s+(?:is|are|was|were))\s+the\s+(?:[\w-]+\s+){0,5}?"
     r"(?:periods?|deadlines?)\b"
     # 十几分钟 is a dozen minutes or so, told, not asked.
-    r"|多长时间|多久|多长|期限是多|期限为多|(?:多少|(?<![十百千万])几)(?:个)?(?:工作日|年|天|日|月|小时|分钟)",
+    r"|多长时间|多久|多长|期限是多|期限为多|(?:多少|(?<![十百千万])几)(?:个)?(?:工作日|年|天|日|月|小时|分钟|秒)",
     re.I,
 )
 # "How often …" asks how many times in a period: 每月至少进行一次, 每日巡查, 定期.
@@ -352,12 +352,13 @@ def figure_kind(question: str) -> str | None:
 # A period asked in a unit ("how many hours", "几天") is given in that unit or one near it: 二十日内 or
 # 满一年 answer no "how many hours of pro bono work", 三十日 may answer "how many days" and 十八个月
 # "how many years".
-_UNIT_ASKED = re.compile(rf"{_HOW_MANY_PERIODS}|(?:多少|几)(?:个)?(工作日|小时|分钟|天|日|周|星期|月|年)", re.I)
+_UNIT_ASKED = re.compile(rf"{_HOW_MANY_PERIODS}|(?:多少|几)(?:个)?(工作日|小时|分钟|秒|天|日|周|星期|月|年)", re.I)
 _DAYS, _WEEKS, _MONTHS, _YEARS = "工作日|日|天|周|星期", "周|星期|日|天", "月|年", "年|月"
 # The units that give a period asked in each unit, by the unit's English or Chinese name.
 _UNITS_OF = {
     "hours": "小时|学时|课时",
-    "minutes": "分钟",
+    "minutes": "分钟|秒",  # 六十秒 answers "within how many minutes"
+    "seconds": "秒",
     "days": _DAYS,
     "weeks": _WEEKS,
     "months": _MONTHS,
@@ -365,7 +366,8 @@ _UNITS_OF = {
 }
 _UNITS_OF |= {
     "小时": "小时|学时|课时",
-    "分钟": "分钟",
+    "分钟": "分钟|秒",
+    "秒": "秒",
     "工作日": _DAYS,
     "天": _DAYS,
     "日": _DAYS,

@@ -802,6 +802,8 @@ def _things_unrendered(
         # "national product quality authority": a pair led by a word that says whose ("national", "state")
         # is that word and a thing, not the one thing the dictionary knows (国民生产总值).
         and p.split()[0] not in _WHICH_LAW_WORDS
+        # "between two" (两国之间) opens with a preposition: no thing ("hand over" is an act, found whole).
+        and p.split()[0] not in STOPWORDS
     ]
     for pair in pairs:
         whole = chinese_for(pair, 20)
