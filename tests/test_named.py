@@ -99,6 +99,15 @@ APPLYING_COMPANY_LAW = "Supreme People's Court Provisions on Applying the Compan
             "最高法关于审理劳动争议案件的司法解释（三）中，外卖骑手算不算劳动者？",
             ["最高法关于审理劳动争议案件的司法解释（三）"],
         ),
+        # Named around the law they apply: one name, the law's in it; the law alone is not asked about.
+        (
+            "根据最高法关于适用《企业破产法》若干问题的规定（三）第八条，应当在什么期限内起诉？",
+            ["最高法关于适用《企业破产法》若干问题的规定（三）"],
+        ),
+        (
+            "《企业破产法》和最高法关于审理企业破产案件的规定有何不同？",
+            ["企业破产法", "最高法关于审理企业破产案件的规定"],
+        ),
         # A lower-case head after a subject in any case; an issuer and a kind alone name nothing.
         (
             "In Shangqiu, does the ancient city protection regulation require a permit?",

@@ -176,7 +176,11 @@ def document_names(question: str) -> list[str]:
     """
     # Each name with where it starts and ends in the question, for the words around it.
     found = [(m.start(1), m.end(1), m.group(1).strip()) for m in _QUOTED.finditer(question)]
-    found += [(m.start(), m.end(), m.group(0)) for m in _ISSUED_ABOUT.finditer(_QUOTED.sub(_blanked, question))]
+    # A court's rules named around the law they apply (最高法关于适用《企业破产法》若干问题的规定（三）) are
+    # one name, the law's with it: the law alone is not what the question names.
+    rules = [(m.start(), m.end()) for m in _ISSUED_ABOUT.finditer(_QUOTED.sub(_blanked, question))]
+    found = [f for f in found if not any(start < f[0] and f[1] < end for start, end in rules)]
+    found += [(start, end, question[start:end]) for start, end in rules]
     for match in _TITLED.finditer(question):
         spans = [(w.start(), w.group(0)) for w in re.finditer(r"\S+", match.group(0))]
         while spans and (spans[0][1] in _OPENERS or spans[0][1].islower()):
