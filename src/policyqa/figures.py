@@ -431,7 +431,7 @@ def _parts_asking_figures(question: str) -> str:
     is worked out, or who sets it. "How far ahead must a ship apply, and which authority approves it?"
     still asks how far ahead."""
     chinese = is_chinese(question)
-    asked = question if chinese else _CONDITION.sub(" ", sentences_that_ask(question))
+    asked = sentences_that_ask(question) if chinese else _CONDITION.sub(" ", sentences_that_ask(question))
     parts = question_parts(asked, chinese)
     return " ".join(part for part in parts if not _asks_about_a_figure(part))
 
@@ -446,12 +446,18 @@ _CONDITION = re.compile(r"(?:\b(?:if|unless|once|whenever)|(?:^|(?<=[,;]))\s*(?:
 _ENGLISH_SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!])\s+(?=[A-Z])")
 
 
+# A Chinese sentence ends at 。 or ！: "他原来对接的几个老客户跟着他走了。我们能起诉吗？" tells of "several"
+# clients (几个) and asks no count.
+_CHINESE_SENTENCE_END = re.compile(r"(?<=[。！])")
+
+
 def sentences_that_ask(question: str) -> str:
-    """The sentences of an English question that end in a question mark, when some do and others tell the
-    story: "My co-owner wants to sell her share of our flat. … What's the deadline?" asks for a period, not
-    a share."""
-    sentences = _ENGLISH_SENTENCE_END.split(question.strip())
-    asking = [sentence for sentence in sentences if sentence.rstrip().endswith("?")]
+    """The sentences of a question that end in a question mark, when some do and others tell the story:
+    "My co-owner wants to sell her share of our flat. … What's the deadline?" asks for a period, not a
+    share."""
+    splitter = _CHINESE_SENTENCE_END if is_chinese(question) else _ENGLISH_SENTENCE_END
+    sentences = [sentence for sentence in splitter.split(question.strip()) if sentence.strip()]
+    asking = [sentence for sentence in sentences if sentence.rstrip().endswith(("?", "？"))]
     return " ".join(asking) if asking and len(asking) < len(sentences) else question
 
 
