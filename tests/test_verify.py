@@ -243,10 +243,16 @@ def test_figures_a_law_gives_in_a_form_of_their_own(question: str, kind: str, gi
         "第几条规定了养犬登记？",  # which article
         "影院放了十几分钟广告，这样合法吗？",  # 十几 says "a dozen or so"
         "公司有十几个人，要成立工会吗？",
+        "他原来对接的几个老客户跟着他到新公司下单了。我们能起诉他吗？",  # the story tells, the question asks
     ],
 )
 def test_words_that_sound_like_asking_for_a_figure_but_ask_none(question: str) -> None:
     assert figure_kind(question) is None
+
+
+def test_a_chinese_question_asks_in_its_sentences_that_end_in_a_question_mark() -> None:
+    assert figure_kind("他原来对接的几个老客户都走了。公司应当在几天内通知我们？") == "duration"
+    assert figure_kind("有几个客户走了？公司应当怎么办？") == "count"  # every sentence asks
 
 
 def test_who_sets_a_figure_asked_in_one_part_leaves_the_figure_another_part_asks() -> None:
@@ -541,12 +547,15 @@ def test_an_english_question_with_a_thing_no_text_says_and_a_weak_best_passage_i
         ("2024年诺贝尔经济学奖颁给了谁？", True),
         ("Who received the State Preeminent Science and Technology Award in 2024?", True),
         ("Who is the current mayor of Qingdao?", True),
+        ("Can you give me a short biography of China's current Minister of Commerce?", True),  # a person asked about
+        ("What is the career history of the incumbent Party Secretary of Heze?", True),
         # Who acts, who is appointed or who pays is a rule; a paper names its authors.
         ("国务院参事由谁聘任？", False),
         ("复检费用由谁承担？", False),
         ("这篇论文的通讯作者是谁?", False),
         ("Who approves a film crew's shoot at a protected heritage site?", False),
         ("Who receives the award under the regulation, and how are they nominated?", False),
+        ("Under the current regulations, what must a company secretary keep on file?", False),
     ],
 )
 def test_who_holds_an_office_or_won_a_prize_is_no_rule(question: str, asks: bool) -> None:

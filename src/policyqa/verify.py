@@ -448,8 +448,11 @@ _POINTS_AT_TEXTS_ZH = re.compile(r"《|法律|法规|条例|规定|办法|细则
 ASKS_ADVICE = "the question asks which option is best, which the texts do not judge"
 # "现任司法部部长是谁？", "Who received the State Preeminent Science and Technology Award in 2024?": laws
 # set up offices and prizes and never say who holds or won them; a paper names only its authors.
+# "The current Minister of Commerce", "the incumbent Party Secretary of Heze" is a person, whatever is asked of them.
 _ASKS_WHO_HOLDS_OR_WON = re.compile(
     r"\bwho\s+(?:is|was|are|were)\s+(?:the\s+)?(?:current|present|incumbent|sitting)\b"
+    r"|\b(?:current|incumbent|sitting)\s+(?:[\w'’-]+\s+){0,2}?(?:minister|mayor|governor|secretary|president|premier"
+    r"|chairman|chairwoman|director|ambassador)\b"
     r"|\bwho\s+(?:received|won|was\s+awarded|were\s+awarded)\b[^?]{0,80}?\b(?:awards?|prizes?|medals?|elections?)\b"
     r"|(?:现任|目前|当前|现在)[^？?。，,]{0,12}是谁|(?:颁给|授予|颁发给)了?谁|(?:得主|获得者|获奖者)是谁|谁(?:获得|赢得)了",
     re.I,
