@@ -1599,6 +1599,12 @@ def test_a_place_a_chinese_question_names_in_a_longer_form_is_found_in_its_short
     assert unmentioned_in_document(query, passages, assistant.index) == ("示范成果转化报告", ["芜湖"])
 
 
+def test_articles_a_question_cites_by_number_are_no_name() -> None:
+    article = "第一百一十四条 放火、决水、爆炸以及投放毒害性、放射性、传染病病原体等物质…"
+    question = "What is the charge for conduct under Articles 114 and 115(1) of the Criminal Law?"
+    assert not any(name.startswith("Articles") for name in _names_unrendered(question, [], article))
+
+
 def test_a_name_the_text_never_renders_is_missing() -> None:
     text = "以北京和广东为例。浙江规定省级重大科技项目由企业牵头的比例不低于80%。"
     question = "What role does the European Data Protection Board play in Zhejiang's projects?"
