@@ -642,7 +642,8 @@ _NAME = re.compile(r"\b[A-Z][A-Za-z\-]+(?:'s)?(?:\s+(?:(?:of|and|for|the|on)\s+)
 _NOT_NAMES = frozenset(
     "what how which who whom whose when where why does do did is are was were can could should would will may "
     "under in for according to the a an if on by and of as at from with within after before during between "
-    "article articles art chapter chapters section sections paragraph paragraphs please tell explain describe list give compare "
+    "article articles art chapter chapters section sections paragraph paragraphs "
+    "please tell explain describe list give compare "
     "january february march april june july august september october november december".split()
 )
 
