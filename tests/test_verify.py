@@ -104,6 +104,7 @@ def test_places_are_recognised_in_both_languages() -> None:
         ("禁止燃放的区域有几个区？", "count"),
         ("金华哪几个区是全域禁止燃放烟花爆竹的？", None),  # which districts, not how many
         ("接到报警后几分钟内必须到达现场？", "duration"),
+        ("发现泄密后的报告时限是怎么规定的？", "duration"),  # 时限 is a time limit, as "time limit" is
         # 多少 before a unit of time asks for a period, even after the name of a sum.
         ("死亡赔偿金按多少年计算？", "duration"),
         ("拖欠的工资应当在多少天内支付？", "duration"),

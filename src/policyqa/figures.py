@@ -178,7 +178,8 @@ ASKS_DURATION = re.compile(
     r"|\b(?:what(?:'s|\s+is|\s+are|\s+was|\s+were)|which\s+(?:is|are|was|were))\s+the\s+(?:[\w-]+\s+){0,5}?"
     r"(?:periods?|deadlines?)\b"
     # 十几分钟 is a dozen minutes or so, told, not asked.
-    r"|多长时间|多久|多长|期限是多|期限为多|(?:多少|(?<![十百千万])几)(?:个)?(?:工作日|年|天|日|月|小时|分钟|秒)",
+    # 时限 is a time limit as "time limit" is, whatever asks about it (报告时限是怎么规定的).
+    r"|多长时间|多久|多长|期限是多|期限为多|时限|(?:多少|(?<![十百千万])几)(?:个)?(?:工作日|年|天|日|月|小时|分钟|秒)",
     re.I,
 )
 # "How often …" asks how many times in a period: 每月至少进行一次, 每日巡查, 定期.
