@@ -158,6 +158,11 @@ def test_the_terms_of_each_field_of_law_are_said_as_its_texts_say_them(cedict: C
     assert cedict.chinese_for("criminal")[:1] == ["刑事"]  # the adjective of "criminal case" stays first
     # A civil or administrative case's defendant is 被告; the accused of a criminal one 被告人.
     assert cedict.chinese_for("defendant")[:1] == ["被告"]
+    # A trust is 信托 (CC-CEDICT: "trust bond"), a bill's drawer 出票人 (CC-CEDICT: a drawer of a desk).
+    assert cedict.chinese_for("trust")[:1] == ["信托"]
+    assert "信任" in cedict.chinese_for("trust")  # the everyday sense follows
+    assert cedict.chinese_for("settlor")[:1] == ["委托人"]
+    assert cedict.chinese_for("drawer")[:1] == ["出票人"]
 
 
 def test_the_grades_of_an_accident_and_of_circumstances_are_legal_terms(cedict: CedictDictionary) -> None:
