@@ -163,6 +163,10 @@ def test_the_terms_of_each_field_of_law_are_said_as_its_texts_say_them(cedict: C
     assert "信任" in cedict.chinese_for("trust")  # the everyday sense follows
     assert cedict.chinese_for("settlor")[:1] == ["委托人"]
     assert cedict.chinese_for("drawer")[:1] == ["出票人"]
+    # Tendering is said as the Bidding Law's official English says it; CC-CEDICT has none of these.
+    assert cedict.chinese_for("bid security")[:1] == ["投标保证金"]
+    assert cedict.chinese_for("performance bond")[:1] == ["履约保证金"]
+    assert cedict.chinese_for("winning bidder")[:1] == ["中标人"]
 
 
 def test_the_grades_of_an_accident_and_of_circumstances_are_legal_terms(cedict: CedictDictionary) -> None:
