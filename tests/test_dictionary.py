@@ -167,6 +167,10 @@ def test_the_terms_of_each_field_of_law_are_said_as_its_texts_say_them(cedict: C
     assert cedict.chinese_for("bid security")[:1] == ["投标保证金"]
     assert cedict.chinese_for("performance bond")[:1] == ["履约保证金"]
     assert cedict.chinese_for("winning bidder")[:1] == ["中标人"]
+    # What a foreign reader says for what the texts say: a lawyer's fees, a domestic helper, the hard shoulder.
+    assert cedict.chinese_for("legal fees")[:1] == ["律师费"]
+    assert cedict.chinese_for("domestic helper")[:1] == ["家政服务人员"]
+    assert cedict.chinese_for("hard shoulder")[:1] == ["应急车道"]
 
 
 def test_the_grades_of_an_accident_and_of_circumstances_are_legal_terms(cedict: CedictDictionary) -> None:
