@@ -557,6 +557,7 @@ def test_an_english_question_with_a_thing_no_text_says_and_a_weak_best_passage_i
         ("Who approves a film crew's shoot at a protected heritage site?", False),
         ("Who receives the award under the regulation, and how are they nominated?", False),
         ("Under the current regulations, what must a company secretary keep on file?", False),
+        ("Can shareholders dismiss the current director before his term ends?", False),  # a company's director
     ],
 )
 def test_who_holds_an_office_or_won_a_prize_is_no_rule(question: str, asks: bool) -> None:

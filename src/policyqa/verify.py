@@ -451,8 +451,9 @@ ASKS_ADVICE = "the question asks which option is best, which the texts do not ju
 # "The current Minister of Commerce", "the incumbent Party Secretary of Heze" is a person, whatever is asked of them.
 _ASKS_WHO_HOLDS_OR_WON = re.compile(
     r"\bwho\s+(?:is|was|are|were)\s+(?:the\s+)?(?:current|present|incumbent|sitting)\b"
-    r"|\b(?:current|incumbent|sitting)\s+(?:[\w'’-]+\s+){0,2}?(?:minister|mayor|governor|secretary|president|premier"
-    r"|chairman|chairwoman|director|ambassador)\b"
+    # A company's current director or chairman is a party to its rules, not an office holder asked about.
+    r"|\b(?:current|incumbent|sitting)\s+(?:[\w'’-]+\s+){0,2}?(?:minister|mayor|governor|premier|president"
+    r"|ambassador|party\s+secretary|secretary[- ]general)\b"
     r"|\bwho\s+(?:received|won|was\s+awarded|were\s+awarded)\b[^?]{0,80}?\b(?:awards?|prizes?|medals?|elections?)\b"
     r"|(?:现任|目前|当前|现在)[^？?。，,]{0,12}是谁|(?:颁给|授予|颁发给)了?谁|(?:得主|获得者|获奖者)是谁|谁(?:获得|赢得)了",
     re.I,
