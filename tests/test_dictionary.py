@@ -171,6 +171,10 @@ def test_the_terms_of_each_field_of_law_are_said_as_its_texts_say_them(cedict: C
     assert cedict.chinese_for("legal fees")[:1] == ["律师费"]
     assert cedict.chinese_for("domestic helper")[:1] == ["家政服务人员"]
     assert cedict.chinese_for("hard shoulder")[:1] == ["应急车道"]
+    assert cedict.chinese_for("probation period")[:1] == ["试用期"]
+    assert cedict.chinese_for("labour arbitration")[:1] == ["劳动争议仲裁"]  # British spelling folded
+    assert cedict.chinese_for("homeowners association")[:1] == ["业主委员会"]
+    assert cedict.chinese_for("bank deposit")[:1] == ["存款"]  # the phrase keeps its own sense
 
 
 def test_the_grades_of_an_accident_and_of_circumstances_are_legal_terms(cedict: CedictDictionary) -> None:
