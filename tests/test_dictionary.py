@@ -175,6 +175,8 @@ def test_the_terms_of_each_field_of_law_are_said_as_its_texts_say_them(cedict: C
     assert cedict.chinese_for("labour arbitration")[:1] == ["劳动争议仲裁"]  # British spelling folded
     assert cedict.chinese_for("homeowners association")[:1] == ["业主委员会"]
     assert cedict.chinese_for("bank deposit")[:1] == ["存款"]  # the phrase keeps its own sense
+    assert cedict.chinese_for("illegal fund-raising")[:1] == ["非法集资"]
+    assert cedict.chinese_for("stop-payment notice")[:1] == ["挂失止付"]
 
 
 def test_the_grades_of_an_accident_and_of_circumstances_are_legal_terms(cedict: CedictDictionary) -> None:
