@@ -106,12 +106,15 @@ def asks_for_lawmakers_reason(question: str) -> bool:
     )
 
 
+# The opening of an English premise, before the verb that says what a text allows or requires.
+_SINCE = r"^(?:since|given that|as)\b[^,?]*?\b"
+
 FORBIDDEN_NOT_ALLOWED = "the question takes as allowed what the texts forbid"
 # A premise that a legal text allows something, put before what is asked: "Since the regulations allow
 # motorcycles on expressways, what speed limit …", "既然《…》允许…，…". What is allowed runs to the
 # clause's end.
 _ALLOWED_PREMISE = re.compile(
-    r"^(?:since|given that|as)\b[^,?]*?\b(?:allows?|allowed|lets?|permits?|permitted)\s+(?P<en>[^,?]+)"
+    rf"{_SINCE}(?:allows?|allowed|lets?|permits?|permitted)\s+(?P<en>[^,?]+)"
     r"|既然[^，,？?]*?(?:允许|准许|可以)(?P<zh>[^，,？?]+)"
     r"|^《[^》]+》(?:规定)?(?:允许|准许)(?P<stated>[^，,？?]+)[，,]\s*那",
     re.I,
@@ -127,8 +130,8 @@ ENCOURAGED_NOT_REQUIRED = "the question takes as required what the texts only en
 # A premise that a legal text requires something: "Since the regulations made weather-disaster insurance
 # compulsory for businesses, …", "既然《…》强制要求…，…". The words that say so are no thing required.
 _REQUIRED_PREMISE = re.compile(
-    r"^(?:since|given that|as)\b[^,?]*?\b(?:requires?|required|mandates?|mandated|obliges?|obliged)\s+(?P<en>[^,?]+)"
-    r"|^(?:since|given that|as)\b[^,?]*?\b(?:makes?|made)\s+(?P<made>[^,?]+?)\s+(?:compulsory|mandatory|obligatory)\b"
+    rf"{_SINCE}(?:requires?|required|mandates?|mandated|obliges?|obliged)\s+(?P<en>[^,?]+)"
+    rf"|{_SINCE}(?:makes?|made)\s+(?P<made>[^,?]+?)\s+(?:compulsory|mandatory|obligatory)\b"
     r"|既然[^，,？?]*?(?:强制要求|强制|必须|要求)(?P<zh>[^，,？?]+)",
     re.I,
 )

@@ -488,17 +488,27 @@ def persons_unnamed(query: Query, index: LoadedIndex) -> list[str]:
     # A name is a noun to jieba (潘功胜 nr, 钟南山 ns): a verb after a title is what the office does (部长负责).
     # A name jieba cuts into characters (屠 / 呦 / 呦) is one if no text says it.
     named = set(nouns(query.text))
-    words = [w for w in _unknown_words(_content_words(query), index) if w in named]
-    words += [run for run in _character_runs(query.text) if not _said_by_the_texts(run, index)]
-    return [
+    persons = [
         word
-        for word in words
-        if not re.fullmatch(_PERSON_TITLES, word)
-        and re.search(
-            f"(?:{_PERSON_TITLES}){re.escape(word)}|{re.escape(word)}(?:{_PERSON_TITLES}|的[^，。？?]{{0,4}}?(?:{_LIFE_ASKED}))",
-            query.text,
-        )
+        for word in _unknown_words(_content_words(query), index)
+        if word in named and _asked_as_person(word, query.text)
     ]
+    # The index is read for a run only once the question speaks of it as of a person.
+    return persons + [
+        run
+        for run in _character_runs(query.text)
+        if _asked_as_person(run, query.text) and not _said_by_the_texts(run, index)
+    ]
+
+
+def _asked_as_person(word: str, question: str) -> bool:
+    """Whether a question gives ``word`` a person's title or asks of its life (潘功胜行长, 屠呦呦的生平)."""
+    return not re.fullmatch(_PERSON_TITLES, word) and bool(
+        re.search(
+            f"(?:{_PERSON_TITLES}){re.escape(word)}|{re.escape(word)}(?:{_PERSON_TITLES}|的[^，。？?]{{0,4}}?(?:{_LIFE_ASKED}))",
+            question,
+        )
+    )
 
 
 # Characters that join words rather than make names (的, 和, 在 …): a run of single characters ends there.
